@@ -1,0 +1,69 @@
+# dfos: the two commands (make demo, make test) do all set-up on a fresh Debian/Ubuntu machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.dfos-installed
+DEBS   := esorex cpl-plugin-uves cpl-plugin-giraf
+DEMO   ?= demo-workspace
+DEMO_DATE ?= 2013-02-12
+# The demo pretends it is the afternoon after the night (past 12:00 UT), so the night is no longer TODAY.
+DEMO_NOW  ?= 2013-02-13T14:00:00
+
+.PHONY: help demo test bench system-deps venv lint clean
+
+help:
+	@echo "make demo   - set up everything, then run a synthetic night end to end"
+	@echo "make test   - set up everything, then run linters, type checks and the test suite"
+	@echo "make bench  - run the benchmarks in benchmarks/ and print their figures"
+	@echo "make clean  - remove the virtual environment and the demo workspace"
+
+# --- set-up -----------------------------------------------------------------
+system-deps:
+	@missing=""; \
+	command -v esorex >/dev/null 2>&1 || missing="$$missing esorex"; \
+	ls -d /usr/lib/*/cpl/plugins/uves-* >/dev/null 2>&1 || missing="$$missing cpl-plugin-uves"; \
+	ls -d /usr/lib/*/cpl/plugins/giraf-* >/dev/null 2>&1 || missing="$$missing cpl-plugin-giraf"; \
+	$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "Error: missing Debian packages:$$missing; install them as root: apt-get install$$missing" >&2; exit 1; fi; \
+	  echo "installing Debian packages:$$missing"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends$$missing >/dev/null; \
+	fi
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Error: dfos needs Python >= 3.11, found " + sys.version.split()[0])'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: system-deps $(STAMP)
+
+# --- the main job -------------------------------------------------------------
+demo: venv
+	rm -rf $(DEMO)
+	$(BIN)/dfos init $(DEMO) --instrument UVES
+	DFOS_ROOT=$(DEMO) $(BIN)/dfos demo-data --date $(DEMO_DATE)
+	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos headers -d $(DEMO_DATE)
+	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos status
+
+# --- tests --------------------------------------------------------------------
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest -n 2 --durations=10
+
+bench: venv
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(DEMO)

@@ -1,0 +1,90 @@
+"""Commands about DFO_STATUS: status (the date table) and flag."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from dfos import clock
+from dfos.cli.context import Cli, pass_cli
+from dfos.cli.options import date_option
+from dfos.status.flags import StatusFlag
+from dfos.status.machine import DateView
+from dfos.steps.status import DateTable, date_table
+
+__all__ = ["flag_cmd", "render_table", "status_cmd"]
+
+_STYLE = {
+    "WAIT": "bright_black",
+    "OFFER": "bold yellow",
+    "DONE": "green",
+    "GREEN": "green",
+    "YELLOW": "yellow",
+    "RED": "bold red",
+}
+_TITLES = ("complete?", "createAB", "ABs", "certify/move", "certify -L", "finish", "remove")
+
+
+def _cell(view: DateView, step: str, state: str) -> str:
+    label = state
+    if step == "abs":
+        n = view.extra.get("n_cal_abs")
+        label = f"{state} ({n})" if n is not None else state
+    return f"[{_STYLE[state]}]{label}[/]"
+
+
+def render_table(table: DateTable) -> Table:
+    """The date table as a rich Table (colours: grey WAIT, yellow OFFER, green DONE, red incomplete)."""
+    out = Table(title=f"DFO dates (TODAY = {table.today})", title_justify="left")
+    out.add_column("DATE", no_wrap=True)
+    for title in _TITLES:
+        out.add_column(title, no_wrap=True)
+    out.add_column("last flag", no_wrap=True)
+    for view in table.rows:
+        label = f"{view.date} [bold]today[/]" if view.today else str(view.date)
+        cells = [_cell(view, step, state) for step, state in view.steps().items()]
+        out.add_row(label, *cells, view.last_flag or "-")
+    return out
+
+
+@click.command("status")
+@date_option(required=False, help="Show only this date (even if the table would not list it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON for scripts.")
+@pass_cli
+def status_cmd(cli: Cli, day: date | None, as_json: bool) -> None:
+    """Show the date table: per DFO date, what is done (DONE), offered (OFFER) or waiting (WAIT).
+
+    A date is listed when its raw directory exists, fits_Requested is set,
+    removed is not, and it is among the newest N_DFO_HDR header dates.
+    """
+    table = date_table(cli.workspace(), only=day)
+    if as_json:
+        click.echo(json.dumps(table.to_json(), indent=1))
+        return
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(console.width, 132))
+    if not table.rows:
+        console.print(f"No open dates (TODAY = {table.today}). Extract headers with 'dfos headers -d DATE'.")
+        return
+    console.print(render_table(table))
+
+
+@click.command("flag")
+@click.argument("flag", type=click.Choice([f.value for f in StatusFlag]), metavar="FLAG")
+@date_option()
+@pass_cli
+def flag_cmd(cli: Cli, flag: str, day: date) -> None:
+    """Append '<FLAG> <DATE> <now>' to DFO_STATUS, atomically under a lock.
+
+    FLAG is one of the DFO_STATUS workflow flags: fits_Requested, raw_Complete,
+    raw_Incomplete, cal_AB, cal_Queued, cal_QC, cal_Certif, cal_Updated,
+    sci_AB, sci_Queued, sci_QC, sci_Certif, sci_Updated, sci_Harvested,
+    finished, removed.  Job files use this instead of 'echo >> DFO_STATUS'.
+    """
+    workspace = cli.workspace()
+    workspace.status_log.append(flag, day.isoformat(), clock.now(workspace.settings))

@@ -1,0 +1,93 @@
+"""The ``dfos`` command: global options, the command list, and the error contract.
+
+Operator errors (:class:`~dfos.errors.DfosError`) and usage errors print one
+line, ``Error: <message>``, on stderr and exit non-zero (usage errors with 2);
+only bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from dfos import __version__
+from dfos.cli.commands.data import demo_data_cmd, headers_cmd
+from dfos.cli.commands.status import flag_cmd, status_cmd
+from dfos.cli.commands.workspace import config_group, env_cmd, init_cmd
+from dfos.cli.context import Cli
+from dfos.errors import DfosError
+
+__all__ = ["cli", "main"]
+
+
+class _WarningFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.capitalize()}: {record.getMessage()}"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="dfos")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Workspace directory (default: $DFOS_ROOT, else the nearest dfos.toml above the current directory).",
+)
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a configuration key for this command (repeatable); see 'dfos config show'.",
+)
+@click.pass_context
+def cli(ctx: click.Context, root: Path | None, assignments: tuple[str, ...]) -> None:
+    """dfos: the Data Flow Operations System for ESO-style observatory data.
+
+    Typical day: 'dfos headers -d DATE' brings a night's headers in, 'dfos
+    status' shows what each date needs next.  Every command finds its
+    workspace from --root, $DFOS_ROOT or the current directory.
+    """
+    ctx.obj = Cli.from_options(root, assignments)
+
+
+for command in (init_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_cmd, demo_data_cmd):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_WarningFormatter())
+    root_logger = logging.getLogger("dfos")
+    root_logger.handlers[:] = [handler]
+    root_logger.setLevel(logging.WARNING)
+    root_logger.propagate = False
+    try:
+        status = cli.main(args=argv, prog_name="dfos", standalone_mode=False)
+    except DfosError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        return exc.exit_code
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        return exc.exit_code
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    return status if isinstance(status, int) else 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

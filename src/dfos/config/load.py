@@ -1,0 +1,258 @@
+"""Layered configuration loading with per-value provenance.
+
+Layers, lowest to highest: embedded defaults (:class:`~dfos.config.settings.Settings`)
+< the workspace's ``dfos.toml`` < ``DFOS_<KEY>`` environment variables < values
+given on the command line (``--set KEY=VALUE`` and command options).  Each value
+remembers where it came from, which ``dfos config show`` prints.
+
+This module never reads ``os.environ`` itself: callers pass the environment as
+a mapping, so tests and library users control it completely.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Any
+
+from dfos.config.settings import KeySpec, Settings, key_specs
+from dfos.errors import ConfigError, InvalidDate
+
+__all__ = [
+    "LoadedConfig",
+    "Origin",
+    "Source",
+    "load_config",
+    "parse_assignment",
+    "render_toml",
+]
+
+
+class Source(StrEnum):
+    """Where a configuration value came from, least to most explicit."""
+
+    DEFAULT = "default"
+    FILE = "file"
+    ENV = "environment"
+    CLI = "command line"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Provenance of one value."""
+
+    source: Source
+    """The layer that set the value."""
+    where: str
+    """Human pointer: ``embedded``, ``/ws/dfos.toml:12``, ``DFOS_N_DFO_HDR`` or ``--set``."""
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """Settings after layering, with the origin of every key."""
+
+    settings: Settings
+    origins: Mapping[str, Origin]
+
+    def rows(self) -> list[tuple[str, str, Origin]]:
+        """``(key, rendered value, origin)`` for every key, in declaration order."""
+        out = []
+        for name in key_specs():
+            value = getattr(self.settings, name)
+            shown = value.value if isinstance(value, Enum) else value
+            out.append((name, str(shown), self.origins[name]))
+        return out
+
+
+_TRUE = {"1", "true", "yes", "on", "y"}
+_FALSE = {"0", "false", "no", "off", "n"}
+
+
+def _cast(spec: KeySpec, raw: Any, where: str) -> Any:
+    """Convert a raw TOML or string value to the key's type, or raise ConfigError."""
+
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{where}: {spec.name} = {raw!r} is not {expected}; fix or remove it")
+
+    kind = spec.type
+    if kind is bool:
+        if isinstance(raw, bool):
+            value: Any = raw
+        elif isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+            value = raw.strip().lower() in _TRUE
+        else:
+            raise bad("a boolean (yes/no)")
+    elif kind is int:
+        if isinstance(raw, bool):
+            raise bad("an integer")
+        try:
+            value = int(raw) if isinstance(raw, (int, str)) else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise bad("an integer")
+    elif kind is float:
+        if isinstance(raw, bool):
+            raise bad("a number")
+        try:
+            value = float(raw) if isinstance(raw, (int, float, str)) else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise bad("a number")
+    elif isinstance(kind, type) and issubclass(kind, Enum):
+        choices = {m.value.lower(): m for m in kind}
+        if not isinstance(raw, str) or raw.strip().lower() not in choices:
+            raise bad("one of " + ", ".join(sorted(choices)))
+        value = choices[raw.strip().lower()]
+    else:
+        if not isinstance(raw, str):
+            raise bad("a string")
+        value = raw.strip()
+    _validate(spec, value, where)
+    return value
+
+
+def _validate(spec: KeySpec, value: Any, where: str) -> None:
+    """Key-specific checks beyond the type."""
+    if spec.name in {"N_DFO_HDR", "STATUS_KEEP_LINES"} and value < 1:
+        raise ConfigError(f"{where}: {spec.name} must be at least 1, not {value}")
+    if spec.section == "directories" and not value:
+        raise ConfigError(f"{where}: {spec.name} must name a directory, not be empty")
+    if spec.name == "NOW" and value:
+        from dfos.dates import parse_timestamp
+
+        try:
+            parse_timestamp(value)
+        except InvalidDate as exc:
+            raise ConfigError(f"{where}: NOW: {exc}") from None
+    if spec.name == "INSTRUMENT" and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", value):
+        raise ConfigError(f"{where}: INSTRUMENT {value!r} is not an instrument name")
+
+
+def _line_of(text: str, key: str) -> int | None:
+    match = re.search(rf"^\s*{re.escape(key)}\s*=", text, flags=re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _read_toml(path: Path) -> dict[str, tuple[Any, str]]:
+    """Flatten a dfos.toml into ``{KEY: (value, "path:line")}``.
+
+    Tables only group keys for the reader; a key may appear in any table or at
+    top level, but only once.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+    specs = key_specs()
+    found: dict[str, tuple[Any, str]] = {}
+
+    def take(name: str, value: Any) -> None:
+        line = _line_of(text, name)
+        where = f"{path}:{line}" if line else str(path)
+        if name not in specs:
+            hint = f" (did you mean {name.upper()}?)" if name.upper() in specs else ""
+            raise ConfigError(f"{where}: unknown configuration key {name!r}{hint}; see 'dfos config show'")
+        if name in found:
+            raise ConfigError(f"{where}: {name} is set twice in {path.name}; keep one")
+        found[name] = (value, where)
+
+    for name, value in data.items():
+        if isinstance(value, dict):
+            for inner, inner_value in value.items():
+                if isinstance(inner_value, dict):
+                    raise ConfigError(f"{path}: table [{name}.{inner}] is not a dfos section; use flat keys")
+                take(inner, inner_value)
+        else:
+            take(name, value)
+    return found
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """Split a ``KEY=VALUE`` command-line override."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise ConfigError(f"--set {text!r}: write it as KEY=VALUE, e.g. --set N_DFO_HDR=3")
+    return name.strip(), value
+
+
+def load_config(
+    toml_path: Path | None,
+    env: Mapping[str, str],
+    cli: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Build the settings of a workspace from all layers.
+
+    Parameters
+    ----------
+    toml_path
+        The workspace's ``dfos.toml``; None for defaults only.
+    env
+        The process environment (only ``DFOS_<KEY>`` entries are used).
+    cli
+        Command-line overrides ``{KEY: raw string}``.
+    """
+    specs = key_specs()
+    values: dict[str, Any] = {name: spec.default for name, spec in specs.items()}
+    origins: dict[str, Origin] = {name: Origin(Source.DEFAULT, "embedded") for name in specs}
+
+    if toml_path is not None:
+        for name, (raw, where) in _read_toml(toml_path).items():
+            values[name] = _cast(specs[name], raw, where)
+            origins[name] = Origin(Source.FILE, where)
+
+    for name, spec in specs.items():
+        if spec.env_var in env:
+            values[name] = _cast(spec, env[spec.env_var], f"environment {spec.env_var}")
+            origins[name] = Origin(Source.ENV, spec.env_var)
+
+    for name, raw in (cli or {}).items():
+        if name not in specs:
+            raise ConfigError(f"unknown configuration key {name!r} on the command line; see 'dfos config show'")
+        values[name] = _cast(specs[name], raw, f"command line {name}")
+        origins[name] = Origin(Source.CLI, f"--set {name}")
+
+    values["INSTRUMENT"] = str(values["INSTRUMENT"]).upper()
+    return LoadedConfig(settings=Settings(**values), origins=origins)
+
+
+def _toml_literal(value: Any) -> str:
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def render_toml(overrides: Mapping[str, Any]) -> str:
+    """Render a commented ``dfos.toml``: overrides set, every other key shown commented out."""
+    specs = key_specs()
+    lines = [
+        "# dfos workspace configuration.",
+        "# Layers: embedded defaults < this file < DFOS_<KEY> environment < command line.",
+        "# Tables only group keys; 'dfos config show' prints every value and its origin.",
+    ]
+    section = None
+    for name, spec in specs.items():
+        if spec.section != section:
+            section = spec.section
+            lines += ["", f"[{section}]"]
+        lines.append(f"# {spec.doc}")
+        if name in overrides:
+            lines.append(f"{name} = {_toml_literal(overrides[name])}")
+        else:
+            lines.append(f"# {name} = {_toml_literal(spec.default)}")
+    return "\n".join(lines) + "\n"
+

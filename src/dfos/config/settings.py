@@ -1,0 +1,113 @@
+"""The typed configuration of a dfos installation: every key, its type, default and meaning.
+
+This module is the single registry of configuration keys.  Each field of
+:class:`Settings` is one key; its name is the key (``N_DFO_HDR``), its type is
+the field annotation, its default is the embedded default, and its metadata
+carry the section it belongs to in ``dfos.toml`` and a one-line description.
+Every key ``KEY`` can be overridden by the environment variable ``DFOS_KEY``.
+Loading (files, environment, provenance) lives in :mod:`dfos.config.load`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Flavour", "KeySpec", "Settings", "key_specs"]
+
+
+class Flavour(StrEnum):
+    """The workflow environment of an installation (the dfoMonitor logo)."""
+
+    DFOS_OPS = "dfos_ops"
+    """Daily QC operations: dates, CALIB processing, certification."""
+    PHOENIX = "phoenix"
+    """Archive reprocessing by date, month, run or pseudo-date."""
+    OPSHUB = "opshub"
+    """Project-based processing (distillery); projects instead of dates."""
+
+
+def _key(default: Any, section: str, doc: str) -> Any:
+    return field(default=default, metadata={"section": section, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All configuration values of one workspace, after layering.
+
+    Relative directory values are relative to the workspace root.
+    """
+
+    # -- workspace -----------------------------------------------------------
+    INSTRUMENT: str = _key("UVES", "workspace", "instrument plugin (DFO_INSTRUMENT), e.g. UVES, GIRAFFE")
+    FLAVOUR: Flavour = _key(Flavour.DFOS_OPS, "workspace", "workflow flavour: dfos_ops, phoenix or opshub")
+
+    # -- directories (the $DFO_* tree) ------------------------------------------
+    DFO_RAW_DIR: str = _key("raw", "directories", "raw FITS per date (transient)")
+    DFO_HDR_DIR: str = _key("headers", "directories", "raw headers (.hdr) per date (permanent)")
+    DFO_CAL_DIR: str = _key("calib", "directories", "certified calibrations per date, MCAL and VCAL memory")
+    DFO_SCI_DIR: str = _key("reduced", "directories", "science products per date (phoenix)")
+    DFO_LOG_DIR: str = _key("logs", "directories", "pipeline logs, ABs and SOFs per date")
+    DFO_PLT_DIR: str = _key("plots", "directories", "QC plots per date")
+    DFO_LST_DIR: str = _key("lists", "directories", "reports, ingestion lists, filter lists")
+    DFO_MON_DIR: str = _key("monitor", "directories", "DFO_STATUS, AB lists, monitor pages, process logs")
+    DFO_JOB_DIR: str = _key("jobs", "directories", "job files (JOBS_NIGHT, ...), execAB and execQC files")
+    DFO_CONFIG_DIR: str = _key("config", "directories", "tool configuration, OCA rules, thresholds")
+    DFO_AB_DIR: str = _key("AB", "directories", "Association Blocks during processing")
+    DFS_PRODUCT: str = _key("products", "directories", "pipeline products before certification")
+    ARCHIVE_DIR: str = _key("archive", "directories", "the embedded local archive (stands in for NGAS)")
+
+    # -- dates ---------------------------------------------------------------
+    DFO_OFFSET: float = _key(0.0, "dates", "hours added to the 12:00 UT date boundary")
+    NOW: str = _key("", "dates", "pretend the current UT time is this (YYYY-MM-DDThh:mm:ss); empty: the real clock")
+
+    # -- status and monitor ----------------------------------------------------
+    N_DFO_HDR: int = _key(20, "status", "newest header dates considered for the date table")
+    STATUS_KEEP_LINES: int = _key(5000, "status", "lines DFO_STATUS keeps when it is trimmed")
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """Description of one configuration key."""
+
+    name: str
+    """The key, e.g. ``N_DFO_HDR``."""
+    type: type
+    """Python type of the value (str, int, float, bool or an Enum)."""
+    default: Any
+    """The embedded default."""
+    section: str
+    """The ``dfos.toml`` table the key belongs to."""
+    doc: str
+    """One line for ``dfos config show`` and the generated ``dfos.toml``."""
+
+    @property
+    def env_var(self) -> str:
+        """The environment variable that overrides this key."""
+        return f"DFOS_{self.name}"
+
+
+_TYPES: dict[str, type] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "Flavour": Flavour,
+}
+
+
+def key_specs() -> dict[str, KeySpec]:
+    """Every configuration key, in declaration order."""
+    specs: dict[str, KeySpec] = {}
+    for f in dataclasses.fields(Settings):
+        kind = _TYPES[f.type] if isinstance(f.type, str) else f.type
+        specs[f.name] = KeySpec(
+            name=f.name,
+            type=kind,
+            default=f.default,
+            section=f.metadata["section"],
+            doc=f.metadata["doc"],
+        )
+    return specs

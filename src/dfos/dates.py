@@ -1,0 +1,120 @@
+"""DFO dates: the noon-to-noon night label, TODAY, and UT timestamps.
+
+A DFO date labels an observing night.  A night runs from ``12:00 UT +
+DFO_OFFSET`` hours on the evening's date to the same time on the next day, so
+a frame taken at 2013-02-13T11:59 UT belongs to the DFO date 2013-02-12 and
+one taken at 12:00 UT to 2013-02-13.  All functions here are pure: the current
+time is always an argument (see :mod:`dfos.clock`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+from dfos.errors import InvalidDate
+
+__all__ = [
+    "MJD_EPOCH",
+    "date_range",
+    "datetime_to_mjd",
+    "dfo_date",
+    "format_date",
+    "format_timestamp",
+    "mjd_to_datetime",
+    "night_bounds",
+    "parse_date",
+    "parse_timestamp",
+]
+
+#: Modified Julian Date zero point (1858-11-17T00:00 UT).
+MJD_EPOCH = datetime(1858, 11, 17)
+
+#: The hour (UT) at which a DFO date begins, before DFO_OFFSET is added.
+NOON_HOUR = 12
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
+
+
+def parse_date(text: str) -> date:
+    """Parse a DFO date written ``YYYY-MM-DD``.
+
+    Raises
+    ------
+    InvalidDate
+        If the text is not exactly that form or is not a calendar date.
+    """
+    value = text.strip()
+    if not _DATE_RE.match(value):
+        raise InvalidDate(f"{text!r} is not a DFO date: write it as YYYY-MM-DD, e.g. 2013-02-12")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidDate(f"{text!r} is not a calendar date: check month and day") from None
+
+
+def format_date(day: date) -> str:
+    """Render a DFO date as ``YYYY-MM-DD``."""
+    return day.isoformat()
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse a UT timestamp ``YYYY-MM-DDThh:mm:ss[.ffffff]`` (no time zone).
+
+    Raises
+    ------
+    InvalidDate
+        If the text is not of that form.
+    """
+    value = text.strip()
+    if not _TIMESTAMP_RE.match(value):
+        raise InvalidDate(
+            f"{text!r} is not a UT timestamp: write it as YYYY-MM-DDThh:mm:ss, "
+            "e.g. 2013-02-13T10:00:00"
+        )
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidDate(f"{text!r} is not a valid time: check the fields") from None
+
+
+def format_timestamp(moment: datetime) -> str:
+    """Render a moment as DFO_STATUS writes it: ``YYYY-MM-DDThh:mm:ss`` (seconds truncated)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def dfo_date(moment: datetime, offset_hours: float = 0.0) -> date:
+    """Return the DFO date of a UT moment.
+
+    Parameters
+    ----------
+    moment
+        A naive datetime in UT.
+    offset_hours
+        ``DFO_OFFSET``: hours added to the 12:00 UT boundary (may be negative
+        or fractional).
+    """
+    return (moment - timedelta(hours=NOON_HOUR + offset_hours)).date()
+
+
+def night_bounds(day: date, offset_hours: float = 0.0) -> tuple[datetime, datetime]:
+    """Return the half-open UT interval ``[start, end)`` covered by a DFO date."""
+    start = datetime(day.year, day.month, day.day) + timedelta(hours=NOON_HOUR + offset_hours)
+    return start, start + timedelta(days=1)
+
+
+def date_range(first: date, last: date) -> list[date]:
+    """All dates from ``first`` to ``last`` inclusive (empty if ``last < first``)."""
+    days = (last - first).days
+    return [first + timedelta(days=i) for i in range(days + 1)]
+
+
+def mjd_to_datetime(mjd: float) -> datetime:
+    """Convert a Modified Julian Date to a naive UT datetime (millisecond precision)."""
+    return MJD_EPOCH + timedelta(milliseconds=round(mjd * 86_400_000))
+
+
+def datetime_to_mjd(moment: datetime) -> float:
+    """Convert a naive UT datetime to a Modified Julian Date."""
+    return (moment - MJD_EPOCH) / timedelta(days=1)

@@ -1,0 +1,45 @@
+"""The instrument plugin contract.
+
+An instrument plugin knows what dfos cannot guess: the instrument's name and
+archive file prefix, its pipeline, and what one of its nights looks like (for
+synthetic data).  Later issues add its OCA rules, QC procedures and naming
+scheme here.  Plugins register under the entry-point group ``dfos.instruments``.
+"""
+
+from __future__ import annotations
+
+import glob
+from abc import ABC, abstractmethod
+from datetime import date
+from pathlib import Path
+from typing import ClassVar
+
+from dfos.synth.plan import Arm, Template
+
+__all__ = ["Instrument"]
+
+
+class Instrument(ABC):
+    """Base class of instrument plugins."""
+
+    name: ClassVar[str]
+    """Upper-case name, the INSTRUME keyword and DFO_INSTRUMENT (UVES)."""
+    file_prefix: ClassVar[str]
+    """Archive file prefix, DFO_FILE_NAME (UVES, GIRAF)."""
+    pipeline: ClassVar[str]
+    """CPL pipeline name as Debian installs it (uves, giraf)."""
+    telescope: ClassVar[str] = "ESO-VLT-U2"
+    """TELESCOP of its frames."""
+
+    def oca_files(self) -> list[Path]:
+        """The Gasgano OCA rule files the pipeline package ships (may be empty)."""
+        pattern = f"/usr/share/cpl-plugins/{self.pipeline}-*/gasgano/config/*.oca"
+        return [Path(p) for p in sorted(glob.glob(pattern))]
+
+    @abstractmethod
+    def arms(self, small: bool) -> dict[str, Arm]:
+        """The detector arms, keyed by :attr:`Arm.name`; ``small`` gives the smallest frames its recipes accept."""
+
+    @abstractmethod
+    def night(self, day: date) -> list[Template]:
+        """The templates of a typical synthetic night of DFO date ``day``."""

@@ -1,0 +1,74 @@
+"""Synthetic nights into the workspace archive (``dfos demo-data``)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from astropy.utils.exceptions import AstropyWarning
+
+from dfos.archive.local import LocalArchive
+from dfos.fsutil import atomic_path
+from dfos.instruments.registry import get_instrument
+from dfos.synth.plan import FramePlan, expand
+from dfos.synth.render import render_frame
+from dfos.workspace import Workspace
+
+__all__ = ["SyntheticNight", "generate_night", "plan_night"]
+
+
+@dataclass(frozen=True)
+class SyntheticNight:
+    """What ``demo-data`` wrote."""
+
+    instrument: str
+    frames: tuple[FramePlan, ...]
+    written: int
+    """Frames newly written (existing ones are kept)."""
+    directory: Path
+
+
+def plan_night(instrument: str, day: date) -> list[FramePlan]:
+    """The frames of a synthetic night, oldest first (no files touched)."""
+    plugin = get_instrument(instrument)
+    return expand(plugin.night(day), plugin.file_prefix)
+
+
+def generate_night(
+    workspace: Workspace,
+    day: date,
+    instrument: str | None = None,
+    small: bool = False,
+    seed: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> SyntheticNight:
+    """Write a synthetic night into the workspace archive; frames already there are left alone.
+
+    Each frame is written to a temporary file and renamed into place, so an
+    interrupted run leaves no half-written frame.
+    """
+    plugin = get_instrument(instrument or workspace.settings.INSTRUMENT)
+    archive = LocalArchive(workspace.archive_dir)
+    arms = plugin.arms(small)
+    frames = expand(plugin.night(day), plugin.file_prefix)
+    written = 0
+    for done, frame in enumerate(frames, start=1):
+        target = archive.store_path(frame.name.render())
+        if not target.exists():
+            hdul = render_frame(frame, arms[frame.template.arm], plugin.name, plugin.telescope, seed)
+            with atomic_path(target) as tmp, warnings.catch_warnings():
+                warnings.simplefilter("ignore", AstropyWarning)
+                hdul.writeto(tmp, overwrite=True, output_verify="silentfix")
+            written += 1
+        if progress:
+            progress(done, len(frames))
+    directories = {archive.store_path(f.name.render()).parent for f in frames}
+    return SyntheticNight(
+        instrument=plugin.name,
+        frames=tuple(frames),
+        written=written,
+        directory=min(directories) if len(directories) == 1 else archive.root,
+    )

@@ -1,0 +1,63 @@
+"""The date table (dfoMonitor's main table): workspace facts through the decision table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+from dfos import clock
+from dfos.errors import DfosError
+from dfos.status.machine import DateFacts, DateView, evaluate_date, flags_by_key, listed_dates
+from dfos.workspace import Workspace
+
+__all__ = ["DateTable", "ab_count", "date_table"]
+
+
+@dataclass(frozen=True)
+class DateTable:
+    """TODAY and the rows of the date table, newest first."""
+
+    today: date
+    rows: tuple[DateView, ...]
+
+    def to_json(self) -> dict[str, object]:
+        """The ``dfos status --json`` document."""
+        return {"today": self.today.isoformat(), "dates": [row.to_json() for row in self.rows]}
+
+
+def ab_count(ab_list: Path) -> int | None:
+    """Number of ABs named in an AB list (None when the list does not exist)."""
+    if not ab_list.is_file():
+        return None
+    lines = ab_list.read_text(encoding="utf-8", errors="replace").splitlines()
+    return sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
+def _view(workspace: Workspace, day: date, flags: list[str], today: date) -> DateView:
+    key = day.isoformat()
+    facts = DateFacts(n_sci_abs=ab_count(workspace.mon_dir / f"AB_list_SCIENCE_{key}"))
+    view = evaluate_date(day, flags, is_today=(day == today), facts=facts)
+    n_cal = ab_count(workspace.mon_dir / f"AB_list_CALIB_{key}")
+    return replace(view, extra={"n_cal_abs": n_cal, "n_sci_abs": facts.n_sci_abs})
+
+
+def date_table(workspace: Workspace, only: date | None = None) -> DateTable:
+    """Compute the date table; with ``only``, just that date (even if it is not listed)."""
+    today = clock.today(workspace.settings)
+    flags = flags_by_key(workspace.status_log.read())
+    if only is not None:
+        key = only.isoformat()
+        if key not in flags:
+            raise DfosError(
+                f"{key} has no entry in {workspace.status_log.path}; "
+                f"extract its headers first with 'dfos headers -d {key}'"
+            )
+        return DateTable(today, (_view(workspace, only, flags[key], today),))
+    shown = listed_dates(
+        flags,
+        header_dates=workspace.date_dirs("DFO_HDR_DIR"),
+        raw_dates=workspace.date_dirs("DFO_RAW_DIR"),
+        n_dfo_hdr=workspace.settings.N_DFO_HDR,
+    )
+    return DateTable(today, tuple(_view(workspace, day, flags[day.isoformat()], today) for day in shown))

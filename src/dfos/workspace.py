@@ -1,0 +1,244 @@
+"""Workspaces: a ``dfos.toml`` and the DFOS directory tree beneath it.
+
+A workspace is what a ``.dfosrc`` describes at ESO: one instrument, one
+flavour, and the ``$DFO_*`` directories.  Commands find it from ``--root``,
+else ``DFOS_ROOT``, else by walking up from the current directory to the
+first ``dfos.toml``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from dfos.config.load import LoadedConfig, load_config, render_toml
+from dfos.config.settings import Flavour, Settings
+from dfos.errors import WorkspaceError
+from dfos.fsutil import write_text_atomic
+from dfos.instruments.base import Instrument
+from dfos.instruments.registry import get_instrument
+from dfos.status.log import StatusLog
+
+__all__ = ["CONFIG_FILE", "DIRECTORY_KEYS", "Workspace", "find_root", "init_workspace", "open_workspace"]
+
+#: The file that marks a workspace root.
+CONFIG_FILE = "dfos.toml"
+
+#: Settings keys that name the directories of the tree, in ``dfos env`` order.
+DIRECTORY_KEYS = (
+    "DFO_RAW_DIR",
+    "DFO_HDR_DIR",
+    "DFO_CAL_DIR",
+    "DFO_SCI_DIR",
+    "DFO_LOG_DIR",
+    "DFO_PLT_DIR",
+    "DFO_LST_DIR",
+    "DFO_MON_DIR",
+    "DFO_JOB_DIR",
+    "DFO_CONFIG_DIR",
+    "DFO_AB_DIR",
+    "DFS_PRODUCT",
+    "ARCHIVE_DIR",
+)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """An opened workspace: its root, its layered configuration, its paths."""
+
+    root: Path
+    config: LoadedConfig
+
+    @property
+    def settings(self) -> Settings:
+        """The layered settings."""
+        return self.config.settings
+
+    @property
+    def instrument(self) -> Instrument:
+        """The instrument plugin of this workspace."""
+        return get_instrument(self.settings.INSTRUMENT)
+
+    def path(self, key: str) -> Path:
+        """The absolute directory configured under ``key`` (e.g. ``DFO_RAW_DIR``)."""
+        value = Path(str(getattr(self.settings, key)))
+        return value if value.is_absolute() else self.root / value
+
+    # Directories, named as in DFOS.
+    @property
+    def raw_dir(self) -> Path:
+        return self.path("DFO_RAW_DIR")
+
+    @property
+    def hdr_dir(self) -> Path:
+        return self.path("DFO_HDR_DIR")
+
+    @property
+    def cal_dir(self) -> Path:
+        return self.path("DFO_CAL_DIR")
+
+    @property
+    def mcal_dir(self) -> Path:
+        return self.cal_dir / "MCAL"
+
+    @property
+    def vcal_dir(self) -> Path:
+        return self.cal_dir / "VCAL"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.path("DFO_LOG_DIR")
+
+    @property
+    def lst_dir(self) -> Path:
+        return self.path("DFO_LST_DIR")
+
+    @property
+    def mon_dir(self) -> Path:
+        return self.path("DFO_MON_DIR")
+
+    @property
+    def job_dir(self) -> Path:
+        return self.path("DFO_JOB_DIR")
+
+    @property
+    def ab_dir(self) -> Path:
+        return self.path("DFO_AB_DIR")
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.path("ARCHIVE_DIR")
+
+    @property
+    def status_log(self) -> StatusLog:
+        """``$DFO_MON_DIR/DFO_STATUS``."""
+        return StatusLog(self.mon_dir / "DFO_STATUS")
+
+    def date_dirs(self, key: str) -> list[date]:
+        """Dates that have a ``YYYY-MM-DD`` subdirectory under the directory ``key``."""
+        base = self.path(key)
+        days = []
+        if base.is_dir():
+            for entry in base.iterdir():
+                try:
+                    day = date.fromisoformat(entry.name)
+                except ValueError:
+                    continue
+                if len(entry.name) == 10 and entry.is_dir():
+                    days.append(day)
+        return sorted(days)
+
+    def tree(self) -> list[Path]:
+        """Every directory of the DFOS tree this workspace should have."""
+        dirs = [self.path(key) for key in DIRECTORY_KEYS]
+        if self.settings.FLAVOUR is not Flavour.PHOENIX:
+            dirs.remove(self.path("DFO_SCI_DIR"))
+        return [*dirs, self.mcal_dir, self.vcal_dir]
+
+    def env_vars(self) -> list[tuple[str, str]]:
+        """The DFOS environment (``DFO_*`` variables) for scripts and cron lines."""
+        s = self.settings
+        pairs = [
+            ("DFOS_ROOT", str(self.root)),
+            ("DFO_INSTRUMENT", s.INSTRUMENT),
+            ("DFO_FILE_NAME", self.instrument.file_prefix),
+            ("DFOS_FLAVOUR", s.FLAVOUR.value),
+            ("DFO_OFFSET", _number(s.DFO_OFFSET)),
+            ("DFO_BIN_DIR", str(Path(sys.executable).parent)),
+        ]
+        pairs += [(key, str(self.path(key))) for key in DIRECTORY_KEYS]
+        return pairs
+
+    def env_script(self) -> str:
+        """``export NAME=value`` lines, shell-quoted, for ``eval "$(dfos env)"``."""
+        return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in self.env_vars())
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def find_root(explicit: Path | None, env: Mapping[str, str], cwd: Path) -> Path:
+    """Locate the workspace root: ``--root``, else ``DFOS_ROOT``, else walk up from ``cwd``."""
+    if explicit is not None:
+        root, how = explicit, "--root"
+    elif env.get("DFOS_ROOT"):
+        root, how = Path(env["DFOS_ROOT"]), "DFOS_ROOT"
+    else:
+        for candidate in (cwd, *cwd.parents):
+            if (candidate / CONFIG_FILE).is_file():
+                return candidate.resolve()
+        raise WorkspaceError(
+            f"no dfos workspace here: no {CONFIG_FILE} in {cwd} or above; "
+            "create one with 'dfos init DIR', or pass --root DIR or set DFOS_ROOT"
+        )
+    root = root.expanduser()
+    if not (root / CONFIG_FILE).is_file():
+        raise WorkspaceError(
+            f"{how} points to {root}, which is not a dfos workspace (no {CONFIG_FILE}); "
+            "create one with 'dfos init DIR'"
+        )
+    return root.resolve()
+
+
+def open_workspace(
+    root: Path | None,
+    env: Mapping[str, str],
+    cli: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Workspace:
+    """Find and open a workspace, layering its configuration."""
+    found = find_root(root, env, cwd or Path.cwd())
+    config = load_config(found / CONFIG_FILE, env, cli)
+    workspace = Workspace(root=found, config=config)
+    workspace.instrument  # noqa: B018 - validates INSTRUMENT early, with a clear error
+    return workspace
+
+
+def init_workspace(
+    directory: Path,
+    env: Mapping[str, str],
+    instrument: str | None = None,
+    flavour: str | None = None,
+) -> tuple[Workspace, bool]:
+    """Create (or complete) a workspace in ``directory``.
+
+    Returns the workspace and whether ``dfos.toml`` was newly written.  An
+    existing workspace keeps its ``dfos.toml``; asking for a different
+    instrument or flavour than it has is an error.
+    """
+    directory = directory.expanduser().resolve()
+    if directory.exists() and not directory.is_dir():
+        raise WorkspaceError(f"{directory} exists and is not a directory; choose another path")
+    config_path = directory / CONFIG_FILE
+    overrides: dict[str, str] = {}
+    if instrument is not None:
+        overrides["INSTRUMENT"] = get_instrument(instrument).name
+    if flavour is not None:
+        overrides["FLAVOUR"] = Flavour(flavour.lower()).value
+    created = not config_path.exists()
+    if created:
+        directory.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(config_path, render_toml(overrides))
+    config = load_config(config_path, env)
+    for key, wanted in overrides.items():
+        have = getattr(config.settings, key)
+        have = have.value if isinstance(have, Flavour) else have
+        if have != wanted:
+            raise WorkspaceError(
+                f"{directory} is already a {key.lower()} {have} workspace; "
+                f"edit {config_path} to change it, or choose another directory"
+            )
+    workspace = Workspace(root=directory, config=config)
+    workspace.instrument  # noqa: B018 - validates INSTRUMENT
+    try:
+        for path in workspace.tree():
+            path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot create {exc.filename}: {exc.strerror}") from None
+    return workspace, created
+

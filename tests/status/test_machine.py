@@ -1,0 +1,123 @@
+"""The dfoMonitor decision table, rule by rule (seed 000, section "Decision making")."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from dfos.status.machine import DateFacts, evaluate_date, listed_dates
+
+DAY = date(2013, 2, 11)
+BASE = ["fits_Requested", "raw_Complete"]
+
+W, OF, D = "WAIT", "OFFER", "DONE"
+
+
+def steps(flags: list[str], today: bool = False, n_sci_abs: int | None = None) -> dict[str, str]:
+    return evaluate_date(DAY, flags, is_today=today, facts=DateFacts(n_sci_abs=n_sci_abs)).steps()
+
+
+# (flags, today, n_sci_abs) -> complete, create_ab, abs, certify_move, certify_light, finish, remove
+TABLE = [
+    ([], False, None, ("YELLOW", W, W, W, W, W, W)),
+    (["fits_Requested"], False, None, ("YELLOW", W, W, W, W, W, W)),
+    (BASE, False, None, ("GREEN", OF, W, W, W, W, W)),
+    (BASE, True, None, ("YELLOW", OF, W, W, W, W, W)),  # TODAY is always yellow
+    (["fits_Requested", "raw_Incomplete"], False, None, ("RED", W, W, W, W, W, W)),
+    (["fits_Requested", "raw_Incomplete"], True, None, ("YELLOW", W, W, W, W, W, W)),
+    (["fits_Requested", "raw_Incomplete", "raw_Complete"], False, None, ("GREEN", OF, W, W, W, W, W)),
+    (["fits_Requested", "raw_Complete", "raw_Incomplete"], False, None, ("GREEN", W, W, W, W, W, W)),
+    ([*BASE, "cal_AB"], False, None, ("GREEN", OF, OF, W, W, W, W)),
+    ([*BASE, "cal_AB", "cal_Queued"], False, None, ("GREEN", OF, OF, W, W, W, W)),
+    ([*BASE, "cal_AB", "cal_Queued", "cal_QC"], False, None, ("GREEN", OF, OF, OF, W, W, W)),
+    ([*BASE, "cal_AB", "cal_Queued", "cal_QC"], True, None, ("YELLOW", OF, OF, OF, OF, W, W)),
+    ([*BASE, "cal_AB", "cal_Queued", "cal_QC", "cal_Certif"], False, None, ("GREEN", D, W, D, W, W, W)),
+    ([*BASE, "cal_AB", "cal_Queued", "cal_QC", "cal_Certif", "cal_Updated"], False, None, ("GREEN", D, W, D, W, OF, W)),
+    (
+        [*BASE, "cal_AB", "cal_Queued", "cal_QC", "cal_Certif", "cal_Updated", "finished"],
+        False,
+        None,
+        ("GREEN", D, W, D, W, D, OF),
+    ),
+    (
+        [*BASE, "cal_AB", "cal_Queued", "cal_QC", "cal_Certif", "cal_Updated", "finished", "removed"],
+        False,
+        None,
+        ("GREEN", D, W, D, W, D, OF),
+    ),
+    ([*BASE, "sci_AB"], False, 0, ("GREEN", W, W, W, W, OF, W)),  # sci_AB with zero ABs offers finish
+    ([*BASE, "sci_AB"], False, 3, ("GREEN", W, W, W, W, W, W)),
+    ([*BASE, "sci_AB"], False, None, ("GREEN", W, W, W, W, W, W)),  # no SCIENCE AB list: unknown, not zero
+    ([*BASE, "sci_AB", "sci_Queued", "sci_QC", "sci_Updated"], False, None, ("GREEN", W, W, W, W, OF, W)),
+    # OFFER wins over DONE: createAB stays offered when ABs are re-created after cal_QC
+    ([*BASE, "cal_AB", "cal_Queued", "cal_QC", "cal_AB"], False, None, ("GREEN", OF, OF, W, W, W, W)),
+    # re-created after certification: createAB and ABs offered again, certify/move stays done
+    ([*BASE, "cal_AB", "cal_Queued", "cal_QC", "cal_Certif", "cal_AB"], False, None, ("GREEN", OF, OF, D, W, W, W)),
+    # cal_QC again after a re-run offers certify/move although it is done
+    ([*BASE, "cal_AB", "cal_QC", "cal_Certif", "cal_AB", "cal_QC"], False, None, ("GREEN", OF, OF, OF, W, W, W)),
+]
+
+
+@pytest.mark.parametrize(("flags", "today", "n_sci", "expected"), TABLE)
+def test_decision_table(flags: list[str], today: bool, n_sci: int | None, expected: tuple[str, ...]) -> None:
+    names = ("complete", "create_ab", "abs", "certify_move", "certify_light", "finish", "remove")
+    assert steps(flags, today, n_sci) == dict(zip(names, expected, strict=True))
+
+
+def test_issue_example_shape() -> None:
+    view = evaluate_date(
+        DAY, ["fits_Requested", "raw_Complete", "cal_AB", "cal_Queued", "cal_QC"], is_today=False
+    )
+    assert view.to_json() == {
+        "date": "2013-02-11",
+        "today": False,
+        "last_flag": "cal_QC",
+        "flags": ["fits_Requested", "raw_Complete", "cal_AB", "cal_Queued", "cal_QC"],
+        "steps": {
+            "complete": "GREEN",
+            "create_ab": "OFFER",
+            "abs": "OFFER",
+            "certify_move": "OFFER",
+            "certify_light": "WAIT",
+            "finish": "WAIT",
+            "remove": "WAIT",
+        },
+    }
+
+
+def test_non_workflow_tokens_do_not_become_the_last_flag() -> None:
+    view = evaluate_date(DAY, [*BASE, "cal_AB", "cal_Queued", "cal_QC", "xdm_HDR"], is_today=False)
+    assert view.last_flag == "cal_QC"
+    assert view.certify_move.value == "OFFER"
+    assert "xdm_HDR" not in view.flags
+
+
+def test_flags_listed_once_in_order_of_first_appearance() -> None:
+    view = evaluate_date(DAY, [*BASE, "cal_AB", "cal_QC", "cal_AB", "cal_QC"], is_today=False)
+    assert view.flags == ("fits_Requested", "raw_Complete", "cal_AB", "cal_QC")
+
+
+def _d(day: int) -> date:
+    return date(2013, 2, day)
+
+
+def test_listing_rules() -> None:
+    flags = {
+        "2013-02-10": ["fits_Requested"],
+        "2013-02-11": ["fits_Requested", "finished", "removed"],  # removed: hidden
+        "2013-02-12": ["raw_Complete"],  # no fits_Requested: hidden
+        "2013-02-13": ["fits_Requested"],  # no raw directory: hidden
+        "2013-02-14": ["fits_Requested"],
+    }
+    headers = [_d(d) for d in (10, 11, 12, 13, 14)]
+    raw = [_d(d) for d in (10, 11, 12, 14)]
+    assert listed_dates(flags, headers, raw, n_dfo_hdr=20) == [_d(14), _d(10)]
+
+
+def test_listing_keeps_only_the_newest_header_dates() -> None:
+    flags = {f"2013-02-{d:02d}": ["fits_Requested"] for d in range(1, 11)}
+    days = [_d(d) for d in range(1, 11)]
+    assert listed_dates(flags, days, days, n_dfo_hdr=3) == [_d(10), _d(9), _d(8)]
+    # a date without a header directory does not count against N_DFO_HDR and is not listed
+    assert listed_dates(flags, days[:-1], days, n_dfo_hdr=2) == [_d(9), _d(8)]
