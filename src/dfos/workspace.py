@@ -230,7 +230,7 @@ def init_workspace(
         have = have.value if isinstance(have, Flavour) else have
         if have != wanted:
             raise WorkspaceError(
-                f"{directory} is already a {key.lower()} {have} workspace; "
+                f"{directory} is already a workspace with {key} = {have}; "
                 f"edit {config_path} to change it, or choose another directory"
             )
     workspace = Workspace(root=directory, config=config)

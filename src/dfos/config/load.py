@@ -139,6 +139,16 @@ def _line_of(text: str, key: str) -> int | None:
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
+def _toml_error(path: Path, text: str, message: str) -> str:
+    """``path:line:col: malformed TOML: <reason>`` from tomllib's message."""
+    where = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if where:
+        reason = message[: where.start()]
+        return f"{path}:{where[1]}:{where[2]}: malformed TOML: {reason}; fix that line"
+    reason = message.replace(" (at end of document)", "")
+    return f"{path}:{max(1, len(text.splitlines()))}: malformed TOML at the end of the file: {reason}"
+
+
 def _read_toml(path: Path) -> dict[str, tuple[Any, str]]:
     """Flatten a dfos.toml into ``{KEY: (value, "path:line")}``.
 
@@ -152,7 +162,7 @@ def _read_toml(path: Path) -> dict[str, tuple[Any, str]]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+        raise ConfigError(_toml_error(path, text, str(exc))) from None
     specs = key_specs()
     found: dict[str, tuple[Any, str]] = {}
 

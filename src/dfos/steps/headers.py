@@ -69,7 +69,7 @@ def extract_headers(workspace: Workspace, day: date, progress: Progress | None =
             progress(done, total)
 
     dating = assign_dates(
-        FrameTime(f.name, f.moment, _template(headers[f.name])) for f in nearby
+        (FrameTime(f.name, f.moment, _template(headers[f.name])) for f in nearby), settings.DFO_OFFSET
     )
     mine = [f for f in nearby if dating[f.name] == day]
     if not mine:

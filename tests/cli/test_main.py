@@ -1,0 +1,161 @@
+"""The command line in-process: one-line errors, exit codes, status JSON, flags, DFOS_NOW."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dfos.cli.main import main
+from dfos.workspace import Workspace
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("dfos, version ")
+
+
+def test_help_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("init", "env", "config", "status", "flag", "headers", "demo-data"):
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0 and "Usage: dfos" in out, command
+
+
+def test_unknown_workspace(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "status")
+    assert code == 3
+    assert "no dfos workspace here" in one_error_line(err)
+    code, _, err = run(capsys, "--root", str(tmp_path / "missing"), "env")
+    assert code == 3 and "--root points to" in one_error_line(err)
+
+
+def test_malformed_dfos_toml(capsys: pytest.CaptureFixture[str], workspace: Workspace) -> None:
+    toml = workspace.root / "dfos.toml"
+    toml.write_text(toml.read_text() + "\nN_DFO_HDR = [\n")
+    code, _, err = run(capsys, "--root", str(workspace.root), "status")
+    line = one_error_line(err)
+    lines = len(toml.read_text().splitlines())
+    assert code == 4 and f"{toml}:{lines}:" in line and "malformed TOML" in line
+    toml.write_text('INSTRUMENT = "UVES"\nN_DFO_HDR = 3 4\n')
+    code, _, err = run(capsys, "--root", str(workspace.root), "status")
+    assert code == 4 and f"{toml}:2:" in one_error_line(err)
+
+
+def test_invalid_date(capsys: pytest.CaptureFixture[str], workspace: Workspace) -> None:
+    for bad in ("2013-02-30", "13-2-12", "yesterday"):
+        code, _, err = run(capsys, "--root", str(workspace.root), "headers", "-d", bad)
+        line = one_error_line(err)
+        assert code == 2 and repr(bad) in line and ("YYYY-MM-DD" in line or "calendar date" in line)
+
+
+def test_unknown_instrument(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "init", str(tmp_path / "ws"), "--instrument", "ESPRESSO")
+    assert code == 2 and "unknown instrument 'ESPRESSO'" in one_error_line(err)
+    code, _, err = run(capsys, "init", str(tmp_path / "ws2"))
+    assert code == 0
+    code, _, err = run(capsys, "--root", str(tmp_path / "ws2"), "demo-data", "--instrument", "NACO", "-d", "2013-02-12")
+    assert code == 2 and "unknown instrument 'NACO'" in one_error_line(err)
+
+
+def test_unknown_flag_and_bad_set(capsys: pytest.CaptureFixture[str], workspace: Workspace) -> None:
+    code, _, err = run(capsys, "--root", str(workspace.root), "flag", "cal_Done", "-d", "2013-02-12")
+    assert code == 2 and "cal_Done" in one_error_line(err)
+    code, _, err = run(capsys, "--root", str(workspace.root), "--set", "N_DFO_HDR", "status")
+    assert code == 4 and "KEY=VALUE" in one_error_line(err)
+
+
+def test_flag_then_status_json(capsys: pytest.CaptureFixture[str], workspace: Workspace,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    root = str(workspace.root)
+    monkeypatch.setenv("DFOS_ROOT", root)
+    (workspace.raw_dir / "2013-02-11").mkdir()
+    (workspace.hdr_dir / "2013-02-11").mkdir()
+    monkeypatch.setenv("DFOS_NOW", "2013-02-13T14:00:00")
+    for flag in ("fits_Requested", "raw_Complete", "cal_AB", "cal_Queued", "cal_QC"):
+        assert run(capsys, "flag", flag, "-d", "2013-02-11")[0] == 0
+    lines = (workspace.mon_dir / "DFO_STATUS").read_text().splitlines()
+    assert lines[-1] == "cal_QC 2013-02-11 2013-02-13T14:00:00"
+    code, out, _ = run(capsys, "status", "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "today": "2013-02-13",
+        "dates": [
+            {
+                "date": "2013-02-11",
+                "today": False,
+                "last_flag": "cal_QC",
+                "flags": ["fits_Requested", "raw_Complete", "cal_AB", "cal_Queued", "cal_QC"],
+                "steps": {
+                    "complete": "GREEN",
+                    "create_ab": "OFFER",
+                    "abs": "OFFER",
+                    "certify_move": "OFFER",
+                    "certify_light": "WAIT",
+                    "finish": "WAIT",
+                    "remove": "WAIT",
+                },
+            }
+        ],
+    }
+    # the same night seen while it is still TODAY offers certify -L and is never green
+    monkeypatch.setenv("DFOS_NOW", "2013-02-12T10:00:00")
+    data = json.loads(run(capsys, "status", "--json", "-d", "2013-02-11")[1])
+    assert data["today"] == "2013-02-11"
+    assert data["dates"][0]["steps"]["certify_light"] == "OFFER"
+    assert data["dates"][0]["steps"]["complete"] == "YELLOW"
+
+
+def test_status_table_for_people(capsys: pytest.CaptureFixture[str], workspace: Workspace,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DFOS_ROOT", str(workspace.root))
+    code, out, _ = run(capsys, "status")
+    assert code == 0 and "No open dates" in out
+    (workspace.raw_dir / "2013-02-12").mkdir()
+    (workspace.hdr_dir / "2013-02-12").mkdir()
+    run(capsys, "flag", "fits_Requested", "-d", "2013-02-12")
+    run(capsys, "flag", "raw_Complete", "-d", "2013-02-12")
+    monkeypatch.setenv("DFOS_NOW", "2013-02-14T14:00:00")
+    code, out, _ = run(capsys, "status")
+    assert code == 0
+    row = next(line for line in out.splitlines() if "2013-02-12" in line)
+    assert "GREEN" in row and "OFFER" in row and "raw_Complete" in row
+
+
+def test_status_for_a_date_without_entry(capsys: pytest.CaptureFixture[str], workspace: Workspace) -> None:
+    code, _, err = run(capsys, "--root", str(workspace.root), "status", "-d", "2013-02-12")
+    assert code == 1 and "has no entry" in one_error_line(err)
+
+
+def test_config_show_reports_origins(capsys: pytest.CaptureFixture[str], workspace: Workspace,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DFOS_N_DFO_HDR", "3")
+    code, out, _ = run(capsys, "--root", str(workspace.root), "--set", "DFO_OFFSET=1", "config", "show", "--json")
+    doc = json.loads(out)
+    assert code == 0
+    assert doc["N_DFO_HDR"] == {"value": "3", "source": "environment", "where": "DFOS_N_DFO_HDR"}
+    assert doc["DFO_OFFSET"] == {"value": "1.0", "source": "command line", "where": "--set DFO_OFFSET"}
+    assert doc["INSTRUMENT"]["source"] == "file"
+    code, out, _ = run(capsys, "--root", str(workspace.root), "config", "show")
+    assert "N_DFO_HDR" in out and "environment: DFOS_N_DFO_HDR" in out
+
+
+def test_env_command(capsys: pytest.CaptureFixture[str], workspace: Workspace) -> None:
+    code, out, _ = run(capsys, "--root", str(workspace.root), "env")
+    assert code == 0
+    assert f"export DFO_MON_DIR={workspace.root / 'monitor'}" in out.splitlines()

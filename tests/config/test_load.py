@@ -1,0 +1,112 @@
+"""Layered configuration: defaults < dfos.toml < DFOS_<KEY> < command line, with provenance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dfos.config.load import Source, load_config, parse_assignment, render_toml
+from dfos.config.settings import Flavour, key_specs
+from dfos.errors import ConfigError
+
+
+def test_defaults_only() -> None:
+    cfg = load_config(None, env={})
+    assert cfg.settings.N_DFO_HDR == 20
+    assert cfg.settings.DFO_OFFSET == 0.0
+    assert cfg.settings.FLAVOUR is Flavour.DFOS_OPS
+    assert all(origin.source is Source.DEFAULT for origin in cfg.origins.values())
+
+
+def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
+    toml = tmp_path / "dfos.toml"
+    toml.write_text('[status]\nN_DFO_HDR = 7\nSTATUS_KEEP_LINES = 100\n[dates]\nDFO_OFFSET = 1.5\n')
+    cfg = load_config(
+        toml,
+        env={"DFOS_N_DFO_HDR": "3", "DFOS_STATUS_KEEP_LINES": "200", "UNRELATED": "x"},
+        cli={"N_DFO_HDR": "2"},
+    )
+    s, o = cfg.settings, cfg.origins
+    assert (s.N_DFO_HDR, o["N_DFO_HDR"].source) == (2, Source.CLI)
+    assert (s.STATUS_KEEP_LINES, o["STATUS_KEEP_LINES"].source) == (200, Source.ENV)
+    assert o["STATUS_KEEP_LINES"].where == "DFOS_STATUS_KEEP_LINES"
+    assert (s.DFO_OFFSET, o["DFO_OFFSET"].source) == (1.5, Source.FILE)
+    assert o["DFO_OFFSET"].where == f"{toml}:5"
+    assert o["INSTRUMENT"].source is Source.DEFAULT
+
+
+def test_rows_show_value_and_origin(tmp_path: Path) -> None:
+    toml = tmp_path / "dfos.toml"
+    toml.write_text('FLAVOUR = "phoenix"\n')
+    rows = {key: (value, origin) for key, value, origin in load_config(toml, env={}).rows()}
+    assert rows["FLAVOUR"][0] == "phoenix"
+    assert rows["FLAVOUR"][1].where == f"{toml}:1"
+    assert list(rows) == list(key_specs())
+
+
+def test_malformed_toml_names_file_and_line(tmp_path: Path) -> None:
+    toml = tmp_path / "dfos.toml"
+    toml.write_text('INSTRUMENT = "UVES"\n\nN_DFO_HDR = = 3\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(toml, env={})
+    assert str(err.value).startswith(f"{toml}:3:")
+
+
+def test_unknown_key_names_its_line(tmp_path: Path) -> None:
+    toml = tmp_path / "dfos.toml"
+    toml.write_text('[status]\nN_DFO_HDR = 3\nn_dfo_hdrx = 4\n')
+    with pytest.raises(ConfigError, match=rf"{toml}:3: unknown configuration key 'n_dfo_hdrx'"):
+        load_config(toml, env={})
+
+
+def test_wrong_type_in_file(tmp_path: Path) -> None:
+    toml = tmp_path / "dfos.toml"
+    toml.write_text('N_DFO_HDR = "many"\n')
+    with pytest.raises(ConfigError, match=r"dfos.toml:1: N_DFO_HDR = 'many' is not an integer"):
+        load_config(toml, env={})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DFOS_N_DFO_HDR", "three", "is not an integer"),
+        ("DFOS_N_DFO_HDR", "0", "must be at least 1"),
+        ("DFOS_DFO_OFFSET", "noon", "is not a number"),
+        ("DFOS_FLAVOUR", "nightly", "is not one of dfos_ops, opshub, phoenix"),
+        ("DFOS_NOW", "tomorrow", "NOW"),
+        ("DFOS_DFO_RAW_DIR", "", "must name a directory"),
+    ],
+)
+def test_bad_environment_values_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        load_config(None, env={name: value})
+    assert name in str(err.value)
+
+
+def test_now_is_taken_from_the_environment() -> None:
+    cfg = load_config(None, env={"DFOS_NOW": "2013-02-13T10:00:00"})
+    assert cfg.settings.NOW == "2013-02-13T10:00:00"
+    assert cfg.origins["NOW"].source is Source.ENV
+
+
+def test_unknown_cli_key() -> None:
+    with pytest.raises(ConfigError, match="unknown configuration key 'NOPE'"):
+        load_config(None, env={}, cli={"NOPE": "1"})
+
+
+def test_parse_assignment() -> None:
+    assert parse_assignment("N_DFO_HDR=3") == ("N_DFO_HDR", "3")
+    assert parse_assignment("NOW=") == ("NOW", "")
+    with pytest.raises(ConfigError):
+        parse_assignment("N_DFO_HDR")
+
+
+def test_rendered_toml_loads_back_with_the_overrides(tmp_path: Path) -> None:
+    toml = tmp_path / "dfos.toml"
+    toml.write_text(render_toml({"INSTRUMENT": "GIRAFFE", "DFO_OFFSET": 2.0}))
+    cfg = load_config(toml, env={})
+    assert cfg.settings.INSTRUMENT == "GIRAFFE"
+    assert cfg.settings.DFO_OFFSET == 2.0
+    assert cfg.origins["N_DFO_HDR"].source is Source.DEFAULT  # commented out, documented
+    assert "# N_DFO_HDR = 20" in toml.read_text()

@@ -1,0 +1,57 @@
+"""Shared fixtures: workspaces built in temporary directories, never hidden data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dfos.workspace import Workspace, init_workspace, open_workspace
+
+
+@pytest.fixture(autouse=True)
+def _clean_dfos_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No DFOS_* variable of the developer's shell leaks into a test."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("DFOS_"):
+            monkeypatch.delenv(name)
+    yield
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    """A fresh UVES dfos_ops workspace."""
+    ws, _ = init_workspace(tmp_path / "ws", env={}, instrument="UVES")
+    return ws
+
+
+def reopen(ws: Workspace, **env: str) -> Workspace:
+    """The same workspace opened again with some DFOS_* variables set."""
+    return open_workspace(ws.root, env=env)
+
+
+@pytest.fixture(scope="session")
+def uves_small_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive directory holding one small synthetic UVES night (2013-02-12), made once."""
+    from datetime import date
+
+    from dfos.steps.demo_data import generate_night
+
+    ws, _ = init_workspace(tmp_path_factory.mktemp("uves-night") / "ws", env={}, instrument="UVES")
+    generate_night(ws, date(2013, 2, 12), small=True, seed=7)
+    return ws.archive_dir
+
+
+@pytest.fixture
+def uves_night(workspace: Workspace, uves_small_archive: Path) -> Workspace:
+    """A fresh workspace whose archive holds the small UVES night (files hard-linked)."""
+    import os
+
+    for source in uves_small_archive.rglob("*.fits"):
+        target = workspace.archive_dir / source.relative_to(uves_small_archive)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, target)
+    return workspace

@@ -1,0 +1,99 @@
+"""Header intake: .hdr files, list_hdr, fits_Requested once, broken templates, bad dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from dfos.archive.local import LocalArchive
+from dfos.errors import DfosError
+from dfos.headers.io import read_header
+from dfos.instruments.uves import Uves
+from dfos.steps.headers import extract_headers
+from dfos.synth.plan import Signal, Template, expand
+from dfos.synth.render import render_frame
+from dfos.workspace import Workspace, open_workspace
+
+NIGHT = date(2013, 2, 12)
+
+
+def test_every_frame_gets_a_header_file(uves_night: Workspace) -> None:
+    seen: list[tuple[int, int]] = []
+    intake = extract_headers(uves_night, NIGHT, progress=lambda done, total: seen.append((done, total)))
+    archive = sorted(p.name for p in (uves_night.archive_dir).rglob("*.fits"))
+    assert list(intake.frames) == archive
+    assert intake.written == len(archive) == 23
+    assert seen[-1] == (23, 23)
+    for name in archive:
+        hdr = uves_night.hdr_dir / "2013-02-12" / (name.removesuffix(".fits") + ".hdr")
+        lines = hdr.read_text().splitlines()
+        assert all(len(line) == 80 for line in lines)
+        assert lines[-1].rstrip() == "END"
+        fits_path = LocalArchive(uves_night.archive_dir).store_path(name)
+        assert read_header(hdr) == read_header(fits_path)  # .hdr and .fits read alike
+    listing = (uves_night.mon_dir / "list_hdr_2013-02-12").read_text().splitlines()
+    assert listing == archive
+    assert (uves_night.raw_dir / "2013-02-12").is_dir()
+
+
+def test_fits_requested_only_the_first_time(uves_night: Workspace) -> None:
+    first = extract_headers(uves_night, NIGHT)
+    second = extract_headers(uves_night, NIGHT)
+    assert first.first_time and not second.first_time
+    assert (second.written, second.unchanged) == (0, 23)
+    flags = [line.flag for line in uves_night.status_log.read()]
+    assert flags == ["fits_Requested"]
+
+
+def test_changed_header_is_rewritten(uves_night: Workspace) -> None:
+    extract_headers(uves_night, NIGHT)
+    hdr = next((uves_night.hdr_dir / "2013-02-12").glob("*.hdr"))
+    hdr.write_text("SIMPLE  =                    T\nEND\n")
+    again = extract_headers(uves_night, NIGHT)
+    assert again.written == 1
+    assert "HIERARCH ESO DPR CATG" in hdr.read_text()
+
+
+def test_no_frames_is_an_operator_error(uves_night: Workspace) -> None:
+    with pytest.raises(DfosError, match="no raw frames of 2013-03-01 in the archive"):
+        extract_headers(uves_night, date(2013, 3, 1))
+    assert not (uves_night.raw_dir / "2013-03-01").exists()
+
+
+def _write_template(ws: Workspace, start: datetime, n: int, exptime: float) -> list[str]:
+    plugin = Uves()
+    arms = plugin.arms(small=True)
+    template = Template("DARK_BLUE", "BLUE", ("CALIB", "DARK", "IMAGE"), Signal.DARK, start, n, exptime,
+                        "UVES_blue_cal_dark", 200999001)
+    names = []
+    for frame in expand([template], plugin.file_prefix):
+        path = LocalArchive(ws.archive_dir).store_path(frame.name.render())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        render_frame(frame, arms["BLUE"], "UVES", plugin.telescope, seed=1).writeto(path)
+        names.append(frame.name.render())
+    return names
+
+
+def test_broken_template_moves_to_the_next_date(workspace: Workspace) -> None:
+    # 3 darks of 300 s from 11:50 UT: the template straddles the 12:00 boundary
+    broken = _write_template(workspace, datetime(2013, 2, 13, 11, 50, 0, 500000), 3, 300.0)
+    before = _write_template(workspace, datetime(2013, 2, 13, 9, 0, 0, 500000), 2, 60.0)
+    assert [n[16:24] for n in broken] == ["11:50:00", "11:56:08", "12:02:16"]
+    assert set(extract_headers(workspace, date(2013, 2, 12)).frames) == set(before)
+    assert set(extract_headers(workspace, date(2013, 2, 13)).frames) == set(broken)
+
+
+def test_offset_changes_the_boundary(workspace: Workspace) -> None:
+    names = _write_template(workspace, datetime(2013, 2, 13, 11, 0, 0, 500000), 1, 60.0)
+    shifted = open_workspace(workspace.root, env={"DFOS_DFO_OFFSET": "-2"})  # boundary at 10:00 UT
+    assert extract_headers(shifted, date(2013, 2, 13)).frames == tuple(names)
+    with pytest.raises(DfosError):
+        extract_headers(shifted, date(2013, 2, 12))
+
+
+def test_header_files_land_in_the_configured_directory(uves_night: Workspace, tmp_path: Path) -> None:
+    moved = open_workspace(uves_night.root, env={"DFOS_DFO_HDR_DIR": str(tmp_path / "hdr")})
+    extract_headers(moved, NIGHT)
+    assert len(list((tmp_path / "hdr" / "2013-02-12").glob("*.hdr"))) == 23
