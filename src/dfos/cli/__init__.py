@@ -1,0 +1,1 @@
+"""The dfos command line: a thin layer of click commands over the library."""

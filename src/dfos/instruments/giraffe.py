@@ -9,7 +9,9 @@ from dfos.synth.plan import Arm, Chip, Signal, Template
 
 __all__ = ["Giraffe"]
 
-#: gimasterbias cuts a fixed window up to x=1124, y=2098: raw frames must be at least that large.
+#: gimasterbias cuts a fixed QC window up to x=1124, y=2098 and crashes on smaller raw frames.
+#: At the small size gimasterdark writes QC DARK CURRENT = 0 (it needs >= 2038 x 3000
+#: illuminated pixels); its PRO DARK VALUE [ADU/s] is right at every size.
 FULL = (2048, 4096)
 SMALL = (1024, 2098)
 

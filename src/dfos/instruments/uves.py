@@ -9,9 +9,12 @@ from dfos.synth.plan import Arm, Chip, Signal, Template
 
 __all__ = ["Uves"]
 
-#: Illuminated size (nx, ny) per arm; the small sizes are the smallest the whole blue cascade accepts.
+#: Illuminated size (nx, ny) per arm.  The small sizes are the smallest the recipes accept
+#: reliably (measured): uves_cal_mbias needs >= 102 px per axis, uves_cal_orderpos >= 3 orders
+#: (nx >= ~155 at 48 px order spacing), uves_cal_mflat ny >= 164.  Below 600 px uves_cal_mdark
+#: writes QC REG values only when given a smaller QC grid (--qc_dark.reg.*).
 FULL = {"BLUE": (2048, 3000), "RED": (2048, 4096)}
-SMALL = {"BLUE": (400, 400), "RED": (156, 256)}
+SMALL = {"BLUE": (200, 200), "RED": (128, 128)}
 
 
 def _at(day: date, hhmmss: str, next_day: bool = False) -> datetime:

@@ -1,0 +1,1 @@
+"""Operator steps: one DFOS tool, one function (headers, status, demo data, ...)."""

@@ -1,0 +1,1 @@
+"""Command families of the dfos command line, one module each."""

@@ -1,0 +1,53 @@
+"""Code hygiene the project promises: small modules, honest public APIs, docstrings, layering."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+
+import pytest
+
+import dfos
+
+SRC = Path(dfos.__file__).parent
+MODULES = sorted(SRC.rglob("*.py"))
+
+
+def test_no_module_over_600_lines() -> None:
+    sizes = {str(p.relative_to(SRC)): len(p.read_text().splitlines()) for p in MODULES}
+    assert {name: n for name, n in sizes.items() if n > 600} == {}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_every_module_states_its_responsibility(path: Path) -> None:
+    if path.name == "__init__.py" and not path.read_text().strip():
+        return
+    assert ast.get_docstring(ast.parse(path.read_text())), f"{path} has no module docstring"
+
+
+def test_every_name_in___all___exists() -> None:
+    for info in pkgutil.walk_packages([str(SRC)], prefix="dfos."):
+        module = importlib.import_module(info.name)
+        for name in getattr(module, "__all__", []):
+            assert hasattr(module, name), f"{info.name}.__all__ names missing {name!r}"
+
+
+def _uses(path: Path, owner: str, attr: str) -> bool:
+    return any(
+        isinstance(node, ast.Attribute) and node.attr == attr
+        and isinstance(node.value, ast.Name) and node.value.id == owner
+        for node in ast.walk(ast.parse(path.read_text()))
+    )
+
+
+def test_only_the_cli_reads_the_environment() -> None:
+    """The library takes the environment as an argument; only the command line passes os.environ."""
+    readers = {str(p.relative_to(SRC)) for p in MODULES if _uses(p, "os", "environ") or _uses(p, "os", "getenv")}
+    assert readers == {"cli/context.py"}
+
+
+def test_only_the_clock_reads_the_system_time() -> None:
+    readers = {str(p.relative_to(SRC)) for p in MODULES if "datetime.now(" in p.read_text()}
+    assert readers == {"clock.py"}
