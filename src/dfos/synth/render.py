@@ -143,9 +143,55 @@ def _int16_hdu(adu: np.ndarray, header: fits.Header, primary: bool) -> fits.Prim
     return hdu
 
 
+#: Card comments as ESO raw headers carry them (readers of .hdr files see them).
+COMMENTS = {
+    "ORIGIN": "European Southern Observatory",
+    "DATE": "Date the file was written",
+    "TELESCOP": "ESO Telescope Name",
+    "INSTRUME": "Instrument used",
+    "OBJECT": "Original target",
+    "EXPTIME": "Total integration time [s]",
+    "MJD-OBS": "Obs start (MJD)",
+    "DATE-OBS": "Date of observation",
+    "UTC": "UT at start [s]",
+    "ARCFILE": "Archive File Name",
+    "ORIGFILE": "Original File Name",
+    "OBS.NAME": "OB name",
+    "OBS.ID": "OB ID",
+    "OBS.PROG.ID": "ESO program identification",
+    "OBS.START": "OB start time",
+    "TPL.ID": "Template signature ID",
+    "TPL.NAME": "Template name",
+    "TPL.START": "TPL start time",
+    "TPL.EXPNO": "Exposure number within template",
+    "TPL.NEXP": "Number of exposures within template",
+    "DPR.CATG": "Observation category",
+    "DPR.TYPE": "Observation type",
+    "DPR.TECH": "Observation technique",
+    "DET.CHIPS": "Number of chips in detector array",
+    "DET.OUTPUTS": "Number of outputs",
+    "DET.READ.SPEED": "Readout speed",
+    "DET.READ.MODE": "Readout method",
+    "DET.READ.CLOCK": "Readout clock pattern used",
+    "DET.WIN1.BINX": "Binning factor along X",
+    "DET.WIN1.BINY": "Binning factor along Y",
+    "DET.WIN1.NX": "Number of illuminated columns",
+    "DET.WIN1.NY": "Number of rows",
+    "DET.CHIP1.ID": "Detector chip identification",
+    "DET.OUT1.RON": "Readout noise per output [e-]",
+    "DET.OUT1.GAIN": "Conversion from electrons to ADU",
+    "DET.OUT1.CONAD": "Conversion from ADUs to electrons",
+    "INS.MODE": "Instrument mode used",
+    "INS.PATH": "Optical path used",
+}
+
+
 def _set(header: fits.Header, cards: Mapping[str, object]) -> None:
     for key, value in cards.items():
-        header[to_fits(key)] = value
+        keyword, comment = to_fits(key), COMMENTS.get(key)
+        if comment and len(fits.Card(keyword, value).image.rstrip()) + 3 + len(comment) > 80:
+            comment = None  # a comment that does not fit on the card is left out, never truncated
+        header[keyword] = (value, comment) if comment else value
 
 
 def _chip_cards(chip: Chip) -> dict[str, object]:
