@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dfos.errors import UnknownInstrument, WorkspaceError
+from dfos.errors import ConfigError, UnknownInstrument, WorkspaceError
 from dfos.workspace import CONFIG_FILE, find_root, init_workspace, open_workspace
 
 
@@ -63,10 +63,41 @@ def test_find_root_errors(tmp_path: Path) -> None:
         find_root(tmp_path / "nowhere", {}, tmp_path)
 
 
-def test_open_rejects_an_unknown_configured_instrument(tmp_path: Path) -> None:
+def test_open_rejects_an_unknown_configured_instrument_naming_where(tmp_path: Path) -> None:
     ws, _ = init_workspace(tmp_path / "ws", env={})
-    with pytest.raises(UnknownInstrument):
+    with pytest.raises(ConfigError, match="DFOS_INSTRUMENT: unknown instrument 'NACO2'"):
         open_workspace(ws.root, env={"DFOS_INSTRUMENT": "NACO2"})
+    toml = ws.root / CONFIG_FILE
+    toml.write_text('[workspace]\nINSTRUMENT = "NACO"\n')
+    with pytest.raises(ConfigError, match=rf"{toml}:2: unknown instrument 'NACO'"):
+        open_workspace(ws.root, env={})
+    with pytest.raises(UnknownInstrument):
+        open_workspace(ws.root, env={}, cli={"INSTRUMENT": "FORS"})
+
+
+def test_init_judges_an_existing_workspace_by_its_file_not_the_shell(tmp_path: Path) -> None:
+    ws, _ = init_workspace(tmp_path / "ws", env={}, instrument="UVES")
+    _, created = init_workspace(ws.root, env={"DFOS_INSTRUMENT": "GIRAFFE"}, instrument="UVES")
+    assert not created
+    # a new workspace is written from the options, whatever the shell says
+    fresh, created = init_workspace(tmp_path / "new", env={"DFOS_INSTRUMENT": "GIRAFFE"}, instrument="UVES")
+    assert created and 'INSTRUMENT = "UVES"' in (fresh.root / CONFIG_FILE).read_text()
+
+
+def test_init_in_an_impossible_place_is_an_operator_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(WorkspaceError):
+        init_workspace(tmp_path / "afile", env={})
+    with pytest.raises(WorkspaceError, match="cannot create"):
+        init_workspace(tmp_path / "afile" / "sub", env={})
+
+
+def test_date_dirs_take_only_real_dates(tmp_path: Path) -> None:
+    ws, _ = init_workspace(tmp_path / "ws", env={})
+    for name in ("2013-02-12", "2013-W07-2", "20130212", "2013-02-30", "notes"):
+        (ws.raw_dir / name).mkdir()
+    (ws.raw_dir / "2013-02-13").write_text("a file, not a directory")
+    assert [d.isoformat() for d in ws.date_dirs("DFO_RAW_DIR")] == ["2013-02-12"]
 
 
 def test_absolute_directory_overrides(tmp_path: Path) -> None:
@@ -82,8 +113,10 @@ def test_env_script_is_valid_shell(tmp_path: Path) -> None:
     names = [line.split("=", 1)[0].removeprefix("export ") for line in script.splitlines()]
     for required in ("DFO_RAW_DIR", "DFO_HDR_DIR", "DFO_CAL_DIR", "DFO_LOG_DIR", "DFO_PLT_DIR", "DFO_LST_DIR",
                      "DFO_MON_DIR", "DFO_JOB_DIR", "DFO_CONFIG_DIR", "DFO_AB_DIR", "DFS_PRODUCT",
-                     "DFO_INSTRUMENT", "DFO_FILE_NAME", "DFO_OFFSET", "DFOS_ROOT"):
+                     "DFO_INSTRUMENT", "DFO_FILE_NAME", "DFO_OFFSET", "DFOS_ROOT", "DFO_ARCHIVE_DIR"):
         assert required in names
+    # nothing that would override a configuration key when the output is eval'ed
+    assert [n for n in names if n.startswith("DFOS_")] == ["DFOS_ROOT"]
     shell = f'{script}\nprintf "%s\\n" "$DFO_RAW_DIR" "$DFO_FILE_NAME"'
     out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == [str(ws.root / "raw"), "UVES"]

@@ -15,13 +15,12 @@ from datetime import date, datetime, timedelta
 from dfos.errors import InvalidDate
 
 __all__ = [
+    "FIRST_YEAR",
+    "LAST_YEAR",
     "MJD_EPOCH",
-    "date_range",
     "datetime_to_mjd",
     "dfo_date",
-    "format_date",
     "format_timestamp",
-    "mjd_to_datetime",
     "night_bounds",
     "parse_date",
     "parse_timestamp",
@@ -32,6 +31,10 @@ MJD_EPOCH = datetime(1858, 11, 17)
 
 #: The hour (UT) at which a DFO date begins, before DFO_OFFSET is added.
 NOON_HOUR = 12
+
+#: Dates dfos accepts: far enough from the ends of the calendar that the noon rule,
+#: neighbouring nights and four-digit file names always work.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
@@ -49,14 +52,16 @@ def parse_date(text: str) -> date:
     if not _DATE_RE.match(value):
         raise InvalidDate(f"{text!r} is not a DFO date: write it as YYYY-MM-DD, e.g. 2013-02-12")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidDate(f"{text!r} is not a calendar date: check month and day") from None
+    _check_year(text, day.year)
+    return day
 
 
-def format_date(day: date) -> str:
-    """Render a DFO date as ``YYYY-MM-DD``."""
-    return day.isoformat()
+def _check_year(text: str, year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidDate(f"{text!r} is outside the years dfos handles ({FIRST_YEAR} to {LAST_YEAR})")
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -74,9 +79,11 @@ def parse_timestamp(text: str) -> datetime:
             "e.g. 2013-02-13T10:00:00"
         )
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidDate(f"{text!r} is not a valid time: check the fields") from None
+    _check_year(text, moment.year)
+    return moment
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -102,17 +109,6 @@ def night_bounds(day: date, offset_hours: float = 0.0) -> tuple[datetime, dateti
     """Return the half-open UT interval ``[start, end)`` covered by a DFO date."""
     start = datetime(day.year, day.month, day.day) + timedelta(hours=NOON_HOUR + offset_hours)
     return start, start + timedelta(days=1)
-
-
-def date_range(first: date, last: date) -> list[date]:
-    """All dates from ``first`` to ``last`` inclusive (empty if ``last < first``)."""
-    days = (last - first).days
-    return [first + timedelta(days=i) for i in range(days + 1)]
-
-
-def mjd_to_datetime(mjd: float) -> datetime:
-    """Convert a Modified Julian Date to a naive UT datetime (millisecond precision)."""
-    return MJD_EPOCH + timedelta(milliseconds=round(mjd * 86_400_000))
 
 
 def datetime_to_mjd(moment: datetime) -> float:

@@ -20,12 +20,25 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 @contextmanager
-def atomic_path(target: Path, mode: int = 0o644) -> Iterator[Path]:
+def atomic_path(target: Path, mode: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success fsync it and rename it into place.
 
-    On any exception the temporary file is removed and ``target`` is untouched.
+    The file gets ``mode`` if given, else the mode of the file it replaces,
+    else the usual mode of a new file under the process umask.  On any
+    exception the temporary file is removed and ``target`` is untouched.
     """
+    if mode is None:
+        try:
+            mode = target.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
@@ -42,7 +55,7 @@ def atomic_path(target: Path, mode: int = 0o644) -> Iterator[Path]:
     fsync_dir(target.parent)
 
 
-def write_text_atomic(target: Path, text: str, mode: int = 0o644) -> None:
+def write_text_atomic(target: Path, text: str, mode: int | None = None) -> None:
     """Write ``text`` to ``target`` atomically (temporary file, fsync, rename)."""
     with atomic_path(target, mode) as tmp:
         tmp.write_text(text, encoding="utf-8")

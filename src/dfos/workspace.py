@@ -17,7 +17,8 @@ from pathlib import Path
 
 from dfos.config.load import LoadedConfig, load_config, render_toml
 from dfos.config.settings import Flavour, Settings
-from dfos.errors import WorkspaceError
+from dfos.dates import parse_date
+from dfos.errors import ConfigError, InvalidDate, UnknownInstrument, WorkspaceError
 from dfos.fsutil import write_text_atomic
 from dfos.instruments.base import Instrument
 from dfos.instruments.registry import get_instrument
@@ -42,7 +43,7 @@ DIRECTORY_KEYS = (
     "DFO_CONFIG_DIR",
     "DFO_AB_DIR",
     "DFS_PRODUCT",
-    "ARCHIVE_DIR",
+    "DFO_ARCHIVE_DIR",
 )
 
 
@@ -111,7 +112,7 @@ class Workspace:
 
     @property
     def archive_dir(self) -> Path:
-        return self.path("ARCHIVE_DIR")
+        return self.path("DFO_ARCHIVE_DIR")
 
     @property
     def status_log(self) -> StatusLog:
@@ -125,10 +126,10 @@ class Workspace:
         if base.is_dir():
             for entry in base.iterdir():
                 try:
-                    day = date.fromisoformat(entry.name)
-                except ValueError:
+                    day = parse_date(entry.name)
+                except InvalidDate:
                     continue
-                if len(entry.name) == 10 and entry.is_dir():
+                if entry.is_dir():
                     days.append(day)
         return sorted(days)
 
@@ -146,7 +147,7 @@ class Workspace:
             ("DFOS_ROOT", str(self.root)),
             ("DFO_INSTRUMENT", s.INSTRUMENT),
             ("DFO_FILE_NAME", self.instrument.file_prefix),
-            ("DFOS_FLAVOUR", s.FLAVOUR.value),
+            ("DFO_FLAVOUR", s.FLAVOUR.value),
             ("DFO_OFFSET", _number(s.DFO_OFFSET)),
             ("DFO_BIN_DIR", str(Path(sys.executable).parent)),
         ]
@@ -194,9 +195,19 @@ def open_workspace(
     """Find and open a workspace, layering its configuration."""
     found = find_root(root, env, cwd or Path.cwd())
     config = load_config(found / CONFIG_FILE, env, cli)
-    workspace = Workspace(root=found, config=config)
-    workspace.instrument  # noqa: B018 - validates INSTRUMENT early, with a clear error
-    return workspace
+    _check_instrument(config)
+    return Workspace(root=found, config=config)
+
+
+def _check_instrument(config: LoadedConfig) -> None:
+    """An unknown INSTRUMENT is a configuration error that names where it was set."""
+    try:
+        get_instrument(config.settings.INSTRUMENT)
+    except UnknownInstrument as exc:
+        origin = config.origins["INSTRUMENT"]
+        if origin.source.value == "command line":
+            raise
+        raise ConfigError(f"{origin.where}: {exc.message}") from None
 
 
 def init_workspace(
@@ -221,24 +232,27 @@ def init_workspace(
     if flavour is not None:
         overrides["FLAVOUR"] = Flavour(flavour.lower()).value
     created = not config_path.exists()
-    if created:
-        directory.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(config_path, render_toml(overrides))
-    config = load_config(config_path, env)
-    for key, wanted in overrides.items():
-        have = getattr(config.settings, key)
-        have = have.value if isinstance(have, Flavour) else have
-        if have != wanted:
-            raise WorkspaceError(
-                f"{directory} is already a workspace with {key} = {have}; "
-                f"edit {config_path} to change it, or choose another directory"
-            )
-    workspace = Workspace(root=directory, config=config)
-    workspace.instrument  # noqa: B018 - validates INSTRUMENT
+    if not created:
+        # what the workspace *is* comes from its file, not from this shell's DFOS_* variables
+        on_file = load_config(config_path, env={}).settings
+        for key, wanted in overrides.items():
+            have = getattr(on_file, key)
+            have = have.value if isinstance(have, Flavour) else have
+            if have != wanted:
+                raise WorkspaceError(
+                    f"{directory} is already a workspace with {key} = {have}; "
+                    f"edit {config_path} to change it, or choose another directory"
+                )
     try:
+        if created:
+            directory.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(config_path, render_toml(overrides))
+        config = load_config(config_path, env)
+        _check_instrument(config)
+        workspace = Workspace(root=directory, config=config)
         for path in workspace.tree():
             path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WorkspaceError(f"cannot create {exc.filename}: {exc.strerror}") from None
+        raise WorkspaceError(f"cannot create {exc.filename}: {exc.strerror}; choose a writable place") from None
     return workspace, created
 

@@ -77,7 +77,11 @@ def test_unknown_flag_and_bad_set(capsys: pytest.CaptureFixture[str], workspace:
     code, _, err = run(capsys, "--root", str(workspace.root), "flag", "cal_Done", "-d", "2013-02-12")
     assert code == 2 and "cal_Done" in one_error_line(err)
     code, _, err = run(capsys, "--root", str(workspace.root), "--set", "N_DFO_HDR", "status")
-    assert code == 4 and "KEY=VALUE" in one_error_line(err)
+    assert code == 2 and "KEY=VALUE" in one_error_line(err)
+    code, _, err = run(capsys, "--root", str(workspace.root), "--set", "N_DFO_HDR=x", "status")
+    assert code == 2 and "is not an integer" in one_error_line(err)
+    code, _, err = run(capsys, "--root", str(workspace.root), "flag")
+    assert code == 2 and "FLAG" in one_error_line(err)
 
 
 def test_flag_then_status_json(capsys: pytest.CaptureFixture[str], workspace: Workspace,
@@ -159,3 +163,41 @@ def test_env_command(capsys: pytest.CaptureFixture[str], workspace: Workspace) -
     code, out, _ = run(capsys, "--root", str(workspace.root), "env")
     assert code == 0
     assert f"export DFO_MON_DIR={workspace.root / 'monitor'}" in out.splitlines()
+
+
+def test_file_system_refusals_are_one_line_errors(capsys: pytest.CaptureFixture[str], workspace: Workspace,
+                                                  monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run(capsys, "init", str(tmp_path / "afile" / "sub"))
+    assert code == 3 and "cannot create" in one_error_line(err)
+    monkeypatch.setenv("DFOS_ROOT", str(workspace.root))
+    monkeypatch.setenv("DFOS_DFO_MON_DIR", str(tmp_path / "afile" / "monitor"))  # a file stands in the way
+    code, _, err = run(capsys, "flag", "cal_AB", "-d", "2013-02-12")
+    assert code == 3 and "afile" in one_error_line(err)
+    monkeypatch.delenv("DFOS_DFO_MON_DIR")
+    (workspace.mon_dir / "DFO_STATUS").mkdir()
+    code, _, err = run(capsys, "status")
+    assert code == 3 and "DFO_STATUS" in one_error_line(err)
+
+
+def test_out_of_range_values_are_one_line_errors(capsys: pytest.CaptureFixture[str], workspace: Workspace,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DFOS_ROOT", str(workspace.root))
+    code, _, err = run(capsys, "headers", "-d", "0001-01-01")
+    assert code == 2 and "outside the years" in one_error_line(err)
+    code, _, err = run(capsys, "demo-data", "-d", "9999-12-31")
+    assert code == 2 and "outside the years" in one_error_line(err)
+    monkeypatch.setenv("DFOS_DFO_OFFSET", "nan")
+    code, _, err = run(capsys, "status")
+    assert code == 4 and "DFO_OFFSET" in one_error_line(err)
+
+
+def test_status_trim(capsys: pytest.CaptureFixture[str], workspace: Workspace,
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DFOS_ROOT", str(workspace.root))
+    monkeypatch.setenv("DFOS_STATUS_KEEP_LINES", "3")
+    for day in range(1, 7):
+        run(capsys, "flag", "fits_Requested", "-d", f"2013-02-{day:02d}")
+    code, _, err = run(capsys, "status", "--trim")
+    assert code == 0 and "3 old line(s) trimmed" in err
+    assert len((workspace.mon_dir / "DFO_STATUS").read_text().splitlines()) == 3

@@ -8,7 +8,7 @@ import pytest
 
 from dfos.config.load import Source, load_config, parse_assignment, render_toml
 from dfos.config.settings import Flavour, key_specs
-from dfos.errors import ConfigError
+from dfos.errors import ConfigError, UsageError
 
 
 def test_defaults_only() -> None:
@@ -90,16 +90,44 @@ def test_now_is_taken_from_the_environment() -> None:
     assert cfg.origins["NOW"].source is Source.ENV
 
 
-def test_unknown_cli_key() -> None:
-    with pytest.raises(ConfigError, match="unknown configuration key 'NOPE'"):
+def test_command_line_mistakes_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="unknown configuration key 'NOPE'"):
         load_config(None, env={}, cli={"NOPE": "1"})
+    with pytest.raises(UsageError, match="command line N_DFO_HDR: N_DFO_HDR = 'x' is not an integer"):
+        load_config(None, env={}, cli={"N_DFO_HDR": "x"})
 
 
 def test_parse_assignment() -> None:
     assert parse_assignment("N_DFO_HDR=3") == ("N_DFO_HDR", "3")
     assert parse_assignment("NOW=") == ("NOW", "")
-    with pytest.raises(ConfigError):
+    with pytest.raises(UsageError):
         parse_assignment("N_DFO_HDR")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e9", "24", "-24", "-1e6"])
+def test_offset_must_be_finite_hours_within_a_day(value: str) -> None:
+    with pytest.raises(ConfigError, match="DFO_OFFSET must be hours between -24 and 24"):
+        load_config(None, env={"DFOS_DFO_OFFSET": value})
+
+
+def test_non_utf8_file_names_file_and_line(tmp_path: Path) -> None:
+    toml = tmp_path / "dfos.toml"
+    toml.write_bytes(b'INSTRUMENT = "UVES"\nN_DFO_HDR = 3 # \xff\n')
+    with pytest.raises(ConfigError, match=rf"{toml}:2: not UTF-8 text"):
+        load_config(toml, env={})
+
+
+def test_unquoted_toml_datetime_is_accepted_for_now(tmp_path: Path) -> None:
+    toml = tmp_path / "dfos.toml"
+    toml.write_text("[dates]\nNOW = 2013-02-13T10:00:00\n")
+    assert load_config(toml, env={}).settings.NOW == "2013-02-13T10:00:00"
+
+
+def test_nested_table_names_its_line(tmp_path: Path) -> None:
+    toml = tmp_path / "dfos.toml"
+    toml.write_text("[status]\nN_DFO_HDR = 3\n\n[status.extra]\nX = 1\n")
+    with pytest.raises(ConfigError, match=rf"{toml}:4: table \[status.extra\]"):
+        load_config(toml, env={})
 
 
 def test_rendered_toml_loads_back_with_the_overrides(tmp_path: Path) -> None:

@@ -121,3 +121,48 @@ def test_trim_racing_with_appends_loses_no_appended_line(tmp_path: Path) -> None
     good, _ = parse_text(path.read_text())
     assert len(good) == 5000
     assert appended <= {line.key for line in good}
+
+
+def test_an_unfinished_last_line_never_swallows_the_next_append(tmp_path: Path) -> None:
+    path = tmp_path / "DFO_STATUS"
+    path.write_text("fits_Requested 2013-02-12 2013-02-13T10:00:00\ncal_AB 2013-02-1")  # a killed writer
+    log = StatusLog(path)
+    log.append("cal_QC", "2013-02-12", WHEN)
+    good, bad = log.read_all()
+    assert [line.flag for line in good] == ["fits_Requested", "cal_QC"]
+    assert [b.text for b in bad] == ["cal_AB 2013-02-1"]
+    assert path.read_text().endswith("\ncal_AB 2013-02-1\ncal_QC 2013-02-12 2013-02-13T10:00:00\n")
+
+
+def test_trim_copies_kept_lines_byte_for_byte_and_cleans_up(tmp_path: Path) -> None:
+    path = tmp_path / "DFO_STATUS"
+    stale = tmp_path / ".DFO_STATUS.abc123.trim"
+    stale.write_text("left by a trim that was killed")
+    odd = b"cal_AB 2013-02-12 2013-02-13T10:00:00 \xff\xfe\n"  # undecodable bytes stay as they are
+    path.write_bytes(b"old 2013-02-01 2013-02-02T10:00:00\n" * 3 + odd + b"cal_QC 2013-02-12 2013-02-13T10:00:00\n")
+    assert StatusLog(path).trim(2) == 3
+    assert path.read_bytes() == odd + b"cal_QC 2013-02-12 2013-02-13T10:00:00\n"
+    assert not stale.exists()
+
+
+def test_a_failed_write_leaves_the_file_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    path = tmp_path / "DFO_STATUS"
+    log = StatusLog(path)
+    log.append("fits_Requested", "2013-02-12", WHEN)
+    before = path.read_bytes()
+    real_write = os.write
+    calls = {"n": 0}
+
+    def flaky(fd: int, data: bytes | memoryview) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return real_write(fd, bytes(data)[:10])  # a short write ...
+        raise OSError(28, "No space left on device")  # ... then the disk is full
+
+    monkeypatch.setattr(os, "write", flaky)
+    with pytest.raises(OSError):
+        log.append("cal_AB", "2013-02-12", WHEN)
+    monkeypatch.setattr(os, "write", real_write)
+    assert path.read_bytes() == before

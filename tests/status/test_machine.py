@@ -121,3 +121,11 @@ def test_listing_keeps_only_the_newest_header_dates() -> None:
     assert listed_dates(flags, days, days, n_dfo_hdr=3) == [_d(10), _d(9), _d(8)]
     # a date without a header directory does not count against N_DFO_HDR and is not listed
     assert listed_dates(flags, days[:-1], days, n_dfo_hdr=2) == [_d(9), _d(8)]
+
+
+def test_listing_takes_the_newest_header_dates_before_filtering() -> None:
+    flags = {f"2013-02-{d}": ["fits_Requested"] for d in range(10, 15)}
+    flags["2013-02-14"].append("removed")
+    days = [_d(d) for d in range(10, 15)]
+    # the newest two header dates are the 14th (removed) and the 13th: only the 13th is shown
+    assert listed_dates(flags, days, days, n_dfo_hdr=2) == [_d(13)]

@@ -57,7 +57,7 @@ def test_changed_header_is_rewritten(uves_night: Workspace) -> None:
 
 
 def test_no_frames_is_an_operator_error(uves_night: Workspace) -> None:
-    with pytest.raises(DfosError, match="no raw frames of 2013-03-01 in the archive"):
+    with pytest.raises(DfosError, match="no UVES frames of 2013-03-01 in the archive"):
         extract_headers(uves_night, date(2013, 3, 1))
     assert not (uves_night.raw_dir / "2013-03-01").exists()
 
@@ -83,6 +83,37 @@ def test_broken_template_moves_to_the_next_date(workspace: Workspace) -> None:
     assert [n[16:24] for n in broken] == ["11:50:00", "11:56:08", "12:02:16"]
     assert set(extract_headers(workspace, date(2013, 2, 12)).frames) == set(before)
     assert set(extract_headers(workspace, date(2013, 2, 13)).frames) == set(broken)
+
+
+def test_a_template_completed_later_takes_its_headers_along(workspace: Workspace) -> None:
+    early = _write_template(workspace, datetime(2013, 2, 13, 11, 50, 0, 500000), 1, 300.0)
+    assert extract_headers(workspace, date(2013, 2, 12)).frames == tuple(early)
+    # the rest of the template arrives after the boundary: the first frame now belongs to the 13th
+    for path in workspace.archive_dir.rglob("*.fits"):
+        path.unlink()
+    _write_template(workspace, datetime(2013, 2, 13, 11, 50, 0, 500000), 3, 300.0)
+    _write_template(workspace, datetime(2013, 2, 13, 9, 0, 0, 500000), 1, 60.0)
+    extract_headers(workspace, date(2013, 2, 12))
+    left = sorted(p.name for p in (workspace.hdr_dir / "2013-02-12").glob("*.hdr"))
+    assert left == ["UVES.2013-02-13T09:00:00.500.hdr"]
+
+
+def test_unreadable_frames_are_reported_and_the_rest_goes_on(uves_night: Workspace) -> None:
+    victim = next(uves_night.archive_dir.rglob("UVES.2013-02-12T18:40:00.500.fits"))
+    victim.unlink()
+    victim.write_bytes(b"this is not FITS")
+    intake = extract_headers(uves_night, NIGHT)
+    assert len(intake.frames) == 22
+    assert [name for name, _ in intake.problems] == [victim.name]
+    assert not (uves_night.hdr_dir / "2013-02-12" / "UVES.2013-02-12T18:40:00.500.hdr").exists()
+
+
+def test_other_instruments_frames_are_ignored(uves_night: Workspace) -> None:
+    from dfos.steps.demo_data import generate_night
+
+    generate_night(uves_night, NIGHT, instrument="GIRAFFE", small=True)
+    intake = extract_headers(uves_night, NIGHT)
+    assert len(intake.frames) == 23 and all(name.startswith("UVES.") for name in intake.frames)
 
 
 def test_offset_changes_the_boundary(workspace: Workspace) -> None:

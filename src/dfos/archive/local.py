@@ -1,6 +1,6 @@
 """The embedded local archive: raw frames stored by archive night, standing in for NGAS.
 
-Layout: ``$ARCHIVE_DIR/<YYYY-MM-DD>/<ARCFILE>``, where the directory is the
+Layout: ``$DFO_ARCHIVE_DIR/<YYYY-MM-DD>/<ARCFILE>``, where the directory is the
 night of the frame under the plain 12:00 UT rule (the archive knows nothing of
 a workspace's ``DFO_OFFSET``).  Queries by DFO date look into the neighbouring
 nights too, so any offset works.
@@ -9,10 +9,10 @@ nights too, so any offset works.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from dfos.dates import dfo_date, night_bounds
+from dfos.dates import dfo_date
 from dfos.errors import FormatError
 from dfos.naming import RawName
 
@@ -42,19 +42,8 @@ class LocalArchive:
         moment = RawName.parse(name).moment
         return self.root / dfo_date(moment).isoformat() / name
 
-    def nights(self) -> list[date]:
-        """Archive nights that hold at least one directory entry."""
-        found = []
-        if self.root.is_dir():
-            for entry in self.root.iterdir():
-                try:
-                    found.append(date.fromisoformat(entry.name))
-                except ValueError:
-                    continue
-        return sorted(found)
-
-    def files_between(self, start: datetime, end: datetime) -> list[ArchiveFile]:
-        """Frames whose exposure starts in ``[start, end)``, oldest first."""
+    def files_between(self, start: datetime, end: datetime, prefix: str | None = None) -> list[ArchiveFile]:
+        """Frames whose exposure starts in ``[start, end)``, oldest first; only ``prefix`` frames if given."""
         first = dfo_date(start) - timedelta(days=1)
         last = dfo_date(end) + timedelta(days=1)
         found: list[ArchiveFile] = []
@@ -66,15 +55,10 @@ class LocalArchive:
                     if not entry.name.endswith(".fits") or not entry.is_file():
                         continue
                     try:
-                        moment = RawName.parse(entry.name).moment
+                        name = RawName.parse(entry.name)
                     except FormatError:
                         continue
-                    if start <= moment < end:
-                        found.append(ArchiveFile(entry.name, entry, moment))
+                    if start <= name.moment < end and prefix in (None, name.prefix):
+                        found.append(ArchiveFile(entry.name, entry, name.moment))
             night += timedelta(days=1)
         return sorted(found, key=lambda f: (f.moment, f.name))
-
-    def files_of_date(self, day: date, offset_hours: float = 0.0) -> list[ArchiveFile]:
-        """Frames whose exposure start falls in the DFO date ``day``."""
-        start, end = night_bounds(day, offset_hours)
-        return self.files_between(start, end)

@@ -27,11 +27,10 @@ class Cli:
     def from_options(cls, root: Path | None, assignments: tuple[str, ...]) -> Cli:
         return cls(root=root, overrides=dict(parse_assignment(a) for a in assignments))
 
-    def workspace(self, **cli_values: str) -> Workspace:
-        """Open the workspace (once), with ``--set`` values and command options on top."""
-        if self._workspace is None or cli_values:
-            overrides = {**self.overrides, **cli_values}
-            self._workspace = open_workspace(self.root, self.env, overrides)
+    def workspace(self) -> Workspace:
+        """Open the workspace (once), with the ``--set`` values on top."""
+        if self._workspace is None:
+            self._workspace = open_workspace(self.root, self.env, self.overrides)
         return self._workspace
 
 

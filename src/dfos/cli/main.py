@@ -57,6 +57,10 @@ for command in (init_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_c
     cli.add_command(command)
 
 
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     handler = logging.StreamHandler(sys.stderr)
@@ -72,11 +76,16 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"Error: {_one_line(exc.format_message())}{hint}", err=True)
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"Error: {exc.format_message()}", err=True)
+        click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
         return exc.exit_code
+    except OSError as exc:
+        # the file system refused something (permissions, a missing or full disk): the operator can act
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"Error: {where}{exc.strerror or exc}; check that the path exists and is writable", err=True)
+        return 3
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:

@@ -11,16 +11,18 @@ a mapping, so tests and library users control it completely.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
 from dfos.config.settings import KeySpec, Settings, key_specs
-from dfos.errors import ConfigError, InvalidDate
+from dfos.errors import ConfigError, InvalidDate, UsageError
 
 __all__ = [
     "LoadedConfig",
@@ -110,6 +112,8 @@ def _cast(spec: KeySpec, raw: Any, where: str) -> Any:
             raise bad("one of " + ", ".join(sorted(choices)))
         value = choices[raw.strip().lower()]
     else:
+        if spec.name == "NOW" and isinstance(raw, datetime) and raw.tzinfo is None:
+            raw = raw.isoformat()  # an unquoted TOML local date-time
         if not isinstance(raw, str):
             raise bad("a string")
         value = raw.strip()
@@ -121,6 +125,8 @@ def _validate(spec: KeySpec, value: Any, where: str) -> None:
     """Key-specific checks beyond the type."""
     if spec.name in {"N_DFO_HDR", "STATUS_KEEP_LINES"} and value < 1:
         raise ConfigError(f"{where}: {spec.name} must be at least 1, not {value}")
+    if spec.name == "DFO_OFFSET" and not (math.isfinite(value) and -24 < value < 24):
+        raise ConfigError(f"{where}: DFO_OFFSET must be hours between -24 and 24, not {value}")
     if spec.section == "directories" and not value:
         raise ConfigError(f"{where}: {spec.name} must name a directory, not be empty")
     if spec.name == "NOW" and value:
@@ -134,8 +140,9 @@ def _validate(spec: KeySpec, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: INSTRUMENT {value!r} is not an instrument name")
 
 
-def _line_of(text: str, key: str) -> int | None:
-    match = re.search(rf"^\s*{re.escape(key)}\s*=", text, flags=re.MULTILINE)
+def _line_of(text: str, key: str, literal: bool = True) -> int | None:
+    pattern = rf"^[ \t]*{re.escape(key)}[ \t]*=" if literal else rf"^[ \t]*{key}"
+    match = re.search(pattern, text, flags=re.MULTILINE)
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
@@ -159,6 +166,9 @@ def _read_toml(path: Path) -> dict[str, tuple[Any, str]]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -180,7 +190,9 @@ def _read_toml(path: Path) -> dict[str, tuple[Any, str]]:
         if isinstance(value, dict):
             for inner, inner_value in value.items():
                 if isinstance(inner_value, dict):
-                    raise ConfigError(f"{path}: table [{name}.{inner}] is not a dfos section; use flat keys")
+                    table_line = _line_of(text, rf"\[{re.escape(name)}\.{re.escape(inner)}\]", literal=False)
+                    where = f"{path}:{table_line}" if table_line else str(path)
+                    raise ConfigError(f"{where}: table [{name}.{inner}] is not a dfos section; use flat keys")
                 take(inner, inner_value)
         else:
             take(name, value)
@@ -191,7 +203,7 @@ def parse_assignment(text: str) -> tuple[str, str]:
     """Split a ``KEY=VALUE`` command-line override."""
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
-        raise ConfigError(f"--set {text!r}: write it as KEY=VALUE, e.g. --set N_DFO_HDR=3")
+        raise UsageError(f"--set {text!r}: write it as KEY=VALUE, e.g. --set N_DFO_HDR=3")
     return name.strip(), value
 
 
@@ -227,8 +239,11 @@ def load_config(
 
     for name, raw in (cli or {}).items():
         if name not in specs:
-            raise ConfigError(f"unknown configuration key {name!r} on the command line; see 'dfos config show'")
-        values[name] = _cast(specs[name], raw, f"command line {name}")
+            raise UsageError(f"unknown configuration key {name!r} on the command line; see 'dfos config show'")
+        try:
+            values[name] = _cast(specs[name], raw, f"command line {name}")
+        except ConfigError as exc:
+            raise UsageError(exc.message) from None
         origins[name] = Origin(Source.CLI, f"--set {name}")
 
     values["INSTRUMENT"] = str(values["INSTRUMENT"]).upper()

@@ -57,7 +57,7 @@ class Settings:
     DFO_CONFIG_DIR: str = _key("config", "directories", "tool configuration, OCA rules, thresholds")
     DFO_AB_DIR: str = _key("AB", "directories", "Association Blocks during processing")
     DFS_PRODUCT: str = _key("products", "directories", "pipeline products before certification")
-    ARCHIVE_DIR: str = _key("archive", "directories", "the embedded local archive (stands in for NGAS)")
+    DFO_ARCHIVE_DIR: str = _key("archive", "directories", "the embedded local archive (stands in for NGAS)")
 
     # -- dates ---------------------------------------------------------------
     DFO_OFFSET: float = _key(0.0, "dates", "hours added to the 12:00 UT date boundary")

@@ -31,10 +31,16 @@ def fits_primary_header(path: Path) -> fits.Header:
 
 
 def card_text(header: fits.Header) -> str:
-    """The header as ``.hdr`` text: 80-character cards, one per line, ``END`` last."""
-    cards = [card.image for card in header.cards]
-    cards.append("END".ljust(80))
-    return "\n".join(cards) + "\n"
+    """The header as ``.hdr`` text: 80-character cards, one per line, ``END`` last.
+
+    A long string value spans several cards (``CONTINUE``); each gets its own line.
+    """
+    lines = []
+    for card in header.cards:
+        image = card.image
+        lines += [image[i : i + 80] for i in range(0, len(image), 80)]
+    lines.append("END".ljust(80))
+    return "\n".join(lines) + "\n"
 
 
 def parse_hdr_text(text: str, source: str = "<text>") -> fits.Header:

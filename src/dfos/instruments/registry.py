@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from functools import cache
 from importlib.metadata import entry_points
 
 from dfos.errors import UnknownInstrument
@@ -20,15 +22,30 @@ def _builtin() -> dict[str, type[Instrument]]:
     return {cls.name: cls for cls in (Uves, Giraffe)}
 
 
+log = logging.getLogger(__name__)
+
+
 def available() -> dict[str, type[Instrument]]:
-    """Every known instrument class keyed by its upper-case name."""
+    """Every known instrument class keyed by its upper-case name (entry points are scanned once)."""
+    return dict(_scan())
+
+
+@cache
+def _scan() -> dict[str, type[Instrument]]:
+    """Built-ins plus entry points; a plugin that fails to load is a warning, not a crash."""
     found = _builtin()
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name.upper() in found:
             continue
-        cls = ep.load()
+        try:
+            cls = ep.load()
+        except Exception as exc:  # a third-party plugin may fail in any way
+            log.warning("instrument plugin %s (%s) failed to load: %s", ep.name, ep.value, exc)
+            continue
         if isinstance(cls, type) and issubclass(cls, Instrument):
             found[cls.name.upper()] = cls
+        else:
+            log.warning("instrument plugin %s (%s) is not an Instrument subclass; ignored", ep.name, ep.value)
     return found
 
 

@@ -6,10 +6,13 @@ Concurrency contract (any number of processes):
   the locked file is still the one at the path (a trim may have replaced it:
   then it retries on the new file), writes its complete line(s) with one
   ``write`` on an ``O_APPEND`` descriptor, ``fsync``s, and releases.
+* A writer that finds the file not ending in a newline (a line left unfinished
+  by a killed writer or an editor) first ends that line, so its own line is
+  never glued onto it; a write that fails half-way is cut back off.
 * A trim holds the same lock while it writes the kept tail to a temporary file
   in the same directory, ``fsync``s it and renames it over DFO_STATUS; writers
   blocked on the old file notice the replacement and append to the new one, so
-  no line is lost.
+  no line is lost.  Trimming works on bytes: kept lines are copied unchanged.
 * Readers take a shared lock, so they never see half a line.
 
 Shell scripts that must write without dfos use ``dfos flag``; a plain
@@ -27,6 +30,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from dfos.errors import WorkspaceError
 from dfos.fsutil import fsync_dir
 from dfos.status.flags import Malformed, StatusLine, parse_text, render_line
 
@@ -38,7 +42,7 @@ log = logging.getLogger(__name__)
 @contextmanager
 def _locked(path: Path, exclusive: bool) -> Iterator[int]:
     """Open ``path`` and lock it, retrying until the locked inode is the current file."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT if exclusive else os.O_RDONLY
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT if exclusive else os.O_RDONLY
     while True:
         fd = os.open(path, flags, 0o644)
         try:
@@ -61,8 +65,13 @@ class StatusLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    def _check(self) -> None:
+        if self.path.is_dir():
+            raise WorkspaceError(f"{self.path} is a directory, not the DFO_STATUS file; move it away")
+
     # -- reading ---------------------------------------------------------------
     def _read_text(self) -> str:
+        self._check()
         if not self.path.exists():
             return ""
         with _locked(self.path, exclusive=False) as fd:
@@ -94,9 +103,19 @@ class StatusLog:
         data = "".join(render_line(line) + "\n" for line in lines).encode("utf-8")
         if not data:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(self.path, exclusive=True) as fd:
+        with self._exclusive() as fd:
             self._write_all(fd, data)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[int]:
+        """The exclusive lock on DFO_STATUS, creating the file (durably) when it is new."""
+        self._check()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists()
+        with _locked(self.path, exclusive=True) as fd:
+            if new:
+                fsync_dir(self.path.parent)
+            yield fd
 
     def append_if_absent(self, flag: str, key: str, when: datetime) -> bool:
         """Append ``flag`` for ``key`` unless some line already carries it; True if written.
@@ -104,8 +123,7 @@ class StatusLog:
         The check and the append happen under one lock, so concurrent callers
         write the flag once.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(self.path, exclusive=True) as fd:
+        with self._exclusive() as fd:
             with open(self.path, encoding="utf-8", errors="replace") as handle:
                 existing, _ = parse_text(handle.read())
             if any(line.flag == flag and line.key == key for line in existing):
@@ -115,29 +133,39 @@ class StatusLog:
 
     @staticmethod
     def _write_all(fd: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
+        """Write complete lines at the end of the locked file, or nothing at all."""
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        except BaseException:
+            os.ftruncate(fd, size)
+            raise
 
     def trim(self, keep: int) -> int:
         """Keep only the newest ``keep`` lines, atomically; return how many were dropped."""
         if keep < 1:
             raise ValueError("keep must be at least 1")
+        self._check()
         if not self.path.exists():
             return 0
         with _locked(self.path, exclusive=True):
-            with open(self.path, encoding="utf-8", errors="replace", newline="") as handle:
-                lines = [line for line in handle.read().splitlines(keepends=True) if line.strip()]
+            for stale in self.path.parent.glob(f".{self.path.name}.*.trim"):
+                stale.unlink(missing_ok=True)  # left by a trim that died; only trims make these, under this lock
+            lines = [line for line in self.path.read_bytes().splitlines(keepends=True) if line.strip()]
             if len(lines) <= keep:
                 return 0
             kept = lines[-keep:]
-            if not kept[-1].endswith("\n"):
-                kept[-1] += "\n"
-            fd, tmp = tempfile.mkstemp(prefix=".DFO_STATUS.", dir=self.path.parent)
+            if not kept[-1].endswith(b"\n"):
+                kept[-1] += b"\n"
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".trim", dir=self.path.parent)
             try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                with os.fdopen(fd, "wb") as out:
                     out.writelines(kept)
                     out.flush()
                     os.fsync(out.fileno())

@@ -1,12 +1,15 @@
 """Header intake (DFOS dataLoader -t h): archive frames of a date to ``$DFO_HDR_DIR/DATE/*.hdr``.
 
-Writes one ``.hdr`` per raw frame, the list ``$DFO_MON_DIR/list_hdr_<DATE>``,
-creates ``$DFO_RAW_DIR/<DATE>`` and appends ``fits_Requested`` the first time
-a date is seen.  Re-running it changes only what changed.
+Writes one ``.hdr`` per raw frame of the workspace's instrument, the list
+``$DFO_MON_DIR/list_hdr_<DATE>``, creates ``$DFO_RAW_DIR/<DATE>`` and appends
+``fits_Requested`` the first time a date is seen.  Re-running it changes only
+what changed.  A frame whose header cannot be read is reported and skipped; the
+rest of the night goes on.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,14 +20,17 @@ from astropy.io import fits
 from dfos import clock
 from dfos.archive.local import LocalArchive
 from dfos.dates import night_bounds
-from dfos.errors import DfosError
+from dfos.errors import DfosError, FormatError
 from dfos.fsutil import write_text_atomic
 from dfos.headers.dating import FrameTime, assign_dates
 from dfos.headers.io import fits_primary_header, write_hdr
+from dfos.headers.keywords import to_fits
 from dfos.status.flags import StatusFlag
 from dfos.workspace import Workspace
 
 __all__ = ["TEMPLATE_REACH", "HeaderIntake", "extract_headers"]
+
+log = logging.getLogger(__name__)
 
 #: How far beyond a date boundary a template may reach; frames further away are not read for dating.
 TEMPLATE_REACH = timedelta(hours=6)
@@ -47,6 +53,8 @@ class HeaderIntake:
     first_time: bool
     """Whether fits_Requested was appended by this run."""
     header_dir: Path
+    problems: tuple[tuple[str, str], ...] = ()
+    """(file name, reason) for frames that were skipped."""
 
 
 def extract_headers(workspace: Workspace, day: date, progress: Progress | None = None) -> HeaderIntake:
@@ -54,33 +62,40 @@ def extract_headers(workspace: Workspace, day: date, progress: Progress | None =
     settings = workspace.settings
     archive = LocalArchive(workspace.archive_dir)
     start, end = night_bounds(day, settings.DFO_OFFSET)
-    nearby = archive.files_between(start - TEMPLATE_REACH, end + TEMPLATE_REACH)
+    prefix = workspace.instrument.file_prefix
+    nearby = archive.files_between(start - TEMPLATE_REACH, end + TEMPLATE_REACH, prefix)
     if not any(start <= f.moment < end for f in nearby):
         raise DfosError(
-            f"no raw frames of {day} in the archive {workspace.archive_dir}; "
+            f"no {prefix} frames of {day} in the archive {workspace.archive_dir}; "
             f"check the date, or create a synthetic night with 'dfos demo-data --date {day}'"
         )
 
     headers: dict[str, fits.Header] = {}
-    total = len(nearby)
+    problems: list[tuple[str, str]] = []
     for done, frame in enumerate(nearby, start=1):
-        headers[frame.name] = fits_primary_header(frame.path)
+        try:
+            headers[frame.name] = fits_primary_header(frame.path)
+        except FormatError as exc:
+            if start <= frame.moment < end:
+                problems.append((frame.name, str(exc)))
+                log.warning("%s: skipped: %s", frame.name, exc)
         if progress:
-            progress(done, total)
+            progress(done, len(nearby))
 
+    readable = [f for f in nearby if f.name in headers]
     dating = assign_dates(
-        (FrameTime(f.name, f.moment, _template(headers[f.name])) for f in nearby), settings.DFO_OFFSET
+        (FrameTime(f.name, f.moment, _template(headers[f.name])) for f in readable), settings.DFO_OFFSET
     )
-    mine = [f for f in nearby if dating[f.name] == day]
+    mine = [f for f in readable if dating[f.name] == day]
     if not mine:
-        raise DfosError(f"every frame of {day} belongs to a template of the next date; nothing to do for {day}")
+        raise DfosError(f"no readable frame belongs to {day} (see the warnings above); nothing extracted")
 
     header_dir = workspace.hdr_dir / day.isoformat()
     header_dir.mkdir(parents=True, exist_ok=True)
-    written = 0
-    for frame in mine:
-        if write_hdr(header_dir / (Path(frame.name).stem + ".hdr"), headers[frame.name]):
-            written += 1
+    for frame in readable:  # a frame moved to another date by its template leaves no stale header here
+        if dating[frame.name] != day:
+            (header_dir / (Path(frame.name).stem + ".hdr")).unlink(missing_ok=True)
+    written = sum(write_hdr(header_dir / (Path(f.name).stem + ".hdr"), headers[f.name]) for f in mine)
 
     names = tuple(f.name for f in mine)
     write_text_atomic(workspace.mon_dir / f"list_hdr_{day.isoformat()}", "".join(n + "\n" for n in names))
@@ -95,9 +110,10 @@ def extract_headers(workspace: Workspace, day: date, progress: Progress | None =
         unchanged=len(mine) - written,
         first_time=first,
         header_dir=header_dir,
+        problems=tuple(problems),
     )
 
 
 def _template(header: fits.Header) -> str | None:
-    value = header.get("HIERARCH ESO TPL START")
+    value = header.get(to_fits("TPL.START"))
     return str(value) if value else None

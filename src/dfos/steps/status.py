@@ -8,10 +8,11 @@ from pathlib import Path
 
 from dfos import clock
 from dfos.errors import DfosError
+from dfos.status.flags import StatusLine
 from dfos.status.machine import DateFacts, DateView, evaluate_date, flags_by_key, listed_dates
 from dfos.workspace import Workspace
 
-__all__ = ["DateTable", "ab_count", "date_table"]
+__all__ = ["DateTable", "ab_count", "append_flag", "date_table", "trim_status"]
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,13 @@ def date_table(workspace: Workspace, only: date | None = None) -> DateTable:
         n_dfo_hdr=workspace.settings.N_DFO_HDR,
     )
     return DateTable(today, tuple(_view(workspace, day, flags[day.isoformat()], today) for day in shown))
+
+
+def append_flag(workspace: Workspace, flag: str, day: date) -> StatusLine:
+    """Append ``<flag> <DATE> <now>`` to DFO_STATUS (the job files' way of reporting progress)."""
+    return workspace.status_log.append(flag, day.isoformat(), clock.now(workspace.settings))
+
+
+def trim_status(workspace: Workspace) -> int:
+    """Trim DFO_STATUS to the newest ``STATUS_KEEP_LINES`` lines; return how many were dropped."""
+    return workspace.status_log.trim(workspace.settings.STATUS_KEEP_LINES)

@@ -35,6 +35,8 @@ def headers_cmd(cli: Cli, day: date) -> None:
     )
     if intake.first_time:
         click.echo(f"{day}: fits_Requested (new date)")
+    if intake.problems:
+        click.echo(f"{day}: {len(intake.problems)} frame(s) skipped, their headers are unreadable (see warnings)")
 
 
 @click.command("demo-data")

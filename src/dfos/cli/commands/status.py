@@ -9,12 +9,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from dfos import clock
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
 from dfos.status.flags import StatusFlag
 from dfos.status.machine import DateView
-from dfos.steps.status import DateTable, date_table
+from dfos.steps.status import DateTable, append_flag, date_table, trim_status
 
 __all__ = ["flag_cmd", "render_table", "status_cmd"]
 
@@ -54,14 +53,19 @@ def render_table(table: DateTable) -> Table:
 @click.command("status")
 @date_option(required=False, help="Show only this date (even if the table would not list it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON for scripts.")
+@click.option("--trim", is_flag=True, help="First trim DFO_STATUS to its newest STATUS_KEEP_LINES lines.")
 @pass_cli
-def status_cmd(cli: Cli, day: date | None, as_json: bool) -> None:
+def status_cmd(cli: Cli, day: date | None, as_json: bool, trim: bool) -> None:
     """Show the date table: per DFO date, what is done (DONE), offered (OFFER) or waiting (WAIT).
 
     A date is listed when its raw directory exists, fits_Requested is set,
     removed is not, and it is among the newest N_DFO_HDR header dates.
     """
-    table = date_table(cli.workspace(), only=day)
+    workspace = cli.workspace()
+    if trim:
+        dropped = trim_status(workspace)
+        click.echo(f"DFO_STATUS: {dropped} old line(s) trimmed", err=True)
+    table = date_table(workspace, only=day)
     if as_json:
         click.echo(json.dumps(table.to_json(), indent=1))
         return
@@ -86,5 +90,4 @@ def flag_cmd(cli: Cli, flag: str, day: date) -> None:
     sci_AB, sci_Queued, sci_QC, sci_Certif, sci_Updated, sci_Harvested,
     finished, removed.  Job files use this instead of 'echo >> DFO_STATUS'.
     """
-    workspace = cli.workspace()
-    workspace.status_log.append(flag, day.isoformat(), clock.now(workspace.settings))
+    append_flag(cli.workspace(), flag, day)
