@@ -15,6 +15,7 @@ import click
 
 from dfos import __version__
 from dfos.cli.commands.data import demo_data_cmd, headers_cmd
+from dfos.cli.commands.oca import oca_group
 from dfos.cli.commands.status import flag_cmd, status_cmd
 from dfos.cli.commands.workspace import config_group, env_cmd, init_cmd
 from dfos.cli.context import Cli
@@ -53,7 +54,7 @@ def cli(ctx: click.Context, root: Path | None, assignments: tuple[str, ...]) -> 
     ctx.obj = Cli.from_options(root, assignments)
 
 
-for command in (init_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_cmd, demo_data_cmd):
+for command in (init_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_cmd, demo_data_cmd, oca_group):
     cli.add_command(command)
 
 

@@ -44,7 +44,9 @@ def card_text(header: fits.Header) -> str:
 
 
 def parse_hdr_text(text: str, source: str = "<text>") -> fits.Header:
-    """Parse ``.hdr`` text back into an astropy header."""
+    """Parse ``.hdr`` text back into an astropy header; it must start with the SIMPLE card."""
+    if not text.startswith("SIMPLE  =") or not text.isascii() or not text.replace("\n", "").isprintable():
+        raise FormatError(f"{source}: not a header file (it must be FITS cards as text, starting with SIMPLE)")
     body = [line.rstrip("\n").ljust(80) for line in text.splitlines()]
     body = [line for line in body if line.strip() and not line.startswith("END ") and line.strip() != "END"]
     try:

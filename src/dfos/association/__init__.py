@@ -1,0 +1,1 @@
+"""Association: classification, organisation into groups, and calibration matching into ABs."""

@@ -1,0 +1,121 @@
+"""Evaluating OCA conditions over frames, compiled to Python closures once per rule.
+
+Semantics, as dfos defines them (``docs/oca.md``):
+
+* A keyword missing from the frame makes every comparison with it false
+  (``!=`` included) and ``like`` false.
+* Numbers compare as numbers; a string compared with a number is read as a
+  number when it can be, else the comparison is false.  Two strings compare
+  exactly (case matters), ``<``/``>`` lexically.
+* ``like`` uses SQL wildcards (``%`` any run, ``_`` one character), case-sensitive.
+* ``SIG.TEMPLATE`` and ``SIG.FRAME`` are grouping directives; as values they are 1.
+* ``inputFile.KEY`` reads the group's first frame; without a group it is missing.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from dfos.oca.syntax import And, Compare, Condition, Key, Like, Literal, Not, Operand, Or
+
+__all__ = ["Frame", "Predicate", "compile_condition", "keys_of", "like_regex"]
+
+#: A frame as conditions see it: dotted keyword -> value.
+Frame = Mapping[str, Any]
+#: A compiled condition: (frame, first frame of the group or None) -> bool.
+Predicate = Callable[[Frame, Frame | None], bool]
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+}
+_SIGNALS = frozenset({"SIG.TEMPLATE", "SIG.FRAME"})
+
+
+@lru_cache(maxsize=4096)
+def like_regex(pattern: str) -> re.Pattern[str]:
+    """The regular expression of an SQL ``like`` pattern."""
+    parts = [".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern]
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _compare(op: Callable[[Any, Any], bool], a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return False
+    if isinstance(a, str) and isinstance(b, str):
+        return op(a, b)
+    na, nb = _as_number(a), _as_number(b)
+    if na is None or nb is None:
+        return False
+    return op(na, nb)
+
+
+def _fetcher(operand: Operand) -> Callable[[Frame, Frame | None], Any]:
+    if isinstance(operand, Literal):
+        value = operand.value
+        return lambda frame, first: value
+    name = operand.name
+    if name in _SIGNALS:
+        return lambda frame, first: 1.0
+    if operand.of_input:
+        return lambda frame, first: first.get(name) if first is not None else None
+    return lambda frame, first: frame.get(name)
+
+
+def compile_condition(condition: Condition) -> Predicate:
+    """Compile a condition into a fast predicate."""
+    if isinstance(condition, Compare):
+        op = _OPS[condition.op]
+        left, right = _fetcher(condition.left), _fetcher(condition.right)
+        return lambda frame, first: _compare(op, left(frame, first), right(frame, first))
+    if isinstance(condition, Like):
+        regex = like_regex(condition.pattern)
+        fetch = _fetcher(condition.left)
+
+        def like(frame: Frame, first: Frame | None) -> bool:
+            value = fetch(frame, first)
+            return value is not None and regex.fullmatch(str(value)) is not None
+
+        return like
+    if isinstance(condition, Not):
+        inner = compile_condition(condition.item)
+        return lambda frame, first: not inner(frame, first)
+    parts = tuple(compile_condition(item) for item in condition.items)
+    if isinstance(condition, And):
+        return lambda frame, first: all(p(frame, first) for p in parts)
+    assert isinstance(condition, Or)
+    return lambda frame, first: any(p(frame, first) for p in parts)
+
+
+def keys_of(condition: Condition, of_input: bool = False) -> set[str]:
+    """Keywords a condition reads from the frame (or, with ``of_input``, from the first frame)."""
+    if isinstance(condition, Compare):
+        operands: tuple[Operand, ...] = (condition.left, condition.right)
+    elif isinstance(condition, Like):
+        operands = (condition.left,)
+    elif isinstance(condition, Not):
+        return keys_of(condition.item, of_input)
+    else:
+        return set().union(*(keys_of(item, of_input) for item in condition.items))
+    return {o.name for o in operands if isinstance(o, Key) and o.of_input == of_input and o.name not in _SIGNALS}

@@ -1,0 +1,117 @@
+"""The OCA parser: ESO's shipped rule files, the grammar, and errors with file:line:col."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import pytest
+
+from dfos.oca.parser import RuleSyntaxError, merge, parse_rules
+from dfos.oca.syntax import And, Compare, Key, Like, Literal, Match, Not, Or
+
+DEBIAN_OCA = sorted(glob.glob("/usr/share/cpl-plugins/*/gasgano/config/*.oca"))
+
+
+def test_the_debian_rule_files_are_installed() -> None:
+    pipelines = {Path(p).parts[4].split("-")[0] for p in DEBIAN_OCA}
+    assert {"uves", "giraf"} <= pipelines, "install cpl-plugin-uves and cpl-plugin-giraf ('make test' does)"
+
+
+@pytest.mark.parametrize("path", DEBIAN_OCA)
+def test_every_debian_rule_file_parses(path: str) -> None:
+    rules = parse_rules(Path(path).read_text(), path)
+    assert rules.classify and rules.organise and rules.actions
+    for action in rules.actions.values():
+        for select in action.selects:
+            assert select.tag and select.pool in ("calibFiles", "rawFiles")
+
+
+def test_uves_rules_have_the_expected_shape() -> None:
+    path = next(p for p in DEBIAN_OCA if "/uves-" in p)
+    rules = parse_rules(Path(path).read_text(), path)
+    mdark = rules.actions["UVES_MASTER_DARK_B"]
+    assert mdark.recipe == "uves_cal_mdark"
+    assert [(s.tag, s.min_ret, s.max_ret) for s in mdark.selects] == [("MASTER_BIAS_BLUE", 1, 1)]
+    bias = next(r for r in rules.organise if r.action == "UVES_MASTER_BIAS_B")
+    assert bias.per_template and not bias.per_frame
+    fibre = next(r for r in rules.organise if r.action == "FLAMES_CAL_FIBORDPOS_R" and r.group_by)
+    assert fibre.min_frames == 3 and (fibre.event, fibre.tag) == ("TPL_A", "tpl")
+    assert fibre.group_by[-1] == "TPL.START"
+
+
+GRAMMAR = """
+// line comment
+/* block
+   comment */
+if DPR.CATG == "CALIB" and (DPR.TYPE like "%BIAS%" or not DET.CHIPS >= 2) then
+{
+  DO.CATG = "BIAS_BLUE"; RAW.TYPE = BIAS;
+}
+minRet = 2;
+select execute(MBIAS) from inputFiles where SIG.TEMPLATE == 1 and LF.DO.CATG == "BIAS_BLUE"
+   group by DET.READ.SPEED, INS.MODE as (BIAS_EVENT, bias);
+action MBIAS {
+  minRet = 0; maxRet = 1;
+  select file as MASTER_BIAS from calibFiles where PRO.CATG == "MASTER_BIAS"
+     and inputFile.MJD-OBS > MJD-OBS using PREVIOUS within 1, 7.5 days;
+  product MASTER_BIAS, BAD_PIXEL_MAP;
+  recipe uves_cal_mbias { "--stack_method=median"; "--x=1"; }
+}
+"""
+
+
+def test_grammar() -> None:
+    rules = parse_rules(GRAMMAR, "g.oca")
+    (rule,) = rules.classify
+    assert [(a.key, a.value) for a in rule.assignments] == [("DO.CATG", "BIAS_BLUE"), ("RAW.TYPE", "BIAS")]
+    assert rule.source.line == 5
+    cond = rule.condition
+    assert isinstance(cond, And)
+    assert cond.items[0] == Compare(Key("DPR.CATG"), "==", Literal("CALIB"))
+    inner = cond.items[1]
+    assert isinstance(inner, Or)
+    assert inner.items[0] == Like(Key("DPR.TYPE"), "%BIAS%")
+    assert inner.items[1] == Not(Compare(Key("DET.CHIPS"), ">=", Literal(2.0)))
+    (organise,) = rules.organise
+    assert (organise.min_frames, organise.per_template, organise.group_by) == (2, True, ("DET.READ.SPEED", "INS.MODE"))
+    assert (organise.event, organise.tag) == ("BIAS_EVENT", "bias")
+    action = rules.actions["MBIAS"]
+    (select,) = action.selects
+    assert (select.min_ret, select.max_ret, select.match, select.windows) == (0, 1, Match.PREVIOUS, (1.0, 7.5))
+    assert Compare(Key("MJD-OBS", of_input=True), ">", Key("MJD-OBS")) in select.condition.items  # type: ignore[union-attr]
+    assert action.products == ("MASTER_BIAS", "BAD_PIXEL_MAP")
+    assert (action.recipe, action.params) == ("uves_cal_mbias", ("--stack_method=median", "--x=1"))
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ('if DPR.CATG == "CALIB" { DO.CATG = "X"; }', "1:24", "expected 'then'"),
+        ('if DPR.CATG == then { }', "1:16", "a keyword, string or number"),
+        ('if DPR.CATG = "X" then { }', "1:13", "a comparison"),
+        ("\n\nselect execute(A) from somewhere where X == 1;", "3:24", "'inputFiles'"),
+        ('action A {\n  select file as T from calibFiles where X == 1 using SOON;\n}', "2:55", "CLOSEST"),
+        ("action A {\n  minRet = 2; maxRet = 1;\n  select file as T from calibFiles where X == 1;\n}",
+         "3:3", "minRet = 2"),
+        ('if X == "unterminated then { }', "1:9", "unterminated string"),
+        ("action A { recipe r { --p; } }", "1:23", "unexpected character"),
+        ("action A { recipe r { p; } }", "1:23", "parameter string"),
+        ("/* never closed", "1:1", "unterminated /* comment"),
+        ("if X == 1 then { A = 1; }\n@", "2:1", "unexpected character"),
+        ("action A {", "1:11", "end of file"),
+    ],
+)
+def test_errors_name_file_line_and_column(text: str, where: str, message: str) -> None:
+    with pytest.raises(RuleSyntaxError) as err:
+        parse_rules(text, "bad.oca")
+    assert str(err.value).startswith(f"bad.oca:{where}: ")
+    assert message in str(err.value)
+
+
+def test_actions_of_the_same_name_merge_across_files() -> None:
+    eso = parse_rules('action A { minRet = 1; maxRet = 1; select file as B from calibFiles where X == 1;'
+                      ' recipe a_recipe; }', "eso.oca")
+    products = parse_rules("action A { product MASTER_A; }", "map.oca")
+    merged = merge([eso, products]).actions["A"]
+    assert (merged.recipe, merged.products, len(merged.selects)) == ("a_recipe", ("MASTER_A",), 1)
