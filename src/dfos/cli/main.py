@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from dfos import __version__
+from dfos.cli.commands.association import create_ab_cmd, explain_cmd
 from dfos.cli.commands.data import demo_data_cmd, headers_cmd
 from dfos.cli.commands.oca import oca_group
 from dfos.cli.commands.status import flag_cmd, status_cmd
@@ -54,7 +55,8 @@ def cli(ctx: click.Context, root: Path | None, assignments: tuple[str, ...]) -> 
     ctx.obj = Cli.from_options(root, assignments)
 
 
-for command in (init_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_cmd, demo_data_cmd, oca_group):
+for command in (init_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_cmd, demo_data_cmd, oca_group,
+                create_ab_cmd, explain_cmd):
     cli.add_command(command)
 
 

@@ -123,7 +123,9 @@ def _cast(spec: KeySpec, raw: Any, where: str) -> Any:
 
 def _validate(spec: KeySpec, value: Any, where: str) -> None:
     """Key-specific checks beyond the type."""
-    if spec.name in {"N_DFO_HDR", "STATUS_KEEP_LINES"} and value < 1:
+    if spec.name == "DRS_TYPE" and value.upper() not in {"CON", "CPL", "INT"}:
+        raise ConfigError(f"{where}: DRS_TYPE must be CON, CPL or INT, not {value!r}")
+    if spec.name in {"N_DFO_HDR", "STATUS_KEEP_LINES", "N_MCAL_LIST", "N_VCAL_LIST"} and value < 1:
         raise ConfigError(f"{where}: {spec.name} must be at least 1, not {value}")
     if spec.name == "DFO_OFFSET" and not (math.isfinite(value) and -24 < value < 24):
         raise ConfigError(f"{where}: DFO_OFFSET must be hours between -24 and 24, not {value}")
@@ -247,6 +249,7 @@ def load_config(
         origins[name] = Origin(Source.CLI, f"--set {name}")
 
     values["INSTRUMENT"] = str(values["INSTRUMENT"]).upper()
+    values["DRS_TYPE"] = str(values["DRS_TYPE"]).upper()
     return LoadedConfig(settings=Settings(**values), origins=origins)
 
 

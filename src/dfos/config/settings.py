@@ -63,6 +63,12 @@ class Settings:
     DFO_OFFSET: float = _key(0.0, "dates", "hours added to the 12:00 UT date boundary")
     NOW: str = _key("", "dates", "pretend the current UT time is this (YYYY-MM-DDThh:mm:ss); empty: the real clock")
 
+    # -- association (createAB) --------------------------------------------------
+    OCA_RULES: str = _key("", "association", "OCA rule files, ':'-separated, read in order; empty: the instrument's own")
+    N_MCAL_LIST: int = _key(10, "association", "newest MCAL dates (up to the date) in the calibration memory")
+    N_VCAL_LIST: int = _key(3, "association", "newest VCAL dates (up to the date) in the calibration memory")
+    DRS_TYPE: str = _key("CON", "association", "how a cascade runs: CON (DAG), CPL (serial) or INT (serial, parallel recipe)")
+
     # -- status and monitor ----------------------------------------------------
     N_DFO_HDR: int = _key(20, "status", "newest header dates considered for the date table")
     STATUS_KEEP_LINES: int = _key(5000, "status", "lines DFO_STATUS keeps when it is trimmed")

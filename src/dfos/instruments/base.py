@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 from abc import ABC, abstractmethod
 from datetime import date
+from importlib.resources import files
 from pathlib import Path
 from typing import ClassVar
 
@@ -30,6 +31,12 @@ class Instrument(ABC):
     """CPL pipeline name as Debian installs it (uves, giraf)."""
     telescope: ClassVar[str] = "ESO-VLT-U2"
     """TELESCOP of its frames."""
+    rules_name: ClassVar[str] = ""
+    """File name of its dfos rule set among the package's rules (``uves.oca``)."""
+
+    def rules_files(self) -> list[Path]:
+        """The rule files createAB uses when ``OCA_RULES`` is empty."""
+        return [Path(str(files("dfos.rules").joinpath(self.rules_name)))]
 
     def oca_files(self) -> list[Path]:
         """The Gasgano OCA rule files the pipeline package ships (may be empty)."""

@@ -21,6 +21,7 @@ class Giraffe(Instrument):
 
     name = "GIRAFFE"
     file_prefix = "GIRAF"
+    rules_name = "giraffe.oca"
     pipeline = "giraf"
 
     def arms(self, small: bool) -> dict[str, Arm]:

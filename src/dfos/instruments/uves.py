@@ -27,6 +27,7 @@ class Uves(Instrument):
 
     name = "UVES"
     file_prefix = "UVES"
+    rules_name = "uves.oca"
     pipeline = "uves"
 
     def arms(self, small: bool) -> dict[str, Arm]:

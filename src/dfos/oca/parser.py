@@ -304,7 +304,7 @@ class _Parser:
         if self.is_word("using"):
             match, windows = self.using()
         self.op(";")
-        if self.min_ret > self.max_ret and self.max_ret != 0:
+        if self.min_ret > self.max_ret:
             raise RuleSyntaxError(
                 f"{self.source(start)}: minRet = {self.min_ret} is larger than maxRet = {self.max_ret}"
             )

@@ -1,0 +1,1 @@
+"""Association Blocks: the model (:mod:`.model`) and the text format (:mod:`.format`)."""

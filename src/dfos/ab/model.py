@@ -1,0 +1,119 @@
+"""The Association Block: one recipe call, its inputs, products and dependencies, as data.
+
+Names follow DFOS: the AB of a group whose first raw frame is
+``UVES.2013-02-12T18:05:00.500.fits`` and whose tag is ``tpl`` is
+``UVES.2013-02-12T18:05:00.500_tpl.ab``; its products are
+``r.UVES.2013-02-12T18:05:00.500_tpl_0000.fits``, ``..._0001.fits`` in the
+order of the action's ``product`` list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "AB",
+    "CalibInput",
+    "Completeness",
+    "ProcessStatus",
+    "Product",
+    "RawInput",
+    "ab_name",
+    "product_root",
+]
+
+
+class Completeness(StrEnum):
+    COMPLETE = "COMPLETE"
+    """Every required input was found and the template is whole: the AB can run."""
+    INCOMPLETE = "INCOMPLETE"
+    """An input is missing or the template has fewer frames than TPL.NEXP: written, shown, never run."""
+
+
+class ProcessStatus(StrEnum):
+    CREATED = "CREATED"
+    SUCCESSFUL = "SUCCESSFUL"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class RawInput:
+    """A RAWFILE line: a raw frame the recipe processes."""
+
+    ref: str
+    """``$DFO_RAW_DIR/<DATE>/<ARCFILE>``."""
+    tag: str
+    """SOF tag (the frame's DO.CATG)."""
+
+
+@dataclass(frozen=True)
+class CalibInput:
+    """An MCALIB (recipe input) or MASSOC (associated raw, RASSOC) line."""
+
+    ref: str
+    """The header that was associated (a VCAL or MCAL ``.hdr``, or a raw ``.fits``)."""
+    tag: str
+    sof_path: str
+    """The file the recipe reads."""
+    virtual: bool = False
+    producer: str | None = None
+    level: int | None = None
+    """Quality level that matched (0 is the strictest window)."""
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+    catg: str
+    """PRO.CATG."""
+
+
+@dataclass(frozen=True)
+class AB:
+    """Everything an AB file says."""
+
+    name: str
+    instrument: str
+    date: str
+    dpr_catg: str
+    raw_type: str
+    recipe: str
+    drs_type: str
+    batch_id: str
+    event: str
+    action: str
+    completeness: Completeness
+    process_status: ProcessStatus
+    obs_prog_id: str
+    obs_id: str
+    obs_mode: str
+    mjd_obs: float
+    mjd_obs_mod: float
+    prod_root: str
+    prod_path: str
+    log_name: str
+    match_keys: tuple[tuple[str, str], ...]
+    rawfiles: tuple[RawInput, ...]
+    mcalib: tuple[CalibInput, ...]
+    massoc: tuple[CalibInput, ...]
+    params: tuple[str, ...]
+    products: tuple[Product, ...]
+    waitfor: tuple[str, ...]
+    missing: tuple[str, ...]
+    """Why the AB is INCOMPLETE, one reason per line."""
+
+    @property
+    def sof(self) -> tuple[tuple[str, str], ...]:
+        """SOF_CONTENT: raw frames, then calibrations, as ``(path, tag)``."""
+        return tuple((r.ref, r.tag) for r in self.rawfiles) + tuple((c.sof_path, c.tag) for c in self.mcalib)
+
+
+def ab_name(first_raw: str, tag: str) -> str:
+    """``<first raw stem>_<tag>.ab``."""
+    return f"{first_raw.removesuffix('.fits')}_{tag}.ab"
+
+
+def product_root(ab: str) -> str:
+    """``r.<AB name without .ab>``: the root of the AB's product names."""
+    return "r." + ab.removesuffix(".ab")

@@ -1,0 +1,253 @@
+"""createAB's engine: classified frames + rules + calibration memory -> ABs, virtual products, orphans.
+
+Pure: no files, no clock.  The steps are
+
+1. organise the night's frames into groups (:mod:`.organise`) and keep the
+   groups of the mode (CALIB: raw frames whose DPR.CATG is not SCIENCE;
+   SCIENCE: the others);
+2. give every group the virtual products its action declares (``product``);
+3. match every select of every group against the calibration memory (certified
+   masters, earlier virtual products) plus this night's virtual products
+   (:mod:`.match`);
+4. a group that misses a required input, or whose template is short of frames,
+   is INCOMPLETE; its products are withdrawn and the groups that took them are
+   matched again, until nothing changes;
+5. the virtual inputs a group took become its WAITFOR parents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dfos.ab.model import AB, CalibInput, Completeness, ProcessStatus, Product, RawInput, ab_name, product_root
+from dfos.association.classify import Classifier
+from dfos.association.frames import Frame, mid_exposure
+from dfos.association.match import Calib, CalibIndex, InputMatch, SelectPlan, match_select
+from dfos.association.organise import Group, organise
+from dfos.oca.syntax import Action, RuleSet
+
+__all__ = ["AssociationResult", "Orphan", "Planned", "associate"]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One AB with the evidence behind it."""
+
+    ab: AB
+    group: Group
+    inputs: tuple[InputMatch, ...]
+
+
+@dataclass(frozen=True)
+class Orphan:
+    frame: Frame
+    reason: str
+
+
+@dataclass(frozen=True)
+class AssociationResult:
+    abs: tuple[Planned, ...]
+    vcals: tuple[Calib, ...]
+    """Virtual products of the COMPLETE ABs."""
+    orphans: tuple[Orphan, ...]
+    other_mode: tuple[Group, ...] = field(default=())
+    """Groups left for the other mode (SCIENCE groups in a CALIB run and vice versa)."""
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "NONE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).replace(" ", "_") or "NONE"
+
+
+def _in_mode(group: Group, mode: str) -> bool:
+    science = str(group.first.get("DPR.CATG", "")).upper() == "SCIENCE"
+    return science if mode == "SCIENCE" else not science
+
+
+def _names(groups: Sequence[Group]) -> dict[int, str]:
+    plain = [ab_name(g.first.name, g.tag) for g in groups]
+    clashes = {n for n in plain if plain.count(n) > 1}
+    return {
+        i: ab_name(g.first.name, f"{g.tag}_{g.action}") if plain[i] in clashes else plain[i]
+        for i, g in enumerate(groups)
+    }
+
+
+def _raw_type(group: Group) -> str:
+    first = group.first
+    return _text(first.classes.get("RAW.TYPE") or first.classes.get("DO.CATG") or "UNKNOWN")
+
+
+def _virtual(group: Group, name: str, action: Action, classifier: Classifier, date: str) -> list[Calib]:
+    root = product_root(name)
+    raw_type = _raw_type(group)
+    products = []
+    base = {k: v for k, v in group.first.header.items() if not k.startswith(("DPR.", "TPL.EXPNO"))}
+    for number, catg in enumerate(action.products):
+        product = f"{root}_{number:04d}.fits"
+        header = {**base, "PRO.CATG": catg, "ARCFILE": product, "DFOS.AB": name}
+        frame = Frame(product, header)
+        frame = classifier.classify(frame)
+        products.append(
+            Calib(
+                frame=frame,
+                ref=f"$DFO_CAL_DIR/VCAL/{date}/{product.removesuffix('.fits')}.hdr",
+                sof_path=f"$DFS_PRODUCT/{raw_type}/{date}/{product}",
+                mid=mid_exposure(group.first),
+                virtual=True,
+                producer=name,
+            )
+        )
+    return products
+
+
+def _raw_pool(frames: Sequence[Frame], date: str) -> CalibIndex:
+    return CalibIndex(
+        Calib(frame=f, ref=f"$DFO_RAW_DIR/{date}/{f.name}", sof_path=f"$DFO_RAW_DIR/{date}/{f.name}",
+              mid=mid_exposure(f))
+        for f in frames
+    )
+
+
+def associate(
+    frames: Sequence[Frame],
+    rules: RuleSet,
+    memory: Sequence[Calib],
+    *,
+    instrument: str,
+    date: str,
+    mode: str = "CALIB",
+    drs_type: str = "CON",
+    classifier: Classifier | None = None,
+) -> AssociationResult:
+    """Associate a night; see the module docstring.  ``frames`` may be unclassified."""
+    classifier = classifier or Classifier(rules.classify)
+    classified = [f if f.classes else classifier.classify(f) for f in frames]
+    organisation = organise(classified, rules.organise)
+    groups = [g for g in organisation.groups if _in_mode(g, mode)]
+    other = tuple(g for g in organisation.groups if not _in_mode(g, mode))
+    names = _names(groups)
+    orphans = [Orphan(f, _orphan_reason(f)) for f in organisation.orphans]
+
+    plans = {id(select): SelectPlan.of(select) for action in rules.actions.values() for select in action.selects}
+    virtual: dict[int, list[Calib]] = {}
+    for i, group in enumerate(groups):
+        action = rules.actions.get(group.action)
+        virtual[i] = _virtual(group, names[i], action, classifier, date) if action else []
+    raw_index = _raw_pool(classified, date)
+
+    withdrawn: set[int] = set()
+    while True:
+        offered = [c for i, cs in virtual.items() if i not in withdrawn for c in cs]
+        index = CalibIndex([*memory, *offered])
+        matches: dict[int, tuple[InputMatch, ...]] = {}
+        incomplete: set[int] = set()
+        for i, group in enumerate(groups):
+            action = rules.actions.get(group.action)
+            if action is None:
+                matches[i] = ()
+                incomplete.add(i)
+                continue
+            own = frozenset(c.name for c in virtual[i])
+            at = mid_exposure(group.first)
+            matches[i] = tuple(
+                match_select(s, plans[id(s)], group.first, at, raw_index if s.pool == "rawFiles" else index, own)
+                for s in action.selects
+            )
+            if _reasons(group, action, matches[i]):
+                incomplete.add(i)
+        if incomplete == withdrawn:
+            break
+        withdrawn = incomplete
+
+    planned = []
+    for i, group in enumerate(groups):
+        action = rules.actions.get(group.action)
+        ab = _build(group, names[i], action, matches[i], instrument, date, mode, drs_type, virtual[i])
+        planned.append(Planned(ab, group, matches[i]))
+    vcals = tuple(c for i, cs in virtual.items() if i not in withdrawn for c in cs)
+    return AssociationResult(tuple(planned), vcals, tuple(orphans), other)
+
+
+def _orphan_reason(frame: Frame) -> str:
+    catg = frame.classes.get("DO.CATG")
+    if catg is None:
+        return "no classification rule matches it (no DO.CATG)"
+    return f"classified DO.CATG={catg}, but no organisation rule selects it"
+
+
+def _reasons(group: Group, action: Action | None, matches: Sequence[InputMatch]) -> list[str]:
+    """Why a group cannot run (empty: it can)."""
+    if action is None:
+        return [f"the rules define no action {group.action}"]
+    reasons = []
+    if not action.recipe:
+        reasons.append(f"the action {action.name} names no recipe")
+    if group.key and group.key[0] == "TPL":
+        expected = group.first.get("TPL.NEXP")
+        if isinstance(expected, (int, float)) and not isinstance(expected, bool) and len(group.frames) < expected:
+            reasons.append(f"template incomplete: {len(group.frames)} of {int(expected)} frames (TPL.NEXP)")
+    if len(group.frames) < group.min_frames:
+        reasons.append(f"{len(group.frames)} frame(s), the rules ask for at least {group.min_frames}")
+    for match in matches:
+        if match.missing:
+            found = len(match.taken)
+            reasons.append(f"{match.select.tag}: {found} of {match.select.min_ret} required found; "
+                           f"looked for {match.looked_for}")
+    return reasons
+
+
+def _build(group: Group, name: str, action: Action | None, matches: Sequence[InputMatch], instrument: str,
+           date: str, mode: str, drs_type: str, products: list[Calib]) -> AB:
+    first = group.first
+    raw_type = _raw_type(group)
+    root = product_root(name)
+    mcalib, massoc, parents = [], [], []
+    for match in matches:
+        for calib in match.taken:
+            entry = CalibInput(calib.ref, match.select.tag, calib.sof_path, calib.virtual, calib.producer, match.level)
+            (massoc if match.select.pool == "rawFiles" else mcalib).append(entry)
+            if calib.producer and calib.producer not in parents:
+                parents.append(calib.producer)
+    reasons = _reasons(group, action, matches)
+    frames = group.frames[: group.max_frames] if group.max_frames else group.frames
+    return AB(
+        name=name,
+        instrument=instrument,
+        date=date,
+        dpr_catg=_text(first.get("DPR.CATG")),
+        raw_type=raw_type,
+        recipe=(action.recipe if action and action.recipe else "NONE"),
+        drs_type=drs_type,
+        batch_id=f"{mode}_{date}",
+        event=group.event,
+        action=group.action,
+        completeness=Completeness.INCOMPLETE if reasons else Completeness.COMPLETE,
+        process_status=ProcessStatus.CREATED,
+        obs_prog_id=_text(first.get("OBS.PROG.ID")),
+        obs_id=_text(first.get("OBS.ID")),
+        obs_mode="NONE" if mode == "CALIB" else _text(first.get("OBS.MODE", "NONE")),
+        mjd_obs=first.mjd,
+        mjd_obs_mod=mid_exposure(first),
+        prod_root=root,
+        prod_path=f"$DFS_PRODUCT/{raw_type}/{date}",
+        log_name=f"{root}.log",
+        match_keys=tuple((k, _text(v)) for k, v in group.key_values.items()),
+        rawfiles=tuple(RawInput(f"$DFO_RAW_DIR/{date}/{f.name}", _text(f.classes.get("DO.CATG"))) for f in frames),
+        mcalib=tuple(mcalib),
+        massoc=tuple(massoc),
+        params=action.params if action else (),
+        products=tuple(Product(c.name, str(c.frame.get("PRO.CATG"))) for c in products),
+        waitfor=tuple(parents),
+        missing=tuple(reasons),
+    )
+
+
+def with_status(ab: AB, status: ProcessStatus) -> AB:
+    """The AB with another PROCESS_STATUS."""
+    return replace(ab, process_status=status)

@@ -1,0 +1,1 @@
+"""Rule sets shipped with dfos (OCA files, package data)."""

@@ -1,0 +1,284 @@
+"""createAB: a date's headers to Association Blocks, virtual calibrations, AB list and ``cal_AB``.
+
+Files written (all atomically):
+
+* ``$DFO_AB_DIR/<AB>`` and ``$DFO_AB_DIR/<AB stem>.alog`` (why each input was chosen);
+* ``$DFO_CAL_DIR/VCAL/<DATE>/<product stem>.hdr`` for each product of a COMPLETE AB;
+* ``$DFO_MON_DIR/AB_list_<MODE>_<DATE>``, ``$DFO_MON_DIR/LAST_AB``;
+* ``$DFO_MON_DIR/assoc_<MODE>_<DATE>.log``: orphans, unreadable headers, a summary;
+* ``cal_AB`` (CALIB) or ``sci_AB`` (SCIENCE) in DFO_STATUS.
+
+Incremental: an AB tagged DONE in the AB list is never touched; an existing AB
+whose association is unchanged keeps its file (and status); a FAILED one is
+re-created; a changed one is rewritten as CREATED.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+from astropy.io import fits
+
+from dfos import clock
+from dfos.ab.format import parse, render
+from dfos.ab.model import AB, Completeness, ProcessStatus
+from dfos.association.classify import Classifier
+from dfos.association.engine import AssociationResult, associate
+from dfos.association.explain import explain_lines
+from dfos.association.frames import Frame, mid_exposure
+from dfos.association.match import Calib
+from dfos.errors import DfosError, FormatError, UsageError
+from dfos.fsutil import write_text_atomic
+from dfos.headers.io import card_text, read_header
+from dfos.headers.keywords import to_fits
+from dfos.oca.io import load_rules
+from dfos.oca.syntax import RuleSet
+from dfos.workspace import Workspace
+
+__all__ = ["ABList", "CreateResult", "create_abs", "explain_text", "read_ab_list", "rules_of"]
+
+MODES = ("CALIB", "SCIENCE")
+
+
+@dataclass(frozen=True)
+class ABList:
+    """One line of ``AB_list_<MODE>_<DATE>``: ``<AB> <RAW_TYPE> <RECIPE> <COMPLETENESS> [DONE]``."""
+
+    name: str
+    raw_type: str
+    recipe: str
+    completeness: str
+    done: bool = False
+
+    def render(self) -> str:
+        fields = [self.name, self.raw_type, self.recipe, self.completeness] + (["DONE"] if self.done else [])
+        return "  ".join(fields)
+
+
+def read_ab_list(path: Path) -> list[ABList]:
+    """Read an AB list (missing file: empty)."""
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        fields += ["-"] * (4 - len(fields))
+        entries.append(ABList(fields[0], fields[1], fields[2], fields[3], "DONE" in fields[4:]))
+    return entries
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    """What one createAB run did."""
+
+    date: date
+    mode: str
+    abs: tuple[AB, ...]
+    """Every AB of the date and mode, in cascade order (DONE ones included as they are on disk)."""
+    written: tuple[str, ...]
+    """ABs created or rewritten by this run."""
+    unchanged: tuple[str, ...]
+    kept_done: tuple[str, ...]
+    removed: tuple[str, ...]
+    """Stale ABs of this date and mode that no group makes any more."""
+    orphans: tuple[tuple[str, str], ...]
+    problems: tuple[tuple[str, str], ...]
+    """Headers that could not be read."""
+
+
+def rules_of(workspace: Workspace) -> RuleSet:
+    """The rule set configured by ``OCA_RULES`` (relative paths from the workspace root), else the instrument's."""
+    configured = [p for p in workspace.settings.OCA_RULES.split(":") if p.strip()]
+    if configured:
+        paths = [Path(p) if Path(p).is_absolute() else workspace.root / p for p in configured]
+    else:
+        paths = workspace.instrument.rules_files()
+    return load_rules(paths)
+
+
+def _frames(workspace: Workspace, day: date) -> tuple[list[Frame], list[tuple[str, str]]]:
+    folder = workspace.hdr_dir / day.isoformat()
+    if not folder.is_dir():
+        raise DfosError(f"no headers for {day} in {folder}; extract them first with 'dfos headers -d {day}'")
+    frames, problems = [], []
+    for path in sorted(folder.glob("*.hdr")):
+        try:
+            header = read_header(path)
+        except FormatError as exc:
+            problems.append((path.name, exc.message))
+            continue
+        frames.append(Frame(name=str(header.get("ARCFILE") or path.stem + ".fits"), header=dict(header.cards),
+                            path=str(path)))
+    return frames, problems
+
+
+def _memory_dates(base: Path, day: date, newest: int) -> list[str]:
+    dates = sorted(p.name for p in base.iterdir() if p.is_dir() and len(p.name) == 10 and p.name <= day.isoformat()) \
+        if base.is_dir() else []
+    return dates[-newest:]
+
+
+def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier) -> list[Calib]:
+    """Certified masters (MCAL) and virtual products of other batches (VCAL) of the recent dates."""
+    s = workspace.settings
+    memory: list[Calib] = []
+    for kind, newest in (("MCAL", s.N_MCAL_LIST), ("VCAL", s.N_VCAL_LIST)):
+        base = workspace.cal_dir / kind
+        for folder in _memory_dates(base, day, newest):
+            for path in sorted((base / folder).glob("*.hdr")):
+                try:
+                    header = dict(read_header(path).cards)
+                except FormatError:
+                    continue
+                if kind == "VCAL" and header.get("DFOS.BATCH") == batch:
+                    continue  # this run makes them again
+                frame = classifier.classify(Frame(path.stem + ".fits", header, path=str(path)))
+                ref = f"$DFO_CAL_DIR/{kind}/{folder}/{path.name}"
+                if kind == "MCAL":
+                    memory.append(Calib(frame, ref, f"$DFO_CAL_DIR/{folder}/{path.stem}.fits", mid_exposure(frame)))
+                else:
+                    memory.append(Calib(frame, ref, str(header.get("DFOS.FILE", "")), mid_exposure(frame),
+                                        virtual=True, producer=str(header.get("DFOS.AB", ""))))
+    return memory
+
+
+def _vcal_text(calib: Calib, batch: str) -> str:
+    header = fits.Header()
+    header["SIMPLE"] = True
+    for key, value in calib.frame.header.items():
+        if isinstance(value, (str, int, float, bool)):
+            header[to_fits(key)] = value
+    header[to_fits("DFOS.BATCH")] = batch
+    header[to_fits("DFOS.FILE")] = calib.sof_path
+    return card_text(header)
+
+
+def create_abs(workspace: Workspace, day: date, mode: str) -> CreateResult:
+    """Run createAB for a date and mode; see the module docstring."""
+    mode = mode.upper()
+    if mode not in MODES:
+        raise UsageError(f"mode {mode!r} is not CALIB or SCIENCE")
+    key = day.isoformat()
+    batch = f"{mode}_{key}"
+    rules = rules_of(workspace)
+    classifier = Classifier(rules.classify)
+    frames, problems = _frames(workspace, day)
+    settings = workspace.settings
+    memory = _memory(workspace, day, batch, classifier)
+    result = associate(frames, rules, memory, instrument=settings.INSTRUMENT, date=key, mode=mode,
+                       drs_type=settings.DRS_TYPE, classifier=classifier)
+
+    list_path = workspace.mon_dir / f"AB_list_{mode}_{key}"
+    done = {entry.name for entry in read_ab_list(list_path) if entry.done}
+    existing = _existing(workspace, batch)
+    final: list[AB] = []
+    written, unchanged, kept = [], [], []
+    workspace.ab_dir.mkdir(parents=True, exist_ok=True)
+    for planned in result.abs:
+        name = planned.ab.name
+        path = workspace.ab_dir / name
+        if name in done:  # never touched, even if its file has moved on
+            kept.append(name)
+            final.append(existing.get(name, planned.ab))
+            continue
+        ab = _carry_status(planned.ab, existing.get(name))
+        text = render(ab)
+        if path.is_file() and path.read_text(encoding="utf-8", errors="replace") == text:
+            unchanged.append(name)
+        else:
+            write_text_atomic(path, text)
+            written.append(name)
+        write_text_atomic(workspace.ab_dir / (name.removesuffix(".ab") + ".alog"),
+                          "\n".join(explain_lines(planned)) + "\n")
+        final.append(ab)
+    made = {p.ab.name for p in result.abs}
+    removed = sorted(n for n in existing if n not in made and n not in done)
+    for name in removed:
+        (workspace.ab_dir / name).unlink(missing_ok=True)
+        (workspace.ab_dir / (name.removesuffix(".ab") + ".alog")).unlink(missing_ok=True)
+
+    _write_vcals(workspace, key, batch, result, kept)
+    entries = [ABList(ab.name, ab.raw_type, ab.recipe, ab.completeness.value, ab.name in done) for ab in final]
+    write_text_atomic(list_path, "".join(e.render() + "\n" for e in entries))
+    if written:
+        write_text_atomic(workspace.mon_dir / "LAST_AB", written[-1] + "\n")
+    _write_log(workspace, key, mode, result, problems)
+    workspace.status_log.append("cal_AB" if mode == "CALIB" else "sci_AB", key, clock.now(workspace.settings))
+    return CreateResult(
+        date=day,
+        mode=mode,
+        abs=tuple(final),
+        written=tuple(written),
+        unchanged=tuple(unchanged),
+        kept_done=tuple(kept),
+        removed=tuple(removed),
+        orphans=tuple((o.frame.name, o.reason) for o in result.orphans),
+        problems=tuple(problems),
+    )
+
+
+def _existing(workspace: Workspace, batch: str) -> dict[str, AB]:
+    found = {}
+    for path in sorted(workspace.ab_dir.glob("*.ab")):
+        try:
+            ab = parse(path.read_text(encoding="utf-8", errors="replace"), str(path))
+        except FormatError:
+            continue
+        if ab.batch_id == batch:
+            found[ab.name] = ab
+    return found
+
+
+def _carry_status(new: AB, old: AB | None) -> AB:
+    """An unchanged association keeps its processing status, except FAILED, which is re-created."""
+    if old is None or old.process_status is ProcessStatus.FAILED:
+        return new
+    if replace(old, process_status=ProcessStatus.CREATED) == new:
+        return old
+    return new
+
+
+def _write_vcals(workspace: Workspace, key: str, batch: str, result: AssociationResult, kept: list[str]) -> None:
+    folder = workspace.vcal_dir / key
+    wanted = {Path(c.ref).name: c for c in result.vcals}
+    if folder.is_dir():
+        for path in folder.glob("*.hdr"):
+            if path.name in wanted:
+                continue
+            try:
+                header = dict(read_header(path).cards)
+            except FormatError:
+                continue
+            if header.get("DFOS.BATCH") == batch and header.get("DFOS.AB") not in kept:
+                path.unlink()  # the AB that would make it is gone or INCOMPLETE now
+    for name, calib in wanted.items():
+        target = folder / name
+        text = _vcal_text(calib, batch)
+        if not target.is_file() or target.read_text(encoding="ascii", errors="replace") != text:
+            write_text_atomic(target, text)
+
+
+def _write_log(workspace: Workspace, key: str, mode: str, result: AssociationResult,
+               problems: list[tuple[str, str]]) -> None:
+    complete = sum(1 for p in result.abs if p.ab.completeness is Completeness.COMPLETE)
+    lines = [f"# association log of {mode} {key}",
+             f"ABs: {len(result.abs)} ({complete} COMPLETE, {len(result.abs) - complete} INCOMPLETE); "
+             f"virtual products: {len(result.vcals)}; groups left for the other mode: {len(result.other_mode)}"]
+    lines += [f"INCOMPLETE {p.ab.name}: {reason}" for p in result.abs for reason in p.ab.missing]
+    lines += [f"ORPHAN {o.frame.name}: {o.reason}" for o in result.orphans]
+    lines += [f"UNREADABLE {name}: {reason}" for name, reason in problems]
+    write_text_atomic(workspace.mon_dir / f"assoc_{mode}_{key}.log", "\n".join(lines) + "\n")
+
+
+def explain_text(workspace: Workspace, ab_name: str) -> str:
+    """The association log of an AB (``dfos explain``)."""
+    name = Path(ab_name).name
+    alog = workspace.ab_dir / (name.removesuffix(".ab") + ".alog")
+    if not alog.is_file():
+        raise DfosError(f"no association log for {name} in {workspace.ab_dir}; run 'dfos create-ab' for its date")
+    return alog.read_text(encoding="utf-8", errors="replace")
+
