@@ -120,7 +120,7 @@ def parse(text: str, source: str = "<AB>") -> AB:
     lists: dict[str, list[list[str]]] = {}
     repeated = {"RAW_MATCH_KEY", "RAWFILE", "MCALIB", "MASSOC", "SOF_CONTENT", "PARAM", "PRODUCTS", "WAITFOR",
                 "MISSING"}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         key, _, rest = line.partition(" ")

@@ -207,7 +207,9 @@ def _build(group: Group, name: str, action: Action | None, matches: Sequence[Inp
     first = group.first
     raw_type = _raw_type(group)
     root = product_root(name)
-    mcalib, massoc, parents = [], [], []
+    mcalib: list[CalibInput] = []
+    massoc: list[CalibInput] = []
+    parents: list[str] = []
     for match in matches:
         for calib in match.taken:
             entry = CalibInput(calib.ref, match.select.tag, calib.sof_path, calib.virtual, calib.producer, match.level)

@@ -64,10 +64,10 @@ class Settings:
     NOW: str = _key("", "dates", "pretend the current UT time is this (YYYY-MM-DDThh:mm:ss); empty: the real clock")
 
     # -- association (createAB) --------------------------------------------------
-    OCA_RULES: str = _key("", "association", "OCA rule files, ':'-separated, read in order; empty: the instrument's own")
+    OCA_RULES: str = _key("", "association", "OCA rule files, ':'-separated, in order; empty: the instrument's own")
     N_MCAL_LIST: int = _key(10, "association", "newest MCAL dates (up to the date) in the calibration memory")
     N_VCAL_LIST: int = _key(3, "association", "newest VCAL dates (up to the date) in the calibration memory")
-    DRS_TYPE: str = _key("CON", "association", "how a cascade runs: CON (DAG), CPL (serial) or INT (serial, parallel recipe)")
+    DRS_TYPE: str = _key("CON", "association", "cascade execution: CON (DAG), CPL (serial), INT (recipe-parallel)")
 
     # -- status and monitor ----------------------------------------------------
     N_DFO_HDR: int = _key(20, "status", "newest header dates considered for the date table")
