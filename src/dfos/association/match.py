@@ -162,21 +162,25 @@ class CalibIndex:
 
 
 def _outwards(mids: list[float], members: list[Calib], at: float, match: Match) -> Iterable[tuple[float, Calib]]:
-    """Candidates in order of time distance (ties: earlier first, then name)."""
+    """Candidates in order of time distance; equally distant ones: earlier first, then by name."""
     split = bisect.bisect_left(mids, at)
     before, after = split - 1, split
+    use_before, use_after = match is not Match.NEXT, match is not Match.PREVIOUS
     while True:
-        left = members[before] if before >= 0 and match is not Match.NEXT else None
-        right = members[after] if after < len(members) and match is not Match.PREVIOUS else None
+        left = at - mids[before] if use_before and before >= 0 else None
+        right = mids[after] - at if use_after and after < len(mids) else None
         if left is None and right is None:
             return
-        if right is not None and (left is None or (right.mid - at, right.name) < (at - left.mid, left.name)):
-            after += 1
-            yield right.mid - at, right
-        else:
-            assert left is not None
+        distance = min(d for d in (left, right) if d is not None)
+        batch: list[tuple[float, Calib]] = []
+        while use_before and before >= 0 and at - mids[before] == distance:
+            batch.append((mids[before] - at, members[before]))
             before -= 1
-            yield left.mid - at, left
+        while use_after and after < len(mids) and mids[after] - at == distance:
+            batch.append((mids[after] - at, members[after]))
+            after += 1
+        batch.sort(key=lambda item: (item[0] > 0, item[1].name))
+        yield from batch
 
 
 def match_select(select: Select, plan: SelectPlan, first: Frame, at: float, index: CalibIndex,

@@ -173,7 +173,8 @@ def create_abs(workspace: Workspace, day: date, mode: str) -> CreateResult:
                        drs_type=settings.DRS_TYPE, classifier=classifier)
 
     list_path = workspace.mon_dir / f"AB_list_{mode}_{key}"
-    done = {entry.name for entry in read_ab_list(list_path) if entry.done}
+    done_entries = [entry for entry in read_ab_list(list_path) if entry.done]
+    done = {entry.name for entry in done_entries}
     existing = _existing(workspace, batch)
     final: list[AB] = []
     written, unchanged, kept = [], [], []
@@ -197,12 +198,16 @@ def create_abs(workspace: Workspace, day: date, mode: str) -> CreateResult:
         final.append(ab)
     made = {p.ab.name for p in result.abs}
     removed = sorted(n for n in existing if n not in made and n not in done)
+    leftovers = [e for e in done_entries if e.name not in made]  # DONE, though no group makes them any more
+    kept += [e.name for e in leftovers]
     for name in removed:
         (workspace.ab_dir / name).unlink(missing_ok=True)
         (workspace.ab_dir / (name.removesuffix(".ab") + ".alog")).unlink(missing_ok=True)
 
     _write_vcals(workspace, key, batch, result, kept)
     entries = [ABList(ab.name, ab.raw_type, ab.recipe, ab.completeness.value, ab.name in done) for ab in final]
+    entries += leftovers
+    final += [existing[e.name] for e in leftovers if e.name in existing]
     write_text_atomic(list_path, "".join(e.render() + "\n" for e in entries))
     if written:
         write_text_atomic(workspace.mon_dir / "LAST_AB", written[-1] + "\n")

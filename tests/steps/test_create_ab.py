@@ -1,0 +1,232 @@
+"""createAB on the synthetic UVES night: the ABs, the cascade, incremental runs, explanations."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from dfos.ab.format import parse
+from dfos.ab.model import AB, Completeness
+from dfos.errors import DfosError
+from dfos.steps.create_ab import create_abs, explain_text, read_ab_list
+from dfos.steps.headers import extract_headers
+from dfos.workspace import Workspace, open_workspace
+
+NIGHT = date(2013, 2, 12)
+BIAS = "UVES.2013-02-12T18:05:00.500_tpl.ab"
+RED_BIAS = "UVES.2013-02-12T18:20:00.500_tpl.ab"
+DARK = "UVES.2013-02-12T18:40:00.500_tpl.ab"
+ORDERPOS = "UVES.2013-02-12T21:50:00.500_frm.ab"
+FLAT = "UVES.2013-02-12T21:52:00.500_tpl.ab"
+ARCS = ["UVES.2013-02-12T22:02:00.500_frm.ab", "UVES.2013-02-12T22:03:23.500_frm.ab"]
+SCIENCE = ["UVES.2013-02-13T01:30:00.500_frm.ab", "UVES.2013-02-13T02:01:08.500_frm.ab"]
+
+
+@pytest.fixture
+def night(uves_night: Workspace) -> Workspace:
+    extract_headers(uves_night, NIGHT)
+    return open_workspace(uves_night.root, env={"DFOS_NOW": "2013-02-13T14:00:00"})
+
+
+def by_name(abs_: tuple[AB, ...]) -> dict[str, AB]:
+    return {ab.name: ab for ab in abs_}
+
+
+def test_the_uves_night_makes_the_expected_cascade(night: Workspace) -> None:
+    calib = by_name(create_abs(night, NIGHT, "CALIB").abs)
+    assert list(calib) == [BIAS, RED_BIAS, DARK, ORDERPOS, FLAT, *ARCS]
+    assert [calib[n].recipe for n in (BIAS, RED_BIAS, DARK, ORDERPOS, FLAT)] == [
+        "uves_cal_mbias", "uves_cal_mbias", "uves_cal_mdark", "uves_cal_orderpos", "uves_cal_mflat"]
+    for name in (BIAS, RED_BIAS, DARK, ORDERPOS, FLAT):
+        assert calib[name].completeness is Completeness.COMPLETE, calib[name].missing
+    # the cascade: bias -> dark -> flat and orderpos -> flat
+    assert calib[DARK].waitfor == (BIAS,)
+    assert calib[FLAT].waitfor == (BIAS, DARK, ORDERPOS)
+    assert calib[BIAS].waitfor == calib[ORDERPOS].waitfor == ()
+    tags = [(c.tag, c.virtual) for c in calib[FLAT].mcalib]
+    assert tags == [("MASTER_BIAS_BLUE", True), ("ORDER_TABLE_BLUE", True)] or tags == [
+        ("MASTER_BIAS_BLUE", True), ("MASTER_DARK_BLUE", True), ("ORDER_TABLE_BLUE", True)]
+    assert [p.catg for p in calib[FLAT].products] == ["MASTER_FLAT_BLUE", "BKG_FLAT_BLUE"]
+    assert [p.catg for p in calib[RED_BIAS].products] == ["MASTER_BIAS_REDL", "MASTER_BIAS_REDU"]
+    for arc in ARCS:  # arcs lack the static line tables
+        assert calib[arc].completeness is Completeness.INCOMPLETE
+        assert any(reason.startswith("LINE_REFER_TABLE: 0 of 1 required") for reason in calib[arc].missing)
+    vcal = sorted(p.name for p in (night.vcal_dir / "2013-02-12").glob("*.hdr"))
+    assert vcal == sorted(f"{p.name.removesuffix('.fits')}.hdr" for n in (BIAS, RED_BIAS, DARK, ORDERPOS, FLAT)
+                          for p in calib[n].products)
+    science = by_name(create_abs(night, NIGHT, "SCIENCE").abs)
+    assert list(science) == SCIENCE
+    for name in SCIENCE:  # the night's calibrations are virtual inputs; the line table cannot exist
+        ab = science[name]
+        assert ab.completeness is Completeness.INCOMPLETE
+        assert [m.split(":")[0] for m in ab.missing] == ["LINE_TABLE_BLUE"]
+        assert set(ab.waitfor) == {BIAS, ORDERPOS, FLAT}
+
+
+def test_files_of_a_run(night: Workspace) -> None:
+    result = create_abs(night, NIGHT, "CALIB")
+    entries = read_ab_list(night.mon_dir / "AB_list_CALIB_2013-02-12")
+    assert [(e.name, e.completeness) for e in entries] == [(ab.name, ab.completeness.value) for ab in result.abs]
+    assert (night.mon_dir / "LAST_AB").read_text().strip() == ARCS[-1]
+    assert night.status_log.read()[-1].flag == "cal_AB"
+    text = (night.ab_dir / FLAT).read_text()
+    assert parse(text) == by_name(result.abs)[FLAT]  # the file reads back to the same AB
+    log = (night.mon_dir / "assoc_CALIB_2013-02-12.log").read_text()
+    assert "INCOMPLETE UVES.2013-02-12T22:02:00.500_frm.ab: LINE_GUESS_TAB_BLUE" in log
+
+
+def test_running_twice_gives_identical_files(night: Workspace) -> None:
+    create_abs(night, NIGHT, "CALIB")
+    before = {p.name: p.read_bytes() for p in night.ab_dir.iterdir()}
+    again = create_abs(night, NIGHT, "CALIB")
+    assert again.written == () and len(again.unchanged) == 7
+    assert {p.name: p.read_bytes() for p in night.ab_dir.iterdir()} == before
+
+
+def test_a_master_from_an_earlier_date_serves_a_night_without_bias(night: Workspace, tmp_path: Path) -> None:
+    # a certified master bias two days earlier, another one ten days earlier, and no bias in the night
+    create_abs(night, NIGHT, "CALIB")
+    vcal = night.vcal_dir / "2013-02-12" / "r.UVES.2013-02-12T18:05:00.500_tpl_0000.hdr"
+    for day, name in (("2013-02-10", "UV_MBIA_130210A_BLUE.hdr"), ("2013-02-02", "UV_MBIA_130202A_BLUE.hdr")):
+        target = night.mcal_dir / day / name
+        target.parent.mkdir(parents=True)
+        text = vcal.read_text().replace("2013-02-12T18:05:00.500", f"{day}T18:05:00.500")
+        target.write_text(text.replace("MJD-OBS =       56335.", "MJD-OBS =       5633" + ("3." if day.endswith("10") else "25.")))
+    shutil.rmtree(night.vcal_dir)
+    for hdr in (night.hdr_dir / "2013-02-12").glob("UVES.2013-02-12T18:0*.hdr"):
+        hdr.unlink()  # the blue bias template did not happen
+    abs_ = by_name(create_abs(night, NIGHT, "CALIB").abs)
+    assert BIAS not in abs_
+    dark = abs_[DARK]
+    assert dark.completeness is Completeness.COMPLETE
+    assert dark.waitfor == ()
+    (bias,) = dark.mcalib
+    assert (bias.virtual, bias.ref) == (False, "$DFO_CAL_DIR/MCAL/2013-02-10/UV_MBIA_130210A_BLUE.hdr")
+    assert bias.sof_path == "$DFO_CAL_DIR/2013-02-10/UV_MBIA_130210A_BLUE.fits"
+    assert bias.level == 1  # two days away: not within 1 day, within 7
+    text = explain_text(night, DARK)
+    assert "+ taken    UV_MBIA_130210A_BLUE.fits: closest: 2." in text
+    assert "quality level 1 (within 7 days)" in text
+
+
+def test_done_abs_are_never_touched(night: Workspace) -> None:
+    create_abs(night, NIGHT, "CALIB")
+    ab_list = night.mon_dir / "AB_list_CALIB_2013-02-12"
+    ab_list.write_text(ab_list.read_text().replace(f"{BIAS}  BIAS_BLUE  uves_cal_mbias  COMPLETE",
+                                                   f"{BIAS}  BIAS_BLUE  uves_cal_mbias  COMPLETE  DONE"))
+    done = night.ab_dir / BIAS
+    done.write_text(done.read_text().replace("PROCESS_STATUS  CREATED", "PROCESS_STATUS  SUCCESSFUL"))
+    before = done.read_bytes()
+    failed = night.ab_dir / DARK
+    failed.write_text(failed.read_text().replace("PROCESS_STATUS  CREATED", "PROCESS_STATUS  FAILED"))
+    succeeded = night.ab_dir / ORDERPOS
+    succeeded.write_text(succeeded.read_text().replace("PROCESS_STATUS  CREATED", "PROCESS_STATUS  SUCCESSFUL"))
+    result = create_abs(night, NIGHT, "CALIB")
+    assert result.kept_done == (BIAS,)
+    assert ORDERPOS in result.unchanged and "PROCESS_STATUS  SUCCESSFUL" in succeeded.read_text()
+    assert done.read_bytes() == before
+    assert DARK in result.written and "PROCESS_STATUS  CREATED" in failed.read_text()  # failed: re-created
+    assert [e.name for e in read_ab_list(ab_list) if e.done] == [BIAS]
+
+
+def test_a_growing_night(night: Workspace) -> None:
+    headers = night.hdr_dir / "2013-02-12"
+    late = sorted(headers.glob("UVES.2013-02-12T21:5[3-9]*.hdr"))  # 4 of the 5 flats arrive later
+    parked = night.root / "parked"
+    parked.mkdir()
+    for path in late:
+        path.rename(parked / path.name)
+    first = by_name(create_abs(night, NIGHT, "CALIB").abs)
+    assert first[FLAT].completeness is Completeness.INCOMPLETE
+    assert "template incomplete: 1 of 5 frames (TPL.NEXP)" in first[FLAT].missing
+    for path in parked.iterdir():
+        path.rename(headers / path.name)
+    second = create_abs(night, NIGHT, "CALIB")
+    assert second.written == (FLAT,)
+    assert by_name(second.abs)[FLAT].completeness is Completeness.COMPLETE
+
+
+def test_unreadable_headers_do_not_stop_the_night(night: Workspace) -> None:
+    (night.hdr_dir / "2013-02-12" / "UVES.2013-02-12T23:00:00.000.hdr").write_text("garbage\n")
+    result = create_abs(night, NIGHT, "CALIB")
+    assert len(result.abs) == 7
+    assert [name for name, _ in result.problems] == ["UVES.2013-02-12T23:00:00.000.hdr"]
+    assert "UNREADABLE UVES.2013-02-12T23:00:00.000.hdr" in (night.mon_dir / "assoc_CALIB_2013-02-12.log").read_text()
+
+
+def test_orphans_are_logged_with_a_reason(night: Workspace) -> None:
+    hdr = night.hdr_dir / "2013-02-12" / "UVES.2013-02-12T22:02:00.500.hdr"
+    hdr.write_text(hdr.read_text().replace("'LAMP,WAVE'", "'LAMP,ODD '"))
+    result = create_abs(night, NIGHT, "CALIB")
+    assert result.orphans == (("UVES.2013-02-12T22:02:00.500.fits", "no classification rule matches it (no DO.CATG)"),)
+
+
+def test_no_headers_is_an_operator_error(workspace: Workspace) -> None:
+    with pytest.raises(DfosError, match="extract them first with 'dfos headers -d 2013-02-12'"):
+        create_abs(workspace, NIGHT, "CALIB")
+
+
+def test_eso_rules_plus_product_map(night: Workspace) -> None:
+    import glob
+
+    eso = glob.glob("/usr/share/cpl-plugins/uves-*/gasgano/config/uves.oca")[0]
+    from dfos.instruments.uves import Uves
+
+    product_map = Uves().rules_files()[0].with_name("uves.products.oca")
+    ws = open_workspace(night.root, env={"DFOS_OCA_RULES": f"{eso}:{product_map}"})
+    abs_ = by_name(create_abs(ws, NIGHT, "CALIB").abs)
+    assert abs_[DARK].recipe == "uves_cal_mdark"
+    assert abs_[DARK].waitfor == (BIAS,)  # ESO's association finds the virtual master bias of the night
+
+
+@pytest.fixture(scope="module")
+def night_headers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from dfos.steps.demo_data import generate_night
+    from dfos.workspace import init_workspace
+
+    ws, _ = init_workspace(tmp_path_factory.mktemp("growing") / "ws", env={}, instrument="UVES")
+    generate_night(ws, NIGHT, small=True)
+    return extract_headers(ws, NIGHT).header_dir
+
+
+def _workspace_with(headers: list[Path]) -> Workspace:
+    import tempfile
+
+    from dfos.workspace import init_workspace
+
+    ws, _ = init_workspace(Path(tempfile.mkdtemp(prefix="dfos-prop-")) / "ws", env={"DFOS_NOW": "2013-02-13T14:00:00"})
+    target = ws.hdr_dir / "2013-02-12"
+    target.mkdir(parents=True)
+    for path in headers:
+        shutil.copy(path, target / path.name)
+    return ws
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.data())
+def test_adding_frames_never_changes_done_abs(night_headers: Path, data: st.DataObject) -> None:
+    everything = sorted(night_headers.glob("*.hdr"))
+    early = data.draw(st.lists(st.sampled_from(everything), min_size=1, unique=True))
+    ws = _workspace_with(early)
+    try:
+        first = create_abs(ws, NIGHT, "CALIB")
+        ab_list = ws.mon_dir / "AB_list_CALIB_2013-02-12"
+        ab_list.write_text("".join(line + "  DONE\n" for line in ab_list.read_text().splitlines()))
+        before = {ab.name: (ws.ab_dir / ab.name).read_bytes() for ab in first.abs}
+        for path in everything:
+            shutil.copy(path, ws.hdr_dir / "2013-02-12" / path.name)
+        second = create_abs(ws, NIGHT, "CALIB")
+        assert set(second.kept_done) == set(before)
+        assert {name: (ws.ab_dir / name).read_bytes() for name in before} == before
+        assert {e.name for e in read_ab_list(ab_list) if e.done} == set(before)
+        again = create_abs(ws, NIGHT, "CALIB")  # and a third run changes nothing at all
+        assert again.written == ()
+    finally:
+        shutil.rmtree(ws.root.parent)
