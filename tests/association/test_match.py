@@ -65,7 +65,8 @@ def test_attached_needs_the_same_ob() -> None:
 
 def test_mismatched_keys_are_explained() -> None:
     chosen = select(f"{BIAS};")
-    result = match_select(chosen, SelectPlan.of(chosen), FIRST, 100.0, CalibIndex([calib("binned", 100.0, **{"DET.BINX": 2})]))
+    pool = CalibIndex([calib("binned", 100.0, **{"DET.BINX": 2})])
+    result = match_select(chosen, SelectPlan.of(chosen), FIRST, 100.0, pool)
     assert result.taken == ()
     assert [(c.name, c.reason) for c in result.considered] == [
         ("binned", "DET.BINX is 2, the raw frame has 1")]

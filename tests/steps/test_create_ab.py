@@ -94,7 +94,8 @@ def test_a_master_from_an_earlier_date_serves_a_night_without_bias(night: Worksp
         target = night.mcal_dir / day / name
         target.parent.mkdir(parents=True)
         text = vcal.read_text().replace("2013-02-12T18:05:00.500", f"{day}T18:05:00.500")
-        target.write_text(text.replace("MJD-OBS =       56335.", "MJD-OBS =       5633" + ("3." if day.endswith("10") else "25.")))
+        mjd = "56333." if day.endswith("10") else "56325."  # two and ten days before the night
+        target.write_text(text.replace("MJD-OBS =       56335.", f"MJD-OBS =       {mjd}"))
     shutil.rmtree(night.vcal_dir)
     for hdr in (night.hdr_dir / "2013-02-12").glob("UVES.2013-02-12T18:0*.hdr"):
         hdr.unlink()  # the blue bias template did not happen
