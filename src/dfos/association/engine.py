@@ -17,6 +17,7 @@ Pure: no files, no clock.  The steps are
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -71,7 +72,7 @@ def _in_mode(group: Group, mode: str) -> bool:
 
 def _names(groups: Sequence[Group]) -> dict[int, str]:
     plain = [ab_name(g.first.name, g.tag) for g in groups]
-    clashes = {n for n in plain if plain.count(n) > 1}
+    clashes = {n for n, count in Counter(plain).items() if count > 1}
     return {
         i: ab_name(g.first.name, f"{g.tag}_{g.action}") if plain[i] in clashes else plain[i]
         for i, g in enumerate(groups)
@@ -141,29 +142,40 @@ def associate(
         virtual[i] = _virtual(group, names[i], action, classifier, date) if action else []
     raw_index = _raw_pool(classified, date)
 
+    # Every virtual product is offered first; an INCOMPLETE group's products are then withdrawn
+    # and only the groups that took one are matched again.  Withdrawing only ever removes
+    # candidates, so this ends.
+    index = CalibIndex([*memory, *(c for cs in virtual.values() for c in cs)])
+    withdrawn_names: set[str] = set()
     withdrawn: set[int] = set()
-    while True:
-        offered = [c for i, cs in virtual.items() if i not in withdrawn for c in cs]
-        index = CalibIndex([*memory, *offered])
-        matches: dict[int, tuple[InputMatch, ...]] = {}
-        incomplete: set[int] = set()
-        for i, group in enumerate(groups):
-            action = rules.actions.get(group.action)
-            if action is None:
-                matches[i] = ()
-                incomplete.add(i)
-                continue
-            own = frozenset(c.name for c in virtual[i])
+    matches: dict[int, tuple[InputMatch, ...]] = {}
+    incomplete: set[int] = set()
+
+    def run(i: int) -> None:
+        group = groups[i]
+        action = rules.actions.get(group.action)
+        if action is None:
+            matches[i] = ()
+        else:
+            exclude = withdrawn_names | {c.name for c in virtual[i]}
             at = mid_exposure(group.first)
             matches[i] = tuple(
-                match_select(s, plans[id(s)], group.first, at, raw_index if s.pool == "rawFiles" else index, own)
+                match_select(s, plans[id(s)], group.first, at, raw_index if s.pool == "rawFiles" else index, exclude)
                 for s in action.selects
             )
-            if _reasons(group, action, matches[i]):
-                incomplete.add(i)
-        if incomplete == withdrawn:
-            break
-        withdrawn = incomplete
+        if _reasons(group, action, matches[i]):
+            incomplete.add(i)
+
+    for i in range(len(groups)):
+        run(i)
+    while incomplete - withdrawn:
+        newly = incomplete - withdrawn
+        withdrawn |= newly
+        gone = {c.name for i in newly for c in virtual[i]}
+        withdrawn_names |= gone
+        for i in range(len(groups)):
+            if i not in incomplete and any(c.name in gone for m in matches[i] for c in m.taken):
+                run(i)
 
     planned = []
     for i, group in enumerate(groups):

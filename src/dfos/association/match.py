@@ -71,8 +71,13 @@ class InputMatch:
     level: int | None
     """Quality level used (index into the windows), None without windows or when nothing matched."""
     considered: tuple[Considered, ...]
-    looked_for: str
-    """What was searched, for a missing input."""
+    plan: SelectPlan
+    first: Frame
+
+    @property
+    def looked_for(self) -> str:
+        """What was searched, in words (for explanations and missing inputs)."""
+        return _describe(self.select, self.plan, self.first)
 
     @property
     def missing(self) -> bool:
@@ -184,18 +189,17 @@ def _outwards(mids: list[float], members: list[Calib], at: float, match: Match) 
 
 
 def match_select(select: Select, plan: SelectPlan, first: Frame, at: float, index: CalibIndex,
-                 exclude: frozenset[str] = frozenset()) -> InputMatch:
+                 exclude: frozenset[str] | set[str] = frozenset()) -> InputMatch:
     """Apply one select to a group whose first frame is ``first`` and whose time is ``at`` (MJD)."""
-    looked_for = _describe(select, plan, first)
     if select.max_ret == 0:
-        return InputMatch(select, (), None, (), looked_for)
+        return InputMatch(select, (), None, (), plan, first)
     first_view = first.view
     values: list[Any] = [value for _, value in plan.consts]
     for _, first_key in plan.pairs:
         value = _norm(first_view.get(first_key))
         if value is None:
             reason = f"the raw frame has no {first_key}"
-            return InputMatch(select, (), None, (Considered("-", False, reason),), looked_for)
+            return InputMatch(select, (), None, (Considered("-", False, reason),), plan, first)
         values.append(value)
     keys = tuple(k for k, _ in plan.consts) + tuple(k for k, _ in plan.pairs)
     mids, members = index.bucket(keys, tuple(values))
@@ -238,7 +242,7 @@ def match_select(select: Select, plan: SelectPlan, first: Frame, at: float, inde
     result += considered
     if len(members) == 0:
         result += _neighbours(select, plan, first_view, index, at)
-    return InputMatch(select, tuple(c for _, c in taken), level, tuple(result), looked_for)
+    return InputMatch(select, tuple(c for _, c in taken), level, tuple(result), plan, first)
 
 
 def _taken_reason(delta: float, level: int | None, select: Select) -> str:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dfos.association.frames import Frame
-from dfos.oca.evaluate import compile_condition
-from dfos.oca.syntax import OrganiseRule
+from dfos.oca.evaluate import Predicate, compile_condition
+from dfos.oca.syntax import And, Compare, Key, Literal, OrganiseRule
 
 __all__ = ["Group", "Organisation", "organise"]
 
@@ -84,9 +84,46 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
 
 
+def _dispatch_key(rule: OrganiseRule) -> tuple[str, Any] | None:
+    """A ``KEY == "constant"`` the rule's condition requires, to skip rules that cannot match a frame."""
+    items = rule.condition.items if isinstance(rule.condition, And) else (rule.condition,)
+    for item in items:
+        if isinstance(item, Compare) and item.op == "==":
+            left, right = item.left, item.right
+            if isinstance(left, Literal):
+                left, right = right, left
+            if isinstance(left, Key) and not left.of_input and isinstance(right, Literal) and \
+                    isinstance(right.value, str) and left.name not in ("SIG.TEMPLATE", "SIG.FRAME"):
+                return left.name, right.value
+    return None
+
+
+class _Dispatch:
+    """Organisation rules indexed by a required ``KEY == "constant"``; each frame sees only its candidates."""
+
+    def __init__(self, rules: Sequence[OrganiseRule]) -> None:
+        self.always: list[tuple[int, OrganiseRule, Predicate]] = []
+        self.by_key: dict[str, dict[Any, list[tuple[int, OrganiseRule, Predicate]]]] = {}
+        for number, rule in enumerate(rules):
+            entry = (number, rule, compile_condition(rule.condition))
+            key = _dispatch_key(rule)
+            if key is None:
+                self.always.append(entry)
+            else:
+                self.by_key.setdefault(key[0], {}).setdefault(key[1], []).append(entry)
+
+    def candidates(self, frame: Frame) -> list[tuple[int, OrganiseRule, Predicate]]:
+        found = list(self.always)
+        for key, table in self.by_key.items():
+            value = frame.get(key)
+            if isinstance(value, str) and value in table:
+                found += table[value]
+        return sorted(found, key=lambda entry: entry[0]) if len(found) > 1 else found
+
+
 def organise(frames: Iterable[Frame], rules: Sequence[OrganiseRule]) -> Organisation:
     """Group classified frames by the organisation statements; see the module docstring."""
-    compiled = [(rule, compile_condition(rule.condition)) for rule in rules]
+    dispatch = _Dispatch(rules)
     members: dict[tuple[str, tuple[Any, ...]], list[Frame]] = {}
     meta: dict[tuple[str, tuple[Any, ...]], OrganiseRule] = {}
     sources: dict[tuple[str, tuple[Any, ...]], list[str]] = {}
@@ -95,7 +132,7 @@ def organise(frames: Iterable[Frame], rules: Sequence[OrganiseRule]) -> Organisa
     for frame in sorted(frames, key=_order):
         view = frame.view
         hit = False
-        for rule, predicate in compiled:
+        for _, rule, predicate in dispatch.candidates(frame):
             if predicate(view, None):
                 identity = (rule.action, _group_key(rule, frame))
                 members.setdefault(identity, []).append(frame)
