@@ -52,7 +52,6 @@ demo: venv
 	DFOS_ROOT=$(DEMO) $(BIN)/dfos demo-data --date $(DEMO_DATE)
 	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos headers -d $(DEMO_DATE)
 	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos create-ab -m CALIB -d $(DEMO_DATE)
-	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos create-ab -m SCIENCE -d $(DEMO_DATE)
 	DFOS_ROOT=$(DEMO) $(BIN)/dfos explain UVES.$(DEMO_DATE)T21:52:00.500_tpl.ab
 	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos status
 

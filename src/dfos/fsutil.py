@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "fsync_dir", "write_text_atomic"]
+__all__ = ["atomic_path", "fsync_dir", "write_if_changed", "write_text_atomic"]
 
 
 def fsync_dir(directory: Path) -> None:
@@ -59,3 +59,14 @@ def write_text_atomic(target: Path, text: str, mode: int | None = None) -> None:
     """Write ``text`` to ``target`` atomically (temporary file, fsync, rename)."""
     with atomic_path(target, mode) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_if_changed(target: Path, text: str) -> bool:
+    """Write ``text`` atomically unless ``target`` already holds it; True if written."""
+    try:
+        if target.read_text(encoding="utf-8") == text:
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    write_text_atomic(target, text)
+    return True

@@ -227,7 +227,9 @@ def test_adding_frames_never_changes_done_abs(night_headers: Path, data: st.Data
         assert set(second.kept_done) == set(before)
         assert {name: (ws.ab_dir / name).read_bytes() for name in before} == before
         assert {e.name for e in read_ab_list(ab_list) if e.done} == set(before)
-        again = create_abs(ws, NIGHT, "CALIB")  # and a third run changes nothing at all
+        files = {p: p.read_bytes() for p in sorted(ws.root.rglob("*")) if p.is_file() and "DFO_STATUS" not in p.name}
+        again = create_abs(ws, NIGHT, "CALIB")  # and running it again changes no byte of any file
         assert again.written == ()
+        assert {p: p.read_bytes() for p in files} == files
     finally:
         shutil.rmtree(ws.root.parent)

@@ -30,7 +30,7 @@ from dfos.association.explain import explain_lines
 from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib
 from dfos.errors import DfosError, FormatError, UsageError
-from dfos.fsutil import write_text_atomic
+from dfos.fsutil import write_if_changed, write_text_atomic
 from dfos.headers.io import card_text, read_header
 from dfos.headers.keywords import to_fits
 from dfos.oca.io import load_rules
@@ -187,14 +187,9 @@ def create_abs(workspace: Workspace, day: date, mode: str) -> CreateResult:
             final.append(existing.get(name, planned.ab))
             continue
         ab = _carry_status(planned.ab, existing.get(name))
-        text = render(ab)
-        if path.is_file() and path.read_text(encoding="utf-8", errors="replace") == text:
-            unchanged.append(name)
-        else:
-            write_text_atomic(path, text)
-            written.append(name)
-        write_text_atomic(workspace.ab_dir / (name.removesuffix(".ab") + ".alog"),
-                          "\n".join(explain_lines(planned)) + "\n")
+        (written if write_if_changed(path, render(ab)) else unchanged).append(name)
+        alog = workspace.ab_dir / (name.removesuffix(".ab") + ".alog")
+        write_if_changed(alog, "\n".join(explain_lines(planned)) + "\n")
         final.append(ab)
     made = {p.ab.name for p in result.abs}
     removed = sorted(n for n in existing if n not in made and n not in done)
@@ -208,7 +203,7 @@ def create_abs(workspace: Workspace, day: date, mode: str) -> CreateResult:
     entries = [ABList(ab.name, ab.raw_type, ab.recipe, ab.completeness.value, ab.name in done) for ab in final]
     entries += leftovers
     final += [existing[e.name] for e in leftovers if e.name in existing]
-    write_text_atomic(list_path, "".join(e.render() + "\n" for e in entries))
+    write_if_changed(list_path, "".join(e.render() + "\n" for e in entries))
     if written:
         write_text_atomic(workspace.mon_dir / "LAST_AB", written[-1] + "\n")
     _write_log(workspace, key, mode, result, problems)
@@ -262,9 +257,7 @@ def _write_vcals(workspace: Workspace, key: str, batch: str, result: Association
                 path.unlink()  # the AB that would make it is gone or INCOMPLETE now
     for name, calib in wanted.items():
         target = folder / name
-        text = _vcal_text(calib, batch)
-        if not target.is_file() or target.read_text(encoding="ascii", errors="replace") != text:
-            write_text_atomic(target, text)
+        write_if_changed(target, _vcal_text(calib, batch))
 
 
 def _write_log(workspace: Workspace, key: str, mode: str, result: AssociationResult,
