@@ -177,7 +177,9 @@ def create_abs(workspace: Workspace, day: date, mode: str) -> CreateResult:
     done = {entry.name for entry in done_entries}
     existing = _existing(workspace, batch)
     final: list[AB] = []
-    written, unchanged, kept = [], [], []
+    written: list[str] = []
+    unchanged: list[str] = []
+    kept: list[str] = []
     workspace.ab_dir.mkdir(parents=True, exist_ok=True)
     for planned in result.abs:
         name = planned.ab.name
