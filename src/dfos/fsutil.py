@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "fsync_dir", "write_if_changed", "write_text_atomic"]
+__all__ = ["atomic_path", "exclusive_lock", "fsync_dir", "write_if_changed", "write_text_atomic"]
 
 
 def fsync_dir(directory: Path) -> None:
@@ -70,3 +71,18 @@ def write_if_changed(target: Path, text: str) -> bool:
         pass
     write_text_atomic(target, text)
     return True
+
+
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if needed) for the duration; waits for other holders.
+
+    The kernel releases the lock when the process dies, so a crash never leaves a stale lock.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -57,8 +57,9 @@ def render_lines(ab: AB) -> Iterator[str]:
     for raw in ab.rawfiles:
         yield _q("RAWFILE", raw.ref, raw.tag)
     yield "# master calibrations (VIRTUAL: made by an AB of the cascade)"
-    for cal in ab.mcalib:
-        yield _q("MCALIB", *_calib_fields(cal))
+    for cal in ab.mcalib:  # "MCALIB VIRTUAL" stays greppable, as DFOS tools expect
+        fields = _calib_fields(cal)
+        yield _q("MCALIB VIRTUAL", *fields[1:]) if cal.virtual else _q("MCALIB", *fields)
     if ab.massoc:
         yield "# associated files"
         for cal in ab.massoc:
@@ -85,7 +86,7 @@ def render_lines(ab: AB) -> Iterator[str]:
 
 def _calib_fields(cal: CalibInput) -> list[str]:
     fields = ["VIRTUAL"] if cal.virtual else []
-    fields += [cal.ref, cal.tag, cal.sof_path]
+    fields += [cal.ref or "-", cal.tag or "-", cal.sof_path or "-"]
     if cal.producer:
         fields.append(f"by={cal.producer}")
     if cal.level is not None:

@@ -47,9 +47,17 @@ class Classifier:
         return dict(cached)
 
     def classify(self, frame: Frame) -> Frame:
-        """The frame with its classification filled in."""
-        return replace(frame, classes=self.assign(frame.header))
+        """The frame with its classification filled in.
+
+        As in Gasgano, a product that no rule gives a DO.CATG is classified by its PRO.CATG.
+        """
+        classes = self.assign(frame.header)
+        if "DO.CATG" not in classes and isinstance(frame.header.get("PRO.CATG"), str):
+            classes["DO.CATG"] = frame.header["PRO.CATG"]
+        return replace(frame, classes=classes)
 
 
 def _hashable(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+    """A cache key that keeps 1, 1.0, True and "1" apart (rules may tell them apart)."""
+    plain = value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+    return (type(plain).__name__, plain)

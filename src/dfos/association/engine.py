@@ -27,6 +27,7 @@ from dfos.association.classify import Classifier
 from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib, CalibIndex, InputMatch, SelectPlan, match_select
 from dfos.association.organise import Group, organise
+from dfos.oca.evaluate import coarse
 from dfos.oca.syntax import Action, RuleSet
 
 __all__ = ["AssociationResult", "Orphan", "Planned", "associate"]
@@ -141,15 +142,17 @@ def associate(
         action = rules.actions.get(group.action)
         virtual[i] = _virtual(group, names[i], action, classifier, date) if action else []
     raw_index = _raw_pool(classified, date)
+    template_sizes = Counter(str(f.get("TPL.START")) for f in classified if f.get("TPL.START") is not None)
 
     # Every virtual product is offered first; an INCOMPLETE group's products are then withdrawn
-    # and only the groups that took one are matched again.  Withdrawing only ever removes
-    # candidates, so this ends.
+    # and every group that took one is matched again (INCOMPLETE ones too, so that no AB names
+    # a product that will never exist).  Withdrawing only removes candidates, so this ends.
     index = CalibIndex([*memory, *(c for cs in virtual.values() for c in cs)])
-    withdrawn_names: set[str] = set()
+    excluded: dict[str, str] = {}
     withdrawn: set[int] = set()
     matches: dict[int, tuple[InputMatch, ...]] = {}
-    incomplete: set[int] = set()
+    reasons: dict[int, list[str]] = {}
+    extra: dict[int, list[str]] = {}
 
     def run(i: int) -> None:
         group = groups[i]
@@ -157,33 +160,95 @@ def associate(
         if action is None:
             matches[i] = ()
         else:
-            exclude = withdrawn_names | {c.name for c in virtual[i]}
+            exclude = {**excluded, **{c.name: "a product of this AB itself" for c in virtual[i]}}
             at = mid_exposure(group.first)
             matches[i] = tuple(
                 match_select(s, plans[id(s)], group.first, at, raw_index if s.pool == "rawFiles" else index, exclude)
                 for s in action.selects
             )
-        if _reasons(group, action, matches[i]):
-            incomplete.add(i)
+        reasons[i] = _reasons(group, action, matches[i], template_sizes) + extra.get(i, [])
 
     for i in range(len(groups)):
         run(i)
-    while incomplete - withdrawn:
-        newly = incomplete - withdrawn
-        withdrawn |= newly
-        gone = {c.name for i in newly for c in virtual[i]}
-        withdrawn_names |= gone
+    while True:
+        newly = {i for i, why in reasons.items() if why} - withdrawn
+        if not newly:
+            cycles = _cycles(groups, names, matches, withdrawn)
+            for i, why in cycles.items():
+                extra.setdefault(i, []).append(why)
+                reasons[i].append(why)
+            newly = set(cycles)
+            if not newly:
+                break
+        withdrawn |= set(newly)
+        gone = {c.name: f"its AB {names[i]} is INCOMPLETE" for i in newly for c in virtual[i]}
+        excluded.update(gone)
         for i in range(len(groups)):
-            if i not in incomplete and any(c.name in gone for m in matches[i] for c in m.taken):
+            if any(c.name in gone for m in matches[i] for c in m.taken):
                 run(i)
 
     planned = []
     for i, group in enumerate(groups):
         action = rules.actions.get(group.action)
-        ab = _build(group, names[i], action, matches[i], instrument, date, mode, drs_type, virtual[i])
+        ab = _build(group, names[i], action, matches[i], instrument, date, mode, drs_type, virtual[i], reasons[i])
         planned.append(Planned(ab, group, matches[i]))
+        if group.max_frames and len(group.frames) > group.max_frames:
+            orphans += [Orphan(f, f"left out of {names[i]}: its rule takes at most {group.max_frames} frames")
+                        for f in group.frames[group.max_frames:]]
     vcals = tuple(c for i, cs in virtual.items() if i not in withdrawn for c in cs)
-    return AssociationResult(tuple(planned), vcals, tuple(orphans), other)
+    return AssociationResult(tuple(_cascade_order(planned)), vcals, tuple(orphans), other)
+
+
+def _cycles(groups: Sequence[Group], names: dict[int, str], matches: dict[int, tuple[InputMatch, ...]],
+            withdrawn: set[int]) -> dict[int, str]:
+    """Groups that wait for themselves through their virtual inputs, with the cycle in words."""
+    index_of = {name: i for i, name in names.items()}
+    parents = {
+        i: sorted({index_of[c.producer] for m in matches[i] for c in m.taken if c.producer in index_of} - withdrawn)
+        for i in range(len(groups)) if i not in withdrawn
+    }
+    found: dict[int, str] = {}
+    state: dict[int, int] = {}  # 1: on the path, 2: done
+    path: list[int] = []
+
+    def visit(i: int) -> None:
+        state[i] = 1
+        path.append(i)
+        for parent in parents.get(i, []):
+            if state.get(parent) == 1:
+                loop = path[path.index(parent):]
+                words = " -> ".join(names[j] for j in [*loop, parent])
+                for j in loop:
+                    found.setdefault(j, f"dependency cycle: {words}")
+            elif state.get(parent) is None:
+                visit(parent)
+        path.pop()
+        state[i] = 2
+
+    for i in sorted(parents):
+        if state.get(i) is None:
+            visit(i)
+    return found
+
+
+def _cascade_order(planned: list[Planned]) -> list[Planned]:
+    """Parents before children; otherwise by time of the first frame, then name."""
+    by_name = {p.ab.name: p for p in planned}
+    ready = sorted((p for p in planned), key=lambda p: (p.ab.mjd_obs, p.ab.name))
+    placed: set[str] = set()
+    ordered: list[Planned] = []
+    while ready:
+        for position, candidate in enumerate(ready):
+            waiting = [w for w in candidate.ab.waitfor if w in by_name and w not in placed]
+            if not waiting:
+                ordered.append(candidate)
+                placed.add(candidate.ab.name)
+                del ready[position]
+                break
+        else:  # a cycle (already INCOMPLETE): keep time order
+            ordered += ready
+            break
+    return ordered
 
 
 def _orphan_reason(frame: Frame) -> str:
@@ -193,17 +258,20 @@ def _orphan_reason(frame: Frame) -> str:
     return f"classified DO.CATG={catg}, but no organisation rule selects it"
 
 
-def _reasons(group: Group, action: Action | None, matches: Sequence[InputMatch]) -> list[str]:
+def _reasons(group: Group, action: Action | None, matches: Sequence[InputMatch],
+             template_sizes: Counter[str]) -> list[str]:
     """Why a group cannot run (empty: it can)."""
     if action is None:
         return [f"the rules define no action {group.action}"]
     reasons = []
     if not action.recipe:
         reasons.append(f"the action {action.name} names no recipe")
-    if group.key and group.key[0] == "TPL":
-        expected = group.first.get("TPL.NEXP")
-        if isinstance(expected, (int, float)) and not isinstance(expected, bool) and len(group.frames) < expected:
-            reasons.append(f"template incomplete: {len(group.frames)} of {int(expected)} frames (TPL.NEXP)")
+    start = group.key_values.get("TPL.START")
+    if start is not None:  # a template group (SIG.TEMPLATE, or TPL.START among the group-by keys)
+        expected = coarse(group.first.get("TPL.NEXP"))
+        arrived = template_sizes[str(start)]
+        if isinstance(expected, float) and arrived < expected:
+            reasons.append(f"template incomplete: {arrived} of {int(expected)} frames (TPL.NEXP)")
     if len(group.frames) < group.min_frames:
         reasons.append(f"{len(group.frames)} frame(s), the rules ask for at least {group.min_frames}")
     for match in matches:
@@ -215,7 +283,7 @@ def _reasons(group: Group, action: Action | None, matches: Sequence[InputMatch])
 
 
 def _build(group: Group, name: str, action: Action | None, matches: Sequence[InputMatch], instrument: str,
-           date: str, mode: str, drs_type: str, products: list[Calib]) -> AB:
+           date: str, mode: str, drs_type: str, products: list[Calib], reasons: list[str]) -> AB:
     first = group.first
     raw_type = _raw_type(group)
     root = product_root(name)
@@ -228,7 +296,6 @@ def _build(group: Group, name: str, action: Action | None, matches: Sequence[Inp
             (massoc if match.select.pool == "rawFiles" else mcalib).append(entry)
             if calib.producer and calib.producer not in parents:
                 parents.append(calib.producer)
-    reasons = _reasons(group, action, matches)
     frames = group.frames[: group.max_frames] if group.max_frames else group.frames
     return AB(
         name=name,

@@ -18,12 +18,12 @@ Ties (equally close) go to the earlier calibration, then the smaller file name.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dfos.association.frames import Frame
-from dfos.oca.evaluate import Predicate, compile_condition
+from dfos.oca.evaluate import Predicate, coarse, compile_condition, equal
 from dfos.oca.syntax import And, Compare, Condition, Key, Literal, Match, Select
 
 __all__ = ["Calib", "CalibIndex", "Considered", "InputMatch", "SelectPlan", "match_select"]
@@ -88,19 +88,6 @@ class InputMatch:
         return self.select.max_ret == 0
 
 
-def _norm(value: Any) -> Any:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return None if value is None else str(value)
-
-
 @dataclass(frozen=True)
 class SelectPlan:
     """A select split into hash keys and a residual predicate."""
@@ -111,6 +98,8 @@ class SelectPlan:
     """``(calibration keyword, first-frame keyword)`` equalities."""
     residual: Predicate | None
     residual_text: str
+    exact: Predicate
+    """The whole condition: the index is a coarse filter, this decides."""
 
     @classmethod
     def of(cls, select: Select) -> SelectPlan:
@@ -126,7 +115,7 @@ class SelectPlan:
                 if isinstance(left, Literal) and isinstance(right, Key):
                     left, right = right, left
                 if isinstance(left, Key) and isinstance(right, Literal) and not left.of_input:
-                    consts.append((left.name, _norm(right.value)))
+                    consts.append((left.name, coarse(right.value)))
                     continue
                 if isinstance(left, Key) and isinstance(right, Key) and left.of_input != right.of_input:
                     calib, first = (right, left) if left.of_input else (left, right)
@@ -140,7 +129,7 @@ class SelectPlan:
         if rest:
             condition: Condition = rest[0] if len(rest) == 1 else And(tuple(rest))
             residual, text = compile_condition(condition), str(condition)
-        return cls(tuple(consts), tuple(pairs), residual, text)
+        return cls(tuple(consts), tuple(pairs), residual, text, compile_condition(select.condition))
 
 
 class CalibIndex:
@@ -155,7 +144,7 @@ class CalibIndex:
         if built is None:
             built = {}
             for calib in self.calibs:  # already in time order
-                value = tuple(_norm(calib.frame.get(k)) for k in keys)
+                value = tuple(coarse(calib.frame.get(k)) for k in keys)
                 mids, members = built.setdefault(value, ([], []))
                 mids.append(calib.mid)
                 members.append(calib)
@@ -189,14 +178,19 @@ def _outwards(mids: list[float], members: list[Calib], at: float, match: Match) 
 
 
 def match_select(select: Select, plan: SelectPlan, first: Frame, at: float, index: CalibIndex,
-                 exclude: frozenset[str] | set[str] = frozenset()) -> InputMatch:
-    """Apply one select to a group whose first frame is ``first`` and whose time is ``at`` (MJD)."""
+                 exclude: Mapping[str, str] | None = None) -> InputMatch:
+    """Apply one select to a group whose first frame is ``first`` and whose time is ``at`` (MJD).
+
+    ``exclude`` maps candidates that may not be taken to the reason (a product of the group
+    itself, a product of an INCOMPLETE AB).
+    """
+    exclude = exclude or {}
     if select.max_ret == 0:
         return InputMatch(select, (), None, (), plan, first)
     first_view = first.view
     values: list[Any] = [value for _, value in plan.consts]
     for _, first_key in plan.pairs:
-        value = _norm(first_view.get(first_key))
+        value = coarse(first_view.get(first_key))
         if value is None:
             reason = f"the raw frame has no {first_key}"
             return InputMatch(select, (), None, (Considered("-", False, reason),), plan, first)
@@ -211,14 +205,16 @@ def match_select(select: Select, plan: SelectPlan, first: Frame, at: float, inde
     extra = 0
     for delta, calib in _outwards(mids, members, at, select.match):
         if calib.name in exclude:
+            if len(considered) < EXPLAIN_LIMIT:
+                considered.append(Considered(calib.name, False, exclude[calib.name]))
             continue
         if abs(delta) > windows[-1]:
             considered.append(Considered(calib.name, False, f"outside the widest window ({windows[-1]:g} days): "
                                                            f"{abs(delta):.2f} days away"))
             break
-        if plan.residual is not None and not plan.residual(calib.frame.view, first_view):
+        if not plan.exact(calib.frame.view, first_view):
             if len(considered) < EXPLAIN_LIMIT:
-                considered.append(Considered(calib.name, False, f"condition false: {plan.residual_text}"))
+                considered.append(Considered(calib.name, False, _why_not(plan, calib, first_view)))
             continue
         if len(accepted) >= select.max_ret:
             considered.append(Considered(calib.name, False, f"farther in time ({abs(delta):.3f} days)"))
@@ -240,7 +236,7 @@ def match_select(select: Select, plan: SelectPlan, first: Frame, at: float, inde
     result += [Considered(c.name, False, f"outside the level-{level} window") for d, c in accepted
                if (d, c) not in taken]
     result += considered
-    if len(members) == 0:
+    if len(taken) < needed:
         result += _neighbours(select, plan, first_view, index, at)
     return InputMatch(select, tuple(c for _, c in taken), level, tuple(result), plan, first)
 
@@ -253,16 +249,30 @@ def _taken_reason(delta: float, level: int | None, select: Select) -> str:
     return text
 
 
+def _why_not(plan: SelectPlan, calib: Calib, first_view: Any) -> str:
+    view = calib.frame.view
+    for calib_key, first_key in plan.pairs:
+        if not equal(view.get(calib_key), first_view.get(first_key)):
+            return f"{calib_key} is {view.get(calib_key)!r}, the raw frame has {first_view.get(first_key)!r}"
+    return f"condition false: {plan.residual_text or 'a typed comparison differs'}"
+
+
+#: How many files of the right kind a missing input's explanation looks through for differing keys.
+NEIGHBOUR_SCAN = 50
+
+
 def _neighbours(select: Select, plan: SelectPlan, first_view: Any, index: CalibIndex, at: float) -> list[Considered]:
-    """For an empty match: the nearest files of the right kind, and which key differed."""
+    """For a missing input: the nearest files of the right kind, and which key differed."""
     keys = tuple(k for k, _ in plan.consts)
     mids, members = index.bucket(keys, tuple(v for _, v in plan.consts))
     found = []
-    for _, calib in _outwards(mids, members, at, Match.CLOSEST):
+    for scanned, (_, calib) in enumerate(_outwards(mids, members, at, Match.CLOSEST)):
+        if scanned >= NEIGHBOUR_SCAN:
+            break
         differing = [
             f"{calib_key} is {calib.frame.get(calib_key)!r}, the raw frame has {first_view.get(first_key)!r}"
             for calib_key, first_key in plan.pairs
-            if _norm(calib.frame.get(calib_key)) != _norm(first_view.get(first_key))
+            if not equal(calib.frame.get(calib_key), first_view.get(first_key))
         ]
         if differing:
             found.append(Considered(calib.name, False, "; ".join(differing)))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dfos.association.frames import Frame
-from dfos.oca.evaluate import Predicate, compile_condition
+from dfos.oca.evaluate import Predicate, coarse, compile_condition
 from dfos.oca.syntax import And, Compare, Key, Literal, OrganiseRule
 
 __all__ = ["Group", "Organisation", "organise"]
@@ -93,8 +93,8 @@ def _dispatch_key(rule: OrganiseRule) -> tuple[str, Any] | None:
             if isinstance(left, Literal):
                 left, right = right, left
             if isinstance(left, Key) and not left.of_input and isinstance(right, Literal) and \
-                    isinstance(right.value, str) and left.name not in ("SIG.TEMPLATE", "SIG.FRAME"):
-                return left.name, right.value
+                    left.name not in ("SIG.TEMPLATE", "SIG.FRAME"):
+                return left.name, coarse(right.value)
     return None
 
 
@@ -115,9 +115,7 @@ class _Dispatch:
     def candidates(self, frame: Frame) -> list[tuple[int, OrganiseRule, Predicate]]:
         found = list(self.always)
         for key, table in self.by_key.items():
-            value = frame.get(key)
-            if isinstance(value, str) and value in table:
-                found += table[value]
+            found += table.get(coarse(frame.get(key)), [])
         return sorted(found, key=lambda entry: entry[0]) if len(found) > 1 else found
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from dfos.oca.syntax import And, Compare, Condition, Key, Like, Literal, Not, Operand, Or
 
-__all__ = ["Frame", "Predicate", "compile_condition", "keys_of", "like_regex"]
+__all__ = ["Frame", "Predicate", "coarse", "compile_condition", "equal", "keys_of", "like_regex"]
 
 #: A frame as conditions see it: dotted keyword -> value.
 Frame = Mapping[str, Any]
@@ -60,6 +60,19 @@ def _as_number(value: Any) -> float | None:
     return None
 
 
+def coarse(value: Any) -> Any:
+    """A hashable value such that ``a == b`` in OCA implies ``coarse(a) == coarse(b)``.
+
+    Indexes (calibration buckets, rule dispatch) use it as a first filter; the
+    exact OCA comparison is always applied afterwards.  Anything that reads as
+    a number becomes that float; other strings stay themselves.
+    """
+    number = _as_number(value)
+    if number is not None:
+        return number
+    return None if value is None else str(value)
+
+
 def _compare(op: Callable[[Any, Any], bool], a: Any, b: Any) -> bool:
     if a is None or b is None:
         return False
@@ -69,6 +82,11 @@ def _compare(op: Callable[[Any, Any], bool], a: Any, b: Any) -> bool:
     if na is None or nb is None:
         return False
     return op(na, nb)
+
+
+def equal(a: Any, b: Any) -> bool:
+    """OCA's ``==`` on two values."""
+    return _compare(operator.eq, a, b)
 
 
 def _fetcher(operand: Operand) -> Callable[[Frame, Frame | None], Any]:

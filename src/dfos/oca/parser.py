@@ -9,6 +9,7 @@ strings keep their case.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 
@@ -56,7 +57,7 @@ _TOKEN_RE = re.compile(
   | (?P<comment>//[^\n]*|/\*.*?\*/)
   | (?P<string>"[^"\n]*")
   | (?P<number>[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?![A-Za-z_.#]))
-  | (?P<name>[A-Za-z_][A-Za-z0-9_.#\-]*)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_.#]*(?:-[A-Za-z_][A-Za-z0-9_.#]*)*)
   | (?P<op>==|!=|<=|>=|<|>|=|;|,|\(|\)|\{|\})
     """,
     re.VERBOSE | re.DOTALL,
@@ -90,6 +91,8 @@ def _tokens(text: str, file: str) -> list[_Token]:
 
 
 _COMPARE_OPS = {"==", "!=", "<", ">", "<=", ">="}
+#: Deepest nesting of parentheses and ``not`` a condition may have.
+MAX_DEPTH = 100
 _SIGNALS = {"SIG.TEMPLATE", "SIG.FRAME"}
 
 
@@ -100,6 +103,7 @@ class _Parser:
         self.pos = 0
         self.min_ret, self.max_ret = 1, 1
         self.group_min, self.group_max = 1, 0  # top-level minRet/maxRet: frames per group
+        self.depth = 0
 
     # -- token helpers ---------------------------------------------------------
     @property
@@ -144,7 +148,11 @@ class _Parser:
     def number(self) -> float:
         if self.tok.kind != "NUMBER":
             raise self.fail("a number")
-        return float(self.advance().text)
+        value = float(self.tok.text)
+        if not math.isfinite(value):
+            raise self.fail("a finite number")
+        self.advance()
+        return value
 
     # -- file ------------------------------------------------------------------
     def rules(self) -> RuleSet:
@@ -152,6 +160,8 @@ class _Parser:
         organise: list[OrganiseRule] = []
         actions: dict[str, Action] = {}
         while self.tok.kind != "END":
+            if not self.is_word("select", "minret", "maxret"):
+                self.group_min, self.group_max = 1, 0  # a pending minRet/maxRet applies to the next statement only
             if self.is_word("if"):
                 classify.append(self.classify_rule())
             elif self.is_word("select"):
@@ -361,14 +371,20 @@ class _Parser:
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def negation(self) -> Condition:
-        if self.is_word("not"):
-            self.advance()
-            return Not(self.negation())
-        if self.is_op("("):
-            self.advance()
-            inner = self.condition()
-            self.op(")")
-            return inner
+        if self.is_word("not") or self.is_op("("):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise RuleSyntaxError(f"{self.source()}: conditions nested deeper than {MAX_DEPTH} levels")
+            try:
+                if self.is_word("not"):
+                    self.advance()
+                    return Not(self.negation())
+                self.advance()
+                inner = self.condition()
+                self.op(")")
+                return inner
+            finally:
+                self.depth -= 1
         return self.comparison()
 
     def comparison(self) -> Condition:
@@ -389,8 +405,7 @@ class _Parser:
             self.advance()
             return Literal(token.text[1:-1])
         if token.kind == "NUMBER":
-            self.advance()
-            return Literal(float(token.text))
+            return Literal(self.number())
         if token.kind == "NAME" and token.text.lower() not in ("and", "or", "not", "like", "then"):
             self.advance()
             text = token.text

@@ -15,6 +15,7 @@ re-created; a changed one is rewritten as CREATED.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -30,7 +31,7 @@ from dfos.association.explain import explain_lines
 from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib
 from dfos.errors import DfosError, FormatError, UsageError
-from dfos.fsutil import write_if_changed, write_text_atomic
+from dfos.fsutil import exclusive_lock, write_if_changed, write_text_atomic
 from dfos.headers.io import card_text, read_header
 from dfos.headers.keywords import to_fits
 from dfos.oca.io import load_rules
@@ -97,7 +98,31 @@ def rules_of(workspace: Workspace) -> RuleSet:
         paths = [Path(p) if Path(p).is_absolute() else workspace.root / p for p in configured]
     else:
         paths = workspace.instrument.rules_files()
-    return load_rules(paths)
+    package = Path(__file__).resolve().parents[1]
+
+    def label(path: Path) -> str:  # stable names in ABs' explanations, wherever dfos is installed
+        for base, prefix in ((workspace.root, ""), (package, "dfos/")):
+            try:
+                return prefix + str(path.resolve().relative_to(base.resolve()))
+            except ValueError:
+                continue
+        return str(path)
+
+    return load_rules(paths, label)
+
+
+def _bad_header(header: Mapping[str, object], instrument: str) -> str | None:
+    """Why a raw header cannot take part in association (None: it can)."""
+    mjd = header.get("MJD-OBS")
+    if isinstance(mjd, bool) or not isinstance(mjd, (int, float)):
+        return f"MJD-OBS is {'missing' if mjd is None else repr(mjd)}, not a number: the frame cannot be dated"
+    found = header.get("INSTRUME")
+    if isinstance(found, str) and found.strip().upper() != instrument:
+        return f"INSTRUME is {found!r}, this workspace is for {instrument}"
+    nexp = header.get("TPL.NEXP")
+    if nexp is not None and (isinstance(nexp, bool) or not isinstance(nexp, (int, float))):
+        return f"TPL.NEXP is {nexp!r}, not a number"
+    return None
 
 
 def _frames(workspace: Workspace, day: date) -> tuple[list[Frame], list[tuple[str, str]]]:
@@ -107,12 +132,15 @@ def _frames(workspace: Workspace, day: date) -> tuple[list[Frame], list[tuple[st
     frames, problems = [], []
     for path in sorted(folder.glob("*.hdr")):
         try:
-            header = read_header(path)
+            cards = dict(read_header(path).cards)
         except FormatError as exc:
             problems.append((path.name, exc.message))
             continue
-        frames.append(Frame(name=str(header.get("ARCFILE") or path.stem + ".fits"), header=dict(header.cards),
-                            path=str(path)))
+        why = _bad_header(cards, workspace.settings.INSTRUMENT)
+        if why:
+            problems.append((path.name, why))
+            continue
+        frames.append(Frame(name=str(cards.get("ARCFILE") or path.stem + ".fits"), header=cards, path=str(path)))
     return frames, problems
 
 
@@ -122,20 +150,30 @@ def _memory_dates(base: Path, day: date, newest: int) -> list[str]:
     return dates[-newest:]
 
 
-def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier) -> list[Calib]:
-    """Certified masters (MCAL) and virtual products of other batches (VCAL) of the recent dates."""
+def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier, done: set[str],
+            problems: list[tuple[str, str]]) -> list[Calib]:
+    """Certified masters (MCAL) and virtual products (VCAL) of the recent dates.
+
+    Virtual products of this batch are made again by this run, except those of ABs tagged DONE,
+    which stand as they are.
+    """
     s = workspace.settings
     memory: list[Calib] = []
     for kind, newest in (("MCAL", s.N_MCAL_LIST), ("VCAL", s.N_VCAL_LIST)):
         base = workspace.cal_dir / kind
         for folder in _memory_dates(base, day, newest):
             for path in sorted((base / folder).glob("*.hdr")):
+                where = f"{kind}/{folder}/{path.name}"
                 try:
                     header = dict(read_header(path).cards)
-                except FormatError:
+                except FormatError as exc:
+                    problems.append((where, exc.message))
                     continue
-                if kind == "VCAL" and header.get("DFOS.BATCH") == batch:
+                if kind == "VCAL" and header.get("DFOS.BATCH") == batch and header.get("DFOS.AB") not in done:
                     continue  # this run makes them again
+                if kind == "VCAL" and not header.get("DFOS.FILE"):
+                    problems.append((where, "a virtual product without DFOS.FILE (where the product will be)"))
+                    continue
                 frame = classifier.classify(Frame(path.stem + ".fits", header, path=str(path)))
                 ref = f"$DFO_CAL_DIR/{kind}/{folder}/{path.name}"
                 if kind == "MCAL":
@@ -158,24 +196,34 @@ def _vcal_text(calib: Calib, batch: str) -> str:
 
 
 def create_abs(workspace: Workspace, day: date, mode: str) -> CreateResult:
-    """Run createAB for a date and mode; see the module docstring."""
+    """Run createAB for a date and mode; see the module docstring.
+
+    One run per date and mode at a time: a second one waits for the first to finish.
+    """
     mode = mode.upper()
     if mode not in MODES:
         raise UsageError(f"mode {mode!r} is not CALIB or SCIENCE")
+    with exclusive_lock(workspace.mon_dir / f".createAB_{mode}_{day.isoformat()}.lock"):
+        return _create(workspace, day, mode)
+
+
+def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
     key = day.isoformat()
     batch = f"{mode}_{key}"
     rules = rules_of(workspace)
     classifier = Classifier(rules.classify)
     frames, problems = _frames(workspace, day)
-    settings = workspace.settings
-    memory = _memory(workspace, day, batch, classifier)
-    result = associate(frames, rules, memory, instrument=settings.INSTRUMENT, date=key, mode=mode,
-                       drs_type=settings.DRS_TYPE, classifier=classifier)
-
     list_path = workspace.mon_dir / f"AB_list_{mode}_{key}"
     done_entries = [entry for entry in read_ab_list(list_path) if entry.done]
     done = {entry.name for entry in done_entries}
     existing = _existing(workspace, batch)
+    # ABs tagged DONE are frozen: their raw frames form no new group, their products stay offered
+    frozen = {Path(raw.ref).name for name in done if name in existing for raw in existing[name].rawfiles}
+    settings = workspace.settings
+    memory = _memory(workspace, day, batch, classifier, done, problems)
+    result = associate([f for f in frames if f.name not in frozen], rules, memory, instrument=settings.INSTRUMENT,
+                       date=key, mode=mode, drs_type=settings.DRS_TYPE, classifier=classifier)
+
     final: list[AB] = []
     written: list[str] = []
     unchanged: list[str] = []
@@ -228,8 +276,8 @@ def _existing(workspace: Workspace, batch: str) -> dict[str, AB]:
     for path in sorted(workspace.ab_dir.glob("*.ab")):
         try:
             ab = parse(path.read_text(encoding="utf-8", errors="replace"), str(path))
-        except FormatError:
-            continue
+        except (FormatError, OSError):
+            continue  # not an AB (a directory, an unreadable file): not ours to touch
         if ab.batch_id == batch:
             found[ab.name] = ab
     return found
@@ -256,7 +304,7 @@ def _write_vcals(workspace: Workspace, key: str, batch: str, result: Association
             except FormatError:
                 continue
             if header.get("DFOS.BATCH") == batch and header.get("DFOS.AB") not in kept:
-                path.unlink()  # the AB that would make it is gone or INCOMPLETE now
+                path.unlink(missing_ok=True)  # the AB that would make it is gone or INCOMPLETE now
     for name, calib in wanted.items():
         target = folder / name
         write_if_changed(target, _vcal_text(calib, batch))
