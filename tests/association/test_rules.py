@@ -6,6 +6,7 @@ import glob
 import random
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -55,3 +56,24 @@ def test_classification_is_order_independent(uves_headers: list[Frame], rng: ran
     rng.shuffle(shuffled)
     classifier = Classifier(rules)  # one cache across the shuffled night
     assert {f.name: classifier.assign(f.header) for f in shuffled} == reference
+
+
+MIXED = st.one_of(st.integers(0, 2), st.sampled_from([0.0, 1.0, 2.5]), st.booleans(),
+                  st.sampled_from(["1", "1.0", "2", "x", "BIAS"]), st.none())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(MIXED, min_size=1, max_size=8), st.randoms(use_true_random=False))
+def test_classification_is_order_independent_for_mixed_types(values: list[Any], rng: random.Random) -> None:
+    rules = parse_rules("""
+        if X like "1" then { DO.CATG = "LIKE_ONE"; }
+        if X == 1 then { RAW.TYPE = "NUMERIC_ONE"; }
+        if X == "x" or X > 2 then { DO.CATG = "OTHER"; }
+    """).classify
+    headers = [{"X": v} if v is not None else {} for v in values]
+    reference = [Classifier(rules).assign(h) for h in headers]
+    order = list(range(len(headers)))
+    rng.shuffle(order)
+    classifier = Classifier(rules)
+    shuffled = {i: classifier.assign(headers[i]) for i in order}
+    assert [shuffled[i] for i in range(len(headers))] == reference

@@ -115,3 +115,25 @@ def test_actions_of_the_same_name_merge_across_files() -> None:
     products = parse_rules("action A { product MASTER_A; }", "map.oca")
     merged = merge([eso, products]).actions["A"]
     assert (merged.recipe, merged.products, len(merged.selects)) == ("a_recipe", ("MASTER_A",), 1)
+
+
+def test_deep_nesting_is_a_syntax_error_not_a_crash() -> None:
+    deep = "if " + "(" * 1000 + "A == 1" + ")" * 1000 + " then { X = 1; }"
+    with pytest.raises(RuleSyntaxError, match="nested deeper than 100 levels"):
+        parse_rules(deep, "deep.oca")
+    with pytest.raises(RuleSyntaxError, match="nested deeper"):
+        parse_rules("if " + "not " * 5000 + "A == 1 then { X = 1; }", "deep.oca")
+
+
+def test_names_and_numbers_are_strict() -> None:
+    with pytest.raises(RuleSyntaxError):  # 'MJD-OBS-7' is not a name: no arithmetic in OCA
+        parse_rules("if inputFile.MJD-OBS-7 > MJD-OBS then { X = 1; }")
+    with pytest.raises(RuleSyntaxError, match="a finite number"):
+        parse_rules("action A { select file as T from calibFiles where X == 1 using CLOSEST within 1e400 days; }")
+    rules = parse_rules("if MJD-OBS > -1.5e3 and DET.CHIPS == 2 then { X = 1; }")
+    assert str(rules.classify[0].condition) == "MJD-OBS > -1500 and DET.CHIPS == 2"
+
+
+def test_a_pending_minret_applies_to_the_next_statement_only() -> None:
+    rules = parse_rules("minRet = 3;\naction A { recipe r; }\nselect execute(A) from inputFiles where X == 1;")
+    assert rules.organise[0].min_frames == 1

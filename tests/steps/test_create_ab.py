@@ -233,3 +233,56 @@ def test_adding_frames_never_changes_done_abs(night_headers: Path, data: st.Data
         assert {p: p.read_bytes() for p in files} == files
     finally:
         shutil.rmtree(ws.root.parent)
+
+
+def _tag_done(ws: Workspace, *names: str) -> None:
+    ab_list = ws.mon_dir / "AB_list_CALIB_2013-02-12"
+    lines = [line + ("  DONE" if line.split()[0] in names else "") for line in ab_list.read_text().splitlines()]
+    ab_list.write_text("".join(line + "\n" for line in lines))
+
+
+def test_a_done_ab_keeps_serving_its_children(night: Workspace) -> None:
+    create_abs(night, NIGHT, "CALIB")
+    _tag_done(night, BIAS)
+    vcal = night.vcal_dir / "2013-02-12" / "r.UVES.2013-02-12T18:05:00.500_tpl_0000.hdr"
+    before = vcal.read_bytes()
+    # one of its frames disappears and another's header changes: the DONE AB stands as it is
+    (night.hdr_dir / "2013-02-12" / "UVES.2013-02-12T18:09:32.500.hdr").unlink()
+    first = night.hdr_dir / "2013-02-12" / "UVES.2013-02-12T18:05:00.500.hdr"
+    first.write_text(first.read_text().replace("INS PIXSCALE = 0.246", "INS PIXSCALE = 0.250"))
+    result = create_abs(night, NIGHT, "CALIB")
+    abs_ = by_name(result.abs)
+    assert result.kept_done == (BIAS,)
+    assert [ab.name for ab in result.abs].count(BIAS) == 1 and len(result.abs) == 7  # no second bias AB
+    assert abs_[DARK].completeness is Completeness.COMPLETE and abs_[DARK].waitfor == (BIAS,)
+    assert abs_[FLAT].completeness is Completeness.COMPLETE
+    assert vcal.read_bytes() == before
+
+
+def test_bad_headers_are_reported_and_skipped(night: Workspace) -> None:
+    folder = night.hdr_dir / "2013-02-12"
+    dark = folder / "UVES.2013-02-12T20:42:16.500.hdr"
+    dark.write_text(dark.read_text().replace("MJD-OBS =", "MJD-BAD ="))
+    flat = folder / "UVES.2013-02-12T21:57:12.500.hdr"
+    flat.write_text(flat.read_text().replace("INSTRUME= 'UVES    '", "INSTRUME= 'GIRAFFE '"))
+    result = create_abs(night, NIGHT, "CALIB")
+    problems = dict(result.problems)
+    assert problems[dark.name].startswith("MJD-OBS is missing, not a number")
+    assert problems[flat.name] == "INSTRUME is 'GIRAFFE', this workspace is for UVES"
+    abs_ = by_name(result.abs)
+    assert "template incomplete: 2 of 3 frames (TPL.NEXP)" in abs_[DARK].missing
+    log = (night.mon_dir / "assoc_CALIB_2013-02-12.log").read_text()
+    assert f"UNREADABLE {dark.name}: MJD-OBS is missing" in log
+
+
+def test_two_runs_at_once_both_succeed(night: Workspace) -> None:
+    import subprocess
+    import sys
+
+    script = ("import sys; from datetime import date; from dfos.workspace import open_workspace; "
+              "from dfos.steps.create_ab import create_abs; "
+              "create_abs(open_workspace(None, {'DFOS_ROOT': sys.argv[1]}), date(2013, 2, 12), 'CALIB')")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(night.root)]) for _ in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    assert len(read_ab_list(night.mon_dir / "AB_list_CALIB_2013-02-12")) == 7
+    assert [line.flag for line in night.status_log.read()].count("cal_AB") == 3
