@@ -38,7 +38,7 @@ from dfos.oca.io import load_rules
 from dfos.oca.syntax import RuleSet
 from dfos.workspace import Workspace
 
-__all__ = ["ABList", "CreateResult", "create_abs", "explain_text", "read_ab_list", "rules_of"]
+__all__ = ["ABList", "CreateResult", "ab_list_lock", "create_abs", "explain_text", "read_ab_list", "rules_of"]
 
 MODES = ("CALIB", "SCIENCE")
 
@@ -195,6 +195,11 @@ def _vcal_text(calib: Calib, batch: str) -> str:
     return card_text(header)
 
 
+def ab_list_lock(workspace: Workspace, mode: str, day: date) -> Path:
+    """The lock file every writer of ``AB_list_<MODE>_<DATE>`` (createAB, processing, DONE tags) holds."""
+    return workspace.mon_dir / f".AB_list_{mode}_{day.isoformat()}.lock"
+
+
 def create_abs(workspace: Workspace, day: date, mode: str) -> CreateResult:
     """Run createAB for a date and mode; see the module docstring.
 
@@ -203,7 +208,7 @@ def create_abs(workspace: Workspace, day: date, mode: str) -> CreateResult:
     mode = mode.upper()
     if mode not in MODES:
         raise UsageError(f"mode {mode!r} is not CALIB or SCIENCE")
-    with exclusive_lock(workspace.mon_dir / f".createAB_{mode}_{day.isoformat()}.lock"):
+    with exclusive_lock(ab_list_lock(workspace, mode, day)):
         return _create(workspace, day, mode)
 
 
