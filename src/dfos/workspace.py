@@ -115,6 +115,18 @@ class Workspace:
         return self.path("DFO_ARCHIVE_DIR")
 
     @property
+    def db_url(self) -> str:
+        """The workspace database: ``DB_URL``, else SQLite ``dfos.sqlite`` in the workspace."""
+        return self.settings.DB_URL or f"sqlite:///{self.root / 'dfos.sqlite'}"
+
+    def expand(self, ref: str) -> Path:
+        """A path written with DFOS variables (``$DFO_RAW_DIR/...``) as a real path."""
+        for name, value in sorted(self.env_vars(), key=lambda pair: -len(pair[0])):
+            if ref.startswith(f"${name}/") or ref == f"${name}":
+                return Path(value + ref[len(name) + 1 :])
+        return Path(ref)
+
+    @property
     def status_log(self) -> StatusLog:
         """``$DFO_MON_DIR/DFO_STATUS``."""
         return StatusLog(self.mon_dir / "DFO_STATUS")

@@ -17,6 +17,7 @@ from dfos import __version__
 from dfos.cli.commands.association import create_ab_cmd, explain_cmd
 from dfos.cli.commands.data import demo_data_cmd, headers_cmd
 from dfos.cli.commands.oca import oca_group
+from dfos.cli.commands.processing import process_ab_cmd
 from dfos.cli.commands.status import flag_cmd, status_cmd
 from dfos.cli.commands.workspace import config_group, env_cmd, init_cmd
 from dfos.cli.context import Cli
@@ -56,7 +57,7 @@ def cli(ctx: click.Context, root: Path | None, assignments: tuple[str, ...]) -> 
 
 
 for command in (init_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_cmd, demo_data_cmd, oca_group,
-                create_ab_cmd, explain_cmd):
+                create_ab_cmd, explain_cmd, process_ab_cmd):
     cli.add_command(command)
 
 

@@ -125,7 +125,14 @@ def _validate(spec: KeySpec, value: Any, where: str) -> None:
     """Key-specific checks beyond the type."""
     if spec.name == "DRS_TYPE" and value.upper() not in {"CON", "CPL", "INT"}:
         raise ConfigError(f"{where}: DRS_TYPE must be CON, CPL or INT, not {value!r}")
-    if spec.name in {"N_DFO_HDR", "STATUS_KEEP_LINES", "N_MCAL_LIST", "N_VCAL_LIST"} and value < 1:
+    if spec.name == "QCBQS_TYPE" and value.upper() not in {"SER", "PAR", "IMPLICIT"}:
+        raise ConfigError(f"{where}: QCBQS_TYPE must be SER, PAR or IMPLICIT, not {value!r}")
+    if spec.name in {"SLOTS"} and value < 0:
+        raise ConfigError(f"{where}: {spec.name} must be 0 or more, not {value}")
+    if spec.name == "RECIPE_TIMEOUT" and not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{where}: RECIPE_TIMEOUT must be a positive number of seconds, not {value}")
+    if spec.name in {"N_DFO_HDR", "STATUS_KEEP_LINES", "N_MCAL_LIST", "N_VCAL_LIST", "DOWNLOAD_SLOTS",
+                     "MAX_ATTEMPTS"} and value < 1:
         raise ConfigError(f"{where}: {spec.name} must be at least 1, not {value}")
     if spec.name == "DFO_OFFSET" and not (math.isfinite(value) and -24 < value < 24):
         raise ConfigError(f"{where}: DFO_OFFSET must be hours between -24 and 24, not {value}")
@@ -250,6 +257,7 @@ def load_config(
 
     values["INSTRUMENT"] = str(values["INSTRUMENT"]).upper()
     values["DRS_TYPE"] = str(values["DRS_TYPE"]).upper()
+    values["QCBQS_TYPE"] = str(values["QCBQS_TYPE"]).upper()
     return LoadedConfig(settings=Settings(**values), origins=origins)
 
 

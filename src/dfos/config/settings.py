@@ -69,6 +69,15 @@ class Settings:
     N_VCAL_LIST: int = _key(3, "association", "newest VCAL dates (up to the date) in the calibration memory")
     DRS_TYPE: str = _key("CON", "association", "cascade execution: CON (DAG), CPL (serial), INT (recipe-parallel)")
 
+    # -- processing ----------------------------------------------------------------
+    DB_URL: str = _key("", "processing", "workspace database URL; empty: SQLite file dfos.sqlite in the workspace")
+    ESOREX: str = _key("esorex", "processing", "the esorex program processAB runs")
+    RECIPE_TIMEOUT: float = _key(3600.0, "processing", "seconds a recipe may run before it is killed")
+    SLOTS: int = _key(0, "processing", "ABs run at once by the local executor; 0: one per core")
+    DOWNLOAD_SLOTS: int = _key(8, "processing", "parallel downloads at most")
+    MAX_ATTEMPTS: int = _key(1, "processing", "runs of a failing AB before it counts as failed")
+    QCBQS_TYPE: str = _key("IMPLICIT", "processing", "QC jobs: SER, PAR or IMPLICIT (inside processAB)")
+
     # -- status and monitor ----------------------------------------------------
     N_DFO_HDR: int = _key(20, "status", "newest header dates considered for the date table")
     STATUS_KEEP_LINES: int = _key(5000, "status", "lines DFO_STATUS keeps when it is trimmed")

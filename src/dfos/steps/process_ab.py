@@ -1,0 +1,268 @@
+"""processAB: run one AB's recipe with esorex and put its products in place.
+
+For an AB: fetch raw inputs that are not on disk from the archive into
+``$DFO_RAW_DIR/<DATE>``; check every calibration input exists; write the SOF
+in a fresh working directory; run ``esorex`` as an argument list (never a shell
+string) with ``--output-dir``, ``--log-dir``, ``--products-sof=products.json``
+and the AB's parameters, ``OMP_NUM_THREADS`` set for its slot; keep its log as
+``$DFO_AB_DIR/<LOG_NAME>``; move the products, named as the AB says, to
+``$DFS_PRODUCT/<RAW_TYPE>/<DATE>``; set PROCESS_STATUS in the AB; and return a
+:class:`RunRecord` (the caller stores it in the workspace database).
+
+A failure is classified: ``missing_input``, ``recipe_error`` (exit code and the
+recipe's last ERROR line), ``crash`` (killed by a signal), ``timeout``,
+``infrastructure`` (esorex missing, a disk refusing a write).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from dfos import clock
+from dfos.ab.format import parse, render
+from dfos.ab.model import AB, Completeness, ProcessStatus
+from dfos.archive.local import LocalArchive
+from dfos.dates import format_timestamp, parse_date
+from dfos.db import ab_runs, engine_for_url
+from dfos.errors import DfosError, FormatError
+from dfos.fsutil import atomic_path, exclusive_lock, write_text_atomic
+from dfos.steps.create_ab import ab_list_lock
+from dfos.workspace import Workspace
+
+__all__ = ["Failure", "RunRecord", "load_ab", "process_ab", "record_run"]
+
+
+class Failure(StrEnum):
+    MISSING_INPUT = "missing_input"
+    RECIPE_ERROR = "recipe_error"
+    CRASH = "crash"
+    TIMEOUT = "timeout"
+    INFRASTRUCTURE = "infrastructure"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One processAB run, as the workspace database stores it."""
+
+    ab: str
+    batch_id: str
+    recipe: str
+    started: str
+    ended: str
+    status: str
+    failure: str | None
+    exit_code: int | None
+    signal: int | None
+    message: str
+    wall_s: float
+    max_rss_kb: int | None
+    log: str
+    host: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == ProcessStatus.SUCCESSFUL.value
+
+
+def load_ab(workspace: Workspace, name: str) -> AB:
+    """Read an AB from ``$DFO_AB_DIR``."""
+    path = workspace.ab_dir / Path(name).name
+    try:
+        return parse(path.read_text(encoding="utf-8"), str(path))
+    except FileNotFoundError:
+        raise DfosError(f"no AB {Path(name).name} in {workspace.ab_dir}; create it with 'dfos create-ab'") from None
+
+
+def _last_error(log: Path) -> str:
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    errors = [line.split("]", 1)[-1].strip() for line in lines if "[ ERROR ]" in line]
+    return errors[-1] if errors else ""
+
+
+def _fetch_raw(workspace: Workspace, target: Path) -> bool:
+    """Copy a raw frame from the archive into place (verified size, atomic); False if the archive lacks it."""
+    try:
+        source = LocalArchive(workspace.archive_dir).store_path(target.name)
+    except FormatError:
+        return False
+    if not source.is_file():
+        return False
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+        if tmp.stat().st_size != source.stat().st_size:
+            raise OSError(f"short copy of {source}")
+    return True
+
+
+def _inputs(workspace: Workspace, ab: AB) -> list[str]:
+    """Make the inputs available; return what is missing."""
+    missing = []
+    for raw in ab.rawfiles:
+        path = workspace.expand(raw.ref)
+        if not path.is_file() and not _fetch_raw(workspace, path):
+            missing.append(f"raw frame {path.name} is neither in {path.parent} nor in the archive")
+    for cal in (*ab.mcalib, *ab.massoc):
+        path = workspace.expand(cal.sof_path)
+        if not path.is_file():
+            source = f"made by {cal.producer}" if cal.virtual else "a master of the calibration memory"
+            missing.append(f"{cal.tag} {path} is missing ({source})")
+    return missing
+
+
+def _update_status(workspace: Workspace, ab: AB, status: ProcessStatus) -> None:
+    mode, _, day = ab.batch_id.partition("_")
+    with exclusive_lock(ab_list_lock(workspace, mode, parse_date(day))):
+        path = workspace.ab_dir / ab.name
+        current = parse(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else ab
+        write_text_atomic(path, render(replace(current, process_status=status)))
+
+
+def _place(source: Path, target: Path) -> None:
+    """Move a product into place: rename on one file system, else copy, verify, then delete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(source, target)
+        return
+    except OSError:
+        pass
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+        if tmp.stat().st_size != source.stat().st_size:
+            raise OSError(f"short copy of {source}")
+    source.unlink()
+
+
+def process_ab(
+    workspace: Workspace,
+    name: str,
+    threads: int = 1,
+    on_start: Callable[[int], None] | None = None,
+) -> RunRecord:
+    """Run one AB; see the module docstring.  Raises :class:`DfosError` for an AB that must not run."""
+    ab = load_ab(workspace, name)
+    if ab.completeness is Completeness.INCOMPLETE:
+        raise DfosError(f"{ab.name} is INCOMPLETE ({'; '.join(ab.missing)[:200]}): it is never run")
+    settings = workspace.settings
+    started = clock.now(settings)
+    t0 = time.monotonic()
+    log_path = workspace.ab_dir / ab.log_name
+
+    def finish(status: ProcessStatus, failure: Failure | None, message: str, exit_code: int | None = None,
+               sig: int | None = None, rss: int | None = None) -> RunRecord:
+        _update_status(workspace, ab, status)
+        return RunRecord(
+            ab=ab.name, batch_id=ab.batch_id, recipe=ab.recipe, started=format_timestamp(started),
+            ended=format_timestamp(clock.now(settings)), status=status.value,
+            failure=failure.value if failure else None, exit_code=exit_code, signal=sig, message=message,
+            wall_s=round(time.monotonic() - t0, 3), max_rss_kb=rss, log=str(log_path), host=socket.gethostname(),
+        )
+
+    try:
+        missing = _inputs(workspace, ab)
+    except OSError as exc:
+        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"fetching inputs: {exc}")
+    if missing:
+        return finish(ProcessStatus.FAILED, Failure.MISSING_INPUT, "; ".join(missing))
+
+    work_root = workspace.ab_dir / ".work"
+    work_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=ab.name.removesuffix(".ab") + ".", dir=work_root))
+    (work / "out").mkdir()
+    sof = work / (ab.name.removesuffix(".ab") + ".sof")
+    sof.write_text("".join(f"{workspace.expand(path)} {tag}\n" for path, tag in ab.sof), encoding="utf-8")
+    argv = [settings.ESOREX, f"--output-dir={work / 'out'}", f"--log-dir={work}", "--products-sof=products.json",
+            ab.recipe, *ab.params, str(sof)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads))}
+    try:
+        proc = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    except OSError as exc:
+        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"cannot start {settings.ESOREX}: {exc.strerror}")
+    if on_start:
+        on_start(proc.pid)
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(settings.RECIPE_TIMEOUT, kill)
+    timer.start()
+    try:
+        _, wait_status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(wait_status)
+    rss = int(usage.ru_maxrss)
+    for produced in ("esorex.log", ".logfile"):  # after a crash only .logfile remains
+        if (work / produced).is_file():
+            shutil.copyfile(work / produced, log_path)
+            break
+    code = proc.returncode
+    if timed_out.is_set():
+        return finish(ProcessStatus.FAILED, Failure.TIMEOUT, f"killed after {settings.RECIPE_TIMEOUT:g} s",
+                      rss=rss)
+    if code < 0:
+        return finish(ProcessStatus.FAILED, Failure.CRASH, f"{ab.recipe} died of signal {-code}",
+                      sig=-code, rss=rss)
+    if code != 0:
+        error = _last_error(log_path) or "no ERROR line in the log"
+        return finish(ProcessStatus.FAILED, Failure.RECIPE_ERROR, f"exit code {code}: {error}", exit_code=code,
+                      rss=rss)
+    try:
+        _collect(workspace, ab, work)
+    except (OSError, ValueError) as exc:
+        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"placing products: {exc}", exit_code=0, rss=rss)
+    except DfosError as exc:
+        return finish(ProcessStatus.FAILED, Failure.RECIPE_ERROR, exc.message, exit_code=0, rss=rss)
+    shutil.rmtree(work, ignore_errors=True)
+    return finish(ProcessStatus.SUCCESSFUL, None, "", exit_code=0, rss=rss)
+
+
+def _collect(workspace: Workspace, ab: AB, work: Path) -> None:
+    """Move the products esorex lists to their AB names in ``$DFS_PRODUCT/<RAW_TYPE>/<DATE>``."""
+    listing = work / "products.json"
+    made = json.loads(listing.read_text(encoding="utf-8")) if listing.is_file() else []
+    expected = list(ab.products)
+    target_dir = workspace.expand(ab.prod_path)
+    extra = len(expected)
+    for item in made:
+        source = work / "out" / item["name"]
+        if not source.is_file():
+            source = work / item["name"]
+        match = next((p for p in expected if p.catg == item["category"]), None)
+        if match is not None:
+            expected.remove(match)
+            target = target_dir / match.name
+        else:
+            target = target_dir / f"{ab.prod_root}_{extra:04d}.fits"
+            extra += 1
+        _place(source, target)
+    if expected:
+        raise DfosError(f"{ab.recipe} made no {', '.join(p.catg for p in expected)}")
+
+
+def record_run(workspace: Workspace, run: RunRecord) -> None:
+    """Store a run record in the workspace database."""
+    with engine_for_url(workspace.db_url).begin() as connection:
+        connection.execute(insert(ab_runs).values(**run.__dict__))
