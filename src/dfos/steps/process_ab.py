@@ -16,6 +16,7 @@ recipe's last ERROR line), ``crash`` (killed by a signal), ``timeout``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -201,10 +202,8 @@ def process_ab(
 
     def kill() -> None:
         timed_out.set()
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     timer = threading.Timer(settings.RECIPE_TIMEOUT, kill)
     timer.start()
