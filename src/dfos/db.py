@@ -50,6 +50,8 @@ ab_runs = Table(
     Column("max_rss_kb", Integer),
     Column("log", String(1024)),
     Column("host", String(128)),
+    Column("dag_id", String(128), index=True),  # set when an executor ran it
+    Column("attempt", Integer),
 )
 
 #: The state of each AB of a cascade run by an executor (dag_id = e.g. CALIB_2013-02-12).

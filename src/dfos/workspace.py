@@ -115,6 +115,11 @@ class Workspace:
         return self.path("DFO_ARCHIVE_DIR")
 
     @property
+    def bin_dir(self) -> Path:
+        """Where this dfos installation's programs are (``DFO_BIN_DIR``)."""
+        return Path(sys.executable).parent
+
+    @property
     def db_url(self) -> str:
         """The workspace database: ``DB_URL``, else SQLite ``dfos.sqlite`` in the workspace."""
         return self.settings.DB_URL or f"sqlite:///{self.root / 'dfos.sqlite'}"
@@ -161,7 +166,7 @@ class Workspace:
             ("DFO_FILE_NAME", self.instrument.file_prefix),
             ("DFO_FLAVOUR", s.FLAVOUR.value),
             ("DFO_OFFSET", _number(s.DFO_OFFSET)),
-            ("DFO_BIN_DIR", str(Path(sys.executable).parent)),
+            ("DFO_BIN_DIR", str(self.bin_dir)),
         ]
         pairs += [(key, str(self.path(key))) for key in DIRECTORY_KEYS]
         return pairs

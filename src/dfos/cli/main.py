@@ -15,6 +15,14 @@ import click
 
 from dfos import __version__
 from dfos.cli.commands.association import create_ab_cmd, explain_cmd
+from dfos.cli.commands.cascade import (
+    cascade_stat_cmd,
+    create_job_cmd,
+    exec_cascade_cmd,
+    fetch_raw_cmd,
+    stop_cascade_cmd,
+    watch_queue_cmd,
+)
 from dfos.cli.commands.data import demo_data_cmd, headers_cmd
 from dfos.cli.commands.oca import oca_group
 from dfos.cli.commands.processing import process_ab_cmd
@@ -57,7 +65,8 @@ def cli(ctx: click.Context, root: Path | None, assignments: tuple[str, ...]) -> 
 
 
 for command in (init_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_cmd, demo_data_cmd, oca_group,
-                create_ab_cmd, explain_cmd, process_ab_cmd):
+                create_ab_cmd, explain_cmd, process_ab_cmd, create_job_cmd, exec_cascade_cmd, cascade_stat_cmd,
+                stop_cascade_cmd, watch_queue_cmd, fetch_raw_cmd):
     cli.add_command(command)
 
 

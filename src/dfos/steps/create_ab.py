@@ -38,7 +38,8 @@ from dfos.oca.io import load_rules
 from dfos.oca.syntax import RuleSet
 from dfos.workspace import Workspace
 
-__all__ = ["ABList", "CreateResult", "ab_list_lock", "create_abs", "explain_text", "read_ab_list", "rules_of"]
+__all__ = ["ABList", "CreateResult", "ab_list_lock", "create_abs", "explain_text", "read_ab_list", "rules_of",
+           "tag_done"]
 
 MODES = ("CALIB", "SCIENCE")
 
@@ -198,6 +199,16 @@ def _vcal_text(calib: Calib, batch: str) -> str:
 def ab_list_lock(workspace: Workspace, mode: str, day: date) -> Path:
     """The lock file every writer of ``AB_list_<MODE>_<DATE>`` (createAB, processing, DONE tags) holds."""
     return workspace.mon_dir / f".AB_list_{mode}_{day.isoformat()}.lock"
+
+
+def tag_done(workspace: Workspace, mode: str, day: date, names: set[str]) -> None:
+    """Tag ABs DONE in ``AB_list_<MODE>_<DATE>`` (after they succeeded): createAB will not touch them again."""
+    path = workspace.mon_dir / f"AB_list_{mode}_{day.isoformat()}"
+    with exclusive_lock(ab_list_lock(workspace, mode, day)):
+        entries = read_ab_list(path)
+        tagged = [replace(e, done=e.done or e.name in names) for e in entries]
+        if tagged != entries:
+            write_text_atomic(path, "".join(e.render() + "\n" for e in tagged))
 
 
 def create_abs(workspace: Workspace, day: date, mode: str) -> CreateResult:

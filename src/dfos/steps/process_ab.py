@@ -36,12 +36,14 @@ from sqlalchemy import insert
 from dfos import clock
 from dfos.ab.format import parse, render
 from dfos.ab.model import AB, Completeness, ProcessStatus
+from dfos.ab.store import read_ab
 from dfos.archive.local import LocalArchive
 from dfos.dates import format_timestamp, parse_date
 from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError, FormatError
-from dfos.fsutil import atomic_path, exclusive_lock, write_text_atomic
+from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.steps.create_ab import ab_list_lock
+from dfos.steps.fetch import copy_verified
 from dfos.workspace import Workspace
 
 __all__ = ["Failure", "RunRecord", "load_ab", "process_ab", "record_run"]
@@ -81,11 +83,7 @@ class RunRecord:
 
 def load_ab(workspace: Workspace, name: str) -> AB:
     """Read an AB from ``$DFO_AB_DIR``."""
-    path = workspace.ab_dir / Path(name).name
-    try:
-        return parse(path.read_text(encoding="utf-8"), str(path))
-    except FileNotFoundError:
-        raise DfosError(f"no AB {Path(name).name} in {workspace.ab_dir}; create it with 'dfos create-ab'") from None
+    return read_ab(workspace.ab_dir, name)
 
 
 def _last_error(log: Path) -> str:
@@ -105,10 +103,7 @@ def _fetch_raw(workspace: Workspace, target: Path) -> bool:
         return False
     if not source.is_file():
         return False
-    with atomic_path(target) as tmp:
-        shutil.copyfile(source, tmp)
-        if tmp.stat().st_size != source.stat().st_size:
-            raise OSError(f"short copy of {source}")
+    copy_verified(source, target)
     return True
 
 
@@ -143,10 +138,7 @@ def _place(source: Path, target: Path) -> None:
         return
     except OSError:
         pass
-    with atomic_path(target) as tmp:
-        shutil.copyfile(source, tmp)
-        if tmp.stat().st_size != source.stat().st_size:
-            raise OSError(f"short copy of {source}")
+    copy_verified(source, target)
     source.unlink()
 
 
@@ -261,7 +253,7 @@ def _collect(workspace: Workspace, ab: AB, work: Path) -> None:
         raise DfosError(f"{ab.recipe} made no {', '.join(p.catg for p in expected)}")
 
 
-def record_run(workspace: Workspace, run: RunRecord) -> None:
-    """Store a run record in the workspace database."""
+def record_run(workspace: Workspace, run: RunRecord, dag_id: str | None = None, attempt: int | None = None) -> None:
+    """Store a run record in the workspace database (with the cascade and attempt that ran it)."""
     with engine_for_url(workspace.db_url).begin() as connection:
-        connection.execute(insert(ab_runs).values(**run.__dict__))
+        connection.execute(insert(ab_runs).values(**run.__dict__, dag_id=dag_id, attempt=attempt))

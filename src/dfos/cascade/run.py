@@ -1,0 +1,192 @@
+"""Driving a cascade: execution file + scheduler + executor, with every state kept in the database.
+
+The state of each AB (``cascade_nodes``) is written before it starts and when it
+ends, so after the executor is killed (even ``kill -9``) the next run resumes:
+succeeded ABs never run again, an AB that was running runs again once (its
+leftover recipe process, if any, is killed first).  One executor per cascade:
+a second ``exec-cascade`` of the same id stops at once.  A graceful stop
+(``dfos stop-cascade``) lets running ABs finish and starts nothing new.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, insert, select, update
+
+from dfos import clock
+from dfos.ab.model import Completeness
+from dfos.ab.store import read_ab
+from dfos.cascade.scheduler import Node, NodeState, Scheduler
+from dfos.dates import format_timestamp
+from dfos.db import ab_runs, cascade_nodes, engine_for_url
+from dfos.errors import DfosError, FormatError
+from dfos.executors.base import Executor, Handle, Task
+from dfos.jobs.model import parse_exec
+from dfos.workspace import Workspace
+
+__all__ = ["CascadeResult", "cascade_state", "forget_cascade", "request_stop", "run_cascade"]
+
+#: Exit status of ``exec-cascade`` when some AB failed or was blocked.
+CASCADE_FAILED = 11
+#: Exit status of ``exec-cascade`` when another executor already runs the cascade.
+CASCADE_BUSY = 12
+
+
+class CascadeBusy(DfosError):
+    exit_code = CASCADE_BUSY
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    dag_id: str
+    counts: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        return self.counts.get("failed", 0) == 0 and self.counts.get("blocked", 0) == 0 \
+            and self.counts.get("waiting", 0) == 0
+
+
+def _stop_file(workspace: Workspace, dag_id: str) -> Path:
+    return workspace.job_dir / f".stop_{dag_id}"
+
+
+def request_stop(workspace: Workspace, dag_id: str) -> None:
+    """Ask the executor of a cascade to start nothing new (running ABs finish)."""
+    _stop_file(workspace, dag_id).touch()
+
+
+@contextmanager
+def _single(workspace: Workspace, dag_id: str) -> Iterator[None]:
+    path = workspace.job_dir / f".cascade_{dag_id}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CascadeBusy(f"cascade {dag_id} is already being run by another executor; "
+                              f"see 'dfos cascade-stat --dag-id {dag_id}'") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _nodes(workspace: Workspace, jobs: Path) -> list[Node]:
+    try:
+        exec_file = parse_exec(jobs.read_text(encoding="utf-8"), source=str(jobs))
+    except FileNotFoundError:
+        raise DfosError(f"no execution file {jobs}; write it with 'dfos create-job'") from None
+    except FormatError as exc:
+        raise DfosError(exc.message) from None
+    inside = {line.ab for line in exec_file.lines}
+    nodes = []
+    for name, parents in exec_file.nodes():
+        ab = read_ab(workspace.ab_dir, name)
+        outside = [p for p in parents if p not in inside]
+        waiting_outside = [p for p in outside if read_ab(workspace.ab_dir, p).process_status.value != "SUCCESSFUL"]
+        nodes.append(Node(name, tuple(p for p in parents if p in inside),
+                          incomplete=ab.completeness is Completeness.INCOMPLETE or bool(waiting_outside)))
+    return nodes
+
+
+def _kill_leftover(pid: int | None) -> None:
+    """A recipe started by an executor that died keeps running: end it before running the AB again."""
+    if pid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def run_cascade(
+    workspace: Workspace,
+    dag_id: str,
+    jobs: Path,
+    executor: Executor,
+    slots: int | None = None,
+    progress: Callable[[dict[str, int]], None] | None = None,
+) -> CascadeResult:
+    """Run (or resume) a cascade until it is done or stopped; see the module docstring."""
+    engine = engine_for_url(workspace.db_url)
+    settings = workspace.settings
+    slots = slots or settings.SLOTS or os.cpu_count() or 1
+    with _single(workspace, dag_id):
+        _stop_file(workspace, dag_id).unlink(missing_ok=True)
+        nodes = _nodes(workspace, jobs)
+        scheduler = Scheduler({n.name: n for n in nodes}, slots, {"download": settings.DOWNLOAD_SLOTS},
+                              settings.MAX_ATTEMPTS)
+        with engine.begin() as db:
+            rows = db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()
+            done_runs = {(r["ab"], r["attempt"]) for r in db.execute(
+                select(ab_runs.c.ab, ab_runs.c.attempt).where(ab_runs.c.dag_id == dag_id,
+                                                              ab_runs.c.status == "SUCCESSFUL"))}
+            restored: dict[str, tuple[NodeState, int]] = {}
+            for row in rows:
+                state = NodeState(row["state"])
+                if state is NodeState.RUNNING:
+                    _kill_leftover(row["pid"])
+                    if (row["ab"], row["attempts"]) in done_runs:
+                        state = NodeState.SUCCEEDED  # it finished and was recorded; only the state was not saved
+                restored[row["ab"]] = (state, int(row["attempts"]))
+            scheduler.restore({k: v for k, v in restored.items() if k in scheduler.nodes})
+            db.execute(delete(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id))
+            now = format_timestamp(clock.now(settings))
+            db.execute(insert(cascade_nodes), [
+                {"dag_id": dag_id, "ab": n.name, "state": scheduler.state(n.name).value,
+                 "attempts": scheduler.attempts(n.name), "updated": now,
+                 "exit_code": next((r["exit_code"] for r in rows if r["ab"] == n.name), None),
+                 "wall_s": next((r["wall_s"] for r in rows if r["ab"] == n.name), None)}
+                for n in nodes
+            ])
+
+        def save(name: str, **values: object) -> None:
+            with engine.begin() as db:
+                db.execute(update(cascade_nodes)
+                           .where(cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab == name)
+                           .values(updated=format_timestamp(clock.now(settings)), **values))
+
+        handles: dict[str, Handle] = {}
+        while True:
+            if not scheduler.stopping and _stop_file(workspace, dag_id).exists():
+                scheduler.stopping = True
+            for name in scheduler.startable():
+                save(name, state=NodeState.RUNNING.value, attempts=scheduler.attempts(name), pid=None,
+                     exit_code=None)
+                task = Task(name, ("processAB", "-a", name), "recipe", 1, dag_id, scheduler.attempts(name))
+                handles[name] = executor.submit(task, lambda h: save(h.name, pid=int(h.backend_id)
+                                                                      if h.backend_id.isdigit() else None,
+                                                                      backend_id=h.backend_id))
+            if progress:
+                progress(scheduler.counts())
+            if scheduler.done:
+                break
+            for outcome in executor.poll(timeout=0.5):
+                for name, state in scheduler.finished(outcome.name, outcome.ok):
+                    values: dict[str, object] = {"state": state.value}
+                    if name == outcome.name:
+                        values.update(exit_code=outcome.exit_code, wall_s=outcome.wall_s, pid=None)
+                    save(name, **values)
+        return CascadeResult(dag_id, scheduler.counts())
+
+
+def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:
+    """The persisted state of every AB of a cascade (``cascade-stat``)."""
+    with engine_for_url(workspace.db_url).begin() as db:
+        rows = db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()
+    if not rows:
+        raise DfosError(f"no cascade {dag_id} in {workspace.db_url}; start it with 'dfos exec-cascade'")
+    return [{"ab": r["ab"], "state": r["state"], "attempts": r["attempts"], "exit_code": r["exit_code"],
+             "wall_s": r["wall_s"], "backend_id": r["backend_id"]} for r in rows]
+
+
+def forget_cascade(workspace: Workspace, dag_id: str) -> None:
+    """Drop the persisted state of a cascade (createJob queues it anew)."""
+    with engine_for_url(workspace.db_url).begin() as db:
+        db.execute(delete(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id))

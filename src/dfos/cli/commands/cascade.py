@@ -1,0 +1,129 @@
+"""``dfos create-job``, ``exec-cascade``, ``cascade-stat``, ``stop-cascade``, ``watch-queue``, ``fetch-raw``."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dfos.cascade.run import CASCADE_FAILED, cascade_state, request_stop
+from dfos.cli.context import Cli, pass_cli
+from dfos.cli.options import date_option
+from dfos.steps.cascade import exec_cascade
+from dfos.steps.create_job import create_job
+from dfos.steps.fetch import fetch_many
+
+__all__ = ["cascade_stat_cmd", "create_job_cmd", "exec_cascade_cmd", "fetch_raw_cmd", "stop_cascade_cmd",
+           "watch_queue_cmd"]
+
+
+@click.command("create-job")
+@click.option("-m", "--mode", type=click.Choice(["CALIB", "SCIENCE"], case_sensitive=False), default="CALIB",
+              show_default=True)
+@date_option()
+@click.option("-F", "auto", is_flag=True, help="Append to JOBS_AUTO (autoDaily) instead of JOBS_NIGHT.")
+@click.option("-a", "subcascade", metavar="AB", help="Write the subcascade of AB (execAB_MODE_DATE_sub) only.")
+@pass_cli
+def create_job_cmd(cli: Cli, mode: str, day: date, auto: bool, subcascade: str | None) -> None:
+    """Write the execution files of DATE and its block in the job file (DFOS createJob).
+
+    execAB_MODE_DATE (DRS_TYPE), execQC_MODE_DATE (QCBQS_TYPE), rawDown_MODE_DATE
+    if raw frames must be fetched, the block in JOBS_NIGHT (or JOBS_AUTO with -F),
+    and cal_Queued.  Launching the job file processes the date.
+    """
+    files = create_job(cli.workspace(), day, mode, auto=auto, subcascade=subcascade)
+    click.echo(f"{files.exec_ab} ({len(files.abs)} ABs)")
+    for extra in (files.exec_qc, files.raw_down, files.job_file):
+        if extra:
+            click.echo(str(extra))
+
+
+@click.command("exec-cascade")
+@click.option("--dag-id", required=True, help="Cascade id, e.g. CALIB_2013-02-12.")
+@click.option("--jobs", "jobs", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The execAB file.")
+@click.option("--wait", is_flag=True, help="Kept for DFOS habits: dfos always waits for the cascade to end.")
+@click.option("--slots", type=click.IntRange(1, 1024), help="ABs at once (default: SLOTS, else one per core).")
+@pass_cli
+def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int | None) -> None:
+    """Run a cascade on this machine (DFOS vultur_exec_cascade); resumes where a killed run stopped.
+
+    Exits 0 when every AB that can run succeeded, 11 when some failed or were
+    blocked, 12 when another executor already runs this cascade.
+    """
+    console = Console(stderr=True)
+    with Progress(TextColumn(f"{dag_id}"), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("", total=None)
+
+        def show(counts: dict[str, int]) -> None:
+            total = sum(counts.values())
+            finished = total - counts["waiting"] - counts["running"]
+            bar.update(task, total=total, completed=finished,
+                       description=" ".join(f"{k} {v}" for k, v in counts.items() if v))
+
+        result = exec_cascade(cli.workspace(), dag_id, jobs, slots, show)
+    click.echo(f"{dag_id}: " + ", ".join(f"{v} {k}" for k, v in result.counts.items() if v))
+    if not result.ok:
+        raise click.exceptions.Exit(CASCADE_FAILED)
+
+
+@click.command("cascade-stat")
+@click.option("--dag-id", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_cli
+def cascade_stat_cmd(cli: Cli, dag_id: str, as_json: bool) -> None:
+    """Show the state of every AB of a cascade (waiting, running, succeeded, failed, blocked, incomplete)."""
+    rows = cascade_state(cli.workspace(), dag_id)
+    if as_json:
+        keys = ("ab", "state", "attempts", "exit_code", "wall_s")
+        click.echo(json.dumps({"dag_id": dag_id, "abs": [{k: r[k] for k in keys} for r in rows]}, indent=1))
+        return
+    for r in rows:
+        wall = f"{r['wall_s']:.1f} s" if isinstance(r["wall_s"], float) else "-"
+        click.echo(f"{r['state']:<11} {r['ab']}  attempts {r['attempts']}  exit {r['exit_code']}  {wall}"
+                   f"  [{r['backend_id'] or '-'}]")
+
+
+@click.command("stop-cascade")
+@click.option("--dag-id", required=True)
+@pass_cli
+def stop_cascade_cmd(cli: Cli, dag_id: str) -> None:
+    """Stop a cascade gracefully: nothing new starts, running ABs finish."""
+    request_stop(cli.workspace(), dag_id)
+    click.echo(f"{dag_id}: stop requested; running ABs finish, nothing new starts")
+
+
+@click.command("watch-queue")
+@click.option("--dag-id", required=True)
+@click.option("--once", is_flag=True, help="Print the counts once and return.")
+@pass_cli
+def watch_queue_cmd(cli: Cli, dag_id: str, once: bool) -> None:
+    """Live counts of waiting / running / done / failed ABs, refreshed every second (Ctrl-C ends)."""
+    workspace = cli.workspace()
+    while True:
+        rows = cascade_state(workspace, dag_id)
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[str(r["state"])] = counts.get(str(r["state"]), 0) + 1
+        click.echo(f"{time.strftime('%H:%M:%S')} {dag_id}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+        if once or not (counts.get("waiting") or counts.get("running")):
+            return
+        time.sleep(1.0)
+
+
+@click.command("fetch-raw")
+@date_option()
+@click.option("--parallel", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Copies at most at once.")
+@click.argument("names", nargs=-1, required=True)
+@pass_cli
+def fetch_raw_cmd(cli: Cli, day: date, parallel: int, names: tuple[str, ...]) -> None:
+    """Copy raw frames of DATE from the archive into $DFO_RAW_DIR/DATE (verified, atomic)."""
+    fetched = fetch_many(cli.workspace(), day, list(names), parallel)
+    click.echo(f"{day}: {len(fetched)} raw frame(s) in place")

@@ -1,0 +1,1 @@
+"""Executors: the contract (:mod:`.base`) and the embedded local executor (:mod:`.local`)."""

@@ -1,0 +1,1 @@
+"""Job and execution files: the model (:mod:`.model`)."""

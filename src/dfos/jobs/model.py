@@ -1,0 +1,95 @@
+"""Execution files (execAB, execQC) and job blocks as data, with pure render/parse.
+
+execAB, one line per AB (DRS_TYPE):
+
+* CON: ``<AB> || processAB || -a <AB> || <parent,parent or NONE>``;
+* CPL: ``processAB -a <AB>``, in cascade order, run one after the other;
+* INT: ``processAB -a <AB> -l``, serial, the recipe using every core.
+
+execQC (QCBQS_TYPE): SER ``processQC -a <AB>``; PAR ``<AB> || processQC || -a <AB> || NONE``;
+IMPLICIT: no line (QC runs inside processAB).  ``#`` starts a comment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dfos.errors import FormatError
+
+__all__ = ["SAFE_NAME", "ExecFile", "ExecLine", "check_name", "parse_exec", "render_exec"]
+
+#: What an AB name may contain: it is written into job files and shell scripts.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+\-]*$")
+
+
+def check_name(name: str) -> str:
+    """Refuse a name that could break a job file line or a shell command."""
+    if not SAFE_NAME.match(name) or "||" in name:
+        raise FormatError(f"{name!r} is not a safe AB name (letters, digits and . _ : + - only)")
+    return name
+
+
+@dataclass(frozen=True)
+class ExecLine:
+    ab: str
+    parents: tuple[str, ...] = ()
+    program: str = "processAB"
+    local_parallel: bool = False
+    """INT: the recipe runs with every core (``-l``)."""
+
+
+@dataclass(frozen=True)
+class ExecFile:
+    kind: str
+    """CON, CPL or INT (execAB); SER, PAR or IMPLICIT (execQC)."""
+    lines: tuple[ExecLine, ...]
+
+    def nodes(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(AB, parents): serial kinds chain each line to the one before."""
+        if self.kind in ("CON", "PAR", "IMPLICIT"):
+            return [(line.ab, line.parents) for line in self.lines]
+        previous: tuple[str, ...] = ()
+        chained = []
+        for line in self.lines:
+            chained.append((line.ab, previous))
+            previous = (line.ab,)
+        return chained
+
+
+def render_exec(exec_file: ExecFile, header: Iterable[str] = ()) -> str:
+    """The text of an execution file."""
+    out = [f"# {line}" for line in header]
+    for line in exec_file.lines:
+        check_name(line.ab)
+        if exec_file.kind in ("CON", "PAR"):
+            parents = ",".join(check_name(p) for p in line.parents) or "NONE"
+            out.append(f"{line.ab} || {line.program} || -a {line.ab} || {parents}")
+        else:
+            out.append(f"{line.program} -a {line.ab}" + (" -l" if line.local_parallel else ""))
+    return "\n".join(out) + "\n"
+
+
+def parse_exec(text: str, kind: str | None = None, source: str = "<exec>") -> ExecFile:
+    """Read an execution file; the kind is recognised from its lines when not given."""
+    lines = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        where = f"{source}:{number}"
+        if "||" in line:
+            fields = [f.strip() for f in line.split("||")]
+            if len(fields) != 4 or fields[2].split()[:1] != ["-a"] or fields[2].split()[1:2] != [fields[0]]:
+                raise FormatError(f"{where}: expected '<AB> || <program> || -a <AB> || <parents or NONE>'")
+            parents = () if fields[3] == "NONE" else tuple(p.strip() for p in fields[3].split(","))
+            lines.append(ExecLine(check_name(fields[0]), tuple(check_name(p) for p in parents), fields[1]))
+            kind = kind or "CON"
+        else:
+            words = line.split()
+            if len(words) not in (3, 4) or words[1] != "-a" or (len(words) == 4 and words[3] != "-l"):
+                raise FormatError(f"{where}: expected '<program> -a <AB> [-l]'")
+            lines.append(ExecLine(check_name(words[2]), (), words[0], len(words) == 4))
+            kind = kind or ("INT" if len(words) == 4 else "CPL")
+    return ExecFile(kind or "CON", tuple(lines))

@@ -1,0 +1,35 @@
+"""Running cascades with the embedded executor (``dfos exec-cascade`` and friends)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from dfos.cascade.run import CascadeResult, run_cascade
+from dfos.dates import parse_date
+from dfos.executors.base import Task
+from dfos.executors.local import LocalExecutor
+from dfos.steps.create_ab import tag_done
+from dfos.steps.process_ab import process_ab, record_run
+from dfos.workspace import Workspace
+
+__all__ = ["exec_cascade"]
+
+
+def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | None = None,
+                 progress: Callable[[dict[str, int]], None] | None = None) -> CascadeResult:
+    """Run a cascade on this machine; every AB runs processAB in-process and is recorded."""
+
+    def run_ab(task: Task, on_start: Callable[[int], None]) -> tuple[bool, int | None, str]:
+        run = process_ab(workspace, task.name, threads=task.threads, on_start=on_start)
+        record_run(workspace, run, task.dag_id, task.attempt)
+        if run.ok:  # processed: createAB and createJob leave it alone from now on
+            mode, _, day = run.batch_id.partition("_")
+            tag_done(workspace, mode, parse_date(day), {task.name})
+        return run.ok, run.exit_code, run.message
+
+    executor = LocalExecutor(run_ab)
+    try:
+        return run_cascade(workspace, dag_id, jobs, executor, slots, progress)
+    finally:
+        executor.close()

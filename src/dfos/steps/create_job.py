@@ -1,0 +1,149 @@
+"""createJob: a date's ABs to execution files and a block in the job file, then ``cal_Queued``.
+
+Writes (all in ``$DFO_JOB_DIR``, atomically):
+
+* ``execAB_<MODE>_<DATE>`` in the configured DRS_TYPE (CON, CPL, INT);
+* ``execQC_<MODE>_<DATE>`` in the configured QCBQS_TYPE (SER, PAR, IMPLICIT);
+* ``rawDown_<MODE>_<DATE>`` when raw frames are not on disk yet (CALIB only; the first
+  50, at most DOWNLOAD_SLOTS in parallel);
+* the job block, appended to ``JOBS_NIGHT`` (or ``JOBS_AUTO`` with ``-F``): an executable
+  shell script of dfos commands, every value shell-quoted.
+
+``-a AB`` writes the subcascade ``execAB_<MODE>_<DATE>_sub``: that AB and every AB that
+depends on it, with their dependencies among them.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from dfos import clock
+from dfos.ab.model import AB
+from dfos.cascade.run import forget_cascade
+from dfos.cascade.scheduler import Node, descendants
+from dfos.dates import format_timestamp
+from dfos.errors import DfosError, UsageError
+from dfos.fsutil import exclusive_lock, write_text_atomic
+from dfos.jobs.model import ExecFile, ExecLine, check_name, render_exec
+from dfos.steps.create_ab import read_ab_list
+from dfos.steps.process_ab import load_ab
+from dfos.workspace import Workspace
+
+__all__ = ["JobFiles", "create_job", "job_header"]
+
+#: Raw frames a rawDown file fetches at most (DFOS: the first 50).
+RAW_DOWNLOAD_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class JobFiles:
+    exec_ab: Path
+    exec_qc: Path | None
+    raw_down: Path | None
+    job_file: Path | None
+    abs: tuple[str, ...]
+
+
+def job_header(workspace: Workspace) -> str:
+    """The first lines of a job file: it sets up the DFOS environment of this workspace itself."""
+    dfos = workspace.bin_dir / "dfos"
+    return (
+        "#!/usr/bin/env bash\n"
+        "# dfos job file: run it to process what it lists ('dfos create-job' appends blocks).\n"
+        "set -euo pipefail\n"
+        f"eval \"$({shlex.quote(str(dfos))} --root {shlex.quote(str(workspace.root))} env)\"\n"
+        'DFOS="$DFO_BIN_DIR/dfos"\n'
+    )
+
+
+def _append_block(path: Path, header: str, block: list[str]) -> None:
+    with exclusive_lock(path.with_name(f".{path.name}.lock")):
+        existing = path.read_text(encoding="utf-8") if path.is_file() else header
+        write_text_atomic(path, existing + "\n" + "\n".join(block) + "\n", mode=0o755)
+
+
+def create_job(
+    workspace: Workspace, day: date, mode: str, auto: bool = False, subcascade: str | None = None
+) -> JobFiles:
+    """Run createJob; see the module docstring."""
+    mode = mode.upper()
+    if mode not in ("CALIB", "SCIENCE"):
+        raise UsageError(f"mode {mode!r} is not CALIB or SCIENCE")
+    key = day.isoformat()
+    entries = [e for e in read_ab_list(workspace.mon_dir / f"AB_list_{mode}_{key}") if not e.done]
+    if not entries:
+        raise DfosError(f"no ABs to process for {mode} {key}: run 'dfos create-ab -m {mode} -d {key}' first "
+                        "(ABs tagged DONE in the AB list are not queued again)")
+    abs_ = [load_ab(workspace, check_name(e.name)) for e in entries]
+    names = {ab.name for ab in abs_}
+    settings = workspace.settings
+    drs = settings.DRS_TYPE
+    lines = [ExecLine(ab.name, tuple(p for p in ab.waitfor if p in names) if drs == "CON" else (),
+                      local_parallel=drs == "INT") for ab in abs_]
+    stamp = f"written by dfos create-job for {mode} {key} at {format_timestamp(clock.now(settings))}"
+    job_dir = workspace.job_dir
+    exec_ab = job_dir / f"execAB_{mode}_{key}"
+
+    if subcascade is not None:
+        root = Path(subcascade).name
+        if root not in names:
+            raise DfosError(f"{root} is not an AB of {mode} {key} waiting to be processed")
+        nodes = [Node(line.ab, line.parents) for line in lines]
+        keep = descendants(nodes, root)
+        sub = [ExecLine(line.ab, tuple(p for p in line.parents if p in keep), line.program, line.local_parallel)
+               for line in lines if line.ab in keep]
+        path = job_dir / f"execAB_{mode}_{key}_sub"
+        write_text_atomic(path, render_exec(ExecFile(drs, tuple(sub)), [stamp, f"subcascade of {root}"]),
+                          mode=0o644)
+        return JobFiles(path, None, None, None, tuple(line.ab for line in sub))
+
+    write_text_atomic(exec_ab, render_exec(ExecFile(drs, tuple(lines)), [stamp, f"DRS_TYPE {drs}"]))
+    forget_cascade(workspace, f"{mode}_{key}")  # a new queue: the executor starts it afresh
+    exec_qc = job_dir / f"execQC_{mode}_{key}"
+    qc = settings.QCBQS_TYPE
+    qc_lines = () if qc == "IMPLICIT" else tuple(ExecLine(ab.name, (), "processQC") for ab in abs_)
+    write_text_atomic(exec_qc, render_exec(ExecFile(qc, qc_lines), [stamp, f"QCBQS_TYPE {qc}"]), mode=0o755)
+    raw_down = _raw_down(workspace, abs_, mode, key) if mode == "CALIB" else None
+
+    q = shlex.quote
+    flag = "cal_QC" if mode == "CALIB" else "sci_QC"
+    block = [f"# pipeline jobs for {mode}, {key} ({stamp})", 'echo "starting raw data download ..."']
+    if raw_down:
+        block.append(q(str(raw_down)))
+    block += [
+        f'"$DFOS" exec-cascade --dag-id {q(f"{mode}_{key}")} --jobs {q(str(exec_ab))} --wait',
+        f'echo "exec-cascade for {key} done."',
+        q(str(exec_qc)),
+        f'"$DFOS" flag {flag} -d {key}',
+    ]
+    job_file = job_dir / ("JOBS_AUTO" if auto else "JOBS_NIGHT")
+    _append_block(job_file, job_header(workspace), block)
+    workspace.status_log.append("cal_Queued" if mode == "CALIB" else "sci_Queued", key, clock.now(settings))
+    return JobFiles(exec_ab, exec_qc, raw_down, job_file, tuple(ab.name for ab in abs_))
+
+
+def _raw_down(workspace: Workspace, abs_: list[AB], mode: str, key: str) -> Path | None:
+    wanted: list[str] = []
+    for ab in abs_:
+        if ab.completeness.value != "COMPLETE":
+            continue
+        for raw in ab.rawfiles:
+            path = workspace.expand(raw.ref)
+            if not path.is_file() and path.name not in wanted:
+                wanted.append(path.name)
+    path = workspace.job_dir / f"rawDown_{mode}_{key}"
+    if not wanted:
+        path.unlink(missing_ok=True)
+        return None
+    slots = workspace.settings.DOWNLOAD_SLOTS
+    lines = ["#!/usr/bin/env bash", f"# raw frames for {mode} {key}: at most {slots} downloads at once",
+             "set -euo pipefail",
+             f"{shlex.quote(str(workspace.bin_dir / 'dfos'))} --root {shlex.quote(str(workspace.root))} "
+             f"fetch-raw -d {key} --parallel {slots} \\"]
+    lines += [f"    {shlex.quote(name)} \\" for name in wanted[:RAW_DOWNLOAD_LIMIT]]
+    lines[-1] = lines[-1].removesuffix(" \\")
+    write_text_atomic(path, "\n".join(lines) + "\n", mode=0o755)
+    return path
