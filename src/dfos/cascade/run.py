@@ -124,7 +124,7 @@ def run_cascade(
                               settings.MAX_ATTEMPTS)
         with engine.begin() as db:
             rows = db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()
-            done_runs = {(r["ab"], r["attempt"]) for r in db.execute(
+            done_runs = {(r.ab, r.attempt) for r in db.execute(
                 select(ab_runs.c.ab, ab_runs.c.attempt).where(ab_runs.c.dag_id == dag_id,
                                                               ab_runs.c.status == "SUCCESSFUL"))}
             restored: dict[str, tuple[NodeState, int]] = {}
