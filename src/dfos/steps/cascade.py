@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from dfos.cascade.run import CascadeResult, run_cascade
+from dfos.ab.store import read_ab
+from dfos.cascade.run import CascadeResult, cascade_state, run_cascade
 from dfos.dates import parse_date
 from dfos.executors.base import Task
 from dfos.executors.local import LocalExecutor
@@ -30,6 +31,12 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
 
     executor = LocalExecutor(run_ab)
     try:
-        return run_cascade(workspace, dag_id, jobs, executor, slots, progress)
+        result = run_cascade(workspace, dag_id, jobs, executor, slots, progress)
     finally:
         executor.close()
+    # An AB whose success was recorded just before a crash is tagged here (tagging is idempotent).
+    succeeded = [r for r in cascade_state(workspace, dag_id) if r["state"] == "succeeded"]
+    for batch in {read_ab(workspace.ab_dir, str(r["ab"])).batch_id for r in succeeded}:
+        mode, _, day = batch.partition("_")
+        tag_done(workspace, mode, parse_date(day), {str(r["ab"]) for r in succeeded})
+    return result

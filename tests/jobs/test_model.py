@@ -1,0 +1,69 @@
+"""Execution files: render and parse are inverse; subcascades are exactly the descendants."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dfos.cascade.scheduler import Node, descendants
+from dfos.errors import FormatError
+from dfos.jobs.model import ExecFile, ExecLine, check_name, parse_exec, render_exec
+
+
+@st.composite
+def dags(draw: st.DrawFn) -> list[ExecLine]:
+    n = draw(st.integers(1, 25))
+    names = [f"UVES.2013-02-12T{i // 60:02d}:{i % 60:02d}:00.500_tpl.ab" for i in range(n)]
+    lines = []
+    for i, name in enumerate(names):
+        parents = draw(st.lists(st.sampled_from(names[:i]), unique=True, max_size=3)) if i else []
+        lines.append(ExecLine(name, tuple(parents)))
+    return lines
+
+
+@settings(max_examples=100, deadline=None)
+@given(dags(), st.sampled_from(["CON", "CPL", "INT"]))
+def test_render_parse_round_trip(lines: list[ExecLine], kind: str) -> None:
+    if kind != "CON":
+        lines = [ExecLine(line.ab, (), local_parallel=kind == "INT") for line in lines]
+    exec_file = ExecFile(kind, tuple(lines))
+    text = render_exec(exec_file, ["a comment"])
+    assert parse_exec(text) == exec_file
+    assert render_exec(parse_exec(text), ["a comment"]) == text
+
+
+@settings(max_examples=100, deadline=None)
+@given(dags(), st.data())
+def test_descendants_are_exactly_the_nodes_that_depend_on_the_root(lines: list[ExecLine], data: st.DataObject) -> None:
+    root = data.draw(st.sampled_from([line.ab for line in lines]))
+    nodes = [Node(line.ab, line.parents) for line in lines]
+    found = descendants(nodes, root)
+    parents = {line.ab: set(line.parents) for line in lines}
+
+    def depends(name: str) -> bool:  # brute force: is root an ancestor of name (or name itself)?
+        return name == root or any(depends(p) for p in parents[name])
+
+    assert found == {line.ab for line in lines if depends(line.ab)}
+
+
+def test_the_documented_line_forms() -> None:
+    text = "A.ab || processAB || -a A.ab || NONE\nB.ab || processAB || -a B.ab || A.ab\n"
+    parsed = parse_exec(text)
+    assert parsed.kind == "CON" and parsed.nodes() == [("A.ab", ()), ("B.ab", ("A.ab",))]
+    serial = parse_exec("processAB -a A.ab\nprocessAB -a B.ab\n")
+    assert serial.kind == "CPL" and serial.nodes() == [("A.ab", ()), ("B.ab", ("A.ab",))]
+    assert parse_exec("processAB -a A.ab -l\n").kind == "INT"
+
+
+@pytest.mark.parametrize("line", ["A.ab || processAB || -a B.ab || NONE", "A.ab || processAB || NONE",
+                                  "processAB A.ab", "rm -rf / || x || -a / || NONE"])
+def test_malformed_lines_are_refused(line: str) -> None:
+    with pytest.raises(FormatError):
+        parse_exec(line)
+
+
+@pytest.mark.parametrize("name", ["a b.ab", "a;rm.ab", "a|b.ab", "$(x).ab", "a\nb.ab", "-a.ab", ""])
+def test_names_that_could_break_a_line_are_refused(name: str) -> None:
+    with pytest.raises(FormatError):
+        check_name(name)

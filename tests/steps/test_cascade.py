@@ -1,0 +1,132 @@
+"""The cascade end to end with real esorex: products, run records, failures, and SIGKILL resumes."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from astropy.io import fits
+from sqlalchemy import select
+
+from dfos.db import ab_runs, engine_for_url
+from dfos.steps.cascade import exec_cascade
+from dfos.steps.create_ab import create_abs, read_ab_list
+from dfos.steps.create_job import create_job
+from dfos.steps.headers import extract_headers
+from dfos.steps.process_ab import load_ab
+from dfos.workspace import Workspace, open_workspace
+
+pytestmark = pytest.mark.esorex
+
+NIGHT = date(2013, 2, 12)
+DAG = "CALIB_2013-02-12"
+BIAS = "UVES.2013-02-12T18:05:00.500_tpl.ab"
+RED_BIAS = "UVES.2013-02-12T18:20:00.500_tpl.ab"
+DARK = "UVES.2013-02-12T18:40:00.500_tpl.ab"
+ORDERPOS = "UVES.2013-02-12T21:50:00.500_frm.ab"
+FLAT = "UVES.2013-02-12T21:52:00.500_tpl.ab"
+RUNNABLE = [BIAS, RED_BIAS, DARK, ORDERPOS, FLAT]
+
+
+@pytest.fixture
+def queued(uves_night: Workspace) -> Workspace:
+    ws = open_workspace(uves_night.root, env={"DFOS_NOW": "2013-02-13T14:00:00"})
+    extract_headers(ws, NIGHT)
+    create_abs(ws, NIGHT, "CALIB")
+    create_job(ws, NIGHT, "CALIB")
+    return ws
+
+
+def runs(ws: Workspace) -> list[dict[str, object]]:
+    with engine_for_url(ws.db_url).begin() as db:
+        return [dict(r) for r in db.execute(select(ab_runs)).mappings()]
+
+
+def test_the_blue_cascade_runs_end_to_end(queued: Workspace) -> None:
+    result = exec_cascade(queued, DAG, queued.job_dir / f"execAB_{DAG}", slots=2)
+    assert result.ok and result.counts["succeeded"] == 5 and result.counts["incomplete"] == 2
+    expected = {BIAS: ["MASTER_BIAS_BLUE"], RED_BIAS: ["MASTER_BIAS_REDL", "MASTER_BIAS_REDU"],
+                DARK: ["MASTER_DARK_BLUE"], ORDERPOS: ["ORDER_TABLE_BLUE"], FLAT: ["MASTER_FLAT_BLUE", "BKG_FLAT_BLUE"]}
+    for name, catgs in expected.items():
+        ab = load_ab(queued, name)
+        assert ab.process_status.value == "SUCCESSFUL"
+        for product, catg in zip(ab.products, catgs, strict=True):
+            path = queued.expand(ab.prod_path) / product.name
+            assert fits.getheader(path)["HIERARCH ESO PRO CATG"] == catg
+    records = runs(queued)
+    assert sorted(r["ab"] for r in records) == sorted(RUNNABLE)
+    for record in records:
+        assert record["status"] == "SUCCESSFUL" and record["exit_code"] == 0
+        assert isinstance(record["wall_s"], float) and record["max_rss_kb"]
+        assert Path(str(record["log"])).is_file()
+    done = {e.name for e in read_ab_list(queued.mon_dir / "AB_list_CALIB_2013-02-12") if e.done}
+    assert done == set(RUNNABLE)
+    assert not list((queued.ab_dir / ".work").iterdir())  # working directories of successes are gone
+
+
+def test_a_failing_ab_blocks_its_descendants_only(queued: Workspace) -> None:
+    raw = queued.raw_dir / "2013-02-12" / "UVES.2013-02-12T18:41:08.500.fits"  # not a frame of the night
+    dark_frame = queued.raw_dir / "2013-02-12" / "UVES.2013-02-12T19:41:08.500.fits"
+    dark_frame.parent.mkdir(parents=True, exist_ok=True)
+    dark_frame.write_bytes(b"SIMPLE  =                    T" + b" " * 50 + b"corrupted" * 300)
+    assert not raw.exists()
+    result = exec_cascade(queued, DAG, queued.job_dir / f"execAB_{DAG}", slots=2)
+    assert not result.ok
+    states = {str(r["ab"]): r for r in runs(queued)}
+    assert states[DARK]["status"] == "FAILED" and states[DARK]["failure"] == "recipe_error"
+    assert str(states[DARK]["message"]).startswith("exit code ")
+    from dfos.cascade.run import cascade_state
+
+    by_ab = {r["ab"]: r["state"] for r in cascade_state(queued, DAG)}
+    assert by_ab[DARK] == "failed" and by_ab[FLAT] == "blocked"
+    assert by_ab[BIAS] == by_ab[ORDERPOS] == by_ab[RED_BIAS] == "succeeded"
+
+
+def test_a_missing_raw_frame_is_a_missing_input(queued: Workspace) -> None:
+    next(queued.archive_dir.rglob("UVES.2013-02-12T21:50:00.500.fits")).unlink()
+    exec_cascade(queued, DAG, queued.job_dir / f"execAB_{DAG}", slots=2)
+    failed = [r for r in runs(queued) if r["status"] == "FAILED"]
+    assert [(r["ab"], r["failure"]) for r in failed] == [(ORDERPOS, "missing_input")]
+    assert "UVES.2013-02-12T21:50:00.500.fits is neither in" in str(failed[0]["message"])
+
+
+def _any_running(ws: Workspace) -> bool:
+    from dfos.db import cascade_nodes
+
+    with engine_for_url(ws.db_url).begin() as db:
+        return db.execute(select(cascade_nodes.c.ab).where(cascade_nodes.c.state == "running")).first() is not None
+
+
+def test_sigkill_at_random_points_then_resume(queued: Workspace, tmp_path: Path) -> None:
+    rng = random.Random(20130212)
+    template = tmp_path / "template"
+    shutil.copytree(queued.root, template)
+    cut_short = 0
+    for attempt in range(20):
+        root = tmp_path / f"run{attempt}"
+        shutil.copytree(template, root)
+        ws = open_workspace(root, env={})
+        argv = [sys.executable, "-m", "dfos.cli.main", "--root", str(root), "exec-cascade", "--dag-id", DAG,
+                "--jobs", str(ws.job_dir / f"execAB_{DAG}"), "--slots", "2"]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started = time.monotonic()
+        while not _any_running(ws) and proc.poll() is None and time.monotonic() - started < 30:
+            time.sleep(0.01)  # wait until the executor has ABs in flight ...
+        time.sleep(rng.uniform(0.0, 0.5))  # ... then kill it at a random point of the cascade
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        before = len(runs(ws))
+        cut_short += 0 < before < len(RUNNABLE)
+        result = exec_cascade(ws, DAG, ws.job_dir / f"execAB_{DAG}", slots=2)
+        assert result.ok, (attempt, result.counts)
+        successes = [r["ab"] for r in runs(ws) if r["status"] == "SUCCESSFUL"]
+        assert sorted(successes) == sorted(RUNNABLE), (attempt, successes)  # each recipe succeeded exactly once
+        shutil.rmtree(root)
+    assert cut_short >= 5  # the kills really landed in the middle of cascades
