@@ -61,7 +61,7 @@ def test_the_blue_cascade_runs_end_to_end(queued: Workspace) -> None:
             path = queued.expand(ab.prod_path) / product.name
             assert fits.getheader(path)["HIERARCH ESO PRO CATG"] == catg
     records = runs(queued)
-    assert sorted(r["ab"] for r in records) == sorted(RUNNABLE)
+    assert sorted(str(r["ab"]) for r in records) == sorted(RUNNABLE)
     for record in records:
         assert record["status"] == "SUCCESSFUL" and record["exit_code"] == 0
         assert isinstance(record["wall_s"], float) and record["max_rss_kb"]
@@ -126,7 +126,7 @@ def test_sigkill_at_random_points_then_resume(queued: Workspace, tmp_path: Path)
         cut_short += 0 < before < len(RUNNABLE)
         result = exec_cascade(ws, DAG, ws.job_dir / f"execAB_{DAG}", slots=2)
         assert result.ok, (attempt, result.counts)
-        successes = [r["ab"] for r in runs(ws) if r["status"] == "SUCCESSFUL"]
+        successes = [str(r["ab"]) for r in runs(ws) if r["status"] == "SUCCESSFUL"]
         assert sorted(successes) == sorted(RUNNABLE), (attempt, successes)  # each recipe succeeded exactly once
         shutil.rmtree(root)
     assert cut_short >= 5  # the kills really landed in the middle of cascades
