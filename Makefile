@@ -53,6 +53,10 @@ demo: venv
 	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos headers -d $(DEMO_DATE)
 	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos create-ab -m CALIB -d $(DEMO_DATE)
 	DFOS_ROOT=$(DEMO) $(BIN)/dfos explain UVES.$(DEMO_DATE)T21:52:00.500_tpl.ab
+	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos create-job -m CALIB -d $(DEMO_DATE)
+	$(DEMO)/jobs/JOBS_NIGHT
+	DFOS_ROOT=$(DEMO) $(BIN)/dfos cascade-stat --dag-id CALIB_$(DEMO_DATE)
+	@echo "products:"; cd $(DEMO)/products && find . -name '*.fits' | sort | sed 's|^\./|  |'
 	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos status
 
 # --- tests --------------------------------------------------------------------
