@@ -74,9 +74,9 @@ def create_job(
         raise UsageError(f"mode {mode!r} is not CALIB or SCIENCE")
     key = day.isoformat()
     entries = [e for e in read_ab_list(workspace.mon_dir / f"AB_list_{mode}_{key}") if not e.done]
-    if not entries:
+    if not any(e.completeness == "COMPLETE" for e in entries):
         raise DfosError(f"no ABs to process for {mode} {key}: run 'dfos create-ab -m {mode} -d {key}' first "
-                        "(ABs tagged DONE in the AB list are not queued again)")
+                        "(ABs tagged DONE are not queued again, INCOMPLETE ones cannot run)")
     abs_ = [load_ab(workspace, check_name(e.name)) for e in entries]
     names = {ab.name for ab in abs_}
     settings = workspace.settings

@@ -1,0 +1,80 @@
+"""``dfos create-job``, ``exec-cascade``, ``cascade-stat``, ``stop-cascade``, ``watch-queue``, the job file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import date
+
+import pytest
+
+from dfos.cli.main import main
+from dfos.steps.create_ab import create_abs
+from dfos.steps.headers import extract_headers
+from dfos.workspace import Workspace
+
+pytestmark = pytest.mark.esorex
+DAG = "CALIB_2013-02-12"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def night(uves_night: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    extract_headers(uves_night, date(2013, 2, 12))
+    create_abs(uves_night, date(2013, 2, 12), "CALIB")
+    monkeypatch.setenv("DFOS_ROOT", str(uves_night.root))
+    return uves_night
+
+
+def test_create_job_writes_the_files_and_queues(capsys: pytest.CaptureFixture[str], night: Workspace) -> None:
+    code, out, _ = run(capsys, "create-job", "-m", "CALIB", "-d", "2013-02-12")
+    assert code == 0 and "(7 ABs)" in out
+    exec_ab = (night.job_dir / f"execAB_{DAG}").read_text().splitlines()
+    dark = ("UVES.2013-02-12T18:40:00.500_tpl.ab || processAB || -a UVES.2013-02-12T18:40:00.500_tpl.ab || "
+            "UVES.2013-02-12T18:05:00.500_tpl.ab")
+    assert dark in exec_ab
+    job = night.job_dir / "JOBS_NIGHT"
+    assert os.access(job, os.X_OK)
+    text = job.read_text()
+    assert f'"$DFOS" exec-cascade --dag-id {DAG} --jobs {night.job_dir / f"execAB_{DAG}"} --wait' in text
+    assert text.index("rawDown_") < text.index("exec-cascade") < text.index("execQC_") < text.index("flag cal_QC")
+    assert night.status_log.read()[-1].flag == "cal_Queued"
+    code, out, _ = run(capsys, "create-job", "-d", "2013-02-12", "-a", "UVES.2013-02-12T18:05:00.500_tpl.ab")
+    sub = (night.job_dir / f"execAB_{DAG}_sub").read_text()
+    assert [line.split(" || ")[0] for line in sub.splitlines() if not line.startswith("#")] == [
+        "UVES.2013-02-12T18:05:00.500_tpl.ab", "UVES.2013-02-12T18:40:00.500_tpl.ab",
+        "UVES.2013-02-12T21:52:00.500_tpl.ab"]
+
+
+def test_the_job_file_processes_the_date(capsys: pytest.CaptureFixture[str], night: Workspace) -> None:
+    run(capsys, "create-job", "-d", "2013-02-12")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFOS_")}
+    done = subprocess.run([str(night.job_dir / "JOBS_NIGHT")], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    code, out, _ = run(capsys, "cascade-stat", "--dag-id", DAG, "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["dag_id"] == DAG
+    assert sorted(a["state"] for a in doc["abs"]) == ["incomplete"] * 2 + ["succeeded"] * 5
+    assert set(doc["abs"][0]) == {"ab", "state", "attempts", "exit_code", "wall_s"}
+    assert night.status_log.read()[-1].flag == "cal_QC"
+    code, out, _ = run(capsys, "watch-queue", "--dag-id", DAG, "--once")
+    assert code == 0 and "5 succeeded" in out
+    code, _, err = run(capsys, "create-job", "-d", "2013-02-12")  # everything is DONE now
+    assert code == 1 and "no ABs to process" in err
+
+
+def test_exec_cascade_exit_codes_and_stop(capsys: pytest.CaptureFixture[str], night: Workspace) -> None:
+    run(capsys, "create-job", "-d", "2013-02-12")
+    code, out, _ = run(capsys, "stop-cascade", "--dag-id", DAG)  # a stop requested before the start is dropped
+    code, out, _ = run(capsys, "exec-cascade", "--dag-id", DAG, "--jobs", str(night.job_dir / f"execAB_{DAG}"))
+    assert code == 0 and "5 succeeded, 2 incomplete" in out
+    code, _, err = run(capsys, "exec-cascade", "--dag-id", DAG, "--jobs", str(night.job_dir / "nope"))
+    assert code == 1 and "no execution file" in err
+    code, _, err = run(capsys, "cascade-stat", "--dag-id", "CALIB_1999-01-01")
+    assert code == 1 and "no cascade CALIB_1999-01-01" in err
