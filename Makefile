@@ -69,7 +69,8 @@ test: lint
 	$(BIN)/pytest -n 2 --durations=10
 
 bench: venv
+	@test -x .venv-bench/bin/snakemake || { $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install -q snakemake; }
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(DEMO)
+	rm -rf $(VENV) .venv-bench $(DEMO)

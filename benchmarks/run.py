@@ -82,9 +82,11 @@ def bench_night(tmp: Path, instrument: str, small: bool) -> None:
 
 def main() -> None:
     import association
+    import cascade
 
     print(f"dfos benchmarks, {datetime.now():%Y-%m-%d %H:%M}, python {sys.version.split()[0]}")
     association.main()
+    cascade.main()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         bench_status(tmp)

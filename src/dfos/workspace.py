@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 from dfos.config.load import LoadedConfig, load_config, render_toml
@@ -124,11 +125,15 @@ class Workspace:
         """The workspace database: ``DB_URL``, else SQLite ``dfos.sqlite`` in the workspace."""
         return self.settings.DB_URL or f"sqlite:///{self.root / 'dfos.sqlite'}"
 
+    @cached_property
+    def _variables(self) -> list[tuple[str, str]]:
+        return sorted(((f"${name}", value) for name, value in self.env_vars()), key=lambda pair: -len(pair[0]))
+
     def expand(self, ref: str) -> Path:
         """A path written with DFOS variables (``$DFO_RAW_DIR/...``) as a real path."""
-        for name, value in sorted(self.env_vars(), key=lambda pair: -len(pair[0])):
-            if ref.startswith(f"${name}/") or ref == f"${name}":
-                return Path(value + ref[len(name) + 1 :])
+        for name, value in self._variables:
+            if ref.startswith(name) and (len(ref) == len(name) or ref[len(name)] == "/"):
+                return Path(value + ref[len(name) :])
         return Path(ref)
 
     @property

@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from dfos import clock
 from dfos.ab.model import Completeness
@@ -146,11 +147,22 @@ def run_cascade(
                 for n in nodes
             ])
 
+        statements: dict[tuple[str, ...], Any] = {}
+
         def save(name: str, **values: object) -> None:
+            """Persist some columns of one AB (statements are built once per column set)."""
+            columns = tuple(sorted(values))
+            statement = statements.get(columns)
+            if statement is None:
+                statement = statements[columns] = (
+                    update(cascade_nodes)
+                    .where(cascade_nodes.c.dag_id == bindparam("p_dag"), cascade_nodes.c.ab == bindparam("p_ab"))
+                    .values(updated=bindparam("p_updated"), **{c: bindparam(f"p_{c}") for c in columns})
+                )
+            params = {f"p_{c}": v for c, v in values.items()}
             with engine.begin() as db:
-                db.execute(update(cascade_nodes)
-                           .where(cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab == name)
-                           .values(updated=format_timestamp(clock.now(settings)), **values))
+                db.execute(statement, {"p_dag": dag_id, "p_ab": name,
+                                       "p_updated": format_timestamp(clock.now(settings)), **params})
 
         handles: dict[str, Handle] = {}
         while True:

@@ -24,9 +24,6 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
     def run_ab(task: Task, on_start: Callable[[int], None]) -> tuple[bool, int | None, str]:
         run = process_ab(workspace, task.name, threads=task.threads, on_start=on_start)
         record_run(workspace, run, task.dag_id, task.attempt)
-        if run.ok:  # processed: createAB and createJob leave it alone from now on
-            mode, _, day = run.batch_id.partition("_")
-            tag_done(workspace, mode, parse_date(day), {task.name})
         return run.ok, run.exit_code, run.message
 
     executor = LocalExecutor(run_ab)
@@ -34,7 +31,8 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
         result = run_cascade(workspace, dag_id, jobs, executor, slots, progress)
     finally:
         executor.close()
-    # An AB whose success was recorded just before a crash is tagged here (tagging is idempotent).
+    # Succeeded ABs are tagged DONE once, at the end (also those recovered from a crashed run):
+    # createAB and createJob leave them alone from now on.
     succeeded = [r for r in cascade_state(workspace, dag_id) if r["state"] == "succeeded"]
     for batch in {read_ab(workspace.ab_dir, str(r["ab"])).batch_id for r in succeeded}:
         mode, _, day = batch.partition("_")

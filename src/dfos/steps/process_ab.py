@@ -256,4 +256,7 @@ def _collect(workspace: Workspace, ab: AB, work: Path) -> None:
 def record_run(workspace: Workspace, run: RunRecord, dag_id: str | None = None, attempt: int | None = None) -> None:
     """Store a run record in the workspace database (with the cascade and attempt that ran it)."""
     with engine_for_url(workspace.db_url).begin() as connection:
-        connection.execute(insert(ab_runs).values(**run.__dict__, dag_id=dag_id, attempt=attempt))
+        connection.execute(_INSERT_RUN, {**run.__dict__, "dag_id": dag_id, "attempt": attempt})
+
+
+_INSERT_RUN = insert(ab_runs)
