@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -148,6 +149,7 @@ def run_cascade(
             ])
 
         statements: dict[tuple[str, ...], Any] = {}
+        connection = engine.connect()  # the runner's own connection: no pool round trip per save
 
         def save(name: str, **values: object) -> None:
             """Persist some columns of one AB (statements are built once per column set)."""
@@ -160,32 +162,43 @@ def run_cascade(
                     .values(updated=bindparam("p_updated"), **{c: bindparam(f"p_{c}") for c in columns})
                 )
             params = {f"p_{c}": v for c, v in values.items()}
-            with engine.begin() as db:
-                db.execute(statement, {"p_dag": dag_id, "p_ab": name,
-                                       "p_updated": format_timestamp(clock.now(settings)), **params})
+            with lock, connection.begin():
+                connection.execute(statement, {"p_dag": dag_id, "p_ab": name,
+                                               "p_updated": format_timestamp(clock.now(settings)), **params})
 
         handles: dict[str, Handle] = {}
-        while True:
-            if not scheduler.stopping and _stop_file(workspace, dag_id).exists():
-                scheduler.stopping = True
-            for name in scheduler.startable():
-                save(name, state=NodeState.RUNNING.value, attempts=scheduler.attempts(name), pid=None,
-                     exit_code=None)
-                task = Task(name, ("processAB", "-a", name), "recipe", 1, dag_id, scheduler.attempts(name))
-                handles[name] = executor.submit(task, lambda h: save(h.name, pid=int(h.backend_id)
-                                                                      if h.backend_id.isdigit() else None,
-                                                                      backend_id=h.backend_id))
-            if progress:
-                progress(scheduler.counts())
-            if scheduler.done:
-                break
-            for outcome in executor.poll(timeout=0.5):
-                for name, state in scheduler.finished(outcome.name, outcome.ok):
-                    values: dict[str, object] = {"state": state.value}
-                    if name == outcome.name:
-                        values.update(exit_code=outcome.exit_code, wall_s=outcome.wall_s, pid=None)
-                    save(name, **values)
-        return CascadeResult(dag_id, scheduler.counts())
+        lock = threading.Lock()  # saves come from the runner and from executor threads (pids)
+        try:
+            return _drive(workspace, dag_id, scheduler, executor, save, handles, progress)
+        finally:
+            connection.close()
+
+
+def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Executor,
+           save: Callable[..., None], handles: dict[str, Handle],
+           progress: Callable[[dict[str, int]], None] | None) -> CascadeResult:
+    """The event loop: start what may start, wait for the first end, record, repeat."""
+    while True:
+        if not scheduler.stopping and _stop_file(workspace, dag_id).exists():
+            scheduler.stopping = True
+        for name in scheduler.startable():
+            save(name, state=NodeState.RUNNING.value, attempts=scheduler.attempts(name), pid=None,
+                 exit_code=None)
+            task = Task(name, ("processAB", "-a", name), "recipe", 1, dag_id, scheduler.attempts(name))
+            handles[name] = executor.submit(task, lambda h: save(h.name, pid=int(h.backend_id)
+                                                                  if h.backend_id.isdigit() else None,
+                                                                  backend_id=h.backend_id))
+        if progress:
+            progress(scheduler.counts())
+        if scheduler.done:
+            break
+        for outcome in executor.poll(timeout=0.5):
+            for name, state in scheduler.finished(outcome.name, outcome.ok):
+                values: dict[str, object] = {"state": state.value}
+                if name == outcome.name:
+                    values.update(exit_code=outcome.exit_code, wall_s=outcome.wall_s, pid=None)
+                save(name, **values)
+    return CascadeResult(dag_id, scheduler.counts())
 
 
 def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:

@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -180,36 +179,38 @@ def process_ab(
     (work / "out").mkdir()
     sof = work / (ab.name.removesuffix(".ab") + ".sof")
     sof.write_text("".join(f"{workspace.expand(path)} {tag}\n" for path, tag in ab.sof), encoding="utf-8")
-    argv = [settings.ESOREX, f"--output-dir={work / 'out'}", f"--log-dir={work}", "--products-sof=products.json",
+    esorex = shutil.which(settings.ESOREX)
+    if esorex is None:
+        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE,
+                      f"cannot start {settings.ESOREX}: not found (install esorex, or set ESOREX)")
+    argv = [esorex, f"--output-dir={work / 'out'}", f"--log-dir={work}", "--products-sof=products.json",
             ab.recipe, *ab.params, str(sof)]
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads))}
     try:
-        proc = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        pid = _spawn(argv, work, env)
     except OSError as exc:
-        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"cannot start {settings.ESOREX}: {exc.strerror}")
+        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"cannot start {esorex}: {exc.strerror}")
     if on_start:
-        on_start(proc.pid)
+        on_start(pid)
     timed_out = threading.Event()
 
     def kill() -> None:
         timed_out.set()
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)
 
     timer = threading.Timer(settings.RECIPE_TIMEOUT, kill)
     timer.start()
     try:
-        _, wait_status, usage = os.wait4(proc.pid, 0)
+        _, wait_status, usage = os.wait4(pid, 0)
     finally:
         timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(wait_status)
+    code = os.waitstatus_to_exitcode(wait_status)
     rss = int(usage.ru_maxrss)
     for produced in ("esorex.log", ".logfile"):  # after a crash only .logfile remains
         if (work / produced).is_file():
             shutil.copyfile(work / produced, log_path)
             break
-    code = proc.returncode
     if timed_out.is_set():
         return finish(ProcessStatus.FAILED, Failure.TIMEOUT, f"killed after {settings.RECIPE_TIMEOUT:g} s",
                       rss=rss)
@@ -228,6 +229,18 @@ def process_ab(
         return finish(ProcessStatus.FAILED, Failure.RECIPE_ERROR, exc.message, exit_code=0, rss=rss)
     shutil.rmtree(work, ignore_errors=True)
     return finish(ProcessStatus.SUCCESSFUL, None, "", exit_code=0, rss=rss)
+
+
+_ENV = shutil.which("env") or "/usr/bin/env"
+_QUIET = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
+
+
+def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """Start a program in its own session and directory, without forking this (large) process.
+
+    ``posix_spawn`` has no working-directory action, so ``env -C DIR`` changes it in the child.
+    """
+    return os.posix_spawn(_ENV, [_ENV, "-C", str(cwd), *argv], env, file_actions=_QUIET, setsid=True)
 
 
 def _collect(workspace: Workspace, ab: AB, work: Path) -> None:
