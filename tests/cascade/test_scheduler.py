@@ -65,3 +65,11 @@ def test_a_graceful_stop_starts_nothing_new() -> None:
     s.stopping = True
     s.finished("bias", True)
     assert s.startable() == [] and s.done
+
+
+def test_per_recipe_limits() -> None:
+    nodes = {f"f{i}": Node(f"f{i}", category="uves_cal_mflat") for i in range(3)} | {"b": Node("b", category="mbias")}
+    s = Scheduler(nodes, slots=4, limits={"uves_cal_mflat": 1})
+    assert s.startable() == ["f0", "b"]
+    s.finished("f0", True)
+    assert s.startable() == ["f1"]

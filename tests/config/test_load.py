@@ -138,3 +138,11 @@ def test_rendered_toml_loads_back_with_the_overrides(tmp_path: Path) -> None:
     assert cfg.settings.DFO_OFFSET == 2.0
     assert cfg.origins["N_DFO_HDR"].source is Source.DEFAULT  # commented out, documented
     assert "# N_DFO_HDR = 20" in toml.read_text()
+
+
+def test_recipe_limits() -> None:
+    from dfos.config.load import recipe_limits
+
+    assert recipe_limits("uves_cal_mflat=1, gimasterbias=2") == {"uves_cal_mflat": 1, "gimasterbias": 2}
+    with pytest.raises(ConfigError, match="RECIPE_LIMITS"):
+        load_config(None, env={"DFOS_RECIPE_LIMITS": "uves_cal_mflat=0"})

@@ -27,6 +27,7 @@ from dfos import clock
 from dfos.ab.model import Completeness
 from dfos.ab.store import read_ab
 from dfos.cascade.scheduler import Node, NodeState, Scheduler
+from dfos.config.load import recipe_limits
 from dfos.dates import format_timestamp
 from dfos.db import ab_runs, cascade_nodes, engine_for_url
 from dfos.errors import DfosError, FormatError
@@ -95,7 +96,7 @@ def _nodes(workspace: Workspace, jobs: Path) -> list[Node]:
         ab = read_ab(workspace.ab_dir, name)
         outside = [p for p in parents if p not in inside]
         waiting_outside = [p for p in outside if read_ab(workspace.ab_dir, p).process_status.value != "SUCCESSFUL"]
-        nodes.append(Node(name, tuple(p for p in parents if p in inside),
+        nodes.append(Node(name, tuple(p for p in parents if p in inside), category=ab.recipe,
                           incomplete=ab.completeness is Completeness.INCOMPLETE or bool(waiting_outside)))
     return nodes
 
@@ -122,8 +123,8 @@ def run_cascade(
     with _single(workspace, dag_id):
         _stop_file(workspace, dag_id).unlink(missing_ok=True)
         nodes = _nodes(workspace, jobs)
-        scheduler = Scheduler({n.name: n for n in nodes}, slots, {"download": settings.DOWNLOAD_SLOTS},
-                              settings.MAX_ATTEMPTS)
+        limits = {"download": settings.DOWNLOAD_SLOTS, **recipe_limits(settings.RECIPE_LIMITS)}
+        scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS)
         with engine.begin() as db:
             rows = db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()
             done_runs = {(r.ab, r.attempt) for r in db.execute(
@@ -184,7 +185,8 @@ def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Ex
         for name in scheduler.startable():
             save(name, state=NodeState.RUNNING.value, attempts=scheduler.attempts(name), pid=None,
                  exit_code=None)
-            task = Task(name, ("processAB", "-a", name), "recipe", 1, dag_id, scheduler.attempts(name))
+            task = Task(name, ("processAB", "-a", name), scheduler.nodes[name].category, 1, dag_id,
+                        scheduler.attempts(name))
             handles[name] = executor.submit(task, lambda h: save(h.name, pid=int(h.backend_id)
                                                                   if h.backend_id.isdigit() else None,
                                                                   backend_id=h.backend_id))

@@ -30,6 +30,7 @@ __all__ = [
     "Source",
     "load_config",
     "parse_assignment",
+    "recipe_limits",
     "render_toml",
 ]
 
@@ -125,6 +126,11 @@ def _validate(spec: KeySpec, value: Any, where: str) -> None:
     """Key-specific checks beyond the type."""
     if spec.name == "DRS_TYPE" and value.upper() not in {"CON", "CPL", "INT"}:
         raise ConfigError(f"{where}: DRS_TYPE must be CON, CPL or INT, not {value!r}")
+    if spec.name == "RECIPE_LIMITS" and value:
+        try:
+            recipe_limits(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: RECIPE_LIMITS: {exc}") from None
     if spec.name == "QCBQS_TYPE" and value.upper() not in {"SER", "PAR", "IMPLICIT"}:
         raise ConfigError(f"{where}: QCBQS_TYPE must be SER, PAR or IMPLICIT, not {value!r}")
     if spec.name in {"SLOTS"} and value < 0:
@@ -147,6 +153,19 @@ def _validate(spec: KeySpec, value: Any, where: str) -> None:
             raise ConfigError(f"{where}: NOW: {exc}") from None
     if spec.name == "INSTRUMENT" and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", value):
         raise ConfigError(f"{where}: INSTRUMENT {value!r} is not an instrument name")
+
+
+def recipe_limits(text: str) -> dict[str, int]:
+    """``"recipe=n,recipe=n"`` as a dictionary (ValueError when malformed)."""
+    limits: dict[str, int] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        recipe, sep, count = item.partition("=")
+        if not sep or not recipe.strip() or not count.strip().isdigit() or int(count) < 1:
+            raise ValueError(f"{item!r} is not 'recipe=N' with N >= 1")
+        limits[recipe.strip()] = int(count)
+    return limits
 
 
 def _line_of(text: str, key: str, literal: bool = True) -> int | None:

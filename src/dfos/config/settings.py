@@ -76,6 +76,7 @@ class Settings:
     SLOTS: int = _key(0, "processing", "ABs run at once by the local executor; 0: one per core")
     DOWNLOAD_SLOTS: int = _key(8, "processing", "parallel downloads at most")
     MAX_ATTEMPTS: int = _key(1, "processing", "runs of a failing AB before it counts as failed")
+    RECIPE_LIMITS: str = _key("", "processing", "ABs of one recipe at once at most: 'uves_cal_mflat=1,gimasterbias=2'")
     QCBQS_TYPE: str = _key("IMPLICIT", "processing", "QC jobs: SER, PAR or IMPLICIT (inside processAB)")
 
     # -- status and monitor ----------------------------------------------------

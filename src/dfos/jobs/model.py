@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from dfos.errors import FormatError
 
-__all__ = ["SAFE_NAME", "ExecFile", "ExecLine", "check_name", "parse_exec", "render_exec"]
+__all__ = ["SAFE_NAME", "ExecFile", "ExecLine", "JobBlock", "check_name", "parse_blocks", "parse_exec",
+           "render_block", "render_exec"]
 
 #: What an AB name may contain: it is written into job files and shell scripts.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+\-]*$")
@@ -93,3 +94,70 @@ def parse_exec(text: str, kind: str | None = None, source: str = "<exec>") -> Ex
             lines.append(ExecLine(check_name(words[2]), (), words[0], len(words) == 4))
             kind = kind or ("INT" if len(words) == 4 else "CPL")
     return ExecFile(kind or "CON", tuple(lines))
+
+
+@dataclass(frozen=True)
+class JobBlock:
+    """The lines createJob appends to JOBS_NIGHT / JOBS_AUTO for one mode and date."""
+
+    mode: str
+    date: str
+    written: str
+    """When and by what the block was written (its comment line)."""
+    exec_ab: str
+    exec_qc: str
+    raw_down: str | None = None
+
+    @property
+    def dag_id(self) -> str:
+        return f"{self.mode}_{self.date}"
+
+
+_BLOCK_HEAD = re.compile(
+    r"^# pipeline jobs for (?P<mode>CALIB|SCIENCE), (?P<date>\d{4}-\d{2}-\d{2}) \((?P<written>.*)\)$"
+)
+
+
+def render_block(block: JobBlock) -> list[str]:
+    """The block's shell lines, in the order of DFOS createJob; every path shell-quoted."""
+    import shlex
+
+    q = shlex.quote
+    flag = "cal_QC" if block.mode == "CALIB" else "sci_QC"
+    lines = [f"# pipeline jobs for {block.mode}, {block.date} ({block.written})",
+             'echo "starting raw data download ..."']
+    if block.raw_down:
+        lines.append(q(block.raw_down))
+    lines += [
+        f'"$DFOS" exec-cascade --dag-id {q(block.dag_id)} --jobs {q(block.exec_ab)} --wait',
+        f'echo "exec-cascade for {block.date} done."',
+        q(block.exec_qc),
+        f'"$DFOS" flag {flag} -d {block.date}',
+    ]
+    return lines
+
+
+def parse_blocks(text: str, source: str = "<job file>") -> list[JobBlock]:
+    """The blocks of a job file (its header and foreign lines are skipped)."""
+    import shlex
+
+    lines = text.splitlines()
+    blocks = []
+    for number, line in enumerate(lines):
+        head = _BLOCK_HEAD.match(line)
+        if not head:
+            continue
+        body = lines[number + 1 : number + 7]
+        try:
+            words = [shlex.split(b) for b in body]
+            raw_down = None
+            if len(words[1]) == 1 and not words[1][0].startswith("$"):
+                raw_down = words[1][0]
+                words = words[:1] + words[2:]
+            cascade = words[1]
+            exec_ab = cascade[cascade.index("--jobs") + 1]
+            exec_qc = words[3][0]
+        except (ValueError, IndexError):
+            raise FormatError(f"{source}:{number + 1}: a pipeline block that dfos did not write") from None
+        blocks.append(JobBlock(head["mode"], head["date"], head["written"], exec_ab, exec_qc, raw_down))
+    return blocks

@@ -27,7 +27,7 @@ from dfos.cascade.scheduler import Node, descendants
 from dfos.dates import format_timestamp
 from dfos.errors import DfosError, UsageError
 from dfos.fsutil import exclusive_lock, write_text_atomic
-from dfos.jobs.model import ExecFile, ExecLine, check_name, render_exec
+from dfos.jobs.model import ExecFile, ExecLine, JobBlock, check_name, render_block, render_exec
 from dfos.steps.create_ab import read_ab_list
 from dfos.steps.process_ab import load_ab
 from dfos.workspace import Workspace
@@ -108,17 +108,7 @@ def create_job(
     write_text_atomic(exec_qc, render_exec(ExecFile(qc, qc_lines), [stamp, f"QCBQS_TYPE {qc}"]), mode=0o755)
     raw_down = _raw_down(workspace, abs_, mode, key) if mode == "CALIB" else None
 
-    q = shlex.quote
-    flag = "cal_QC" if mode == "CALIB" else "sci_QC"
-    block = [f"# pipeline jobs for {mode}, {key} ({stamp})", 'echo "starting raw data download ..."']
-    if raw_down:
-        block.append(q(str(raw_down)))
-    block += [
-        f'"$DFOS" exec-cascade --dag-id {q(f"{mode}_{key}")} --jobs {q(str(exec_ab))} --wait',
-        f'echo "exec-cascade for {key} done."',
-        q(str(exec_qc)),
-        f'"$DFOS" flag {flag} -d {key}',
-    ]
+    block = render_block(JobBlock(mode, key, stamp, str(exec_ab), str(exec_qc), str(raw_down) if raw_down else None))
     job_file = job_dir / ("JOBS_AUTO" if auto else "JOBS_NIGHT")
     _append_block(job_file, job_header(workspace), block)
     workspace.status_log.append("cal_Queued" if mode == "CALIB" else "sci_Queued", key, clock.now(settings))
