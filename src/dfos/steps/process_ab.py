@@ -199,12 +199,11 @@ def process_ab(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
 
-    timer = threading.Timer(settings.RECIPE_TIMEOUT, kill)
-    timer.start()
+    ticket = _WATCHDOG.arm(settings.RECIPE_TIMEOUT, kill)
     try:
         _, wait_status, usage = os.wait4(pid, 0)
     finally:
-        timer.cancel()
+        _WATCHDOG.disarm(ticket)
     code = os.waitstatus_to_exitcode(wait_status)
     rss = int(usage.ru_maxrss)
     for produced in ("esorex.log", ".logfile"):  # after a crash only .logfile remains
@@ -231,6 +230,44 @@ def process_ab(
     return finish(ProcessStatus.SUCCESSFUL, None, "", exit_code=0, rss=rss)
 
 
+class _Watchdog:
+    """One thread for every recipe's deadline (instead of a timer thread per AB)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.deadlines: dict[int, tuple[float, Callable[[], None]]] = {}
+        self.next_ticket = 0
+        self.thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, action: Callable[[], None]) -> int:
+        with self.lock:
+            self.next_ticket += 1
+            self.deadlines[self.next_ticket] = (time.monotonic() + seconds, action)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._watch, name="recipe-deadlines", daemon=True)
+                self.thread.start()
+            self.lock.notify()
+            return self.next_ticket
+
+    def disarm(self, ticket: int) -> None:
+        with self.lock:
+            self.deadlines.pop(ticket, None)
+
+    def _watch(self) -> None:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                due = [t for t, (when, _) in self.deadlines.items() if when <= now]
+                actions = [self.deadlines.pop(t)[1] for t in due]
+                wait = min((when for when, _ in self.deadlines.values()), default=now + 3600) - now
+                if not actions:
+                    self.lock.wait(timeout=max(wait, 0.01))
+                    continue
+            for action in actions:
+                action()
+
+
+_WATCHDOG = _Watchdog()
 _ENV = shutil.which("env") or "/usr/bin/env"
 _QUIET = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
 
