@@ -125,8 +125,9 @@ def test_sigkill_at_random_points_then_resume(queued: Workspace, tmp_path: Path)
         before = len(runs(ws))
         cut_short += 0 < before < len(RUNNABLE)
         result = exec_cascade(ws, DAG, ws.job_dir / f"execAB_{DAG}", slots=2)
-        assert result.ok, (attempt, result.counts)
+        records = [(r["ab"], r["status"], r["attempt"], r["failure"], r["message"]) for r in runs(ws)]
+        assert result.ok, (attempt, result.counts, records)
         successes = [str(r["ab"]) for r in runs(ws) if r["status"] == "SUCCESSFUL"]
-        assert sorted(successes) == sorted(RUNNABLE), (attempt, successes)  # each recipe succeeded exactly once
+        assert sorted(successes) == sorted(RUNNABLE), (attempt, records)  # each recipe succeeded exactly once
         shutil.rmtree(root)
     assert cut_short >= 5  # the kills really landed in the middle of cascades

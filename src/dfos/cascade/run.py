@@ -101,9 +101,19 @@ def _nodes(workspace: Workspace, jobs: Path) -> list[Node]:
     return nodes
 
 
-def _kill_leftover(pid: int | None) -> None:
-    """A recipe started by an executor that died keeps running: end it before running the AB again."""
-    if pid:
+def _kill_leftover(pid: int | None, work_root: Path) -> None:
+    """A recipe started by an executor that died keeps running: end it before running the AB again.
+
+    Only a process still working in one of this workspace's AB working directories is ours
+    (its pid may have been reused by an unrelated process since).
+    """
+    if not pid:
+        return
+    try:
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return  # gone (or not ours to inspect)
+    if cwd.is_relative_to(work_root):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
 
@@ -134,7 +144,7 @@ def run_cascade(
             for row in rows:
                 state = NodeState(row["state"])
                 if state is NodeState.RUNNING:
-                    _kill_leftover(row["pid"])
+                    _kill_leftover(row["pid"], (workspace.ab_dir / ".work").resolve())
                     if (row["ab"], row["attempts"]) in done_runs:
                         state = NodeState.SUCCEEDED  # it finished and was recorded; only the state was not saved
                 restored[row["ab"]] = (state, int(row["attempts"]))
