@@ -1,0 +1,51 @@
+"""A graceful stop lets running ABs finish and starts nothing new; running again resumes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from dfos.ab.format import render
+from dfos.ab.model import AB, Completeness, ProcessStatus
+from dfos.cascade.run import cascade_state, request_stop
+from dfos.jobs.model import ExecFile, ExecLine, render_exec
+from dfos.steps.cascade import exec_cascade
+from dfos.workspace import Workspace, open_workspace
+
+SLEEPER = Path(__file__).resolve().parents[2] / "benchmarks" / "sleep_recipe.sh"
+
+
+def _chain(ws: Workspace, n: int, seconds: float) -> Path:
+    names = [f"C{i}.ab" for i in range(n)]
+    for i, name in enumerate(names):
+        ab = AB(name=name, instrument="UVES", date="2013-02-12", dpr_catg="CALIB", raw_type="T",
+                recipe=f"sleep{seconds}", drs_type="CON", batch_id="CALIB_2013-02-12", event="E", action="A",
+                completeness=Completeness.COMPLETE,
+                process_status=ProcessStatus.CREATED, obs_prog_id="-", obs_id="-", obs_mode="NONE", mjd_obs=0.0,
+                mjd_obs_mod=0.0, prod_root=f"r.{name}", prod_path="$DFS_PRODUCT/T/2013-02-12", log_name=f"{name}.log",
+                match_keys=(), rawfiles=(), mcalib=(), massoc=(), params=(), products=(),
+                waitfor=(names[i - 1],) if i else (), missing=())
+        (ws.ab_dir / name).write_text(render(ab))
+    jobs = ws.job_dir / "execAB_CALIB_2013-02-12"
+    jobs.write_text(render_exec(ExecFile("CON", tuple(ExecLine(n, (names[i - 1],) if i else ())
+                                                     for i, n in enumerate(names)))))
+    return jobs
+
+
+def test_stop_then_resume(workspace: Workspace) -> None:
+    ws = open_workspace(workspace.root, env={"DFOS_ESOREX": str(SLEEPER)})
+    jobs = _chain(ws, 6, 0.3)
+    results = []
+    runner = threading.Thread(target=lambda: results.append(exec_cascade(ws, "CALIB_2013-02-12", jobs, slots=2)))
+    runner.start()
+    time.sleep(0.45)
+    request_stop(ws, "CALIB_2013-02-12")
+    runner.join(timeout=30)
+    (first,) = results
+    assert not first.ok
+    assert 1 <= first.counts["succeeded"] <= 3 and first.counts["running"] == 0
+    assert first.counts["waiting"] == 6 - first.counts["succeeded"]
+    again = exec_cascade(ws, "CALIB_2013-02-12", jobs, slots=2)
+    assert again.ok and again.counts["succeeded"] == 6
+    assert all(row["attempts"] == 1 for row in cascade_state(ws, "CALIB_2013-02-12"))
