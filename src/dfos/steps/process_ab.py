@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -33,7 +34,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from dfos import clock
-from dfos.ab.format import parse, render
+from dfos.ab.format import render
 from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.ab.store import read_ab
 from dfos.archive.local import LocalArchive
@@ -121,12 +122,29 @@ def _inputs(workspace: Workspace, ab: AB) -> list[str]:
     return missing
 
 
+_STATUS_LINE = re.compile(r"^PROCESS_STATUS[ \t]+\S+[ \t]*$", re.MULTILINE)
+
+
 def _update_status(workspace: Workspace, ab: AB, status: ProcessStatus) -> None:
+    """Set PROCESS_STATUS in the AB file (only that line changes), under the AB list's lock."""
     mode, _, day = ab.batch_id.partition("_")
+    line = f"{'PROCESS_STATUS':<16}{status.value}"
     with exclusive_lock(ab_list_lock(workspace, mode, parse_date(day))):
         path = workspace.ab_dir / ab.name
-        current = parse(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else ab
-        write_text_atomic(path, render(replace(current, process_status=status)))
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        updated, count = _STATUS_LINE.subn(line, text, count=1)
+        write_text_atomic(path, updated if count else render(replace(ab, process_status=status)))
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a working directory (plain walk; the fd-safe shutil.rmtree is slower and not needed here)."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path):
+            if entry.is_dir(follow_symlinks=False):
+                _remove_tree(Path(entry.path))
+            else:
+                os.unlink(entry.path)
+        os.rmdir(path)
 
 
 def _place(source: Path, target: Path) -> None:
@@ -226,7 +244,7 @@ def process_ab(
         return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"placing products: {exc}", exit_code=0, rss=rss)
     except DfosError as exc:
         return finish(ProcessStatus.FAILED, Failure.RECIPE_ERROR, exc.message, exit_code=0, rss=rss)
-    shutil.rmtree(work, ignore_errors=True)
+    _remove_tree(work)
     return finish(ProcessStatus.SUCCESSFUL, None, "", exit_code=0, rss=rss)
 
 
