@@ -101,21 +101,55 @@ def _nodes(workspace: Workspace, jobs: Path) -> list[Node]:
     return nodes
 
 
-def _kill_leftover(pid: int | None, work_root: Path) -> None:
-    """A recipe started by an executor that died keeps running: end it before running the AB again.
+def _kill_leftovers(work_root: Path) -> None:
+    """Recipes started by an executor that died keep running: end them before running their ABs again.
 
-    Only a process still working in one of this workspace's AB working directories is ours
-    (its pid may have been reused by an unrelated process since).
+    A process is ours when it still works in one of this workspace's AB working directories.
     """
-    if not pid:
-        return
-    try:
-        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
-    except OSError:
-        return  # gone (or not ours to inspect)
-    if cwd.is_relative_to(work_root):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+        except OSError:
+            continue
+        if cwd.is_relative_to(work_root):
+            pid = int(entry.name)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL) if os.getsid(pid) == pid else os.kill(pid, signal.SIGKILL)
+
+
+class _Store:
+    """The runner's writes to ``cascade_nodes``: one transaction per scheduler turn."""
+
+    def __init__(self, engine: Any, dag_id: str, now: Callable[[], str]) -> None:
+        self.connection = engine.connect()
+        self.dag_id = dag_id
+        self.now = now
+        self.statements: dict[tuple[str, ...], Any] = {}
+
+    def write(self, changes: list[tuple[str, dict[str, object]]]) -> None:
+        if not changes:
+            return
+        groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+        stamp = self.now()
+        for name, values in changes:
+            columns = tuple(sorted(values))
+            groups.setdefault(columns, []).append(
+                {"p_dag": self.dag_id, "p_ab": name, "p_updated": stamp, **{f"p_{c}": v for c, v in values.items()}})
+        with self.connection.begin():
+            for columns, rows in groups.items():
+                statement = self.statements.get(columns)
+                if statement is None:
+                    statement = self.statements[columns] = (
+                        update(cascade_nodes)
+                        .where(cascade_nodes.c.dag_id == bindparam("p_dag"), cascade_nodes.c.ab == bindparam("p_ab"))
+                        .values(updated=bindparam("p_updated"), **{c: bindparam(f"p_{c}") for c in columns})
+                    )
+                self.connection.execute(statement, rows)
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 def run_cascade(
@@ -136,70 +170,62 @@ def run_cascade(
         limits = {"download": settings.DOWNLOAD_SLOTS, **recipe_limits(settings.RECIPE_LIMITS)}
         scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS)
         with engine.begin() as db:
-            rows = db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()
+            rows = {r["ab"]: r for r in
+                    db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()}
             done_runs = {(r.ab, r.attempt) for r in db.execute(
                 select(ab_runs.c.ab, ab_runs.c.attempt).where(ab_runs.c.dag_id == dag_id,
                                                               ab_runs.c.status == "SUCCESSFUL"))}
+            if any(r["state"] == NodeState.RUNNING.value for r in rows.values()):
+                _kill_leftovers((workspace.ab_dir / ".work").resolve())
             restored: dict[str, tuple[NodeState, int]] = {}
-            for row in rows:
+            for name, row in rows.items():
                 state = NodeState(row["state"])
-                if state is NodeState.RUNNING:
-                    _kill_leftover(row["pid"], (workspace.ab_dir / ".work").resolve())
-                    if (row["ab"], row["attempts"]) in done_runs:
-                        state = NodeState.SUCCEEDED  # it finished and was recorded; only the state was not saved
-                restored[row["ab"]] = (state, int(row["attempts"]))
+                if state is NodeState.RUNNING and (name, row["attempts"]) in done_runs:
+                    state = NodeState.SUCCEEDED  # it finished and was recorded; only the state was not saved
+                restored[name] = (state, int(row["attempts"]))
             scheduler.restore({k: v for k, v in restored.items() if k in scheduler.nodes})
             db.execute(delete(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id))
             now = format_timestamp(clock.now(settings))
             db.execute(insert(cascade_nodes), [
                 {"dag_id": dag_id, "ab": n.name, "state": scheduler.state(n.name).value,
                  "attempts": scheduler.attempts(n.name), "updated": now,
-                 "exit_code": next((r["exit_code"] for r in rows if r["ab"] == n.name), None),
-                 "wall_s": next((r["wall_s"] for r in rows if r["ab"] == n.name), None)}
+                 "exit_code": rows[n.name]["exit_code"] if n.name in rows else None,
+                 "wall_s": rows[n.name]["wall_s"] if n.name in rows else None}
                 for n in nodes
             ])
-
-        statements: dict[tuple[str, ...], Any] = {}
-        connection = engine.connect()  # the runner's own connection: no pool round trip per save
-
-        def save(name: str, **values: object) -> None:
-            """Persist some columns of one AB (statements are built once per column set)."""
-            columns = tuple(sorted(values))
-            statement = statements.get(columns)
-            if statement is None:
-                statement = statements[columns] = (
-                    update(cascade_nodes)
-                    .where(cascade_nodes.c.dag_id == bindparam("p_dag"), cascade_nodes.c.ab == bindparam("p_ab"))
-                    .values(updated=bindparam("p_updated"), **{c: bindparam(f"p_{c}") for c in columns})
-                )
-            params = {f"p_{c}": v for c, v in values.items()}
-            with lock, connection.begin():
-                connection.execute(statement, {"p_dag": dag_id, "p_ab": name,
-                                               "p_updated": format_timestamp(clock.now(settings)), **params})
-
-        handles: dict[str, Handle] = {}
-        lock = threading.Lock()  # saves come from the runner and from executor threads (pids)
+        store = _Store(engine, dag_id, lambda: format_timestamp(clock.now(settings)))
         try:
-            return _drive(workspace, dag_id, scheduler, executor, save, handles, progress)
+            return _drive(workspace, dag_id, scheduler, executor, store, progress)
         finally:
-            connection.close()
+            store.close()
 
 
-def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Executor,
-           save: Callable[..., None], handles: dict[str, Handle],
+def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Executor, store: _Store,
            progress: Callable[[dict[str, int]], None] | None) -> CascadeResult:
-    """The event loop: start what may start, wait for the first end, record, repeat."""
+    """The event loop: record what ended, persist what starts (one transaction), start it, wait."""
+    started_pids: list[tuple[str, str]] = []  # filled by executor threads, written on the next turn
+    pid_lock = threading.Lock()
+
+    def on_start(handle: Handle) -> None:
+        with pid_lock:
+            started_pids.append((handle.name, handle.backend_id))
+
+    changes: list[tuple[str, dict[str, object]]] = []
     while True:
         if not scheduler.stopping and _stop_file(workspace, dag_id).exists():
             scheduler.stopping = True
-        for name in scheduler.startable():
-            save(name, state=NodeState.RUNNING.value, attempts=scheduler.attempts(name), pid=None,
-                 exit_code=None)
-            task = Task(name, ("processAB", "-a", name), scheduler.nodes[name].category, 1, dag_id,
-                        scheduler.attempts(name))
-            handles[name] = executor.submit(task, lambda h: save(h.name, pid=int(h.backend_id)
-                                                                  if h.backend_id.isdigit() else None,
-                                                                  backend_id=h.backend_id))
+        starting = scheduler.startable()
+        changes += [(name, {"state": NodeState.RUNNING.value, "attempts": scheduler.attempts(name),
+                            "exit_code": None, "pid": None, "backend_id": None}) for name in starting]
+        with pid_lock:
+            changes += [(name, {"backend_id": ident, "pid": int(ident) if ident.isdigit() else None})
+                        for name, ident in started_pids]
+            started_pids.clear()
+        store.write(changes)  # RUNNING is on disk before the AB starts
+        changes = []
+        for name in starting:
+            executor.submit(Task(name, ("processAB", "-a", name), scheduler.nodes[name].category, 1, dag_id,
+                                 scheduler.attempts(name)), on_start)
         if progress:
             progress(scheduler.counts())
         if scheduler.done:
@@ -208,8 +234,11 @@ def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Ex
             for name, state in scheduler.finished(outcome.name, outcome.ok):
                 values: dict[str, object] = {"state": state.value}
                 if name == outcome.name:
-                    values.update(exit_code=outcome.exit_code, wall_s=outcome.wall_s, pid=None)
-                save(name, **values)
+                    values.update(exit_code=outcome.exit_code, wall_s=outcome.wall_s)
+                changes.append((name, values))
+    with pid_lock:
+        changes += [(name, {"backend_id": ident}) for name, ident in started_pids]
+    store.write(changes)
     return CascadeResult(dag_id, scheduler.counts())
 
 
