@@ -97,6 +97,13 @@ def test_a_missing_raw_frame_is_a_missing_input(queued: Workspace) -> None:
     assert "UVES.2013-02-12T21:50:00.500.fits is neither in" in str(failed[0]["message"])
 
 
+def _states(ws: Workspace) -> list[str]:
+    from dfos.db import cascade_nodes
+
+    with engine_for_url(ws.db_url).begin() as db:
+        return [str(r.state) for r in db.execute(select(cascade_nodes.c.state))]
+
+
 def _any_running(ws: Workspace) -> bool:
     from dfos.db import cascade_nodes
 
@@ -119,15 +126,14 @@ def test_sigkill_at_random_points_then_resume(queued: Workspace, tmp_path: Path)
         started = time.monotonic()
         while not _any_running(ws) and proc.poll() is None and time.monotonic() - started < 30:
             time.sleep(0.01)  # wait until the executor has ABs in flight ...
-        time.sleep(rng.uniform(0.0, 0.5))  # ... then kill it at a random point of the cascade
+        time.sleep(rng.uniform(0.0, 0.3))  # ... then kill it at a random point of the cascade
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        before = len(runs(ws))
-        cut_short += 0 < before < len(RUNNABLE)
+        cut_short += any(state in ("running", "waiting") for state in _states(ws))
         result = exec_cascade(ws, DAG, ws.job_dir / f"execAB_{DAG}", slots=2)
         records = [(r["ab"], r["status"], r["attempt"], r["failure"], r["message"]) for r in runs(ws)]
         assert result.ok, (attempt, result.counts, records)
         successes = [str(r["ab"]) for r in runs(ws) if r["status"] == "SUCCESSFUL"]
         assert sorted(successes) == sorted(RUNNABLE), (attempt, records)  # each recipe succeeded exactly once
         shutil.rmtree(root)
-    assert cut_short >= 5  # the kills really landed in the middle of cascades
+    assert cut_short >= 10  # most kills really landed in the middle of cascades (ABs still to run)

@@ -101,19 +101,21 @@ def _nodes(workspace: Workspace, jobs: Path) -> list[Node]:
     return nodes
 
 
-def _kill_leftovers(work_root: Path) -> None:
+def _kill_leftovers(dag_id: str, running: set[str]) -> None:
     """Recipes started by an executor that died keep running: end them before running their ABs again.
 
-    A process is ours when it still works in one of this workspace's AB working directories.
+    A recipe carries ``DFOS_RUN=<dag>/<AB>/<attempt>`` in its environment; only those of this
+    cascade's RUNNING ABs are ended (another cascade's, or a hand-started processAB, are not).
     """
+    wanted = {f"DFOS_RUN={dag_id}/{name}/".encode() for name in running}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cwd = Path(os.readlink(entry / "cwd"))
+            environ = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cwd.is_relative_to(work_root):
+        if any(item.startswith(prefix) for item in environ for prefix in wanted):
             pid = int(entry.name)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL) if os.getsid(pid) == pid else os.kill(pid, signal.SIGKILL)
@@ -175,8 +177,9 @@ def run_cascade(
             done_runs = {(r.ab, r.attempt) for r in db.execute(
                 select(ab_runs.c.ab, ab_runs.c.attempt).where(ab_runs.c.dag_id == dag_id,
                                                               ab_runs.c.status == "SUCCESSFUL"))}
-            if any(r["state"] == NodeState.RUNNING.value for r in rows.values()):
-                _kill_leftovers((workspace.ab_dir / ".work").resolve())
+            running = {name for name, r in rows.items() if r["state"] == NodeState.RUNNING.value}
+            if running:
+                _kill_leftovers(dag_id, running)
             restored: dict[str, tuple[NodeState, int]] = {}
             for name, row in rows.items():
                 state = NodeState(row["state"])

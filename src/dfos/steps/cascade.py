@@ -22,7 +22,8 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
     """Run a cascade on this machine; every AB runs processAB in-process and is recorded."""
 
     def run_ab(task: Task, on_start: Callable[[int], None]) -> tuple[bool, int | None, str]:
-        run = process_ab(workspace, task.name, threads=task.threads, on_start=on_start)
+        run = process_ab(workspace, task.name, threads=task.threads, on_start=on_start,
+                         run_marker=f"{task.dag_id}/{task.name}/{task.attempt}")
         record_run(workspace, run, task.dag_id, task.attempt)
         return run.ok, run.exit_code, run.message
 

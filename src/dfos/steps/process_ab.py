@@ -87,12 +87,14 @@ def load_ab(workspace: Workspace, name: str) -> AB:
 
 
 def _last_error(log: Path) -> str:
+    """The recipe's own last ERROR line (esorex's closing "Execution of recipe ... failed" is not the cause)."""
     try:
         lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return ""
     errors = [line.split("]", 1)[-1].strip() for line in lines if "[ ERROR ]" in line]
-    return errors[-1] if errors else ""
+    causes = [e for e in errors if not e.lstrip(": ").startswith("Execution of recipe")]
+    return (causes or errors or [""])[-1]
 
 
 def _fetch_raw(workspace: Workspace, target: Path) -> bool:
@@ -159,11 +161,28 @@ def _place(source: Path, target: Path) -> None:
     source.unlink()
 
 
+#: Environment variable that marks a recipe process with the run that started it.
+RUN_MARKER = "DFOS_RUN"
+
+
+def _sof_path(path: Path, work: Path) -> Path:
+    """A SOF cannot quote: a path with blanks is linked into the working directory under a safe name."""
+    if not any(c.isspace() for c in str(path)):
+        return path
+    links = work / "in"
+    links.mkdir(exist_ok=True)
+    safe = re.sub(r"\s", "_", path.name)
+    link = links / f"{len(list(links.iterdir())):04d}_{safe}"
+    link.symlink_to(path)
+    return link
+
+
 def process_ab(
     workspace: Workspace,
     name: str,
     threads: int = 1,
     on_start: Callable[[int], None] | None = None,
+    run_marker: str | None = None,
 ) -> RunRecord:
     """Run one AB; see the module docstring.  Raises :class:`DfosError` for an AB that must not run."""
     ab = load_ab(workspace, name)
@@ -173,6 +192,7 @@ def process_ab(
     started = clock.now(settings)
     t0 = time.monotonic()
     log_path = workspace.ab_dir / ab.log_name
+    log_path.unlink(missing_ok=True)  # a failure must never point at an earlier run's log
 
     def finish(status: ProcessStatus, failure: Failure | None, message: str, exit_code: int | None = None,
                sig: int | None = None, rss: int | None = None) -> RunRecord:
@@ -196,14 +216,15 @@ def process_ab(
     work = Path(tempfile.mkdtemp(prefix=ab.name.removesuffix(".ab") + ".", dir=work_root))
     (work / "out").mkdir()
     sof = work / (ab.name.removesuffix(".ab") + ".sof")
-    sof.write_text("".join(f"{workspace.expand(path)} {tag}\n" for path, tag in ab.sof), encoding="utf-8")
+    sof.write_text("".join(f"{_sof_path(workspace.expand(path), work)} {tag}\n" for path, tag in ab.sof),
+                   encoding="utf-8")
     esorex = shutil.which(settings.ESOREX)
     if esorex is None:
         return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE,
                       f"cannot start {settings.ESOREX}: not found (install esorex, or set ESOREX)")
     argv = [esorex, f"--output-dir={work / 'out'}", f"--log-dir={work}", "--products-sof=products.json",
             ab.recipe, *ab.params, str(sof)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads))}
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads)), RUN_MARKER: run_marker or ab.name}
     try:
         pid = _spawn(argv, work, env)
     except OSError as exc:
@@ -219,11 +240,14 @@ def process_ab(
 
     ticket = _WATCHDOG.arm(settings.RECIPE_TIMEOUT, kill)
     try:
-        _, wait_status, usage = os.wait4(pid, 0)
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # ended, but not reaped: its pid cannot be reused yet
     finally:
-        _WATCHDOG.disarm(ticket)
+        _WATCHDOG.disarm(ticket)  # after this no kill can come
+    _, wait_status, usage = os.wait4(pid, 0)
     code = os.waitstatus_to_exitcode(wait_status)
     rss = int(usage.ru_maxrss)
+    if timed_out.is_set() and code != -signal.SIGKILL:
+        timed_out.clear()  # it ended on its own just as the deadline came
     for produced in ("esorex.log", ".logfile"):  # after a crash only .logfile remains
         if (work / produced).is_file():
             shutil.copyfile(work / produced, log_path)
@@ -234,6 +258,10 @@ def process_ab(
     if code < 0:
         return finish(ProcessStatus.FAILED, Failure.CRASH, f"{ab.recipe} died of signal {-code}",
                       sig=-code, rss=rss)
+    if code in (125, 126, 127) and not log_path.is_file():  # env -C or the exec itself failed
+        said = (work / "esorex.out").read_text(encoding="utf-8", errors="replace").strip()[-300:]
+        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"{esorex} did not start: {said}",
+                      exit_code=code)
     if code != 0:
         error = _last_error(log_path) or "no ERROR line in the log"
         return finish(ProcessStatus.FAILED, Failure.RECIPE_ERROR, f"exit code {code}: {error}", exit_code=code,
@@ -287,15 +315,16 @@ class _Watchdog:
 
 _WATCHDOG = _Watchdog()
 _ENV = shutil.which("env") or "/usr/bin/env"
-_QUIET = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
-
-
 def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> int:
     """Start a program in its own session and directory, without forking this (large) process.
 
-    ``posix_spawn`` has no working-directory action, so ``env -C DIR`` changes it in the child.
+    ``posix_spawn`` has no working-directory action, so ``env -C DIR`` changes it in the child;
+    what the program prints goes to ``esorex.out`` in its working directory.
     """
-    return os.posix_spawn(_ENV, [_ENV, "-C", str(cwd), *argv], env, file_actions=_QUIET, setsid=True)
+    out = str(cwd / "esorex.out")
+    actions = [(os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+               (os.POSIX_SPAWN_DUP2, 1, 2)]
+    return os.posix_spawn(_ENV, [_ENV, "-C", str(cwd), *argv], env, file_actions=actions, setsid=True)
 
 
 def _collect(workspace: Workspace, ab: AB, work: Path) -> None:
