@@ -78,3 +78,23 @@ def test_exec_cascade_exit_codes_and_stop(capsys: pytest.CaptureFixture[str], ni
     assert code == 1 and "no execution file" in err
     code, _, err = run(capsys, "cascade-stat", "--dag-id", "CALIB_1999-01-01")
     assert code == 1 and "no cascade CALIB_1999-01-01" in err
+
+
+def test_create_job_twice_keeps_one_block_and_refuses_a_running_cascade(
+        capsys: pytest.CaptureFixture[str], night: Workspace) -> None:
+    from dfos.cascade.run import _single
+
+    run(capsys, "create-job", "-d", "2013-02-12")
+    run(capsys, "create-job", "-d", "2013-02-12")
+    text = (night.job_dir / "JOBS_NIGHT").read_text()
+    assert text.count("# pipeline jobs for CALIB, 2013-02-12") == 1
+    with _single(night, DAG):  # as if an executor ran the cascade
+        code, _, err = run(capsys, "create-job", "-d", "2013-02-12")
+    assert code == 12 and "already being run" in err
+
+
+def test_qc_job_types_need_process_qc(capsys: pytest.CaptureFixture[str], night: Workspace,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DFOS_QCBQS_TYPE", "SER")
+    code, _, err = run(capsys, "create-job", "-d", "2013-02-12")
+    assert code == 4 and "needs processQC" in err

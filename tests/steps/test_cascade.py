@@ -137,3 +137,45 @@ def test_sigkill_at_random_points_then_resume(queued: Workspace, tmp_path: Path)
         assert sorted(successes) == sorted(RUNNABLE), (attempt, records)  # each recipe succeeded exactly once
         shutil.rmtree(root)
     assert cut_short >= 10  # most kills really landed in the middle of cascades (ABs still to run)
+
+
+def test_serial_mode_blocks_only_what_depends_on_a_failure(queued: Workspace) -> None:
+    ws = open_workspace(queued.root, env={"DFOS_DRS_TYPE": "CPL"})
+    create_job(ws, NIGHT, "CALIB")
+    assert (ws.job_dir / f"execAB_{DAG}").read_text().splitlines()[2] == f"processAB -a {BIAS}"
+    dark_frame = ws.raw_dir / "2013-02-12" / "UVES.2013-02-12T19:41:08.500.fits"
+    dark_frame.parent.mkdir(parents=True, exist_ok=True)
+    dark_frame.write_bytes(b"not a FITS file at all")
+    exec_cascade(ws, DAG, ws.job_dir / f"execAB_{DAG}")
+    from dfos.cascade.run import cascade_state
+
+    states = {r["ab"]: r["state"] for r in cascade_state(ws, DAG)}
+    assert states[DARK] == "failed" and states[FLAT] == "blocked"
+    assert states[ORDERPOS] == states[RED_BIAS] == states[BIAS] == "succeeded"
+
+
+def test_a_workspace_path_with_blanks(queued: Workspace, tmp_path: Path) -> None:
+    spaced = tmp_path / "data disk" / "ws"
+    shutil.copytree(queued.root, spaced)
+    ws = open_workspace(spaced, env={})
+    result = exec_cascade(ws, DAG, ws.job_dir / f"execAB_{DAG}", slots=2)
+    records = [(r["ab"], r["failure"], r["message"]) for r in runs(ws) if r["status"] == "FAILED"]
+    assert result.ok and result.counts["succeeded"] == 5, records
+
+
+def test_timeouts_and_start_failures_are_classified(queued: Workspace, tmp_path: Path) -> None:
+    from dfos.steps.process_ab import process_ab
+
+    slow = tmp_path / "slow-esorex"
+    slow.write_text("#!/bin/sh\nsleep 30\n")
+    slow.chmod(0o755)
+    run = process_ab(open_workspace(queued.root, env={"DFOS_ESOREX": str(slow), "DFOS_RECIPE_TIMEOUT": "0.5"}),
+                     BIAS)
+    assert (run.status, run.failure) == ("FAILED", "timeout") and run.wall_s < 10
+    broken = tmp_path / "broken-esorex"
+    broken.write_text("#!/nonexistent/interpreter\n")
+    broken.chmod(0o755)
+    run = process_ab(open_workspace(queued.root, env={"DFOS_ESOREX": str(broken)}), BIAS)
+    assert (run.status, run.failure) == ("FAILED", "infrastructure")
+    run = process_ab(open_workspace(queued.root, env={"DFOS_ESOREX": "no-such-esorex"}), BIAS)
+    assert run.failure == "infrastructure" and "not found" in run.message

@@ -83,7 +83,7 @@ def _single(workspace: Workspace, dag_id: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _nodes(workspace: Workspace, jobs: Path) -> list[Node]:
+def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
     try:
         exec_file = parse_exec(jobs.read_text(encoding="utf-8"), source=str(jobs))
     except FileNotFoundError:
@@ -91,14 +91,19 @@ def _nodes(workspace: Workspace, jobs: Path) -> list[Node]:
     except FormatError as exc:
         raise DfosError(exc.message) from None
     inside = {line.ab for line in exec_file.lines}
+    cores = os.cpu_count() or 1
     nodes = []
-    for name, parents in exec_file.nodes():
-        ab = read_ab(workspace.ab_dir, name)
+    for line in exec_file.lines:
+        ab = read_ab(workspace.ab_dir, line.ab)
+        # CON lines carry the parents; serial files (CPL, INT) take them from the ABs' WAITFOR, so that
+        # a failure blocks only what depends on it (they run one AB at a time: see run_cascade)
+        parents = line.parents if exec_file.kind == "CON" else ab.waitfor
         outside = [p for p in parents if p not in inside]
         waiting_outside = [p for p in outside if read_ab(workspace.ab_dir, p).process_status.value != "SUCCESSFUL"]
-        nodes.append(Node(name, tuple(p for p in parents if p in inside), category=ab.recipe,
-                          incomplete=ab.completeness is Completeness.INCOMPLETE or bool(waiting_outside)))
-    return nodes
+        nodes.append(Node(line.ab, tuple(p for p in parents if p in inside), category=ab.recipe,
+                          incomplete=ab.completeness is Completeness.INCOMPLETE or bool(waiting_outside),
+                          threads=cores if line.local_parallel else 1))
+    return nodes, exec_file.kind
 
 
 def _kill_leftovers(dag_id: str, running: set[str]) -> None:
@@ -168,26 +173,31 @@ def run_cascade(
     slots = slots or settings.SLOTS or os.cpu_count() or 1
     with _single(workspace, dag_id):
         _stop_file(workspace, dag_id).unlink(missing_ok=True)
-        nodes = _nodes(workspace, jobs)
+        nodes, kind = _nodes(workspace, jobs)
+        if kind in ("CPL", "INT"):
+            slots = 1  # serial: one AB at a time
         limits = {"download": settings.DOWNLOAD_SLOTS, **recipe_limits(settings.RECIPE_LIMITS)}
         scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS)
         with engine.begin() as db:
             rows = {r["ab"]: r for r in
                     db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()}
-            done_runs = {(r.ab, r.attempt) for r in db.execute(
-                select(ab_runs.c.ab, ab_runs.c.attempt).where(ab_runs.c.dag_id == dag_id,
-                                                              ab_runs.c.status == "SUCCESSFUL"))}
+            recorded = {(r.ab, r.attempt): r.status for r in db.execute(
+                select(ab_runs.c.ab, ab_runs.c.attempt, ab_runs.c.status).where(ab_runs.c.dag_id == dag_id))}
             running = {name for name, r in rows.items() if r["state"] == NodeState.RUNNING.value}
             if running:
                 _kill_leftovers(dag_id, running)
             restored: dict[str, tuple[NodeState, int]] = {}
             for name, row in rows.items():
                 state = NodeState(row["state"])
-                if state is NodeState.RUNNING and (name, row["attempts"]) in done_runs:
+                outcome = recorded.get((name, row["attempts"]))
+                if state is NodeState.RUNNING and outcome == "SUCCESSFUL":
                     state = NodeState.SUCCEEDED  # it finished and was recorded; only the state was not saved
+                elif state is NodeState.RUNNING and outcome == "FAILED" and row["attempts"] >= settings.MAX_ATTEMPTS:
+                    state = NodeState.FAILED  # its last allowed attempt failed and was recorded
                 restored[name] = (state, int(row["attempts"]))
             scheduler.restore({k: v for k, v in restored.items() if k in scheduler.nodes})
-            db.execute(delete(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id))
+            names = [n.name for n in nodes]  # rows of ABs not in this file are left as they are
+            db.execute(delete(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(names)))
             now = format_timestamp(clock.now(settings))
             db.execute(insert(cascade_nodes), [
                 {"dag_id": dag_id, "ab": n.name, "state": scheduler.state(n.name).value,
@@ -227,7 +237,8 @@ def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Ex
         store.write(changes)  # RUNNING is on disk before the AB starts
         changes = []
         for name in starting:
-            executor.submit(Task(name, ("processAB", "-a", name), scheduler.nodes[name].category, 1, dag_id,
+            node = scheduler.nodes[name]
+            executor.submit(Task(name, ("processAB", "-a", name), node.category, node.threads, dag_id,
                                  scheduler.attempts(name)), on_start)
         if progress:
             progress(scheduler.counts())
@@ -256,6 +267,8 @@ def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:
 
 
 def forget_cascade(workspace: Workspace, dag_id: str) -> None:
-    """Drop the persisted state of a cascade (createJob queues it anew)."""
-    with engine_for_url(workspace.db_url).begin() as db:
-        db.execute(delete(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id))
+    """Queue a cascade anew (createJob): every AB waits again; attempts keep counting, so that run
+    records of earlier queues are never taken for this one's.  Refused while an executor runs it."""
+    with _single(workspace, dag_id), engine_for_url(workspace.db_url).begin() as db:
+        db.execute(update(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)
+                   .values(state=NodeState.WAITING.value, pid=None, backend_id=None, exit_code=None, wall_s=None))

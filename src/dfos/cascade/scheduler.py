@@ -38,6 +38,8 @@ class Node:
     parents: tuple[str, ...] = ()
     category: str = "recipe"
     incomplete: bool = False
+    threads: int = 1
+    """OMP threads of its recipe (INT: every core)."""
 
 
 @dataclass

@@ -129,7 +129,8 @@ def render_block(block: JobBlock) -> list[str]:
     if block.raw_down:
         lines.append(q(block.raw_down))
     lines += [
-        f'"$DFOS" exec-cascade --dag-id {q(block.dag_id)} --jobs {q(block.exec_ab)} --wait',
+        f'"$DFOS" exec-cascade --dag-id {q(block.dag_id)} --jobs {q(block.exec_ab)} --wait '
+        f'|| echo "exec-cascade for {block.date}: some ABs failed or were blocked"',
         f'echo "exec-cascade for {block.date} done."',
         q(block.exec_qc),
         f'"$DFOS" flag {flag} -d {block.date}',
@@ -154,7 +155,7 @@ def parse_blocks(text: str, source: str = "<job file>") -> list[JobBlock]:
             if len(words[1]) == 1 and not words[1][0].startswith("$"):
                 raw_down = words[1][0]
                 words = words[:1] + words[2:]
-            cascade = words[1]
+            cascade = words[1][: words[1].index("||")] if "||" in words[1] else words[1]
             exec_ab = cascade[cascade.index("--jobs") + 1]
             exec_qc = words[3][0]
         except (ValueError, IndexError):

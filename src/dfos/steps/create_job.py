@@ -60,9 +60,19 @@ def job_header(workspace: Workspace) -> str:
 
 
 def _append_block(path: Path, header: str, block: list[str]) -> None:
+    """Add a block; an earlier block of the same mode and date is replaced (one per date, as in DFOS)."""
     with exclusive_lock(path.with_name(f".{path.name}.lock")):
         existing = path.read_text(encoding="utf-8") if path.is_file() else header
-        write_text_atomic(path, existing + "\n" + "\n".join(block) + "\n", mode=0o755)
+        kept: list[str] = []
+        skipping = False
+        for line in existing.rstrip("\n").split("\n"):
+            if line == "" or line.startswith("# pipeline jobs for "):
+                skipping = line.startswith(block[0].split(" (", 1)[0] + " (")
+                if skipping and kept and kept[-1] == "":
+                    kept.pop()
+            if not skipping:
+                kept.append(line)
+        write_text_atomic(path, "\n".join(kept) + "\n\n" + "\n".join(block) + "\n", mode=0o755)
 
 
 def create_job(
@@ -73,7 +83,8 @@ def create_job(
     if mode not in ("CALIB", "SCIENCE"):
         raise UsageError(f"mode {mode!r} is not CALIB or SCIENCE")
     key = day.isoformat()
-    entries = [e for e in read_ab_list(workspace.mon_dir / f"AB_list_{mode}_{key}") if not e.done]
+    every = read_ab_list(workspace.mon_dir / f"AB_list_{mode}_{key}")
+    entries = every if subcascade is not None else [e for e in every if not e.done]  # -a may redo DONE ABs
     if not any(e.completeness == "COMPLETE" for e in entries):
         raise DfosError(f"no ABs to process for {mode} {key}: run 'dfos create-ab -m {mode} -d {key}' first "
                         "(ABs tagged DONE are not queued again, INCOMPLETE ones cannot run)")
@@ -96,12 +107,13 @@ def create_job(
         sub = [ExecLine(line.ab, tuple(p for p in line.parents if p in keep), line.program, line.local_parallel)
                for line in lines if line.ab in keep]
         path = job_dir / f"execAB_{mode}_{key}_sub"
-        write_text_atomic(path, render_exec(ExecFile(drs, tuple(sub)), [stamp, f"subcascade of {root}"]),
-                          mode=0o644)
+        forget_cascade(workspace, f"{mode}_{key}_sub")
+        header = [stamp, f"subcascade of {root}: run it with 'dfos exec-cascade --dag-id {mode}_{key}_sub'"]
+        write_text_atomic(path, render_exec(ExecFile(drs, tuple(sub)), header), mode=0o644)
         return JobFiles(path, None, None, None, tuple(line.ab for line in sub))
 
+    forget_cascade(workspace, f"{mode}_{key}")  # a new queue (refused while an executor runs this cascade)
     write_text_atomic(exec_ab, render_exec(ExecFile(drs, tuple(lines)), [stamp, f"DRS_TYPE {drs}"]))
-    forget_cascade(workspace, f"{mode}_{key}")  # a new queue: the executor starts it afresh
     exec_qc = job_dir / f"execQC_{mode}_{key}"
     qc = settings.QCBQS_TYPE
     qc_lines = () if qc == "IMPLICIT" else tuple(ExecLine(ab.name, (), "processQC") for ab in abs_)

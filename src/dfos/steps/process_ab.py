@@ -174,7 +174,7 @@ def _sof_path(path: Path, work: Path) -> Path:
     safe = re.sub(r"\s", "_", path.name)
     link = links / f"{len(list(links.iterdir())):04d}_{safe}"
     link.symlink_to(path)
-    return link
+    return link.relative_to(work)  # relative to the recipe's working directory, which may hold blanks too
 
 
 def process_ab(
@@ -222,8 +222,10 @@ def process_ab(
     if esorex is None:
         return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE,
                       f"cannot start {settings.ESOREX}: not found (install esorex, or set ESOREX)")
-    argv = [esorex, f"--output-dir={work / 'out'}", f"--log-dir={work}", "--products-sof=products.json",
-            ab.recipe, *ab.params, str(sof)]
+    # paths relative to the working directory (the recipe runs there): a blank in the workspace path
+    # cannot break esorex's parsing
+    argv = [esorex, "--output-dir=out", "--log-dir=.", "--products-sof=products.json", ab.recipe, *ab.params,
+            sof.name]
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads)), RUN_MARKER: run_marker or ab.name}
     try:
         pid = _spawn(argv, work, env)
