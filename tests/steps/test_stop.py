@@ -49,3 +49,37 @@ def test_stop_then_resume(workspace: Workspace) -> None:
     again = exec_cascade(ws, "CALIB_2013-02-12", jobs, slots=2)
     assert again.ok and again.counts["succeeded"] == 6
     assert all(row["attempts"] == 1 for row in cascade_state(ws, "CALIB_2013-02-12"))
+
+
+def test_sigterm_cancels_running_recipes_and_keeps_them_queued(workspace: Workspace) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    ws = open_workspace(workspace.root, env={"DFOS_ESOREX": str(SLEEPER)})
+    jobs = _chain(ws, 3, 30)  # recipes that would take 30 s each
+    env = {"DFOS_ESOREX": str(SLEEPER), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([sys.executable, "-m", "dfos.cli.main", "--root", str(ws.root), "exec-cascade",
+                             "--dag-id", "TERMTEST_2013-02-12", "--jobs", str(jobs)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if any(r["state"] == "running" and r["backend_id"] for r in cascade_state(ws, "TERMTEST_2013-02-12")):
+                break
+        except Exception:  # the database is not there yet
+            pass
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 11  # stopped before the end
+    states = [r["state"] for r in cascade_state(ws, "TERMTEST_2013-02-12")]
+    assert states == ["waiting"] * 3
+    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _marked(p)]
+    assert leftovers == []
+
+
+def _marked(proc: Path) -> bool:
+    try:
+        return b"DFOS_RUN=TERMTEST_2013-02-12/C" in (proc / "environ").read_bytes()
+    except OSError:
+        return False

@@ -224,7 +224,32 @@ def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Ex
             started_pids.append((handle.name, handle.backend_id))
 
     changes: list[tuple[str, dict[str, object]]] = []
+    handles: dict[str, Handle] = {}
+    cancelled: set[str] = set()
+    interrupted = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):  # terminate or Ctrl-C: cancel what runs, keep it queued
+            previous[sig] = signal.signal(sig, lambda *_: interrupted.set())
+    try:
+        return _loop(workspace, dag_id, scheduler, executor, store, progress, changes, handles, cancelled,
+                     interrupted, started_pids, pid_lock, on_start)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _loop(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Executor, store: _Store,
+          progress: Callable[[dict[str, int]], None] | None, changes: list[tuple[str, dict[str, object]]],
+          handles: dict[str, Handle], cancelled: set[str], interrupted: threading.Event,
+          started_pids: list[tuple[str, str]], pid_lock: threading.Lock,
+          on_start: Callable[[Handle], None]) -> CascadeResult:
     while True:
+        if interrupted.is_set() and not cancelled.issuperset(scheduler.running()):
+            scheduler.stopping = True
+            running = [n for n in scheduler.running() if n not in cancelled]
+            cancelled.update(running)
+            executor.cancel([handles[n] for n in running if n in handles])
         if not scheduler.stopping and _stop_file(workspace, dag_id).exists():
             scheduler.stopping = True
         starting = scheduler.startable()
@@ -238,13 +263,16 @@ def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Ex
         changes = []
         for name in starting:
             node = scheduler.nodes[name]
-            executor.submit(Task(name, ("processAB", "-a", name), node.category, node.threads, dag_id,
-                                 scheduler.attempts(name)), on_start)
+            handles[name] = executor.submit(Task(name, ("processAB", "-a", name), node.category, node.threads,
+                                                 dag_id, scheduler.attempts(name)), on_start)
         if progress:
             progress(scheduler.counts())
         if scheduler.done:
             break
         for outcome in executor.poll(timeout=0.5):
+            if outcome.name in cancelled and not outcome.ok:
+                changes += [(n, {"state": st.value}) for n, st in scheduler.requeue(outcome.name)]
+                continue
             for name, state in scheduler.finished(outcome.name, outcome.ok):
                 values: dict[str, object] = {"state": state.value}
                 if name == outcome.name:

@@ -172,6 +172,16 @@ class Scheduler:
         track.state = NodeState.FAILED
         return [(name, track.state), *self._block_descendants(name)]
 
+    def requeue(self, name: str) -> list[tuple[str, NodeState]]:
+        """A running AB was cancelled (the executor stops): it waits again for the next run."""
+        track = self.track[name]
+        if track.state is not NodeState.RUNNING:
+            raise ValueError(f"{name} is {track.state.value}, not running")
+        self._running.discard(name)
+        track.state = NodeState.WAITING
+        heapq.heappush(self.ready, self.rank[name])
+        return [(name, track.state)]
+
     def _block_descendants(self, name: str) -> list[tuple[str, NodeState]]:
         changed = []
         stack = list(self.children[name])
