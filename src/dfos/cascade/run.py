@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -126,6 +127,19 @@ def _kill_leftovers(dag_id: str, running: set[str]) -> None:
                 os.killpg(pid, signal.SIGKILL) if os.getsid(pid) == pid else os.kill(pid, signal.SIGKILL)
 
 
+def _remove_cut_work(work_root: Path, runs: set[str]) -> None:
+    """Working directories of runs cut by the crash (their ``.dfos_run`` names the run) are removed."""
+    if not work_root.is_dir():
+        return
+    for work in work_root.iterdir():
+        try:
+            marker = (work / ".dfos_run").read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if marker in runs:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 class _Store:
     """The runner's writes to ``cascade_nodes``: one transaction per scheduler turn."""
 
@@ -186,6 +200,8 @@ def run_cascade(
             running = {name for name, r in rows.items() if r["state"] == NodeState.RUNNING.value}
             if running:
                 _kill_leftovers(dag_id, running)
+                _remove_cut_work(workspace.ab_dir / ".work",
+                                 {f"{dag_id}/{name}/{rows[name]['attempts']}" for name in running})
             restored: dict[str, tuple[NodeState, int]] = {}
             for name, row in rows.items():
                 state = NodeState(row["state"])

@@ -215,6 +215,7 @@ def process_ab(
     work_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=ab.name.removesuffix(".ab") + ".", dir=work_root))
     (work / "out").mkdir()
+    (work / ".dfos_run").write_text((run_marker or ab.name) + "\n", encoding="utf-8")
     sof = work / (ab.name.removesuffix(".ab") + ".sof")
     sof.write_text("".join(f"{_sof_path(workspace.expand(path), work)} {tag}\n" for path, tag in ab.sof),
                    encoding="utf-8")
