@@ -80,6 +80,6 @@ def test_sigterm_cancels_running_recipes_and_keeps_them_queued(workspace: Worksp
 
 def _marked(proc: Path) -> bool:
     try:
-        return b"DFOS_RUN=TERMTEST_2013-02-12/C" in (proc / "environ").read_bytes()
+        return b"DFOS_RUN=TERMTEST_2013-02-12/C" in (proc / "environ").read_bytes()  # this test's dag only
     except OSError:
         return False

@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,11 +75,18 @@ def _single(workspace: Workspace, dag_id: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CascadeBusy(f"cascade {dag_id} is already being run by another executor; "
-                              f"see 'dfos cascade-stat --dag-id {dag_id}'") from None
+        # A recipe being started when its executor was killed holds a copy of the lock until it
+        # executes (microseconds to milliseconds): wait briefly before calling the cascade busy.
+        deadline = time.monotonic() + 2.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise CascadeBusy(f"cascade {dag_id} is already being run by another executor; "
+                                      f"see 'dfos cascade-stat --dag-id {dag_id}'") from None
+                time.sleep(0.02)
         yield
     finally:
         os.close(fd)
@@ -107,13 +115,18 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
     return nodes, exec_file.kind
 
 
-def _kill_leftovers(dag_id: str, running: set[str]) -> None:
+def _kill_leftovers(root: Path, dag_id: str) -> int:
     """Recipes started by an executor that died keep running: end them before running their ABs again.
 
-    A recipe carries ``DFOS_RUN=<dag>/<AB>/<attempt>`` in its environment; only those of this
-    cascade's RUNNING ABs are ended (another cascade's, or a hand-started processAB, are not).
+    A recipe carries ``DFOS_RUN=<dag>/<AB>/<attempt>@<workspace root>`` in its environment. The
+    caller holds the cascade's lock, so every recipe of this workspace's cascade still alive belongs
+    to a dead executor (even one whose RUNNING state was not yet saved) and is ended; another
+    workspace's or cascade's recipes, and a hand-started processAB, are not touched.
     """
-    wanted = {f"DFOS_RUN={dag_id}/{name}/".encode() for name in running}
+    prefix = f"DFOS_RUN={dag_id}/".encode()
+    suffix = f"@{root}".encode()
+    killed: list[int] = []
+    found = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -121,23 +134,68 @@ def _kill_leftovers(dag_id: str, running: set[str]) -> None:
             environ = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(item.startswith(prefix) for item in environ for prefix in wanted):
+        if any(item.startswith(prefix) and item.endswith(suffix) for item in environ):
+            found += 1
             pid = int(entry.name)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL) if os.getsid(pid) == pid else os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    deadline = time.monotonic() + 10.0  # SIGKILL is asynchronous: a dying recipe may still write files
+    while killed and time.monotonic() < deadline:
+        killed = [pid for pid in killed if _alive(pid)]
+        time.sleep(0.01)
+    return found
 
 
-def _remove_cut_work(work_root: Path, runs: set[str]) -> None:
-    """Working directories of runs cut by the crash (their ``.dfos_run`` names the run) are removed."""
-    if not work_root.is_dir():
-        return
-    for work in work_root.iterdir():
-        try:
-            marker = (work / ".dfos_run").read_text(encoding="utf-8").strip()
-        except OSError:
-            continue
-        if marker in runs:
-            shutil.rmtree(work, ignore_errors=True)
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (a zombie writes nothing)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def work_dir(workspace: Workspace, dag_id: str, ab: str, attempt: int) -> Path:
+    """The working directory of one attempt of an AB in a cascade: ``.work/<cascade>/<AB stem>.<attempt>``.
+
+    Its name is known in advance, so a successor executor finds what a killed one left behind, at
+    any point of its life (even before its marker was written or after it was half removed).
+    """
+    return workspace.ab_dir / ".work" / dag_id.replace("/", "_") / f"{ab.removesuffix('.ab')}.{attempt}"
+
+
+def _remove_cut_work(workspace: Workspace, dag_id: str, runs: dict[str, int]) -> bool:
+    """Working directories of the cut runs (AB -> attempt) are removed; failures' are kept for inspection.
+
+    Each is first renamed into ``.cut`` of the cascade's directory (atomic; a recipe not yet ended
+    writes on into it), so that what one pass could not remove is still known as garbage on the
+    next. True when nothing is left.
+    """
+    trash = workspace.ab_dir / ".work" / dag_id.replace("/", "_") / ".cut"
+    for ab, attempt in runs.items():
+        work = work_dir(workspace, dag_id, ab, attempt)
+        if work.exists():
+            trash.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                work.rename(trash / work.name)
+    shutil.rmtree(trash, ignore_errors=True)
+    return not trash.exists()
+
+
+def _clear_leftovers(workspace: Workspace, dag_id: str, runs: dict[str, int]) -> None:
+    """End the recipes a dead executor of this cascade left running, then remove their working directories.
+
+    Repeated until a pass finds nothing (a recipe caught in the middle of starting shows its marker
+    only once it runs), for at most a few seconds.
+    """
+    deadline = time.monotonic() + 5.0
+    while True:
+        killed = _kill_leftovers(workspace.root, dag_id)
+        clean = _remove_cut_work(workspace, dag_id, runs)
+        if (not killed and clean) or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
 class _Store:
@@ -197,11 +255,9 @@ def run_cascade(
                     db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()}
             recorded = {(r.ab, r.attempt): r.status for r in db.execute(
                 select(ab_runs.c.ab, ab_runs.c.attempt, ab_runs.c.status).where(ab_runs.c.dag_id == dag_id))}
-            running = {name for name, r in rows.items() if r["state"] == NodeState.RUNNING.value}
-            if running:
-                _kill_leftovers(dag_id, running)
-                _remove_cut_work(workspace.ab_dir / ".work",
-                                 {f"{dag_id}/{name}/{rows[name]['attempts']}" for name in running})
+            cut = {name: int(r["attempts"]) for name, r in rows.items() if r["state"] == NodeState.RUNNING.value}
+            if cut:  # a dead executor's runs: end what they left behind
+                _clear_leftovers(workspace, dag_id, cut)
             restored: dict[str, tuple[NodeState, int]] = {}
             for name, row in rows.items():
                 state = NodeState(row["state"])
@@ -227,6 +283,8 @@ def run_cascade(
             return _drive(workspace, dag_id, scheduler, executor, store, progress)
         finally:
             store.close()
+            with contextlib.suppress(OSError):  # the cascade's working area, once nothing is kept in it
+                (workspace.ab_dir / ".work" / dag_id.replace("/", "_")).rmdir()
 
 
 def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Executor, store: _Store,

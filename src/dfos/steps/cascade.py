@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dfos.ab.store import read_ab
-from dfos.cascade.run import CascadeResult, cascade_state, run_cascade
+from dfos.cascade.run import CascadeResult, cascade_state, run_cascade, work_dir
 from dfos.dates import parse_date
 from dfos.executors.base import Task
 from dfos.executors.local import LocalExecutor
@@ -23,7 +23,8 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
 
     def run_ab(task: Task, on_start: Callable[[int], None]) -> tuple[bool, int | None, str]:
         run = process_ab(workspace, task.name, threads=task.threads, on_start=on_start,
-                         run_marker=f"{task.dag_id}/{task.name}/{task.attempt}")
+                         run_marker=f"{task.dag_id}/{task.name}/{task.attempt}",
+                         work_dir=work_dir(workspace, task.dag_id, task.name, task.attempt))
         record_run(workspace, run, task.dag_id, task.attempt)
         return run.ok, run.exit_code, run.message
 

@@ -138,14 +138,23 @@ def _update_status(workspace: Workspace, ab: AB, status: ProcessStatus) -> None:
         write_text_atomic(path, updated if count else render(replace(ab, process_status=status)))
 
 
-def _remove_tree(path: Path) -> None:
-    """Remove a working directory (plain walk; the fd-safe shutil.rmtree is slower and not needed here)."""
+def _remove_tree(path: Path, keep_last: str | None = None) -> None:
+    """Remove a working directory (plain walk; the fd-safe shutil.rmtree is slower and not needed here).
+
+    ``keep_last`` (the run marker) goes last: an executor killed half-way leaves a directory its
+    successor still recognises as a cut run and removes.
+    """
     with contextlib.suppress(OSError):
         for entry in os.scandir(path):
+            if entry.name == keep_last:
+                continue
             if entry.is_dir(follow_symlinks=False):
                 _remove_tree(Path(entry.path))
             else:
                 os.unlink(entry.path)
+        if keep_last is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path / keep_last)
         os.rmdir(path)
 
 
@@ -163,6 +172,7 @@ def _place(source: Path, target: Path) -> None:
 
 #: Environment variable that marks a recipe process with the run that started it.
 RUN_MARKER = "DFOS_RUN"
+RUN_FILE = ".dfos_run"  # in a working directory: the run (cascade/AB/attempt) it belongs to
 
 
 def _sof_path(path: Path, work: Path) -> Path:
@@ -183,6 +193,7 @@ def process_ab(
     threads: int = 1,
     on_start: Callable[[int], None] | None = None,
     run_marker: str | None = None,
+    work_dir: Path | None = None,
 ) -> RunRecord:
     """Run one AB; see the module docstring.  Raises :class:`DfosError` for an AB that must not run."""
     ab = load_ab(workspace, name)
@@ -211,11 +222,16 @@ def process_ab(
     if missing:
         return finish(ProcessStatus.FAILED, Failure.MISSING_INPUT, "; ".join(missing))
 
-    work_root = workspace.ab_dir / ".work"
-    work_root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=ab.name.removesuffix(".ab") + ".", dir=work_root))
+    if work_dir is None:  # a run by hand: a fresh directory of its own
+        work_root = workspace.ab_dir / ".work"
+        work_root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=ab.name.removesuffix(".ab") + ".", dir=work_root))
+    else:  # a cascade's run: the directory named for its attempt (an older run's kept one is replaced)
+        shutil.rmtree(work_dir, ignore_errors=True)
+        work_dir.mkdir(parents=True)
+        work = work_dir
     (work / "out").mkdir()
-    (work / ".dfos_run").write_text((run_marker or ab.name) + "\n", encoding="utf-8")
+    (work / RUN_FILE).write_text((run_marker or ab.name) + "\n", encoding="utf-8")
     sof = work / (ab.name.removesuffix(".ab") + ".sof")
     sof.write_text("".join(f"{_sof_path(workspace.expand(path), work)} {tag}\n" for path, tag in ab.sof),
                    encoding="utf-8")
@@ -227,7 +243,8 @@ def process_ab(
     # cannot break esorex's parsing
     argv = [esorex, "--output-dir=out", "--log-dir=.", "--products-sof=products.json", ab.recipe, *ab.params,
             sof.name]
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads)), RUN_MARKER: run_marker or ab.name}
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads)),
+           RUN_MARKER: f"{run_marker or ab.name}@{workspace.root}"}
     try:
         pid = _spawn(argv, work, env)
     except OSError as exc:
@@ -275,7 +292,7 @@ def process_ab(
         return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"placing products: {exc}", exit_code=0, rss=rss)
     except DfosError as exc:
         return finish(ProcessStatus.FAILED, Failure.RECIPE_ERROR, exc.message, exit_code=0, rss=rss)
-    _remove_tree(work)
+    _remove_tree(work, keep_last=RUN_FILE)
     return finish(ProcessStatus.SUCCESSFUL, None, "", exit_code=0, rss=rss)
 
 
