@@ -23,6 +23,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -278,7 +279,7 @@ def process_ab(
     if code < 0:
         return finish(ProcessStatus.FAILED, Failure.CRASH, f"{ab.recipe} died of signal {-code}",
                       sig=-code, rss=rss)
-    if code in (125, 126, 127) and not log_path.is_file():  # env -C or the exec itself failed
+    if code in (125, 126, 127) and not log_path.is_file():  # a wrapper script could not start the recipe
         said = (work / "esorex.out").read_text(encoding="utf-8", errors="replace").strip()[-300:]
         return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"{esorex} did not start: {said}",
                       exit_code=code)
@@ -334,17 +335,20 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
-_ENV = shutil.which("env") or "/usr/bin/env"
-def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> int:
-    """Start a program in its own session and directory, without forking this (large) process.
 
-    ``posix_spawn`` has no working-directory action, so ``env -C DIR`` changes it in the child;
-    what the program prints goes to ``esorex.out`` in its working directory.
+
+def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """Start a program in its own session and directory; what it prints goes to ``esorex.out`` there.
+
+    ``subprocess`` starts it with ``vfork`` (this large process is not copied) and changes the
+    directory in the child.  The caller waits for and reaps the process itself (``waitid`` and
+    ``wait4`` for its peak memory), so the Popen object is told it is done: it must never reap it.
     """
-    out = str(cwd / "esorex.out")
-    actions = [(os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
-               (os.POSIX_SPAWN_DUP2, 1, 2)]
-    return os.posix_spawn(_ENV, [_ENV, "-C", str(cwd), *argv], env, file_actions=actions, setsid=True)
+    with open(cwd / "esorex.out", "wb") as out:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    proc.returncode = 0  # reaped by the caller, never by subprocess's own clean-up of dropped Popen objects
+    return proc.pid
 
 
 def _collect(workspace: Workspace, ab: AB, work: Path) -> None:
