@@ -112,6 +112,11 @@ class Workspace:
         return self.path("DFO_AB_DIR")
 
     @property
+    def work_root(self) -> Path:
+        """Where recipes run: ``$DFO_AB_DIR/.work`` (one directory per run; see docs/processing.md)."""
+        return self.ab_dir / ".work"
+
+    @property
     def archive_dir(self) -> Path:
         return self.path("DFO_ARCHIVE_DIR")
 

@@ -181,3 +181,15 @@ def test_timeouts_and_start_failures_are_classified(queued: Workspace, tmp_path:
     assert (run.status, run.failure) == ("FAILED", "infrastructure")
     run = process_ab(open_workspace(queued.root, env={"DFOS_ESOREX": "no-such-esorex"}), BIAS)
     assert run.failure == "infrastructure" and "not found" in run.message
+
+
+def test_an_older_kept_working_directory_of_the_same_attempt_is_replaced(queued: Workspace) -> None:
+    from dfos.cascade.run import work_dir
+    from dfos.steps.process_ab import process_ab
+
+    work = work_dir(queued, DAG, BIAS, 1)
+    work.mkdir(parents=True)
+    (work / "stale.fits").write_bytes(b"from a failed run before the cascade was started afresh")
+    run = process_ab(queued, BIAS, run_marker=f"{DAG}/{BIAS}/1", work_dir=work)
+    assert run.ok, run.message
+    assert not work.exists()  # the success removed it, stale file included

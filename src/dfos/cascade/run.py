@@ -156,31 +156,30 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+def _cascade_work(workspace: Workspace, dag_id: str) -> Path:
+    """The cascade's working area: ``.work/<cascade>``."""
+    return workspace.work_root / dag_id.replace("/", "_")
+
+
 def work_dir(workspace: Workspace, dag_id: str, ab: str, attempt: int) -> Path:
     """The working directory of one attempt of an AB in a cascade: ``.work/<cascade>/<AB stem>.<attempt>``.
 
     Its name is known in advance, so a successor executor finds what a killed one left behind, at
     any point of its life (even before its marker was written or after it was half removed).
     """
-    return workspace.ab_dir / ".work" / dag_id.replace("/", "_") / f"{ab.removesuffix('.ab')}.{attempt}"
+    return _cascade_work(workspace, dag_id) / f"{ab.removesuffix('.ab')}.{attempt}"
 
 
 def _remove_cut_work(workspace: Workspace, dag_id: str, runs: dict[str, int]) -> bool:
     """Working directories of the cut runs (AB -> attempt) are removed; failures' are kept for inspection.
 
-    Each is first renamed into ``.cut`` of the cascade's directory (atomic; a recipe not yet ended
-    writes on into it), so that what one pass could not remove is still known as garbage on the
-    next. True when nothing is left.
+    True when none is left (a recipe not yet ended may still have written into one: the next pass
+    removes it, found again by its name).
     """
-    trash = workspace.ab_dir / ".work" / dag_id.replace("/", "_") / ".cut"
-    for ab, attempt in runs.items():
-        work = work_dir(workspace, dag_id, ab, attempt)
-        if work.exists():
-            trash.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(OSError):
-                work.rename(trash / work.name)
-    shutil.rmtree(trash, ignore_errors=True)
-    return not trash.exists()
+    works = [work_dir(workspace, dag_id, ab, attempt) for ab, attempt in runs.items()]
+    for work in works:
+        shutil.rmtree(work, ignore_errors=True)
+    return not any(work.exists() for work in works)
 
 
 def _clear_leftovers(workspace: Workspace, dag_id: str, runs: dict[str, int]) -> None:
@@ -284,7 +283,7 @@ def run_cascade(
         finally:
             store.close()
             with contextlib.suppress(OSError):  # the cascade's working area, once nothing is kept in it
-                (workspace.ab_dir / ".work" / dag_id.replace("/", "_")).rmdir()
+                _cascade_work(workspace, dag_id).rmdir()
 
 
 def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Executor, store: _Store,

@@ -139,23 +139,14 @@ def _update_status(workspace: Workspace, ab: AB, status: ProcessStatus) -> None:
         write_text_atomic(path, updated if count else render(replace(ab, process_status=status)))
 
 
-def _remove_tree(path: Path, keep_last: str | None = None) -> None:
-    """Remove a working directory (plain walk; the fd-safe shutil.rmtree is slower and not needed here).
-
-    ``keep_last`` (the run marker) goes last: an executor killed half-way leaves a directory its
-    successor still recognises as a cut run and removes.
-    """
+def _remove_tree(path: Path) -> None:
+    """Remove a working directory (plain walk; the fd-safe shutil.rmtree is slower and not needed here)."""
     with contextlib.suppress(OSError):
         for entry in os.scandir(path):
-            if entry.name == keep_last:
-                continue
             if entry.is_dir(follow_symlinks=False):
                 _remove_tree(Path(entry.path))
             else:
                 os.unlink(entry.path)
-        if keep_last is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path / keep_last)
         os.rmdir(path)
 
 
@@ -224,12 +215,14 @@ def process_ab(
         return finish(ProcessStatus.FAILED, Failure.MISSING_INPUT, "; ".join(missing))
 
     if work_dir is None:  # a run by hand: a fresh directory of its own
-        work_root = workspace.ab_dir / ".work"
-        work_root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=ab.name.removesuffix(".ab") + ".", dir=work_root))
-    else:  # a cascade's run: the directory named for its attempt (an older run's kept one is replaced)
-        shutil.rmtree(work_dir, ignore_errors=True)
-        work_dir.mkdir(parents=True)
+        workspace.work_root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=ab.name.removesuffix(".ab") + ".", dir=workspace.work_root))
+    else:  # a cascade's run: the directory named for its attempt
+        try:
+            work_dir.mkdir(parents=True)
+        except FileExistsError:  # an older run's kept one (the cascade was started afresh): replaced
+            shutil.rmtree(work_dir)
+            work_dir.mkdir()
         work = work_dir
     (work / "out").mkdir()
     (work / RUN_FILE).write_text((run_marker or ab.name) + "\n", encoding="utf-8")
@@ -293,7 +286,7 @@ def process_ab(
         return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"placing products: {exc}", exit_code=0, rss=rss)
     except DfosError as exc:
         return finish(ProcessStatus.FAILED, Failure.RECIPE_ERROR, exc.message, exit_code=0, rss=rss)
-    _remove_tree(work, keep_last=RUN_FILE)
+    _remove_tree(work)
     return finish(ProcessStatus.SUCCESSFUL, None, "", exit_code=0, rss=rss)
 
 
