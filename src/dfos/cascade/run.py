@@ -11,7 +11,6 @@ a second ``exec-cascade`` of the same id stops at once.  A graceful stop
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import signal
@@ -34,6 +33,7 @@ from dfos.dates import format_timestamp
 from dfos.db import ab_runs, cascade_nodes, engine_for_url
 from dfos.errors import DfosError, FormatError
 from dfos.executors.base import Executor, Handle, Task
+from dfos.fsutil import exclusive_lock
 from dfos.jobs.model import parse_exec
 from dfos.workspace import Workspace
 
@@ -71,25 +71,15 @@ def request_stop(workspace: Workspace, dag_id: str) -> None:
 
 @contextmanager
 def _single(workspace: Workspace, dag_id: str) -> Iterator[None]:
-    path = workspace.job_dir / f".cascade_{dag_id}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        # A recipe being started when its executor was killed holds a copy of the lock until it
-        # executes (microseconds to milliseconds): wait briefly before calling the cascade busy.
-        deadline = time.monotonic() + 2.0
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise CascadeBusy(f"cascade {dag_id} is already being run by another executor; "
-                                      f"see 'dfos cascade-stat --dag-id {dag_id}'") from None
-                time.sleep(0.02)
+    # A recipe being started when its executor was killed holds a copy of the lock until it
+    # executes (microseconds to milliseconds): wait briefly before calling the cascade busy.
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(exclusive_lock(workspace.job_dir / f".cascade_{dag_id}.lock", wait=2.0))
+        except BlockingIOError:  # only the lock's own: one raised while the cascade runs is not "busy"
+            raise CascadeBusy(f"cascade {dag_id} is already being run by another executor; "
+                              f"see 'dfos cascade-stat --dag-id {dag_id}'") from None
         yield
-    finally:
-        os.close(fd)
 
 
 def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
