@@ -70,16 +70,18 @@ def test_names_that_could_break_a_line_are_refused(name: str) -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["CALIB", "SCIENCE"]), st.dates(), st.booleans()), max_size=5),
-       st.sampled_from(["/ws/jobs", "/data with space/jobs", "/odd'quote/jobs"]))
-def test_job_blocks_round_trip(specs: list[tuple[str, object, bool]], job_dir: str) -> None:
+@given(st.lists(st.tuples(st.sampled_from(["CALIB", "SCIENCE"]), st.dates(), st.booleans(), st.booleans()),
+                max_size=5),
+       st.sampled_from(["/ws/jobs", "/data with space/jobs", "/odd'quote/jobs", "/execQC_x/rawDown_y"]))
+def test_job_blocks_round_trip(specs: list[tuple[str, object, bool, bool]], job_dir: str) -> None:
     from dfos.jobs.model import JobBlock, parse_blocks, render_block
 
     blocks = [
         JobBlock(mode, str(day), f"written by dfos create-job for {mode} {day} at 2013-02-13T14:00:00",
                  f"{job_dir}/execAB_{mode}_{day}", f"{job_dir}/execQC_{mode}_{day}",
-                 f"{job_dir}/rawDown_{mode}_{day}" if raw else None)
-        for mode, day, raw in specs
+                 f"{job_dir}/rawDown_{mode}_{day}" if raw else None,
+                 f"{job_dir}/mcalDown_{mode}_{day}" if mcal else None)
+        for mode, day, raw, mcal in specs
     ]
     text = "#!/usr/bin/env bash\nset -euo pipefail\n" + "".join("\n" + "\n".join(render_block(b)) + "\n"
                                                                  for b in blocks)

@@ -19,6 +19,7 @@ from dfos.cli.commands.cascade import (
     cascade_stat_cmd,
     create_job_cmd,
     exec_cascade_cmd,
+    fetch_mcal_cmd,
     fetch_raw_cmd,
     stop_cascade_cmd,
     watch_queue_cmd,
@@ -66,7 +67,7 @@ def cli(ctx: click.Context, root: Path | None, assignments: tuple[str, ...]) -> 
 
 for command in (init_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_cmd, demo_data_cmd, oca_group,
                 create_ab_cmd, explain_cmd, process_ab_cmd, create_job_cmd, exec_cascade_cmd, cascade_stat_cmd,
-                stop_cascade_cmd, watch_queue_cmd, fetch_raw_cmd):
+                stop_cascade_cmd, watch_queue_cmd, fetch_raw_cmd, fetch_mcal_cmd):
     cli.add_command(command)
 
 

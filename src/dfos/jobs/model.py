@@ -107,6 +107,7 @@ class JobBlock:
     exec_ab: str
     exec_qc: str
     raw_down: str | None = None
+    mcal_down: str | None = None
 
     @property
     def dag_id(self) -> str:
@@ -126,8 +127,7 @@ def render_block(block: JobBlock) -> list[str]:
     flag = "cal_QC" if block.mode == "CALIB" else "sci_QC"
     lines = [f"# pipeline jobs for {block.mode}, {block.date} ({block.written})",
              'echo "starting raw data download ..."']
-    if block.raw_down:
-        lines.append(q(block.raw_down))
+    lines += [q(path) for path in (block.raw_down, block.mcal_down) if path]  # masters before the cascade
     lines += [
         f'"$DFOS" exec-cascade --dag-id {q(block.dag_id)} --jobs {q(block.exec_ab)} --wait '
         f'|| echo "exec-cascade for {block.date}: some ABs failed or were blocked"',
@@ -139,7 +139,11 @@ def render_block(block: JobBlock) -> list[str]:
 
 
 def parse_blocks(text: str, source: str = "<job file>") -> list[JobBlock]:
-    """The blocks of a job file (its header and foreign lines are skipped)."""
+    """The blocks of a job file (its header and foreign lines are skipped).
+
+    A block runs from its ``# pipeline jobs for`` line to the next blank line; download files
+    and the execQC file are told apart by their names, the cascade by its ``exec-cascade`` call.
+    """
     import shlex
 
     lines = text.splitlines()
@@ -148,17 +152,22 @@ def parse_blocks(text: str, source: str = "<job file>") -> list[JobBlock]:
         head = _BLOCK_HEAD.match(line)
         if not head:
             continue
-        body = lines[number + 1 : number + 7]
-        try:
-            words = [shlex.split(b) for b in body]
-            raw_down = None
-            if len(words[1]) == 1 and not words[1][0].startswith("$"):
-                raw_down = words[1][0]
-                words = words[:1] + words[2:]
-            cascade = words[1][: words[1].index("||")] if "||" in words[1] else words[1]
-            exec_ab = cascade[cascade.index("--jobs") + 1]
-            exec_qc = words[3][0]
-        except (ValueError, IndexError):
-            raise FormatError(f"{source}:{number + 1}: a pipeline block that dfos did not write") from None
-        blocks.append(JobBlock(head["mode"], head["date"], head["written"], exec_ab, exec_qc, raw_down))
+        found: dict[str, str] = {}
+        for body in lines[number + 1 :]:
+            if not body.strip() or _BLOCK_HEAD.match(body):
+                break
+            try:
+                words = shlex.split(body)
+            except ValueError:
+                raise FormatError(f"{source}:{number + 1}: a pipeline block that dfos did not write") from None
+            if len(words) > 3 and words[1] == "exec-cascade" and "--jobs" in words[:-1]:
+                found["exec_ab"] = words[words.index("--jobs") + 1]
+            elif len(words) == 1:
+                kind = words[0].rsplit("/", 1)[-1].split("_", 1)[0]
+                if kind in ("rawDown", "mcalDown", "execQC"):
+                    found[kind] = words[0]
+        if "exec_ab" not in found or "execQC" not in found:
+            raise FormatError(f"{source}:{number + 1}: a pipeline block that dfos did not write")
+        blocks.append(JobBlock(head["mode"], head["date"], head["written"], found["exec_ab"], found["execQC"],
+                               found.get("rawDown"), found.get("mcalDown")))
     return blocks

@@ -6,6 +6,9 @@ Writes (all in ``$DFO_JOB_DIR``, atomically):
 * ``execQC_<MODE>_<DATE>`` in the configured QCBQS_TYPE (SER, PAR, IMPLICIT);
 * ``rawDown_<MODE>_<DATE>`` when raw frames are not on disk yet (CALIB only; the first
   50, at most DOWNLOAD_SLOTS in parallel);
+* ``mcalDown_<MODE>_<DATE>`` when certified masters the ABs read were reduced to headers
+  (CALIB only): every one of them is fetched once, before the cascade starts, so that
+  parallel ABs never fetch the same master at the same time;
 * the job block, appended to ``JOBS_NIGHT`` (or ``JOBS_AUTO`` with ``-F``): an executable
   shell script of dfos commands, every value shell-quoted.
 
@@ -29,6 +32,7 @@ from dfos.errors import DfosError, UsageError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.jobs.model import ExecFile, ExecLine, JobBlock, check_name, render_block, render_exec
 from dfos.steps.create_ab import read_ab_list
+from dfos.steps.fetch import missing_masters
 from dfos.steps.process_ab import load_ab
 from dfos.workspace import Workspace
 
@@ -43,6 +47,7 @@ class JobFiles:
     exec_ab: Path
     exec_qc: Path | None
     raw_down: Path | None
+    mcal_down: Path | None
     job_file: Path | None
     abs: tuple[str, ...]
 
@@ -110,7 +115,7 @@ def create_job(
         forget_cascade(workspace, f"{mode}_{key}_sub")
         header = [stamp, f"subcascade of {root}: run it with 'dfos exec-cascade --dag-id {mode}_{key}_sub'"]
         write_text_atomic(path, render_exec(ExecFile(drs, tuple(sub)), header), mode=0o644)
-        return JobFiles(path, None, None, None, tuple(line.ab for line in sub))
+        return JobFiles(path, None, None, None, None, tuple(line.ab for line in sub))
 
     forget_cascade(workspace, f"{mode}_{key}")  # a new queue (refused while an executor runs this cascade)
     write_text_atomic(exec_ab, render_exec(ExecFile(drs, tuple(lines)), [stamp, f"DRS_TYPE {drs}"]))
@@ -119,12 +124,29 @@ def create_job(
     qc_lines = () if qc == "IMPLICIT" else tuple(ExecLine(ab.name, (), "processQC") for ab in abs_)
     write_text_atomic(exec_qc, render_exec(ExecFile(qc, qc_lines), [stamp, f"QCBQS_TYPE {qc}"]), mode=0o755)
     raw_down = _raw_down(workspace, abs_, mode, key) if mode == "CALIB" else None
+    mcal_down = _mcal_down(workspace, abs_, mode, key) if mode == "CALIB" else None
 
-    block = render_block(JobBlock(mode, key, stamp, str(exec_ab), str(exec_qc), str(raw_down) if raw_down else None))
+    block = render_block(JobBlock(mode, key, stamp, str(exec_ab), str(exec_qc), str(raw_down) if raw_down else None,
+                                  str(mcal_down) if mcal_down else None))
     job_file = job_dir / ("JOBS_AUTO" if auto else "JOBS_NIGHT")
     _append_block(job_file, job_header(workspace), block)
     workspace.status_log.append("cal_Queued" if mode == "CALIB" else "sci_Queued", key, clock.now(settings))
-    return JobFiles(exec_ab, exec_qc, raw_down, job_file, tuple(ab.name for ab in abs_))
+    return JobFiles(exec_ab, exec_qc, raw_down, mcal_down, job_file, tuple(ab.name for ab in abs_))
+
+
+def _download_file(workspace: Workspace, path: Path, what: str, command: str, names: list[str]) -> Path | None:
+    """Write a download file (or remove a stale one when there is nothing to fetch)."""
+    if not names:
+        path.unlink(missing_ok=True)
+        return None
+    slots = workspace.settings.DOWNLOAD_SLOTS
+    lines = ["#!/usr/bin/env bash", f"# {what}: at most {slots} downloads at once", "set -euo pipefail",
+             f"{shlex.quote(str(workspace.bin_dir / 'dfos'))} --root {shlex.quote(str(workspace.root))} "
+             f"{command} --parallel {slots} \\"]
+    lines += [f"    {shlex.quote(name)} \\" for name in names]
+    lines[-1] = lines[-1].removesuffix(" \\")
+    write_text_atomic(path, "\n".join(lines) + "\n", mode=0o755)
+    return path
 
 
 def _raw_down(workspace: Workspace, abs_: list[AB], mode: str, key: str) -> Path | None:
@@ -136,16 +158,10 @@ def _raw_down(workspace: Workspace, abs_: list[AB], mode: str, key: str) -> Path
             path = workspace.expand(raw.ref)
             if not path.is_file() and path.name not in wanted:
                 wanted.append(path.name)
-    path = workspace.job_dir / f"rawDown_{mode}_{key}"
-    if not wanted:
-        path.unlink(missing_ok=True)
-        return None
-    slots = workspace.settings.DOWNLOAD_SLOTS
-    lines = ["#!/usr/bin/env bash", f"# raw frames for {mode} {key}: at most {slots} downloads at once",
-             "set -euo pipefail",
-             f"{shlex.quote(str(workspace.bin_dir / 'dfos'))} --root {shlex.quote(str(workspace.root))} "
-             f"fetch-raw -d {key} --parallel {slots} \\"]
-    lines += [f"    {shlex.quote(name)} \\" for name in wanted[:RAW_DOWNLOAD_LIMIT]]
-    lines[-1] = lines[-1].removesuffix(" \\")
-    write_text_atomic(path, "\n".join(lines) + "\n", mode=0o755)
-    return path
+    return _download_file(workspace, workspace.job_dir / f"rawDown_{mode}_{key}", f"raw frames for {mode} {key}",
+                          f"fetch-raw -d {key}", wanted[:RAW_DOWNLOAD_LIMIT])
+
+
+def _mcal_down(workspace: Workspace, abs_: list[AB], mode: str, key: str) -> Path | None:
+    return _download_file(workspace, workspace.job_dir / f"mcalDown_{mode}_{key}",
+                          f"certified masters for {mode} {key}", "fetch-mcal", missing_masters(workspace, abs_))

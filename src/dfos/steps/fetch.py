@@ -1,17 +1,23 @@
-"""Fetching raw frames from the archive into ``$DFO_RAW_DIR/<DATE>`` (rawDown files call this)."""
+"""Fetching from the archive: raw frames into ``$DFO_RAW_DIR/<DATE>`` (rawDown files) and
+certified masters back into ``$DFO_CAL_DIR/<DATE>`` (mcalDown files); processAB uses the same
+functions for anything still missing when an AB starts."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
+from dfos.ab.model import AB
 from dfos.archive.local import LocalArchive
-from dfos.errors import DfosError
+from dfos.dates import parse_date
+from dfos.errors import DfosError, FormatError, InvalidDate
 from dfos.fsutil import atomic_path
 from dfos.workspace import Workspace
 
-__all__ = ["copy_verified", "fetch_many", "fetch_raw"]
+__all__ = ["copy_verified", "fetch_many", "fetch_master", "fetch_masters", "fetch_raw", "master_source",
+           "missing_masters"]
 
 
 def copy_verified(source: Path, target: Path) -> None:
@@ -34,10 +40,61 @@ def fetch_raw(workspace: Workspace, day: date, name: str) -> Path:
     return target
 
 
-def fetch_many(workspace: Workspace, day: date, names: list[str], parallel: int) -> list[Path]:
-    """Fetch several frames with at most ``parallel`` copies at once; raise the first failure after all ran."""
+def master_source(workspace: Workspace, target: Path) -> Path:
+    """The archive file of a master that belongs at ``target`` (``$DFO_CAL_DIR/<DATE>/<name>``)."""
+    folder = target.parent
+    try:
+        if folder.parent != workspace.cal_dir:
+            raise ValueError
+        day = parse_date(folder.name)
+    except (ValueError, InvalidDate):
+        raise FormatError(f"{target} is not a certified master of $DFO_CAL_DIR/<DATE>") from None
+    return LocalArchive(workspace.archive_dir).master_path(day, target.name)
+
+
+def fetch_master(workspace: Workspace, name: str) -> Path:
+    """Make one certified master available again; ``name`` is ``<DATE>/<file>`` under ``$DFO_CAL_DIR``."""
+    target = workspace.cal_dir / name
+    if target.is_file():
+        return target
+    source = master_source(workspace, target)
+    if not source.is_file():
+        raise DfosError(f"the master {name} is not in the archive {workspace.archive_dir}")
+    copy_verified(source, target)
+    return target
+
+
+def missing_masters(workspace: Workspace, abs_: Iterable[AB]) -> list[str]:
+    """Certified masters (non-virtual MCALIB) the ABs read that are not on disk, as ``<DATE>/<file>``."""
+    wanted: list[str] = []
+    for ab in abs_:
+        if ab.completeness.value != "COMPLETE":
+            continue
+        for cal in ab.mcalib:
+            if cal.virtual:
+                continue  # made by an AB of the cascade
+            path = workspace.expand(cal.sof_path)
+            if path.parent.parent != workspace.cal_dir or path.is_file():
+                continue
+            name = f"{path.parent.name}/{path.name}"
+            if name not in wanted:
+                wanted.append(name)
+    return wanted
+
+
+def _parallel(fetch: Callable[[str], Path], names: list[str], parallel: int) -> list[Path]:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        futures = [pool.submit(fetch_raw, workspace, day, name) for name in names]
+        futures = [pool.submit(fetch, name) for name in names]
     return [f.result() for f in futures]
+
+
+def fetch_many(workspace: Workspace, day: date, names: list[str], parallel: int) -> list[Path]:
+    """Fetch several frames with at most ``parallel`` copies at once; raise the first failure after all ran."""
+    return _parallel(lambda name: fetch_raw(workspace, day, name), names, parallel)
+
+
+def fetch_masters(workspace: Workspace, names: list[str], parallel: int) -> list[Path]:
+    """Fetch several masters (``<DATE>/<file>``), at most ``parallel`` at once."""
+    return _parallel(lambda name: fetch_master(workspace, name), names, parallel)

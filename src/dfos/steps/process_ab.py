@@ -1,7 +1,8 @@
 """processAB: run one AB's recipe with esorex and put its products in place.
 
 For an AB: fetch raw inputs that are not on disk from the archive into
-``$DFO_RAW_DIR/<DATE>``; check every calibration input exists; write the SOF
+``$DFO_RAW_DIR/<DATE>`` and certified masters back into ``$DFO_CAL_DIR/<DATE>``
+(the calibration memory keeps their headers); check every calibration input exists; write the SOF
 in a fresh working directory; run ``esorex`` as an argument list (never a shell
 string) with ``--output-dir``, ``--log-dir``, ``--products-sof=products.json``
 and the AB's parameters, ``OMP_NUM_THREADS`` set for its slot; keep its log as
@@ -44,7 +45,7 @@ from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError, FormatError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.steps.create_ab import ab_list_lock
-from dfos.steps.fetch import copy_verified
+from dfos.steps.fetch import copy_verified, master_source
 from dfos.workspace import Workspace
 
 __all__ = ["Failure", "RunRecord", "load_ab", "process_ab", "record_run"]
@@ -119,10 +120,23 @@ def _inputs(workspace: Workspace, ab: AB) -> list[str]:
             missing.append(f"raw frame {path.name} is neither in {path.parent} nor in the archive")
     for cal in (*ab.mcalib, *ab.massoc):
         path = workspace.expand(cal.sof_path)
-        if not path.is_file():
-            source = f"made by {cal.producer}" if cal.virtual else "a master of the calibration memory"
-            missing.append(f"{cal.tag} {path} is missing ({source})")
+        if path.is_file() or (not cal.virtual and _fetch_master(workspace, path)):
+            continue
+        source = f"made by {cal.producer}" if cal.virtual else "a master of the calibration memory, not in the archive"
+        missing.append(f"{cal.tag} {path} is missing ({source})")
     return missing
+
+
+def _fetch_master(workspace: Workspace, target: Path) -> bool:
+    """Copy a certified master back from the archive (verified, atomic); False if there is none."""
+    try:
+        source = master_source(workspace, target)
+    except FormatError:
+        return False
+    if not source.is_file():
+        return False
+    copy_verified(source, target)
+    return True
 
 
 _STATUS_LINE = re.compile(r"^PROCESS_STATUS[ \t]+\S+[ \t]*$", re.MULTILINE)

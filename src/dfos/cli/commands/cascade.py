@@ -1,4 +1,4 @@
-"""``dfos create-job``, ``exec-cascade``, ``cascade-stat``, ``stop-cascade``, ``watch-queue``, ``fetch-raw``."""
+"""``dfos create-job``, ``exec-cascade``, ``cascade-stat``, ``stop-cascade``, ``watch-queue``, the fetches."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
 from dfos.steps.cascade import exec_cascade
 from dfos.steps.create_job import create_job
-from dfos.steps.fetch import fetch_many
+from dfos.steps.fetch import fetch_many, fetch_masters
 
-__all__ = ["cascade_stat_cmd", "create_job_cmd", "exec_cascade_cmd", "fetch_raw_cmd", "stop_cascade_cmd",
+__all__ = ["cascade_stat_cmd", "create_job_cmd", "exec_cascade_cmd", "fetch_mcal_cmd", "fetch_raw_cmd",
+           "stop_cascade_cmd",
            "watch_queue_cmd"]
 
 
@@ -33,12 +34,13 @@ def create_job_cmd(cli: Cli, mode: str, day: date, auto: bool, subcascade: str |
     """Write the execution files of DATE and its block in the job file (DFOS createJob).
 
     execAB_MODE_DATE (DRS_TYPE), execQC_MODE_DATE (QCBQS_TYPE), rawDown_MODE_DATE
-    if raw frames must be fetched, the block in JOBS_NIGHT (or JOBS_AUTO with -F),
+    if raw frames must be fetched, mcalDown_MODE_DATE if certified masters must be
+    fetched back from the archive, the block in JOBS_NIGHT (or JOBS_AUTO with -F),
     and cal_Queued.  Launching the job file processes the date.
     """
     files = create_job(cli.workspace(), day, mode, auto=auto, subcascade=subcascade)
     click.echo(f"{files.exec_ab} ({len(files.abs)} ABs)")
-    for extra in (files.exec_qc, files.raw_down, files.job_file):
+    for extra in (files.exec_qc, files.raw_down, files.mcal_down, files.job_file):
         if extra:
             click.echo(str(extra))
 
@@ -127,3 +129,18 @@ def fetch_raw_cmd(cli: Cli, day: date, parallel: int, names: tuple[str, ...]) ->
     """Copy raw frames of DATE from the archive into $DFO_RAW_DIR/DATE (verified, atomic)."""
     fetched = fetch_many(cli.workspace(), day, list(names), parallel)
     click.echo(f"{day}: {len(fetched)} raw frame(s) in place")
+
+
+@click.command("fetch-mcal")
+@click.option("--parallel", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Copies at most at once.")
+@click.argument("names", nargs=-1, required=True, metavar="DATE/FILE...")
+@pass_cli
+def fetch_mcal_cmd(cli: Cli, parallel: int, names: tuple[str, ...]) -> None:
+    """Copy certified masters back from the archive into $DFO_CAL_DIR (verified, atomic).
+
+    Each NAME is DATE/FILE under $DFO_CAL_DIR, e.g. 2013-02-10/UV_MBIA_130210A_BLUE.fits;
+    mcalDown files call this.  Masters already on disk are left as they are.
+    """
+    fetched = fetch_masters(cli.workspace(), list(names), parallel)
+    click.echo(f"{len(fetched)} master(s) in place")
