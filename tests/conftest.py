@@ -55,3 +55,13 @@ def uves_night(workspace: Workspace, uves_small_archive: Path) -> Workspace:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.link(source, target)
     return workspace
+
+
+@pytest.fixture
+def sleepy(workspace: Workspace) -> Workspace:
+    """The workspace with a sleeping stand-in as its esorex (recipe ``sleepX`` sleeps X seconds).
+
+    The stand-in is ``benchmarks/sleep_recipe.sh``; cascades of it need no esorex.
+    """
+    return open_workspace(workspace.root, env={"DFOS_ESOREX": str(Path(__file__).resolve().parents[1] / "benchmarks"
+                                                                 / "sleep_recipe.sh")})

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from dfos.ab.format import parse
-from dfos.ab.model import AB, Completeness
+from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.errors import DfosError
 from dfos.steps.create_ab import create_abs, explain_text, read_ab_list
 from dfos.steps.headers import extract_headers
+from dfos.steps.process_ab import load_ab, set_process_status
 from dfos.workspace import Workspace, open_workspace
 
 NIGHT = date(2013, 2, 12)
@@ -119,12 +120,12 @@ def test_done_abs_are_never_touched(night: Workspace) -> None:
     ab_list.write_text(ab_list.read_text().replace(f"{BIAS}  BIAS_BLUE  uves_cal_mbias  COMPLETE",
                                                    f"{BIAS}  BIAS_BLUE  uves_cal_mbias  COMPLETE  DONE"))
     done = night.ab_dir / BIAS
-    done.write_text(done.read_text().replace("PROCESS_STATUS  CREATED", "PROCESS_STATUS  SUCCESSFUL"))
+    set_process_status(night, load_ab(night, BIAS), ProcessStatus.SUCCESSFUL)
     before = done.read_bytes()
     failed = night.ab_dir / DARK
-    failed.write_text(failed.read_text().replace("PROCESS_STATUS  CREATED", "PROCESS_STATUS  FAILED"))
+    set_process_status(night, load_ab(night, DARK), ProcessStatus.FAILED)
     succeeded = night.ab_dir / ORDERPOS
-    succeeded.write_text(succeeded.read_text().replace("PROCESS_STATUS  CREATED", "PROCESS_STATUS  SUCCESSFUL"))
+    set_process_status(night, load_ab(night, ORDERPOS), ProcessStatus.SUCCESSFUL)
     result = create_abs(night, NIGHT, "CALIB")
     assert result.kept_done == (BIAS,)
     assert ORDERPOS in result.unchanged and "PROCESS_STATUS  SUCCESSFUL" in succeeded.read_text()

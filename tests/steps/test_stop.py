@@ -6,36 +6,16 @@ import threading
 import time
 from pathlib import Path
 
-from dfos.ab.format import render
-from dfos.ab.model import AB, Completeness, ProcessStatus
+from chains import write_chain
+
 from dfos.cascade.run import cascade_state, request_stop
-from dfos.jobs.model import ExecFile, ExecLine, render_exec
 from dfos.steps.cascade import exec_cascade
-from dfos.workspace import Workspace, open_workspace
-
-SLEEPER = Path(__file__).resolve().parents[2] / "benchmarks" / "sleep_recipe.sh"
+from dfos.workspace import Workspace
 
 
-def _chain(ws: Workspace, n: int, seconds: float) -> Path:
-    names = [f"C{i}.ab" for i in range(n)]
-    for i, name in enumerate(names):
-        ab = AB(name=name, instrument="UVES", date="2013-02-12", dpr_catg="CALIB", raw_type="T",
-                recipe=f"sleep{seconds}", drs_type="CON", batch_id="CALIB_2013-02-12", event="E", action="A",
-                completeness=Completeness.COMPLETE,
-                process_status=ProcessStatus.CREATED, obs_prog_id="-", obs_id="-", obs_mode="NONE", mjd_obs=0.0,
-                mjd_obs_mod=0.0, prod_root=f"r.{name}", prod_path="$DFS_PRODUCT/T/2013-02-12", log_name=f"{name}.log",
-                match_keys=(), rawfiles=(), mcalib=(), massoc=(), params=(), products=(),
-                waitfor=(names[i - 1],) if i else (), missing=())
-        (ws.ab_dir / name).write_text(render(ab))
-    jobs = ws.job_dir / "execAB_CALIB_2013-02-12"
-    jobs.write_text(render_exec(ExecFile("CON", tuple(ExecLine(n, (names[i - 1],) if i else ())
-                                                     for i, n in enumerate(names)))))
-    return jobs
-
-
-def test_stop_then_resume(workspace: Workspace) -> None:
-    ws = open_workspace(workspace.root, env={"DFOS_ESOREX": str(SLEEPER)})
-    jobs = _chain(ws, 6, 0.3)
+def test_stop_then_resume(sleepy: Workspace) -> None:
+    ws = sleepy
+    jobs = write_chain(ws, 6, 0.3)
     results = []
     runner = threading.Thread(target=lambda: results.append(exec_cascade(ws, "CALIB_2013-02-12", jobs, slots=2)))
     runner.start()
@@ -51,14 +31,14 @@ def test_stop_then_resume(workspace: Workspace) -> None:
     assert all(row["attempts"] == 1 for row in cascade_state(ws, "CALIB_2013-02-12"))
 
 
-def test_sigterm_cancels_running_recipes_and_keeps_them_queued(workspace: Workspace) -> None:
+def test_sigterm_cancels_running_recipes_and_keeps_them_queued(sleepy: Workspace) -> None:
     import signal
     import subprocess
     import sys
 
-    ws = open_workspace(workspace.root, env={"DFOS_ESOREX": str(SLEEPER)})
-    jobs = _chain(ws, 3, 30)  # recipes that would take 30 s each
-    env = {"DFOS_ESOREX": str(SLEEPER), "PATH": "/usr/bin:/bin"}
+    ws = sleepy
+    jobs = write_chain(ws, 3, 30)  # recipes that would take 30 s each
+    env = {"DFOS_ESOREX": ws.settings.ESOREX, "PATH": "/usr/bin:/bin"}
     proc = subprocess.Popen([sys.executable, "-m", "dfos.cli.main", "--root", str(ws.root), "exec-cascade",
                              "--dag-id", "TERMTEST_2013-02-12", "--jobs", str(jobs)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -13,9 +13,11 @@ from dfos import __version__
 from dfos.ab.model import AB, CalibInput, Completeness, ProcessStatus, Product, RawInput
 from dfos.errors import FormatError
 
-__all__ = ["parse", "render", "render_lines"]
+__all__ = ["STATUS_WIDTH", "parse", "render", "render_lines"]
 
 _WIDTH = 16
+#: PROCESS_STATUS is padded with blanks to the longest status, so processAB can rewrite it in place.
+STATUS_WIDTH = max(len(s.value) for s in ProcessStatus)
 
 
 def _q(key: str, *values: object) -> str:
@@ -38,7 +40,7 @@ def render_lines(ab: AB) -> Iterator[str]:
         ("AB_EVENT", ab.event),
         ("ACTION", ab.action),
         ("COMPLETENESS", ab.completeness.value),
-        ("PROCESS_STATUS", ab.process_status.value),
+        ("PROCESS_STATUS", ab.process_status.value.ljust(STATUS_WIDTH)),
         ("OBS_PROG_ID", ab.obs_prog_id),
         ("OBS_MODE", ab.obs_mode),
         ("OBS_ID", ab.obs_id),

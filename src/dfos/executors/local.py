@@ -1,7 +1,8 @@
-"""The embedded executor: tasks on this machine, one thread each, outcomes the moment they end.
+"""The embedded executor: tasks on this machine, one worker thread each, outcomes the moment they end.
 
 An AB task (``processAB -a AB``) runs processAB inside this process, so each AB
 costs a thread, not a Python start-up; only the recipe itself is a new process.
+Worker threads are kept and reused (as many as tasks ever ran at once).
 Any other command runs as a subprocess (argument list, its own session so it can
 be cancelled as a group).  A finished task is handed to :meth:`poll` through a
 queue: the runner reacts at once, with no polling interval.
@@ -37,11 +38,33 @@ class LocalExecutor(Executor):
         self.outcomes: queue.Queue[Outcome] = queue.Queue()
         self.pids: dict[str, int] = {}
         self.lock = threading.Lock()
+        self.tasks: queue.SimpleQueue[tuple[Task, Callable[[Handle], None] | None] | None] = queue.SimpleQueue()
+        self.workers = 0
+        self.idle = 0
 
     def submit(self, task: Task, on_start: Callable[[Handle], None] | None = None) -> Handle:
-        handle = Handle(task.name, "thread")
-        threading.Thread(target=self._run, args=(task, on_start), name=f"ab:{task.name}", daemon=True).start()
-        return handle
+        with self.lock:  # every idle worker takes one queued task: start a new one only when none is idle
+            spawn = self.idle == 0
+            if spawn:
+                self.workers += 1
+            else:
+                self.idle -= 1
+        self.tasks.put((task, on_start))
+        if spawn:
+            threading.Thread(target=self._work, name=f"ab-worker-{self.workers}", daemon=True).start()
+        return Handle(task.name, "thread")
+
+    def _work(self) -> None:
+        while (item := self.tasks.get()) is not None:
+            self._run(*item)
+            with self.lock:
+                self.idle += 1
+
+    def close(self) -> None:
+        with self.lock:
+            idle, self.idle = self.idle, 0
+        for _ in range(idle):  # running tasks' workers are daemons: they end with the process
+            self.tasks.put(None)
 
     def _started(self, task: Task, pid: int, on_start: Callable[[Handle], None] | None) -> None:
         with self.lock:

@@ -18,6 +18,7 @@ recipe's last ERROR line), ``crash`` (killed by a signal), ``timeout``,
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -36,7 +37,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from dfos import clock
-from dfos.ab.format import render
+from dfos.ab.format import STATUS_WIDTH, render
 from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.ab.store import read_ab
 from dfos.archive.local import LocalArchive
@@ -48,7 +49,7 @@ from dfos.steps.create_ab import ab_list_lock
 from dfos.steps.fetch import copy_verified, master_source
 from dfos.workspace import Workspace
 
-__all__ = ["Failure", "RunRecord", "load_ab", "process_ab", "record_run"]
+__all__ = ["Failure", "RunRecord", "load_ab", "process_ab", "record_run", "set_process_status"]
 
 
 class Failure(StrEnum):
@@ -140,15 +141,32 @@ def _fetch_master(workspace: Workspace, target: Path) -> bool:
 
 
 _STATUS_LINE = re.compile(r"^PROCESS_STATUS[ \t]+\S+[ \t]*$", re.MULTILINE)
+_STATUS_FIELD = re.compile(rb"^PROCESS_STATUS[ \t]+(\S+ *)$", re.MULTILINE)
 
 
-def _update_status(workspace: Workspace, ab: AB, status: ProcessStatus) -> None:
-    """Set PROCESS_STATUS in the AB file (only that line changes), under the AB list's lock."""
+def set_process_status(workspace: Workspace, ab: AB, status: ProcessStatus) -> None:
+    """Set PROCESS_STATUS in the AB file (only that line changes), under the AB list's lock.
+
+    The value is padded to :data:`STATUS_WIDTH` in every AB dfos writes, so it is overwritten in
+    place by one ``pwrite`` of a few bytes: no temporary file, no fsync, and neither a crash nor a
+    power cut can leave half an AB (at worst the previous status, which the workspace database,
+    written first, corrects when the cascade resumes).  An AB without the padding (written by
+    hand) is rewritten atomically instead, padded from then on.
+    """
     mode, _, day = ab.batch_id.partition("_")
-    line = f"{'PROCESS_STATUS':<16}{status.value}"
+    path = workspace.ab_dir / ab.name
     with exclusive_lock(ab_list_lock(workspace, mode, parse_date(day))):
-        path = workspace.ab_dir / ab.name
+        with contextlib.suppress(FileNotFoundError):
+            fd = os.open(path, os.O_RDWR)
+            try:
+                field = _STATUS_FIELD.search(os.pread(fd, 4096, 0))
+                if field and len(field[1]) >= len(status.value):
+                    os.pwrite(fd, status.value.ljust(len(field[1])).encode(), field.start(1))
+                    return
+            finally:
+                os.close(fd)
         text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        line = f"{'PROCESS_STATUS':<16}{status.value.ljust(STATUS_WIDTH)}"
         updated, count = _STATUS_LINE.subn(line, text, count=1)
         write_text_atomic(path, updated if count else render(replace(ab, process_status=status)))
 
@@ -178,7 +196,6 @@ def _place(source: Path, target: Path) -> None:
 
 #: Environment variable that marks a recipe process with the run that started it.
 RUN_MARKER = "DFOS_RUN"
-RUN_FILE = ".dfos_run"  # in a working directory: the run (cascade/AB/attempt) it belongs to
 
 
 def _sof_path(path: Path, work: Path) -> Path:
@@ -213,7 +230,7 @@ def process_ab(
 
     def finish(status: ProcessStatus, failure: Failure | None, message: str, exit_code: int | None = None,
                sig: int | None = None, rss: int | None = None) -> RunRecord:
-        _update_status(workspace, ab, status)
+        set_process_status(workspace, ab, status)
         return RunRecord(
             ab=ab.name, batch_id=ab.batch_id, recipe=ab.recipe, started=format_timestamp(started),
             ended=format_timestamp(clock.now(settings)), status=status.value,
@@ -238,18 +255,16 @@ def process_ab(
             shutil.rmtree(work_dir)
             work_dir.mkdir()
         work = work_dir
-    (work / "out").mkdir()
-    (work / RUN_FILE).write_text((run_marker or ab.name) + "\n", encoding="utf-8")
     sof = work / (ab.name.removesuffix(".ab") + ".sof")
     sof.write_text("".join(f"{_sof_path(workspace.expand(path), work)} {tag}\n" for path, tag in ab.sof),
                    encoding="utf-8")
-    esorex = shutil.which(settings.ESOREX)
+    esorex = _which(settings.ESOREX)
     if esorex is None:
         return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE,
                       f"cannot start {settings.ESOREX}: not found (install esorex, or set ESOREX)")
     # paths relative to the working directory (the recipe runs there): a blank in the workspace path
     # cannot break esorex's parsing
-    argv = [esorex, "--output-dir=out", "--log-dir=.", "--products-sof=products.json", ab.recipe, *ab.params,
+    argv = [esorex, "--output-dir=.", "--log-dir=.", "--products-sof=products.json", ab.recipe, *ab.params,
             sof.name]
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads)),
            RUN_MARKER: f"{run_marker or ab.name}@{workspace.root}"}
@@ -344,6 +359,20 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
+@functools.lru_cache(maxsize=16)
+def _which_cached(program: str, search_path: str | None) -> str | None:
+    return shutil.which(program, path=search_path)
+
+
+def _which(program: str) -> str | None:
+    """``shutil.which``, remembered for the same program and PATH (an executor asks once per AB)."""
+    found = _which_cached(program, os.environ.get("PATH"))
+    if found is None or not os.access(found, os.X_OK):
+        _which_cached.cache_clear()  # installed or removed meanwhile: look again
+        found = _which_cached(program, os.environ.get("PATH"))
+    return found
+
+
 def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> int:
     """Start a program in its own session and directory; what it prints goes to ``esorex.out`` there.
 
@@ -366,9 +395,7 @@ def _collect(workspace: Workspace, ab: AB, work: Path) -> None:
     target_dir = workspace.expand(ab.prod_path)
     extra = len(expected)
     for item in made:
-        source = work / "out" / item["name"]
-        if not source.is_file():
-            source = work / item["name"]
+        source = work / Path(item["name"]).name
         match = next((p for p in expected if p.catg == item["category"]), None)
         if match is not None:
             expected.remove(match)
