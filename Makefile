@@ -26,6 +26,7 @@ system-deps:
 	command -v esorex >/dev/null 2>&1 || missing="$$missing esorex"; \
 	ls -d /usr/lib/*/cpl/plugins/uves-* >/dev/null 2>&1 || missing="$$missing cpl-plugin-uves"; \
 	ls -d /usr/lib/*/cpl/plugins/giraf-* >/dev/null 2>&1 || missing="$$missing cpl-plugin-giraf"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \

@@ -21,6 +21,27 @@ def _clean_dfos_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(scope="session")
+def postgres_base() -> Iterator[str]:
+    """A private PostgreSQL server for this test session (see tests/postgres.py)."""
+    from postgres import server
+
+    with server() as base:
+        yield base
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The database suite runs twice: "" (the workspace's own SQLite file) and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    from postgres import database
+
+    with database(request.getfixturevalue("postgres_base")) as url:
+        yield url
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     """A fresh UVES dfos_ops workspace."""

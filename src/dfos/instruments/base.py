@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
@@ -33,6 +34,17 @@ class Instrument(ABC):
     """TELESCOP of its frames."""
     rules_name: ClassVar[str] = ""
     """File name of its dfos rule set among the package's rules (``uves.oca``)."""
+    setup_keys: ClassVar[tuple[str, ...]] = ("DET.WIN1.BINX", "DET.WIN1.BINY", "DET.READ.SPEED")
+    """Dotted keywords whose values make a product's setup (thresholds and trends are per setup)."""
+
+    def setup(self, header: Mapping[str, object]) -> str:
+        """The setup of a product: the values of :attr:`setup_keys` in its header, blank-separated
+        (``-`` for a missing one), e.g. ``BLUE 1 1 1pt/225kHz/lg``."""
+        values = []
+        for key in self.setup_keys:
+            value = header.get("ESO " + key.replace(".", " "))
+            values.append("-" if value is None or value == "" else str(value).replace(" ", "_"))
+        return " ".join(values)
 
     def rules_files(self) -> list[Path]:
         """The rule files createAB uses when ``OCA_RULES`` is empty."""

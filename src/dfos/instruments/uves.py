@@ -29,6 +29,7 @@ class Uves(Instrument):
     file_prefix = "UVES"
     rules_name = "uves.oca"
     pipeline = "uves"
+    setup_keys = ("INS.PATH", "DET.WIN1.BINX", "DET.WIN1.BINY", "DET.READ.SPEED")
 
     def arms(self, small: bool) -> dict[str, Arm]:
         size = SMALL if small else FULL

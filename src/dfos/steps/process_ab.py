@@ -406,6 +406,8 @@ def _collect(workspace: Workspace, ab: AB, work: Path) -> None:
         _place(source, target)
     if expected:
         raise DfosError(f"{ab.recipe} made no {', '.join(p.catg for p in expected)}")
+    for paf in sorted(work.glob("*.paf")):  # QC1 parameter files some recipes leave (GIRAFFE's qc0000.paf)
+        _place(paf, target_dir / f"{ab.prod_root}_{paf.name}")
 
 
 def record_run(workspace: Workspace, run: RunRecord, dag_id: str | None = None, attempt: int | None = None) -> None:

@@ -1,0 +1,50 @@
+"""The workspace database: run records, cascade state, QC1 parameters, scores and decisions.
+
+SQLite in the workspace (``dfos.sqlite``) is the embedded default; ``DB_URL``
+(``DFOS_DB_URL=postgresql://user@host/db``) runs the same code on PostgreSQL (driver
+psycopg 3).  The schema is brought up to date on first use (:mod:`dfos.db.migrations`).
+SQLite runs in WAL mode with a busy timeout, so several processes (an executor,
+``dfos process-ab`` from a job file, the monitor) can write at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+from dfos.db.migrations import migrate
+from dfos.db.schema import ab_qc, ab_runs, cascade_nodes, certifications, comments, metadata, qc1_params
+
+__all__ = ["ab_qc", "ab_runs", "cascade_nodes", "certifications", "comments", "engine_for_url", "metadata",
+           "qc1_params", "sqlalchemy_url"]
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``postgresql://`` (as operators write it) means the psycopg 3 driver."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain):]
+    return url
+
+
+@cache
+def engine_for_url(url: str) -> Engine:
+    """An engine for ``url``, its schema up to date (one per process and URL)."""
+    url = sqlalchemy_url(url)
+    connect_args: Mapping[str, Any] = {"timeout": 60, "check_same_thread": False} if url.startswith("sqlite") else {}
+    engine = create_engine(url, connect_args=dict(connect_args), pool_pre_ping=not url.startswith("sqlite"))
+    if url.startswith("sqlite"):
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    migrate(engine)
+    return engine

@@ -1,0 +1,145 @@
+"""The tables of the workspace database (the shape of the newest schema version).
+
+Every table here is created by a numbered migration (:mod:`dfos.db.migrations`); a test
+builds a database from the migrations and compares it with these definitions, so a
+change here without a migration fails the suite.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["ab_qc", "ab_runs", "cascade_nodes", "certifications", "comments", "metadata", "qc1_params",
+           "schema_version"]
+
+metadata = MetaData()
+
+#: The schema version of the database (one row).
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, nullable=False),
+    Column("updated", String(32), nullable=False),
+)
+
+#: One row per recipe run (processAB attempt).
+ab_runs = Table(
+    "ab_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ab", String(255), nullable=False, index=True),
+    Column("batch_id", String(64), nullable=False, index=True),
+    Column("recipe", String(128), nullable=False),
+    Column("started", String(32), nullable=False),
+    Column("ended", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # SUCCESSFUL | FAILED
+    Column("failure", String(32)),  # missing_input | recipe_error | crash | timeout | infrastructure
+    Column("exit_code", Integer),
+    Column("signal", Integer),
+    Column("message", Text),
+    Column("wall_s", Float),
+    Column("max_rss_kb", Integer),
+    Column("log", String(1024)),
+    Column("host", String(128)),
+    Column("dag_id", String(128), index=True),  # set when an executor ran it
+    Column("attempt", Integer),
+)
+
+#: The state of each AB of a cascade run by an executor (dag_id = e.g. CALIB_2013-02-12).
+cascade_nodes = Table(
+    "cascade_nodes",
+    metadata,
+    Column("dag_id", String(128), nullable=False),
+    Column("ab", String(255), nullable=False),
+    Column("state", String(16), nullable=False),  # waiting | running | succeeded | failed | blocked | incomplete
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("exit_code", Integer),
+    Column("wall_s", Float),
+    Column("pid", Integer),
+    Column("backend_id", String(128)),
+    Column("updated", String(32)),
+    PrimaryKeyConstraint("dag_id", "ab"),
+)
+
+#: QC1 parameters: one row per AB, product and parameter, with its score.
+qc1_params = Table(
+    "qc1_params",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ab", String(255), nullable=False),
+    Column("batch_id", String(64), nullable=False),
+    Column("date", String(10), nullable=False),  # DFO date (or pseudo-date) of the AB
+    Column("instrument", String(32), nullable=False),
+    Column("raw_type", String(64), nullable=False),
+    Column("pro_catg", String(64), nullable=False),
+    Column("product", String(255), nullable=False),  # file name in $DFS_PRODUCT/<RAW_TYPE>/<DATE>
+    Column("setup", String(255), nullable=False),  # the instrument's setup string of the product
+    Column("mjd_obs", Float, nullable=False),
+    Column("name", String(128), nullable=False),  # e.g. "QC OUT1 RON MASTER"
+    Column("value", Float),  # numeric value; NULL for a text parameter
+    Column("text", String(255)),  # the value as written
+    Column("unit", String(32), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("source", String(64), nullable=False),  # header | paf | procedure:<name>
+    Column("score", Integer),  # 0 green, 1 red, NULL grey (not scored)
+    Column("low", Float),
+    Column("high", Float),
+    Column("method", String(16)),  # fixed | stat
+    Column("updated", String(32), nullable=False),
+    UniqueConstraint("ab", "product", "name", name="uq_qc1_params_ab_product_name"),
+    Index("ix_qc1_params_name_setup", "name", "setup"),
+    Index("ix_qc1_params_date", "date"),
+    Index("ix_qc1_params_ab", "ab"),
+)
+
+#: Per AB: the QC summary (the AB score) and its verdict for certification.
+ab_qc = Table(
+    "ab_qc",
+    metadata,
+    Column("ab", String(255), primary_key=True),
+    Column("batch_id", String(64), nullable=False),
+    Column("date", String(10), nullable=False, index=True),
+    Column("instrument", String(32), nullable=False),
+    Column("raw_type", String(64), nullable=False),
+    Column("n_params", Integer, nullable=False),
+    Column("n_scored", Integer, nullable=False),
+    Column("n_red", Integer, nullable=False),
+    Column("verdict", String(8), nullable=False),  # green (all scored green) | red | grey (nothing scored)
+    Column("plots", Text, nullable=False, default=""),  # QC plots, one path per line
+    Column("updated", String(32), nullable=False),
+)
+
+#: Certification decisions, newest last (the latest row of an AB stands); ``by`` is a person or ``auto``.
+certifications = Table(
+    "certifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ab", String(255), nullable=False, index=True),
+    Column("decision", String(16), nullable=False),  # certified | rejected | pending
+    Column("by", String(64), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("comment", Text, nullable=False, default=""),
+)
+
+#: Comments of QC scientists on an AB, a product or a date.
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(16), nullable=False),  # ab | product | date
+    Column("subject", String(255), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("at", String(32), nullable=False),
+)

@@ -1,0 +1,147 @@
+"""QC procedures: instrument plugins that measure extra QC1 parameters on a product's pixels and
+draw its QC plot.
+
+A procedure declares the instrument and the PRO.CATG patterns (or RAW_TYPE patterns) it serves and
+registers under the entry-point group ``dfos.qc_procedures``; processQC runs every procedure that
+matches a product.  Procedures are pure numpy over the product (and the AB's raw frames where
+they need them); plots go through matplotlib's Agg backend, never a screen.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from astropy.io import fits
+
+from dfos.qc.model import QC1Param
+
+__all__ = ["ProductContext", "QCProcedure", "central", "procedures_for", "raw_image", "robust_sigma"]
+
+
+@dataclass(frozen=True)
+class ProductContext:
+    """What a procedure sees of one product."""
+
+    path: Path
+    pro_catg: str
+    raw_type: str
+    header: fits.Header
+    """The product's primary header."""
+    image: np.ndarray | None
+    """The product's first image (primary, else the first image extension); None for a table product."""
+    raw_frames: tuple[Path, ...]
+    """The AB's raw inputs (RAWFILE), on disk."""
+
+
+class QCProcedure(ABC):
+    """Base class of QC procedures; see the module docstring."""
+
+    name: ClassVar[str]
+    """Short name, stored as the parameters' source ``procedure:<name>``."""
+    instrument: ClassVar[str]
+    pro_catgs: ClassVar[tuple[str, ...]] = ()
+    """PRO.CATG patterns (fnmatch) of the products it measures."""
+    raw_types: ClassVar[tuple[str, ...]] = ()
+    """RAW_TYPE patterns, for products of any PRO.CATG of those ABs."""
+
+    def applies(self, instrument: str, pro_catg: str, raw_type: str) -> bool:
+        return instrument == self.instrument and (
+            any(fnmatch.fnmatchcase(pro_catg, p) for p in self.pro_catgs)
+            or any(fnmatch.fnmatchcase(raw_type, p) for p in self.raw_types))
+
+    @abstractmethod
+    def measure(self, product: ProductContext) -> list[QC1Param]:
+        """The extra QC1 parameters of the product."""
+
+    def plot(self, product: ProductContext, target: Path, params: list[QC1Param]) -> Path | None:
+        """Draw the product's QC plot as PNG at ``target`` (``params``: what :meth:`measure` gave); the
+        default shows the image and its histogram."""
+        if product.image is None:
+            return None
+        return image_plot(product, target, params)
+
+    def param(self, name: str, value: float, unit: str, description: str) -> QC1Param:
+        return QC1Param(name, float(value), f"{float(value):.6g}", unit, description, f"procedure:{self.name}")
+
+
+@cache
+def _registered() -> tuple[QCProcedure, ...]:
+    return tuple(ep.load()() for ep in sorted(entry_points(group="dfos.qc_procedures"), key=lambda e: e.name))
+
+
+def procedures_for(instrument: str, pro_catg: str, raw_type: str) -> list[QCProcedure]:
+    """The registered procedures that measure such a product."""
+    return [p for p in _registered() if p.applies(instrument, pro_catg, raw_type)]
+
+
+def central(image: np.ndarray, fraction: float = 0.5) -> np.ndarray:
+    """The central part of an image (``fraction`` of each axis), away from edges and scan regions."""
+    ny, nx = image.shape[-2:]
+    dy, dx = int(ny * (1 - fraction) / 2), int(nx * (1 - fraction) / 2)
+    return image[..., dy : ny - dy, dx : nx - dx]
+
+
+def robust_sigma(values: np.ndarray, clip: float = 4.0, rounds: int = 5) -> float:
+    """The standard deviation after clipping outliers (cosmic rays, hot pixels) beyond ``clip`` sigma
+    around the median, repeated.  Unlike the MAD it stays unbiased on integer (ADU) data whose
+    noise is only a few ADU."""
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    kept = flat
+    for _ in range(rounds):
+        centre, sigma = np.median(kept), np.std(kept)
+        inside = flat[np.abs(flat - centre) <= clip * sigma] if sigma > 0 else kept
+        if inside.size == kept.size:
+            break
+        kept = inside
+    return float(np.std(kept))
+
+
+def raw_image(path: Path, extname: str | None = None) -> tuple[np.ndarray, fits.Header]:
+    """A raw frame's image (of extension ``extname`` if given) as float64, with its header merged
+    (primary first, the extension's cards over it)."""
+    with fits.open(path, memmap=False) as hdul:
+        if extname is not None:
+            hdu = hdul[extname]
+            header = hdul[0].header.copy()
+            header.update(hdu.header)
+        else:
+            hdu = next(h for h in hdul if h.data is not None and getattr(h.data, "ndim", 0) == 2)
+            header = hdul[0].header.copy()
+        return np.asarray(hdu.data, dtype=np.float64), header
+
+
+def image_plot(product: ProductContext, target: Path, params: list[QC1Param]) -> Path:
+    """The image (1st-99th percentile grey scale) beside its histogram, with the parameters listed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    assert product.image is not None
+    image = np.asarray(product.image, dtype=np.float64)
+    low, high = np.percentile(image, [1, 99])
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5), gridspec_kw={"width_ratios": [1, 1.2]})
+    try:
+        left.imshow(image, origin="lower", cmap="gray", vmin=low, vmax=high, aspect="auto")
+        left.set_title(f"{product.pro_catg}\n{product.path.name}", fontsize=9)
+        spread = max(high - low, 1e-9)
+        right.hist(image.ravel(), bins=200, range=(low - 0.5 * spread, high + 0.5 * spread), color="0.3")
+        right.set_yscale("log")
+        right.set_xlabel("ADU")
+        right.set_title("  ".join(f"{p.name.removeprefix('QC ')} = {p.text} {p.unit}".strip() for p in params[:3]),
+                        fontsize=8)
+        figure.tight_layout()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.part")
+        figure.savefig(tmp, dpi=80, format="png")
+        tmp.replace(target)
+    finally:
+        plt.close(figure)
+    return target
