@@ -73,7 +73,7 @@ def test_exec_cascade_exit_codes_and_stop(capsys: pytest.CaptureFixture[str], ni
     run(capsys, "create-job", "-d", "2013-02-12")
     code, out, _ = run(capsys, "stop-cascade", "--dag-id", DAG)  # a stop requested before the start is dropped
     code, out, _ = run(capsys, "exec-cascade", "--dag-id", DAG, "--jobs", str(night.job_dir / f"execAB_{DAG}"))
-    assert code == 0 and "5 succeeded, 2 incomplete" in out
+    assert code == 0 and "5 succeeded, 2 incomplete" in out, out
     code, _, err = run(capsys, "exec-cascade", "--dag-id", DAG, "--jobs", str(night.job_dir / "nope"))
     assert code == 1 and "no execution file" in err
     code, _, err = run(capsys, "cascade-stat", "--dag-id", "CALIB_1999-01-01")
@@ -93,8 +93,24 @@ def test_create_job_twice_keeps_one_block_and_refuses_a_running_cascade(
     assert code == 12 and "already being run" in err
 
 
-def test_qc_job_types_need_process_qc(capsys: pytest.CaptureFixture[str], night: Workspace,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DFOS_QCBQS_TYPE", "SER")
-    code, _, err = run(capsys, "create-job", "-d", "2013-02-12")
-    assert code == 4 and "needs processQC" in err
+@pytest.mark.parametrize("kind", ["SER", "PAR"])
+def test_qc_job_types_run_the_qc_cascade(capsys: pytest.CaptureFixture[str], night: Workspace, kind: str) -> None:
+    with (night.root / "dfos.toml").open("a") as config:
+        config.write(f'\nQCBQS_TYPE = "{kind}"\n')
+    run(capsys, "create-job", "-d", "2013-02-12")
+    exec_qc = (night.job_dir / f"execQC_{DAG}").read_text()
+    first = "UVES.2013-02-12T18:05:00.500_tpl.ab"
+    assert (f"processQC -a {first}" if kind == "SER" else f"{first} || processQC || -a {first} || NONE") in exec_qc
+    text = (night.job_dir / "JOBS_NIGHT").read_text()
+    assert f"exec-cascade --dag-id QC_{DAG} --jobs {night.job_dir / f'execQC_{DAG}'}" in text
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DFOS_")}
+    done = subprocess.run([str(night.job_dir / "JOBS_NIGHT")], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    code, out, _ = run(capsys, "cascade-stat", "--dag-id", f"QC_{DAG}", "--json")
+    states = sorted(a["state"] for a in json.loads(out)["abs"])
+    assert states == ["incomplete"] * 2 + ["succeeded"] * 5  # QC of the two INCOMPLETE ABs never runs
+    code, out, _ = run(capsys, "qc1", "-d", "2013-02-12", "--json")
+    rows = json.loads(out)
+    assert {r["ab"] for r in rows} == {first, "UVES.2013-02-12T18:20:00.500_tpl.ab", "UVES.2013-02-12T18:40:00.500_tpl.ab",
+                                       "UVES.2013-02-12T21:50:00.500_frm.ab", "UVES.2013-02-12T21:52:00.500_tpl.ab"}
+    assert night.status_log.read()[-1].flag == "cal_QC"

@@ -94,6 +94,10 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
     nodes = []
     for line in exec_file.lines:
         ab = read_ab(workspace.ab_dir, line.ab)
+        if line.program == "processQC":  # QC of one AB depends on nothing else; it needs the AB's products
+            nodes.append(Node(line.ab, (), category="qc", program="processQC",
+                              incomplete=ab.process_status.value != "SUCCESSFUL"))
+            continue
         # CON lines carry the parents; serial files (CPL, INT) take them from the ABs' WAITFOR, so that
         # a failure blocks only what depends on it (they run one AB at a time: see run_cascade)
         parents = line.parents if exec_file.kind == "CON" else ab.waitfor
@@ -235,7 +239,7 @@ def run_cascade(
     with _single(workspace, dag_id):
         _stop_file(workspace, dag_id).unlink(missing_ok=True)
         nodes, kind = _nodes(workspace, jobs)
-        if kind in ("CPL", "INT"):
+        if kind in ("CPL", "INT", "SER"):
             slots = 1  # serial: one AB at a time
         limits = {"download": settings.DOWNLOAD_SLOTS, **recipe_limits(settings.RECIPE_LIMITS)}
         scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS)
@@ -326,7 +330,7 @@ def _loop(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Exe
         changes = []
         for name in starting:
             node = scheduler.nodes[name]
-            handles[name] = executor.submit(Task(name, ("processAB", "-a", name), node.category, node.threads,
+            handles[name] = executor.submit(Task(name, (node.program, "-a", name), node.category, node.threads,
                                                  dag_id, scheduler.attempts(name)), on_start)
         if progress:
             progress(scheduler.counts())

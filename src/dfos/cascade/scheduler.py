@@ -40,6 +40,8 @@ class Node:
     incomplete: bool = False
     threads: int = 1
     """OMP threads of its recipe (INT: every core)."""
+    program: str = "processAB"
+    """What runs it: processAB, or processQC in a QC cascade (execQC)."""
 
 
 @dataclass

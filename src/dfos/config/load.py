@@ -133,9 +133,6 @@ def _validate(spec: KeySpec, value: Any, where: str) -> None:
             raise ConfigError(f"{where}: RECIPE_LIMITS: {exc}") from None
     if spec.name == "QCBQS_TYPE" and value.upper() not in {"SER", "PAR", "IMPLICIT"}:
         raise ConfigError(f"{where}: QCBQS_TYPE must be SER, PAR or IMPLICIT, not {value!r}")
-    if spec.name == "QCBQS_TYPE" and value.upper() != "IMPLICIT":
-        raise ConfigError(f"{where}: QCBQS_TYPE {value} needs processQC, which this dfos does not have yet; "
-                          "use IMPLICIT")
     if spec.name in {"SLOTS"} and value < 0:
         raise ConfigError(f"{where}: {spec.name} must be 0 or more, not {value}")
     if spec.name == "RECIPE_TIMEOUT" and not (math.isfinite(value) and value > 0):

@@ -1,6 +1,6 @@
 """The embedded executor: tasks on this machine, one worker thread each, outcomes the moment they end.
 
-An AB task (``processAB -a AB``) runs processAB inside this process, so each AB
+An AB task (``processAB -a AB``, ``processQC -a AB``) runs inside this process, so each AB
 costs a thread, not a Python start-up; only the recipe itself is a new process.
 Worker threads are kept and reused (as many as tasks ever ran at once).
 Any other command runs as a subprocess (argument list, its own session so it can
@@ -24,7 +24,7 @@ from dfos.executors.base import Executor, Handle, Outcome, Task
 
 __all__ = ["LocalExecutor"]
 
-#: Runs one AB in-process: (task, on_start(pid)) -> (ok, exit code, message).
+#: Runs one AB (processAB or processQC) in-process: (task, on_start(pid)) -> (ok, exit code, message).
 ABRunner = Callable[[Task, Callable[[int], None]], tuple[bool, int | None, str]]
 
 
@@ -75,7 +75,7 @@ class LocalExecutor(Executor):
     def _run(self, task: Task, on_start: Callable[[Handle], None] | None) -> None:
         t0 = time.monotonic()
         try:
-            if task.argv[:1] == ("processAB",) and self.run_ab is not None:
+            if task.argv[:1] in (("processAB",), ("processQC",)) and self.run_ab is not None:
                 ok, code, message = self.run_ab(task, lambda pid: self._started(task, pid, on_start))
             else:
                 proc = subprocess.Popen(list(task.argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

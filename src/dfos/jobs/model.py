@@ -132,7 +132,8 @@ def render_block(block: JobBlock) -> list[str]:
         f'"$DFOS" exec-cascade --dag-id {q(block.dag_id)} --jobs {q(block.exec_ab)} --wait '
         f'|| echo "exec-cascade for {block.date}: some ABs failed or were blocked"',
         f'echo "exec-cascade for {block.date} done."',
-        q(block.exec_qc),
+        f'"$DFOS" exec-cascade --dag-id {q("QC_" + block.dag_id)} --jobs {q(block.exec_qc)} --wait '
+        f'|| echo "QC for {block.date}: some ABs could not be measured"',
         f'"$DFOS" flag {flag} -d {block.date}',
     ]
     return lines
@@ -141,8 +142,9 @@ def render_block(block: JobBlock) -> list[str]:
 def parse_blocks(text: str, source: str = "<job file>") -> list[JobBlock]:
     """The blocks of a job file (its header and foreign lines are skipped).
 
-    A block runs from its ``# pipeline jobs for`` line to the next blank line; download files
-    and the execQC file are told apart by their names, the cascade by its ``exec-cascade`` call.
+    A block runs from its ``# pipeline jobs for`` line to the next blank line; download files are
+    told apart by their names, the two cascades (ABs, and QC as ``QC_<MODE>_<DATE>``) by their
+    ``exec-cascade`` calls.
     """
     import shlex
 
@@ -161,7 +163,9 @@ def parse_blocks(text: str, source: str = "<job file>") -> list[JobBlock]:
             except ValueError:
                 raise FormatError(f"{source}:{number + 1}: a pipeline block that dfos did not write") from None
             if len(words) > 3 and words[1] == "exec-cascade" and "--jobs" in words[:-1]:
-                found["exec_ab"] = words[words.index("--jobs") + 1]
+                jobs = words[words.index("--jobs") + 1]
+                dag = words[words.index("--dag-id") + 1] if "--dag-id" in words[:-1] else ""
+                found["execQC" if dag.startswith("QC_") else "exec_ab"] = jobs
             elif len(words) == 1:
                 kind = words[0].rsplit("/", 1)[-1].split("_", 1)[0]
                 if kind in ("rawDown", "mcalDown", "execQC"):

@@ -10,6 +10,7 @@ they need them); plots go through matplotlib's Agg backend, never a screen.
 from __future__ import annotations
 
 import fnmatch
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cache
@@ -119,29 +120,24 @@ def raw_image(path: Path, extname: str | None = None) -> tuple[np.ndarray, fits.
 
 def image_plot(product: ProductContext, target: Path, params: list[QC1Param]) -> Path:
     """The image (1st-99th percentile grey scale) beside its histogram, with the parameters listed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     assert product.image is not None
     image = np.asarray(product.image, dtype=np.float64)
     low, high = np.percentile(image, [1, 99])
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5), gridspec_kw={"width_ratios": [1, 1.2]})
-    try:
-        left.imshow(image, origin="lower", cmap="gray", vmin=low, vmax=high, aspect="auto")
-        left.set_title(f"{product.pro_catg}\n{product.path.name}", fontsize=9)
-        spread = max(high - low, 1e-9)
-        right.hist(image.ravel(), bins=200, range=(low - 0.5 * spread, high + 0.5 * spread), color="0.3")
-        right.set_yscale("log")
-        right.set_xlabel("ADU")
-        right.set_title("  ".join(f"{p.name.removeprefix('QC ')} = {p.text} {p.unit}".strip() for p in params[:3]),
-                        fontsize=8)
-        figure.tight_layout()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.part")
-        figure.savefig(tmp, dpi=80, format="png")
-        tmp.replace(target)
-    finally:
-        plt.close(figure)
+    figure = Figure(figsize=(10, 4.5))  # no pyplot: its global state is not safe in an executor's threads
+    left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.2]})
+    left.imshow(image, origin="lower", cmap="gray", vmin=low, vmax=high, aspect="auto")
+    left.set_title(f"{product.pro_catg}\n{product.path.name}", fontsize=9)
+    spread = max(high - low, 1e-9)
+    right.hist(image.ravel(), bins=200, range=(low - 0.5 * spread, high + 0.5 * spread), color="0.3")
+    right.set_yscale("log")
+    right.set_xlabel("ADU")
+    right.set_title("  ".join(f"{p.name.removeprefix('QC ')} = {p.text} {p.unit}".strip() for p in params[:3]),
+                    fontsize=8)
+    figure.tight_layout()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{threading.get_ident()}.part")
+    figure.savefig(tmp, dpi=80, format="png")
+    tmp.replace(target)
     return target

@@ -1,4 +1,9 @@
-"""Running cascades with the embedded executor (``dfos exec-cascade`` and friends)."""
+"""Running cascades with the embedded executor (``dfos exec-cascade`` and friends).
+
+An execAB file runs processAB per AB (with QCBQS_TYPE IMPLICIT, processQC follows each success in
+the same task); an execQC file (SER, PAR) runs processQC per AB, as the QC cascade
+``QC_<MODE>_<DATE>``.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +14,66 @@ from dfos.ab.model import ProcessStatus
 from dfos.ab.store import read_ab
 from dfos.cascade.run import CascadeResult, cascade_state, run_cascade, work_dir
 from dfos.dates import parse_date
+from dfos.errors import DfosError
 from dfos.executors.base import Task
 from dfos.executors.local import LocalExecutor
+from dfos.jobs.model import parse_exec
 from dfos.steps.create_ab import tag_done
 from dfos.steps.process_ab import process_ab, record_run, set_process_status
+from dfos.steps.process_qc import process_qc
 from dfos.workspace import Workspace
 
-__all__ = ["exec_cascade"]
+__all__ = ["exec_cascade", "implicit_qc", "run_qc_task"]
+
+_QC_KINDS = ("SER", "PAR", "IMPLICIT")
+
+
+def run_qc_task(workspace: Workspace, name: str) -> tuple[bool, int | None, str]:
+    """processQC of one AB as a cascade task: (ok, exit code, message)."""
+    try:
+        result = process_qc(workspace, name)
+    except DfosError as exc:
+        return False, None, exc.message
+    return True, 0, f"{result.n_params} QC1 parameters, score {result.score.summaries.get(name, '0/0')}"
+
+
+def implicit_qc(workspace: Workspace, name: str) -> str:
+    """QCBQS_TYPE IMPLICIT: processQC right after a successful processAB; its trouble never fails the AB
+    (the message says what went wrong, '' when all went well)."""
+    if workspace.settings.QCBQS_TYPE != "IMPLICIT":
+        return ""
+    try:
+        ok, _, message = run_qc_task(workspace, name)
+    except Exception as exc:
+        return f"processQC broke: {type(exc).__name__}: {exc}"
+    return "" if ok else f"processQC: {message}"
 
 
 def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | None = None,
                  progress: Callable[[dict[str, int]], None] | None = None) -> CascadeResult:
-    """Run a cascade on this machine; every AB runs processAB in-process and is recorded."""
+    """Run a cascade on this machine; every AB runs processAB (or processQC) in-process and is recorded."""
+    try:
+        is_qc = parse_exec(jobs.read_text(encoding="utf-8"), source=str(jobs)).kind in _QC_KINDS
+    except (OSError, DfosError):
+        is_qc = False  # run_cascade reports an unreadable file
 
     def run_ab(task: Task, on_start: Callable[[int], None]) -> tuple[bool, int | None, str]:
+        if task.argv[0] == "processQC":
+            return run_qc_task(workspace, task.name)
         run = process_ab(workspace, task.name, threads=task.threads, on_start=on_start,
                          run_marker=f"{task.dag_id}/{task.name}/{task.attempt}",
                          work_dir=work_dir(workspace, task.dag_id, task.name, task.attempt))
         record_run(workspace, run, task.dag_id, task.attempt)
-        return run.ok, run.exit_code, run.message
+        message = implicit_qc(workspace, task.name) if run.ok else run.message
+        return run.ok, run.exit_code, message
 
     executor = LocalExecutor(run_ab)
     try:
         result = run_cascade(workspace, dag_id, jobs, executor, slots, progress)
     finally:
         executor.close()
+    if is_qc:
+        return result
     # Succeeded ABs are tagged DONE once, at the end (also those recovered from a crashed run):
     # createAB and createJob leave them alone from now on.  An AB file whose PROCESS_STATUS a power
     # cut lost (it is written without fsync; the database is written first) is set right here.

@@ -1,0 +1,84 @@
+"""Trend plots of QC1 parameters (PNG and SVG, matplotlib's Agg backend) and health-check lights.
+
+A trend shows one parameter over time, one series per setup, each point coloured by its score
+(green 0, red 1, grey not scored), with the limits each point was scored against.  The health
+light of a trend follows DFOS's scoreHC: over the window, the newest scored point decides (a newer
+green overrides an older red); grey when nothing in the window was scored.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+__all__ = ["SCORE_COLOURS", "TrendPoint", "health_light", "mjd_to_datetime", "render_trend"]
+
+SCORE_COLOURS = {0: "#2e9d3a", 1: "#d62728", None: "#9a9a9a"}
+_MJD_ZERO = datetime(1858, 11, 17)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    mjd: float
+    date: str
+    ab: str
+    setup: str
+    value: float
+    score: int | None
+    low: float | None
+    high: float | None
+
+
+def mjd_to_datetime(mjd: float) -> datetime:
+    return _MJD_ZERO + timedelta(days=mjd)
+
+
+def health_light(points: Sequence[TrendPoint]) -> str:
+    """green, red or grey: the score of the newest scored point."""
+    scored = [p for p in sorted(points, key=lambda p: p.mjd) if p.score is not None]
+    return "grey" if not scored else "red" if scored[-1].score else "green"
+
+
+def render_trend(points: Sequence[TrendPoint], title: str, unit: str, targets: Sequence[Path]) -> list[Path]:
+    """Draw the trend into every target (the suffix chooses the format: .png, .svg); atomic writes."""
+    import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 4))  # no pyplot: its global state is not safe in threads
+    axes = figure.subplots()
+    setups = sorted({p.setup for p in points})
+    markers = "osD^v<>ph*"
+    for index, setup in enumerate(setups):
+        series = sorted((p for p in points if p.setup == setup), key=lambda p: p.mjd)
+        times = [mjd_to_datetime(p.mjd) for p in series]
+        axes.plot(times, [p.value for p in series], color="0.75", linewidth=0.8, zorder=1)
+        axes.scatter(times, [p.value for p in series], c=[SCORE_COLOURS[p.score] for p in series],
+                     marker=markers[index % len(markers)], s=28, zorder=3, label=setup,
+                     edgecolors="0.2", linewidths=0.4)
+        for attr in ("low", "high"):
+            bounds = [(t, getattr(p, attr)) for t, p in zip(times, series, strict=True)
+                      if getattr(p, attr) is not None]
+            if bounds:
+                axes.step([t for t, _ in bounds], [b for _, b in bounds], where="mid", color="#d62728",
+                          linestyle="--", linewidth=0.9, zorder=2)
+    if not points:
+        axes.text(0.5, 0.5, "no values in this window", transform=axes.transAxes, ha="center", color="0.4")
+    axes.set_title(title, fontsize=10)
+    axes.set_ylabel(unit or "value")
+    axes.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    figure.autofmt_xdate()
+    if len(setups) > 1:
+        axes.legend(fontsize=7, loc="best", title="setup", title_fontsize=7)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    written = []
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{threading.get_ident()}.part")
+        figure.savefig(tmp, dpi=90, format=target.suffix.lstrip(".").lower() or "png")
+        tmp.replace(target)
+        written.append(target)
+    return written
