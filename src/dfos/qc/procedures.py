@@ -10,7 +10,6 @@ they need them); plots go through matplotlib's Agg backend, never a screen.
 from __future__ import annotations
 
 import fnmatch
-import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +21,7 @@ import numpy as np
 from astropy.io import fits
 
 from dfos.qc.model import QC1Param
+from dfos.qc.plotting import DRAWING, save_figure
 
 __all__ = ["ProductContext", "QCProcedure", "central", "procedures_for", "raw_image", "robust_sigma"]
 
@@ -120,6 +120,11 @@ def raw_image(path: Path, extname: str | None = None) -> tuple[np.ndarray, fits.
 
 def image_plot(product: ProductContext, target: Path, params: list[QC1Param]) -> Path:
     """The image (1st-99th percentile grey scale) beside its histogram, with the parameters listed."""
+    with DRAWING:
+        return _image_plot(product, target, params)
+
+
+def _image_plot(product: ProductContext, target: Path, params: list[QC1Param]) -> Path:
     from matplotlib.figure import Figure
 
     assert product.image is not None
@@ -136,8 +141,4 @@ def image_plot(product: ProductContext, target: Path, params: list[QC1Param]) ->
     right.set_title("  ".join(f"{p.name.removeprefix('QC ')} = {p.text} {p.unit}".strip() for p in params[:3]),
                     fontsize=8)
     figure.tight_layout()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{threading.get_ident()}.part")
-    figure.savefig(tmp, dpi=80, format="png")
-    tmp.replace(target)
-    return target
+    return save_figure(figure, target, dpi=80)

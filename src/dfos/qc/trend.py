@@ -8,11 +8,12 @@ green overrides an older red); grey when nothing in the window was scored.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from dfos.qc.plotting import DRAWING, save_figure
 
 __all__ = ["SCORE_COLOURS", "TrendPoint", "health_light", "mjd_to_datetime", "render_trend"]
 
@@ -44,6 +45,11 @@ def health_light(points: Sequence[TrendPoint]) -> str:
 
 def render_trend(points: Sequence[TrendPoint], title: str, unit: str, targets: Sequence[Path]) -> list[Path]:
     """Draw the trend into every target (the suffix chooses the format: .png, .svg); atomic writes."""
+    with DRAWING:
+        return _render_trend(points, title, unit, targets)
+
+
+def _render_trend(points: Sequence[TrendPoint], title: str, unit: str, targets: Sequence[Path]) -> list[Path]:
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
 
@@ -76,9 +82,5 @@ def render_trend(points: Sequence[TrendPoint], title: str, unit: str, targets: S
     figure.tight_layout()
     written = []
     for target in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{threading.get_ident()}.part")
-        figure.savefig(tmp, dpi=90, format=target.suffix.lstrip(".").lower() or "png")
-        tmp.replace(target)
-        written.append(target)
+        written.append(save_figure(figure, target, dpi=90))
     return written

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 from astropy.utils.exceptions import AstropyWarning
 
 from dfos.archive.local import LocalArchive
+from dfos.errors import UsageError
 from dfos.fsutil import atomic_path
 from dfos.instruments.registry import get_instrument
 from dfos.synth.plan import FramePlan, expand
@@ -44,16 +45,28 @@ def generate_night(
     small: bool = False,
     seed: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    only: Collection[str] | None = None,
+    bias_shift: float = 0.0,
 ) -> SyntheticNight:
     """Write a synthetic night into the workspace archive; frames already there are left alone.
 
+    ``only`` keeps the templates of those categories (e.g. ``BIAS_BLUE``); ``bias_shift`` adds ADU
+    to every chip's injected bias level (a month of nights with a drifting bias tests trends).
     Each frame is written to a temporary file and renamed into place, so an
     interrupted run leaves no half-written frame.
     """
     plugin = get_instrument(instrument or workspace.settings.INSTRUMENT)
     archive = LocalArchive(workspace.archive_dir)
-    arms = plugin.arms(small)
-    frames = expand(plugin.night(day), plugin.file_prefix)
+    arms = {name: replace(arm, chips=tuple(replace(c, bias_adu=c.bias_adu + bias_shift) for c in arm.chips))
+            for name, arm in plugin.arms(small).items()}
+    templates = plugin.night(day)
+    if only is not None:
+        unknown = set(only) - {t.category for t in templates}
+        if unknown:
+            raise UsageError(f"no template {sorted(unknown)[0]} in a {plugin.name} night; "
+                             f"choose from {', '.join(sorted({t.category for t in templates}))}")
+        templates = [t for t in templates if t.category in only]
+    frames = expand(templates, plugin.file_prefix)
     written = 0
     for done, frame in enumerate(frames, start=1):
         target = archive.store_path(frame.name.render())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import click
 
@@ -41,22 +41,33 @@ def headers_cmd(cli: Cli, day: date) -> None:
 
 @click.command("demo-data")
 @click.option("--instrument", metavar="NAME", help="Instrument to simulate (default: the workspace's).")
-@date_option(help="DFO date of the synthetic night (YYYY-MM-DD).")
+@date_option(help="DFO date of the (first) synthetic night (YYYY-MM-DD).")
+@click.option("--days", type=click.IntRange(1, 3660), default=1, show_default=True,
+              help="Nights to write, DATE and the ones after it.")
 @click.option("--small", is_flag=True, help="Smallest frames the recipes accept (fast; for tests).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same pixels).")
+@click.option("--only", "only", multiple=True, metavar="CATEGORY",
+              help="Only templates of this category (e.g. BIAS_BLUE); repeat for more.")
+@click.option("--bias-drift", type=float, default=0.0, show_default=True,
+              help="ADU the injected bias level rises per night (for trend plots).")
 @pass_cli
-def demo_data_cmd(cli: Cli, instrument: str | None, day: date, small: bool, seed: int) -> None:
-    """Write a realistic synthetic night of raw frames into the workspace archive.
+def demo_data_cmd(cli: Cli, instrument: str | None, day: date, days: int, small: bool, seed: int,
+                  only: tuple[str, ...], bias_drift: float) -> None:
+    """Write realistic synthetic nights of raw frames into the workspace archive.
 
     Frames are named like archive files (UVES.2013-02-12T18:05:00.500.fits),
     carry full ESO headers that ESO's OCA rules classify as intended, and
     pixels with known bias level, read noise and dark current.  Existing
-    frames of the same name are left alone.
+    frames of the same name are left alone.  With --days N and --bias-drift X,
+    night k has its bias level raised by k * X ADU.
     """
     workspace = cli.workspace()
-    with progress_bar(f"synthetic {instrument or workspace.settings.INSTRUMENT} night {day}") as progress:
-        night = generate_night(workspace, day, instrument=instrument, small=small, seed=seed, progress=progress)
-    click.echo(
-        f"{night.instrument} {day}: {len(night.frames)} frames ({night.written} new) "
-        f"in {night.directory} [{'small' if small else 'full size'}, seed {seed}]"
-    )
+    for k in range(days):
+        night_day = day + timedelta(days=k)
+        with progress_bar(f"synthetic {instrument or workspace.settings.INSTRUMENT} night {night_day}") as progress:
+            night = generate_night(workspace, night_day, instrument=instrument, small=small, seed=seed + k,
+                                   progress=progress, only=only or None, bias_shift=k * bias_drift)
+        click.echo(
+            f"{night.instrument} {night_day}: {len(night.frames)} frames ({night.written} new) "
+            f"in {night.directory} [{'small' if small else 'full size'}, seed {seed + k}]"
+        )
