@@ -58,6 +58,8 @@ demo: venv
 	$(DEMO)/jobs/JOBS_NIGHT
 	DFOS_ROOT=$(DEMO) $(BIN)/dfos cascade-stat --dag-id CALIB_$(DEMO_DATE)
 	@echo "products:"; cd $(DEMO)/products && find . -name '*.fits' | sort | sed 's|^\./|  |'
+	DFOS_ROOT=$(DEMO) $(BIN)/dfos score -d $(DEMO_DATE)
+	DFOS_ROOT=$(DEMO) $(BIN)/dfos health
 	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos status
 
 # --- tests --------------------------------------------------------------------

@@ -14,9 +14,8 @@ a migration that has been released.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, String, cast, func, insert, inspect, select, text, update
 
 from dfos.db import schema
 
@@ -52,7 +51,7 @@ def current_version(connection: Connection) -> int:
 
 
 def _stamp(connection: Connection, version: int) -> None:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    now = cast(func.current_timestamp(), String(32))  # the database's clock: dfos's clock is not at hand here
     if connection.execute(select(schema.schema_version.c.version)).first() is None:
         connection.execute(insert(schema.schema_version).values(version=version, updated=now))
     else:

@@ -23,7 +23,7 @@ from astropy.io import fits
 from dfos.qc.model import QC1Param
 from dfos.qc.plotting import DRAWING, save_figure
 
-__all__ = ["ProductContext", "QCProcedure", "central", "procedures_for", "raw_image", "robust_sigma"]
+__all__ = ["ProductContext", "QCProcedure", "central", "clipped_mean", "procedures_for", "raw_image", "robust_sigma"]
 
 
 @dataclass(frozen=True)
@@ -89,10 +89,7 @@ def central(image: np.ndarray, fraction: float = 0.5) -> np.ndarray:
     return image[..., dy : ny - dy, dx : nx - dx]
 
 
-def robust_sigma(values: np.ndarray, clip: float = 4.0, rounds: int = 5) -> float:
-    """The standard deviation after clipping outliers (cosmic rays, hot pixels) beyond ``clip`` sigma
-    around the median, repeated.  Unlike the MAD it stays unbiased on integer (ADU) data whose
-    noise is only a few ADU."""
+def _clipped(values: np.ndarray, clip: float, rounds: int) -> np.ndarray:
     flat = np.asarray(values, dtype=np.float64).ravel()
     kept = flat
     for _ in range(rounds):
@@ -101,7 +98,20 @@ def robust_sigma(values: np.ndarray, clip: float = 4.0, rounds: int = 5) -> floa
         if inside.size == kept.size:
             break
         kept = inside
-    return float(np.std(kept))
+    return kept
+
+
+def robust_sigma(values: np.ndarray, clip: float = 4.0, rounds: int = 5) -> float:
+    """The standard deviation after clipping outliers (cosmic rays, hot pixels) beyond ``clip`` sigma
+    around the median, repeated.  Unlike the MAD it stays unbiased on integer (ADU) data whose
+    noise is only a few ADU."""
+    return float(np.std(_clipped(values, clip, rounds)))
+
+
+def clipped_mean(values: np.ndarray, clip: float = 4.0, rounds: int = 5) -> float:
+    """The mean after the same clipping: a level that, unlike the median, is not stuck to whole ADU
+    on integer data (a median-combined master of integer frames is integer)."""
+    return float(np.mean(_clipped(values, clip, rounds)))
 
 
 def raw_image(path: Path, extname: str | None = None) -> tuple[np.ndarray, fits.Header]:

@@ -3,10 +3,10 @@ the instrument modules (:mod:`dfos.qc.uves`, :mod:`dfos.qc.giraffe`) set what di
 
 Parameters (names under ``QC`` that the pipelines do not use, so they never clash):
 
-* master bias: ``QC BIAS LEVEL`` (median of the central half, ADU), ``QC BIAS STRUCT`` (spread of
+* master bias: ``QC BIAS LEVEL`` (clipped mean of the central half, ADU), ``QC BIAS STRUCT`` (spread of
   32 x 32 block medians, ADU), ``QC RON RAW E`` (read noise from the difference of the first two
   raw frames, robust sigma / sqrt 2 x CONAD, e-);
-* master dark: ``QC DARK LEVEL`` (median, ADU), ``QC DARK CURRENT E`` (e-/pixel/hour);
+* master dark: ``QC DARK LEVEL`` (clipped mean, ADU), ``QC DARK CURRENT E`` (e-/pixel/hour);
 * master flat: ``QC FLAT LEVEL`` (99th percentile: the lit orders, ADU), ``QC FLAT BKG`` (5th
   percentile: between the orders, ADU).
 """
@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from dfos.qc.model import QC1Param
-from dfos.qc.procedures import ProductContext, QCProcedure, central, raw_image, robust_sigma
+from dfos.qc.procedures import ProductContext, QCProcedure, central, clipped_mean, raw_image, robust_sigma
 
 __all__ = ["MasterBiasQC", "MasterDarkQC", "MasterFlatQC"]
 
@@ -54,7 +54,7 @@ class MasterBiasQC(_Chip, QCProcedure):
         middle = central(product.image)
         ny, nx = middle.shape
         blocks = middle[: ny // 32 * 32, : nx // 32 * 32].reshape(ny // 32, 32, nx // 32, 32)
-        params = [self.param("QC BIAS LEVEL", float(np.median(middle)), "ADU", "median of the central half"),
+        params = [self.param("QC BIAS LEVEL", clipped_mean(middle), "ADU", "clipped mean of the central half"),
                   self.param("QC BIAS STRUCT", float(np.std(np.median(blocks, axis=(1, 3)))), "ADU",
                              "standard deviation of 32x32 block medians")]
         if len(product.raw_frames) >= 2:
@@ -76,9 +76,9 @@ class MasterDarkQC(_Chip, QCProcedure):
     def measure(self, product: ProductContext) -> list[QC1Param]:
         if product.image is None:
             return []
-        level = float(np.median(central(product.image)))
+        level = clipped_mean(central(product.image))
         params = [self.param("QC DARK LEVEL", level, "ADU/s" if self.per_second else "ADU",
-                             "median of the central half")]
+                             "clipped mean of the central half")]
         raw_header = raw_image(product.raw_frames[0], self.extname(product.pro_catg))[1] if product.raw_frames \
             else None
         conad = _conad(product.header, raw_header)
@@ -86,7 +86,7 @@ class MasterDarkQC(_Chip, QCProcedure):
         if conad and (self.per_second or exptime > 0):
             per_second = level if self.per_second else level / exptime
             params.append(self.param("QC DARK CURRENT E", per_second * conad * 3600.0, "e-/px/h",
-                                     "dark current: median / EXPTIME x CONAD, per hour"))
+                                     "dark current: level / EXPTIME x CONAD, per hour"))
         return params
 
 

@@ -19,6 +19,7 @@ __all__ = ["SCORE_COLOURS", "TrendPoint", "health_light", "mjd_to_datetime", "re
 
 SCORE_COLOURS = {0: "#2e9d3a", 1: "#d62728", None: "#9a9a9a"}
 _MJD_ZERO = datetime(1858, 11, 17)
+_MJD_UNIX = 40587.0  # MJD of 1970-01-01
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def _render_trend(points: Sequence[TrendPoint], title: str, unit: str, targets: 
     markers = "osD^v<>ph*"
     for index, setup in enumerate(setups):
         series = sorted((p for p in points if p.setup == setup), key=lambda p: p.mjd)
-        times = [mjd_to_datetime(p.mjd) for p in series]
+        times = [p.mjd - _MJD_UNIX for p in series]  # matplotlib's date numbers: days since 1970-01-01
         axes.plot(times, [p.value for p in series], color="0.75", linewidth=0.8, zorder=1)
         axes.scatter(times, [p.value for p in series], c=[SCORE_COLOURS[p.score] for p in series],
                      marker=markers[index % len(markers)], s=28, zorder=3, label=setup,
@@ -74,7 +75,7 @@ def _render_trend(points: Sequence[TrendPoint], title: str, unit: str, targets: 
         axes.text(0.5, 0.5, "no values in this window", transform=axes.transAxes, ha="center", color="0.4")
     axes.set_title(title, fontsize=10)
     axes.set_ylabel(unit or "value")
-    axes.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    axes.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
     figure.autofmt_xdate()
     if len(setups) > 1:
         axes.legend(fontsize=7, loc="best", title="setup", title_fontsize=7)

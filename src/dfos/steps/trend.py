@@ -108,7 +108,7 @@ def health_report(workspace: Workspace, days: int = 7, until: date | None = None
             points = trend_points(workspace, rule.param, pro_catg=catg, days=max(days, 30), until=until)
             end = max((p.mjd for p in points), default=0.0) if until is None else \
                 datetime_to_mjd(datetime.combine(until + timedelta(days=1), time(12)))
-            window = [p for p in points if p.mjd >= end - days]
+            window = [p for p in points if p.mjd > end - days]
             label = f"{rule.label or rule.param} ({catg})"
             png = out / f"{_slug(rule.param)}__{_slug(catg)}.png"
             render_trend(points, f"{workspace.settings.INSTRUMENT} {label}", _unit(workspace, rule.param), [png])
