@@ -4,7 +4,9 @@ after a threshold change, automatic certification."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 from astropy.io import fits
@@ -125,3 +127,30 @@ def test_process_qc_runs_again_idempotently(processed: Workspace) -> None:
     before = count()
     result = process_qc(processed, DARK)
     assert count() == before == result.n_params
+
+
+def test_giraffe_bias_and_dark_with_their_paf_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dfos.cli.main import main
+    from dfos.steps.demo_data import generate_night
+    from dfos.workspace import init_workspace
+
+    ws, _ = init_workspace(tmp_path / "giraffe", env={}, instrument="GIRAFFE")
+    generate_night(ws, NIGHT, small=True, seed=3)
+    ws = open_workspace(ws.root, env={"DFOS_NOW": "2013-02-13T14:00:00"})
+    extract_headers(ws, NIGHT)
+    create_abs(ws, NIGHT, "CALIB")
+    create_job(ws, NIGHT, "CALIB")
+    assert exec_cascade(ws, DAG, ws.job_dir / f"execAB_{DAG}", slots=2).ok
+    assert main(["--root", str(ws.root), "qc1", "-d", "2013-02-12", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    found = {(r["pro_catg"], r["name"]): r for r in rows}
+    # injected: bias 250 ADU, read noise 4.5 e-, dark current 0.002 e-/s = 7.2 e-/px/h
+    assert found[("MASTER_BIAS", "QC BIAS LEVEL")]["value"] == pytest.approx(250.0, abs=0.5)
+    assert found[("MASTER_BIAS", "QC RON RAW E")]["value"] == pytest.approx(4.5, rel=0.08)
+    assert found[("MASTER_DARK", "QC DARK CURRENT E")]["value"] == pytest.approx(7.2, rel=0.1)
+    # the recipe's qc0000.paf was kept beside the products and read: QC DID is only there
+    assert found[("MASTER_DARK", "QC DID")]["source"] == "paf"
+    assert found[("MASTER_DARK", "QC DARK CURRENT")]["unit"] == "ADU/hr"  # from the GIRAFFE QC dictionary
+    assert main(["--root", str(ws.root), "score", "-d", "2013-02-12"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("green") == 2 and "certified automatically" not in out  # certified already, by processQC
