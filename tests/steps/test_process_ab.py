@@ -51,3 +51,13 @@ def test_a_status_lost_in_a_power_cut_is_set_right_when_the_cascade_ends(sleepy:
     again = exec_cascade(sleepy, "CALIB_2013-02-12", jobs, slots=2)
     assert again.ok and again.counts["succeeded"] == 3
     assert load_ab(sleepy, "C1.ab").process_status is ProcessStatus.SUCCESSFUL
+
+
+def test_qc_of_an_ab_that_did_not_succeed_is_refused_and_logged(sleepy: Workspace) -> None:
+    from dfos.steps.cascade import run_qc_task
+    from dfos.steps.process_qc import qc_log
+
+    write_chain(sleepy, 1, 0)
+    ok, code, message = run_qc_task(sleepy, "C0.ab")
+    assert (ok, code) == (False, None) and "C0.ab is CREATED, not SUCCESSFUL" in message
+    assert "FAILED: C0.ab is CREATED" in qc_log(sleepy, "C0.ab").read_text()

@@ -18,7 +18,7 @@ from dfos.steps.create_ab import create_abs
 from dfos.steps.create_job import create_job
 from dfos.steps.headers import extract_headers
 from dfos.steps.process_ab import load_ab
-from dfos.steps.process_qc import process_qc
+from dfos.steps.process_qc import process_qc, qc_log
 from dfos.steps.score import score_date, threshold_file
 from dfos.steps.trend import qc1_by_date
 from dfos.workspace import Workspace, open_workspace
@@ -127,6 +127,9 @@ def test_process_qc_runs_again_idempotently(processed: Workspace) -> None:
     before = count()
     result = process_qc(processed, DARK)
     assert count() == before == result.n_params
+    log = qc_log(processed, DARK).read_text().splitlines()
+    assert log[1].startswith("product r.UVES.2013-02-12T18:40:00.500_tpl_0000.fits  MASTER_DARK_BLUE")
+    assert "106 header, 2 procedure:uves_dark" in log[1] and log[-1] == "score 0/1 (red/scored): green"
 
 
 def test_giraffe_bias_and_dark_with_their_paf_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ the same task); an execQC file (SER, PAR) runs processQC per AB, as the QC casca
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from dfos.executors.local import LocalExecutor
 from dfos.jobs.model import parse_exec
 from dfos.steps.create_ab import tag_done
 from dfos.steps.process_ab import process_ab, record_run, set_process_status
-from dfos.steps.process_qc import process_qc
+from dfos.steps.process_qc import process_qc, write_qc_problem
 from dfos.workspace import Workspace
 
 __all__ = ["exec_cascade", "implicit_qc", "run_qc_task"]
@@ -33,6 +34,7 @@ def run_qc_task(workspace: Workspace, name: str) -> tuple[bool, int | None, str]
     try:
         result = process_qc(workspace, name)
     except DfosError as exc:
+        write_qc_problem(workspace, name, exc.message)
         return False, None, exc.message
     return True, 0, f"{result.n_params} QC1 parameters, score {result.score.summaries.get(name, '0/0')}"
 
@@ -45,7 +47,10 @@ def implicit_qc(workspace: Workspace, name: str) -> str:
     try:
         ok, _, message = run_qc_task(workspace, name)
     except Exception as exc:
-        return f"processQC broke: {type(exc).__name__}: {exc}"
+        message = f"processQC broke: {type(exc).__name__}: {exc}"
+        with contextlib.suppress(OSError):
+            write_qc_problem(workspace, name, message)
+        return message
     return "" if ok else f"processQC: {message}"
 
 

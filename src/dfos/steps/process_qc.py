@@ -9,7 +9,8 @@ For every product of a SUCCESSFUL AB (``$DFS_PRODUCT/<RAW_TYPE>/<DATE>/<PROD_ROO
 2. the parameters of every QC procedure registered for the instrument and the product's PRO.CATG
    (or the AB's RAW_TYPE), and its plot, ``$DFO_PLT_DIR/<DATE>/<product>.png``;
 3. all of it replaces what an earlier run stored for the AB (one transaction: a re-run is
-   idempotent), then the AB is scored (:func:`dfos.steps.score.score_abs`).
+   idempotent), then the AB is scored (:func:`dfos.steps.score.score_abs`);
+4. what it did (or why it could not) is written to the AB's QC log, ``$DFO_AB_DIR/<AB stem>.qclog``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dfos.ab.model import AB, ProcessStatus
 from dfos.dates import format_timestamp
 from dfos.db import ab_qc, engine_for_url, qc1_params
 from dfos.errors import DfosError
+from dfos.fsutil import write_text_atomic
 from dfos.qc.dictionary import QCDictionary
 from dfos.qc.extract import header_params, paf_params, parse_paf
 from dfos.qc.model import QC1Param
@@ -35,7 +37,7 @@ from dfos.steps.process_ab import load_ab
 from dfos.steps.score import ScoreResult, score_abs
 from dfos.workspace import Workspace
 
-__all__ = ["ProductQC", "QCResult", "measure_ab", "process_qc"]
+__all__ = ["ProductQC", "QCResult", "measure_ab", "process_qc", "qc_log", "write_qc_problem"]
 
 
 @dataclass(frozen=True)
@@ -136,4 +138,38 @@ def process_qc(workspace: Workspace, name: str) -> QCResult:
             n_params=len(rows), n_scored=0, n_red=0, verdict="grey",
             plots="\n".join(str(p) for product in products for p in product.plots), updated=now))
     scored = score_abs(workspace, [ab.name])
-    return QCResult(ab.name, tuple(products), scored)
+    result = QCResult(ab.name, tuple(products), scored)
+    _write_log(workspace, ab.name, _log_lines(result, now))
+    return result
+
+
+def qc_log(workspace: Workspace, name: str) -> Path:
+    """The QC log of an AB (DFOS ``$AB.qclog``): ``$DFO_AB_DIR/<AB stem>.qclog``."""
+    return workspace.ab_dir / f"{Path(name).name.removesuffix('.ab')}.qclog"
+
+
+def _write_log(workspace: Workspace, name: str, lines: list[str]) -> None:
+    write_text_atomic(qc_log(workspace, name), "\n".join(lines) + "\n")
+
+
+def _log_lines(result: QCResult, now: str) -> list[str]:
+    lines = [f"# processQC of {result.ab} at {now}"]
+    for product in result.products:
+        sources: dict[str, int] = {}
+        for param in product.params:
+            sources[param.source] = sources.get(param.source, 0) + 1
+        counted = ", ".join(f"{n} {source}" for source, n in sorted(sources.items()))
+        lines.append(f"product {product.product}  {product.pro_catg}  setup '{product.setup}'  {counted or 'none'}")
+        lines += [f"  plot {plot}" for plot in product.plots]
+    name = result.ab
+    lines.append(f"score {result.score.summaries.get(name, '0/0')} (red/scored): "
+                 f"{result.score.verdicts.get(name, 'grey')}"
+                 + ("; certified automatically" if name in result.score.certified else "")
+                 + ("; automatic certification withdrawn" if name in result.score.withdrawn else ""))
+    return lines
+
+
+def write_qc_problem(workspace: Workspace, name: str, message: str) -> None:
+    """Record in the AB's QC log why processQC could not measure it."""
+    now = format_timestamp(clock.now(workspace.settings))
+    _write_log(workspace, name, [f"# processQC of {Path(name).name} at {now}", f"FAILED: {message}"])
