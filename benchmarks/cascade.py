@@ -5,7 +5,8 @@ flat -> arc -> 5 science ABs (with fan-in: the flat waits for bias, dark and ord
 science for bias, flat and arc).  The overhead run uses ``true`` as the recipe program (a
 no-op); the makespan and latency runs use ``sleep_recipe.sh``, whose recipe ``sleepX`` sleeps X
 seconds.  Everything runs through the real executor, scheduler, processAB (SOF, subprocess, AB
-update) and the SQLite database.
+update) and the SQLite database; QC is measured apart (processQC in every AB), since Snakemake's
+jobs do no QC.
 """
 
 from __future__ import annotations
@@ -65,9 +66,12 @@ NOOP = shutil.which("true") or "/bin/true"
 
 
 def run_dfos(root: Path, jobs: Path, slots: int, log: Path | None = None,
-             program: str = str(RECIPE)) -> tuple[float, float]:
-    """Wall seconds and dfos CPU seconds (this process, all threads; recipes excluded)."""
-    env = {"DFOS_ESOREX": program}
+             program: str = str(RECIPE), qc: str = "SER") -> tuple[float, float]:
+    """Wall seconds and dfos CPU seconds (this process, all threads; recipes excluded).
+
+    ``qc="SER"`` (the default here) leaves QC to its own cascade, not run: the orchestration is
+    measured alone, as Snakemake runs it; ``qc="IMPLICIT"`` runs processQC inside every AB."""
+    env = {"DFOS_ESOREX": program, "DFOS_QCBQS_TYPE": qc}
     if log:
         os.environ["DFOS_BENCH_LOG"] = str(log)
     ws = open_workspace(root, env=env)
@@ -130,6 +134,10 @@ def main() -> None:
         print(f"{'cascade: 2,000 no-op ABs on 2 slots, wall':<58} {wall:8.3f} s  ({wall / n * 1000:.2f} ms/AB)")
         print(f"{'  dfos CPU time per AB (scheduler, processAB, database)':<58} {cpu / n * 1000:8.2f} ms")
         print(f"{'  one no-op recipe process (fork + exec, measured alone)':<58} {cost * 1000:8.2f} ms")
+        jobs = make_workspace(tmp_path / "noop-qc", nodes, {name: "noop" for name, _ in nodes})
+        qc_wall, qc_cpu = run_dfos(tmp_path / "noop-qc", jobs, slots=2, program=NOOP, qc="IMPLICIT")
+        print(f"{'  the same with processQC inside every AB (IMPLICIT)':<58} {qc_wall:8.3f} s  "
+              f"({qc_cpu / n * 1000:.2f} ms dfos CPU per AB)")
         snake = snakemake(nodes, tmp_path / "snake")
         if snake is None:
             print(f"{'  Snakemake (--cores 2), same DAG':<58} {'not installed (make bench installs it)':>8}")

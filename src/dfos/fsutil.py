@@ -29,12 +29,15 @@ def _umask() -> int:
 
 
 @contextmanager
-def atomic_path(target: Path, mode: int | None = None) -> Iterator[Path]:
+def atomic_path(target: Path, mode: int | None = None, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success fsync it and rename it into place.
 
     The file gets ``mode`` if given, else the mode of the file it replaces,
     else the usual mode of a new file under the process umask.  On any
     exception the temporary file is removed and ``target`` is untouched.
+    ``durable=False`` skips the fsyncs, for files that can be made again (logs,
+    plots): still never half-written after a crash, but a power cut may lose
+    the newest version.
     """
     if mode is None:
         try:
@@ -47,19 +50,21 @@ def atomic_path(target: Path, mode: int | None = None) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
+        if durable:
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(target.parent)
+    if durable:
+        fsync_dir(target.parent)
 
 
-def write_text_atomic(target: Path, text: str, mode: int | None = None) -> None:
-    """Write ``text`` to ``target`` atomically (temporary file, fsync, rename)."""
-    with atomic_path(target, mode) as tmp:
+def write_text_atomic(target: Path, text: str, mode: int | None = None, durable: bool = True) -> None:
+    """Write ``text`` to ``target`` atomically (temporary file, fsync unless not ``durable``, rename)."""
+    with atomic_path(target, mode, durable) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 

@@ -128,7 +128,7 @@ def process_qc(workspace: Workspace, name: str) -> QCResult:
              "setup": product.setup, "mjd_obs": ab.mjd_obs, "name": p.name, "value": p.value, "text": p.text[:255],
              "unit": p.unit, "description": p.description, "source": p.source, "updated": now}
             for product in products for p in product.params]
-    with engine_for_url(workspace.db_url).begin() as db:
+    with engine_for_url(workspace.db_url).begin() as db:  # stored and scored in one transaction
         db.execute(delete(qc1_params).where(qc1_params.c.ab == ab.name))
         db.execute(delete(ab_qc).where(ab_qc.c.ab == ab.name))
         if rows:
@@ -137,7 +137,7 @@ def process_qc(workspace: Workspace, name: str) -> QCResult:
             ab=ab.name, batch_id=ab.batch_id, date=ab.date, instrument=ab.instrument, raw_type=ab.raw_type,
             n_params=len(rows), n_scored=0, n_red=0, verdict="grey",
             plots="\n".join(str(p) for product in products for p in product.plots), updated=now))
-    scored = score_abs(workspace, [ab.name])
+        scored = score_abs(workspace, [ab.name], db)
     result = QCResult(ab.name, tuple(products), scored)
     _write_log(workspace, ab.name, _log_lines(result, now))
     return result
@@ -149,7 +149,7 @@ def qc_log(workspace: Workspace, name: str) -> Path:
 
 
 def _write_log(workspace: Workspace, name: str, lines: list[str]) -> None:
-    write_text_atomic(qc_log(workspace, name), "\n".join(lines) + "\n")
+    write_text_atomic(qc_log(workspace, name), "\n".join(lines) + "\n", durable=False)  # processQC remakes it
 
 
 def _log_lines(result: QCResult, now: str) -> list[str]:

@@ -11,6 +11,7 @@ changed by scoring.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -50,10 +51,23 @@ def threshold_file(workspace: Workspace) -> Path:
 
 
 def thresholds(workspace: Workspace) -> list[Threshold]:
+    """The thresholds in force (read again whenever the file changes)."""
     own = threshold_file(workspace)
-    if own.is_file():
-        return load_thresholds(own)
-    shipped = files("dfos.qc.thresholds").joinpath(f"{workspace.settings.INSTRUMENT}.toml")
+    try:
+        stamp = own.stat()
+        return _read_thresholds(str(own), stamp.st_mtime_ns, stamp.st_size)
+    except FileNotFoundError:
+        return _shipped_thresholds(workspace.settings.INSTRUMENT)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_thresholds(path: str, _mtime_ns: int, _size: int) -> list[Threshold]:
+    return load_thresholds(Path(path))
+
+
+@functools.cache
+def _shipped_thresholds(instrument: str) -> list[Threshold]:
+    shipped = files("dfos.qc.thresholds").joinpath(f"{instrument}.toml")
     return parse_thresholds(shipped.read_text(encoding="utf-8"), str(shipped)) if shipped.is_file() else []
 
 
@@ -87,50 +101,54 @@ _SET_SCORE = (update(qc1_params).where(qc1_params.c.id == bindparam("p_id"))
                       method=bindparam("p_method")))
 
 
-def score_abs(workspace: Workspace, names: list[str]) -> ScoreResult:
-    """Score the ABs' stored parameters, summarise each AB, certify green ones automatically."""
+def score_abs(workspace: Workspace, names: list[str], connection: Connection | None = None) -> ScoreResult:
+    """Score the ABs' stored parameters, summarise each AB, certify green ones automatically (in the
+    caller's transaction if given, else in one of its own)."""
+    if connection is None:
+        with engine_for_url(workspace.db_url).begin() as db:
+            return score_abs(workspace, names, db)
+    db = connection
     rules = thresholds(workspace)
     now = format_timestamp(clock.now(workspace.settings))
     verdicts: dict[str, str] = {}
     summaries: dict[str, str] = {}
     certified: list[str] = []
     withdrawn: list[str] = []
-    with engine_for_url(workspace.db_url).begin() as db:
-        params = db.execute(select(qc1_params).where(qc1_params.c.ab.in_(names))
-                            .order_by(qc1_params.c.mjd_obs, qc1_params.c.id)).mappings().all()
-        by_ab: dict[str, list[int | None]] = {name: [] for name in names}
-        updates = []
-        for row in params:
-            rule = find_threshold(rules, row["name"], row["pro_catg"], row["setup"])
-            bounds = None
-            if rule is not None and row["value"] is not None:
-                history = [] if rule.method == "fixed" else _certified_history(
-                    db, row["name"], row["pro_catg"], row["setup"], row["mjd_obs"], rule.last)
-                bounds = limits(rule, history)
-            result = score(row["value"], bounds)
-            by_ab[row["ab"]].append(result)
-            updates.append({"p_id": row["id"], "p_score": result, "p_low": bounds.low if bounds else None,
-                            "p_high": bounds.high if bounds else None, "p_method": bounds.method if bounds else None})
-        if updates:
-            db.execute(_SET_SCORE, updates)
-        decisions = latest_decisions(db, names)
-        known = set(db.execute(select(ab_qc.c.ab).where(ab_qc.c.ab.in_(names))).scalars())
-        for name in names:
-            if name not in known:
-                continue
-            scored, red, outcome = verdict(by_ab[name])
-            verdicts[name], summaries[name] = outcome, f"{red}/{scored}"
-            db.execute(update(ab_qc).where(ab_qc.c.ab == name)
-                       .values(n_scored=scored, n_red=red, verdict=outcome, updated=now))
-            decision, by = decisions.get(name, ("", ""))
-            if outcome == "green" and (not decision or (by == AUTO and decision != "certified")):
-                db.execute(insert(certifications).values(ab=name, decision="certified", by=AUTO, at=now,
-                                                         comment=f"all {scored} scores green"))
-                certified.append(name)
-            elif outcome != "green" and by == AUTO and decision == "certified":
-                db.execute(insert(certifications).values(ab=name, decision="pending", by=AUTO, at=now,
-                                                         comment=f"re-scored {outcome}: {red}/{scored} red"))
-                withdrawn.append(name)
+    params = db.execute(select(qc1_params).where(qc1_params.c.ab.in_(names))
+                        .order_by(qc1_params.c.mjd_obs, qc1_params.c.id)).mappings().all()
+    by_ab: dict[str, list[int | None]] = {name: [] for name in names}
+    updates = []
+    for row in params:
+        rule = find_threshold(rules, row["name"], row["pro_catg"], row["setup"])
+        bounds = None
+        if rule is not None and row["value"] is not None:
+            history = [] if rule.method == "fixed" else _certified_history(
+                db, row["name"], row["pro_catg"], row["setup"], row["mjd_obs"], rule.last)
+            bounds = limits(rule, history)
+        result = score(row["value"], bounds)
+        by_ab[row["ab"]].append(result)
+        updates.append({"p_id": row["id"], "p_score": result, "p_low": bounds.low if bounds else None,
+                        "p_high": bounds.high if bounds else None, "p_method": bounds.method if bounds else None})
+    if updates:
+        db.execute(_SET_SCORE, updates)
+    decisions = latest_decisions(db, names)
+    known = set(db.execute(select(ab_qc.c.ab).where(ab_qc.c.ab.in_(names))).scalars())
+    for name in names:
+        if name not in known:
+            continue
+        scored, red, outcome = verdict(by_ab[name])
+        verdicts[name], summaries[name] = outcome, f"{red}/{scored}"
+        db.execute(update(ab_qc).where(ab_qc.c.ab == name)
+                   .values(n_scored=scored, n_red=red, verdict=outcome, updated=now))
+        decision, by = decisions.get(name, ("", ""))
+        if outcome == "green" and (not decision or (by == AUTO and decision != "certified")):
+            db.execute(insert(certifications).values(ab=name, decision="certified", by=AUTO, at=now,
+                                                     comment=f"all {scored} scores green"))
+            certified.append(name)
+        elif outcome != "green" and by == AUTO and decision == "certified":
+            db.execute(insert(certifications).values(ab=name, decision="pending", by=AUTO, at=now,
+                                                     comment=f"re-scored {outcome}: {red}/{scored} red"))
+            withdrawn.append(name)
     return ScoreResult(tuple(n for n in names if n in verdicts), verdicts, summaries, tuple(certified),
                        tuple(withdrawn))
 
