@@ -27,6 +27,7 @@ system-deps:
 	ls -d /usr/lib/*/cpl/plugins/uves-* >/dev/null 2>&1 || missing="$$missing cpl-plugin-uves"; \
 	ls -d /usr/lib/*/cpl/plugins/giraf-* >/dev/null 2>&1 || missing="$$missing cpl-plugin-giraf"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \

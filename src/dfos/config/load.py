@@ -138,8 +138,10 @@ def _validate(spec: KeySpec, value: Any, where: str) -> None:
     if spec.name == "RECIPE_TIMEOUT" and not (math.isfinite(value) and value > 0):
         raise ConfigError(f"{where}: RECIPE_TIMEOUT must be a positive number of seconds, not {value}")
     if spec.name in {"N_DFO_HDR", "STATUS_KEEP_LINES", "N_MCAL_LIST", "N_VCAL_LIST", "DOWNLOAD_SLOTS",
-                     "MAX_ATTEMPTS"} and value < 1:
+                     "MAX_ATTEMPTS", "AB_WARN_LIMIT"} and value < 1:
         raise ConfigError(f"{where}: {spec.name} must be at least 1, not {value}")
+    if spec.name == "DATA_QUOTA" and not (math.isfinite(value) and 0 < value <= 100):
+        raise ConfigError(f"{where}: DATA_QUOTA must be a percentage above 0 and at most 100, not {value}")
     if spec.name == "DFO_OFFSET" and not (math.isfinite(value) and -24 < value < 24):
         raise ConfigError(f"{where}: DFO_OFFSET must be hours between -24 and 24, not {value}")
     if spec.section == "directories" and not value:

@@ -82,6 +82,13 @@ class Settings:
     # -- status and monitor ----------------------------------------------------
     N_DFO_HDR: int = _key(20, "status", "newest header dates considered for the date table")
     STATUS_KEEP_LINES: int = _key(5000, "status", "lines DFO_STATUS keeps when it is trimmed")
+    AB_WARN_LIMIT: int = _key(2500, "status", "ABs in $DFO_AB_DIR above which the monitor shows the count red")
+    DATA_QUOTA: float = _key(100.0, "status", "percent of the data disk this installation may use (XDM)")
+
+    # -- the monitor (dfos monitor serve) ----------------------------------------------
+    MONITOR_PASSWORD: str = _key("", "monitor", "password for the monitor's actions; empty: a token printed at start")
+    MONITOR_PUBLIC: bool = _key(False, "monitor", "show the read-only pages without login")
+    MONITOR_LINKS: str = _key("", "monitor", "link bar: 'LABEL|TITLE|URL' entries, BREAK and SPACE, ';'-separated")
 
 
 @dataclass(frozen=True)

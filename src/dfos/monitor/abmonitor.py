@@ -1,0 +1,120 @@
+"""The AB monitor (DFOS getStatusAB): every AB of a date in cascade order, with its state, timing,
+slot and score, filtered and paginated so that 10,000 ABs stay fast.
+
+One read of the AB list and three indexed queries (cascade state, newest run per AB, QC summary)
+per page; no AB file is opened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from dfos.db import ab_qc, ab_runs, cascade_nodes, engine_for_url
+from dfos.steps.create_ab import read_ab_list
+from dfos.workspace import Workspace
+
+__all__ = ["STATES", "ABPage", "ABRow", "ab_page"]
+
+#: The states the AB monitor shows (and filters by).
+STATES = ("created", "queued", "running", "succeeded", "failed", "blocked", "incomplete")
+PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class ABRow:
+    name: str
+    raw_type: str
+    recipe: str
+    state: str
+    attempts: int
+    started: str
+    wall_s: float | None
+    slot: str
+    """The backend id (the recipe's pid for the local executor)."""
+    score: str
+    """``<red>/<scored>`` or ''."""
+    verdict: str
+    """green | red | grey | '' (no QC yet)."""
+    message: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"ab": self.name, "raw_type": self.raw_type, "recipe": self.recipe, "state": self.state,
+                "attempts": self.attempts, "started": self.started, "wall_s": self.wall_s, "slot": self.slot,
+                "score": self.score, "verdict": self.verdict, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ABPage:
+    date: str
+    mode: str
+    rows: tuple[ABRow, ...]
+    total: int
+    """ABs of the date (before filtering)."""
+    matching: int
+    page: int
+    pages: int
+    counts: dict[str, int]
+    """ABs per state (before filtering)."""
+    raw_types: tuple[str, ...]
+
+
+def _state(node: str | None, completeness: str, done: bool, run_status: str | None) -> str:
+    if completeness == "INCOMPLETE":
+        return "incomplete"
+    if node == "waiting":
+        return "queued"
+    if node in ("running", "succeeded", "failed", "blocked"):
+        return node
+    if done or run_status == "SUCCESSFUL":
+        return "succeeded"
+    if run_status == "FAILED":
+        return "failed"
+    return "created"
+
+
+def ab_page(workspace: Workspace, day: date, mode: str = "CALIB", state: str | None = None,
+            raw_type: str | None = None, score: str | None = None, page: int = 1,
+            size: int = PAGE_SIZE) -> ABPage:
+    """One page of the AB monitor of a date."""
+    key = day.isoformat()
+    entries = read_ab_list(workspace.mon_dir / f"AB_list_{mode}_{key}")
+    dag = f"{mode}_{key}"
+    with engine_for_url(workspace.db_url).begin() as db:
+        nodes = {r.ab: r for r in db.execute(
+            select(cascade_nodes.c.ab, cascade_nodes.c.state, cascade_nodes.c.attempts, cascade_nodes.c.wall_s,
+                   cascade_nodes.c.backend_id).where(cascade_nodes.c.dag_id == dag))}
+        newest = (select(ab_runs.c.ab, func.max(ab_runs.c.id).label("id"))
+                  .where(ab_runs.c.batch_id == dag).group_by(ab_runs.c.ab).subquery())
+        runs = {r.ab: r for r in db.execute(
+            select(ab_runs.c.ab, ab_runs.c.started, ab_runs.c.wall_s, ab_runs.c.status, ab_runs.c.message,
+                   ab_runs.c.failure).join(newest, ab_runs.c.id == newest.c.id))}
+        scores = {r.ab: r for r in db.execute(
+            select(ab_qc.c.ab, ab_qc.c.n_red, ab_qc.c.n_scored, ab_qc.c.verdict).where(ab_qc.c.date == key))}
+    rows = []
+    for entry in entries:
+        node, run, qc = nodes.get(entry.name), runs.get(entry.name), scores.get(entry.name)
+        state_now = _state(node.state if node else None, entry.completeness, entry.done,
+                           run.status if run else None)
+        message = ""
+        if run is not None and run.status == "FAILED":
+            message = f"{run.failure}: {run.message}"
+        rows.append(ABRow(
+            entry.name, entry.raw_type, entry.recipe, state_now,
+            int(node.attempts) if node else (1 if run else 0),
+            run.started if run else "", (node.wall_s if node and node.wall_s is not None else
+                                        (run.wall_s if run else None)),
+            str(node.backend_id or "") if node else "",
+            f"{qc.n_red}/{qc.n_scored}" if qc else "", qc.verdict if qc else "", message))
+    counts = {s: 0 for s in STATES}
+    for row in rows:
+        counts[row.state] += 1
+    chosen = [r for r in rows if (state is None or r.state == state) and (raw_type is None or r.raw_type == raw_type)
+              and (score is None or r.verdict == score)]
+    pages = max(1, -(-len(chosen) // size))
+    page = min(max(1, page), pages)
+    shown = tuple(chosen[(page - 1) * size : page * size])
+    return ABPage(key, mode, shown, len(rows), len(chosen), page, pages, counts,
+                  tuple(sorted({r.raw_type for r in rows})))

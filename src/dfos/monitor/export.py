@@ -1,0 +1,82 @@
+"""``dfos monitor export DIR``: the monitor's pages as static HTML without actions (the version
+published to a web server): ``index.html`` (dfoMonitor), ``abs_<DATE>.html`` (AB monitor, every
+page), ``health.html`` with its images in ``img/``, ``history.html``, and the style sheet.
+
+Written into a temporary directory beside ``DIR`` and renamed into place at the end, so a web
+server never shows half an export.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dfos.monitor.abmonitor import STATES, ab_page
+from dfos.monitor.app import HERE, TEMPLATES, MonitorState, base_context, health_context, history_rows, monitor_context
+from dfos.monitor.background import SystemSampler
+from dfos.monitor.facts import MonitorFacts
+from dfos.monitor.jobs import JobRunner
+from dfos.workspace import Workspace
+
+__all__ = ["export_site"]
+
+
+def _render(path: Path, template: str, ws: Workspace, context: dict[str, Any]) -> None:
+    page = TEMPLATES.get_template(template).render(
+        {**base_context(ws), "request": None, "logged_in": False, "csrf": "", "static": True, **context})
+    path.write_text(page, encoding="utf-8")
+
+
+def export_site(workspace: Workspace, target: Path, wait: float = 30.0) -> int:
+    """Write the static site; returns the number of pages.  Background facts are waited for (up to
+    ``wait`` seconds) so that the export shows them."""
+    state = MonitorState(workspace, MonitorFacts.for_workspace(workspace), JobRunner(workspace),
+                         SystemSampler(str(workspace.root)), token="")
+    for cached in (state.facts.xdm, state.facts.install, state.facts.cron, state.facts.archive):
+        cached.get()  # start them all at once
+    for cached in (state.facts.xdm, state.facts.install, state.facts.cron, state.facts.archive):
+        cached.wait(wait)
+    state.system.samples.append(state.system.sample())
+    target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        pages = _write(state, work)
+        old = target.with_name(f".{target.name}.old")
+        if target.exists():
+            target.rename(old)
+        work.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return pages
+
+
+def _write(state: MonitorState, out: Path) -> int:
+    ws = state.workspace
+    shutil.copyfile(HERE / "static" / "monitor.css", out / "monitor.css")
+    context = monitor_context(state)
+    _render(out / "index.html", "monitor.html", ws, context)
+    pages = 1
+    for row in context["rows"]:
+        first = ab_page(ws, row.view.date)
+        for number in range(1, first.pages + 1):
+            page = first if number == 1 else ab_page(ws, row.view.date, page=number)
+            name = f"abs_{page.date}.html" if number == 1 else f"abs_{page.date}_p{number}.html"
+            _render(out / name, "abs.html", ws, {
+                "page": page, "chosen": {}, "states": STATES,
+                "prev_url": "" if number == 1 else (f"abs_{page.date}.html" if number == 2
+                                                    else f"abs_{page.date}_p{number - 1}.html"),
+                "next_url": f"abs_{page.date}_p{number + 1}.html" if number < page.pages else ""})
+            pages += 1
+    health = health_context(state)
+    (out / "img").mkdir()
+    for item, _ in health["items"]:
+        if item.png.is_file():
+            shutil.copyfile(item.png, out / "img" / item.png.name)
+    _render(out / "health.html", "health.html", ws, health)
+    _render(out / "history.html", "history.html", ws, {"rows": history_rows(ws)})
+    return pages + 2

@@ -1,0 +1,259 @@
+"""What the dfoMonitor page shows, gathered from the workspace (fast parts) and from background
+caches (slow parts: disk scans, the archive probe, the crontab, program versions).
+
+Every function returns plain data; the templates only lay it out.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from dfos import clock
+from dfos.archive.local import LocalArchive
+from dfos.dates import dfo_date, format_timestamp
+from dfos.db import ab_runs, engine_for_url
+from dfos.monitor.background import Cached
+from dfos.status.machine import DateView
+from dfos.steps.status import date_table
+from dfos.workspace import Workspace
+
+__all__ = ["TODO_LISTS", "XDM_DIRS", "DateRow", "MonitorFacts", "Todo", "ab_count_in_dir", "archive_probe",
+           "cron_checks", "date_rows", "installation", "last_abs", "link_bar", "todo_lists", "xdm_scan"]
+
+#: The ToDo job files dfoMonitor manages, in display order.
+TODO_LISTS = ("JOBS_NIGHT", "JOBS_INGEST", "JOBS_CLEANUP")
+#: The XDM rows: label -> configuration key of the directory.
+XDM_DIRS = {"RAW": "DFO_RAW_DIR", "HDR": "DFO_HDR_DIR", "CAL": "DFO_CAL_DIR", "LOG": "DFO_LOG_DIR",
+            "PLT": "DFO_PLT_DIR", "LST": "DFO_LST_DIR"}
+#: Ages above this are red (last created AB, last autoDaily).
+STALE_HOURS = 6.0
+
+
+def _du(path: Path) -> int:
+    """Bytes under a directory (like ``du -s``; symlinks not followed, each inode once)."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    for root, dirs, files in os.walk(path, followlinks=False):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            try:
+                info = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            total += info.st_blocks * 512
+    return total
+
+
+def xdm_scan(workspace: Workspace) -> dict[str, Any]:
+    """The extended disk space monitor: bytes per standard directory, the rest, free, the quota."""
+    usage = shutil.disk_usage(workspace.root)
+    quota = workspace.settings.DATA_QUOTA
+    allowed = usage.total * quota / 100.0
+    rows = [(label, _du(workspace.path(key))) for label, key in XDM_DIRS.items()]
+    other = max(_du(workspace.root) - sum(size for _, size in rows), 0)
+    used = usage.total - usage.free
+    return {"total": usage.total, "allowed": allowed, "quota": quota, "free": usage.free, "used": used,
+            "percent": 100.0 * used / allowed if allowed else 100.0,
+            "rows": [*rows, ("OTH", other)], "red": used > 0.8 * allowed}
+
+
+def archive_probe(workspace: Workspace) -> dict[str, Any]:
+    """Archive health: the archive answers, and the oldest CALIB frame taken 1 to 72 h ago that has
+    not reached this workspace's headers (the seed's 'longest CALIB delay')."""
+    from astropy.io import fits
+
+    archive = LocalArchive(workspace.archive_dir)
+    if not workspace.archive_dir.is_dir():
+        return {"ok": False, "message": f"archive {workspace.archive_dir} is not reachable"}
+    now = clock.now(workspace.settings)
+    delayed = []
+    for frame in archive.files_between(now - timedelta(hours=72), now - timedelta(hours=1)):
+        day = dfo_date(frame.moment, workspace.settings.DFO_OFFSET)
+        if (workspace.hdr_dir / day.isoformat() / (frame.name.removesuffix(".fits") + ".hdr")).is_file():
+            continue
+        try:
+            catg = str(fits.getheader(frame.path).get("HIERARCH ESO DPR CATG", ""))
+        except OSError:
+            continue
+        if catg == "CALIB":
+            delayed.append(frame)
+    if not delayed:
+        return {"ok": True, "message": "no CALIB frame delayed by more than 1 h"}
+    oldest = delayed[0]
+    hours = (now - oldest.moment).total_seconds() / 3600
+    return {"ok": False, "message": f"longest CALIB delay: {oldest.name} ({hours:.1f} h)"}
+
+
+def cron_checks() -> dict[str, Any]:
+    """Is autoDaily in the crontab, and are the trend jobs (``dfos health`` / ``dfos trend``)?"""
+    crontab = shutil.which("crontab")
+    if crontab is None:
+        return {"available": False, "autodaily": None, "trends": None, "lines": []}
+    done = subprocess.run([crontab, "-l"], capture_output=True, text=True, timeout=10, check=False)
+    lines = [line for line in done.stdout.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return {"available": True, "lines": lines,
+            "autodaily": next((line for line in lines if re.search(r"\bdfos\b.*\bauto-?daily\b", line)), None),
+            "trends": next((line for line in lines if re.search(r"\bdfos\b.*\b(health|trend)\b", line)), None)}
+
+
+def installation(workspace: Workspace) -> dict[str, Any]:
+    """Executor, esorex and pipeline versions (esorex asked once; cached by the caller)."""
+    esorex = shutil.which(workspace.settings.ESOREX)
+    version = ""
+    if esorex:
+        try:
+            done = subprocess.run([esorex, "--version"], capture_output=True, text=True, timeout=20, check=False)
+            found = re.search(r"esorex\s+\(.*?\)\s+([\d.]+)", done.stdout) or re.search(r"([\d]+\.[\d.]+)", done.stdout)
+            version = found[1] if found else ""
+        except (OSError, subprocess.TimeoutExpired):
+            version = ""
+    pipeline = workspace.instrument.pipeline
+    plugins = sorted(Path(p).name for p in glob.glob(f"/usr/lib/*/cpl/plugins/{pipeline}-*"))
+    return {"drs_type": workspace.settings.DRS_TYPE, "executor": "local (dfos exec-cascade)",
+            "esorex": esorex or "", "esorex_version": version, "pipelines": plugins,
+            "qcbqs_type": workspace.settings.QCBQS_TYPE}
+
+
+def ab_count_in_dir(workspace: Workspace) -> int:
+    try:
+        return sum(1 for entry in os.scandir(workspace.ab_dir) if entry.name.endswith(".ab"))
+    except FileNotFoundError:
+        return 0
+
+
+def _age_hours(moment: datetime, now: datetime) -> float:
+    return max((now - moment).total_seconds() / 3600, 0.0)
+
+
+def last_abs(workspace: Workspace) -> dict[str, Any]:
+    """The last created AB (``LAST_AB``), the last processed one (``ab_runs``), the last autoDaily."""
+    now = clock.now(workspace.settings)
+    found: dict[str, Any] = {"created": None, "processed": None, "autodaily": None}
+    last = workspace.mon_dir / "LAST_AB"
+    if last.is_file():
+        stamp = datetime.fromtimestamp(last.stat().st_mtime)
+        found["created"] = {"name": last.read_text(encoding="utf-8", errors="replace").strip(),
+                            "age_h": _age_hours(stamp, datetime.now()) if not workspace.settings.NOW else None}
+    with engine_for_url(workspace.db_url).begin() as db:
+        newest = db.execute(select(ab_runs.c.ab, ab_runs.c.ended, ab_runs.c.status)
+                            .order_by(ab_runs.c.id.desc()).limit(1)).first()
+    if newest is not None:
+        found["processed"] = {"name": newest.ab, "ended": newest.ended, "status": newest.status}
+    watcher = workspace.mon_dir / "AUTO_DAILY" / "last_run"
+    if watcher.is_file():
+        text = watcher.read_text(encoding="utf-8").strip()
+        try:
+            found["autodaily"] = {"at": text, "age_h": _age_hours(datetime.fromisoformat(text), now)}
+        except ValueError:
+            found["autodaily"] = {"at": text, "age_h": None}
+    for item in found.values():
+        if isinstance(item, dict) and item.get("age_h") is not None:
+            item["red"] = item["age_h"] > STALE_HOURS
+    return found
+
+
+@dataclass(frozen=True)
+class Todo:
+    name: str
+    path: Path
+    exists: bool
+    pending: int
+    """Command lines in it (not comments, not its header)."""
+
+
+def todo_lists(workspace: Workspace) -> list[Todo]:
+    found = []
+    for name in TODO_LISTS:
+        path = workspace.job_dir / name
+        lines: list[str] = []
+        if path.is_file():
+            lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+                     if line.strip() and not line.lstrip().startswith("#")
+                     and not line.startswith(("set ", "eval ", 'DFOS="'))]
+        found.append(Todo(name, path, path.is_file(), len(lines)))
+    return found
+
+
+def link_bar(text: str) -> list[dict[str, str]]:
+    """MONITOR_LINKS: ``LABEL|TITLE|URL`` entries, ``BREAK`` and ``SPACE``, separated by ``;``."""
+    items: list[dict[str, str]] = []
+    for raw in text.split(";"):
+        entry = raw.strip()
+        if entry in ("BREAK", "SPACE"):
+            items.append({"kind": entry.lower()})
+        elif entry.count("|") == 2:
+            label, title, url = (part.strip() for part in entry.split("|"))
+            if url.startswith(("http://", "https://", "/")):
+                items.append({"kind": "link", "label": label.replace("_", " "), "title": title.replace("_", " "),
+                              "url": url})
+    return items
+
+
+@dataclass(frozen=True)
+class DateRow:
+    view: DateView
+    key: str
+    n_cal_abs: int | None
+    vcal: bool
+    mcal: bool
+    ingested: bool
+    filtered: int
+    """Frames filterRaw listed (``$DFO_LST_DIR/filt_<INSTR>_<DATE>.txt``)."""
+
+
+def date_rows(workspace: Workspace) -> tuple[str, list[DateRow]]:
+    """TODAY and the date table rows with the monitor's extra columns."""
+    table = date_table(workspace)
+    instrument = workspace.settings.INSTRUMENT
+    rows = []
+    for view in table.rows:
+        key = view.date.isoformat()
+        filt = workspace.lst_dir / f"filt_{instrument}_{key}.txt"
+        filtered = 0
+        if filt.is_file():
+            text = filt.read_text(encoding="utf-8", errors="replace")
+            filtered = sum(1 for line in text.splitlines() if line.strip())
+        n_cal = view.extra.get("n_cal_abs")
+        rows.append(DateRow(view, key, n_cal if isinstance(n_cal, int) else None,
+                            (workspace.vcal_dir / key).is_dir(), (workspace.mcal_dir / key).is_dir(),
+                            (workspace.lst_dir / f"list_ingest_CALIB_{key}.txt").is_file(), filtered))
+    return table.today.isoformat(), rows
+
+
+@dataclass
+class MonitorFacts:
+    """The background caches of one monitor server."""
+
+    xdm: Cached
+    archive: Cached
+    cron: Cached
+    install: Cached
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_workspace(cls, workspace: Workspace) -> MonitorFacts:
+        return cls(xdm=Cached(lambda: xdm_scan(workspace), ttl=300.0),
+                   archive=Cached(lambda: archive_probe(workspace), ttl=120.0, timeout=60.0),
+                   cron=Cached(cron_checks, ttl=300.0),
+                   install=Cached(lambda: installation(workspace), ttl=3600.0))
+
+
+def now_text(workspace: Workspace) -> str:
+    return format_timestamp(clock.now(workspace.settings))
+
+
+def run_count(workspace: Workspace) -> int:
+    with engine_for_url(workspace.db_url).begin() as db:
+        return int(db.execute(select(func.count()).select_from(ab_runs)).scalar() or 0)

@@ -1,0 +1,111 @@
+"""Actions started from the monitor run as background jobs: a sequence of argument lists (never a
+shell string), each a ``dfos`` command or a job file of the workspace, with one log the page follows.
+
+The request only chooses an action by name and a date (checked as a DFO date); the commands are
+built here.  Logs are kept in ``$DFO_MON_DIR/monitor_jobs/<id>.log``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from dfos.workspace import Workspace
+
+__all__ = ["ACTIONS", "Job", "JobRunner", "action_steps"]
+
+#: Action name -> what the button says.
+ACTIONS = {
+    "create_ab": "createAB -m CALIB",
+    "process": "createJob + cascade + QC",
+    "launch_todo": "launch the ToDo job file",
+}
+
+
+def _dfos(workspace: Workspace, *args: str) -> list[str]:
+    return [sys.executable, "-m", "dfos.cli.main", "--root", str(workspace.root), *args]
+
+
+def action_steps(workspace: Workspace, action: str, day: date | None, todo: str | None = None) -> list[list[str]]:
+    """The commands of an action, in order."""
+    if action == "create_ab" and day is not None:
+        return [_dfos(workspace, "create-ab", "-m", "CALIB", "-d", day.isoformat())]
+    if action == "process" and day is not None:
+        key = day.isoformat()
+        dag = f"CALIB_{key}"
+        return [_dfos(workspace, "create-job", "-m", "CALIB", "-d", key),
+                _dfos(workspace, "exec-cascade", "--dag-id", dag, "--jobs", str(workspace.job_dir / f"execAB_{dag}")),
+                _dfos(workspace, "exec-cascade", "--dag-id", f"QC_{dag}",
+                      "--jobs", str(workspace.job_dir / f"execQC_{dag}")),
+                _dfos(workspace, "flag", "cal_QC", "-d", key)]
+    if action == "launch_todo" and todo is not None:
+        return [[str(workspace.job_dir / todo)]]
+    raise ValueError(f"unknown action {action!r}")
+
+
+@dataclass
+class Job:
+    id: int
+    action: str
+    label: str
+    log: Path
+    started: float
+    state: str = "running"
+    """running | done | failed"""
+    returncodes: list[int] = field(default_factory=list)
+    ended: float | None = None
+
+
+class JobRunner:
+    """Runs actions one step after the other in a background thread each; keeps their records."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.jobs: dict[int, Job] = {}
+        self.lock = threading.Lock()
+        self.ids = itertools.count(1)
+        self.log_dir = workspace.mon_dir / "monitor_jobs"
+
+    def start(self, action: str, label: str, steps: list[list[str]]) -> Job:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self.lock:
+            number = next(self.ids)
+            job = Job(number, action, label, self.log_dir / f"{int(time.time())}_{number}.log", time.time())
+            self.jobs[number] = job
+        job.log.write_text(f"# {label}\n", encoding="utf-8")
+        threading.Thread(target=self._run, args=(job, steps), daemon=True, name=f"monitor-job-{number}").start()
+        return job
+
+    def _run(self, job: Job, steps: list[list[str]]) -> None:
+        ok = True
+        for argv in steps:
+            with job.log.open("a", encoding="utf-8") as log:
+                log.write(f"$ {' '.join(argv[3:] if argv[:3] == [sys.executable, '-m', 'dfos.cli.main'] else argv)}\n")
+                log.flush()
+                try:
+                    code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                          cwd=self.workspace.root, check=False).returncode
+                except OSError as exc:
+                    log.write(f"cannot start: {exc}\n")
+                    code = 127
+            job.returncodes.append(code)
+            if code not in (0, 11):  # 11: the cascade ran, some ABs failed (the next steps still make sense)
+                ok = False
+                break
+        with self.lock:
+            job.state = "done" if ok else "failed"
+            job.ended = time.time()
+
+    def get(self, number: int) -> Job | None:
+        with self.lock:
+            return self.jobs.get(number)
+
+    def recent(self, limit: int = 10) -> list[Job]:
+        with self.lock:
+            return sorted(self.jobs.values(), key=lambda j: -j.id)[:limit]
