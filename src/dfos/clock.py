@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from dfos.config.settings import Settings
 from dfos.dates import dfo_date, parse_timestamp
 
-__all__ = ["now", "today"]
+__all__ = ["now", "system_now", "today"]
 
 
 def now(settings: Settings) -> datetime:
@@ -25,3 +25,8 @@ def now(settings: Settings) -> datetime:
 def today(settings: Settings) -> date:
     """TODAY: the DFO date of :func:`now` under the configured ``DFO_OFFSET``."""
     return dfo_date(now(settings), settings.DFO_OFFSET)
+
+
+def system_now() -> datetime:
+    """The real UT time (naive), ignoring ``NOW``: for ages of files, whose times are real."""
+    return datetime.now(UTC).replace(tzinfo=None)

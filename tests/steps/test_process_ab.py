@@ -61,3 +61,10 @@ def test_qc_of_an_ab_that_did_not_succeed_is_refused_and_logged(sleepy: Workspac
     ok, code, message = run_qc_task(sleepy, "C0.ab")
     assert (ok, code) == (False, None) and "C0.ab is CREATED, not SUCCESSFUL" in message
     assert "FAILED: C0.ab is CREATED" in qc_log(sleepy, "C0.ab").read_text()
+
+
+def test_an_empty_execution_file_is_an_empty_cascade(sleepy: Workspace) -> None:
+    jobs = sleepy.job_dir / "execQC_CALIB_2013-02-12"
+    jobs.write_text("# QCBQS_TYPE IMPLICIT: processQC runs inside processAB\n")
+    result = exec_cascade(sleepy, "QC_CALIB_2013-02-12", jobs, slots=2)
+    assert result.ok and sum(result.counts.values()) == 0

@@ -264,13 +264,15 @@ def run_cascade(
             names = [n.name for n in nodes]  # rows of ABs not in this file are left as they are
             db.execute(delete(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(names)))
             now = format_timestamp(clock.now(settings))
-            db.execute(insert(cascade_nodes), [
+            fresh = [
                 {"dag_id": dag_id, "ab": n.name, "state": scheduler.state(n.name).value,
                  "attempts": scheduler.attempts(n.name), "updated": now,
                  "exit_code": rows[n.name]["exit_code"] if n.name in rows else None,
                  "wall_s": rows[n.name]["wall_s"] if n.name in rows else None}
                 for n in nodes
-            ])
+            ]
+            if fresh:  # an empty execution file (QCBQS_TYPE IMPLICIT's execQC) has nothing to store
+                db.execute(insert(cascade_nodes), fresh)
         store = _Store(engine, dag_id, lambda: format_timestamp(clock.now(settings)))
         try:
             return _drive(workspace, dag_id, scheduler, executor, store, progress)

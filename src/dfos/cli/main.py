@@ -25,8 +25,8 @@ from dfos.cli.commands.cascade import (
     watch_queue_cmd,
 )
 from dfos.cli.commands.data import demo_data_cmd, headers_cmd
-from dfos.cli.commands.oca import oca_group
 from dfos.cli.commands.monitor import monitor_group
+from dfos.cli.commands.oca import oca_group
 from dfos.cli.commands.processing import process_ab_cmd
 from dfos.cli.commands.qc import health_cmd, process_qc_cmd, qc1_cmd, score_cmd, trend_cmd
 from dfos.cli.commands.status import flag_cmd, status_cmd

@@ -95,7 +95,7 @@ class SystemSampler:
         threading.Thread(target=self._run, daemon=True, name="monitor-system").start()
 
     def sample(self) -> Sample:
-        return Sample(time.time(), psutil.getloadavg()[0], psutil.cpu_percent(None),
+        return Sample(time.monotonic(), psutil.getloadavg()[0], psutil.cpu_percent(None),
                       psutil.virtual_memory().percent, psutil.disk_usage(self.disk_path).percent)
 
     def _run(self) -> None:

@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -143,9 +143,9 @@ def last_abs(workspace: Workspace) -> dict[str, Any]:
     found: dict[str, Any] = {"created": None, "processed": None, "autodaily": None}
     last = workspace.mon_dir / "LAST_AB"
     if last.is_file():
-        stamp = datetime.fromtimestamp(last.stat().st_mtime)
+        stamp = datetime.fromtimestamp(last.stat().st_mtime, UTC).replace(tzinfo=None)
         found["created"] = {"name": last.read_text(encoding="utf-8", errors="replace").strip(),
-                            "age_h": _age_hours(stamp, datetime.now()) if not workspace.settings.NOW else None}
+                            "age_h": _age_hours(stamp, clock.system_now())}
     with engine_for_url(workspace.db_url).begin() as db:
         newest = db.execute(select(ab_runs.c.ab, ab_runs.c.ended, ab_runs.c.status)
                             .order_by(ab_runs.c.id.desc()).limit(1)).first()

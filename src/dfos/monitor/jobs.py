@@ -8,6 +8,7 @@ built here.  Logs are kept in ``$DFO_MON_DIR/monitor_jobs/<id>.log``.
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from dfos import clock
 from dfos.workspace import Workspace
 
 __all__ = ["ACTIONS", "Job", "JobRunner", "action_steps"]
@@ -56,6 +58,7 @@ class Job:
     label: str
     log: Path
     started: float
+    """time.monotonic() at the start."""
     state: str = "running"
     """running | done | failed"""
     returncodes: list[int] = field(default_factory=list)
@@ -76,7 +79,8 @@ class JobRunner:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.lock:
             number = next(self.ids)
-            job = Job(number, action, label, self.log_dir / f"{int(time.time())}_{number}.log", time.time())
+            stamp = clock.now(self.workspace.settings).strftime("%Y%m%dT%H%M%S")
+            job = Job(number, action, label, self.log_dir / f"{stamp}_{os.getpid()}_{number}.log", time.monotonic())
             self.jobs[number] = job
         job.log.write_text(f"# {label}\n", encoding="utf-8")
         threading.Thread(target=self._run, args=(job, steps), daemon=True, name=f"monitor-job-{number}").start()
@@ -100,7 +104,7 @@ class JobRunner:
                 break
         with self.lock:
             job.state = "done" if ok else "failed"
-            job.ended = time.time()
+            job.ended = time.monotonic()
 
     def get(self, number: int) -> Job | None:
         with self.lock:

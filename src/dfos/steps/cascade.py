@@ -58,9 +58,10 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
                  progress: Callable[[dict[str, int]], None] | None = None) -> CascadeResult:
     """Run a cascade on this machine; every AB runs processAB (or processQC) in-process and is recorded."""
     try:
-        is_qc = parse_exec(jobs.read_text(encoding="utf-8"), source=str(jobs)).kind in _QC_KINDS
+        parsed = parse_exec(jobs.read_text(encoding="utf-8"), source=str(jobs))
+        no_abs_tail = parsed.kind in _QC_KINDS or not parsed.lines  # nothing to tag DONE
     except (OSError, DfosError):
-        is_qc = False  # run_cascade reports an unreadable file
+        no_abs_tail = False  # run_cascade reports an unreadable file
 
     def run_ab(task: Task, on_start: Callable[[int], None]) -> tuple[bool, int | None, str]:
         if task.argv[0] == "processQC":
@@ -77,7 +78,7 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
         result = run_cascade(workspace, dag_id, jobs, executor, slots, progress)
     finally:
         executor.close()
-    if is_qc:
+    if no_abs_tail:
         return result
     # Succeeded ABs are tagged DONE once, at the end (also those recovered from a crashed run):
     # createAB and createJob leave them alone from now on.  An AB file whose PROCESS_STATUS a power

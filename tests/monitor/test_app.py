@@ -1,0 +1,157 @@
+"""The monitor over HTTP (Starlette's test client, the real app): pages, login, CSRF, file views,
+actions as background jobs, the static export."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from dfos.monitor.app import create_app
+from dfos.steps.create_ab import create_abs
+from dfos.steps.headers import extract_headers
+from dfos.steps.status import append_flag
+from dfos.workspace import Workspace, open_workspace
+
+NIGHT = date(2013, 2, 12)
+TOKEN = "test-token-123"
+
+
+@pytest.fixture
+def night(uves_night: Workspace) -> Workspace:
+    ws = open_workspace(uves_night.root, env={"DFOS_NOW": "2013-02-13T14:00:00"})
+    extract_headers(ws, NIGHT)
+    append_flag(ws, "raw_Complete", NIGHT)  # the night is complete: createAB is offered
+    return ws
+
+
+@pytest.fixture
+def client(night: Workspace) -> Iterator[TestClient]:
+    with TestClient(create_app(night, token=TOKEN), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+def login(client: TestClient) -> str:
+    """Log in with the token; return the session's CSRF token (from a page's form)."""
+    response = client.get(f"/login?token={TOKEN}")
+    assert response.status_code == 200 and 'id="logout"' in response.text
+    found = re.search(r'name="csrf" value="([^"]+)"', response.text)
+    assert found
+    return found[1]
+
+
+def test_pages_need_a_login_unless_public(client: TestClient, night: Workspace) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=/"
+    assert client.get("/api/dates").status_code == 401
+    public = open_workspace(night.root, env={"DFOS_MONITOR_PUBLIC": "yes", "DFOS_NOW": "2013-02-13T14:00:00"})
+    with TestClient(create_app(public, token=TOKEN), base_url="http://127.0.0.1") as anonymous:
+        page = anonymous.get("/")
+        assert page.status_code == 200 and "2013-02-12" in page.text
+        assert "createAB</button>" not in page.text  # anonymous readers get no action buttons
+        assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_the_dfo_monitor_shows_the_date_table_and_panels(client: TestClient) -> None:
+    login(client)
+    page = client.get("/").text
+    for panel in ("installation", "ab-count", "xdm", "archive", "cron", "last", "todo", "postit", "system"):
+        assert f'id="{panel}"' in page
+    row = re.search(r'<tr data-date="2013-02-12">(.*?)</tr>', page, re.S)
+    assert row is not None
+    assert 'class="s-offer" data-step="create_ab"' in row[1] and 'data-action="create_ab"' in row[1]
+    assert 'class="c-green"' in row[1]  # raw_Complete is set
+    dates = client.get("/api/dates").json()
+    assert dates["dates"][0]["steps"]["create_ab"] == "OFFER"
+
+
+def test_state_changes_need_login_and_csrf(client: TestClient, night: Workspace) -> None:
+    assert client.post("/action/create_ab", data={"date": "2013-02-12"}).status_code == 401
+    assert client.post("/postit", data={"text": "x"}).status_code == 401
+    csrf = login(client)
+    assert client.post("/action/create_ab", data={"date": "2013-02-12"}).status_code == 403
+    assert client.post("/action/create_ab", data={"date": "2013-02-12", "csrf": "forged"}).status_code == 403
+    assert client.post("/postit", data={"text": "hide frame X", "csrf": csrf[:-1] + "A"}).status_code == 403
+    assert not (night.mon_dir / "DFO_POSTIT").exists()
+    response = client.post("/postit", data={"text": "hide frame X", "csrf": csrf}, follow_redirects=False)
+    assert response.status_code == 303 and (night.mon_dir / "DFO_POSTIT").read_text() == "hide frame X"
+    assert client.post("/action/create_ab", data={"date": "../x", "csrf": csrf}).status_code == 400
+    assert client.post("/action/rm_rf", data={"csrf": csrf}).status_code == 404
+    assert client.post("/action/launch_todo", data={"todo": "../../bin/sh", "csrf": csrf}).status_code == 400
+
+
+def test_a_wrong_password_is_refused(night: Workspace) -> None:
+    ws = open_workspace(night.root, env={"DFOS_MONITOR_PASSWORD": "s3cret"})
+    with TestClient(create_app(ws), base_url="http://127.0.0.1") as client:
+        assert client.post("/login", data={"password": "guess"}).status_code == 401
+        assert client.get("/login?token=anything").status_code == 200 and 'id="logout"' not in client.get("/login").text
+        assert client.post("/login", data={"password": "s3cret"}).status_code == 200  # redirected to the monitor
+        assert client.get("/api/dates").status_code == 200
+
+
+def test_file_views_stay_inside_the_workspace(client: TestClient, night: Workspace, tmp_path: Path) -> None:
+    login(client)
+    secret = tmp_path / "outside.txt"
+    secret.write_text("not for the monitor")
+    (night.root / "link-out").symlink_to(secret)
+    (night.root / "lists" / "dir-out").symlink_to(tmp_path, target_is_directory=True)
+    status = client.get("/file", params={"path": "monitor/DFO_STATUS"})
+    assert status.status_code == 200 and "fits_Requested 2013-02-12" in status.text
+    for bad in ("../outside.txt", "/etc/passwd", str(secret), "link-out", "lists/dir-out/outside.txt",
+                "monitor/../../outside.txt", "", "monitor/", "~/x"):
+        response = client.get("/file", params={"path": bad})
+        assert response.status_code == 404 and "not for the monitor" not in response.text, bad
+
+
+def test_create_ab_runs_as_a_background_job(client: TestClient, night: Workspace) -> None:
+    csrf = login(client)
+    response = client.post("/action/create_ab", data={"date": "2013-02-12", "csrf": csrf}, follow_redirects=False)
+    assert response.status_code == 303
+    job_url = response.headers["location"]
+    number = job_url.rsplit("/", 1)[-1]
+    deadline = time.monotonic() + 60
+    while (doc := client.get(f"/api/jobs/{number}").json())["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert doc["state"] == "done", doc["log"]
+    assert "$ --root" in doc["log"] and "7 ABs" in doc["log"]
+    assert (night.mon_dir / "AB_list_CALIB_2013-02-12").is_file()
+    page = client.get("/abs/2013-02-12")
+    assert page.status_code == 200 and page.text.count('<tr data-ab="') == 7
+    api = client.get("/api/abs/2013-02-12", params={"state": "incomplete"}).json()
+    assert api["counts"]["created"] == 5 and api["counts"]["incomplete"] == 2 and len(api["abs"]) == 2
+
+
+def test_the_static_export_has_no_actions(night: Workspace, tmp_path: Path) -> None:
+    from dfos.monitor.export import export_site
+
+    create_abs(night, NIGHT, "CALIB")
+    target = tmp_path / "web" / "site"
+    pages = export_site(night, target, wait=30)
+    assert pages == 4
+    index = (target / "index.html").read_text()
+    assert "2013-02-12" in index and 'href="abs_2013-02-12.html"' in index
+    assert "<form" not in index and "<script" not in index and "/static/" not in index
+    abs_page = (target / "abs_2013-02-12.html").read_text()
+    assert abs_page.count('<tr data-ab="') == 7
+    assert {p.name for p in target.iterdir()} == {"index.html", "abs_2013-02-12.html", "health.html",
+                                                  "history.html", "monitor.css", "img"}
+    export_site(night, target, wait=30)  # again: replaced, nothing left over beside it
+    assert sorted(p.name for p in target.parent.iterdir()) == ["site"]
+
+
+def test_the_default_bind_address_is_loopback() -> None:
+    from dfos.cli.commands.monitor import serve_cmd
+
+    host = next(p for p in serve_cmd.params if p.name == "host")
+    assert host.default == "127.0.0.1"
+
+
+def test_the_session_key_is_private(night: Workspace) -> None:
+    create_app(night, token=TOKEN)
+    assert os.stat(night.root / ".monitor_secret").st_mode & 0o077 == 0
