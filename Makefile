@@ -11,11 +11,14 @@ DEMO   ?= demo-workspace
 DEMO_DATE ?= 2013-02-12
 # The demo pretends it is the afternoon after the night (past 12:00 UT), so the night is no longer TODAY.
 DEMO_NOW  ?= 2013-02-13T14:00:00
+# make demo ends by serving the monitor (Ctrl-C stops it); SERVE=0 writes the static export instead.
+SERVE ?= 1
+PORT  ?= 8080
 
 .PHONY: help demo test bench system-deps venv lint clean
 
 help:
-	@echo "make demo   - set up everything, then run a synthetic night end to end"
+	@echo "make demo   - set up everything, run a synthetic night end to end, serve its monitor (SERVE=0: export)"
 	@echo "make test   - set up everything, then run linters, type checks and the test suite"
 	@echo "make bench  - run the benchmarks in benchmarks/ and print their figures"
 	@echo "make clean  - remove the virtual environment and the demo workspace"
@@ -62,6 +65,12 @@ demo: venv
 	DFOS_ROOT=$(DEMO) $(BIN)/dfos score -d $(DEMO_DATE)
 	DFOS_ROOT=$(DEMO) $(BIN)/dfos health
 	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos status
+	@if [ "$(SERVE)" = 0 ]; then \
+	  DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos monitor export $(DEMO)/export && \
+	  echo "static monitor: $(DEMO)/export/index.html"; \
+	else \
+	  DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos monitor serve --port $(PORT); \
+	fi
 
 # --- tests --------------------------------------------------------------------
 lint: venv

@@ -2,7 +2,8 @@
 
 Figures: DFO_STATUS append throughput (1 and 8 processes), date-table evaluation over a full
 5000-line DFO_STATUS, synthetic night generation (small and full size), header intake, and
-association (classification, organisation, matching) of 10,000 and 100,000 headers.
+association (classification, organisation, matching) of 10,000 and 100,000 headers, the cascade
+(benchmarks/cascade.py) and the monitor with 60 dates and 10,000 ABs (benchmarks/monitor.py).
 """
 
 from __future__ import annotations
@@ -83,10 +84,12 @@ def bench_night(tmp: Path, instrument: str, small: bool) -> None:
 def main() -> None:
     import association
     import cascade
+    import monitor
 
     print(f"dfos benchmarks, {datetime.now():%Y-%m-%d %H:%M}, python {sys.version.split()[0]}")
     association.main()
     cascade.main()
+    monitor.main()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         bench_status(tmp)

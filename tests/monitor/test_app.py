@@ -155,3 +155,31 @@ def test_the_default_bind_address_is_loopback() -> None:
 def test_the_session_key_is_private(night: Workspace) -> None:
     create_app(night, token=TOKEN)
     assert os.stat(night.root / ".monitor_secret").st_mode & 0o077 == 0
+
+
+def test_todo_lists_can_be_edited_and_launched(client: TestClient, night: Workspace) -> None:
+    csrf = login(client)
+    script = "#!/bin/sh\necho ingesting 2013-02-12\n"
+    response = client.post("/todo/JOBS_INGEST", data={"text": script, "csrf": csrf}, follow_redirects=False)
+    assert response.status_code == 303
+    path = night.job_dir / "JOBS_INGEST"
+    assert path.read_text() == script and os.access(path, os.X_OK)
+    assert client.post("/todo/JOBS_OTHER", data={"text": "x", "csrf": csrf}).status_code == 404
+    page = client.get("/").text
+    assert "JOBS_INGEST: 1 lines" in page
+    response = client.post("/action/launch_todo", data={"todo": "JOBS_INGEST", "csrf": csrf}, follow_redirects=False)
+    number = response.headers["location"].rsplit("/", 1)[-1]
+    deadline = time.monotonic() + 30
+    while (doc := client.get(f"/api/jobs/{number}").json())["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert doc["state"] == "done" and "ingesting 2013-02-12" in doc["log"]
+
+
+def test_the_link_bar() -> None:
+    from dfos.monitor.facts import link_bar
+
+    items = link_bar("bias|bias_trending|/health; BREAK; SPACE; evil|x|javascript:alert(1); broken; "
+                     "wiki|QC_wiki|https://example.org/qc")
+    assert items == [{"kind": "link", "label": "bias", "title": "bias trending", "url": "/health"},
+                     {"kind": "break"}, {"kind": "space"},
+                     {"kind": "link", "label": "wiki", "title": "QC wiki", "url": "https://example.org/qc"}]

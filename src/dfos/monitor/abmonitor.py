@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -83,38 +84,35 @@ def ab_page(workspace: Workspace, day: date, mode: str = "CALIB", state: str | N
     entries = read_ab_list(workspace.mon_dir / f"AB_list_{mode}_{key}")
     dag = f"{mode}_{key}"
     with engine_for_url(workspace.db_url).begin() as db:
-        nodes = {r.ab: r for r in db.execute(
+        nodes = {r[0]: r for r in db.execute(
             select(cascade_nodes.c.ab, cascade_nodes.c.state, cascade_nodes.c.attempts, cascade_nodes.c.wall_s,
                    cascade_nodes.c.backend_id).where(cascade_nodes.c.dag_id == dag))}
         newest = (select(ab_runs.c.ab, func.max(ab_runs.c.id).label("id"))
                   .where(ab_runs.c.batch_id == dag).group_by(ab_runs.c.ab).subquery())
-        runs = {r.ab: r for r in db.execute(
+        runs = {r[0]: r for r in db.execute(
             select(ab_runs.c.ab, ab_runs.c.started, ab_runs.c.wall_s, ab_runs.c.status, ab_runs.c.message,
                    ab_runs.c.failure).join(newest, ab_runs.c.id == newest.c.id))}
-        scores = {r.ab: r for r in db.execute(
+        scores = {r[0]: r for r in db.execute(
             select(ab_qc.c.ab, ab_qc.c.n_red, ab_qc.c.n_scored, ab_qc.c.verdict).where(ab_qc.c.date == key))}
-    rows = []
+    # state and verdict of every AB (cheap: counts and filters need them); full rows only for the page
+    light: list[tuple[Any, str, str]] = []
+    counts = {s: 0 for s in STATES}
     for entry in entries:
         node, run, qc = nodes.get(entry.name), runs.get(entry.name), scores.get(entry.name)
-        state_now = _state(node.state if node else None, entry.completeness, entry.done,
-                           run.status if run else None)
-        message = ""
-        if run is not None and run.status == "FAILED":
-            message = f"{run.failure}: {run.message}"
-        rows.append(ABRow(
-            entry.name, entry.raw_type, entry.recipe, state_now,
-            int(node.attempts) if node else (1 if run else 0),
-            run.started if run else "", (node.wall_s if node and node.wall_s is not None else
-                                        (run.wall_s if run else None)),
-            str(node.backend_id or "") if node else "",
-            f"{qc.n_red}/{qc.n_scored}" if qc else "", qc.verdict if qc else "", message))
-    counts = {s: 0 for s in STATES}
-    for row in rows:
-        counts[row.state] += 1
-    chosen = [r for r in rows if (state is None or r.state == state) and (raw_type is None or r.raw_type == raw_type)
-              and (score is None or r.verdict == score)]
+        now = _state(node[1] if node else None, entry.completeness, entry.done, run[3] if run else None)
+        counts[now] += 1
+        light.append((entry, now, qc[3] if qc else ""))
+    chosen = [item for item in light if (state is None or item[1] == state)
+              and (raw_type is None or item[0].raw_type == raw_type) and (score is None or item[2] == score)]
     pages = max(1, -(-len(chosen) // size))
     page = min(max(1, page), pages)
-    shown = tuple(chosen[(page - 1) * size : page * size])
-    return ABPage(key, mode, shown, len(rows), len(chosen), page, pages, counts,
-                  tuple(sorted({r.raw_type for r in rows})))
+    shown = []
+    for entry, now, verdict in chosen[(page - 1) * size : page * size]:
+        node, run, qc = nodes.get(entry.name), runs.get(entry.name), scores.get(entry.name)
+        message = f"{run[5]}: {run[4]}" if run is not None and run[3] == "FAILED" else ""
+        wall = node[3] if node and node[3] is not None else (run[2] if run else None)
+        shown.append(ABRow(entry.name, entry.raw_type, entry.recipe, now,
+                           int(node[2]) if node else (1 if run else 0), run[1] if run else "", wall,
+                           str(node[4] or "") if node else "", f"{qc[1]}/{qc[2]}" if qc else "", verdict, message))
+    raw_types = tuple(sorted({entry.raw_type for entry in entries}))
+    return ABPage(key, mode, tuple(shown), len(entries), len(chosen), page, pages, counts, raw_types)
