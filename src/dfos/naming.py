@@ -1,17 +1,18 @@
-"""Archive file names: ``<PREFIX>.<YYYY-MM-DDThh:mm:ss.sss>.fits`` (the ARCFILE form).
+"""File names: raw frames ``<PREFIX>.<YYYY-MM-DDThh:mm:ss.sss>.fits`` (the ARCFILE form), and
+certified calibrations ``<CODE>_<TYPE>_<YYMMDD><LETTER>_<SETUP>.fits`` (DFOS renameProducts).
 
-The codec refuses any name it cannot parse back: ``RawName.parse(n.render()) == n``.
+Each codec refuses any name it cannot parse back: ``X.parse(n.render()) == n``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from dfos.errors import FormatError
 
-__all__ = ["RawName"]
+__all__ = ["CalibName", "RawName"]
 
 _RAW_RE = re.compile(
     r"^(?P<prefix>[A-Za-z][A-Za-z0-9_]*)\."
@@ -52,3 +53,44 @@ class RawName:
         except ValueError:
             raise FormatError(f"{name!r}: invalid time stamp") from None
         return cls(prefix=match["prefix"], moment=moment)
+
+
+_CALIB_RE = re.compile(
+    r"^(?P<code>[A-Z][A-Z0-9]{0,3})_(?P<kind>[A-Z0-9]{4})_(?P<yymmdd>\d{6})(?P<letter>[A-Z])_"
+    r"(?P<setup>[A-Za-z0-9][A-Za-z0-9-]*)\.fits$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CalibName:
+    """A certified calibration's name, e.g. ``UV_MBIA_130212A_BLUE.fits``."""
+
+    code: str
+    """The instrument's MCAL code (UV, GI)."""
+    kind: str
+    """Four characters for the product type (MBIA master bias, MDAR, MFLA, ORDT ...)."""
+    day: date
+    """The DFO date it certifies (written YYMMDD: years 2000-2099)."""
+    letter: str
+    """A, B, ...: tells apart products of the same kind, date and setup."""
+    setup: str
+    """Letters, digits and '-' (BLUE, REDL, 1x1-HR09B ...)."""
+
+    def render(self) -> str:
+        name = f"{self.code}_{self.kind}_{self.day:%y%m%d}{self.letter}_{self.setup}.fits"
+        if not 2000 <= self.day.year <= 2099 or CalibName.parse(name) != self:
+            raise ValueError(f"{self!r} cannot be named losslessly")
+        return name
+
+    @classmethod
+    def parse(cls, name: str) -> CalibName:
+        match = _CALIB_RE.match(name)
+        if not match:
+            raise FormatError(f"{name!r} is not a certified calibration name like UV_MBIA_130212A_BLUE.fits")
+        try:
+            day = datetime.strptime(match["yymmdd"], "%y%m%d").date()
+        except ValueError:
+            raise FormatError(f"{name!r}: invalid date") from None
+        if day.year < 2000:
+            day = day.replace(year=day.year + 100)
+        return cls(match["code"], match["kind"], day, match["letter"], match["setup"])

@@ -16,10 +16,19 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 
 from dfos.db.migrations import migrate
-from dfos.db.schema import ab_qc, ab_runs, cascade_nodes, certifications, comments, metadata, qc1_params
+from dfos.db.schema import (
+    ab_qc,
+    ab_runs,
+    archive_catalog,
+    cascade_nodes,
+    certifications,
+    comments,
+    metadata,
+    qc1_params,
+)
 
-__all__ = ["ab_qc", "ab_runs", "cascade_nodes", "certifications", "comments", "engine_for_url", "metadata",
-           "qc1_params", "sqlalchemy_url"]
+__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "engine_for_url",
+           "metadata", "qc1_params", "sqlalchemy_url"]
 
 
 def sqlalchemy_url(url: str) -> str:

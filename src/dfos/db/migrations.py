@@ -37,6 +37,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "AB runs and cascade state", _create("ab_runs", "cascade_nodes")),
     (2, "QC1 parameters, AB scores, certification decisions, comments",
      _create("qc1_params", "ab_qc", "certifications", "comments")),
+    (3, "the embedded archive's catalog of ingested files", _create("archive_catalog")),
 ]
 NEWEST = MIGRATIONS[-1][0]
 

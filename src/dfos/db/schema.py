@@ -20,8 +20,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["ab_qc", "ab_runs", "cascade_nodes", "certifications", "comments", "metadata", "qc1_params",
-           "schema_version"]
+__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "metadata",
+           "qc1_params", "schema_version"]
 
 metadata = MetaData()
 
@@ -142,4 +142,21 @@ comments = Table(
     Column("text", Text, nullable=False),
     Column("author", String(64), nullable=False),
     Column("at", String(32), nullable=False),
+)
+
+#: What the embedded archive holds: one row per ingested file, with its checksum.
+archive_catalog = Table(
+    "archive_catalog",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),  # the file name (unique in the archive)
+    Column("path", String(1024), nullable=False),  # where the archive keeps it
+    Column("date", String(10), nullable=False, index=True),
+    Column("mode", String(16), nullable=False),  # CALIB | SCIENCE
+    Column("ab", String(255), nullable=False),
+    Column("pro_catg", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("source", String(1024), nullable=False),  # the file it was ingested from
+    Column("ingested", String(32), nullable=False),
 )

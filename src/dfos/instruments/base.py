@@ -37,6 +37,23 @@ class Instrument(ABC):
     setup_keys: ClassVar[tuple[str, ...]] = ("DET.WIN1.BINX", "DET.WIN1.BINY", "DET.READ.SPEED")
     """Dotted keywords whose values make a product's setup (thresholds and trends are per setup)."""
 
+    mcal_code: ClassVar[str] = ""
+    """Prefix of certified calibration names (UV, GI); empty: the file prefix's first two letters."""
+
+    def calib_kind(self, pro_catg: str) -> str:
+        """Four characters naming a product type: MASTER_BIAS_BLUE -> MBIA, ORDER_TABLE_BLUE -> ORDT."""
+        words = [w for w in pro_catg.upper().split("_") if w]
+        if words and words[0] == "MASTER" and len(words) > 1:
+            kind = "M" + words[1][:3]
+        else:
+            kind = (words[0][:3] + (words[1][:1] if len(words) > 1 else "")) if words else "PROD"
+        return (kind + "XXXX")[:4]
+
+    def calib_setup(self, pro_catg: str, header: Mapping[str, object]) -> str:
+        """The setup part of a certified name: the binning, e.g. ``1x1``."""
+        binx, biny = header.get("ESO DET WIN1 BINX"), header.get("ESO DET WIN1 BINY")
+        return f"{binx}x{biny}" if binx is not None and biny is not None else "NA"
+
     def setup(self, header: Mapping[str, object]) -> str:
         """The setup of a product: the values of :attr:`setup_keys` in its header, blank-separated
         (``-`` for a missing one), e.g. ``BLUE 1 1 1pt/225kHz/lg``."""

@@ -23,6 +23,7 @@ class Giraffe(Instrument):
     file_prefix = "GIRAF"
     rules_name = "giraffe.oca"
     pipeline = "giraf"
+    mcal_code = "GI"
 
     def arms(self, small: bool) -> dict[str, Arm]:
         nx, ny = SMALL if small else FULL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 
 from dfos.instruments.base import Instrument
@@ -30,6 +31,12 @@ class Uves(Instrument):
     rules_name = "uves.oca"
     pipeline = "uves"
     setup_keys = ("INS.PATH", "DET.WIN1.BINX", "DET.WIN1.BINY", "DET.READ.SPEED")
+    mcal_code = "UV"
+
+    def calib_setup(self, pro_catg: str, header: Mapping[str, object]) -> str:
+        """The arm or chip the product belongs to (BLUE, REDL, REDU), as in UV_MBIA_130210A_BLUE."""
+        last = pro_catg.rsplit("_", 1)[-1]
+        return last if last in ("BLUE", "RED", "REDL", "REDU") else super().calib_setup(pro_catg, header)
 
     def arms(self, small: bool) -> dict[str, Arm]:
         size = SMALL if small else FULL

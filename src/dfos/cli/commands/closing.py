@@ -1,0 +1,144 @@
+"""``dfos certify``, ``move``, ``ingest``, ``finish``, ``remove``, ``cleanup``: closing a date."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from dfos.cli.context import Cli, pass_cli
+from dfos.cli.options import date_option
+from dfos.steps.certify import (
+    ACCEPT,
+    REJECT,
+    CertRow,
+    Decision,
+    certification_rows,
+    certify,
+    parse_decisions,
+)
+from dfos.steps.finish import cleanup, finish, remove
+from dfos.steps.ingest import ingest
+from dfos.steps.move import move
+
+__all__ = ["certify_cmd", "cleanup_cmd", "finish_cmd", "ingest_cmd", "move_cmd", "remove_cmd"]
+
+_MODE = click.option("-m", "--mode", type=click.Choice(["CALIB", "SCIENCE"], case_sensitive=False), default="CALIB",
+                     show_default=True)
+
+
+def _ask(rows: list[CertRow]) -> list[Decision]:
+    """Ask for a decision on each AB without one (red first), in the terminal."""
+    decisions = []
+    for row in rows:
+        click.echo(f"\n{row.ab}  {row.raw_type}  score {row.summary or '-'} ({row.verdict or 'no QC'})")
+        answer = click.prompt("  [a]ccept, [r]eject, [s]kip, [q]uit", type=click.Choice(["a", "r", "s", "q"]),
+                              default="s", show_choices=False)
+        if answer == "q":
+            break
+        if answer == "s":
+            continue
+        comment = click.prompt("  comment", default="", show_default=False)
+        decisions.append(Decision(row.ab, ACCEPT if answer == "a" else REJECT, comment))
+    return decisions
+
+
+@click.command("certify")
+@_MODE
+@date_option()
+@click.option("-L", "light", is_flag=True, help="Light: provisional comments for TODAY, no flag.")
+@click.option("--accept-green", is_flag=True, help="Accept every AB whose scores are all green.")
+@click.option("--decisions", "batch", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="A file of '<AB> accept|reject [comment]' lines.")
+@click.option("--user", default=None, help="Who decides (default: the login name).")
+@pass_cli
+def certify_cmd(cli: Cli, mode: str, day: date, light: bool, accept_green: bool, batch: Path | None,
+                user: str | None) -> None:
+    """Accept or reject each processed AB of DATE (DFOS certifyProducts), red scores first.
+
+    In a terminal without --accept-green/--decisions it asks AB by AB.  When every
+    successful AB has a decision, cal_Certif is appended.  A rejected AB's virtual
+    products leave the calibration memory; ABs that used them are listed in
+    $DFO_MON_DIR/reassociate_<MODE>_<DATE>.
+    """
+    workspace = cli.workspace()
+    rows = certification_rows(workspace, mode.upper(), day)
+    decisions = parse_decisions(batch.read_text(encoding="utf-8"), str(batch)) if batch else []
+    if not decisions and not accept_green and sys.stdin.isatty():
+        decisions = _ask([r for r in rows if r.decision not in (ACCEPT, REJECT) or r.by == "auto"])
+    result = certify(workspace, mode, day, decisions, accept_green, light, user or getpass.getuser())
+    for row in certification_rows(workspace, mode.upper(), day):
+        click.echo(f"{row.verdict or '-':<6} {row.summary or '-':>6}  {row.decision or 'undecided':<10} "
+                   f"{row.by or '':<10} {row.ab}")
+    for name in result.flagged:
+        click.echo(f"to associate again: {name}", err=True)
+    if result.undecided:
+        click.echo(f"{len(result.undecided)} AB(s) still await a decision", err=True)
+    elif result.certified_flag:
+        click.echo(f"{mode.upper()} {day}: certified (cal_Certif)")
+
+
+@click.command("move")
+@_MODE
+@date_option()
+@pass_cli
+def move_cmd(cli: Cli, mode: str, day: date) -> None:
+    """Move certified products to $DFO_CAL_DIR/DATE under their certified names (DFOS moveProducts).
+
+    Copy, verify, then delete; masters enter the MCAL memory; ABs and logs go to
+    $DFO_LOG_DIR/DATE; cal_Updated; the ingest call goes to JOBS_INGEST.  An
+    interrupted move resumes; a finished one is not repeated.
+    """
+    result = move(cli.workspace(), mode, day)
+    if result.already_done:
+        click.echo(f"{mode.upper()} {day} is moved already: nothing to do")
+        return
+    for name in result.masters:
+        click.echo(name)
+    click.echo(f"{mode.upper()} {day}: {len(result.masters)} certified products, "
+               f"{len(result.rejected)} rejected AB(s), {result.moved_files} files moved")
+
+
+@click.command("ingest")
+@_MODE
+@date_option()
+@pass_cli
+def ingest_cmd(cli: Cli, mode: str, day: date) -> None:
+    """Ingest the certified products of DATE into the archive (DFOS ingestProducts); once per date."""
+    result = ingest(cli.workspace(), mode, day)
+    click.echo(f"{len(result.ingested)} products ingested; list: {result.listing}")
+
+
+@click.command("finish")
+@date_option()
+@pass_cli
+def finish_cmd(cli: Cli, day: date) -> None:
+    """Close DATE (DFOS finishNight): raw FITS and leftovers go, the date enters the history."""
+    result = finish(cli.workspace(), day)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{day}: finished ({result.raw_deleted} raw frames deleted, {result.raw_kept} kept)")
+
+
+@click.command("remove")
+@date_option()
+@pass_cli
+def remove_cmd(cli: Cli, day: date) -> None:
+    """Take a finished DATE off the monitor (appends 'removed')."""
+    remove(cli.workspace(), day)
+    click.echo(f"{day}: removed from the monitor")
+
+
+@click.command("cleanup")
+@date_option()
+@click.option("--force", is_flag=True, help="Also for a date that is not finished.")
+@pass_cli
+def cleanup_cmd(cli: Cli, day: date, force: bool) -> None:
+    """Replace ingested FITS in $DFO_CAL_DIR/DATE by their headers (DFOS cleanupProducts), checksums verified."""
+    result = cleanup(cli.workspace(), day, force)
+    click.echo(f"{day}: {len(result.replaced)} FITS replaced by headers, {len(result.kept)} kept")
+    for name in result.kept:
+        click.echo(f"kept (not ingested or checksum differs): {name}", err=True)

@@ -1,0 +1,132 @@
+"""finish, remove, cleanup (DFOS finishNight, the monitor's remove, cleanupProducts).
+
+* ``finish``: warns when ingestion is still open; deletes the date's raw FITS (copies of archived
+  frames: each is deleted only when the archive holds it), the cascades' working directories and
+  empty product directories (leftover products are moved to ``$DFO_LOG_DIR/<DATE>/leftover``,
+  never deleted); trims DFO_STATUS to its newest ``STATUS_KEEP_LINES``; adds the date to
+  ``$DFO_MON_DIR/HISTORY``; appends ``finished``.
+* ``remove``: appends ``removed``: the date leaves the monitor.
+* ``cleanup``: replaces each ingested FITS of ``$DFO_CAL_DIR/<DATE>`` by its ``.hdr`` header, only
+  when both the local file and the archived copy have the checksum the catalog recorded; refuses a
+  date that is not finished unless forced.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import date
+
+from astropy.io import fits
+
+from dfos import clock
+from dfos.archive.local import LocalArchive
+from dfos.dates import format_timestamp
+from dfos.errors import DfosError, FormatError
+from dfos.fsutil import exclusive_lock, write_text_atomic
+from dfos.headers.io import parse_hdr_text, write_hdr
+from dfos.status.machine import flags_by_key
+from dfos.steps.ingest import WorkspaceArchive, ingest_list
+from dfos.steps.safe_move import Planned, carry_out, sha256
+from dfos.workspace import Workspace
+
+__all__ = ["CleanupResult", "FinishResult", "cleanup", "finish", "remove"]
+
+
+@dataclass(frozen=True)
+class FinishResult:
+    warnings: tuple[str, ...]
+    raw_deleted: int
+    raw_kept: int
+
+
+def _flags(workspace: Workspace, day: date) -> list[str]:
+    return flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
+
+
+def finish(workspace: Workspace, day: date) -> FinishResult:
+    """Run finishNight for a date; see the module docstring."""
+    key = day.isoformat()
+    flags = _flags(workspace, day)
+    if "finished" in flags:
+        raise DfosError(f"{key} is finished already")
+    if not any(f in flags for f in ("cal_Updated", "sci_Updated")):
+        raise DfosError(f"{key} is not moved yet: finish comes after 'dfos move' (no cal_Updated in DFO_STATUS)")
+    warnings = []
+    if "cal_Updated" in flags and not ingest_list(workspace, "CALIB", day).is_file():
+        warnings.append(f"ingestion of CALIB {key} is still open (see JOBS_INGEST)")
+    archive = LocalArchive(workspace.archive_dir)
+    deleted = kept = 0
+    raw = workspace.raw_dir / key
+    for frame in sorted(raw.glob("*.fits")) if raw.is_dir() else []:
+        try:
+            archived = archive.store_path(frame.name)
+        except FormatError:
+            archived = None
+        if archived is not None and archived.is_file() and archived.stat().st_size == frame.stat().st_size:
+            frame.unlink()
+            deleted += 1
+        else:
+            kept += 1
+            warnings.append(f"{frame.name} is not in the archive: kept")
+    for work in workspace.work_root.glob(f"*CALIB_{key}*") if workspace.work_root.is_dir() else []:
+        shutil.rmtree(work, ignore_errors=True)
+    product_root = workspace.path("DFS_PRODUCT")
+    leftover = workspace.path("DFO_LOG_DIR") / key / "leftover"
+    for folder in sorted(product_root.glob(f"*/{key}")):
+        files = [p for p in folder.iterdir() if p.is_file()]
+        carry_out([Planned(str(p), str(leftover / folder.parent.name / p.name), sha256(p), p.stat().st_size)
+                   for p in files])
+        if files:
+            warnings.append(f"{len(files)} leftover product(s) of {folder} moved to {leftover}")
+        folder.rmdir()
+    workspace.status_log.trim(workspace.settings.STATUS_KEEP_LINES)
+    now = clock.now(workspace.settings)
+    history = workspace.mon_dir / "HISTORY"
+    with exclusive_lock(history.with_name(".HISTORY.lock")):
+        old = history.read_text(encoding="utf-8") if history.is_file() else ""
+        if not any(line.split()[:1] == [key] for line in old.splitlines()):
+            write_text_atomic(history, old + f"{key} finished {format_timestamp(now)}\n")
+    workspace.status_log.append("finished", key, now)
+    return FinishResult(tuple(warnings), deleted, kept)
+
+
+def remove(workspace: Workspace, day: date) -> None:
+    """Append ``removed``: the date leaves the monitor (only a finished date)."""
+    key = day.isoformat()
+    flags = _flags(workspace, day)
+    if "finished" not in flags:
+        raise DfosError(f"{key} is not finished: run 'dfos finish -d {key}' first")
+    if "removed" in flags:
+        raise DfosError(f"{key} is removed already")
+    workspace.status_log.append("removed", key, clock.now(workspace.settings))
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    replaced: tuple[str, ...]
+    kept: tuple[str, ...]
+    """FITS files left as they are (not ingested, or a checksum does not match)."""
+
+
+def cleanup(workspace: Workspace, day: date, force: bool = False) -> CleanupResult:
+    """Replace ingested FITS files of ``$DFO_CAL_DIR/<DATE>`` by their headers; see the module docstring."""
+    key = day.isoformat()
+    if "finished" not in _flags(workspace, day) and not force:
+        raise DfosError(f"{key} is not finished: cleanup comes after 'dfos finish -d {key}' (or use --force)")
+    archive = WorkspaceArchive(workspace)
+    replaced, kept = [], []
+    for path in sorted((workspace.cal_dir / key).glob("*.fits")):
+        entry = archive.lookup(path.name)
+        if entry is None or sha256(path) != entry.sha256 or not archive.verify(path.name):
+            kept.append(path.name)
+            continue
+        hdr = path.with_suffix(".hdr")
+        write_hdr(hdr, fits.getheader(path))
+        if parse_hdr_text(hdr.read_text(encoding="ascii"), str(hdr)).get("HIERARCH ESO PRO CATG") is None:
+            kept.append(path.name)  # the header did not survive: keep the FITS file
+            continue
+        path.unlink()
+        replaced.append(path.name)
+    return CleanupResult(tuple(replaced), tuple(kept))
+

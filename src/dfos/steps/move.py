@@ -1,0 +1,185 @@
+"""move (DFOS moveProducts with renameProducts and updateAB): certified products to their final
+place, where they become the calibration memory of the next nights.
+
+1. plan (once; an interrupted move reuses its plan ``$DFO_CAL_DIR/<DATE>/.move_<MODE>.json``):
+   every product of a certified AB gets its certified name (``<CODE>_<TYPE>_<YYMMDD><LETTER>_<SETUP>``,
+   see :class:`dfos.naming.CalibName`) in ``$DFO_CAL_DIR/<DATE>``; a rejected AB's products go to
+   ``$DFO_LOG_DIR/<DATE>/rejected``; ABs, their logs (recipe, association, QC) and SOFs go to
+   ``$DFO_LOG_DIR/<DATE>``;
+2. every file is copied, verified (size, SHA-256) and only then deleted (:mod:`dfos.steps.safe_move`);
+3. the masters' headers enter the MCAL memory (``$DFO_CAL_DIR/MCAL/<DATE>/<name>.hdr``) and the VCAL
+   entries they replace are removed;
+4. updateAB: the moved ABs name their products as certified and their virtual inputs of the same
+   date as the masters; every product and every MCALIB input is checked to exist;
+5. ``cal_Updated`` is appended and the ingest call is added to ``JOBS_INGEST``.
+
+Running it again after it completed changes nothing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+from astropy.io import fits
+
+from dfos import clock
+from dfos.ab.format import parse, render
+from dfos.ab.model import AB, CalibInput, Product
+from dfos.db import engine_for_url
+from dfos.errors import DfosError
+from dfos.fsutil import exclusive_lock, write_text_atomic
+from dfos.headers.io import write_hdr
+from dfos.naming import CalibName
+from dfos.status.machine import flags_by_key
+from dfos.steps.certify import ACCEPT, REJECT, certification_rows
+from dfos.steps.safe_move import Planned, carry_out, read_plan, sha256, write_plan
+from dfos.steps.score import latest_decisions
+from dfos.workspace import Workspace
+
+__all__ = ["MoveResult", "append_job_line", "move"]
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    masters: tuple[str, ...]
+    """Certified names now in $DFO_CAL_DIR/<DATE>."""
+    rejected: tuple[str, ...]
+    moved_files: int
+    already_done: bool
+
+
+def append_job_line(workspace: Workspace, name: str, line: str) -> None:
+    """Add a command to a ToDo job file (JOBS_INGEST, JOBS_CLEANUP) once, under its lock."""
+    from dfos.steps.create_job import job_header
+
+    path = workspace.job_dir / name
+    with exclusive_lock(path.with_name(f".{name}.lock")):
+        text = path.read_text(encoding="utf-8") if path.is_file() else job_header(workspace)
+        if line not in text.splitlines():
+            write_text_atomic(path, text.rstrip("\n") + "\n" + line + "\n", mode=0o755)
+
+
+def _plan(workspace: Workspace, mode: str, day: date, abs_: list[AB], decided: dict[str, str]) -> list[Planned]:
+    key = day.isoformat()
+    plugin = workspace.instrument
+    code = plugin.mcal_code or plugin.file_prefix[:2].upper()
+    cal_dir = workspace.cal_dir / key
+    log_dir = workspace.path("DFO_LOG_DIR") / key
+    letters: dict[tuple[str, str], int] = {}
+    plan: list[Planned] = []
+
+    def add(source: Path, target: Path) -> None:
+        plan.append(Planned(str(source), str(target), sha256(source), source.stat().st_size))
+
+    for ab in abs_:
+        product_dir = workspace.expand(ab.prod_path)
+        for path in sorted(product_dir.glob(f"{ab.prod_root}_*")):
+            if decided.get(ab.name) == REJECT:
+                add(path, log_dir / "rejected" / path.name)
+                continue
+            if path.suffix != ".fits":
+                add(path, log_dir / path.name)  # PAF files and the like: kept with the logs
+                continue
+            header = fits.getheader(path)
+            catg = str(header.get("HIERARCH ESO PRO CATG", "PRODUCT"))
+            kind, setup = plugin.calib_kind(catg), plugin.calib_setup(catg, header)
+            index = letters.get((kind, setup), 0)
+            letters[(kind, setup)] = index + 1
+            if index >= 26:
+                raise DfosError(f"more than 26 {kind} products of setup {setup} on {key}: no letter left")
+            add(path, cal_dir / CalibName(code, kind, day, chr(ord("A") + index), setup).render())
+        stem = ab.name.removesuffix(".ab")
+        for extra in (workspace.ab_dir / ab.log_name, workspace.ab_dir / f"{stem}.alog",
+                      workspace.ab_dir / f"{stem}.qclog"):
+            if extra.is_file():
+                add(extra, log_dir / extra.name)
+    return plan
+
+
+def _update_ab(workspace: Workspace, ab: AB, renamed: dict[str, str], day: date) -> AB:
+    """updateAB: products under their certified names, same-date virtual inputs as the masters."""
+    key = day.isoformat()
+    cal_ref = f"$DFO_CAL_DIR/{key}"
+    by_source = {str(Path(source)): target for source, target in renamed.items()}
+    products = []
+    for product in ab.products:
+        source = str(workspace.expand(ab.prod_path) / product.name)
+        products.append(Product(Path(by_source[source]).name, product.catg) if source in by_source else product)
+    inputs = []
+    for cal in ab.mcalib:
+        target = by_source.get(str(workspace.expand(cal.sof_path)))
+        if cal.virtual and target is not None and Path(target).parent == workspace.cal_dir / key:
+            name = Path(target).name
+            inputs.append(CalibInput(f"$DFO_CAL_DIR/MCAL/{key}/{name.removesuffix('.fits')}.hdr", cal.tag,
+                                     f"{cal_ref}/{name}", virtual=False, producer=None, level=cal.level))
+        else:
+            inputs.append(cal)
+    moved_products = any(p.name != q.name for p, q in zip(products, ab.products, strict=True))
+    return replace(ab, products=tuple(products), mcalib=tuple(inputs),
+                   prod_path=cal_ref if moved_products else ab.prod_path)
+
+
+def move(workspace: Workspace, mode: str, day: date) -> MoveResult:
+    """Run move for a date; see the module docstring."""
+    mode = mode.upper()
+    key = day.isoformat()
+    prefix = "cal" if mode == "CALIB" else "sci"
+    flags = flags_by_key(workspace.status_log.read()).get(key, [])
+    plan_file = workspace.cal_dir / key / f".move_{mode}.json"
+    if f"{prefix}_Updated" in flags and not plan_file.exists():
+        return MoveResult((), (), 0, already_done=True)
+    if f"{prefix}_Certif" not in flags:
+        raise DfosError(f"{mode} {key} is not certified yet ('{prefix}_Certif' is not in DFO_STATUS): "
+                        f"run 'dfos certify -m {mode} -d {key}' first")
+    rows = certification_rows(workspace, mode, day)
+    with engine_for_url(workspace.db_url).begin() as db:
+        decided = {name: decision for name, (decision, _) in latest_decisions(db, [r.ab for r in rows]).items()}
+    undecided = [r.ab for r in rows if decided.get(r.ab) not in (ACCEPT, REJECT)]
+    if undecided:
+        raise DfosError(f"{len(undecided)} AB(s) of {key} have no decision (e.g. {undecided[0]}): certify them first")
+    log_dir = workspace.path("DFO_LOG_DIR") / key
+    abs_ = [parse(p.read_text(encoding="utf-8"), str(p)) for p in
+            ((workspace.ab_dir / r.ab) if (workspace.ab_dir / r.ab).is_file() else log_dir / r.ab for r in rows)]
+    plan = read_plan(plan_file)
+    if plan is None:
+        plan = _plan(workspace, mode, day, abs_, decided)
+        write_plan(plan_file, plan)
+    moved = carry_out(plan)
+    renamed = {entry.source: entry.target for entry in plan}
+    masters = []
+    for entry in plan:
+        target = Path(entry.target)
+        if target.parent == workspace.cal_dir / key:
+            masters.append(target.name)
+            write_hdr(workspace.mcal_dir / key / f"{target.stem}.hdr", fits.getheader(target))
+    for ab in abs_:  # the memory now holds the masters: the virtual entries they replace go
+        for vcal in sorted((workspace.vcal_dir / ab.date).glob(f"{ab.prod_root}_*.hdr")):
+            vcal.unlink()
+    problems = []
+    for ab in abs_:
+        updated = _update_ab(workspace, ab, renamed, day) if decided[ab.name] == ACCEPT else ab
+        write_text_atomic(log_dir / ab.name, render(updated))
+        write_text_atomic(log_dir / f"{ab.name.removesuffix('.ab')}.sof",
+                          "".join(f"{workspace.expand(p)} {tag}\n" for p, tag in updated.sof))
+        (workspace.ab_dir / ab.name).unlink(missing_ok=True)  # its updated copy is in place
+        if decided[ab.name] == ACCEPT:
+            problems += [f"{ab.name}: product {p.name} is missing" for p in updated.products
+                         if not (workspace.expand(updated.prod_path) / p.name).is_file()]
+            problems += [f"{ab.name}: input {c.sof_path} does not resolve" for c in updated.mcalib
+                         if not workspace.expand(c.sof_path).is_file() and not workspace.expand(c.ref).is_file()
+                         and not (c.virtual and decided.get(c.producer or "") == REJECT)]  # flagged already
+        if not (log_dir / ab.log_name).is_file():
+            problems.append(f"{ab.name}: no log {ab.log_name}")
+    if problems:
+        raise DfosError(f"updateAB found {len(problems)} problem(s), e.g. {problems[0]}; run 'dfos move' again "
+                        "after fixing them")
+    if f"{prefix}_Updated" not in flags:
+        workspace.status_log.append(f"{prefix}_Updated", key, clock.now(workspace.settings))
+    dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
+    append_job_line(workspace, "JOBS_INGEST",
+                    f"{dfos} --root {shlex.quote(str(workspace.root))} ingest -m {mode} -d {key}")
+    plan_file.unlink()
+    return MoveResult(tuple(masters), tuple(r.ab for r in rows if decided.get(r.ab) == REJECT), moved, False)
