@@ -7,14 +7,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from nights import process_night
 from sqlalchemy import select
 
 from dfos.db import archive_catalog, engine_for_url
 from dfos.errors import DfosError
-from dfos.steps.cascade import exec_cascade
 from dfos.steps.certify import Decision, certify, parse_decisions
 from dfos.steps.create_ab import create_abs
-from dfos.steps.create_job import create_job
 from dfos.steps.demo_data import generate_night
 from dfos.steps.finish import cleanup, finish, remove
 from dfos.steps.headers import extract_headers
@@ -22,13 +21,11 @@ from dfos.steps.ingest import ingest
 from dfos.steps.move import move
 from dfos.steps.process_ab import load_ab, process_ab
 from dfos.steps.safe_move import sha256
-from dfos.steps.status import append_flag
 from dfos.workspace import Workspace, open_workspace
 
 pytestmark = pytest.mark.esorex
 
 NIGHT, NEXT = date(2013, 2, 12), date(2013, 2, 13)
-DAG = "CALIB_2013-02-12"
 BIAS = "UVES.2013-02-12T18:05:00.500_tpl.ab"
 DARK = "UVES.2013-02-12T18:40:00.500_tpl.ab"
 ORDERPOS = "UVES.2013-02-12T21:50:00.500_frm.ab"
@@ -40,13 +37,7 @@ MASTERS = ["UV_BKGF_130212A_BLUE.fits", "UV_MBIA_130212A_BLUE.fits", "UV_MBIA_13
 
 @pytest.fixture
 def processed(uves_night: Workspace) -> Workspace:
-    ws = open_workspace(uves_night.root, env={"DFOS_NOW": "2013-02-13T14:00:00"})
-    extract_headers(ws, NIGHT)
-    create_abs(ws, NIGHT, "CALIB")
-    create_job(ws, NIGHT, "CALIB")
-    assert exec_cascade(ws, DAG, ws.job_dir / f"execAB_{DAG}", slots=2).ok
-    append_flag(ws, "cal_QC", NIGHT)
-    return ws
+    return process_night(uves_night)
 
 
 def _checksums(ws: Workspace, names: list[str]) -> dict[str, str]:

@@ -15,36 +15,26 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from nights import process_night
 
 from dfos.db import engine_for_url
-from dfos.steps.cascade import exec_cascade
 from dfos.steps.certify import certify, parse_decisions
-from dfos.steps.create_ab import create_abs
-from dfos.steps.create_job import create_job
 from dfos.steps.finish import cleanup, finish
-from dfos.steps.headers import extract_headers
 from dfos.steps.ingest import ingest, ingest_list
 from dfos.steps.move import move
 from dfos.steps.safe_move import sha256
-from dfos.steps.status import append_flag
 from dfos.workspace import Workspace, open_workspace
 
 pytestmark = pytest.mark.esorex
 
 NIGHT = date(2013, 2, 12)
-DAG = "CALIB_2013-02-12"
 KILLS = 8
 
 
 @pytest.fixture
 def certified(uves_night: Workspace, tmp_path: Path) -> Path:
     """A template workspace: the night processed, QC done, every AB certified."""
-    ws = open_workspace(uves_night.root, env={"DFOS_NOW": "2013-02-13T14:00:00"})
-    extract_headers(ws, NIGHT)
-    create_abs(ws, NIGHT, "CALIB")
-    create_job(ws, NIGHT, "CALIB")
-    assert exec_cascade(ws, DAG, ws.job_dir / f"execAB_{DAG}", slots=2).ok
-    append_flag(ws, "cal_QC", NIGHT)
+    ws = process_night(uves_night)
     decisions = parse_decisions("UVES.2013-02-12T21:50:00.500_frm.ab accept\n"
                                 "UVES.2013-02-12T21:52:00.500_tpl.ab accept\n")
     assert certify(ws, "CALIB", NIGHT, decisions, accept_green=True).certified_flag
@@ -153,11 +143,10 @@ def test_sigkill_during_move_ingest_and_cleanup(certified: Path, tmp_path: Path)
 
 def test_a_full_disk_during_move_loses_nothing(certified: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import dfos.steps.safe_move as safe_move
-
     ws = _copy(certified, tmp_path / "copy")
     originals = _shas(_fits(ws)["products"])
     calls = {"n": 0}
+    real_copy = shutil.copyfile
 
     def no_link(*_: object) -> None:
         raise OSError(errno.EXDEV, "cross-device link")  # as on two file systems: a real copy
@@ -167,12 +156,13 @@ def test_a_full_disk_during_move_loses_nothing(certified: Path, tmp_path: Path,
         if calls["n"] == 3:  # the third file meets a full disk half way
             Path(target).write_bytes(Path(source).read_bytes()[:1000])
             raise OSError(errno.ENOSPC, "No space left on device")
-        shutil.copyfile(source, target)
+        real_copy(source, target)
 
-    monkeypatch.setattr(safe_move.os, "link", no_link)
-    monkeypatch.setattr(safe_move.shutil, "copyfile", half_copy)
+    monkeypatch.setattr(os, "link", no_link)  # safe_move's, and every other: only move runs meanwhile
+    monkeypatch.setattr(shutil, "copyfile", half_copy)
     with pytest.raises(OSError, match="No space left"):
         move(ws, "CALIB", NIGHT)
+    assert calls["n"] == 3  # two files were really copied, the third met the full disk
     found = _fits(ws)
     assert sorted(set(_shas(found["products"]) + _shas(found["cal"]))) == originals
     assert not [p for p in (ws.cal_dir / "2013-02-12").iterdir() if p.name.endswith(".part")]  # no half copy left
@@ -183,8 +173,6 @@ def test_a_full_disk_during_move_loses_nothing(certified: Path, tmp_path: Path,
 
 def test_a_refused_write_during_move_loses_nothing(certified: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import dfos.fsutil as fsutil
-
     ws = _copy(certified, tmp_path / "copy")
     originals = _shas(_fits(ws)["products"])
     real_replace = os.replace
@@ -195,7 +183,7 @@ def test_a_refused_write_during_move_loses_nothing(certified: Path, tmp_path: Pa
             raise PermissionError(errno.EACCES, "Permission denied", str(target))
         real_replace(source, target)
 
-    monkeypatch.setattr(fsutil.os, "replace", refuse)
+    monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(PermissionError):
         move(ws, "CALIB", NIGHT)
     found = _fits(ws)

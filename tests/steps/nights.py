@@ -1,0 +1,26 @@
+"""The synthetic UVES night processed with real esorex, for the tests of the steps after processing."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from dfos.steps.cascade import exec_cascade
+from dfos.steps.create_ab import create_abs
+from dfos.steps.create_job import create_job
+from dfos.steps.headers import extract_headers
+from dfos.steps.status import append_flag
+from dfos.workspace import Workspace, open_workspace
+
+NIGHT = date(2013, 2, 12)
+DAG = "CALIB_2013-02-12"
+
+
+def process_night(uves_night: Workspace, env: dict[str, str] | None = None) -> Workspace:
+    """Headers, ABs, job files, the cascade (QC inside each AB), and ``cal_QC``, as the job file does."""
+    ws = open_workspace(uves_night.root, env={"DFOS_NOW": "2013-02-13T14:00:00", **(env or {})})
+    extract_headers(ws, NIGHT)
+    create_abs(ws, NIGHT, "CALIB")
+    create_job(ws, NIGHT, "CALIB")
+    assert exec_cascade(ws, DAG, ws.job_dir / f"execAB_{DAG}", slots=2).ok
+    append_flag(ws, "cal_QC", NIGHT)
+    return ws
