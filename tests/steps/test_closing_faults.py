@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from nights import process_night
 
-from dfos.db import engine_for_url
 from dfos.steps.certify import certify, parse_decisions
 from dfos.steps.finish import cleanup, finish
 from dfos.steps.ingest import ingest, ingest_list
@@ -43,7 +42,6 @@ def certified(uves_night: Workspace, tmp_path: Path) -> Path:
 
 def _copy(template: Path, root: Path) -> Workspace:
     shutil.copytree(template, root, symlinks=True)
-    engine_for_url.cache_clear()
     return open_workspace(root, env={"DFOS_NOW": "2013-02-13T14:00:00"})
 
 
@@ -89,7 +87,6 @@ def _kill_during(ws: Workspace, step: str, delay: float) -> None:
     child.wait()
     child.stdin.close()
     child.stdout.close()
-    engine_for_url.cache_clear()
 
 
 def test_sigkill_during_move_ingest_and_cleanup(certified: Path, tmp_path: Path) -> None:

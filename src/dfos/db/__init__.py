@@ -9,8 +9,8 @@ SQLite runs in WAL mode with a busy timeout, so several processes (an executor,
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -27,8 +27,8 @@ from dfos.db.schema import (
     qc1_params,
 )
 
-__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "engine_for_url",
-           "metadata", "qc1_params", "sqlalchemy_url"]
+__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "dispose_engines",
+           "engine_for_url", "metadata", "qc1_params", "sqlalchemy_url"]
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -39,9 +39,28 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-@cache
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
 def engine_for_url(url: str) -> Engine:
     """An engine for ``url``, its schema up to date (one per process and URL)."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            engine = _ENGINES[url] = _new_engine(url)
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every engine's connections and forget the engines (after a fork, or between tests)."""
+    with _ENGINES_LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()
+
+
+def _new_engine(url: str) -> Engine:
     url = sqlalchemy_url(url)
     connect_args: Mapping[str, Any] = {"timeout": 60, "check_same_thread": False} if url.startswith("sqlite") else {}
     engine = create_engine(url, connect_args=dict(connect_args), pool_pre_ping=not url.startswith("sqlite"))
