@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from dfos.errors import FormatError
 
-__all__ = ["CalibName", "RawName"]
+__all__ = ["CALIB_PATTERN", "CalibName", "RawName", "pattern_regex"]
 
 _RAW_RE = re.compile(
     r"^(?P<prefix>[A-Za-z][A-Za-z0-9_]*)\."
@@ -55,15 +55,29 @@ class RawName:
         return cls(prefix=match["prefix"], moment=moment)
 
 
-_CALIB_RE = re.compile(
-    r"^(?P<code>[A-Z][A-Z0-9]{0,3})_(?P<kind>[A-Z0-9]{4})_(?P<yymmdd>\d{6})(?P<letter>[A-Z])_"
-    r"(?P<setup>[A-Za-z0-9][A-Za-z0-9-]*)\.fits$"
-)
+#: The default certified name (DFOS renameProducts): ``UV_MBIA_130212A_BLUE.fits``.
+CALIB_PATTERN = "{code}_{kind}_{yymmdd}{letter}_{setup}.fits"
+_FIELDS = {"code": r"[A-Z][A-Z0-9]{0,3}", "kind": r"[A-Z0-9]{4}", "yymmdd": r"\d{6}", "letter": r"[A-Z]",
+           "setup": r"[A-Za-z0-9][A-Za-z0-9-]*"}
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """The regular expression of a naming pattern; every field exactly once, separated by literals."""
+    parts = re.split(r"(\{[a-z]+\})", pattern)
+    fields = [p[1:-1] for p in parts if p.startswith("{")]
+    if sorted(fields) != sorted(_FIELDS) or any((p and "{" in p) or "}" in p for p in parts if not p.startswith("{")):
+        raise FormatError(f"naming pattern {pattern!r} must hold each of {{code}} {{kind}} {{yymmdd}} {{letter}} "
+                          "{setup} once")
+    if not pattern.endswith(".fits") or "/" in pattern:
+        raise FormatError(f"naming pattern {pattern!r} must end in .fits and hold no '/'")
+    return re.compile("^" + "".join(f"(?P<{p[1:-1]}>{_FIELDS[p[1:-1]]})" if p.startswith("{") else re.escape(p)
+                                    for p in parts) + "$")
 
 
 @dataclass(frozen=True, slots=True)
 class CalibName:
-    """A certified calibration's name, e.g. ``UV_MBIA_130212A_BLUE.fits``."""
+    """A certified calibration's name, e.g. ``UV_MBIA_130212A_BLUE.fits`` (the fields, laid out by
+    a pattern: :data:`CALIB_PATTERN` unless the installation configures another)."""
 
     code: str
     """The instrument's MCAL code (UV, GI)."""
@@ -76,17 +90,24 @@ class CalibName:
     setup: str
     """Letters, digits and '-' (BLUE, REDL, 1x1-HR09B ...)."""
 
-    def render(self) -> str:
-        name = f"{self.code}_{self.kind}_{self.day:%y%m%d}{self.letter}_{self.setup}.fits"
-        if not 2000 <= self.day.year <= 2099 or CalibName.parse(name) != self:
-            raise ValueError(f"{self!r} cannot be named losslessly")
+    def render(self, pattern: str = CALIB_PATTERN) -> str:
+        name = pattern.format(code=self.code, kind=self.kind, yymmdd=f"{self.day:%y%m%d}", letter=self.letter,
+                              setup=self.setup)
+        try:
+            back = CalibName.parse(name, pattern)
+        except FormatError:
+            back = None
+        if not 2000 <= self.day.year <= 2099 or back != self:
+            raise ValueError(f"{self!r} cannot be named losslessly with {pattern!r}")
         return name
 
     @classmethod
-    def parse(cls, name: str) -> CalibName:
-        match = _CALIB_RE.match(name)
+    def parse(cls, name: str, pattern: str = CALIB_PATTERN) -> CalibName:
+        match = pattern_regex(pattern).match(name)
         if not match:
-            raise FormatError(f"{name!r} is not a certified calibration name like UV_MBIA_130212A_BLUE.fits")
+            example = CalibName("UV", "MBIA", date(2013, 2, 12), "A", "BLUE")
+            shown = pattern.format(code=example.code, kind=example.kind, yymmdd="130212", letter="A", setup="BLUE")
+            raise FormatError(f"{name!r} is not a certified calibration name like {shown}")
         try:
             day = datetime.strptime(match["yymmdd"], "%y%m%d").date()
         except ValueError:

@@ -121,6 +121,30 @@ def test_log_in_create_abs_run_the_cascade_and_watch_it_live(server: tuple[str, 
             page.goto(url + "/")
             expect(page.locator('tr[data-date="2013-02-12"] td:last-child')).to_have_text("cal_QC", timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "monitor-5-after.png"), full_page=True)
+
+            # certify (the grey ABs by hand, the green ones at once), move, finish, remove
+            page.locator('td[data-step="certify_move"] a').click()
+            for name in ("UVES.2013-02-12T21:50:00.500_frm.ab", "UVES.2013-02-12T21:52:00.500_tpl.ab"):
+                page.get_by_label(f"accept {name}").check()
+            page.click("#certify-button")
+            expect(page.locator("#certify-message")).to_contain_text("certified (cal_Certif)")
+            page.screenshot(path=str(ARTIFACTS / "monitor-6-certify.png"), full_page=True)
+            page.goto(url + "/")
+            page.locator('button[data-action="move"]').click()
+            expect(page.locator("#job-state")).to_have_text("done", timeout=60_000)
+            expect(page.locator("#job-log")).to_contain_text("UV_MBIA_130212A_BLUE.fits")
+            page.goto(url + "/")
+            page.locator('button[data-action="finish"]').click()
+            expect(page.locator("#job-state")).to_have_text("done", timeout=60_000)
+            page.goto(url + "/")
+            page.locator('button[data-action="remove"]').click()
+            expect(page.locator("#job-state")).to_have_text("done", timeout=60_000)
+            page.goto(url + "/")
+            expect(page.locator('tr[data-date="2013-02-12"]')).to_have_count(0)  # the date left the monitor
+            page.goto(url + "/history")
+            expect(page.locator("table.history")).to_contain_text("2013-02-12")
+            page.screenshot(path=str(ARTIFACTS / "monitor-7-history.png"), full_page=True)
         finally:
             browser.close()
-    assert ws.status_log.read()[-1].flag == "cal_QC"
+    assert [line.flag for line in ws.status_log.read()][-4:] == ["cal_Certif", "cal_Updated", "finished", "removed"]
+    assert (ws.cal_dir / "2013-02-12" / "UV_MBIA_130212A_BLUE.fits").is_file()

@@ -120,3 +120,26 @@ def test_a_rejected_ab_never_enters_the_memory(processed: Workspace) -> None:
     assert (rejected / "r.UVES.2013-02-12T18:05:00.500_tpl_0000.fits").is_file()
     ingest(ws, "CALIB", NIGHT)
     assert not (ws.archive_dir / "calib" / "2013-02-12" / "UV_MBIA_130212A_BLUE.fits").exists()
+
+
+def test_light_certification_finish_before_ingest_and_cleanup_of_what_is_not_archived(uves_night: Workspace) -> None:
+    from sqlalchemy import select as sql_select
+
+    from dfos.db import comments
+
+    ws = process_night(uves_night, env={"DFOS_NOW": "2013-02-12T23:30:00"})  # the night is TODAY
+    light = certify(ws, "CALIB", NIGHT, [Decision(BIAS, "certified", "looks fine so far")], light=True, user="qc")
+    assert not light.certified_flag and ws.status_log.read()[-1].flag == "cal_QC"
+    with engine_for_url(ws.db_url).begin() as db:
+        notes = db.execute(sql_select(comments.c.text).where(comments.c.subject == BIAS)).scalars().all()
+    assert notes == ["provisional certified: looks fine so far"]
+    later = open_workspace(ws.root, env={"DFOS_NOW": "2013-02-13T14:00:00"})
+    with pytest.raises(DfosError, match="TODAY"):
+        certify(later, "CALIB", NIGHT, light=True)
+    certify(later, "CALIB", NIGHT, parse_decisions(f"{ORDERPOS} accept\n{FLAT} accept\n"), accept_green=True)
+    move(later, "CALIB", NIGHT)
+    result = finish(later, NIGHT)
+    assert result.warnings == ("ingestion of CALIB 2013-02-12 is still open (see JOBS_INGEST)",)
+    kept = cleanup(later, NIGHT)
+    assert kept.replaced == () and sorted(kept.kept) == MASTERS  # nothing archived: every FITS stays
+    assert sorted(p.name for p in (later.cal_dir / "2013-02-12").glob("*.fits")) == MASTERS

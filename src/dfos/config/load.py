@@ -140,6 +140,14 @@ def _validate(spec: KeySpec, value: Any, where: str) -> None:
     if spec.name in {"N_DFO_HDR", "STATUS_KEEP_LINES", "N_MCAL_LIST", "N_VCAL_LIST", "DOWNLOAD_SLOTS",
                      "MAX_ATTEMPTS", "AB_WARN_LIMIT"} and value < 1:
         raise ConfigError(f"{where}: {spec.name} must be at least 1, not {value}")
+    if spec.name == "MCAL_NAME_PATTERN":
+        from dfos.errors import FormatError
+        from dfos.naming import pattern_regex
+
+        try:
+            pattern_regex(value)
+        except FormatError as exc:
+            raise ConfigError(f"{where}: {exc.message}") from None
     if spec.name == "DATA_QUOTA" and not (math.isfinite(value) and 0 < value <= 100):
         raise ConfigError(f"{where}: DATA_QUOTA must be a percentage above 0 and at most 100, not {value}")
     if spec.name == "DFO_OFFSET" and not (math.isfinite(value) and -24 < value < 24):

@@ -78,6 +78,8 @@ class Settings:
     MAX_ATTEMPTS: int = _key(1, "processing", "runs of a failing AB before it counts as failed")
     RECIPE_LIMITS: str = _key("", "processing", "ABs of one recipe at once at most: 'uves_cal_mflat=1,gimasterbias=2'")
     QCBQS_TYPE: str = _key("IMPLICIT", "processing", "QC jobs: SER, PAR or IMPLICIT (inside processAB)")
+    MCAL_NAME_PATTERN: str = _key("{code}_{kind}_{yymmdd}{letter}_{setup}.fits", "processing",
+                                  "certified calibration names; each of {code} {kind} {yymmdd} {letter} {setup} once")
 
     # -- status and monitor ----------------------------------------------------
     N_DFO_HDR: int = _key(20, "status", "newest header dates considered for the date table")

@@ -37,7 +37,7 @@ from dfos.monitor.abmonitor import STATES, ab_page
 from dfos.monitor.auth import csrf_token, load_secret, password_ok, valid_csrf
 from dfos.monitor.background import SystemSampler
 from dfos.monitor.files import OutsideWorkspace, inside, tail
-from dfos.monitor.jobs import ACTIONS, JobRunner, action_steps
+from dfos.monitor.jobs import ACTIONS, DATE_ACTIONS, JobRunner, action_steps
 from dfos.workspace import Workspace
 
 __all__ = ["TEMPLATES", "MonitorState", "base_context", "create_app", "health_context", "history_rows",
@@ -255,6 +255,8 @@ async def ab_detail(request: Request) -> Response:
     ws = _state(request).workspace
     name = Path(request.path_params["name"]).name
     ab_path = ws.ab_dir / name
+    if not ab_path.is_file():  # a moved date's ABs are in $DFO_LOG_DIR/<DATE>
+        ab_path = next(iter(sorted(ws.path("DFO_LOG_DIR").glob(f"*/{name}"))), ab_path)
     if not name.endswith(".ab") or not ab_path.is_file():
         raise _NotFound(f"no AB {name}")
     from dfos.ab.format import parse
@@ -262,12 +264,12 @@ async def ab_detail(request: Request) -> Response:
 
     text = ab_path.read_text(encoding="utf-8", errors="replace")
     ab = parse(text, str(ab_path))
-    log = ws.ab_dir / ab.log_name
+    log = ab_path.parent / ab.log_name
     log_tail = tail(log, 8000)[0] if log.is_file() else ""
     product_dir = ws.expand(ab.prod_path)
     products = sorted(product_dir.glob(f"{ab.prod_root}_*")) if product_dir.is_dir() else []
     plots = sorted((ws.path("DFO_PLT_DIR") / ab.date).glob(f"{ab.prod_root}_*.png"))
-    qclog = ws.ab_dir / f"{name.removesuffix('.ab')}.qclog"
+    qclog = ab_path.parent / f"{name.removesuffix('.ab')}.qclog"
     try:
         explain = explain_text(ws, name)
     except DfosError as exc:
@@ -391,7 +393,7 @@ async def start_action(request: Request) -> Response:
     if action not in ACTIONS:
         return PlainTextResponse(f"unknown action {action}", status_code=404)
     day = None
-    if action in ("create_ab", "process"):
+    if action in DATE_ACTIONS:
         try:
             day = parse_date(str(form.get("date", "")))
         except DfosError as exc:
@@ -457,6 +459,48 @@ async def save_todo(request: Request) -> Response:
     return RedirectResponse(f"/todo/{name}", status_code=303)
 
 
+@readable
+async def certify_page(request: Request) -> Response:
+    from dfos.steps.certify import certification_rows
+
+    day = _date_arg(request)
+    rows = certification_rows(_state(request).workspace, "CALIB", day)
+    return _page(request, "certify.html", {"day": day.isoformat(), "rows": rows,
+                                           "light": request.query_params.get("light") == "1",
+                                           "message": request.query_params.get("message", "")})
+
+
+@changing
+async def certify_submit(request: Request) -> Response:
+    from urllib.parse import quote
+
+    from starlette.concurrency import run_in_threadpool
+
+    from dfos.steps.certify import ACCEPT, REJECT, Decision, certify
+
+    day = _date_arg(request)
+    form = await request.form()
+    decisions = []
+    for index in range(int(str(form.get("count", "0")) or 0)):
+        name, choice = str(form.get(f"ab_{index}", "")), str(form.get(f"decision_{index}", ""))
+        if choice in ("accept", "reject"):
+            decisions.append(Decision(name, ACCEPT if choice == "accept" else REJECT,
+                                      str(form.get(f"comment_{index}", ""))[:2000]))
+    light = form.get("light") == "1"
+    user = str(request.session.get("user", "operator"))
+    try:
+        result = await run_in_threadpool(certify, _state(request).workspace, "CALIB", day, decisions,
+                                         form.get("accept_green") == "1", light, user)
+    except DfosError as exc:
+        message = exc.message
+    else:
+        message = (f"{len(result.recorded)} decision(s) recorded; "
+                   + (f"{len(result.undecided)} AB(s) still undecided" if result.undecided else
+                      "certified (cal_Certif)" if result.certified_flag else "all decided"))
+    return RedirectResponse(f"/certify/{day.isoformat()}?message={quote(message)}" + ("&light=1" if light else ""),
+                            status_code=303)
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
     return HTMLResponse(f"<!doctype html><title>not found</title><p>{html.escape(str(exc))}</p>", status_code=404)
 
@@ -477,6 +521,8 @@ def create_app(workspace: Workspace, token: str | None = None) -> Starlette:
         Route("/todo/{name}", todo_page),
         Route("/todo/{name}", save_todo, methods=["POST"]),
         Route("/jobs/{id}", job_page),
+        Route("/certify/{day}", certify_page),
+        Route("/certify/{day}", certify_submit, methods=["POST"]),
         Route("/api/abs/{day}", api_abs),
         Route("/api/dates", api_dates),
         Route("/api/jobs/{id}", api_job),

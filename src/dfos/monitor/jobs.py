@@ -20,14 +20,19 @@ from pathlib import Path
 from dfos import clock
 from dfos.workspace import Workspace
 
-__all__ = ["ACTIONS", "Job", "JobRunner", "action_steps"]
+__all__ = ["ACTIONS", "DATE_ACTIONS", "Job", "JobRunner", "action_steps"]
 
 #: Action name -> what the button says.
 ACTIONS = {
     "create_ab": "createAB -m CALIB",
     "process": "createJob + cascade + QC",
+    "move": "moveProducts -m CALIB",
+    "finish": "finishNight",
+    "remove": "remove from the monitor",
     "launch_todo": "launch the ToDo job file",
 }
+#: Actions that concern one date (the form carries it).
+DATE_ACTIONS = ("create_ab", "process", "move", "finish", "remove")
 
 
 def _dfos(workspace: Workspace, *args: str) -> list[str]:
@@ -46,6 +51,10 @@ def action_steps(workspace: Workspace, action: str, day: date | None, todo: str 
                 _dfos(workspace, "exec-cascade", "--dag-id", f"QC_{dag}",
                       "--jobs", str(workspace.job_dir / f"execQC_{dag}")),
                 _dfos(workspace, "flag", "cal_QC", "-d", key)]
+    if action == "move" and day is not None:
+        return [_dfos(workspace, "move", "-m", "CALIB", "-d", day.isoformat())]
+    if action in ("finish", "remove") and day is not None:
+        return [_dfos(workspace, action, "-d", day.isoformat())]
     if action == "launch_todo" and todo is not None:
         return [[str(workspace.job_dir / todo)]]
     raise ValueError(f"unknown action {action!r}")

@@ -130,7 +130,7 @@ def ingest(workspace: Workspace, mode: str, day: date, ingestor: Ingestor | None
     lines = []
     names = []
     for path in sorted((workspace.cal_dir / key).glob("*.fits")):
-        CalibName.parse(path.name)  # only certified products are ingested
+        CalibName.parse(path.name, workspace.settings.MCAL_NAME_PATTERN)  # only certified products go in
         header = fits.getheader(path)
         entry = archive.ingest(path, day, mode, str(header.get("HIERARCH ESO PRO REC1 RAW1 NAME", "")),
                                str(header.get("HIERARCH ESO PRO CATG", "")))

@@ -90,7 +90,8 @@ def _plan(workspace: Workspace, mode: str, day: date, abs_: list[AB], decided: d
             letters[(kind, setup)] = index + 1
             if index >= 26:
                 raise DfosError(f"more than 26 {kind} products of setup {setup} on {key}: no letter left")
-            add(path, cal_dir / CalibName(code, kind, day, chr(ord("A") + index), setup).render())
+            name = CalibName(code, kind, day, chr(ord("A") + index), setup)
+            add(path, cal_dir / name.render(workspace.settings.MCAL_NAME_PATTERN))
         stem = ab.name.removesuffix(".ab")
         for extra in (workspace.ab_dir / ab.log_name, workspace.ab_dir / f"{stem}.alog",
                       workspace.ab_dir / f"{stem}.qclog"):
