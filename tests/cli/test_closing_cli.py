@@ -35,3 +35,27 @@ def test_a_decision_file_with_a_mistake_names_its_line(capsys: pytest.CaptureFix
     code = main(["--root", str(workspace.root), "certify", "-d", "2013-02-12", "--decisions", str(decisions)])
     err = capsys.readouterr().err
     assert code == 5 and "decisions.txt:2: expected '<AB> accept|reject [comment]'" in err
+
+
+def test_certify_asks_ab_by_ab_in_a_terminal(workspace: Workspace) -> None:
+    from click.testing import CliRunner
+    from sqlalchemy import insert, select
+
+    from dfos.cli.main import cli
+    from dfos.db import ab_runs, certifications, engine_for_url
+
+    day = date(2013, 2, 12)
+    names = ["UVES.2013-02-12T18:05:00.500_tpl.ab", "UVES.2013-02-12T18:40:00.500_tpl.ab"]
+    (workspace.mon_dir / "AB_list_CALIB_2013-02-12").write_text(
+        "".join(f"{n}  BIAS_BLUE  uves_cal_mbias  COMPLETE\n" for n in names))
+    with engine_for_url(workspace.db_url).begin() as db:
+        db.execute(insert(ab_runs), [{"ab": n, "batch_id": "CALIB_2013-02-12", "recipe": "r", "started": "s",
+                                      "ended": "e", "status": "SUCCESSFUL"} for n in names])
+    append_flag(workspace, "cal_QC", day)
+    result = CliRunner().invoke(cli, ["--root", str(workspace.root), "certify", "-d", "2013-02-12", "--user", "anna",
+                                      "--interactive"], input="a\nclean\na\n\n")
+    assert result.exit_code == 0, result.output
+    assert "[a]ccept, [r]eject, [s]kip, [q]uit" in result.output and "certified (cal_Certif)" in result.output
+    with engine_for_url(workspace.db_url).begin() as db:
+        rows = db.execute(select(certifications.c.ab, certifications.c.by, certifications.c.comment)).all()
+    assert sorted(rows) == [(names[0], "anna", "clean"), (names[1], "anna", "")]

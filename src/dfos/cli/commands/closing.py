@@ -54,9 +54,11 @@ def _ask(rows: list[CertRow]) -> list[Decision]:
 @click.option("--decisions", "batch", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="A file of '<AB> accept|reject [comment]' lines.")
 @click.option("--user", default=None, help="Who decides (default: the login name).")
+@click.option("--interactive/--no-interactive", default=None,
+              help="Ask AB by AB (default: when standard input is a terminal and no decisions are given).")
 @pass_cli
 def certify_cmd(cli: Cli, mode: str, day: date, light: bool, accept_green: bool, batch: Path | None,
-                user: str | None) -> None:
+                user: str | None, interactive: bool | None) -> None:
     """Accept or reject each processed AB of DATE (DFOS certifyProducts), red scores first.
 
     In a terminal without --accept-green/--decisions it asks AB by AB.  When every
@@ -67,7 +69,9 @@ def certify_cmd(cli: Cli, mode: str, day: date, light: bool, accept_green: bool,
     workspace = cli.workspace()
     rows = certification_rows(workspace, mode.upper(), day)
     decisions = parse_decisions(batch.read_text(encoding="utf-8"), str(batch)) if batch else []
-    if not decisions and not accept_green and sys.stdin.isatty():
+    if interactive is None:
+        interactive = not decisions and not accept_green and sys.stdin.isatty()
+    if interactive:
         decisions = _ask([r for r in rows if r.decision not in (ACCEPT, REJECT) or r.by == "auto"])
     result = certify(workspace, mode, day, decisions, accept_green, light, user or getpass.getuser())
     for row in certification_rows(workspace, mode.upper(), day):
