@@ -105,3 +105,14 @@ def exclusive_lock(path: Path, wait: float | None = None) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes (read in 1 MB blocks)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

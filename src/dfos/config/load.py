@@ -148,6 +148,10 @@ def _validate(spec: KeySpec, value: Any, where: str) -> None:
             pattern_regex(value)
         except FormatError as exc:
             raise ConfigError(f"{where}: {exc.message}") from None
+    if spec.name == "DOWNLOAD_RETRIES" and value < 0:
+        raise ConfigError(f"{where}: DOWNLOAD_RETRIES must be 0 or more, not {value}")
+    if spec.name == "ARCHIVE_URL" and value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: ARCHIVE_URL must be an http:// or https:// URL, not {value!r}")
     if spec.name == "DATA_QUOTA" and not (math.isfinite(value) and 0 < value <= 100):
         raise ConfigError(f"{where}: DATA_QUOTA must be a percentage above 0 and at most 100, not {value}")
     if spec.name == "DFO_OFFSET" and not (math.isfinite(value) and -24 < value < 24):

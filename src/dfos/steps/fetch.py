@@ -10,14 +10,16 @@ from datetime import date
 from pathlib import Path
 
 from dfos.ab.model import AB
+from dfos.archive.client import ArchiveClient, HttpArchiveClient, LocalArchiveClient, download
 from dfos.archive.local import LocalArchive
+from dfos.config.settings import Flavour
 from dfos.dates import parse_date
 from dfos.errors import DfosError, FormatError, InvalidDate
 from dfos.fsutil import atomic_path
 from dfos.workspace import Workspace
 
-__all__ = ["copy_verified", "fetch_many", "fetch_master", "fetch_masters", "fetch_raw", "master_source",
-           "missing_masters"]
+__all__ = ["archive_client", "copy_verified", "download_slots", "fetch_many", "fetch_master", "fetch_masters",
+           "fetch_raw", "master_source", "missing_masters"]
 
 
 def copy_verified(source: Path, target: Path) -> None:
@@ -28,16 +30,22 @@ def copy_verified(source: Path, target: Path) -> None:
             raise OSError(f"short copy of {source}")
 
 
+def archive_client(workspace: Workspace) -> ArchiveClient:
+    """The workspace's archive: ``ARCHIVE_URL`` over HTTP, else the archive directory."""
+    url = workspace.settings.ARCHIVE_URL
+    return HttpArchiveClient(url) if url else LocalArchiveClient(workspace.archive_dir)
+
+
+def download_slots(workspace: Workspace) -> int:
+    """Parallel downloads: DOWNLOAD_SLOTS, one at a time for the OPSHUB flavour (bandwidth-bound)."""
+    return 1 if workspace.settings.FLAVOUR is Flavour.OPSHUB else workspace.settings.DOWNLOAD_SLOTS
+
+
 def fetch_raw(workspace: Workspace, day: date, name: str) -> Path:
-    """Make one raw frame available locally; return its path."""
-    target = workspace.raw_dir / day.isoformat() / Path(name).name
-    if target.is_file():
-        return target
-    source = LocalArchive(workspace.archive_dir).store_path(Path(name).name)
-    if not source.is_file():
-        raise DfosError(f"{name} is not in the archive {workspace.archive_dir}")
-    copy_verified(source, target)
-    return target
+    """Make one raw frame available locally (verified against the archive's checksum); return its path."""
+    (path,) = download(archive_client(workspace), [Path(name).name], workspace.raw_dir / day.isoformat(),
+                       parallel=1, retries=workspace.settings.DOWNLOAD_RETRIES)
+    return path
 
 
 def master_source(workspace: Workspace, target: Path) -> Path:
@@ -90,9 +98,13 @@ def _parallel(fetch: Callable[[str], Path], names: list[str], parallel: int) -> 
     return [f.result() for f in futures]
 
 
-def fetch_many(workspace: Workspace, day: date, names: list[str], parallel: int) -> list[Path]:
-    """Fetch several frames with at most ``parallel`` copies at once; raise the first failure after all ran."""
-    return _parallel(lambda name: fetch_raw(workspace, day, name), names, parallel)
+def fetch_many(workspace: Workspace, day: date, names: list[str], parallel: int | None = None,
+               progress: Callable[[int, int], None] | None = None) -> list[Path]:
+    """Fetch several frames, at most ``parallel`` (default: :func:`download_slots`) at once, retried and
+    verified; raises after all ran, naming what failed."""
+    return download(archive_client(workspace), [Path(n).name for n in names], workspace.raw_dir / day.isoformat(),
+                    parallel=parallel or download_slots(workspace), retries=workspace.settings.DOWNLOAD_RETRIES,
+                    progress=progress)
 
 
 def fetch_masters(workspace: Workspace, names: list[str], parallel: int) -> list[Path]:

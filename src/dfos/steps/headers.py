@@ -10,22 +10,26 @@ rest of the night goes on.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyWarning
 
 from dfos import clock
-from dfos.archive.local import LocalArchive
-from dfos.dates import night_bounds
+from dfos.archive.client import ArchiveClient, TransferError
+from dfos.dates import dfo_date, night_bounds
 from dfos.errors import DfosError, FormatError
 from dfos.fsutil import write_text_atomic
 from dfos.headers.dating import FrameTime, assign_dates
-from dfos.headers.io import fits_primary_header, write_hdr
+from dfos.headers.io import write_hdr
 from dfos.headers.keywords import to_fits
+from dfos.naming import RawName
 from dfos.status.flags import StatusFlag
+from dfos.steps.fetch import archive_client
 from dfos.workspace import Workspace
 
 __all__ = ["TEMPLATE_REACH", "HeaderIntake", "extract_headers"]
@@ -60,13 +64,14 @@ class HeaderIntake:
 def extract_headers(workspace: Workspace, day: date, progress: Progress | None = None) -> HeaderIntake:
     """Extract the headers of every archive frame of ``day``; see the module docstring."""
     settings = workspace.settings
-    archive = LocalArchive(workspace.archive_dir)
+    client = archive_client(workspace)
     start, end = night_bounds(day, settings.DFO_OFFSET)
     prefix = workspace.instrument.file_prefix
-    nearby = archive.files_between(start - TEMPLATE_REACH, end + TEMPLATE_REACH, prefix)
+    nearby = _frames_between(client, start - TEMPLATE_REACH, end + TEMPLATE_REACH, prefix)
     if not any(start <= f.moment < end for f in nearby):
+        where = settings.ARCHIVE_URL or workspace.archive_dir
         raise DfosError(
-            f"no {prefix} frames of {day} in the archive {workspace.archive_dir}; "
+            f"no {prefix} frames of {day} in the archive {where}; "
             f"check the date, or create a synthetic night with 'dfos demo-data --date {day}'"
         )
 
@@ -74,8 +79,8 @@ def extract_headers(workspace: Workspace, day: date, progress: Progress | None =
     problems: list[tuple[str, str]] = []
     for done, frame in enumerate(nearby, start=1):
         try:
-            headers[frame.name] = fits_primary_header(frame.path)
-        except FormatError as exc:
+            headers[frame.name] = _parse_header(frame.name, client.fetch_header(frame.name))
+        except (FormatError, TransferError) as exc:
             if start <= frame.moment < end:
                 problems.append((frame.name, str(exc)))
                 log.warning("%s: skipped: %s", frame.name, exc)
@@ -112,6 +117,38 @@ def extract_headers(workspace: Workspace, day: date, progress: Progress | None =
         header_dir=header_dir,
         problems=tuple(problems),
     )
+
+
+@dataclass(frozen=True)
+class _Frame:
+    name: str
+    moment: datetime
+
+
+def _frames_between(client: ArchiveClient, start: datetime, end: datetime, prefix: str) -> list[_Frame]:
+    """Frames of ``prefix`` whose exposure starts in ``[start, end)``, oldest first (archive nights are
+    by the plain 12:00 UT rule, so the neighbouring nights are listed too)."""
+    found = []
+    night = dfo_date(start) - timedelta(days=1)
+    while night <= dfo_date(end) + timedelta(days=1):
+        for entry in client.list_files(night):
+            try:
+                name = RawName.parse(entry.name)
+            except FormatError:
+                continue
+            if name.prefix == prefix and start <= name.moment < end:
+                found.append(_Frame(entry.name, name.moment))
+        night += timedelta(days=1)
+    return sorted(found, key=lambda f: (f.moment, f.name))
+
+
+def _parse_header(name: str, data: bytes) -> fits.Header:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyWarning)
+            return fits.Header.fromstring(data.decode("ascii", errors="replace"))
+    except (ValueError, UnicodeError) as exc:
+        raise FormatError(f"{name}: not a readable FITS header ({exc})") from None
 
 
 def _template(header: fits.Header) -> str | None:

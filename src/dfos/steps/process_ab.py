@@ -40,13 +40,13 @@ from dfos import clock
 from dfos.ab.format import STATUS_WIDTH, render
 from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.ab.store import read_ab
-from dfos.archive.local import LocalArchive
+from dfos.archive.client import TransferError, download
 from dfos.dates import format_timestamp, parse_date
 from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError, FormatError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.steps.create_ab import ab_list_lock
-from dfos.steps.fetch import copy_verified, master_source
+from dfos.steps.fetch import archive_client, copy_verified, master_source
 from dfos.workspace import Workspace
 
 __all__ = ["Failure", "RunRecord", "load_ab", "process_ab", "record_run", "set_process_status"]
@@ -101,14 +101,17 @@ def _last_error(log: Path) -> str:
 
 
 def _fetch_raw(workspace: Workspace, target: Path) -> bool:
-    """Copy a raw frame from the archive into place (verified size, atomic); False if the archive lacks it."""
+    """Fetch a raw frame from the archive into place (verified, atomic); False if the archive lacks it.
+    A transfer that fails for another reason raises OSError (an infrastructure failure)."""
     try:
-        source = LocalArchive(workspace.archive_dir).store_path(target.name)
+        download(archive_client(workspace), [target.name], target.parent, parallel=1,
+                 retries=workspace.settings.DOWNLOAD_RETRIES)
+    except TransferError as exc:
+        if "HTTP 404" in exc.message or "is not in the archive" in exc.message:
+            return False
+        raise OSError(exc.message) from None
     except FormatError:
         return False
-    if not source.is_file():
-        return False
-    copy_verified(source, target)
     return True
 
 

@@ -10,7 +10,6 @@ with an error: nothing is deleted that has no verified copy.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,17 +17,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dfos.errors import DfosError
-from dfos.fsutil import atomic_path, fsync_dir, write_text_atomic
+from dfos.fsutil import atomic_path, fsync_dir, sha256_file, write_text_atomic
 
 __all__ = ["MovePlan", "Planned", "carry_out", "read_plan", "sha256", "write_plan"]
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The SHA-256 of a file (:func:`dfos.fsutil.sha256_file`)."""
+    return sha256_file(path)
 
 
 @dataclass(frozen=True)

@@ -121,11 +121,11 @@ def watch_queue_cmd(cli: Cli, dag_id: str, once: bool) -> None:
 
 @click.command("fetch-raw")
 @date_option()
-@click.option("--parallel", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Copies at most at once.")
+@click.option("--parallel", type=click.IntRange(1, 64), default=None,
+              help="Transfers at once (default DOWNLOAD_SLOTS; 1 for OPSHUB).")
 @click.argument("names", nargs=-1, required=True)
 @pass_cli
-def fetch_raw_cmd(cli: Cli, day: date, parallel: int, names: tuple[str, ...]) -> None:
+def fetch_raw_cmd(cli: Cli, day: date, parallel: int | None, names: tuple[str, ...]) -> None:
     """Copy raw frames of DATE from the archive into $DFO_RAW_DIR/DATE (verified, atomic)."""
     fetched = fetch_many(cli.workspace(), day, list(names), parallel)
     click.echo(f"{day}: {len(fetched)} raw frame(s) in place")

@@ -1,0 +1,211 @@
+"""Archive clients: what dfos needs from an archive (NGAS at ESO), behind one interface.
+
+* :class:`LocalArchiveClient`: the workspace's archive directory (the embedded default);
+* :class:`HttpArchiveClient`: an archive speaking the small NGAS-like HTTP protocol of
+  :mod:`dfos.archive.server` (``dfos archive serve``):
+
+  ``GET /dates`` -> ``["2013-02-12", ...]`` (archive nights);
+  ``GET /files?date=YYYY-MM-DD[&checksums=1]`` -> ``[{"name", "size", "sha256"}, ...]``;
+  ``GET /RETRIEVE?file_id=NAME`` -> the file (``Content-Length``, ``X-Checksum-SHA256``);
+  ``GET /RETRIEVE?file_id=NAME&processing=header`` -> its primary header (whole 2880-byte blocks).
+
+:func:`download` fetches many files with bounded parallelism, retries with backoff, size and
+checksum verification and an atomic rename into place.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from dfos.archive.local import LocalArchive
+from dfos.errors import DfosError, FormatError
+from dfos.fsutil import atomic_path, sha256_file
+
+__all__ = ["ArchiveClient", "ArchiveEntry", "HttpArchiveClient", "LocalArchiveClient", "TransferError", "download",
+           "primary_header_bytes"]
+
+BLOCK = 2880
+
+
+class TransferError(DfosError):
+    """A file could not be fetched (after the retries)."""
+
+    exit_code = 6
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    name: str
+    size: int
+    sha256: str | None = None
+
+
+def primary_header_bytes(path: Path) -> bytes:
+    """The primary header of a FITS file: whole 2880-byte blocks up to the one holding ``END``."""
+    out = bytearray()
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK):
+            out += block
+            for offset in range(0, len(block), 80):
+                if block[offset : offset + 8] == b"END     ":
+                    return bytes(out)
+            if len(out) > 2880 * 200:
+                break
+    raise FormatError(f"{path.name}: no END card in its primary header")
+
+
+class ArchiveClient(ABC):
+    """Listing and fetching archive files."""
+
+    @abstractmethod
+    def list_dates(self) -> list[date]:
+        """Archive nights that hold files, oldest first."""
+
+    @abstractmethod
+    def list_files(self, night: date, checksums: bool = False) -> list[ArchiveEntry]:
+        """Files of one archive night (with their SHA-256 when asked)."""
+
+    @abstractmethod
+    def fetch_header(self, name: str) -> bytes:
+        """A file's primary header (2880-byte blocks)."""
+
+    @abstractmethod
+    def fetch_into(self, name: str, target: Path) -> str:
+        """Write a file's bytes to ``target``; return the SHA-256 the archive states for it."""
+
+
+class LocalArchiveClient(ArchiveClient):
+    """The workspace's archive directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.archive = LocalArchive(root)
+
+    def list_dates(self) -> list[date]:
+        found = []
+        for folder in sorted(self.archive.root.iterdir()) if self.archive.root.is_dir() else []:
+            try:
+                found.append(date.fromisoformat(folder.name))
+            except ValueError:
+                continue
+        return found
+
+    def list_files(self, night: date, checksums: bool = False) -> list[ArchiveEntry]:
+        folder = self.archive.root / night.isoformat()
+        if not folder.is_dir():
+            return []
+        return [ArchiveEntry(p.name, p.stat().st_size, sha256_file(p) if checksums else None)
+                for p in sorted(folder.iterdir()) if p.is_file() and p.name.endswith(".fits")]
+
+    def _path(self, name: str) -> Path:
+        path = self.archive.store_path(Path(name).name)
+        if not path.is_file():
+            raise TransferError(f"{name} is not in the archive {self.archive.root}")
+        return path
+
+    def fetch_header(self, name: str) -> bytes:
+        return primary_header_bytes(self._path(name))
+
+    def fetch_into(self, name: str, target: Path) -> str:
+        source = self._path(name)
+        shutil.copyfile(source, target)
+        return sha256_file(source)
+
+
+class HttpArchiveClient(ArchiveClient):
+    """An archive behind the HTTP protocol of the module docstring."""
+
+    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
+        self.base = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def _get(self, path: str, **query: str) -> Any:
+        url = f"{self.base}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        try:
+            return urllib.request.urlopen(url, timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            raise TransferError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise TransferError(f"{url}: {getattr(exc, 'reason', exc)}") from None
+
+    def list_dates(self) -> list[date]:
+        with self._get("/dates") as response:
+            return [date.fromisoformat(d) for d in json.loads(response.read())]
+
+    def list_files(self, night: date, checksums: bool = False) -> list[ArchiveEntry]:
+        with self._get("/files", date=night.isoformat(), checksums="1" if checksums else "0") as response:
+            return [ArchiveEntry(e["name"], int(e["size"]), e.get("sha256")) for e in json.loads(response.read())]
+
+    def fetch_header(self, name: str) -> bytes:
+        with self._get("/RETRIEVE", file_id=name, processing="header") as response:
+            return bytes(response.read())
+
+    def fetch_into(self, name: str, target: Path) -> str:
+        with self._get("/RETRIEVE", file_id=name) as response, target.open("wb") as out:
+            stated = response.headers.get("X-Checksum-SHA256", "")
+            shutil.copyfileobj(response, out, 1 << 20)
+        return str(stated)
+
+
+Progress = Callable[[int, int], None]
+
+
+def download(client: ArchiveClient, names: Iterable[str], target_dir: Path, parallel: int = 8, retries: int = 3,
+             backoff: float = 0.5, progress: Progress | None = None,
+             sleep: Callable[[float], None] = time.sleep) -> list[Path]:
+    """Fetch files into ``target_dir`` (those already there are kept), at most ``parallel`` at once.
+
+    Each transfer goes to a temporary file, is checked against the archive's SHA-256, and renamed
+    into place; a failed or corrupted transfer is tried again up to ``retries`` times, waiting
+    ``backoff`` x 2^n seconds.  Raises :class:`TransferError` naming what failed after all ran.
+    """
+    wanted = list(dict.fromkeys(names))
+    done = 0
+    failures: list[str] = []
+
+    def one(name: str) -> Path:
+        target = target_dir / Path(name).name
+        if target.is_file():
+            return target
+        problem = ""
+        for attempt in range(retries + 1):
+            if attempt:
+                sleep(backoff * 2 ** (attempt - 1))
+            try:
+                with atomic_path(target) as tmp:
+                    stated = client.fetch_into(name, tmp)
+                    got = sha256_file(tmp)
+                    if stated and got != stated:
+                        raise TransferError(f"{name}: checksum {got[:12]}... differs from the archive's "
+                                            f"{stated[:12]}...")
+                return target
+            except (TransferError, OSError) as exc:
+                problem = str(exc)
+        raise TransferError(f"{name}: {problem} (after {retries + 1} attempts)")
+
+    target_dir.mkdir(parents=True, exist_ok=True)
+    results: list[Path] = []
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futures = [pool.submit(one, name) for name in wanted]
+        for future in futures:
+            try:
+                results.append(future.result())
+            except TransferError as exc:
+                failures.append(exc.message)
+            done += 1
+            if progress:
+                progress(done, len(wanted))
+    if failures:
+        raise TransferError(f"{len(failures)} of {len(wanted)} downloads failed, e.g. {failures[0]}")
+    return results

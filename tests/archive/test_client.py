@@ -1,0 +1,136 @@
+"""Archive clients against a real ``dfos archive serve`` app on loopback (uvicorn), and the local one."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from dfos.archive.client import HttpArchiveClient, LocalArchiveClient, TransferError, download
+from dfos.archive.server import ArchiveFaults, create_archive_app
+from dfos.workspace import Workspace
+
+NIGHT = date(2013, 2, 12)
+
+
+class Server:
+    def __init__(self, root: Path, faults: ArchiveFaults) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        config = uvicorn.Config(create_archive_app(root, faults), host="127.0.0.1", port=self.port,
+                                log_level="error", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def archive(uves_small_archive: Path) -> Path:
+    return uves_small_archive
+
+
+@pytest.fixture
+def served(archive: Path) -> Iterator[tuple[str, ArchiveFaults]]:
+    faults = ArchiveFaults()
+    with Server(archive, faults) as url:
+        yield url, faults
+
+
+def _stats(url: str) -> dict[str, int]:
+    """The server's own count of requests and of transfers that ran at once."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/stats", timeout=10) as response:
+        return dict(json.loads(response.read()))
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_listing_and_headers_match_the_local_archive(served: tuple[str, ArchiveFaults], archive: Path) -> None:
+    url, _ = served
+    http, local = HttpArchiveClient(url), LocalArchiveClient(archive)
+    assert http.list_dates() == local.list_dates() != []
+    night = local.list_dates()[0]
+    assert http.list_files(night, checksums=True) == local.list_files(night, checksums=True)
+    name = local.list_files(night)[0].name
+    header = http.fetch_header(name)
+    assert header == local.fetch_header(name) and len(header) % 2880 == 0 and b"END     " in header
+    with pytest.raises(TransferError, match="HTTP 404"):
+        http.fetch_header("UVES.2000-01-01T00:00:00.000.fits")
+
+
+def test_parallel_download_is_bounded_and_verified(served: tuple[str, ArchiveFaults], archive: Path,
+                                                   tmp_path: Path) -> None:
+    url, faults = served
+    faults.delay = 0.15  # transfers overlap, so the server sees how many run at once
+    names = [e.name for night in LocalArchiveClient(archive).list_dates()
+             for e in LocalArchiveClient(archive).list_files(night)]
+    assert len(names) >= 20
+    seen: list[tuple[int, int]] = []
+    paths = download(HttpArchiveClient(url), names, tmp_path / "raw", parallel=3,
+                     progress=lambda d, t: seen.append((d, t)))
+    assert sorted(p.name for p in paths) == sorted(names)
+    for path in paths:
+        assert _sha(path) == _sha(next(archive.rglob(path.name)))
+    doc = _stats(url)
+    assert doc["max_concurrent"] == 3 and doc["requests"] == len(names)
+    assert seen[-1] == (len(names), len(names))
+    again = download(HttpArchiveClient(url), names, tmp_path / "raw", parallel=3)  # all there: nothing fetched
+    assert len(again) == len(names) and _stats(url)["requests"] == len(names)
+
+
+def test_failures_are_retried_and_corruption_is_caught(served: tuple[str, ArchiveFaults], archive: Path,
+                                                      tmp_path: Path) -> None:
+    url, faults = served
+    names = [e.name for e in LocalArchiveClient(archive).list_files(LocalArchiveClient(archive).list_dates()[0])][:3]
+    faults.fail_first[names[0]] = 2  # two HTTP 503 before it works
+    faults.corrupt_first[names[1]] = 1  # one corrupted transfer, caught by the checksum
+    waits: list[float] = []
+    paths = download(HttpArchiveClient(url), names, tmp_path / "raw", parallel=2, retries=3, backoff=0.1,
+                     sleep=waits.append)
+    assert [_sha(p) for p in paths] == [_sha(next(archive.rglob(n))) for n in names]
+    assert sorted(waits) == [0.1, 0.1, 0.2]  # backoff doubles
+    faults.corrupt_first[names[2]] = 10  # always corrupted: fails after the retries, nothing left behind
+    with pytest.raises(TransferError, match="checksum"):
+        download(HttpArchiveClient(url), [names[2]], tmp_path / "bad", retries=2, sleep=lambda _: None)
+    assert list((tmp_path / "bad").iterdir()) == []
+
+
+def test_a_workspace_takes_a_night_in_over_http(served: tuple[str, ArchiveFaults], archive: Path,
+                                                workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    from dfos.cli.main import main
+
+    url, _ = served
+    root = ["--root", str(workspace.root), "--set", f"ARCHIVE_URL={url}"]
+    assert not any(workspace.archive_dir.iterdir())  # nothing local: everything comes over HTTP
+    assert main([*root, "download", "-d", "2013-02-12", "--headers"]) == 0
+    headers = sorted(p.name for p in (workspace.hdr_dir / "2013-02-12").glob("*.hdr"))
+    assert len(headers) == 23 and "23 headers (23 new)" in capsys.readouterr().out
+    assert main([*root, "download", "-d", "2013-02-12", "--parallel", "4"]) == 0
+    raws = sorted((workspace.raw_dir / "2013-02-12").glob("*.fits"))
+    assert [p.stem for p in raws] == [h.removesuffix(".hdr") for h in headers]
+    for path in raws:
+        assert _sha(path) == _sha(next(archive.rglob(path.name)))
+    code = main(["--root", str(workspace.root), "--set", "ARCHIVE_URL=ftp://x", "download", "-d", "2013-02-12"])
+    assert code == 2 and "ARCHIVE_URL must be an http" in capsys.readouterr().err  # --set: a usage error
