@@ -8,6 +8,7 @@ association (classification, organisation, matching) of 10,000 and 100,000 heade
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,23 @@ def bench_night(tmp: Path, instrument: str, small: bool) -> None:
     timed(f"{instrument} header intake, {size}", lambda: extract_headers(ws, night), n, "frames")
 
 
+def bench_auto_daily(tmp: Path) -> None:
+    """An idle auto-daily (nothing new) on a processed small night: the whole command, Python included."""
+    ws, _ = init_workspace(tmp / "auto", env={})
+    generate_night(ws, date(2013, 2, 12), small=True)
+    env = {**os.environ, "DFOS_ROOT": str(ws.root), "DFOS_NOW": "2013-02-13T14:00:00"}
+    dfos = [sys.executable, "-m", "dfos.cli.main", "auto-daily"]
+    start = time.perf_counter()
+    subprocess.run(dfos, env=env, check=True, capture_output=True)
+    print(f"{'auto-daily: the small UVES night, real esorex (first run)':<58} {time.perf_counter() - start:8.3f} s")
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run(dfos, env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    print(f"{'auto-daily: idle (nothing new), median of 5 runs':<58} {sorted(times)[2]:8.3f} s")
+
+
 def main() -> None:
     import association
     import cascade
@@ -94,6 +112,7 @@ def main() -> None:
         tmp = Path(name)
         bench_status(tmp)
         bench_table(tmp)
+        bench_auto_daily(tmp)
         for instrument in ("UVES", "GIRAFFE"):
             for small in (True, False):
                 bench_night(tmp, instrument, small)

@@ -16,6 +16,7 @@ import click
 from dfos import __version__
 from dfos.cli.commands.archive import archive_group, download_cmd
 from dfos.cli.commands.association import create_ab_cmd, explain_cmd
+from dfos.cli.commands.auto import auto_daily_cmd, cron_group
 from dfos.cli.commands.cascade import (
     cascade_stat_cmd,
     create_job_cmd,
@@ -73,7 +74,7 @@ for command in (init_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_c
                 create_ab_cmd, explain_cmd, process_ab_cmd, create_job_cmd, exec_cascade_cmd, cascade_stat_cmd,
                 stop_cascade_cmd, watch_queue_cmd, fetch_raw_cmd, fetch_mcal_cmd, process_qc_cmd, score_cmd, qc1_cmd,
                 trend_cmd, health_cmd, monitor_group, certify_cmd, move_cmd, ingest_cmd, finish_cmd, remove_cmd,
-                cleanup_cmd, archive_group, download_cmd):
+                cleanup_cmd, archive_group, download_cmd, auto_daily_cmd, cron_group):
     cli.add_command(command)
 
 

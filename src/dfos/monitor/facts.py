@@ -104,7 +104,7 @@ def cron_checks() -> dict[str, Any]:
     done = subprocess.run([crontab, "-l"], capture_output=True, text=True, timeout=10, check=False)
     lines = [line for line in done.stdout.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     return {"available": True, "lines": lines,
-            "autodaily": next((line for line in lines if re.search(r"\bdfos\b.*\bauto-?daily\b", line)), None),
+            "autodaily": next((line for line in lines if re.search(r"\bdfos\b.*\bauto-?daily\b", line, re.I)), None),
             "trends": next((line for line in lines if re.search(r"\bdfos\b.*\b(health|trend)\b", line)), None)}
 
 

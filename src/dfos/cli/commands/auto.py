@@ -1,0 +1,111 @@
+"""``dfos auto-daily`` and ``dfos cron``: the automatic day and its cron jobs (DFOS autoDaily, dfosCron)."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+from datetime import date
+
+import click
+
+from dfos.cli.context import Cli, pass_cli
+from dfos.cli.options import DFO_DATE
+
+__all__ = ["auto_daily_cmd", "cron_group"]
+
+
+@click.command("auto-daily")
+@click.option("-D", "dates", type=DFO_DATE, multiple=True, help="Process this date (repeatable) instead of detecting.")
+@pass_cli
+def auto_daily_cmd(cli: Cli, dates: tuple[date, ...]) -> None:
+    """One automatic run: new data -> headers, ABs, cascade, QC, trends (DFOS autoDaily).
+
+    Returns at once when nothing is new.  Only one runs at a time: a second one
+    exits with 13.  Log: $DFO_MON_DIR/AUTO_DAILY/.
+    """
+    from dfos.steps.auto_daily import auto_daily
+
+    result = auto_daily(cli.workspace(), list(dates) or None, say=click.echo)
+    if result.log:
+        click.echo(f"log: {result.log}")
+
+
+@click.group("cron")
+def cron_group() -> None:
+    """dfosCron: run dfos jobs from cron with logs, and the crontab lines that do it."""
+
+
+JOBS = {"autoDaily": ["auto-daily"], "health": ["health"]}
+
+
+@cron_group.command("run")
+@click.option("-t", "job", type=click.Choice(sorted(JOBS)), required=True, help="The job.")
+@click.option("--if-requested", is_flag=True,
+              help="Only when a forced refresh was requested (the monitor's button, or the request file).")
+@pass_cli
+def cron_run_cmd(cli: Cli, job: str, if_requested: bool) -> None:
+    """Run a job with its output logged to $DFO_MON_DIR/CRON_LOGS/<job>_<time>.log."""
+    from dfos import clock
+    from dfos.steps.auto_daily import request_file
+
+    workspace = cli.workspace()
+    request = request_file(workspace)
+    if if_requested:
+        if not request.exists():
+            return
+        request.unlink(missing_ok=True)
+    logs = workspace.mon_dir / "CRON_LOGS"
+    logs.mkdir(parents=True, exist_ok=True)
+    stamp = clock.now(workspace.settings).strftime("%Y%m%dT%H%M%S")
+    log = logs / f"{job}_{stamp}.log"
+    argv = [sys.executable, "-m", "dfos.cli.main", "--root", str(workspace.root), *JOBS[job]]
+    with log.open("a", encoding="utf-8") as out:
+        out.write(f"$ dfos {' '.join(JOBS[job])}\n")
+        out.flush()
+        code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                              check=False).returncode
+        out.write(f"exit {code}\n")
+    if code not in (0, 13):
+        raise click.exceptions.Exit(code)
+
+
+def crontab_lines(cli: Cli) -> list[str]:
+    workspace = cli.workspace()
+    dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
+    root = shlex.quote(str(workspace.root))
+    return [
+        f"# dfos {workspace.root}",
+        f"17 * * * * {dfos} --root {root} cron run -t autoDaily",
+        f"* * * * * {dfos} --root {root} cron run -t autoDaily --if-requested",
+        f"43 6 * * * {dfos} --root {root} cron run -t health",
+    ]
+
+
+@cron_group.command("install")
+@click.option("--apply", is_flag=True, help="Install the lines into the user's crontab (others are kept).")
+@pass_cli
+def cron_install_cmd(cli: Cli, apply: bool) -> None:
+    """Print the crontab lines of this workspace (hourly autoDaily, forced refresh each minute, daily
+    trends); with --apply put them into the crontab, replacing this workspace's earlier lines."""
+    lines = crontab_lines(cli)
+    if not apply:
+        click.echo("\n".join(lines))
+        return
+    crontab = shutil.which("crontab")
+    if crontab is None:
+        raise click.ClickException("no crontab program on this machine; add the lines printed without --apply")
+    current = subprocess.run([crontab, "-l"], capture_output=True, text=True, check=False).stdout.splitlines()
+    marker = lines[0]
+    kept, skipping = [], False
+    for line in current:
+        if line == marker:
+            skipping = True
+            continue
+        if skipping and (line.startswith("#") or not line.strip()):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    subprocess.run([crontab, "-"], input="\n".join([*kept, *lines]) + "\n", text=True, check=True)
+    click.echo(f"installed {len(lines) - 1} crontab lines")

@@ -1,0 +1,120 @@
+"""autoDaily: one run at a time (also after a SIGKILL), the incremental day, forced refreshes via cron."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dfos.cli.main import main
+from dfos.steps.auto_daily import auto_daily, request_file
+from dfos.steps.demo_data import generate_night
+from dfos.workspace import Workspace, open_workspace
+
+NOW = {"DFOS_NOW": "2013-02-13T14:00:00"}
+
+#: A child that imports everything, says "ready", waits for "go", then runs auto-daily (13: busy).
+CHILD = """
+import os, sys
+from dfos.steps.auto_daily import AutoDailyBusy, auto_daily
+from dfos.workspace import open_workspace
+ws = open_workspace(__import__("pathlib").Path(sys.argv[1]),
+                    env={"DFOS_NOW": "2013-02-13T14:00:00", "DFOS_ESOREX": "true"})
+print("ready", flush=True)
+sys.stdin.readline()
+try:
+    auto_daily(ws)
+except AutoDailyBusy:
+    os._exit(13)
+"""
+
+
+@pytest.fixture
+def template(uves_night: Workspace) -> Path:
+    """A workspace whose archive holds a night nobody has taken in yet."""
+    return uves_night.root
+
+
+def _start(root: Path) -> subprocess.Popen[str]:
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    return child
+
+
+def _go(child: subprocess.Popen[str]) -> None:
+    assert child.stdin is not None
+    child.stdin.write("go\n")
+    child.stdin.flush()
+
+
+def _finish(child: subprocess.Popen[str]) -> int:
+    code = child.wait(timeout=120)
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.close()
+    child.stdout.close()
+    return code
+
+
+def test_two_runs_at_once_twenty_times(template: Path, tmp_path: Path) -> None:
+    for attempt in range(20):
+        root = tmp_path / f"ws{attempt}"
+        shutil.copytree(template, root)
+        first, second = _start(root), _start(root)
+        _go(first)
+        _go(second)
+        codes = sorted([_finish(first), _finish(second)])
+        assert codes == [0, 13], (attempt, codes)
+        logs = list((root / "monitor" / "AUTO_DAILY").glob("auto_daily_*.log"))
+        assert len(logs) == 1  # exactly one did the work
+        shutil.rmtree(root)
+
+
+def test_a_killed_run_leaves_a_lock_the_next_one_takes_over(template: Path) -> None:
+    child = _start(template)
+    _go(child)
+    time.sleep(0.3)  # inside its run, holding the lock
+    child.kill()
+    _finish(child)
+    assert (template / "monitor" / "AUTO_DAILY" / ".lock").exists()
+    ws = open_workspace(template, env={**NOW, "DFOS_ESOREX": "true"})
+    result = auto_daily(ws)
+    assert result.dates == ["2013-02-12"]  # the cut date was still listed in list_data_dates: done now
+
+
+def test_the_incremental_day_and_an_idle_run(template: Path) -> None:
+    ws = open_workspace(template, env={**NOW, "DFOS_ESOREX": "true"})
+    first = auto_daily(ws)
+    assert first.dates == ["2013-02-12"] and first.log is not None
+    assert any("raw_Complete" in m for m in first.messages)  # the night is over and every frame arrived
+    assert (ws.mon_dir / "AB_list_CALIB_2013-02-12").is_file() and (ws.job_dir / "JOBS_AUTO").is_file()
+    flags = [line.flag for line in ws.status_log.read()]
+    assert flags[-1] == "cal_QC" and "cal_Queued" in flags
+    idle = auto_daily(ws)
+    assert idle.messages == ["nothing new"] and idle.dates == [] and idle.log is None
+    assert (ws.mon_dir / "AUTO_DAILY" / "last_run").read_text().strip() == "2013-02-13T14:00:00"
+    generate_night(ws, __import__("datetime").date(2013, 2, 13), small=True, seed=4, only={"BIAS_BLUE"})
+    later = open_workspace(template, env={"DFOS_NOW": "2013-02-14T14:00:00", "DFOS_ESOREX": "true"})
+    assert auto_daily(later).dates == ["2013-02-13"]  # only the new night
+
+
+@pytest.mark.esorex
+def test_forced_refresh_through_cron(template: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = ["--root", str(template)]
+    assert main([*root, "--set", "ESOREX=true", "cron", "run", "-t", "autoDaily", "--if-requested"]) == 0
+    assert not (template / "monitor" / "CRON_LOGS").exists()  # nothing requested: nothing run
+    request = request_file(open_workspace(template, env={}))
+    request.parent.mkdir(parents=True, exist_ok=True)
+    request.touch()
+    assert main([*root, "cron", "run", "-t", "autoDaily", "--if-requested"]) == 0
+    assert not request.exists()
+    (log,) = (template / "monitor" / "CRON_LOGS").glob("autoDaily_*.log")
+    assert "$ dfos auto-daily" in log.read_text() and "exit 0" in log.read_text()
+    assert main([*root, "cron", "install"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("17 * * * * ") and line.endswith("cron run -t autoDaily") for line in lines)
+    assert any(line.startswith("* * * * * ") and line.endswith("--if-requested") for line in lines)
