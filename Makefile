@@ -11,6 +11,8 @@ DEMO   ?= demo-workspace
 DEMO_DATE ?= 2013-02-12
 # The demo pretends it is the afternoon after the night (past 12:00 UT), so the night is no longer TODAY.
 DEMO_NOW  ?= 2013-02-13T14:00:00
+# ... and while the night grows, it is still that night (TODAY).
+DEMO_NIGHT_NOW ?= 2013-02-12T23:59:00
 # make demo ends by serving the monitor (Ctrl-C stops it); SERVE=0 writes the static export instead.
 SERVE ?= 1
 PORT  ?= 8080
@@ -54,16 +56,24 @@ venv: system-deps $(STAMP)
 demo: venv
 	rm -rf $(DEMO)
 	$(BIN)/dfos init $(DEMO) --instrument UVES
-	DFOS_ROOT=$(DEMO) $(BIN)/dfos demo-data --date $(DEMO_DATE)
-	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos headers -d $(DEMO_DATE)
-	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos create-ab -m CALIB -d $(DEMO_DATE)
+	@for batch in 1 2 3 4; do \
+	  echo "== $(DEMO_DATE), evening and night: part $$batch of 4 of the frames reaches the archive"; \
+	  DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NIGHT_NOW) $(BIN)/dfos demo-data --date $(DEMO_DATE) --batches 4 || exit 1; \
+	  echo "== auto-daily (cron would start it every hour)"; \
+	  DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NIGHT_NOW) $(BIN)/dfos auto-daily || exit 1; \
+	done
+	@echo "== the next afternoon: auto-daily finds nothing new and closes the night"
+	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos auto-daily
 	DFOS_ROOT=$(DEMO) $(BIN)/dfos explain UVES.$(DEMO_DATE)T21:52:00.500_tpl.ab
-	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos create-job -m CALIB -d $(DEMO_DATE)
-	$(DEMO)/jobs/JOBS_NIGHT
 	DFOS_ROOT=$(DEMO) $(BIN)/dfos cascade-stat --dag-id CALIB_$(DEMO_DATE)
 	@echo "products:"; cd $(DEMO)/products && find . -name '*.fits' | sort | sed 's|^\./|  |'
-	DFOS_ROOT=$(DEMO) $(BIN)/dfos score -d $(DEMO_DATE)
 	DFOS_ROOT=$(DEMO) $(BIN)/dfos health
+	@echo "== certify: green ABs at once, the two without scores by a person (a decision file)"
+	@printf '%s\n' "UVES.$(DEMO_DATE)T21:50:00.500_frm.ab accept orders found" \
+	  "UVES.$(DEMO_DATE)T21:52:00.500_tpl.ab accept flat looks fine" > $(DEMO)/decisions.txt
+	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos certify -m CALIB -d $(DEMO_DATE) --accept-green \
+	  --decisions $(DEMO)/decisions.txt --user demo
+	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos move -m CALIB -d $(DEMO_DATE)
 	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos status
 	@if [ "$(SERVE)" = 0 ]; then \
 	  DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos monitor export $(DEMO)/export && \

@@ -118,3 +118,37 @@ def test_forced_refresh_through_cron(template: Path, capsys: pytest.CaptureFixtu
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("17 * * * * ") and line.endswith("cron run -t autoDaily") for line in lines)
     assert any(line.startswith("* * * * * ") and line.endswith("--if-requested") for line in lines)
+
+
+@pytest.mark.esorex
+def test_a_growing_night_ends_like_the_whole_night(workspace: Workspace, tmp_path: Path) -> None:
+    from datetime import date
+
+    from astropy.io import fits
+
+    from dfos.workspace import init_workspace
+
+    night = date(2013, 2, 12)
+
+    def products(ws: Workspace) -> dict[str, tuple[str, float | None]]:
+        found = {}
+        for path in ws.path("DFS_PRODUCT").rglob("*.fits"):
+            header = fits.getheader(path)
+            found[path.name] = (header["HIERARCH ESO PRO CATG"], header.get("HIERARCH ESO QC OUT1 RON MASTER"))
+        return found
+
+    whole, _ = init_workspace(tmp_path / "whole", env={}, instrument="UVES")
+    generate_night(whole, night, small=True, seed=7)
+    auto_daily(open_workspace(whole.root, env=NOW))
+
+    growing = workspace
+    during = {"DFOS_NOW": "2013-02-12T23:59:00"}  # TODAY: the night is still being observed
+    for batch in range(1, 5):
+        generate_night(growing, night, small=True, seed=7, batches=4)
+        result = auto_daily(open_workspace(growing.root, env=during))
+        assert result.dates == ["2013-02-12"], (batch, result.messages)
+    final = auto_daily(open_workspace(growing.root, env=NOW))
+    assert final.messages[0] == "night over, every frame arrived: raw_Complete for 2013-02-12"
+    assert products(growing) == products(whole) and len(products(whole)) == 7
+    runs = [line.flag for line in growing.status_log.read()]
+    assert runs.count("cal_QC") == 4 and runs.count("raw_Complete") == 1

@@ -363,9 +363,13 @@ def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:
              "wall_s": r["wall_s"], "backend_id": r["backend_id"]} for r in rows]
 
 
-def forget_cascade(workspace: Workspace, dag_id: str) -> None:
-    """Queue a cascade anew (createJob): every AB waits again; attempts keep counting, so that run
-    records of earlier queues are never taken for this one's.  Refused while an executor runs it."""
+def forget_cascade(workspace: Workspace, dag_id: str, names: list[str] | None = None) -> None:
+    """Queue a cascade anew (createJob): its ABs (``names``; default every one) wait again; attempts keep
+    counting, so that run records of earlier queues are never taken for this one's.  ABs not queued
+    again (DONE ones) keep their state.  Refused while an executor runs the cascade."""
     with _single(workspace, dag_id), engine_for_url(workspace.db_url).begin() as db:
-        db.execute(update(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)
-                   .values(state=NodeState.WAITING.value, pid=None, backend_id=None, exit_code=None, wall_s=None))
+        chosen = update(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)
+        if names is not None:
+            chosen = chosen.where(cascade_nodes.c.ab.in_(names))
+        db.execute(chosen.values(state=NodeState.WAITING.value, pid=None, backend_id=None, exit_code=None,
+                                 wall_s=None))

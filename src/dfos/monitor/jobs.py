@@ -30,6 +30,7 @@ ACTIONS = {
     "finish": "finishNight",
     "remove": "remove from the monitor",
     "launch_todo": "launch the ToDo job file",
+    "auto_daily": "autoDaily (forced refresh)",
 }
 #: Actions that concern one date (the form carries it).
 DATE_ACTIONS = ("create_ab", "process", "move", "finish", "remove")
@@ -55,6 +56,8 @@ def action_steps(workspace: Workspace, action: str, day: date | None, todo: str 
         return [_dfos(workspace, "move", "-m", "CALIB", "-d", day.isoformat())]
     if action in ("finish", "remove") and day is not None:
         return [_dfos(workspace, action, "-d", day.isoformat())]
+    if action == "auto_daily":
+        return [_dfos(workspace, "auto-daily")]
     if action == "launch_todo" and todo is not None:
         return [[str(workspace.job_dir / todo)]]
     raise ValueError(f"unknown action {action!r}")

@@ -110,6 +110,19 @@ def _raw_flag(workspace: Workspace, day: date, problems: int) -> str | None:
     return flag
 
 
+def _close_past_nights(workspace: Workspace, pending: list[date]) -> list[str]:
+    """Dates taken in while they were TODAY, now over, with nothing new left: ``raw_Complete``."""
+    today = clock.today(workspace.settings)
+    waiting = {d.isoformat() for d in pending}
+    closed = []
+    for key, flags in flags_by_key(workspace.status_log.read()).items():
+        if (StatusFlag.FITS_REQUESTED.value in flags and key not in waiting and key < today.isoformat()
+                and StatusFlag.RAW_COMPLETE.value not in flags and StatusFlag.RAW_INCOMPLETE.value not in flags):
+            workspace.status_log.append(StatusFlag.RAW_COMPLETE.value, key, clock.now(workspace.settings))
+            closed.append(key)
+    return closed
+
+
 @contextlib.contextmanager
 def _single_run(workspace: Workspace) -> Iterator[None]:
     lock = auto_daily_dir(workspace) / ".lock"
@@ -153,6 +166,9 @@ def _run(workspace: Workspace, dates: list[date] | None, say: Callable[[str], No
         if say:
             say(message)
 
+    closed = _close_past_nights(workspace, todo)
+    if closed:
+        note("night over, every frame arrived: raw_Complete for " + ", ".join(closed))
     if not todo:
         note("nothing new")
     else:

@@ -117,7 +117,7 @@ def create_job(
         write_text_atomic(path, render_exec(ExecFile(drs, tuple(sub)), header), mode=0o644)
         return JobFiles(path, None, None, None, None, tuple(line.ab for line in sub))
 
-    forget_cascade(workspace, f"{mode}_{key}")  # a new queue (refused while an executor runs this cascade)
+    forget_cascade(workspace, f"{mode}_{key}", sorted(names))  # a new queue (refused while an executor runs it)
     write_text_atomic(exec_ab, render_exec(ExecFile(drs, tuple(lines)), [stamp, f"DRS_TYPE {drs}"]))
     exec_qc = job_dir / f"execQC_{mode}_{key}"
     qc = settings.QCBQS_TYPE

@@ -30,6 +30,8 @@ class SyntheticNight:
     written: int
     """Frames newly written (existing ones are kept)."""
     directory: Path
+    batch: int | None = None
+    """With ``batches``: the part released by this call (1-based)."""
 
 
 def plan_night(instrument: str, day: date) -> list[FramePlan]:
@@ -47,11 +49,14 @@ def generate_night(
     progress: Callable[[int, int], None] | None = None,
     only: Collection[str] | None = None,
     bias_shift: float = 0.0,
+    batches: int | None = None,
 ) -> SyntheticNight:
     """Write a synthetic night into the workspace archive; frames already there are left alone.
 
     ``only`` keeps the templates of those categories (e.g. ``BIAS_BLUE``); ``bias_shift`` adds ADU
     to every chip's injected bias level (a month of nights with a drifting bias tests trends).
+    ``batches`` releases the night in that many parts, in time order, one part per call (a growing
+    night): the frames up to the next part's end are written; :attr:`SyntheticNight.batch` says which.
     Each frame is written to a temporary file and renamed into place, so an
     interrupted run leaves no half-written frame.
     """
@@ -67,6 +72,13 @@ def generate_night(
                              f"choose from {', '.join(sorted({t.category for t in templates}))}")
         templates = [t for t in templates if t.category in only]
     frames = expand(templates, plugin.file_prefix)
+    batch = None
+    if batches is not None:
+        if batches < 1:
+            raise UsageError("--batches must be at least 1")
+        present = sum(archive.store_path(f.name.render()).exists() for f in frames)
+        batch = min(batches, present * batches // len(frames) + 1)
+        frames = frames[: -(-batch * len(frames) // batches)]
     written = 0
     for done, frame in enumerate(frames, start=1):
         target = archive.store_path(frame.name.render())
@@ -84,4 +96,5 @@ def generate_night(
         frames=tuple(frames),
         written=written,
         directory=min(directories) if len(directories) == 1 else archive.root,
+        batch=batch,
     )

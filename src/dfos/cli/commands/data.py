@@ -50,9 +50,11 @@ def headers_cmd(cli: Cli, day: date) -> None:
               help="Only templates of this category (e.g. BIAS_BLUE); repeat for more.")
 @click.option("--bias-drift", type=float, default=0.0, show_default=True,
               help="ADU the injected bias level rises per night (for trend plots).")
+@click.option("--batches", type=click.IntRange(1, 100), default=None,
+              help="Release the night in N parts: each call writes the next part (a growing night).")
 @pass_cli
 def demo_data_cmd(cli: Cli, instrument: str | None, day: date, days: int, small: bool, seed: int,
-                  only: tuple[str, ...], bias_drift: float) -> None:
+                  only: tuple[str, ...], bias_drift: float, batches: int | None) -> None:
     """Write realistic synthetic nights of raw frames into the workspace archive.
 
     Frames are named like archive files (UVES.2013-02-12T18:05:00.500.fits),
@@ -66,8 +68,9 @@ def demo_data_cmd(cli: Cli, instrument: str | None, day: date, days: int, small:
         night_day = day + timedelta(days=k)
         with progress_bar(f"synthetic {instrument or workspace.settings.INSTRUMENT} night {night_day}") as progress:
             night = generate_night(workspace, night_day, instrument=instrument, small=small, seed=seed + k,
-                                   progress=progress, only=only or None, bias_shift=k * bias_drift)
+                                   progress=progress, only=only or None, bias_shift=k * bias_drift, batches=batches)
+        part = f", batch {night.batch} of {batches}" if night.batch is not None else ""
         click.echo(
-            f"{night.instrument} {night_day}: {len(night.frames)} frames ({night.written} new) "
+            f"{night.instrument} {night_day}: {len(night.frames)} frames ({night.written} new{part}) "
             f"in {night.directory} [{'small' if small else 'full size'}, seed {seed + k}]"
         )
