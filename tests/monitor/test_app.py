@@ -184,3 +184,15 @@ def test_the_link_bar() -> None:
     assert items == [{"kind": "link", "label": "bias", "title": "bias trending", "url": "/health"},
                      {"kind": "break"}, {"kind": "space"},
                      {"kind": "link", "label": "wiki", "title": "QC wiki", "url": "https://example.org/qc"}]
+
+
+def test_the_forced_refresh_button_runs_auto_daily(client: TestClient, night: Workspace) -> None:
+    csrf = login(client)
+    assert 'data-action="auto_daily"' in client.get("/").text
+    response = client.post("/action/auto_daily", data={"csrf": csrf}, follow_redirects=False)
+    number = response.headers["location"].rsplit("/", 1)[-1]
+    deadline = time.monotonic() + 120
+    while (doc := client.get(f"/api/jobs/{number}").json())["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert doc["state"] == "done" and "$ --root" in doc["log"] and "auto-daily" in doc["log"]
+    assert (night.mon_dir / "AUTO_DAILY" / "last_run").is_file()
