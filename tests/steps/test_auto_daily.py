@@ -152,3 +152,57 @@ def test_a_growing_night_ends_like_the_whole_night(workspace: Workspace, tmp_pat
     assert products(growing) == products(whole) and len(products(whole)) == 7
     runs = [line.flag for line in growing.status_log.read()]
     assert runs.count("cal_QC") == 4 and runs.count("raw_Complete") == 1
+
+
+@pytest.mark.esorex
+def test_a_better_calibration_supersedes_what_used_a_worse_one(uves_night: Workspace) -> None:
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from dfos.db import ab_runs, engine_for_url
+    from dfos.steps.certify import certify, parse_decisions
+    from dfos.steps.create_ab import read_ab_list, supersession_log
+    from dfos.steps.move import move
+    from dfos.steps.process_ab import load_ab
+
+    first, second = date(2013, 2, 12), date(2013, 2, 13)
+    ws = open_workspace(uves_night.root, env=NOW)
+    auto_daily(ws)  # the first night, processed, certified and moved: its master bias is in MCAL
+    certify(ws, "CALIB", first, parse_decisions("UVES.2013-02-12T21:50:00.500_frm.ab accept\n"
+                                                "UVES.2013-02-12T21:52:00.500_tpl.ab accept\n"), accept_green=True)
+    move(ws, "CALIB", first)
+
+    during = open_workspace(ws.root, env={"DFOS_NOW": "2013-02-13T23:59:00"})
+    dark = "UVES.2013-02-13T18:40:00.500_tpl.ab"
+    generate_night(ws, second, small=True, seed=5, only={"DARK_BLUE"})  # the darks arrive first ...
+    auto_daily(during)
+    assert [c.sof_path for c in load_ab(ws, dark).mcalib] == ["$DFO_CAL_DIR/2013-02-12/UV_MBIA_130212A_BLUE.fits"]
+    assert load_ab(ws, dark).process_status.value == "SUCCESSFUL"
+    old_product = ws.path("DFS_PRODUCT") / "DARK_BLUE" / "2013-02-13" / "r.UVES.2013-02-13T18:40:00.500_tpl_0000.fits"
+    old_bytes = old_product.read_bytes()
+
+    generate_night(ws, second, small=True, seed=5, only={"DARK_BLUE", "BIAS_BLUE"})  # ... the night's bias later
+    auto_daily(during)
+    renewed = load_ab(ws, dark)
+    (bias,) = renewed.mcalib
+    assert bias.virtual and bias.producer == "UVES.2013-02-13T18:05:00.500_tpl.ab"  # the same night's master
+    assert renewed.process_status.value == "SUCCESSFUL" and renewed.waitfor == (bias.producer,)
+    (line,) = supersession_log(ws, "CALIB_2013-02-13").read_text().splitlines()
+    assert f"{dark} run 1 superseded (a better calibration arrived)" in line
+    assert "was MASTER_BIAS_BLUE=UV_MBIA_130212A_BLUE.fits" in line
+    kept = ws.path("DFO_LOG_DIR") / "2013-02-13" / "superseded" / "UVES.2013-02-13T18:40:00.500_tpl.1"
+    assert (kept / old_product.name).read_bytes() == old_bytes  # the old product is kept, not deleted
+    with engine_for_url(ws.db_url).begin() as db:
+        statuses = db.execute(select(ab_runs.c.status).where(ab_runs.c.ab == dark).order_by(ab_runs.c.id)).scalars()
+        assert list(statuses) == ["SUCCESSFUL", "SUCCESSFUL"]  # it ran again, with the better bias
+    assert {e.name for e in read_ab_list(ws.mon_dir / "AB_list_CALIB_2013-02-13") if e.done} == {dark, bias.producer}
+    from starlette.testclient import TestClient
+
+    from dfos.monitor.app import create_app
+
+    with TestClient(create_app(during, token="t"), base_url="http://127.0.0.1") as client:
+        client.get("/login?token=t")
+        assert "superseded 1x" in client.get("/abs/2013-02-13").text  # shown in the AB monitor ...
+        page = client.get(f"/ab/{dark}").text
+        assert 'id="superseded"' in page and "was MASTER_BIAS_BLUE=UV_MBIA_130212A_BLUE.fits" in page  # ... with what

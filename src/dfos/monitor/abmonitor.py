@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dfos.db import ab_qc, ab_runs, cascade_nodes, engine_for_url
-from dfos.steps.create_ab import read_ab_list
+from dfos.steps.create_ab import read_ab_list, supersession_log
 from dfos.workspace import Workspace
 
 __all__ = ["STATES", "ABPage", "ABRow", "ab_page"]
@@ -40,11 +40,13 @@ class ABRow:
     verdict: str
     """green | red | grey | '' (no QC yet)."""
     message: str
+    superseded: int = 0
+    """Earlier runs of this AB superseded by a better calibration."""
 
     def to_json(self) -> dict[str, object]:
         return {"ab": self.name, "raw_type": self.raw_type, "recipe": self.recipe, "state": self.state,
                 "attempts": self.attempts, "started": self.started, "wall_s": self.wall_s, "slot": self.slot,
-                "score": self.score, "verdict": self.verdict, "message": self.message}
+                "score": self.score, "verdict": self.verdict, "message": self.message, "superseded": self.superseded}
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,12 @@ def ab_page(workspace: Workspace, day: date, mode: str = "CALIB", state: str | N
               and (raw_type is None or item[0].raw_type == raw_type) and (score is None or item[2] == score)]
     pages = max(1, -(-len(chosen) // size))
     page = min(max(1, page), pages)
+    log = supersession_log(workspace, dag)
+    replaced: dict[str, int] = {}
+    for line in log.read_text(encoding="utf-8").splitlines() if log.is_file() else []:
+        words = line.split()
+        if len(words) > 1:
+            replaced[words[1]] = replaced.get(words[1], 0) + 1
     shown = []
     for entry, now, verdict in chosen[(page - 1) * size : page * size]:
         node, run, qc = nodes.get(entry.name), runs.get(entry.name), scores.get(entry.name)
@@ -113,6 +121,7 @@ def ab_page(workspace: Workspace, day: date, mode: str = "CALIB", state: str | N
         wall = node[3] if node and node[3] is not None else (run[2] if run else None)
         shown.append(ABRow(entry.name, entry.raw_type, entry.recipe, now,
                            int(node[2]) if node else (1 if run else 0), run[1] if run else "", wall,
-                           str(node[4] or "") if node else "", f"{qc[1]}/{qc[2]}" if qc else "", verdict, message))
+                           str(node[4] or "") if node else "", f"{qc[1]}/{qc[2]}" if qc else "", verdict, message,
+                           replaced.get(entry.name, 0)))
     raw_types = tuple(sorted({entry.raw_type for entry in entries}))
     return ABPage(key, mode, tuple(shown), len(entries), len(chosen), page, pages, counts, raw_types)

@@ -281,11 +281,16 @@ async def ab_detail(request: Request) -> Response:
         decisions = db.execute(select(certifications).where(certifications.c.ab == name)
                                .order_by(certifications.c.id.desc()).limit(10)).mappings().all()
     sof = "".join(f"{ws.expand(path)} {tag}\n" for path, tag in ab.sof)
+    from dfos.steps.create_ab import supersession_log
+
+    history = supersession_log(ws, ab.batch_id)
+    superseded = [line for line in (history.read_text(encoding="utf-8").splitlines() if history.is_file() else [])
+                  if line.split()[1:2] == [name]]
     return _page(request, "ab.html", {
         "ab": ab, "text": text, "sof": sof, "log_tail": log_tail, "log_rel": _rel(ws, log) if log.is_file() else "",
         "products": [(p.name, _rel(ws, p)) for p in products], "plots": [_rel(ws, p) for p in plots],
         "qclog": qclog.read_text(encoding="utf-8", errors="replace") if qclog.is_file() else "",
-        "explain": explain, "runs": runs, "qc": qc, "decisions": decisions})
+        "explain": explain, "runs": runs, "qc": qc, "decisions": decisions, "superseded": superseded})
 
 
 @readable

@@ -30,12 +30,14 @@ from dfos.association.engine import AssociationResult, associate
 from dfos.association.explain import explain_lines
 from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib
+from dfos.dates import format_timestamp
 from dfos.errors import DfosError, FormatError, UsageError
 from dfos.fsutil import exclusive_lock, write_if_changed, write_text_atomic
 from dfos.headers.io import card_text, read_header
 from dfos.headers.keywords import to_fits
 from dfos.oca.io import load_rules
 from dfos.oca.syntax import RuleSet
+from dfos.status.machine import flags_by_key
 from dfos.workspace import Workspace
 
 __all__ = ["ABList", "CreateResult", "ab_list_lock", "create_abs", "explain_text", "read_ab_list", "rules_of",
@@ -90,6 +92,8 @@ class CreateResult:
     orphans: tuple[tuple[str, str], ...]
     problems: tuple[tuple[str, str], ...]
     """Headers that could not be read."""
+    superseded: tuple[str, ...] = ()
+    """DONE ABs made again because a better calibration arrived (and the ABs depending on them)."""
 
 
 def rules_of(workspace: Workspace) -> RuleSet:
@@ -233,10 +237,18 @@ def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
     done_entries = [entry for entry in read_ab_list(list_path) if entry.done]
     done = {entry.name for entry in done_entries}
     existing = _existing(workspace, batch)
-    # ABs tagged DONE are frozen: their raw frames form no new group, their products stay offered
-    frozen = {Path(raw.ref).name for name in done if name in existing for raw in existing[name].rawfiles}
+    # ABs tagged DONE are frozen: their raw frames form no new group, their products stay offered.
+    # Until the date is certified, a DONE AB that succeeded is associated again: when a better
+    # calibration arrived since, it is superseded (see _supersede).
+    prefix = "cal" if mode == "CALIB" else "sci"
+    certified = f"{prefix}_Certif" in flags_by_key(workspace.status_log.read()).get(key, [])
+    open_again = set() if certified else {
+        name for name in done if name in existing and existing[name].completeness is Completeness.COMPLETE
+        and existing[name].process_status is ProcessStatus.SUCCESSFUL}
+    frozen = {Path(raw.ref).name for name in done - open_again if name in existing
+              for raw in existing[name].rawfiles}
     settings = workspace.settings
-    memory = _memory(workspace, day, batch, classifier, done, problems)
+    memory = _memory(workspace, day, batch, classifier, done - open_again, problems)
     result = associate([f for f in frames if f.name not in frozen], rules, memory, instrument=settings.INSTRUMENT,
                        date=key, mode=mode, drs_type=settings.DRS_TYPE, classifier=classifier)
 
@@ -245,14 +257,21 @@ def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
     unchanged: list[str] = []
     kept: list[str] = []
     workspace.ab_dir.mkdir(parents=True, exist_ok=True)
+    better = {p.ab.name for p in result.abs if p.ab.name in open_again
+              and p.ab.completeness is Completeness.COMPLETE and _inputs(p.ab) != _inputs(existing[p.ab.name])}
+    superseded = _with_descendants(better, [p.ab for p in result.abs], done) if better else set()
     for planned in result.abs:
         name = planned.ab.name
         path = workspace.ab_dir / name
-        if name in done:  # never touched, even if its file has moved on
+        if name in done and name not in superseded:  # never touched, even if its file has moved on
             kept.append(name)
             final.append(existing.get(name, planned.ab))
             continue
-        ab = _carry_status(planned.ab, existing.get(name))
+        if name in superseded:
+            _supersede(workspace, existing[name], planned.ab, "a better calibration arrived" if name in better
+                       else "an AB it depends on was superseded")
+            done.discard(name)
+        ab = planned.ab if name in superseded else _carry_status(planned.ab, existing.get(name))
         (written if write_if_changed(path, render(ab)) else unchanged).append(name)
         alog = workspace.ab_dir / (name.removesuffix(".ab") + ".alog")
         write_if_changed(alog, "\n".join(explain_lines(planned)) + "\n")
@@ -284,7 +303,55 @@ def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
         removed=tuple(removed),
         orphans=tuple((o.frame.name, o.reason) for o in result.orphans),
         problems=tuple(problems),
+        superseded=tuple(sorted(superseded)),
     )
+
+
+def _inputs(ab: AB) -> set[tuple[str, str]]:
+    """What an AB's recipe reads besides its raw frames: (tag, file) of each calibration."""
+    return {(c.tag, c.sof_path) for c in ab.mcalib}
+
+
+def _with_descendants(roots: set[str], abs_: list[AB], done: set[str]) -> set[str]:
+    """The roots and every DONE AB that waits for one of them, directly or not."""
+    chosen = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for ab in abs_:
+            if ab.name in done and ab.name not in chosen and chosen.intersection(ab.waitfor):
+                chosen.add(ab.name)
+                grew = True
+    return chosen
+
+
+def supersession_log(workspace: Workspace, batch: str) -> Path:
+    """``$DFO_MON_DIR/supersessions_<MODE>_<DATE>``: one line per superseded AB run."""
+    return workspace.mon_dir / f"supersessions_{batch}"
+
+
+def _supersede(workspace: Workspace, old: AB, new: AB, reason: str) -> None:
+    """Move the old run's products and log aside (verified, never deleted) and log the supersession."""
+    from dfos.steps.safe_move import Planned, carry_out, sha256
+
+    key = old.date
+    stem = old.name.removesuffix(".ab")
+    log = supersession_log(workspace, old.batch_id)
+    previous = log.read_text(encoding="utf-8").splitlines() if log.is_file() else []
+    number = sum(1 for line in previous if line.split()[1:2] == [old.name]) + 1
+    aside = workspace.path("DFO_LOG_DIR") / key / "superseded" / f"{stem}.{number}"
+    product_dir = workspace.expand(old.prod_path)
+    files = sorted(product_dir.glob(f"{old.prod_root}_*")) if product_dir.is_dir() else []
+    files += [p for p in (workspace.ab_dir / old.log_name, workspace.ab_dir / old.name) if p.is_file()]
+    aside.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(aside / f"{old.name}.superseded", render(old))  # the AB as it ran
+    carry_out([Planned(str(f), str(aside / f.name), sha256(f), f.stat().st_size) for f in files
+               if f.name != old.name])
+    was = ", ".join(sorted(f"{t}={Path(f).name}" for t, f in _inputs(old) - _inputs(new))) or "-"
+    now = ", ".join(sorted(f"{t}={Path(f).name}" for t, f in _inputs(new) - _inputs(old))) or "-"
+    stamp = format_timestamp(clock.now(workspace.settings))
+    line = f"{stamp} {old.name} run {number} superseded ({reason}): was {was}; now {now}; kept in {aside}"
+    write_text_atomic(log, "\n".join([*previous, line]) + "\n")
 
 
 def _existing(workspace: Workspace, batch: str) -> dict[str, AB]:
