@@ -206,3 +206,13 @@ def test_a_better_calibration_supersedes_what_used_a_worse_one(uves_night: Works
         assert "superseded 1x" in client.get("/abs/2013-02-13").text  # shown in the AB monitor ...
         page = client.get(f"/ab/{dark}").text
         assert 'id="superseded"' in page and "was MASTER_BIAS_BLUE=UV_MBIA_130212A_BLUE.fits" in page  # ... with what
+
+
+def test_the_monitor_recognises_the_installed_cron_lines(template: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dfos.monitor.facts import classify_crontab
+
+    assert main(["--root", str(template), "cron", "install"]) == 0
+    found = classify_crontab(capsys.readouterr().out)
+    assert found["autodaily"] is not None and found["autodaily"].startswith("17 * * * * ")
+    assert found["trends"] is not None and found["trends"].endswith("cron run -t health")
+    assert classify_crontab("# 0 * * * * dfos auto-daily\n")["autodaily"] is None  # commented out: not enabled

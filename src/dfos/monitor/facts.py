@@ -28,7 +28,8 @@ from dfos.steps.status import date_table
 from dfos.workspace import Workspace
 
 __all__ = ["TODO_LISTS", "XDM_DIRS", "DateRow", "MonitorFacts", "Todo", "ab_count_in_dir", "archive_probe",
-           "cron_checks", "date_rows", "installation", "last_abs", "link_bar", "todo_lists", "xdm_scan"]
+           "classify_crontab", "cron_checks", "date_rows", "installation", "last_abs", "link_bar", "todo_lists",
+           "xdm_scan"]
 
 #: The ToDo job files dfoMonitor manages, in display order.
 TODO_LISTS = ("JOBS_NIGHT", "JOBS_INGEST", "JOBS_CLEANUP")
@@ -102,8 +103,13 @@ def cron_checks() -> dict[str, Any]:
     if crontab is None:
         return {"available": False, "autodaily": None, "trends": None, "lines": []}
     done = subprocess.run([crontab, "-l"], capture_output=True, text=True, timeout=10, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    return {"available": True, "lines": lines,
+    return {"available": True, **classify_crontab(done.stdout)}
+
+
+def classify_crontab(text: str) -> dict[str, Any]:
+    """The crontab's active lines, and those that run autoDaily and the trend (health) job."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return {"lines": lines,
             "autodaily": next((line for line in lines if re.search(r"\bdfos\b.*\bauto-?daily\b", line, re.I)), None),
             "trends": next((line for line in lines if re.search(r"\bdfos\b.*\b(health|trend)\b", line)), None)}
 
