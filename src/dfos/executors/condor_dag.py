@@ -1,0 +1,186 @@
+"""An HTCondor DAGMan description of a cascade, as data: validate, render, parse back.
+
+HTCondor's own tools accept cycles, undefined parents and duplicate nodes until DAGMan runs, so
+dfos validates its model first.  A node per AB; its DAGMan name is the AB name with every
+character outside ``[A-Za-z0-9._-]`` replaced by ``_`` (made unique), and the AB itself travels
+in ``VARS <node> ab="<AB>"``.  Written lines: ``JOB``, ``VARS``, ``RETRY``, ``CATEGORY``,
+``MAXJOBS``, ``PARENT ... CHILD ...``, ``NODE_STATUS_FILE``.  A rescue DAG's ``DONE`` lines are read
+by :func:`rescued`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from dfos.errors import FormatError
+
+__all__ = ["Dag", "DagNode", "node_name", "parse_dag", "render_dag", "rescued", "validate"]
+
+_KEYWORDS = {"parent", "child"}
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def node_name(ab: str, taken: set[str]) -> str:
+    """The DAGMan node name of an AB (unique among ``taken``, which it joins)."""
+    base = _SAFE.sub("_", ab) or "node"
+    name, n = base, 1
+    while name in taken or name.lower() in _KEYWORDS:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
+
+
+@dataclass(frozen=True)
+class DagNode:
+    name: str
+    ab: str
+    parents: tuple[str, ...] = ()
+    """Node names."""
+    retry: int = 0
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class Dag:
+    nodes: tuple[DagNode, ...]
+    submit_file: str
+    maxjobs: tuple[tuple[str, int], ...] = ()
+    node_status_file: str | None = None
+    extra_vars: tuple[tuple[str, str], ...] = field(default=())
+    """VARS every node gets (e.g. the cascade id)."""
+
+
+def validate(dag: Dag) -> list[str]:
+    """What DAGMan would trip over, in words (empty: fine)."""
+    problems = []
+    seen: set[str] = set()
+    for node in dag.nodes:
+        if node.name in seen:
+            problems.append(f"node {node.name} is defined twice")
+        seen.add(node.name)
+        if not node.name or _SAFE.search(node.name) or node.name.lower() in _KEYWORDS:
+            problems.append(f"node name {node.name!r} is not usable by DAGMan")
+        if node.retry < 0:
+            problems.append(f"node {node.name}: RETRY must be 0 or more")
+        if '"' in node.ab or "\n" in node.ab:
+            problems.append(f"node {node.name}: AB name {node.ab!r} cannot be quoted")
+    for node in dag.nodes:
+        problems += [f"node {node.name}: parent {p} is not a node" for p in node.parents if p not in seen]
+    categories = {n.category for n in dag.nodes if n.category}
+    problems += [f"MAXJOBS {c} {n}: at least 1 needed" for c, n in dag.maxjobs if n < 1]
+    problems += [f"MAXJOBS {c}: no node of that category" for c, _ in dag.maxjobs if c not in categories]
+    if not problems:
+        problems += _cycles(dag)
+    return problems
+
+
+def _cycles(dag: Dag) -> list[str]:
+    parents = {n.name: n.parents for n in dag.nodes}
+    state: dict[str, int] = {}
+    for start in parents:
+        stack = [(start, iter(parents[start]))]
+        if state.get(start):
+            continue
+        state[start] = 1
+        while stack:
+            name, children = stack[-1]
+            step = next(children, None)
+            if step is None:
+                state[name] = 2
+                stack.pop()
+            elif state.get(step) == 1:
+                return [f"cycle through {step}"]
+            elif not state.get(step):
+                state[step] = 1
+                stack.append((step, iter(parents[step])))
+    return []
+
+
+def render_dag(dag: Dag) -> str:
+    """The .dag text; refuses a DAG that :func:`validate` finds fault with."""
+    problems = validate(dag)
+    if problems:
+        raise FormatError(f"not a valid DAG: {problems[0]}")
+    lines = [f"# cascade DAG written by dfos ({len(dag.nodes)} nodes)"]
+    for node in dag.nodes:
+        lines.append(f"JOB {node.name} {dag.submit_file}")
+        pairs = [("ab", node.ab), *dag.extra_vars]
+        lines.append(f"VARS {node.name} " + " ".join(f'{k}="{v}"' for k, v in pairs))
+        if node.retry:
+            lines.append(f"RETRY {node.name} {node.retry}")
+        if node.category:
+            lines.append(f"CATEGORY {node.name} {node.category}")
+    lines += [f"MAXJOBS {c} {n}" for c, n in dag.maxjobs]
+    lines += [f"PARENT {' '.join(n.parents)} CHILD {n.name}" for n in dag.nodes if n.parents]
+    if dag.node_status_file:
+        lines.append(f"NODE_STATUS_FILE {dag.node_status_file} 5")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class _Job:
+    ab: str
+    parents: list[str] = field(default_factory=list)
+    retry: int = 0
+    category: str | None = None
+
+
+def parse_dag(text: str, source: str = "<dag>") -> Dag:
+    """Read back a DAG of the lines :func:`render_dag` writes."""
+    jobs: dict[str, _Job] = {}
+    order: list[str] = []
+    submit = ""
+    maxjobs: list[tuple[str, int]] = []
+    status = None
+    extra: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        words = shlex.split(line, posix=False)
+        keyword = words[0].upper()
+        try:
+            if keyword == "JOB":
+                jobs[words[1]] = _Job(ab=words[1])
+                order.append(words[1])
+                submit = words[2]
+            elif keyword == "VARS":
+                for pair in words[2:]:
+                    key, _, value = pair.partition("=")
+                    value = value.strip('"')
+                    if key == "ab":
+                        jobs[words[1]].ab = value
+                    else:
+                        extra[key] = value
+            elif keyword == "RETRY":
+                jobs[words[1]].retry = int(words[2])
+            elif keyword == "CATEGORY":
+                jobs[words[1]].category = words[2]
+            elif keyword == "MAXJOBS":
+                maxjobs.append((words[1], int(words[2])))
+            elif keyword == "PARENT":
+                split = [w.upper() for w in words].index("CHILD")
+                for child in words[split + 1 :]:
+                    jobs[child].parents += words[1:split]
+            elif keyword == "NODE_STATUS_FILE":
+                status = words[1]
+            else:
+                raise ValueError(keyword)
+        except (IndexError, KeyError, ValueError):
+            raise FormatError(f"{source}:{number}: not a DAG line dfos writes: {line!r}") from None
+    nodes = tuple(DagNode(name, jobs[name].ab, tuple(jobs[name].parents), jobs[name].retry, jobs[name].category)
+                  for name in order)
+    return Dag(nodes, submit, tuple(maxjobs), status, tuple(sorted(extra.items())))
+
+
+def rescued(text: str) -> set[str]:
+    """The nodes a rescue DAG (``<dag>.rescue001``) records as DONE."""
+    done = set()
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0].upper() == "DONE":
+            done.add(words[1])
+    return done
