@@ -115,3 +115,18 @@ def test_qc_job_types_run_the_qc_cascade(capsys: pytest.CaptureFixture[str], nig
     assert measured == {first, "UVES.2013-02-12T18:20:00.500_tpl.ab", "UVES.2013-02-12T18:40:00.500_tpl.ab",
                         "UVES.2013-02-12T21:50:00.500_frm.ab", "UVES.2013-02-12T21:52:00.500_tpl.ab"}
     assert night.status_log.read()[-1].flag == "cal_QC"
+
+
+def test_create_job_writes_a_dagman_dag_beside_the_exec_file(capsys: pytest.CaptureFixture[str],
+                                                             night: Workspace) -> None:
+    from dfos.executors.condor_dag import parse_dag, validate
+
+    assert run(capsys, "--set", "RECIPE_LIMITS=uves_cal_mbias=1", "create-job", "-d", "2013-02-12")[0] == 0
+    dag = parse_dag((night.job_dir / f"execAB_{DAG}.dag").read_text())
+    assert validate(dag) == [] and len(dag.nodes) == 5  # the two INCOMPLETE ABs never run
+    by_ab = {n.ab: n for n in dag.nodes}
+    dark = by_ab["UVES.2013-02-12T18:40:00.500_tpl.ab"]
+    assert [by_ab["UVES.2013-02-12T18:05:00.500_tpl.ab"].name] == list(dark.parents)
+    assert dark.category == "uves_cal_mdark" and dag.maxjobs == (("uves_cal_mbias", 1),)
+    submit = (night.job_dir / "dfos_ab.sub").read_text()
+    assert "process-ab -a $(ab)" in submit and f"--root '{night.root}'" in submit

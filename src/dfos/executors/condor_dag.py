@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from dfos.errors import FormatError
 
-__all__ = ["Dag", "DagNode", "node_name", "parse_dag", "render_dag", "rescued", "validate"]
+__all__ = ["Dag", "DagNode", "node_name", "parse_dag", "render_dag", "rescued", "submit_text", "validate"]
 
 _KEYWORDS = {"parent", "child"}
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -184,3 +184,24 @@ def rescued(text: str) -> set[str]:
         if len(words) >= 2 and words[0].upper() == "DONE":
             done.add(words[1])
     return done
+
+
+def submit_text(dfos: str, root: str, log_dir: str, nodes_log: str) -> str:
+    """The one submit file every node uses: ``dfos --root ROOT process-ab -a $(ab)`` (values single-quoted
+    inside the double-quoted arguments, as HTCondor's argument syntax wants)."""
+
+    def quoted(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    return "\n".join([
+        "# HTCondor submit file written by dfos: one AB per job",
+        "universe = vanilla",
+        f"executable = {dfos}",
+        f'arguments = "--root {quoted(root)} process-ab -a $(ab)"',
+        "getenv = True",
+        "request_cpus = 1",
+        f"output = {log_dir}/$(ab).condor.out",
+        f"error = {log_dir}/$(ab).condor.err",
+        f"log = {nodes_log}",
+        "queue",
+    ]) + "\n"

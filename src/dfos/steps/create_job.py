@@ -119,6 +119,8 @@ def create_job(
 
     forget_cascade(workspace, f"{mode}_{key}", sorted(names))  # a new queue (refused while an executor runs it)
     write_text_atomic(exec_ab, render_exec(ExecFile(drs, tuple(lines)), [stamp, f"DRS_TYPE {drs}"]))
+    if drs == "CON":
+        _write_dag(workspace, exec_ab, abs_, lines)
     exec_qc = job_dir / f"execQC_{mode}_{key}"
     qc = settings.QCBQS_TYPE
     qc_lines = () if qc == "IMPLICIT" else tuple(ExecLine(ab.name, (), "processQC") for ab in abs_)
@@ -165,3 +167,25 @@ def _raw_down(workspace: Workspace, abs_: list[AB], mode: str, key: str) -> Path
 def _mcal_down(workspace: Workspace, abs_: list[AB], mode: str, key: str) -> Path | None:
     return _download_file(workspace, workspace.job_dir / f"mcalDown_{mode}_{key}",
                           f"certified masters for {mode} {key}", "fetch-mcal", missing_masters(workspace, abs_))
+
+
+def _write_dag(workspace: Workspace, exec_ab: Path, abs_: list[AB], lines: list[ExecLine]) -> Path:
+    """``<execAB>.dag`` and ``dfos_ab.sub`` beside it, for sites that run the cascade with DAGMan themselves
+    (COMPLETE ABs only; RETRY from MAX_ATTEMPTS, CATEGORY per recipe, MAXJOBS from RECIPE_LIMITS)."""
+    from dfos.config.load import recipe_limits
+    from dfos.executors.condor_dag import Dag, DagNode, node_name, render_dag, submit_text
+
+    settings = workspace.settings
+    runnable = {ab.name: ab for ab in abs_ if ab.completeness.value == "COMPLETE"}
+    taken: set[str] = set()
+    names = {line.ab: node_name(line.ab, taken) for line in lines if line.ab in runnable}
+    nodes = tuple(DagNode(names[line.ab], line.ab, tuple(names[p] for p in line.parents if p in names),
+                          settings.MAX_ATTEMPTS - 1, runnable[line.ab].recipe) for line in lines if line.ab in names)
+    used = {node.category for node in nodes}
+    limits = tuple((recipe, n) for recipe, n in sorted(recipe_limits(settings.RECIPE_LIMITS).items()) if recipe in used)
+    dag = exec_ab.with_name(exec_ab.name + ".dag")
+    write_text_atomic(dag, render_dag(Dag(nodes, "dfos_ab.sub", limits, dag.name + ".status",
+                                          (("dag", exec_ab.name.removeprefix("execAB_")),))))
+    write_text_atomic(dag.with_name("dfos_ab.sub"), submit_text(str(workspace.bin_dir / "dfos"), str(workspace.root),
+                                                                str(workspace.ab_dir), dag.name + ".nodes.log"))
+    return dag
