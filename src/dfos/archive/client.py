@@ -25,16 +25,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from dfos.archive.local import LocalArchive
+from dfos.dates import dfo_date
 from dfos.errors import DfosError, FormatError
 from dfos.fsutil import atomic_path, sha256_file
+from dfos.naming import RawName
 
-__all__ = ["ArchiveClient", "ArchiveEntry", "HttpArchiveClient", "LocalArchiveClient", "TransferError", "download",
-           "primary_header_bytes"]
+__all__ = ["ArchiveClient", "ArchiveEntry", "ArchiveFrame", "HttpArchiveClient", "LocalArchiveClient", "TransferError",
+           "download", "primary_header_bytes"]
 
 BLOCK = 2880
 
@@ -50,6 +52,15 @@ class ArchiveEntry:
     name: str
     size: int
     sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class ArchiveFrame:
+    """A raw frame the archive lists, with its exposure start (from its name)."""
+
+    name: str
+    moment: datetime
+    size: int
 
 
 def primary_header_bytes(path: Path) -> bytes:
@@ -76,6 +87,24 @@ class ArchiveClient(ABC):
     @abstractmethod
     def list_files(self, night: date, checksums: bool = False) -> list[ArchiveEntry]:
         """Files of one archive night (with their SHA-256 when asked)."""
+
+    def frames_between(self, start: datetime, end: datetime, prefix: str | None = None) -> list[ArchiveFrame]:
+        """Raw frames (of ``prefix`` if given) whose exposure starts in ``[start, end)``, oldest first.
+
+        Archive nights follow the plain 12:00 UT rule (the archive knows no workspace's DFO_OFFSET),
+        so the neighbouring nights are listed too."""
+        found = []
+        night = dfo_date(start) - timedelta(days=1)
+        while night <= dfo_date(end) + timedelta(days=1):
+            for entry in self.list_files(night):
+                try:
+                    name = RawName.parse(entry.name)
+                except FormatError:
+                    continue
+                if prefix in (None, name.prefix) and start <= name.moment < end:
+                    found.append(ArchiveFrame(entry.name, name.moment, entry.size))
+            night += timedelta(days=1)
+        return sorted(found, key=lambda f: (f.moment, f.name))
 
     @abstractmethod
     def fetch_header(self, name: str) -> bytes:

@@ -2,8 +2,8 @@
 
 Layout: ``$DFO_ARCHIVE_DIR/<YYYY-MM-DD>/<ARCFILE>``, where the directory is the
 night of the frame under the plain 12:00 UT rule (the archive knows nothing of
-a workspace's ``DFO_OFFSET``).  Queries by DFO date look into the neighbouring
-nights too, so any offset works.
+a workspace's ``DFO_OFFSET``).  Listing and queries by time go through
+:class:`dfos.archive.client.LocalArchiveClient`, like any archive.
 
 Certified master calibrations are kept apart, by the date they certify:
 ``$DFO_ARCHIVE_DIR/calib/<YYYY-MM-DD>/<name>.fits``, the same date and name as in
@@ -13,30 +13,17 @@ made room); mcalDown files and processAB fetch them back from there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 from dfos.dates import dfo_date
 from dfos.errors import FormatError
 from dfos.naming import RawName
 
-__all__ = ["MASTERS", "ArchiveFile", "LocalArchive"]
+__all__ = ["MASTERS", "LocalArchive"]
 
 #: The archive's folder of certified masters (never a date, so never mistaken for a night).
 MASTERS = "calib"
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveFile:
-    """One frame in the archive."""
-
-    name: str
-    """The ARCFILE name."""
-    path: Path
-    """Where the file is stored."""
-    moment: datetime
-    """Exposure start, from the name."""
 
 
 class LocalArchive:
@@ -55,24 +42,3 @@ class LocalArchive:
         if "/" in name or name in ("", ".", ".."):
             raise FormatError(f"{name!r} is not a file name")
         return self.root / MASTERS / day.isoformat() / name
-
-    def files_between(self, start: datetime, end: datetime, prefix: str | None = None) -> list[ArchiveFile]:
-        """Frames whose exposure starts in ``[start, end)``, oldest first; only ``prefix`` frames if given."""
-        first = dfo_date(start) - timedelta(days=1)
-        last = dfo_date(end) + timedelta(days=1)
-        found: list[ArchiveFile] = []
-        night = first
-        while night <= last:
-            folder = self.root / night.isoformat()
-            if folder.is_dir():
-                for entry in folder.iterdir():
-                    if not entry.name.endswith(".fits") or not entry.is_file():
-                        continue
-                    try:
-                        name = RawName.parse(entry.name)
-                    except FormatError:
-                        continue
-                    if start <= name.moment < end and prefix in (None, name.prefix):
-                        found.append(ArchiveFile(entry.name, entry, name.moment))
-            night += timedelta(days=1)
-        return sorted(found, key=lambda f: (f.moment, f.name))

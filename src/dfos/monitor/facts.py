@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dfos import clock
-from dfos.archive.local import LocalArchive
 from dfos.dates import dfo_date, format_timestamp
 from dfos.db import ab_runs, engine_for_url
+from dfos.errors import DfosError
 from dfos.monitor.background import Cached
 from dfos.status.machine import DateView
 from dfos.steps.status import date_table
@@ -73,20 +73,27 @@ def xdm_scan(workspace: Workspace) -> dict[str, Any]:
 def archive_probe(workspace: Workspace) -> dict[str, Any]:
     """Archive health: the archive answers, and the oldest CALIB frame taken 1 to 72 h ago that has
     not reached this workspace's headers (the seed's 'longest CALIB delay')."""
-    from astropy.io import fits
+    from dfos.archive.client import TransferError
+    from dfos.steps.fetch import archive_client
+    from dfos.steps.headers import parse_header
 
-    archive = LocalArchive(workspace.archive_dir)
-    if not workspace.archive_dir.is_dir():
-        return {"ok": False, "message": f"archive {workspace.archive_dir} is not reachable"}
+    client = archive_client(workspace)
     now = clock.now(workspace.settings)
+    if not workspace.settings.ARCHIVE_URL and not workspace.archive_dir.is_dir():
+        return {"ok": False, "message": f"archive {workspace.archive_dir} is not reachable"}
+    try:
+        frames = client.frames_between(now - timedelta(hours=72), now - timedelta(hours=1))
+    except (TransferError, OSError) as exc:
+        where = workspace.settings.ARCHIVE_URL or workspace.archive_dir
+        return {"ok": False, "message": f"archive {where} is not reachable ({exc})"}
     delayed = []
-    for frame in archive.files_between(now - timedelta(hours=72), now - timedelta(hours=1)):
+    for frame in frames:
         day = dfo_date(frame.moment, workspace.settings.DFO_OFFSET)
         if (workspace.hdr_dir / day.isoformat() / (frame.name.removesuffix(".fits") + ".hdr")).is_file():
             continue
         try:
-            catg = str(fits.getheader(frame.path).get("HIERARCH ESO DPR CATG", ""))
-        except OSError:
+            catg = str(parse_header(frame.name, client.fetch_header(frame.name)).get("HIERARCH ESO DPR CATG", ""))
+        except (TransferError, DfosError):
             continue
         if catg == "CALIB":
             delayed.append(frame)

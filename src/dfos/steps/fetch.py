@@ -19,7 +19,7 @@ from dfos.fsutil import atomic_path
 from dfos.workspace import Workspace
 
 __all__ = ["archive_client", "copy_verified", "download_slots", "fetch_many", "fetch_master", "fetch_masters",
-           "fetch_raw", "master_source", "missing_masters"]
+           "fetch_raw", "master_source", "missing_masters", "restore_master"]
 
 
 def copy_verified(source: Path, target: Path) -> None:
@@ -60,15 +60,21 @@ def master_source(workspace: Workspace, target: Path) -> Path:
     return LocalArchive(workspace.archive_dir).master_path(day, target.name)
 
 
+def restore_master(workspace: Workspace, target: Path) -> bool:
+    """Copy the certified master that belongs at ``target`` back from the archive (verified, atomic);
+    False when the archive has none.  Raises FormatError for a path that is no certified master's."""
+    source = master_source(workspace, target)
+    if not source.is_file():
+        return False
+    copy_verified(source, target)
+    return True
+
+
 def fetch_master(workspace: Workspace, name: str) -> Path:
     """Make one certified master available again; ``name`` is ``<DATE>/<file>`` under ``$DFO_CAL_DIR``."""
     target = workspace.cal_dir / name
-    if target.is_file():
-        return target
-    source = master_source(workspace, target)
-    if not source.is_file():
+    if not target.is_file() and not restore_master(workspace, target):
         raise DfosError(f"the master {name} is not in the archive {workspace.archive_dir}")
-    copy_verified(source, target)
     return target
 
 

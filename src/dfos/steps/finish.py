@@ -20,12 +20,13 @@ from datetime import date
 from astropy.io import fits
 
 from dfos import clock
-from dfos.archive.local import LocalArchive
-from dfos.dates import format_timestamp
+from dfos.dates import dfo_date, format_timestamp
 from dfos.errors import DfosError, FormatError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.headers.io import parse_hdr_text, write_hdr
+from dfos.naming import RawName
 from dfos.status.machine import flags_by_key
+from dfos.steps.fetch import archive_client
 from dfos.steps.ingest import WorkspaceArchive, ingest_list
 from dfos.steps.safe_move import Planned, carry_out, sha256
 from dfos.workspace import Workspace
@@ -55,15 +56,18 @@ def finish(workspace: Workspace, day: date) -> FinishResult:
     warnings = []
     if "cal_Updated" in flags and not ingest_list(workspace, "CALIB", day).is_file():
         warnings.append(f"ingestion of CALIB {key} is still open (see JOBS_INGEST)")
-    archive = LocalArchive(workspace.archive_dir)
+    client = archive_client(workspace)
+    listed: dict[date, dict[str, int]] = {}
     deleted = kept = 0
     raw = workspace.raw_dir / key
     for frame in sorted(raw.glob("*.fits")) if raw.is_dir() else []:
         try:
-            archived = archive.store_path(frame.name)
+            night = dfo_date(RawName.parse(frame.name).moment)  # archive nights: the plain 12:00 UT rule
         except FormatError:
-            archived = None
-        if archived is not None and archived.is_file() and archived.stat().st_size == frame.stat().st_size:
+            night = None
+        if night is not None and night not in listed:
+            listed[night] = {e.name: e.size for e in client.list_files(night)}
+        if night is not None and listed[night].get(frame.name) == frame.stat().st_size:
             frame.unlink()
             deleted += 1
         else:

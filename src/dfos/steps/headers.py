@@ -13,26 +13,25 @@ import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
 from dfos import clock
-from dfos.archive.client import ArchiveClient, TransferError
-from dfos.dates import dfo_date, night_bounds
+from dfos.archive.client import TransferError
+from dfos.dates import night_bounds
 from dfos.errors import DfosError, FormatError
 from dfos.fsutil import write_text_atomic
 from dfos.headers.dating import FrameTime, assign_dates
 from dfos.headers.io import write_hdr
 from dfos.headers.keywords import to_fits
-from dfos.naming import RawName
 from dfos.status.flags import StatusFlag
 from dfos.steps.fetch import archive_client
 from dfos.workspace import Workspace
 
-__all__ = ["TEMPLATE_REACH", "HeaderIntake", "extract_headers"]
+__all__ = ["TEMPLATE_REACH", "HeaderIntake", "extract_headers", "parse_header"]
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ def extract_headers(workspace: Workspace, day: date, progress: Progress | None =
     client = archive_client(workspace)
     start, end = night_bounds(day, settings.DFO_OFFSET)
     prefix = workspace.instrument.file_prefix
-    nearby = _frames_between(client, start - TEMPLATE_REACH, end + TEMPLATE_REACH, prefix)
+    nearby = client.frames_between(start - TEMPLATE_REACH, end + TEMPLATE_REACH, prefix)
     if not any(start <= f.moment < end for f in nearby):
         where = settings.ARCHIVE_URL or workspace.archive_dir
         raise DfosError(
@@ -79,7 +78,7 @@ def extract_headers(workspace: Workspace, day: date, progress: Progress | None =
     problems: list[tuple[str, str]] = []
     for done, frame in enumerate(nearby, start=1):
         try:
-            headers[frame.name] = _parse_header(frame.name, client.fetch_header(frame.name))
+            headers[frame.name] = parse_header(frame.name, client.fetch_header(frame.name))
         except (FormatError, TransferError) as exc:
             if start <= frame.moment < end:
                 problems.append((frame.name, str(exc)))
@@ -119,30 +118,8 @@ def extract_headers(workspace: Workspace, day: date, progress: Progress | None =
     )
 
 
-@dataclass(frozen=True)
-class _Frame:
-    name: str
-    moment: datetime
-
-
-def _frames_between(client: ArchiveClient, start: datetime, end: datetime, prefix: str) -> list[_Frame]:
-    """Frames of ``prefix`` whose exposure starts in ``[start, end)``, oldest first (archive nights are
-    by the plain 12:00 UT rule, so the neighbouring nights are listed too)."""
-    found = []
-    night = dfo_date(start) - timedelta(days=1)
-    while night <= dfo_date(end) + timedelta(days=1):
-        for entry in client.list_files(night):
-            try:
-                name = RawName.parse(entry.name)
-            except FormatError:
-                continue
-            if name.prefix == prefix and start <= name.moment < end:
-                found.append(_Frame(entry.name, name.moment))
-        night += timedelta(days=1)
-    return sorted(found, key=lambda f: (f.moment, f.name))
-
-
-def _parse_header(name: str, data: bytes) -> fits.Header:
+def parse_header(name: str, data: bytes) -> fits.Header:
+    """A primary header fetched from the archive, as an astropy header (FormatError when unreadable)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)

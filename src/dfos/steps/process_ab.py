@@ -46,7 +46,7 @@ from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError, FormatError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.steps.create_ab import ab_list_lock
-from dfos.steps.fetch import archive_client, copy_verified, master_source
+from dfos.steps.fetch import archive_client, copy_verified, restore_master
 from dfos.workspace import Workspace
 
 __all__ = ["Failure", "RunRecord", "load_ab", "process_ab", "record_run", "set_process_status"]
@@ -132,15 +132,11 @@ def _inputs(workspace: Workspace, ab: AB) -> list[str]:
 
 
 def _fetch_master(workspace: Workspace, target: Path) -> bool:
-    """Copy a certified master back from the archive (verified, atomic); False if there is none."""
+    """Copy a certified master back from the archive; False if there is none (or it is no master)."""
     try:
-        source = master_source(workspace, target)
+        return restore_master(workspace, target)
     except FormatError:
         return False
-    if not source.is_file():
-        return False
-    copy_verified(source, target)
-    return True
 
 
 _STATUS_LINE = re.compile(r"^PROCESS_STATUS[ \t]+\S+[ \t]*$", re.MULTILINE)

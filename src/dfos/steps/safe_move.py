@@ -22,9 +22,8 @@ from dfos.fsutil import atomic_path, fsync_dir, sha256_file, write_text_atomic
 __all__ = ["MovePlan", "Planned", "carry_out", "read_plan", "sha256", "write_plan"]
 
 
-def sha256(path: Path) -> str:
-    """The SHA-256 of a file (:func:`dfos.fsutil.sha256_file`)."""
-    return sha256_file(path)
+#: The SHA-256 of a file (the one implementation, :func:`dfos.fsutil.sha256_file`).
+sha256 = sha256_file
 
 
 @dataclass(frozen=True)
