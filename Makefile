@@ -17,11 +17,13 @@ DEMO_NIGHT_NOW ?= 2013-02-12T23:59:00
 SERVE ?= 1
 PORT  ?= 8080
 
-.PHONY: help demo test bench system-deps venv lint clean
+.PHONY: help demo test test-condor bench system-deps venv lint clean
 
 help:
 	@echo "make demo   - set up everything, run a synthetic night end to end, serve its monitor (SERVE=0: export)"
-	@echo "make test   - set up everything, then run linters, type checks and the test suite"
+	@echo "make test   - set up everything, then run linters, type checks and the test suite (a private Slurm"
+	@echo "              cluster included), then make test-condor"
+	@echo "make test-condor - the HTCondor tests on a personal pool (Debian trixie chroot, set up once)"
 	@echo "make bench  - run the benchmarks in benchmarks/ and print their figures"
 	@echo "make clean  - remove the virtual environment and the demo workspace"
 
@@ -33,6 +35,11 @@ system-deps:
 	ls -d /usr/lib/*/cpl/plugins/giraf-* >/dev/null 2>&1 || missing="$$missing cpl-plugin-giraf"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v slurmctld >/dev/null 2>&1 || missing="$$missing slurmctld"; \
+	command -v slurmd >/dev/null 2>&1 || missing="$$missing slurmd"; \
+	command -v sbatch >/dev/null 2>&1 || missing="$$missing slurm-client"; \
+	command -v munged >/dev/null 2>&1 || missing="$$missing munge"; \
+	command -v debootstrap >/dev/null 2>&1 || missing="$$missing debootstrap"; \
 	$(PYTHON) -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
@@ -88,8 +95,15 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The suite starts its own single-node Slurm cluster; its tests run on one worker (--dist loadgroup).
+# The HTCondor tests need the personal pool of test-condor (a chroot set up once, ~2 min): run after.
 test: lint
-	$(BIN)/pytest -n 2 --durations=10
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not condor" --durations=10
+	$(MAKE) test-condor
+
+test-condor: venv
+	$(BIN)/python tests/engines/condor_pool.py setup
+	$(BIN)/pytest -n 1 -m condor --durations=5
 
 bench: venv
 	@test -x .venv-bench/bin/snakemake || { $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install -q snakemake; }

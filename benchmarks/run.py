@@ -3,7 +3,8 @@
 Figures: DFO_STATUS append throughput (1 and 8 processes), date-table evaluation over a full
 5000-line DFO_STATUS, synthetic night generation (small and full size), header intake, and
 association (classification, organisation, matching) of 10,000 and 100,000 headers, the cascade
-(benchmarks/cascade.py) and the monitor with 60 dates and 10,000 ABs (benchmarks/monitor.py).
+(benchmarks/cascade.py), the monitor with 60 dates and 10,000 ABs (benchmarks/monitor.py), and the
+same cascades on this machine, Slurm and HTCondor (benchmarks/batch_engines.py).
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def bench_auto_daily(tmp: Path) -> None:
 
 
 def main() -> None:
+    import batch_engines
+
     import association
     import cascade
     import monitor
@@ -108,6 +111,7 @@ def main() -> None:
     association.main()
     cascade.main()
     monitor.main()
+    batch_engines.main()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         bench_status(tmp)

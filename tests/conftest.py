@@ -30,6 +30,35 @@ def postgres_base() -> Iterator[str]:
         yield base
 
 
+@pytest.fixture(scope="session")
+def slurm_env() -> Iterator[dict[str, str]]:
+    """A private single-node Slurm cluster for this test session (see tests/engines/slurm_cluster.py);
+    its SLURM_CONF is in this process's environment, so dfos' sbatch and squeue reach it."""
+    import os
+
+    from engines.slurm_cluster import cluster
+
+    with cluster() as env:
+        saved = os.environ.get("SLURM_CONF")
+        os.environ.update(env)
+        try:
+            yield env
+        finally:
+            if saved is None:
+                os.environ.pop("SLURM_CONF", None)
+            else:
+                os.environ["SLURM_CONF"] = saved
+
+
+@pytest.fixture(scope="session")
+def condor_pool() -> Iterator[None]:
+    """The personal HTCondor pool (set up once, started for this session; tests/engines/condor_pool.py)."""
+    from engines.condor_pool import pool
+
+    with pool():
+        yield
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The database suite runs twice: "" (the workspace's own SQLite file) and a fresh PostgreSQL database."""

@@ -73,3 +73,69 @@ def test_per_recipe_limits() -> None:
     assert s.startable() == ["f0", "b"]
     s.finished("f0", True)
     assert s.startable() == ["f1"]
+
+
+# -- batch mode: the whole cascade handed to a batch system that holds each AB behind its parents ----------
+
+def test_batch_mode_hands_out_everything_runnable_parents_first() -> None:
+    reordered = {name: chain()[name] for name in ("sci", "flat", "dark", "bias", "orderpos", "arc")}
+    s = Scheduler(reordered, slots=1, batch=True)
+    handed = s.submittable()
+    assert set(handed) == {"bias", "dark", "orderpos", "flat"}  # no slot limit; arc is incomplete, sci blocked
+    assert handed.index("bias") < handed.index("dark") < handed.index("flat")
+    assert handed.index("orderpos") < handed.index("flat")
+    assert all(s.state(n) is NodeState.SUBMITTED and s.attempts(n) == 1 for n in handed)
+    assert s.submittable() == []  # nothing new until something changes
+    assert s.started("bias") and not s.started("bias")
+    assert s.state("bias") is NodeState.RUNNING
+    for name in ("bias", "orderpos", "dark", "flat"):
+        s.finished(name, True)
+    assert s.done and s.state("sci") is NodeState.BLOCKED
+
+
+def test_batch_mode_a_final_failure_blocks_submitted_descendants_uncounted() -> None:
+    s = Scheduler(chain(), slots=1, batch=True)
+    s.submittable()
+    changed = dict(s.finished("bias", False))
+    assert changed == {"bias": NodeState.FAILED, "dark": NodeState.BLOCKED, "flat": NodeState.BLOCKED}
+    assert s.attempts("dark") == s.attempts("flat") == 0  # they never started
+    assert s.running() == ["orderpos"]
+    s.finished("orderpos", True)
+    assert s.submittable() == [] and s.done
+
+
+def test_batch_mode_a_retry_withdraws_what_was_queued_behind_it() -> None:
+    s = Scheduler(chain(), slots=1, max_attempts=2, batch=True)
+    s.submittable()
+    changed = dict(s.finished("bias", False))
+    assert changed == {"bias": NodeState.WAITING, "dark": NodeState.WAITING, "flat": NodeState.WAITING}
+    assert s.attempts("dark") == 0 and s.attempts("bias") == 1
+    again = s.submittable()
+    assert again == ["bias", "dark", "flat"]  # submitted again, behind the new bias job
+    assert s.attempts("bias") == 2 and s.attempts("dark") == 1
+
+
+def test_batch_mode_a_job_cancelled_in_the_queue_waits_again_without_an_attempt() -> None:
+    s = Scheduler({"a": Node("a"), "b": Node("b", ("a",))}, slots=1, batch=True)
+    s.submittable()
+    changed = dict(s.requeue("a", ran=False))
+    assert changed == {"a": NodeState.WAITING, "b": NodeState.WAITING}
+    assert s.attempts("a") == s.attempts("b") == 0
+    s.stopping = True
+    assert s.submittable() == [] and s.done
+
+
+def test_batch_mode_restore_keeps_adopted_jobs_and_runs_cut_ones_again() -> None:
+    s = Scheduler({"a": Node("a"), "b": Node("b", ("a",)), "c": Node("c")}, slots=1, batch=True)
+    s.restore({"a": (NodeState.RUNNING, 1), "b": (NodeState.SUBMITTED, 1), "c": (NodeState.SUBMITTED, 1)},
+              adopted={"a", "b"})
+    assert s.state("a") is NodeState.RUNNING and s.state("b") is NodeState.SUBMITTED
+    assert s.state("c") is NodeState.WAITING
+    assert s.submittable() == ["c"] and s.attempts("c") == 2
+    assert s.running() == ["a", "b", "c"]
+
+
+def test_a_cycle_in_a_hand_written_file_never_runs_but_does_not_hang() -> None:
+    nodes = {"x": Node("x", ("y",)), "y": Node("y", ("x",)), "z": Node("z")}
+    s = Scheduler(nodes, slots=1, batch=True)
+    assert s.submittable() == ["z"]

@@ -130,3 +130,24 @@ def test_create_job_writes_a_dagman_dag_beside_the_exec_file(capsys: pytest.Capt
     assert dark.category == "uves_cal_mdark" and dag.maxjobs == (("uves_cal_mbias", 1),)
     submit = (night.job_dir / "dfos_ab.sub").read_text()
     assert "process-ab -a $(ab)" in submit and f"--root '{night.root}'" in submit
+
+
+def test_process_ab_as_an_attempt_of_a_cascade(capsys: pytest.CaptureFixture[str], sleepy: Workspace,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a Slurm or HTCondor job runs: the run is recorded as that cascade's attempt, like a local one."""
+    from sqlalchemy import select
+
+    from chains import write_chain
+    from dfos.db import ab_runs, engine_for_url
+
+    write_chain(sleepy, 1, 0.0)
+    monkeypatch.setenv("DFOS_ROOT", str(sleepy.root))
+    monkeypatch.setenv("DFOS_ESOREX", sleepy.settings.ESOREX)
+    code, _, err = run(capsys, "process-ab", "-a", "C0.ab", "--dag-id", DAG)
+    assert code == 2 and "--dag-id and --attempt go together" in err
+    code, _, _ = run(capsys, "process-ab", "-a", "C0.ab", "--dag-id", DAG, "--attempt", "3")
+    assert code == 0
+    with engine_for_url(sleepy.db_url).begin() as db:
+        rows = db.execute(select(ab_runs.c.dag_id, ab_runs.c.attempt, ab_runs.c.status)).all()
+    assert [tuple(r) for r in rows] == [(DAG, 3, "SUCCESSFUL")]
+    assert not (sleepy.work_root / DAG / "C0.3").exists()  # a success leaves no working directory

@@ -146,3 +146,16 @@ def test_recipe_limits() -> None:
     assert recipe_limits("uves_cal_mflat=1, gimasterbias=2") == {"uves_cal_mflat": 1, "gimasterbias": 2}
     with pytest.raises(ConfigError, match="RECIPE_LIMITS"):
         load_config(None, env={"DFOS_RECIPE_LIMITS": "uves_cal_mflat=0"})
+
+
+def test_batch_resources_per_recipe() -> None:
+    from dfos.config.load import JobResources, batch_resources
+
+    found = batch_resources("*=1/2G/60, uves_cal_mflat=2/512M/, gimasterbias=4")
+    assert found == {"*": JobResources(1, 2048, 60), "uves_cal_mflat": JobResources(2, 512, None),
+                     "gimasterbias": JobResources(4, None, None)}
+    assert batch_resources("") == {"*": JobResources()}
+    for bad, reason in [("x=0//", "CPUS"), ("x=1/lots/", "MEMORY"), ("x=1//-3", "MINUTES"), ("x", "recipe=CPUS"),
+                        ("x=1/2/3/4", "recipe=CPUS")]:
+        with pytest.raises(ValueError, match=reason):
+            batch_resources(bad)

@@ -18,11 +18,12 @@ def dags(draw: st.DrawFn) -> Dag:
     nodes = []
     for i, name in enumerate(names):
         parents = tuple(draw(st.lists(st.sampled_from(names[:i]), unique=True, max_size=3))) if i else ()
+        own = draw(st.sampled_from([(), (("attempt", "2"), ("dfos_args", "'process-ab' '-a' 'X Y.ab'"))]))
         nodes.append(DagNode(name, f"UVES.2013-02-12T18:{i:02d}:00.500_tpl.ab", parents, draw(st.integers(0, 2)),
-                             draw(st.sampled_from([None, "uves_cal_mbias", "uves_cal_mflat"]))))
+                             draw(st.sampled_from([None, "uves_cal_mbias", "uves_cal_mflat"])), own))
     used = sorted({n.category for n in nodes if n.category})
     return Dag(tuple(nodes), "dfos_ab.sub", tuple((c, 2) for c in used), "cascade.status",
-               (("dag", "CALIB_2013-02-12"),))
+               (("dag", "CALIB_2013-02-12"),), draw(st.integers(1, 5)))
 
 
 @settings(max_examples=60, deadline=None)
@@ -46,6 +47,8 @@ def test_node_names_are_safe_and_unique() -> None:
     ((DagNode("a b", "a"),), "not usable"),
     ((DagNode("a", "a", retry=-1),), "RETRY"),
     ((DagNode("a", 'a"b'),), "cannot be quoted"),
+    ((DagNode("a", "a", vars=(("ab", "x"),)),), "not a usable VARS name"),
+    ((DagNode("a", "a", vars=(("args", 'say "hi"'),)),), "cannot be quoted"),
 ])
 def test_faults_htcondor_would_accept_are_refused(nodes: tuple[DagNode, ...], message: str) -> None:
     dag = Dag(nodes, "x.sub")

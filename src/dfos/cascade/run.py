@@ -3,7 +3,9 @@
 The state of each AB (``cascade_nodes``) is written before it starts and when it
 ends, so after the executor is killed (even ``kill -9``) the next run resumes:
 succeeded ABs never run again, an AB that was running runs again once (its
-leftover recipe process, if any, is killed first).  One executor per cascade:
+leftover recipe process, if any, is killed first).  With a batch executor
+(Slurm, HTCondor) the jobs outlive dfos: a restarted run adopts them by the
+backend ids stored with their states and follows them to their end.  One executor per cascade:
 a second ``exec-cascade`` of the same id stops at once.  A graceful stop
 (``dfos stop-cascade``) lets running ABs finish and starts nothing new.
 """
@@ -43,6 +45,8 @@ __all__ = ["CascadeResult", "cascade_state", "forget_cascade", "request_stop", "
 CASCADE_FAILED = 11
 #: Exit status of ``exec-cascade`` when another executor already runs the cascade.
 CASCADE_BUSY = 12
+#: Times a batch job may be taken out of the queue unstarted (not by dfos) before its AB counts as failed.
+MAX_BOUNCES = 3
 
 
 class CascadeBusy(DfosError):
@@ -56,8 +60,7 @@ class CascadeResult:
 
     @property
     def ok(self) -> bool:
-        return self.counts.get("failed", 0) == 0 and self.counts.get("blocked", 0) == 0 \
-            and self.counts.get("waiting", 0) == 0
+        return all(self.counts.get(state, 0) == 0 for state in ("failed", "blocked", "waiting", "submitted", "running"))
 
 
 def _stop_file(workspace: Workspace, dag_id: str) -> Path:
@@ -220,6 +223,17 @@ class _Store:
                     )
                 self.connection.execute(statement, rows)
 
+    def run_records(self, runs: list[tuple[str, int]]) -> dict[str, tuple[str, int | None, float | None]]:
+        """The run records (status, exit code, wall time) of these attempts of ABs of the cascade."""
+        if not runs:
+            return {}
+        wanted = dict(runs)
+        with self.connection.begin():
+            rows = self.connection.execute(
+                select(ab_runs.c.ab, ab_runs.c.attempt, ab_runs.c.status, ab_runs.c.exit_code, ab_runs.c.wall_s)
+                .where(ab_runs.c.dag_id == self.dag_id, ab_runs.c.ab.in_(list(wanted)))).all()
+        return {r.ab: (r.status, r.exit_code, r.wall_s) for r in rows if wanted.get(r.ab) == r.attempt}
+
     def close(self) -> None:
         self.connection.close()
 
@@ -242,15 +256,12 @@ def run_cascade(
         if kind in ("CPL", "INT", "SER"):
             slots = 1  # serial: one AB at a time
         limits = {"download": settings.DOWNLOAD_SLOTS, **recipe_limits(settings.RECIPE_LIMITS)}
-        scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS)
+        scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS, batch=executor.batch)
         with engine.begin() as db:
             rows = {r["ab"]: r for r in
                     db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()}
             recorded = {(r.ab, r.attempt): r.status for r in db.execute(
                 select(ab_runs.c.ab, ab_runs.c.attempt, ab_runs.c.status).where(ab_runs.c.dag_id == dag_id))}
-            cut = {name: int(r["attempts"]) for name, r in rows.items() if r["state"] == NodeState.RUNNING.value}
-            if cut:  # a dead executor's runs: end what they left behind
-                _clear_leftovers(workspace, dag_id, cut)
             restored: dict[str, tuple[NodeState, int]] = {}
             for name, row in rows.items():
                 state = NodeState(row["state"])
@@ -260,7 +271,15 @@ def run_cascade(
                 elif state is NodeState.RUNNING and outcome == "FAILED" and row["attempts"] >= settings.MAX_ATTEMPTS:
                     state = NodeState.FAILED  # its last allowed attempt failed and was recorded
                 restored[name] = (state, int(row["attempts"]))
-            scheduler.restore({k: v for k, v in restored.items() if k in scheduler.nodes})
+            handed = (NodeState.RUNNING, NodeState.SUBMITTED)
+            adopted = {name: Handle(name, str(rows[name]["backend_id"])) for name, (state, _) in restored.items()
+                       if state in handed and rows[name]["backend_id"] and name in scheduler.nodes}
+            adopted = {name: adopted[name] for name in executor.adopt(adopted.values()) if name in adopted}
+            cut = {name: attempts for name, (state, attempts) in restored.items()
+                   if state is NodeState.RUNNING and name not in adopted}
+            if cut:  # a dead executor's runs: end what they left behind
+                _clear_leftovers(workspace, dag_id, cut)
+            scheduler.restore({k: v for k, v in restored.items() if k in scheduler.nodes}, adopted)
             names = [n.name for n in nodes]  # rows of ABs not in this file are left as they are
             db.execute(delete(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(names)))
             now = format_timestamp(clock.now(settings))
@@ -268,14 +287,17 @@ def run_cascade(
                 {"dag_id": dag_id, "ab": n.name, "state": scheduler.state(n.name).value,
                  "attempts": scheduler.attempts(n.name), "updated": now,
                  "exit_code": rows[n.name]["exit_code"] if n.name in rows else None,
-                 "wall_s": rows[n.name]["wall_s"] if n.name in rows else None}
+                 "wall_s": rows[n.name]["wall_s"] if n.name in rows else None,
+                 "backend_id": adopted[n.name].backend_id if n.name in adopted else
+                 rows[n.name]["backend_id"] if n.name in rows and scheduler.state(n.name) is not NodeState.WAITING
+                 else None}
                 for n in nodes
             ]
             if fresh:  # an empty execution file (QCBQS_TYPE IMPLICIT's execQC) has nothing to store
                 db.execute(insert(cascade_nodes), fresh)
         store = _Store(engine, dag_id, lambda: format_timestamp(clock.now(settings)))
         try:
-            return _drive(workspace, dag_id, scheduler, executor, store, progress)
+            return _drive(workspace, dag_id, scheduler, executor, store, progress, dict(adopted))
         finally:
             store.close()
             with contextlib.suppress(OSError):  # the cascade's working area, once nothing is kept in it
@@ -283,7 +305,7 @@ def run_cascade(
 
 
 def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Executor, store: _Store,
-           progress: Callable[[dict[str, int]], None] | None) -> CascadeResult:
+           progress: Callable[[dict[str, int]], None] | None, handles: dict[str, Handle]) -> CascadeResult:
     """The event loop: record what ended, persist what starts (one transaction), start it, wait."""
     started_pids: list[tuple[str, str]] = []  # filled by executor threads, written on the next turn
     pid_lock = threading.Lock()
@@ -293,7 +315,6 @@ def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Ex
             started_pids.append((handle.name, handle.backend_id))
 
     changes: list[tuple[str, dict[str, object]]] = []
-    handles: dict[str, Handle] = {}
     cancelled: set[str] = set()
     interrupted = threading.Event()
     previous = {}
@@ -313,40 +334,114 @@ def _loop(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Exe
           handles: dict[str, Handle], cancelled: set[str], interrupted: threading.Event,
           started_pids: list[tuple[str, str]], pid_lock: threading.Lock,
           on_start: Callable[[Handle], None]) -> CascadeResult:
+    def withdraw(changed: list[tuple[str, NodeState]], ended: str) -> None:
+        """Jobs of ABs that wait again or are blocked without having started are cancelled (batch)."""
+        gone = [handles.pop(n) for n, st in changed
+                if n != ended and st in (NodeState.WAITING, NodeState.BLOCKED) and n in handles]
+        if gone:
+            executor.cancel(gone)
+
+    bounced: dict[str, int] = {}
     while True:
-        if interrupted.is_set() and not cancelled.issuperset(scheduler.running()):
-            scheduler.stopping = True
-            running = [n for n in scheduler.running() if n not in cancelled]
-            cancelled.update(running)
-            executor.cancel([handles[n] for n in running if n in handles])
+        if interrupted.is_set():
+            if executor.batch:  # the jobs go on without dfos: the next run adopts them
+                break
+            if not cancelled.issuperset(scheduler.running()):
+                scheduler.stopping = True
+                running = [n for n in scheduler.running() if n not in cancelled]
+                cancelled.update(running)
+                executor.cancel([handles[n] for n in running if n in handles])
         if not scheduler.stopping and _stop_file(workspace, dag_id).exists():
             scheduler.stopping = True
-        starting = scheduler.startable()
-        changes += [(name, {"state": NodeState.RUNNING.value, "attempts": scheduler.attempts(name),
+            if executor.batch:  # what has not started is taken back from the batch system
+                queued = [n for n in scheduler.running() if scheduler.state(n) is NodeState.SUBMITTED]
+                cancelled.update(queued)
+                executor.cancel([handles[n] for n in queued if n in handles])
+        if executor.batch:
+            starting = scheduler.submittable()
+            handed = NodeState.SUBMITTED
+        else:
+            starting = scheduler.startable()
+            handed = NodeState.RUNNING
+        changes += [(name, {"state": handed.value, "attempts": scheduler.attempts(name),
                             "exit_code": None, "pid": None, "backend_id": None}) for name in starting]
         with pid_lock:
-            changes += [(name, {"backend_id": ident, "pid": int(ident) if ident.isdigit() else None})
-                        for name, ident in started_pids]
+            for name, ident in started_pids:
+                values: dict[str, object] = {"backend_id": ident, "pid": int(ident) if ident.isdigit() else None}
+                if executor.batch:
+                    if scheduler.started(name):
+                        values["state"] = NodeState.RUNNING.value
+                    values.pop("pid")  # a batch job's process lives on another machine
+                changes.append((name, values))
             started_pids.clear()
-        store.write(changes)  # RUNNING is on disk before the AB starts
+        store.write(changes)  # RUNNING (SUBMITTED) is on disk before the AB starts (is submitted)
         changes = []
+        cancelled.difference_update(starting)
         for name in starting:
             node = scheduler.nodes[name]
+            waits = tuple(p for p in node.parents
+                          if scheduler.state(p) in (NodeState.SUBMITTED, NodeState.RUNNING)) if executor.batch else ()
             handles[name] = executor.submit(Task(name, (node.program, "-a", name), node.category, node.threads,
-                                                 dag_id, scheduler.attempts(name)), on_start)
+                                                 dag_id, scheduler.attempts(name), waits), on_start)
+        if executor.batch:  # a round ends (DAGMan: one DAG; also what waited for an earlier round's parents)
+            flushed = executor.flush()
+            for handle in flushed:
+                handles[handle.name] = handle
+            ids: list[tuple[str, dict[str, object]]] = [(h.name, {"backend_id": h.backend_id}) for h in flushed]
+            store.write([item for item in ids if item[1]["backend_id"]] +
+                        [(name, {"backend_id": handles[name].backend_id}) for name in starting
+                         if handles[name].backend_id])  # on disk at once: a restarted dfos adopts the jobs
         if progress:
             progress(scheduler.counts())
         if scheduler.done:
             break
-        for outcome in executor.poll(timeout=0.5):
-            if outcome.name in cancelled and not outcome.ok:
-                changes += [(n, {"state": st.value}) for n, st in scheduler.requeue(outcome.name)]
+        outcomes = executor.poll(timeout=0.5)
+        records = store.run_records([(o.name, scheduler.attempts(o.name)) for o in outcomes
+                                     if o.name in scheduler.nodes]) if executor.batch else {}
+        for outcome in outcomes:
+            name = outcome.name
+            if name not in scheduler.nodes or scheduler.state(name) not in (NodeState.RUNNING, NodeState.SUBMITTED):
+                continue  # a job already withdrawn (its parent runs again, or failed): nothing to record
+            if outcome.backend_id and name in handles and handles[name].backend_id not in ("", outcome.backend_id):
+                continue  # an earlier job of this AB, cancelled and submitted again
+            if outcome.never_ran and name not in cancelled:  # taken out of the queue by someone else
+                bounced[name] = bounced.get(name, 0) + 1
+                if bounced[name] > MAX_BOUNCES:  # not for ever: the batch system keeps refusing it
+                    changed = scheduler.finished(name, False)
+                    changes += [(n, {"state": st.value, "attempts": scheduler.attempts(n)}) for n, st in changed]
+                    handles.pop(name, None)
+                    withdraw(changed, name)
+                    continue
+            if outcome.never_ran:
+                changed = scheduler.requeue(name, ran=False)
+                changes += [(n, {"state": st.value, "attempts": scheduler.attempts(n)}) for n, st in changed]
+                withdraw(changed, name)
                 continue
-            for name, state in scheduler.finished(outcome.name, outcome.ok):
-                values: dict[str, object] = {"state": state.value}
-                if name == outcome.name:
-                    values.update(exit_code=outcome.exit_code, wall_s=outcome.wall_s)
-                changes.append((name, values))
+            if name in cancelled and not outcome.ok:
+                changed = scheduler.requeue(name)
+                changes += [(n, {"state": st.value, "attempts": scheduler.attempts(n)}) for n, st in changed]
+                withdraw(changed, name)
+                continue
+            ok, exit_code = outcome.ok, outcome.exit_code
+            wall_s: float | None = outcome.wall_s
+            record = records.get(name)
+            if record is not None:  # the run record written by the job itself: esorex's exit code, its time
+                if outcome.lost:  # how the job ended is unknown: the record tells
+                    ok = record[0] == "SUCCESSFUL"
+                exit_code, wall_s = record[1], record[2]
+            elif outcome.lost:  # gone from the batch system without a trace and without a record: run again
+                changed = scheduler.requeue(name)
+                changes += [(n, {"state": st.value, "attempts": scheduler.attempts(n)}) for n, st in changed]
+                withdraw(changed, name)
+                continue
+            changed = scheduler.finished(name, ok)
+            handles.pop(name, None)
+            for n, state in changed:
+                values = {"state": state.value, "attempts": scheduler.attempts(n)}
+                if n == name:
+                    values.update(exit_code=exit_code, wall_s=wall_s)
+                changes.append((n, values))
+            withdraw(changed, name)
     with pid_lock:
         changes += [(name, {"backend_id": ident}) for name, ident in started_pids]
     store.write(changes)

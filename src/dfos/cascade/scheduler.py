@@ -6,6 +6,17 @@ polling interval.  Limits: ``slots`` ABs at once, and per category (e.g. at
 most 8 downloads).  A failed AB is retried until ``max_attempts`` runs; then
 it is FAILED and every descendant is BLOCKED without running.  INCOMPLETE ABs
 are never run, and their descendants are blocked.
+
+Two ways to hand ABs out, one state machine:
+
+* :meth:`Scheduler.startable` (the local executor): an AB whose parents all
+  succeeded starts now, within the slots.
+* :meth:`Scheduler.submittable` (batch systems that hold a job until its parents
+  succeed: Slurm ``afterok``, DAGMan): every AB whose parents are succeeded *or
+  handed out* is SUBMITTED at once; the backend reports when it really starts
+  (:meth:`Scheduler.started`).  A SUBMITTED AB has not run, so a parent's final
+  failure blocks it like a WAITING one, and a parent's retry sends it back to
+  WAITING (its job is cancelled and submitted again behind the parent's new one).
 """
 
 from __future__ import annotations
@@ -20,6 +31,8 @@ __all__ = ["Node", "NodeState", "Scheduler"]
 
 class NodeState(StrEnum):
     WAITING = "waiting"
+    SUBMITTED = "submitted"
+    """Handed to a batch system that starts it once its parents succeed; not started yet."""
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -60,6 +73,8 @@ class Scheduler:
     max_attempts: int = 1
     stopping: bool = False
     """Set by a graceful stop: nothing new starts."""
+    batch: bool = False
+    """ABs are handed out with :meth:`submittable` (the backend holds them until their parents succeed)."""
 
     def __post_init__(self) -> None:
         unknown = {p for node in self.nodes.values() for p in node.parents if p not in self.nodes}
@@ -73,7 +88,11 @@ class Scheduler:
                       for name, n in self.nodes.items()}
         self.order = list(self.nodes)
         self.rank = {name: i for i, name in enumerate(self.order)}
+        self.topo = _topological(self.order, self.nodes)
         self._running: set[str] = set()
+        """Handed out and not yet ended: RUNNING, or SUBMITTED to a batch system."""
+        self._dirty = True
+        """Batch mode: an AB may have become submittable since the last look."""
         for name in self.order:
             if self.track[name].state is NodeState.INCOMPLETE:
                 self._block_descendants(name)
@@ -90,18 +109,27 @@ class Scheduler:
         heapq.heapify(self.ready)
 
     # -- restoring after a restart -------------------------------------------------
-    def restore(self, states: Mapping[str, tuple[NodeState, int]]) -> None:
-        """Take over states persisted by an earlier run; a RUNNING AB runs again (its run was cut)."""
+    def restore(self, states: Mapping[str, tuple[NodeState, int]], adopted: Iterable[str] = ()) -> None:
+        """Take over states persisted by an earlier run.
+
+        A RUNNING or SUBMITTED AB runs again (its run was cut), unless it is ``adopted``: a batch job
+        that outlived the previous executor and is followed on (it keeps its state).
+        """
+        adopted = set(adopted)
+        self._running = set()
         for name, (state, attempts) in states.items():
             if name not in self.track or self.track[name].state is NodeState.INCOMPLETE:
                 continue
-            if state is NodeState.RUNNING:
-                state = NodeState.WAITING
+            if state in (NodeState.RUNNING, NodeState.SUBMITTED):
+                if name in adopted:
+                    self._running.add(name)
+                else:
+                    state = NodeState.WAITING
             self.track[name] = _Track(state, attempts)
         for name in self.order:
             if self.track[name].state is NodeState.FAILED:
                 self._block_descendants(name)
-        self._running = set()
+        self._dirty = True
         self._rebuild_ready()
 
     # -- queries ---------------------------------------------------------------------
@@ -116,10 +144,10 @@ class Scheduler:
 
     @property
     def done(self) -> bool:
-        """Nothing runs and nothing more will start."""
+        """Nothing runs and nothing more will start (batch mode: asked right after :meth:`submittable`)."""
         if self._running:
             return False
-        return self.stopping or not self.ready
+        return self.stopping or self.batch or not self.ready
 
     def counts(self) -> dict[str, int]:
         found = {state.value: 0 for state in NodeState}
@@ -154,46 +182,127 @@ class Scheduler:
             heapq.heappush(self.ready, rank)
         return started
 
+    def submittable(self) -> list[str]:
+        """Batch mode: every WAITING AB whose parents all succeeded or are handed out, parents first
+        (marked SUBMITTED, attempts counted).  No slot limit: the batch system holds each job until its
+        parents succeed."""
+        if self.stopping or not self._dirty:
+            return []
+        self._dirty = False
+        handed = (NodeState.SUCCEEDED, NodeState.SUBMITTED, NodeState.RUNNING)
+        chosen = []
+        for name in self.topo:
+            track = self.track[name]
+            if track.state is NodeState.WAITING and all(self.track[p].state in handed
+                                                        for p in self.nodes[name].parents):
+                track.state = NodeState.SUBMITTED
+                track.attempts += 1
+                self._running.add(name)
+                chosen.append(name)
+        return chosen
+
+    def started(self, name: str) -> bool:
+        """A SUBMITTED AB began to run (the backend says so); False when it is not SUBMITTED (any more)."""
+        track = self.track[name]
+        if track.state is not NodeState.SUBMITTED:
+            return False
+        track.state = NodeState.RUNNING
+        return True
+
     def finished(self, name: str, ok: bool) -> list[tuple[str, NodeState]]:
         """Record an AB's end; return every state that changed (the AB, retries, blocked descendants)."""
         track = self.track[name]
-        if track.state is not NodeState.RUNNING:
+        if track.state not in (NodeState.RUNNING, NodeState.SUBMITTED):
             raise ValueError(f"{name} is {track.state.value}, not running")
         self._running.discard(name)
         if ok:
             track.state = NodeState.SUCCEEDED
             for child in self.children[name]:
                 self.remaining[child] -= 1
-                if self.remaining[child] == 0 and self.track[child].state is NodeState.WAITING:
+                if self.remaining[child] == 0 and self.track[child].state is NodeState.WAITING and not self.batch:
                     heapq.heappush(self.ready, self.rank[child])
             return [(name, track.state)]
         if track.attempts < self.max_attempts:
             track.state = NodeState.WAITING
-            heapq.heappush(self.ready, self.rank[name])
-            return [(name, track.state)]
+            self._dirty = True
+            if not self.batch:
+                heapq.heappush(self.ready, self.rank[name])
+            return [(name, track.state), *self._withdraw_descendants(name)]
         track.state = NodeState.FAILED
         return [(name, track.state), *self._block_descendants(name)]
 
-    def requeue(self, name: str) -> list[tuple[str, NodeState]]:
-        """A running AB was cancelled (the executor stops): it waits again for the next run."""
+    def requeue(self, name: str, ran: bool = True) -> list[tuple[str, NodeState]]:
+        """A handed-out AB was cancelled (the executor stops, or a batch job went away): it waits again.
+
+        ``ran=False``: it never started (a batch job cancelled in the queue), so its attempt is not
+        counted.  ABs submitted behind it wait again too (their jobs depended on its job).
+        """
         track = self.track[name]
-        if track.state is not NodeState.RUNNING:
+        if track.state not in (NodeState.RUNNING, NodeState.SUBMITTED):
             raise ValueError(f"{name} is {track.state.value}, not running")
         self._running.discard(name)
         track.state = NodeState.WAITING
-        heapq.heappush(self.ready, self.rank[name])
-        return [(name, track.state)]
+        if not ran:
+            track.attempts -= 1
+        self._dirty = True
+        if not self.batch:
+            heapq.heappush(self.ready, self.rank[name])
+        return [(name, track.state), *self._withdraw_descendants(name)]
 
-    def _block_descendants(self, name: str) -> list[tuple[str, NodeState]]:
+    def _withdraw_descendants(self, name: str) -> list[tuple[str, NodeState]]:
+        """Batch mode: SUBMITTED descendants of an AB that runs again wait again (never started: the
+        attempt is not counted); their jobs are to be cancelled."""
         changed = []
         stack = list(self.children[name])
         while stack:
             child = stack.pop()
-            if self.track[child].state is NodeState.WAITING:
-                self.track[child].state = NodeState.BLOCKED
+            track = self.track[child]
+            if track.state is NodeState.SUBMITTED:
+                track.state = NodeState.WAITING
+                track.attempts -= 1
+                self._running.discard(child)
+                changed.append((child, NodeState.WAITING))
+                stack.extend(self.children[child])
+        return changed
+
+    def _block_descendants(self, name: str) -> list[tuple[str, NodeState]]:
+        """Descendants that have not started (WAITING, or SUBMITTED to a batch system) are BLOCKED."""
+        changed = []
+        stack = list(self.children[name])
+        while stack:
+            child = stack.pop()
+            track = self.track[child]
+            if track.state in (NodeState.WAITING, NodeState.SUBMITTED):
+                if track.state is NodeState.SUBMITTED:
+                    track.attempts -= 1
+                    self._running.discard(child)
+                track.state = NodeState.BLOCKED
                 changed.append((child, NodeState.BLOCKED))
                 stack.extend(self.children[child])
         return changed
+
+
+def _topological(order: list[str], nodes: Mapping[str, Node]) -> list[str]:
+    """The ABs with every parent before its children; otherwise in ``order`` (cascade order)."""
+    placed: set[str] = set()
+    opened: set[str] = set()  # a node met again while open closes a cycle: it is not followed twice
+    result: list[str] = []
+    for root in order:
+        stack = [(root, False)]
+        while stack:
+            name, expanded = stack.pop()
+            if name in placed:
+                continue
+            if expanded:
+                placed.add(name)
+                result.append(name)
+                continue
+            if name in opened:
+                continue
+            opened.add(name)
+            stack.append((name, True))
+            stack.extend((p, False) for p in reversed(nodes[name].parents) if p not in placed)
+    return result
 
 
 def descendants(nodes: Iterable[Node], root: str) -> set[str]:

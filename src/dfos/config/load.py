@@ -25,9 +25,11 @@ from dfos.config.settings import KeySpec, Settings, key_specs
 from dfos.errors import ConfigError, InvalidDate, UsageError
 
 __all__ = [
+    "JobResources",
     "LoadedConfig",
     "Origin",
     "Source",
+    "batch_resources",
     "load_config",
     "parse_assignment",
     "recipe_limits",
@@ -131,6 +133,15 @@ def _validate(spec: KeySpec, value: Any, where: str) -> None:
             recipe_limits(value)
         except ValueError as exc:
             raise ConfigError(f"{where}: RECIPE_LIMITS: {exc}") from None
+    if spec.name == "EXECUTOR" and value.lower() not in {"local", "slurm", "condor"}:
+        raise ConfigError(f"{where}: EXECUTOR must be local, slurm or condor, not {value!r}")
+    if spec.name == "BATCH_RESOURCES":
+        try:
+            batch_resources(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: BATCH_RESOURCES: {exc}") from None
+    if spec.name == "BATCH_POLL" and not (math.isfinite(value) and 0.05 <= value <= 600):
+        raise ConfigError(f"{where}: BATCH_POLL must be between 0.05 and 600 seconds, not {value}")
     if spec.name == "QCBQS_TYPE" and value.upper() not in {"SER", "PAR", "IMPLICIT"}:
         raise ConfigError(f"{where}: QCBQS_TYPE must be SER, PAR or IMPLICIT, not {value!r}")
     if spec.name in {"SLOTS"} and value < 0:
@@ -180,6 +191,48 @@ def recipe_limits(text: str) -> dict[str, int]:
             raise ValueError(f"{item!r} is not 'recipe=N' with N >= 1")
         limits[recipe.strip()] = int(count)
     return limits
+
+
+@dataclass(frozen=True)
+class JobResources:
+    """What one batch job of a recipe asks for."""
+
+    cpus: int = 1
+    mem_mb: int | None = None
+    """Memory in MB (None: the batch system's default)."""
+    minutes: int | None = None
+    """Time limit in minutes (None: the partition's)."""
+
+
+_MEM_UNITS = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+
+
+def batch_resources(text: str) -> dict[str, JobResources]:
+    """``"*=1/2G/60, uves_cal_mflat=2/4G/"`` (recipe=CPUS/MEMORY/MINUTES; ``*`` every other recipe;
+    an empty field: the batch system's default) as a dictionary; ValueError when malformed."""
+    found: dict[str, JobResources] = {"*": JobResources()}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        recipe, sep, spec = item.partition("=")
+        fields = spec.split("/")
+        if not sep or not recipe.strip() or len(fields) > 3:
+            raise ValueError(f"{item!r} is not 'recipe=CPUS/MEMORY/MINUTES'")
+        fields += [""] * (3 - len(fields))
+        cpus_text, mem_text, minutes_text = (f.strip() for f in fields)
+        if cpus_text and not (cpus_text.isdigit() and int(cpus_text) >= 1):
+            raise ValueError(f"{item!r}: CPUS must be a whole number >= 1, not {cpus_text!r}")
+        mem = None
+        if mem_text:
+            number, unit = (mem_text[:-1], mem_text[-1].upper()) if mem_text[-1].isalpha() else (mem_text, "M")
+            if unit not in _MEM_UNITS or not number.isdigit() or int(number) < 1:
+                raise ValueError(f"{item!r}: MEMORY must be like 500M or 4G, not {mem_text!r}")
+            mem = max(1, round(int(number) * _MEM_UNITS[unit]))
+        if minutes_text and not (minutes_text.isdigit() and int(minutes_text) >= 1):
+            raise ValueError(f"{item!r}: MINUTES must be a whole number >= 1, not {minutes_text!r}")
+        found[recipe.strip()] = JobResources(int(cpus_text) if cpus_text else 1, mem,
+                                             int(minutes_text) if minutes_text else None)
+    return found
 
 
 def _line_of(text: str, key: str, literal: bool = True) -> int | None:
@@ -291,6 +344,7 @@ def load_config(
     values["INSTRUMENT"] = str(values["INSTRUMENT"]).upper()
     values["DRS_TYPE"] = str(values["DRS_TYPE"]).upper()
     values["QCBQS_TYPE"] = str(values["QCBQS_TYPE"]).upper()
+    values["EXECUTOR"] = str(values["EXECUTOR"]).lower()
     return LoadedConfig(settings=Settings(**values), origins=origins)
 
 

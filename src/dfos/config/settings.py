@@ -83,6 +83,16 @@ class Settings:
     MCAL_NAME_PATTERN: str = _key("{code}_{kind}_{yymmdd}{letter}_{setup}.fits", "processing",
                                   "certified calibration names; each of {code} {kind} {yymmdd} {letter} {setup} once")
 
+    # -- batch systems (exec-cascade --executor slurm|condor) -----------------------------
+    EXECUTOR: str = _key("local", "batch", "where cascades run: local (this machine), slurm or condor")
+    BATCH_DFOS: str = _key("", "batch", "the dfos program on the batch nodes; empty: the one running now")
+    BATCH_RESOURCES: str = _key("*=1//", "batch",
+                                "per recipe CPUS/MEMORY/MINUTES of a batch job: '*=1/2G/60, uves_cal_mflat=2/4G/'")
+    BATCH_POLL: float = _key(1.0, "batch", "seconds between two looks at the batch system's queue")
+    SLURM_OPTIONS: str = _key("", "batch", "more sbatch options for every job, e.g. '--partition=qc --account=dfo'")
+    CONDOR_COMMAND: str = _key("", "batch", "argument list put before every condor_* command, e.g. to reach "
+                                            "a pool in a chroot: 'chroot --userspec=ci /srv/condor-root'")
+
     # -- status and monitor ----------------------------------------------------
     N_DFO_HDR: int = _key(20, "status", "newest header dates considered for the date table")
     STATUS_KEEP_LINES: int = _key(5000, "status", "lines DFO_STATUS keeps when it is trimmed")

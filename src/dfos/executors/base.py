@@ -4,6 +4,13 @@ Four methods: :meth:`Executor.submit` starts a task, :meth:`Executor.poll`
 returns finished tasks (blocking up to a timeout, so a finished task is seen at
 once), :meth:`Executor.cancel` stops tasks, :meth:`Executor.close` releases the
 backend.  The scheduler never sees a backend's name.
+
+A *batch* executor (``batch = True``: Slurm, HTCondor) is handed the whole
+cascade at once, parents first; each task names the parents it must wait for
+(:attr:`Task.after`) and the backend holds it until they succeed.  Its jobs
+outlive dfos: a restarted runner adopts them (:meth:`Executor.adopt`) by their backend
+ids (kept in the workspace database).  :meth:`Executor.flush` ends a round of
+submissions (DAGMan submits one DAG per round).
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ class Task:
     threads: int = 1
     dag_id: str = ""
     attempt: int = 1
+    after: tuple[str, ...] = ()
+    """Batch executors: the tasks (names) this one waits for, submitted before it and not yet ended."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +53,20 @@ class Outcome:
     exit_code: int | None
     wall_s: float
     message: str = ""
+    backend_id: str = ""
+    """The job that ended (batch executors; a task cancelled and submitted again has a new one)."""
+    never_ran: bool = False
+    """Batch executors: cancelled before it started (by dfos, or by the batch system when a parent failed)."""
+    lost: bool = False
+    """Batch executors: the job is known to the batch system no more, and how it ended is unknown."""
 
 
 class Executor(ABC):
     """Runs tasks somewhere; see the module docstring."""
 
     name: ClassVar[str]
+    batch: ClassVar[bool] = False
+    """Takes the whole cascade at once, holds each task until its parents succeed; jobs outlive dfos."""
 
     @abstractmethod
     def submit(self, task: Task, on_start: Callable[[Handle], None] | None = None) -> Handle:
@@ -62,6 +79,14 @@ class Executor(ABC):
     @abstractmethod
     def cancel(self, handles: Iterable[Handle]) -> None:
         """Stop tasks (their outcomes still arrive through :meth:`poll`)."""
+
+    def flush(self) -> list[Handle]:
+        """End a round of submissions; return handles whose backend ids are known only now."""
+        return []
+
+    def adopt(self, handles: Iterable[Handle]) -> set[str]:
+        """Batch executors: follow jobs submitted by an earlier run; return the names taken over."""
+        return set()
 
     def close(self) -> None:  # noqa: B027 - a backend with nothing to release need not override it
         """Release the backend."""

@@ -41,6 +41,8 @@ class DagNode:
     """Node names."""
     retry: int = 0
     category: str | None = None
+    vars: tuple[tuple[str, str], ...] = ()
+    """More VARS of this node (a second VARS line)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Dag:
     node_status_file: str | None = None
     extra_vars: tuple[tuple[str, str], ...] = field(default=())
     """VARS every node gets (e.g. the cascade id)."""
+    status_interval: int = 5
+    """Seconds at least between two rewrites of the node status file."""
 
 
 def validate(dag: Dag) -> list[str]:
@@ -67,6 +71,11 @@ def validate(dag: Dag) -> list[str]:
             problems.append(f"node {node.name}: RETRY must be 0 or more")
         if '"' in node.ab or "\n" in node.ab:
             problems.append(f"node {node.name}: AB name {node.ab!r} cannot be quoted")
+        for key, value in node.vars:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) or key == "ab":
+                problems.append(f"node {node.name}: {key!r} is not a usable VARS name")
+            if '"' in value or "\n" in value or "\\" in value:
+                problems.append(f"node {node.name}: VARS {key} value {value!r} cannot be quoted")
     for node in dag.nodes:
         problems += [f"node {node.name}: parent {p} is not a node" for p in node.parents if p not in seen]
     categories = {n.category for n in dag.nodes if n.category}
@@ -109,6 +118,8 @@ def render_dag(dag: Dag) -> str:
         lines.append(f"JOB {node.name} {dag.submit_file}")
         pairs = [("ab", node.ab), *dag.extra_vars]
         lines.append(f"VARS {node.name} " + " ".join(f'{k}="{v}"' for k, v in pairs))
+        if node.vars:
+            lines.append(f"VARS {node.name} " + " ".join(f'{k}="{v}"' for k, v in node.vars))
         if node.retry:
             lines.append(f"RETRY {node.name} {node.retry}")
         if node.category:
@@ -116,7 +127,7 @@ def render_dag(dag: Dag) -> str:
     lines += [f"MAXJOBS {c} {n}" for c, n in dag.maxjobs]
     lines += [f"PARENT {' '.join(n.parents)} CHILD {n.name}" for n in dag.nodes if n.parents]
     if dag.node_status_file:
-        lines.append(f"NODE_STATUS_FILE {dag.node_status_file} 5")
+        lines.append(f"NODE_STATUS_FILE {dag.node_status_file} {dag.status_interval}")
     return "\n".join(lines) + "\n"
 
 
@@ -126,6 +137,8 @@ class _Job:
     parents: list[str] = field(default_factory=list)
     retry: int = 0
     category: str | None = None
+    vars: list[tuple[str, str]] = field(default_factory=list)
+    seen_vars: bool = False
 
 
 def parse_dag(text: str, source: str = "<dag>") -> Dag:
@@ -135,26 +148,30 @@ def parse_dag(text: str, source: str = "<dag>") -> Dag:
     submit = ""
     maxjobs: list[tuple[str, int]] = []
     status = None
+    interval = 5
     extra: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        words = shlex.split(line, posix=False)
-        keyword = words[0].upper()
+        keyword = line.split()[0].upper()
+        words = line.split(None, 2) if keyword == "VARS" else shlex.split(line, posix=False)
         try:
             if keyword == "JOB":
                 jobs[words[1]] = _Job(ab=words[1])
                 order.append(words[1])
                 submit = words[2]
             elif keyword == "VARS":
-                for pair in words[2:]:
-                    key, _, value = pair.partition("=")
-                    value = value.strip('"')
-                    if key == "ab":
-                        jobs[words[1]].ab = value
+                job = jobs[words[1]]
+                for pair in _pairs(line):
+                    key, value = pair
+                    if job.seen_vars:  # a second VARS line: the node's own
+                        job.vars.append((key, value))
+                    elif key == "ab":
+                        job.ab = value
                     else:
                         extra[key] = value
+                job.seen_vars = True
             elif keyword == "RETRY":
                 jobs[words[1]].retry = int(words[2])
             elif keyword == "CATEGORY":
@@ -167,13 +184,21 @@ def parse_dag(text: str, source: str = "<dag>") -> Dag:
                     jobs[child].parents += words[1:split]
             elif keyword == "NODE_STATUS_FILE":
                 status = words[1]
+                interval = int(words[2]) if len(words) > 2 else interval
             else:
                 raise ValueError(keyword)
         except (IndexError, KeyError, ValueError):
             raise FormatError(f"{source}:{number}: not a DAG line dfos writes: {line!r}") from None
-    nodes = tuple(DagNode(name, jobs[name].ab, tuple(jobs[name].parents), jobs[name].retry, jobs[name].category)
+    nodes = tuple(DagNode(name, jobs[name].ab, tuple(jobs[name].parents), jobs[name].retry, jobs[name].category,
+                          tuple(jobs[name].vars))
                   for name in order)
-    return Dag(nodes, submit, tuple(maxjobs), status, tuple(sorted(extra.items())))
+    return Dag(nodes, submit, tuple(maxjobs), status, tuple(sorted(extra.items())), interval)
+
+
+def _pairs(line: str) -> list[tuple[str, str]]:
+    """The ``key="value"`` pairs of a VARS line (values hold no double quote: :func:`validate`)."""
+    parts = line.split(None, 2)
+    return re.findall(r'([A-Za-z_][A-Za-z0-9_]*)="([^"]*)"', parts[2] if len(parts) > 2 else "")
 
 
 def rescued(text: str) -> set[str]:

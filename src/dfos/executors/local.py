@@ -52,7 +52,7 @@ class LocalExecutor(Executor):
         self.tasks.put((task, on_start))
         if spawn:
             threading.Thread(target=self._work, name=f"ab-worker-{self.workers}", daemon=True).start()
-        return Handle(task.name, "thread")
+        return Handle(task.name, "")  # its pid arrives through on_start
 
     def _work(self) -> None:
         while (item := self.tasks.get()) is not None:

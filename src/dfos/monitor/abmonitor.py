@@ -67,7 +67,7 @@ class ABPage:
 def _state(node: str | None, completeness: str, done: bool, run_status: str | None) -> str:
     if completeness == "INCOMPLETE":
         return "incomplete"
-    if node == "waiting":
+    if node in ("waiting", "submitted"):  # submitted: queued at the batch system
         return "queued"
     if node in ("running", "succeeded", "failed", "blocked"):
         return node

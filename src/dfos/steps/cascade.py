@@ -8,23 +8,28 @@ the same task); an execQC file (SER, PAR) runs processQC per AB, as the QC casca
 from __future__ import annotations
 
 import contextlib
+import shlex
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from dfos.ab.model import ProcessStatus
 from dfos.ab.store import read_ab
 from dfos.cascade.run import CascadeResult, cascade_state, run_cascade, work_dir
+from dfos.config.load import batch_resources, recipe_limits
 from dfos.dates import parse_date
-from dfos.errors import DfosError
-from dfos.executors.base import Task
-from dfos.executors.local import LocalExecutor
+from dfos.errors import DfosError, UsageError
+from dfos.executors.base import Executor, Task
+from dfos.executors.condor import CondorExecutor
+from dfos.executors.local import ABRunner, LocalExecutor
+from dfos.executors.slurm import SlurmExecutor
 from dfos.jobs.model import parse_exec
 from dfos.steps.create_ab import tag_done
 from dfos.steps.process_ab import process_ab, record_run, set_process_status
 from dfos.steps.process_qc import process_qc, write_qc_problem
 from dfos.workspace import Workspace
 
-__all__ = ["exec_cascade", "implicit_qc", "run_qc_task"]
+__all__ = ["batch_command", "exec_cascade", "implicit_qc", "make_executor", "run_cascade_ab", "run_qc_task"]
 
 _QC_KINDS = ("SER", "PAR", "IMPLICIT")
 
@@ -54,9 +59,52 @@ def implicit_qc(workspace: Workspace, name: str) -> str:
     return "" if ok else f"processQC: {message}"
 
 
+def run_cascade_ab(workspace: Workspace, name: str, dag_id: str, attempt: int, threads: int = 1,
+                   on_start: Callable[[int], None] | None = None) -> tuple[bool, int | None, str]:
+    """One attempt of an AB of a cascade, wherever it runs (a local worker thread, a Slurm or HTCondor
+    job through ``dfos process-ab --dag-id --attempt``): its own working directory, its run marker,
+    its run record, QC when IMPLICIT.  Returns (ok, exit code, message)."""
+    run = process_ab(workspace, name, threads=threads, on_start=on_start,
+                     run_marker=f"{dag_id}/{name}/{attempt}", work_dir=work_dir(workspace, dag_id, name, attempt))
+    record_run(workspace, run, dag_id, attempt)
+    message = implicit_qc(workspace, name) if run.ok else run.message
+    return run.ok, run.exit_code, message
+
+
+def batch_command(workspace: Workspace) -> list[str]:
+    """How a batch job starts dfos on this workspace: BATCH_DFOS (else the dfos running now) --root ROOT."""
+    if workspace.settings.BATCH_DFOS:
+        program = shlex.split(workspace.settings.BATCH_DFOS)
+    else:
+        beside = Path(sys.argv[0]).resolve().parent / "dfos" if sys.argv and sys.argv[0] else None
+        script = beside if beside and beside.is_file() else Path(sys.executable).parent / "dfos"
+        program = [str(script)] if script.is_file() else [sys.executable, "-m", "dfos"]
+    return [*program, "--root", str(workspace.root)]
+
+
+def make_executor(workspace: Workspace, name: str, run_ab: ABRunner) -> Executor:
+    """The executor called ``name`` (local, slurm, condor), set up from the workspace's configuration."""
+    settings = workspace.settings
+    if name == "local":
+        return LocalExecutor(run_ab)
+    resources = batch_resources(settings.BATCH_RESOURCES)
+    job_dir = workspace.job_dir / "batch"
+    if name == "slurm":
+        return SlurmExecutor(batch_command(workspace), job_dir, workspace.root, resources,
+                             shlex.split(settings.SLURM_OPTIONS), settings.BATCH_POLL)
+    if name == "condor":
+        limits = recipe_limits(settings.RECIPE_LIMITS)
+        return CondorExecutor(shlex.split(settings.CONDOR_COMMAND), batch_command(workspace), job_dir, resources,
+                              limits, settings.BATCH_POLL)
+    raise UsageError(f"unknown executor {name!r}: local, slurm or condor")
+
+
 def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | None = None,
-                 progress: Callable[[dict[str, int]], None] | None = None) -> CascadeResult:
-    """Run a cascade on this machine; every AB runs processAB (or processQC) in-process and is recorded."""
+                 progress: Callable[[dict[str, int]], None] | None = None,
+                 executor_name: str | None = None) -> CascadeResult:
+    """Run a cascade with the configured executor (EXECUTOR, or ``executor_name``): on this machine every
+    AB runs processAB (or processQC) in-process; on Slurm or HTCondor each is a batch job running
+    ``dfos process-ab``.  Every run is recorded the same way."""
     try:
         parsed = parse_exec(jobs.read_text(encoding="utf-8"), source=str(jobs))
         no_abs_tail = parsed.kind in _QC_KINDS or not parsed.lines  # nothing to tag DONE
@@ -66,14 +114,9 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
     def run_ab(task: Task, on_start: Callable[[int], None]) -> tuple[bool, int | None, str]:
         if task.argv[0] == "processQC":
             return run_qc_task(workspace, task.name)
-        run = process_ab(workspace, task.name, threads=task.threads, on_start=on_start,
-                         run_marker=f"{task.dag_id}/{task.name}/{task.attempt}",
-                         work_dir=work_dir(workspace, task.dag_id, task.name, task.attempt))
-        record_run(workspace, run, task.dag_id, task.attempt)
-        message = implicit_qc(workspace, task.name) if run.ok else run.message
-        return run.ok, run.exit_code, message
+        return run_cascade_ab(workspace, task.name, task.dag_id, task.attempt, task.threads, on_start)
 
-    executor = LocalExecutor(run_ab)
+    executor = make_executor(workspace, executor_name or workspace.settings.EXECUTOR, run_ab)
     try:
         result = run_cascade(workspace, dag_id, jobs, executor, slots, progress)
     finally:

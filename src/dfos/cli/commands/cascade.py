@@ -51,12 +51,18 @@ def create_job_cmd(cli: Cli, mode: str, day: date, auto: bool, subcascade: str |
               help="The execAB file.")
 @click.option("--wait", is_flag=True, help="Kept for DFOS habits: dfos always waits for the cascade to end.")
 @click.option("--slots", type=click.IntRange(1, 1024), help="ABs at once (default: SLOTS, else one per core).")
+@click.option("--executor", type=click.Choice(["local", "slurm", "condor"]),
+              help="Where the ABs run (default: EXECUTOR, else local): this machine, Slurm jobs or an HTCondor DAG.")
 @pass_cli
-def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int | None) -> None:
-    """Run a cascade on this machine (DFOS vultur_exec_cascade); resumes where a killed run stopped.
+def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int | None, executor: str | None) -> None:
+    """Run a cascade (DFOS vultur_exec_cascade); resumes where a killed run stopped.
 
-    Exits 0 when every AB that can run succeeded, 11 when some failed or were
-    blocked, 12 when another executor already runs this cascade.
+    On this machine (--executor local, the default), or as batch jobs on Slurm or
+    HTCondor: the whole cascade is submitted at once, each job waits for its
+    parents, and dfos follows them to the end.  Interrupted (Ctrl-C), dfos leaves
+    batch jobs running; the next exec-cascade adopts them.  Exits 0 when every AB
+    that can run succeeded, 11 when some failed or were blocked (or still run),
+    12 when another executor already runs this cascade.
     """
     console = Console(stderr=True)
     with Progress(TextColumn(f"{dag_id}"), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -65,11 +71,11 @@ def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int |
 
         def show(counts: dict[str, int]) -> None:
             total = sum(counts.values())
-            finished = total - counts["waiting"] - counts["running"]
+            finished = total - counts["waiting"] - counts["submitted"] - counts["running"]
             bar.update(task, total=total, completed=finished,
                        description=" ".join(f"{k} {v}" for k, v in counts.items() if v))
 
-        result = exec_cascade(cli.workspace(), dag_id, jobs, slots, show)
+        result = exec_cascade(cli.workspace(), dag_id, jobs, slots, show, executor)
     click.echo(f"{dag_id}: " + ", ".join(f"{v} {k}" for k, v in result.counts.items() if v))
     if not result.ok:
         raise click.exceptions.Exit(CASCADE_FAILED)
@@ -114,7 +120,7 @@ def watch_queue_cmd(cli: Cli, dag_id: str, once: bool) -> None:
         for r in rows:
             counts[str(r["state"])] = counts.get(str(r["state"]), 0) + 1
         click.echo(f"{time.strftime('%H:%M:%S')} {dag_id}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-        if once or not (counts.get("waiting") or counts.get("running")):
+        if once or not (counts.get("waiting") or counts.get("submitted") or counts.get("running")):
             return
         time.sleep(1.0)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from dfos.cli.context import Cli, pass_cli
-from dfos.steps.cascade import implicit_qc
+from dfos.errors import UsageError
+from dfos.steps.cascade import implicit_qc, run_cascade_ab
 from dfos.steps.process_ab import process_ab, record_run
 
 __all__ = ["process_ab_cmd"]
@@ -18,16 +19,30 @@ FAILED_EXIT = 10
 @click.option("-a", "--ab", "name", required=True, help="The AB to run (a name in $DFO_AB_DIR).")
 @click.option("--threads", type=click.IntRange(1, 256), default=1, show_default=True,
               help="OMP_NUM_THREADS for the recipe.")
+@click.option("--dag-id", metavar="CASCADE", help="Run it as an attempt of this cascade (what batch jobs do).")
+@click.option("--attempt", type=click.IntRange(1, 1000), help="The attempt number (with --dag-id).")
 @click.pass_context
 @pass_cli
-def process_ab_cmd(cli: Cli, ctx: click.Context, name: str, threads: int) -> None:
+def process_ab_cmd(cli: Cli, ctx: click.Context, name: str, threads: int, dag_id: str | None,
+                   attempt: int | None) -> None:
     """Run one AB (DFOS processAB): fetch inputs, run esorex, place products, record the run.
 
     Exits 0 when the AB succeeded and 10 when it FAILED (the reason is printed
     and stored in the workspace database).  With QCBQS_TYPE IMPLICIT processQC
-    follows a success.
+    follows a success.  With --dag-id and --attempt (a Slurm or HTCondor job of a
+    cascade) the run is recorded as that attempt, in its own working directory,
+    exactly as the local executor records it.
     """
     workspace = cli.workspace()
+    if (dag_id is None) != (attempt is None):
+        raise UsageError("--dag-id and --attempt go together")
+    if dag_id is not None and attempt is not None:
+        ok, _, message = run_cascade_ab(workspace, name, dag_id, attempt, threads)
+        click.echo(f"{name}: {'SUCCESSFUL' if ok else 'FAILED'} (cascade {dag_id}, attempt {attempt})"
+                   + (f": {message}" if message else ""), err=not ok)
+        if not ok:
+            ctx.exit(FAILED_EXIT)
+        return
     run = process_ab(workspace, name, threads=threads)
     record_run(workspace, run)
     if run.ok:

@@ -1,0 +1,349 @@
+"""The HTCondor executor: a cascade becomes a DAGMan DAG, submitted with ``condor_submit_dag``.
+
+Every round of submissions (the whole cascade at first; later only ABs sent again) is one DAG
+``$DFO_JOB_DIR/batch/<cascade>.r<N>.dag``: a node per AB (``VARS`` carry the AB, its attempt and
+its dfos arguments), ``PARENT/CHILD`` from the cascade, ``CATEGORY``/``MAXJOBS`` from
+RECIPE_LIMITS, and a node status file DAGMan rewrites at most every second.  No ``RETRY``: the
+cascade runner decides retries the same way for every executor and submits a retried AB (and
+what depends on it) in a new round.  The DAG is validated by our own model
+(:mod:`dfos.executors.condor_dag`) before DAGMan sees it.
+
+The executor follows each round's node status file: DONE is success, ERROR failure, FUTILE (a
+parent failed, so DAGMan never ran it) is reported as never run and the runner marks it blocked.
+A node still waiting when its DAGMan is gone (``condor_q`` no longer lists it: halted by
+``stop-cascade``, removed) never ran either.  ``stop-cascade`` halts the rounds (the DAG's
+``.halt`` file): running nodes finish, nothing new starts, DAGMan writes its rescue DAG.  A
+restarted dfos adopts the rounds by their DAGMan cluster ids (``<cluster>/<node>``, the backend id
+stored for each AB); when exactly the ABs a rescue DAG left undone are to run again, the round's
+DAG file is submitted again and DAGMan runs it from its rescue DAG.
+
+Every ``condor_*`` command gets CONDOR_COMMAND in front of it (e.g. a ``chroot`` into the pool);
+arguments are lists, never shell strings.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from dfos.config.load import JobResources
+from dfos.errors import DfosError
+from dfos.executors.base import Executor, Handle, Outcome, Task
+from dfos.executors.condor_dag import Dag, DagNode, node_name, parse_dag, render_dag, rescued
+from dfos.fsutil import write_text_atomic
+
+__all__ = ["CondorExecutor", "condor_arguments", "parse_node_status"]
+
+#: DAGMan node states (NODE_STATUS_FILE ``NodeStatus``).
+NOT_READY, READY, PRERUN, SUBMITTED, POSTRUN, DONE, ERROR, FUTILE = range(8)
+
+_SUBMITTED_TO = re.compile(r"submitted to cluster (\d+)")
+
+
+def parse_node_status(text: str) -> dict[str, dict[str, str]]:
+    """A node status file as ``{node: {attribute: value}}``; the DAG's own ad is under ``""``."""
+    ads: dict[str, dict[str, str]] = {}
+    for block in re.findall(r"\[(.*?)\]", text, flags=re.DOTALL):
+        block = re.sub(r"/\*.*?\*/", "", block, flags=re.DOTALL)
+        ad = {key: value.strip().strip('"')
+              for key, value in re.findall(r'(\w+)\s*=\s*("(?:[^"\\]|\\.)*"|\{[^}]*\}|[^;]*);', block)}
+        kind = ad.get("Type")
+        if kind == "NodeStatus" and "Node" in ad:
+            ads[ad["Node"]] = ad
+        elif kind == "DagStatus":
+            ads[""] = ad
+    return ads
+
+
+def condor_arguments(words: Sequence[str]) -> str:
+    """HTCondor's argument syntax: the whole list in double quotes, each word in single quotes."""
+    for word in words:
+        if '"' in word or "\n" in word:
+            raise DfosError(f"cannot pass {word!r} to an HTCondor job (a double quote or a newline)")
+    return " ".join("'" + w.replace("'", "''") + "'" for w in words)
+
+
+@dataclass
+class _Round:
+    """One submitted DAG."""
+
+    dag_file: Path
+    cluster: str
+    nodes: dict[str, tuple[str, int]]
+    """Node -> (AB, attempt)."""
+    open: set[str] = field(default_factory=set)
+    """Nodes whose end has not been reported."""
+    started: set[str] = field(default_factory=set)
+    halted: bool = False
+
+
+Runner = Callable[[list[str]], subprocess.CompletedProcess[str]]
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300)
+
+
+class CondorExecutor(Executor):
+    """See the module docstring."""
+
+    name: ClassVar[str] = "condor"
+    batch: ClassVar[bool] = True
+
+    def __init__(self, prefix: Sequence[str], command: Sequence[str], job_dir: Path,
+                 resources: Mapping[str, JobResources], limits: Mapping[str, int] | None = None,
+                 poll_interval: float = 1.0, run: Runner = _run) -> None:
+        """``prefix``: CONDOR_COMMAND; ``command``: the dfos program on the nodes with ``--root``."""
+        self.prefix = list(prefix)
+        self.command = list(command)
+        self.job_dir = job_dir
+        self.resources = dict(resources)
+        self.limits = dict(limits or {})
+        self.poll_interval = poll_interval
+        self.run = run
+        self.pending: list[tuple[Task, Callable[[Handle], None] | None]] = []
+        self.held: list[tuple[Task, Callable[[Handle], None] | None]] = []
+        self.rounds: dict[str, _Round] = {}
+        self.callbacks: dict[str, Callable[[Handle], None] | None] = {}
+        self.ready: list[Outcome] = []
+        self.last_look = 0.0
+
+    # -- commands ----------------------------------------------------------------------------
+    def _call(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        try:
+            return self.run([*self.prefix, *argv])
+        except FileNotFoundError:
+            raise DfosError(f"{(self.prefix or argv)[0]} is not installed here: the HTCondor executor needs "
+                            f"the HTCondor commands (or CONDOR_COMMAND to reach them)") from None
+        except subprocess.TimeoutExpired:
+            raise DfosError(f"{argv[0]} did not answer within 300 s; is the HTCondor pool up?") from None
+
+    def _submit_file(self) -> Path:
+        path = self.job_dir / "dfos_condor.sub"
+        text = "\n".join([
+            "# HTCondor submit file written by dfos: one AB per job (its VARS come from the DAG)",
+            "universe = vanilla",
+            f"executable = {self.command[0]}",
+            'arguments = "$(dfos_args)"',
+            "getenv = True",
+            "request_cpus = $(cpus)",
+            "request_memory = $(mem)",
+            "output = $(out)",
+            "error = $(out)",
+            '+DfosAB = "$(ab)"',
+            "+DfosAttempt = $(attempt)",
+            "queue",
+        ]) + "\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            write_text_atomic(path, text)
+        return path
+
+    # -- submitting ---------------------------------------------------------------------------
+    def submit(self, task: Task, on_start: Callable[[Handle], None] | None = None) -> Handle:
+        self.pending.append((task, on_start))
+        return Handle(task.name, "")
+
+    def _live(self) -> dict[str, str]:
+        """AB -> round key of every AB whose end is not yet reported."""
+        return {r.nodes[n][0]: key for key, r in self.rounds.items() for n in r.open}
+
+    def flush(self) -> list[Handle]:
+        if not self.pending and not self.held:
+            return []
+        batch, self.pending = self.held + self.pending, []
+        self.held = []
+        live = self._live()
+        now: list[tuple[Task, Callable[[Handle], None] | None]] = []
+        waiting: set[str] = set()
+        for task, callback in batch:  # parents first: a task behind a parent of an earlier round waits
+            if any(p in live or p in waiting for p in task.after):
+                waiting.add(task.name)
+                self.held.append((task, callback))
+            else:
+                now.append((task, callback))
+        return self._round(now) if now else []
+
+    def _round(self, tasks: list[tuple[Task, Callable[[Handle], None] | None]]) -> list[Handle]:
+        self.job_dir.mkdir(parents=True, exist_ok=True)
+        dag_id = tasks[0][0].dag_id
+        again = self._rescue_round(dag_id, {(t.name, t.attempt) for t, _ in tasks})
+        if again is not None:  # DAGMan starts from the rescue DAG (the halt that ended it is taken back)
+            dag_file, nodes = again
+            dag_file.with_name(dag_file.name + ".halt").unlink(missing_ok=True)
+        else:
+            dag_file, nodes = self._write_dag(dag_id, [t for t, _ in tasks])
+        done = self._call(["condor_submit_dag", "-batch-name", dag_id, "-notification", "never", str(dag_file)])
+        found = _SUBMITTED_TO.search(done.stdout)
+        if done.returncode != 0 or not found:
+            reason = ((done.stderr or done.stdout).strip().splitlines() or ["no cluster id"])[-1]
+            self.ready += [Outcome(t.name, False, None, 0.0, f"condor_submit_dag refused the DAG: {reason}")
+                           for t, _ in tasks]
+            return []
+        cluster = found.group(1)
+        key = f"{cluster}"
+        by_ab = {ab: node for node, (ab, _) in nodes.items()}
+        self.rounds[key] = _Round(dag_file, cluster, nodes, open={by_ab[t.name] for t, _ in tasks})
+        with (self.job_dir / f"{_stem(dag_id)}.rounds").open("a", encoding="utf-8") as index:
+            index.write(f"{cluster} {dag_file.name}\n")
+        for task, callback in tasks:
+            self.callbacks[f"{cluster}/{by_ab[task.name]}"] = callback
+        return [Handle(t.name, f"{cluster}/{by_ab[t.name]}") for t, _ in tasks]
+
+    def _write_dag(self, dag_id: str, tasks: list[Task]) -> tuple[Path, dict[str, tuple[str, int]]]:
+        stem = _stem(dag_id)
+        n = 1
+        while (self.job_dir / f"{stem}.r{n}.dag").exists():
+            n += 1
+        dag_file = self.job_dir / f"{stem}.r{n}.dag"
+        taken: set[str] = set()
+        names = {t.name: node_name(t.name, taken) for t in tasks}
+        nodes, limits = [], {}
+        for task in tasks:
+            want = self.resources.get(task.category, self.resources.get("*", JobResources()))
+            program = "process-qc" if task.argv[:1] == ("processQC",) else "process-ab"
+            words = [*self.command[1:], program, "-a", task.name]
+            if program == "process-ab":
+                words += ["--dag-id", task.dag_id, "--attempt", str(task.attempt), "--threads", str(want.cpus)]
+            category = re.sub(r"[^A-Za-z0-9_]", "_", task.category) or "recipe"
+            if task.category in self.limits:
+                limits[category] = self.limits[task.category]
+            out = self.job_dir / f"{stem}.{names[task.name]}.{task.attempt}.out"
+            nodes.append(DagNode(names[task.name], task.name, tuple(names[p] for p in task.after if p in names),
+                                 category=category,
+                                 vars=(("attempt", str(task.attempt)), ("dfos_args", condor_arguments(words)),
+                                       ("cpus", str(want.cpus)), ("mem", str(want.mem_mb or 512)),
+                                       ("out", str(out)))))
+        dag = Dag(tuple(nodes), str(self._submit_file()), tuple(sorted(limits.items())),
+                  f"{dag_file}.status", status_interval=1)
+        write_text_atomic(dag_file, render_dag(dag))
+        return dag_file, {node.name: (node.ab, int(dict(node.vars)["attempt"])) for node in nodes}
+
+    def _rescue_round(self, dag_id: str,
+                      wanted: set[tuple[str, int]]) -> tuple[Path, dict[str, tuple[str, int]]] | None:
+        """An ended round of this cascade (listed in ``<cascade>.rounds``, by this or an earlier dfos) whose
+        newest rescue DAG leaves undone exactly ``wanted`` (AB, attempt): its DAG is submitted again."""
+        live = {r.dag_file.name for r in self.rounds.values() if r.open}
+        for dag_file in reversed(self._round_files(dag_id)):
+            rescues = sorted(dag_file.parent.glob(dag_file.name + ".rescue[0-9][0-9][0-9]"))
+            if dag_file.name in live or not rescues:
+                continue
+            done = rescued(rescues[-1].read_text(encoding="utf-8"))
+            nodes = _members(dag_file)
+            if {v for n, v in nodes.items() if n not in done} == wanted:
+                return dag_file, nodes
+        return None
+
+    def _round_files(self, dag_id: str) -> list[Path]:
+        """The DAG files of this cascade's rounds, oldest first."""
+        index = self.job_dir / f"{_stem(dag_id)}.rounds"
+        try:
+            lines = index.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        files = [self.job_dir / line.split()[1] for line in lines if len(line.split()) == 2]
+        return [f for f in dict.fromkeys(files) if f.exists()]
+
+    def adopt(self, handles: Iterable[Handle]) -> set[str]:
+        """Follow the rounds an earlier dfos submitted (their DAG files are listed in ``<cascade>.rounds``)."""
+        wanted: dict[str, dict[str, str]] = {}
+        for handle in handles:
+            cluster, _, node = handle.backend_id.partition("/")
+            if cluster.isdigit() and node:
+                wanted.setdefault(cluster, {})[node] = handle.name
+        taken: set[str] = set()
+        files = {line.split()[0]: line.split()[1]
+                 for index in self.job_dir.glob("*.rounds")
+                 for line in index.read_text(encoding="utf-8").splitlines() if len(line.split()) == 2}
+        for cluster, nodes in wanted.items():
+            if cluster not in files or not (self.job_dir / files[cluster]).exists():
+                continue
+            dag_file = self.job_dir / files[cluster]
+            members = _members(dag_file)
+            known = {node for node, ab in nodes.items() if members.get(node, ("", 0))[0] == ab}
+            self.rounds[cluster] = _Round(dag_file, cluster, members, open=known)
+            taken.update(nodes[n] for n in known)
+        return taken
+
+    # -- following ---------------------------------------------------------------------------------
+    def poll(self, timeout: float | None = None) -> list[Outcome]:
+        if self.ready:
+            ready, self.ready = self.ready, []
+            return ready
+        active = [r for r in self.rounds.values() if r.open]
+        if not active:
+            time.sleep(timeout or 0.0)
+            return []
+        wait = self.last_look + self.poll_interval - time.monotonic()
+        if wait > 0:
+            if timeout is not None and timeout < wait:
+                time.sleep(timeout)
+                return []
+            time.sleep(wait)
+        self.last_look = time.monotonic()
+        queued = self._call(["condor_q", *[r.cluster for r in active], "-af", "ClusterId"])
+        alive = set(queued.stdout.split()) if queued.returncode == 0 else {r.cluster for r in active}
+        ended: list[Outcome] = []
+        for r in active:
+            gone = r.cluster not in alive
+            status = r.dag_file.with_name(r.dag_file.name + ".status")
+            try:
+                ads = parse_node_status(status.read_text(encoding="utf-8"))
+            except OSError:
+                ads = {}
+            for node in sorted(r.open):
+                ab, _ = r.nodes[node]
+                ad = ads.get(node, {})
+                state = int(ad["NodeStatus"]) if ad.get("NodeStatus", "").isdigit() else NOT_READY
+                handle_id = f"{r.cluster}/{node}"
+                if state in (SUBMITTED, POSTRUN, DONE, ERROR) and node not in r.started:
+                    r.started.add(node)
+                    callback = self.callbacks.get(handle_id)
+                    if callback:
+                        callback(Handle(ab, handle_id))
+                outcome = None
+                if state == DONE:
+                    outcome = Outcome(ab, True, 0, 0.0, "", handle_id)
+                elif state == ERROR:
+                    outcome = Outcome(ab, False, None, 0.0, ad.get("StatusDetails") or "DAGMan node failed",
+                                      handle_id)
+                elif state == FUTILE:
+                    outcome = Outcome(ab, False, None, 0.0, "futile: a parent failed", handle_id, never_ran=True)
+                elif gone:  # DAGMan ended (halted, removed) before the node ran, or while it ran
+                    ran = node in r.started
+                    outcome = Outcome(ab, False, None, 0.0, f"DAGMan {r.cluster} ended before this node "
+                                      + ("ended" if ran else "ran"), handle_id, never_ran=not ran, lost=ran)
+                if outcome is not None:
+                    r.open.discard(node)
+                    self.callbacks.pop(handle_id, None)
+                    ended.append(outcome)
+        return ended
+
+    def cancel(self, handles: Iterable[Handle]) -> None:
+        """Halt every round all of whose unstarted nodes are cancelled (nothing new starts, running nodes
+        finish); a node of a round that goes on is left to DAGMan (it is futile: its parent failed)."""
+        asked: dict[str, set[str]] = {}
+        for handle in handles:
+            cluster, _, node = handle.backend_id.partition("/")
+            asked.setdefault(cluster, set()).add(node)
+        for cluster, nodes in asked.items():
+            r = self.rounds.get(cluster)
+            if r is None or r.halted:
+                continue
+            if (r.open - r.started) <= nodes:
+                r.dag_file.with_name(r.dag_file.name + ".halt").touch()
+                r.halted = True
+
+
+def _members(dag_file: Path) -> dict[str, tuple[str, int]]:
+    """Node -> (AB, attempt) of a DAG dfos wrote."""
+    dag = parse_dag(dag_file.read_text(encoding="utf-8"), str(dag_file))
+    return {n.name: (n.ab, int(dict(n.vars).get("attempt", "1"))) for n in dag.nodes}
+
+
+def _stem(dag_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", dag_id)

@@ -1,0 +1,108 @@
+"""The HTCondor executor's pure parts: node status files, argument quoting, the DAG of a round.
+
+The executor itself runs against a real personal pool in test_backends.py (make test-condor).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dfos.config.load import JobResources
+from dfos.errors import DfosError
+from dfos.executors.base import Task
+from dfos.executors.condor import FUTILE, CondorExecutor, condor_arguments, parse_node_status
+from dfos.executors.condor_dag import parse_dag
+
+STATUS = """[
+  Type = "DagStatus";
+  DagFiles = {
+    "/w/jobs/batch/CALIB_2013-02-12.r1.dag"
+  };
+  DagStatus = 3; /* "STATUS_SUBMITTED ()" */
+  NodesTotal = 3;
+]
+[
+  Type = "NodeStatus";
+  Node = "C0.ab";
+  NodeStatus = 6; /* "STATUS_ERROR" */
+  StatusDetails = "Job proc (12.0.0) failed with status 10";
+  RetryCount = 0;
+]
+[
+  Type = "NodeStatus";
+  Node = "C1.ab";
+  NodeStatus = 7; /* "STATUS_FUTILE" */
+  StatusDetails = "";
+]
+[
+  Type = "StatusEnd";
+  EndTime = 1795333877; /* "Sun Nov 22 07:51:17 2026" */
+  NextUpdate = 0; /* "none" */
+]
+"""
+
+
+def test_node_status_files_are_read_node_by_node() -> None:
+    ads = parse_node_status(STATUS)
+    assert ads["C0.ab"]["NodeStatus"] == "6"
+    assert ads["C0.ab"]["StatusDetails"] == "Job proc (12.0.0) failed with status 10"
+    assert int(ads["C1.ab"]["NodeStatus"]) == FUTILE
+    assert ads[""]["DagStatus"] == "3" and "StatusEnd" not in ads
+
+
+def test_arguments_are_single_quoted_words() -> None:
+    assert condor_arguments(["--root", "/a b", "it's"]) == "'--root' '/a b' 'it''s'"
+    with pytest.raises(DfosError, match="double quote"):
+        condor_arguments(['say "x"'])
+
+
+def test_a_round_is_one_validated_dag_with_the_parents_and_limits(tmp_path: Path) -> None:
+    calls: list[list[str]] = []
+
+    def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        calls.append(argv)
+        return subprocess.CompletedProcess(argv, 0, "1 job(s) submitted to cluster 42.\n", "")
+
+    executor = CondorExecutor(["chroot", "/pool"], ["/venv/bin/dfos", "--root", "/w"], tmp_path,
+                              {"*": JobResources(), "uves_cal_mflat": JobResources(2, 2048)}, {"uves_cal_mflat": 1},
+                              run=run)
+    bias = Task("B.ab", ("processAB", "-a", "B.ab"), "uves_cal_mbias", 1, "CALIB_2013-02-12", 1)
+    flat = Task("F x.ab", ("processAB", "-a", "F x.ab"), "uves_cal_mflat", 1, "CALIB_2013-02-12", 3, ("B.ab",))
+    executor.submit(bias)
+    executor.submit(flat)
+    handles = executor.flush()
+    assert [(h.name, h.backend_id) for h in handles] == [("B.ab", "42/B.ab"), ("F x.ab", "42/F_x.ab")]
+    assert calls == [["chroot", "/pool", "condor_submit_dag", "-batch-name", "CALIB_2013-02-12", "-notification",
+                      "never", str(tmp_path / "CALIB_2013-02-12.r1.dag")]]
+    dag = parse_dag((tmp_path / "CALIB_2013-02-12.r1.dag").read_text())
+    nodes = {n.name: n for n in dag.nodes}
+    assert nodes["F_x.ab"].parents == ("B.ab",) and nodes["F_x.ab"].retry == 0
+    assert dict(nodes["F_x.ab"].vars)["dfos_args"] == \
+        "'--root' '/w' 'process-ab' '-a' 'F x.ab' '--dag-id' 'CALIB_2013-02-12' '--attempt' '3' '--threads' '2'"
+    assert dict(nodes["F_x.ab"].vars)["mem"] == "2048" and dag.maxjobs == (("uves_cal_mflat", 1),)
+    assert dag.node_status_file == f"{tmp_path}/CALIB_2013-02-12.r1.dag.status" and dag.status_interval == 1
+    submit = (tmp_path / "dfos_condor.sub").read_text()
+    assert "executable = /venv/bin/dfos" in submit and 'arguments = "$(dfos_args)"' in submit
+    assert (tmp_path / "CALIB_2013-02-12.rounds").read_text() == "42 CALIB_2013-02-12.r1.dag\n"
+
+
+def test_a_task_behind_a_parent_of_an_earlier_round_waits_for_it(tmp_path: Path) -> None:
+    clusters = iter(["7", "8"])
+
+    def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        if argv[0] == "condor_q":
+            return subprocess.CompletedProcess(argv, 0, "7\n", "")
+        return subprocess.CompletedProcess(argv, 0, f"1 job(s) submitted to cluster {next(clusters)}.\n", "")
+
+    executor = CondorExecutor([], ["dfos"], tmp_path, {"*": JobResources()}, poll_interval=0.0, run=run)
+    executor.submit(Task("A.ab", ("processAB", "-a", "A.ab"), "r", 1, "D", 1))
+    assert [h.backend_id for h in executor.flush()] == ["7/A.ab"]
+    executor.submit(Task("B.ab", ("processAB", "-a", "B.ab"), "r", 1, "D", 1, ("A.ab",)))
+    assert executor.flush() == []  # A runs in round 7: B cannot join that DAG, it waits
+    (tmp_path / "D.r1.dag.status").write_text('[ Type = "NodeStatus"; Node = "A.ab"; NodeStatus = 5; ]')
+    [done] = executor.poll(0)
+    assert done.ok and done.backend_id == "7/A.ab"
+    assert [h.backend_id for h in executor.flush()] == ["8/B.ab"]
