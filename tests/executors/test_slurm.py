@@ -81,3 +81,22 @@ def test_a_refused_submission_fails_the_ab_with_sbatch_s_reason(tmp_path: Path) 
     assert not outcome.ok and outcome.message == "sbatch refused the job: sbatch: error: Invalid account or partition"
     assert sum(c[0] == "sbatch" for c in calls) == 4  # tried again briefly, then gave up
     assert (tmp_path / "dfos_job.sh").read_text().endswith('exec "$@"\n')
+
+
+def test_a_failing_squeue_loses_no_job(tmp_path: Path) -> None:
+    answers = {"squeue": (1, ""), "sacct": (1, "")}
+
+    def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        if argv[0] == "sinfo":
+            return subprocess.CompletedProcess(argv, 0, "2|20000\n", "")
+        if argv[0] == "sbatch":
+            return subprocess.CompletedProcess(argv, 0, "41\n", "")
+        code, out = answers[argv[0]]
+        return subprocess.CompletedProcess(argv, code, out, "slurm_load_jobs error: Socket timed out")
+
+    executor = SlurmExecutor(["dfos"], tmp_path, tmp_path, {"*": JobResources()}, poll_interval=0.0, run=run)
+    executor.submit(Task("A.ab", ("processAB", "-a", "A.ab"), "r", 1, "D", 1))
+    assert executor.poll(0) == []  # no answer is not "gone"
+    answers["squeue"] = (0, "41|COMPLETED|None|0:03\n")
+    [outcome] = executor.poll(0)
+    assert outcome.ok and outcome.backend_id == "41" and not outcome.lost

@@ -34,6 +34,7 @@ from typing import ClassVar
 from dfos.config.load import JobResources
 from dfos.errors import DfosError
 from dfos.executors.base import Executor, Handle, Outcome, Task
+from dfos.executors.batch import Pacer, Runner, run_command
 from dfos.executors.condor_dag import Dag, DagNode, node_name, parse_dag, render_dag, rescued
 from dfos.fsutil import write_text_atomic
 
@@ -82,13 +83,6 @@ class _Round:
     halted: bool = False
 
 
-Runner = Callable[[list[str]], subprocess.CompletedProcess[str]]
-
-
-def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=300)
-
-
 class CondorExecutor(Executor):
     """See the module docstring."""
 
@@ -97,21 +91,20 @@ class CondorExecutor(Executor):
 
     def __init__(self, prefix: Sequence[str], command: Sequence[str], job_dir: Path,
                  resources: Mapping[str, JobResources], limits: Mapping[str, int] | None = None,
-                 poll_interval: float = 1.0, run: Runner = _run) -> None:
+                 poll_interval: float = 1.0, run: Runner = run_command) -> None:
         """``prefix``: CONDOR_COMMAND; ``command``: the dfos program on the nodes with ``--root``."""
         self.prefix = list(prefix)
         self.command = list(command)
         self.job_dir = job_dir
         self.resources = dict(resources)
         self.limits = dict(limits or {})
-        self.poll_interval = poll_interval
         self.run = run
         self.pending: list[tuple[Task, Callable[[Handle], None] | None]] = []
         self.held: list[tuple[Task, Callable[[Handle], None] | None]] = []
         self.rounds: dict[str, _Round] = {}
         self.callbacks: dict[str, Callable[[Handle], None] | None] = {}
         self.ready: list[Outcome] = []
-        self.last_look = 0.0
+        self.pacer = Pacer(poll_interval)
 
     # -- commands ----------------------------------------------------------------------------
     def _call(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -278,13 +271,8 @@ class CondorExecutor(Executor):
         if not active:
             time.sleep(timeout or 0.0)
             return []
-        wait = self.last_look + self.poll_interval - time.monotonic()
-        if wait > 0:
-            if timeout is not None and timeout < wait:
-                time.sleep(timeout)
-                return []
-            time.sleep(wait)
-        self.last_look = time.monotonic()
+        if not self.pacer.due(timeout):
+            return []
         queued = self._call(["condor_q", *[r.cluster for r in active], "-af", "ClusterId"])
         alive = set(queued.stdout.split()) if queued.returncode == 0 else {r.cluster for r in active}
         ended: list[Outcome] = []

@@ -28,6 +28,7 @@ from typing import ClassVar
 from dfos.config.load import JobResources
 from dfos.errors import DfosError
 from dfos.executors.base import Executor, Handle, Outcome, Task
+from dfos.executors.batch import Pacer, Runner, run_command
 from dfos.fsutil import write_text_atomic
 
 __all__ = ["SlurmExecutor", "SlurmJob", "parse_sacct", "parse_squeue", "sbatch_argv"]
@@ -99,13 +100,6 @@ def _used(elapsed: str) -> bool:
     return any(c.isdigit() and c != "0" for c in elapsed)
 
 
-Runner = Callable[[list[str]], subprocess.CompletedProcess[str]]
-
-
-def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
-
-
 class SlurmExecutor(Executor):
     """See the module docstring."""
 
@@ -114,14 +108,13 @@ class SlurmExecutor(Executor):
 
     def __init__(self, command: Sequence[str], job_dir: Path, workdir: Path,
                  resources: Mapping[str, JobResources], options: Sequence[str] = (), poll_interval: float = 1.0,
-                 run: Runner = _run) -> None:
+                 run: Runner = run_command) -> None:
         """``command``: the dfos program on the nodes with ``--root``; ``job_dir``: scripts and job output."""
         self.command = list(command)
         self.job_dir = job_dir
         self.workdir = workdir
         self.resources = dict(resources)
         self.options = list(options)
-        self.poll_interval = poll_interval
         self.run = run
         self.user = getpass.getuser()
         self.script = job_dir / "dfos_job.sh"
@@ -134,7 +127,7 @@ class SlurmExecutor(Executor):
         self.started_at: dict[str, float] = {}
         self.on_start: dict[str, Callable[[Handle], None] | None] = {}
         self.ready: list[Outcome] = []
-        self.last_look = 0.0
+        self.pacer = Pacer(poll_interval)
         self.checked = False
 
     # -- submitting -------------------------------------------------------------------------
@@ -164,7 +157,7 @@ class SlurmExecutor(Executor):
             raise DfosError(f"{argv[0]} is not installed here: the Slurm executor needs the Slurm client "
                             f"commands (Debian package slurm-client)") from None
         except subprocess.TimeoutExpired:
-            raise DfosError(f"{what} did not answer within 120 s; is slurmctld up?") from None
+            raise DfosError(f"{what} did not answer within 300 s; is slurmctld up?") from None
         if done.returncode != 0 and what == "sinfo":
             raise DfosError(f"sinfo failed: {(done.stderr or done.stdout).strip()[:300]}; is the cluster up "
                             f"(SLURM_CONF)?")
@@ -198,6 +191,8 @@ class SlurmExecutor(Executor):
         if not wanted:
             return set()
         known = self._states(list(wanted))
+        if known is None:
+            raise DfosError("squeue failed: Slurm cannot say what became of the cascade's jobs; is slurmctld up?")
         taken = set()
         for job_id, name in wanted.items():
             if job_id in known:
@@ -208,10 +203,12 @@ class SlurmExecutor(Executor):
         return taken
 
     # -- following ------------------------------------------------------------------------------
-    def _states(self, job_ids: list[str]) -> dict[str, SlurmJob]:
-        found = parse_squeue(self._call(["squeue", "-h", "-t", "all", "-u", self.user, "-o", "%i|%T|%r|%M"],
-                                        "squeue").stdout)
-        found = {k: v for k, v in found.items() if k in job_ids}
+    def _states(self, job_ids: list[str]) -> dict[str, SlurmJob] | None:
+        """The jobs' states; None when Slurm cannot be asked now (its controller is busy or down)."""
+        queue = self._call(["squeue", "-h", "-t", "all", "-u", self.user, "-o", "%i|%T|%r|%M"], "squeue")
+        if queue.returncode != 0:
+            return None
+        found = {k: v for k, v in parse_squeue(queue.stdout).items() if k in job_ids}
         gone = [j for j in job_ids if j not in found]
         for extra in ([], ["-c"]):  # accounting, then the job-completion file
             if not gone:
@@ -230,14 +227,11 @@ class SlurmExecutor(Executor):
         if not self.jobs:
             time.sleep(timeout or 0.0)
             return []
-        wait = self.last_look + self.poll_interval - time.monotonic()
-        if wait > 0:
-            if timeout is not None and timeout < wait:
-                time.sleep(timeout)
-                return []
-            time.sleep(wait)
-        self.last_look = time.monotonic()
+        if not self.pacer.due(timeout):
+            return []
         states = self._states(list(self.jobs))
+        if states is None:  # not an answer about any job: ask again at the next look
+            return []
         ended: list[Outcome] = []
         for job_id, name in list(self.jobs.items()):
             job = states.get(job_id)

@@ -134,7 +134,10 @@ def installation(workspace: Workspace) -> dict[str, Any]:
             version = ""
     pipeline = workspace.instrument.pipeline
     plugins = sorted(Path(p).name for p in glob.glob(f"/usr/lib/*/cpl/plugins/{pipeline}-*"))
-    return {"drs_type": workspace.settings.DRS_TYPE, "executor": "local (dfos exec-cascade)",
+    executor = {"local": "local (dfos exec-cascade, this machine)", "slurm": "Slurm (one sbatch job per AB)",
+                "condor": "HTCondor DAGMan (one DAG per cascade)"}.get(workspace.settings.EXECUTOR,
+                                                                       workspace.settings.EXECUTOR)
+    return {"drs_type": workspace.settings.DRS_TYPE, "executor": executor,
             "esorex": esorex or "", "esorex_version": version, "pipelines": plugins,
             "qcbqs_type": workspace.settings.QCBQS_TYPE}
 

@@ -77,6 +77,9 @@ def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int |
 
         result = exec_cascade(cli.workspace(), dag_id, jobs, slots, show, executor)
     click.echo(f"{dag_id}: " + ", ".join(f"{v} {k}" for k, v in result.counts.items() if v))
+    if result.counts.get("submitted") or result.counts.get("running"):
+        click.echo(f"{dag_id}: its batch jobs go on; 'dfos exec-cascade --dag-id {dag_id} --jobs {jobs}' "
+                   f"follows them again", err=True)
     if not result.ok:
         raise click.exceptions.Exit(CASCADE_FAILED)
 
@@ -102,7 +105,11 @@ def cascade_stat_cmd(cli: Cli, dag_id: str, as_json: bool) -> None:
 @click.option("--dag-id", required=True)
 @pass_cli
 def stop_cascade_cmd(cli: Cli, dag_id: str) -> None:
-    """Stop a cascade gracefully: nothing new starts, running ABs finish."""
+    """Stop a cascade gracefully: nothing new starts, running ABs finish.
+
+    On Slurm the jobs not started yet are cancelled; on HTCondor the DAG is halted
+    (DAGMan writes its rescue DAG).  The next exec-cascade goes on from there.
+    """
     request_stop(cli.workspace(), dag_id)
     click.echo(f"{dag_id}: stop requested; running ABs finish, nothing new starts")
 

@@ -1,0 +1,80 @@
+"""The runner with a batch executor, scripted: what it does with jobs that are lost or keep bouncing.
+
+The executor here is a scripted stand-in (this tests the runner, the layer above the executors);
+the real Slurm and HTCondor executors are tested live in tests/executors/test_backends.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from sqlalchemy import insert
+
+from chains import write_chain
+from dfos.cascade.run import MAX_BOUNCES, cascade_state, run_cascade
+from dfos.db import ab_runs, engine_for_url
+from dfos.executors.base import Executor, Handle, Outcome, Task
+from dfos.workspace import Workspace
+
+DAG = "CALIB_2013-02-12"
+
+
+class Scripted(Executor):
+    """Answers each submitted task with the outcome ``script`` gives it, in submission order."""
+
+    name: ClassVar[str] = "scripted"
+    batch: ClassVar[bool] = True
+
+    def __init__(self, script: Callable[[Task, int], Outcome]) -> None:
+        self.script = script
+        self.submitted: list[Task] = []
+        self.queue: list[Outcome] = []
+
+    def submit(self, task: Task, on_start: Callable[[Handle], None] | None = None) -> Handle:
+        self.submitted.append(task)
+        job = f"j{len(self.submitted)}"
+        outcome = self.script(task, len([t for t in self.submitted if t.name == task.name]))
+        self.queue.append(Outcome(outcome.name, outcome.ok, outcome.exit_code, outcome.wall_s, outcome.message, job,
+                                  outcome.never_ran, outcome.lost))
+        return Handle(task.name, job)
+
+    def poll(self, timeout: float | None = None) -> list[Outcome]:
+        return [self.queue.pop(0)] if self.queue else []
+
+    def cancel(self, handles: Iterable[Handle]) -> None:
+        gone = {h.backend_id for h in handles}
+        self.queue = [o for o in self.queue if o.backend_id not in gone]
+
+
+def test_a_lost_job_is_judged_by_its_run_record(workspace: Workspace) -> None:
+    jobs = write_chain(workspace, 1, 0.0)
+    with engine_for_url(workspace.db_url).begin() as db:
+        db.execute(insert(ab_runs), [{"ab": "C0.ab", "batch_id": DAG, "recipe": "sleep0.0", "started": "x",
+                                      "ended": "y", "status": "SUCCESSFUL", "exit_code": 0, "wall_s": 4.25,
+                                      "dag_id": DAG, "attempt": 1}])
+    executor = Scripted(lambda task, n: Outcome(task.name, False, None, 0.0, "purged", lost=True))
+    result = run_cascade(workspace, DAG, jobs, executor)
+    assert result.ok
+    [row] = cascade_state(workspace, DAG)
+    assert (row["state"], row["attempts"], row["exit_code"], row["wall_s"]) == ("succeeded", 1, 0, 4.25)
+
+
+def test_a_lost_job_without_a_record_runs_again(workspace: Workspace) -> None:
+    jobs = write_chain(workspace, 1, 0.0)
+    executor = Scripted(lambda task, n: Outcome(task.name, False, None, 0.0, "purged", lost=True) if n == 1
+                        else Outcome(task.name, True, 0, 1.0))
+    assert run_cascade(workspace, DAG, jobs, executor).ok
+    assert [(t.name, t.attempt) for t in executor.submitted] == [("C0.ab", 1), ("C0.ab", 2)]
+
+
+def test_a_job_taken_out_of_the_queue_again_and_again_fails_in_the_end(workspace: Workspace) -> None:
+    jobs = write_chain(workspace, 2, 0.0)
+    executor = Scripted(lambda task, n: Outcome(task.name, False, None, 0.0, "removed", never_ran=True)
+                        if task.name == "C0.ab" else Outcome(task.name, True, 0, 1.0))
+    result = run_cascade(workspace, DAG, jobs, executor)
+    assert result.counts["failed"] == 1 and result.counts["blocked"] == 1
+    assert [t.name for t in executor.submitted].count("C0.ab") == MAX_BOUNCES + 1
+    assert all(t.after == ("C0.ab",) for t in executor.submitted if t.name == "C1.ab")  # queued behind C0
+    states = {r["ab"]: (r["state"], r["attempts"]) for r in cascade_state(workspace, DAG)}
+    assert states == {"C0.ab": ("failed", 1), "C1.ab": ("blocked", 0)}
