@@ -92,16 +92,20 @@ def _stamp() -> str:
     return hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:16]
 
 
-def _mount(source: Path, target: Path, bind: bool = True) -> None:
+def _mount(source: Path, target: Path, how: str) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    if subprocess.run(["mountpoint", "-q", str(target)]).returncode != 0:
-        _run(["mount", "--bind", str(source), str(target)] if bind else ["mount", "-t", "proc", "proc", str(target)])
+    if subprocess.run(["mountpoint", "-q", str(target)]).returncode == 0:
+        return
+    if how == "proc":
+        _run(["mount", "-t", "proc", "proc", str(target)])
+    else:  # rbind: this machine's whole tree (its /proc, /dev, a /tmp of its own ...), kept from flowing back
+        _run(["mount", f"--{how}", str(source), str(target)])
+        _run(["mount", "--make-rslave", str(target)])
 
 
-def _mounts() -> list[tuple[Path, Path, bool]]:
-    return [(Path("/proc"), ROOT / "proc", False), (Path("/dev"), ROOT / "dev", True),
-            (Path("/"), ROOT / "host", True), (Path("/proc"), ROOT / "host/proc", False),
-            (Path("/dev"), ROOT / "host/dev", True), (WORK, ROOT / str(WORK).lstrip("/"), True)]
+def _mounts() -> list[tuple[Path, Path, str]]:
+    return [(Path("/proc"), ROOT / "proc", "proc"), (Path("/dev"), ROOT / "dev", "bind"),
+            (Path("/"), ROOT / "host", "rbind"), (WORK, ROOT / str(WORK).lstrip("/"), "bind")]
 
 
 def batch_dfos() -> str:
@@ -133,8 +137,8 @@ def setup() -> None:
     for name in ("resolv.conf", "hosts"):
         shutil.copy(f"/etc/{name}", ROOT / "etc" / name)
     WORK.mkdir(parents=True, exist_ok=True)
-    for source, target, bind in _mounts()[:2]:  # /proc and /dev only while installing
-        _mount(source, target, bind)
+    for source, target, how in _mounts()[:2]:  # /proc and /dev only while installing
+        _mount(source, target, how)
     try:
         print("apt-get install " + " ".join(PACKAGES) + " in the chroot", flush=True)
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
@@ -164,8 +168,8 @@ def start() -> None:
     (ROOT / "etc/condor/config.d/50-dfos-ci.config").write_text(CONFIG.format(cpus=os.cpu_count() or 1))
     WORK.mkdir(parents=True, exist_ok=True)
     WORK.chmod(0o1777)
-    for source, target, bind in _mounts():
-        _mount(source, target, bind)
+    for source, target, how in _mounts():
+        _mount(source, target, how)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
     _run(inside(["sh", "-c", "mkdir -p /run/condor /run/lock/condor && chown condor:condor /run/condor "
                              "/run/lock/condor"]), env=env)

@@ -266,9 +266,10 @@ def run_cascade(
             for name, row in rows.items():
                 state = NodeState(row["state"])
                 outcome = recorded.get((name, row["attempts"]))
-                if state is NodeState.RUNNING and outcome == "SUCCESSFUL":
+                handed_out = state in (NodeState.RUNNING, NodeState.SUBMITTED)  # (a batch job may end unseen)
+                if handed_out and outcome == "SUCCESSFUL":
                     state = NodeState.SUCCEEDED  # it finished and was recorded; only the state was not saved
-                elif state is NodeState.RUNNING and outcome == "FAILED" and row["attempts"] >= settings.MAX_ATTEMPTS:
+                elif handed_out and outcome == "FAILED" and row["attempts"] >= settings.MAX_ATTEMPTS:
                     state = NodeState.FAILED  # its last allowed attempt failed and was recorded
                 restored[name] = (state, int(row["attempts"]))
             handed = (NodeState.RUNNING, NodeState.SUBMITTED)
