@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from chains import write_chain
-
 from dfos.ab.model import ProcessStatus
 from dfos.steps.cascade import exec_cascade
 from dfos.steps.process_ab import load_ab, process_ab, set_process_status

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from chains import write_chain
-
 from dfos.cascade.run import cascade_state, request_stop
 from dfos.steps.cascade import exec_cascade
 from dfos.workspace import Workspace
