@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import insert, update
 
 from chains import write_chain
-from dfos.cascade.run import MAX_BOUNCES, cascade_state, run_cascade
-from dfos.db import ab_runs, engine_for_url
+from dfos.cascade.run import MAX_BOUNCES, cascade_state, forget_cascade, run_cascade
+from dfos.db import ab_runs, cascade_nodes, engine_for_url
+from dfos.errors import DfosError
 from dfos.executors.base import Executor, Handle, Outcome, Task
 from dfos.workspace import Workspace
 
@@ -78,3 +80,12 @@ def test_a_job_taken_out_of_the_queue_again_and_again_fails_in_the_end(workspace
     assert all(t.after == ("C0.ab",) for t in executor.submitted if t.name == "C1.ab")  # queued behind C0
     states = {r["ab"]: (r["state"], r["attempts"]) for r in cascade_state(workspace, DAG)}
     assert states == {"C0.ab": ("failed", 1), "C1.ab": ("blocked", 0)}
+
+
+def test_queuing_anew_is_refused_while_a_killed_runner_s_jobs_are_queued(workspace: Workspace) -> None:
+    jobs = write_chain(workspace, 1, 0.0)
+    assert run_cascade(workspace, DAG, jobs, Scripted(lambda task, n: Outcome(task.name, True, 0, 1.0))).ok
+    with engine_for_url(workspace.db_url).begin() as db:  # as a SIGKILLed runner leaves a queued job
+        db.execute(update(cascade_nodes).values(state="submitted", backend_id="4711"))
+    with pytest.raises(DfosError, match=r"still has 1 batch jobs queued .*job 4711.*dfos exec-cascade"):
+        forget_cascade(workspace, DAG)

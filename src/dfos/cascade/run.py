@@ -462,8 +462,15 @@ def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:
 def forget_cascade(workspace: Workspace, dag_id: str, names: list[str] | None = None) -> None:
     """Queue a cascade anew (createJob): its ABs (``names``; default every one) wait again; attempts keep
     counting, so that run records of earlier queues are never taken for this one's.  ABs not queued
-    again (DONE ones) keep their state.  Refused while an executor runs the cascade."""
+    again (DONE ones) keep their state.  Refused while an executor runs the cascade, and while batch jobs
+    a killed executor submitted are still queued."""
     with _single(workspace, dag_id), engine_for_url(workspace.db_url).begin() as db:
+        queued = db.execute(select(cascade_nodes.c.ab, cascade_nodes.c.backend_id).where(
+            cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.state == NodeState.SUBMITTED.value)).all()
+        if queued:  # a killed dfos left batch jobs: queuing anew would run those ABs twice
+            raise DfosError(f"cascade {dag_id} still has {len(queued)} batch jobs queued (e.g. {queued[0][0]}, job "
+                            f"{queued[0][1]}); follow them to their end with 'dfos exec-cascade --dag-id {dag_id}' "
+                            f"first")
         chosen = update(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)
         if names is not None:
             chosen = chosen.where(cascade_nodes.c.ab.in_(names))

@@ -168,6 +168,7 @@ class CondorExecutor(Executor):
         if again is not None:  # DAGMan starts from the rescue DAG (the halt that ended it is taken back)
             dag_file, nodes = again
             dag_file.with_name(dag_file.name + ".halt").unlink(missing_ok=True)
+            dag_file.with_name(dag_file.name + ".status").unlink(missing_ok=True)  # the last run's states
         else:
             dag_file, nodes = self._write_dag(dag_id, [t for t, _ in tasks])
         done = self._call(["condor_submit_dag", "-batch-name", dag_id, "-notification", "never", str(dag_file)])
