@@ -89,3 +89,24 @@ def test_queuing_anew_is_refused_while_a_killed_runner_s_jobs_are_queued(workspa
         db.execute(update(cascade_nodes).values(state="submitted", backend_id="4711"))
     with pytest.raises(DfosError, match=r"still has 1 batch jobs queued .*job 4711.*dfos exec-cascade"):
         forget_cascade(workspace, DAG)
+
+
+class Unreachable(Scripted):
+    """A batch system that cannot be reached when the round is sent."""
+
+    def flush(self) -> list[Handle]:
+        raise DfosError("condor_submit_dag is not installed here")
+
+    def submit(self, task: Task, on_start: Callable[[Handle], None] | None = None) -> Handle:
+        self.submitted.append(task)
+        return Handle(task.name, "")
+
+
+def test_nothing_counts_as_submitted_when_the_batch_system_cannot_be_reached(workspace: Workspace) -> None:
+    jobs = write_chain(workspace, 2, 0.0)
+    for _ in range(2):
+        with pytest.raises(DfosError, match="not installed"):
+            run_cascade(workspace, DAG, jobs, Unreachable(lambda task, n: Outcome(task.name, True, 0, 1.0)))
+        assert {(r["state"], r["attempts"], r["backend_id"]) for r in cascade_state(workspace, DAG)} == \
+            {("waiting", 0, None)}
+    forget_cascade(workspace, DAG)  # no job is queued anywhere: queuing anew is allowed

@@ -100,3 +100,15 @@ def test_a_failing_squeue_loses_no_job(tmp_path: Path) -> None:
     answers["squeue"] = (0, "41|COMPLETED|None|0:03\n")
     [outcome] = executor.poll(0)
     assert outcome.ok and outcome.backend_id == "41" and not outcome.lost
+
+
+def test_an_unreachable_cluster_is_one_clear_line(tmp_path: Path) -> None:
+    def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(argv, 1, "", "sinfo: error: fetch_config: DNS SRV lookup failed\n"
+                                                        "sinfo: fatal: Could not establish a configuration source\n")
+
+    executor = SlurmExecutor(["dfos"], tmp_path, tmp_path, {"*": JobResources()}, run=run)
+    with pytest.raises(DfosError) as caught:
+        executor.submit(Task("A.ab", ("processAB", "-a", "A.ab"), "r", 1, "D", 1))
+    assert caught.value.message == ("sinfo failed (sinfo: fatal: Could not establish a configuration source); "
+                                    "is the Slurm cluster up, and SLURM_CONF right?")

@@ -378,14 +378,18 @@ def _loop(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Exe
         store.write(changes)  # RUNNING (SUBMITTED) is on disk before the AB starts (is submitted)
         changes = []
         cancelled.difference_update(starting)
-        for name in starting:
-            node = scheduler.nodes[name]
-            waits = tuple(p for p in node.parents
-                          if scheduler.state(p) in (NodeState.SUBMITTED, NodeState.RUNNING)) if executor.batch else ()
-            handles[name] = executor.submit(Task(name, (node.program, "-a", name), node.category, node.threads,
-                                                 dag_id, scheduler.attempts(name), waits), on_start)
-        if executor.batch:  # a round ends (DAGMan: one DAG; also what waited for an earlier round's parents)
-            flushed = executor.flush()
+        try:
+            for name in starting:
+                node = scheduler.nodes[name]
+                waits = tuple(p for p in node.parents if scheduler.state(p) in (NodeState.SUBMITTED, NodeState.RUNNING)
+                              ) if executor.batch else ()
+                handles[name] = executor.submit(Task(name, (node.program, "-a", name), node.category, node.threads,
+                                                     dag_id, scheduler.attempts(name), waits), on_start)
+            flushed = executor.flush() if executor.batch else []  # a round ends (DAGMan: one DAG)
+        except DfosError:  # the batch system cannot be reached: what was not submitted waits again
+            _unsend(scheduler, store, [n for n in starting if not (n in handles and handles[n].backend_id)])
+            raise
+        if executor.batch:
             for handle in flushed:
                 handles[handle.name] = handle
             ids: list[tuple[str, dict[str, object]]] = [(h.name, {"backend_id": h.backend_id}) for h in flushed]
@@ -449,6 +453,16 @@ def _loop(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Exe
     return CascadeResult(dag_id, scheduler.counts())
 
 
+def _unsend(scheduler: Scheduler, store: _Store, names: list[str]) -> None:
+    """ABs handed out but never submitted (the executor failed) wait again, their attempts uncounted."""
+    changes: list[tuple[str, dict[str, object]]] = []
+    for name in names:
+        if scheduler.state(name) in (NodeState.SUBMITTED, NodeState.RUNNING):
+            changes += [(n, {"state": st.value, "attempts": scheduler.attempts(n)})
+                        for n, st in scheduler.requeue(name, ran=False)]
+    store.write(changes)
+
+
 def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:
     """The persisted state of every AB of a cascade (``cascade-stat``)."""
     with engine_for_url(workspace.db_url).begin() as db:
@@ -466,7 +480,8 @@ def forget_cascade(workspace: Workspace, dag_id: str, names: list[str] | None = 
     a killed executor submitted are still queued."""
     with _single(workspace, dag_id), engine_for_url(workspace.db_url).begin() as db:
         queued = db.execute(select(cascade_nodes.c.ab, cascade_nodes.c.backend_id).where(
-            cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.state == NodeState.SUBMITTED.value)).all()
+            cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.state == NodeState.SUBMITTED.value,
+            cascade_nodes.c.backend_id.is_not(None), cascade_nodes.c.backend_id != "")).all()
         if queued:  # a killed dfos left batch jobs: queuing anew would run those ABs twice
             raise DfosError(f"cascade {dag_id} still has {len(queued)} batch jobs queued (e.g. {queued[0][0]}, job "
                             f"{queued[0][1]}); follow them to their end with 'dfos exec-cascade --dag-id {dag_id}' "

@@ -159,8 +159,8 @@ class SlurmExecutor(Executor):
         except subprocess.TimeoutExpired:
             raise DfosError(f"{what} did not answer within 300 s; is slurmctld up?") from None
         if done.returncode != 0 and what == "sinfo":
-            raise DfosError(f"sinfo failed: {(done.stderr or done.stdout).strip()[:300]}; is the cluster up "
-                            f"(SLURM_CONF)?")
+            last = ((done.stderr or done.stdout).strip().splitlines() or ["no output"])[-1]
+            raise DfosError(f"sinfo failed ({last.strip()[:200]}); is the Slurm cluster up, and SLURM_CONF right?")
         return done
 
     def submit(self, task: Task, on_start: Callable[[Handle], None] | None = None) -> Handle:
