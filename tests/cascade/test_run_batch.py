@@ -110,3 +110,18 @@ def test_nothing_counts_as_submitted_when_the_batch_system_cannot_be_reached(wor
         assert {(r["state"], r["attempts"], r["backend_id"]) for r in cascade_state(workspace, DAG)} == \
             {("waiting", 0, None)}
     forget_cascade(workspace, DAG)  # no job is queued anywhere: queuing anew is allowed
+
+
+class RefusesSecond(Scripted):
+    def submit(self, task: Task, on_start: Callable[[Handle], None] | None = None) -> Handle:
+        if self.submitted:
+            raise DfosError("sbatch refused the job of C1.ab: Invalid partition")
+        return super().submit(task, on_start)
+
+
+def test_a_refused_submission_keeps_the_jobs_already_queued_adoptable(workspace: Workspace) -> None:
+    jobs = write_chain(workspace, 2, 0.0)
+    with pytest.raises(DfosError, match="Invalid partition"):
+        run_cascade(workspace, DAG, jobs, RefusesSecond(lambda task, n: Outcome(task.name, True, 0, 1.0)))
+    states = {r["ab"]: (r["state"], r["attempts"], r["backend_id"]) for r in cascade_state(workspace, DAG)}
+    assert states == {"C0.ab": ("submitted", 1, "j1"), "C1.ab": ("waiting", 0, None)}

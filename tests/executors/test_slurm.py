@@ -66,7 +66,7 @@ def test_requests_no_node_can_hold_are_refused_before_submitting(tmp_path: Path)
         executor.submit(task)
 
 
-def test_a_refused_submission_fails_the_ab_with_sbatch_s_reason(tmp_path: Path) -> None:
+def test_a_refused_submission_stops_with_sbatch_s_reason(tmp_path: Path) -> None:
     calls: list[list[str]] = []
 
     def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -76,9 +76,9 @@ def test_a_refused_submission_fails_the_ab_with_sbatch_s_reason(tmp_path: Path) 
         return subprocess.CompletedProcess(argv, 1, "", "sbatch: error: Invalid account or partition\n")
 
     executor = SlurmExecutor(["dfos"], tmp_path, tmp_path, {"*": JobResources()}, run=run)
-    executor.submit(Task("A.ab", ("processAB", "-a", "A.ab"), "r", 1, "D", 1))
-    [outcome] = executor.poll(0)
-    assert not outcome.ok and outcome.message == "sbatch refused the job: sbatch: error: Invalid account or partition"
+    with pytest.raises(DfosError) as caught:
+        executor.submit(Task("A.ab", ("processAB", "-a", "A.ab"), "r", 1, "D", 1))
+    assert caught.value.message == "sbatch refused the job of A.ab: sbatch: error: Invalid account or partition"
     assert sum(c[0] == "sbatch" for c in calls) == 4  # tried again briefly, then gave up
     assert (tmp_path / "dfos_job.sh").read_text().endswith('exec "$@"\n')
 

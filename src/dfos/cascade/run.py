@@ -386,8 +386,10 @@ def _loop(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Exe
                 handles[name] = executor.submit(Task(name, (node.program, "-a", name), node.category, node.threads,
                                                      dag_id, scheduler.attempts(name), waits), on_start)
             flushed = executor.flush() if executor.batch else []  # a round ends (DAGMan: one DAG)
-        except DfosError:  # the batch system cannot be reached: what was not submitted waits again
-            _unsend(scheduler, store, [n for n in starting if not (n in handles and handles[n].backend_id)])
+        except DfosError:  # the batch system refuses or cannot be reached: what was not submitted waits again
+            sent = [n for n in starting if n in handles and handles[n].backend_id]
+            store.write([(n, {"backend_id": handles[n].backend_id}) for n in sent])  # adopted by the next run
+            _unsend(scheduler, store, [n for n in starting if n not in sent])
             raise
         if executor.batch:
             for handle in flushed:

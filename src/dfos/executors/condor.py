@@ -103,7 +103,6 @@ class CondorExecutor(Executor):
         self.held: list[tuple[Task, Callable[[Handle], None] | None]] = []
         self.rounds: dict[str, _Round] = {}
         self.callbacks: dict[str, Callable[[Handle], None] | None] = {}
-        self.ready: list[Outcome] = []
         self.pacer = Pacer(poll_interval)
 
     # -- commands ----------------------------------------------------------------------------
@@ -175,9 +174,7 @@ class CondorExecutor(Executor):
         found = _SUBMITTED_TO.search(done.stdout)
         if done.returncode != 0 or not found:
             reason = ((done.stderr or done.stdout).strip().splitlines() or ["no cluster id"])[-1]
-            self.ready += [Outcome(t.name, False, None, 0.0, f"condor_submit_dag refused the DAG: {reason}")
-                           for t, _ in tasks]
-            return []
+            raise DfosError(f"condor_submit_dag refused {dag_file.name}: {reason.strip()[:300]}")
         cluster = found.group(1)
         key = f"{cluster}"
         by_ab = {ab: node for node, (ab, _) in nodes.items()}
@@ -265,9 +262,6 @@ class CondorExecutor(Executor):
 
     # -- following ---------------------------------------------------------------------------------
     def poll(self, timeout: float | None = None) -> list[Outcome]:
-        if self.ready:
-            ready, self.ready = self.ready, []
-            return ready
         active = [r for r in self.rounds.values() if r.open]
         if not active:
             time.sleep(timeout or 0.0)

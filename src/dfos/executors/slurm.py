@@ -126,7 +126,6 @@ class SlurmExecutor(Executor):
         self.cancelled: set[str] = set()
         self.started_at: dict[str, float] = {}
         self.on_start: dict[str, Callable[[Handle], None] | None] = {}
-        self.ready: list[Outcome] = []
         self.pacer = Pacer(poll_interval)
         self.checked = False
 
@@ -182,8 +181,7 @@ class SlurmExecutor(Executor):
                 return Handle(task.name, job_id)
             message = ((done.stderr or done.stdout).strip().splitlines() or ["no job id"])[-1]
             time.sleep(delay)
-        self.ready.append(Outcome(task.name, False, None, 0.0, f"sbatch refused the job: {message}"))
-        return Handle(task.name, "")
+        raise DfosError(f"sbatch refused the job of {task.name}: {message.strip()[:300]}")
 
     def adopt(self, handles: Iterable[Handle]) -> set[str]:
         """Follow jobs an earlier dfos submitted; those Slurm no longer knows are left to the runner."""
@@ -221,9 +219,6 @@ class SlurmExecutor(Executor):
         return found
 
     def poll(self, timeout: float | None = None) -> list[Outcome]:
-        if self.ready:
-            ready, self.ready = self.ready, []
-            return ready
         if not self.jobs:
             time.sleep(timeout or 0.0)
             return []
