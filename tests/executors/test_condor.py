@@ -106,3 +106,20 @@ def test_a_task_behind_a_parent_of_an_earlier_round_waits_for_it(tmp_path: Path)
     [done] = executor.poll(0)
     assert done.ok and done.backend_id == "7/A.ab"
     assert [h.backend_id for h in executor.flush()] == ["8/B.ab"]
+
+
+def test_a_held_task_that_is_cancelled_is_never_submitted(tmp_path: Path) -> None:
+    def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        if argv[0] == "condor_q":
+            return subprocess.CompletedProcess(argv, 0, "7\n", "")
+        return subprocess.CompletedProcess(argv, 0, "1 job(s) submitted to cluster 7.\n", "")
+
+    executor = CondorExecutor([], ["dfos"], tmp_path, {"*": JobResources()}, poll_interval=0.0, run=run)
+    executor.submit(Task("A.ab", ("processAB", "-a", "A.ab"), "r", 1, "D", 1))
+    executor.flush()
+    held = executor.submit(Task("B.ab", ("processAB", "-a", "B.ab"), "r", 1, "D", 1, ("A.ab",)))
+    assert executor.flush() == [] and held.backend_id == ""
+    executor.cancel([held])  # e.g. stop-cascade
+    (tmp_path / "D.r1.dag.status").write_text('[ Type = "NodeStatus"; Node = "A.ab"; NodeStatus = 5; ]')
+    assert [o.name for o in executor.poll(0)] == ["A.ab"]
+    assert executor.flush() == [] and not (tmp_path / "D.r2.dag").exists()

@@ -308,11 +308,18 @@ class CondorExecutor(Executor):
 
     def cancel(self, handles: Iterable[Handle]) -> None:
         """Halt every round all of whose unstarted nodes are cancelled (nothing new starts, running nodes
-        finish); a node of a round that goes on is left to DAGMan (it is futile: its parent failed)."""
+        finish); a node of a round that goes on is left to DAGMan (it is futile: its parent failed).
+        A task not yet in any DAG is dropped."""
         asked: dict[str, set[str]] = {}
+        unsent: set[str] = set()
         for handle in handles:
+            if not handle.backend_id:  # still with dfos (waiting for a parent of an earlier round)
+                unsent.add(handle.name)
+                continue
             cluster, _, node = handle.backend_id.partition("/")
             asked.setdefault(cluster, set()).add(node)
+        self.held = [(t, c) for t, c in self.held if t.name not in unsent]
+        self.pending = [(t, c) for t, c in self.pending if t.name not in unsent]
         for cluster, nodes in asked.items():
             r = self.rounds.get(cluster)
             if r is None or r.halted:
