@@ -13,6 +13,7 @@ a second ``exec-cascade`` of the same id stops at once.  A graceful stop
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -57,6 +58,8 @@ class CascadeBusy(DfosError):
 class CascadeResult:
     dag_id: str
     counts: dict[str, int]
+    kind: str = "CON"
+    """The execution file's kind (CON, CPL, INT; SER, PAR or IMPLICIT for QC)."""
 
     @property
     def ok(self) -> bool:
@@ -298,7 +301,8 @@ def run_cascade(
                 db.execute(insert(cascade_nodes), fresh)
         store = _Store(engine, dag_id, lambda: format_timestamp(clock.now(settings)))
         try:
-            return _drive(workspace, dag_id, scheduler, executor, store, progress, dict(adopted))
+            result = _drive(workspace, dag_id, scheduler, executor, store, progress, dict(adopted))
+            return dataclasses.replace(result, kind=kind)
         finally:
             store.close()
             with contextlib.suppress(OSError):  # the cascade's working area, once nothing is kept in it

@@ -23,7 +23,6 @@ from dfos.executors.base import Executor, Task
 from dfos.executors.condor import CondorExecutor
 from dfos.executors.local import ABRunner, LocalExecutor
 from dfos.executors.slurm import SlurmExecutor
-from dfos.jobs.model import parse_exec
 from dfos.steps.create_ab import tag_done
 from dfos.steps.process_ab import process_ab, record_run, set_process_status
 from dfos.steps.process_qc import process_qc, write_qc_problem
@@ -105,12 +104,6 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
     """Run a cascade with the configured executor (EXECUTOR, or ``executor_name``): on this machine every
     AB runs processAB (or processQC) in-process; on Slurm or HTCondor each is a batch job running
     ``dfos process-ab``.  Every run is recorded the same way."""
-    try:
-        parsed = parse_exec(jobs.read_text(encoding="utf-8"), source=str(jobs))
-        no_abs_tail = parsed.kind in _QC_KINDS or not parsed.lines  # nothing to tag DONE
-    except (OSError, DfosError):
-        no_abs_tail = False  # run_cascade reports an unreadable file
-
     def run_ab(task: Task, on_start: Callable[[int], None]) -> tuple[bool, int | None, str]:
         if task.argv[0] == "processQC":
             return run_qc_task(workspace, task.name)
@@ -121,8 +114,8 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
         result = run_cascade(workspace, dag_id, jobs, executor, slots, progress)
     finally:
         executor.close()
-    if no_abs_tail:
-        return result
+    if result.kind in _QC_KINDS or not sum(result.counts.values()):
+        return result  # a QC cascade, or an empty execution file: nothing to tag DONE
     # Succeeded ABs are tagged DONE once, at the end (also those recovered from a crashed run):
     # createAB and createJob leave them alone from now on.  An AB file whose PROCESS_STATUS a power
     # cut lost (it is written without fsync; the database is written first) is set right here.
