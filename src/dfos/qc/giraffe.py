@@ -1,5 +1,6 @@
 """GIRAFFE QC procedures: master bias, master dark (already per second), master fibre and screen flats
-(the synthetic nights have no GIRAFFE flats yet, so only bias and dark are measured in the tests)."""
+(the synthetic nights have no GIRAFFE flats yet: bias and dark are measured on real pipeline products
+in the tests, the flat procedure on a master fibre flat the test makes)."""
 
 from __future__ import annotations
 
