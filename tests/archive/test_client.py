@@ -134,3 +134,33 @@ def test_a_workspace_takes_a_night_in_over_http(served: tuple[str, ArchiveFaults
         assert _sha(path) == _sha(next(archive.rglob(path.name)))
     code = main(["--root", str(workspace.root), "--set", "ARCHIVE_URL=ftp://x", "download", "-d", "2013-02-12"])
     assert code == 2 and "ARCHIVE_URL must be an http" in capsys.readouterr().err  # --set: a usage error
+
+
+def test_certified_masters_come_back_over_http_verified(tmp_path: Path, workspace: Workspace) -> None:
+    import numpy as np
+    from astropy.io import fits
+
+    from dfos.archive.client import MissingFile
+    from dfos.steps.fetch import fetch_masters, restore_master
+    from dfos.workspace import open_workspace
+
+    root = tmp_path / "archive"
+    master = root / "calib" / "2013-02-12" / "UV_MBIA_130212A_BLUE.fits"
+    master.parent.mkdir(parents=True)
+    fits.PrimaryHDU(np.arange(400, dtype=np.float32).reshape(20, 20)).writeto(master)
+    (tmp_path / "secret.txt").write_text("not for the archive's clients\n")
+    faults = ArchiveFaults(corrupt_first={"calib/2013-02-12/UV_MBIA_130212A_BLUE.fits": 1})
+    with Server(root, faults) as url:
+        ws = open_workspace(workspace.root, env={"DFOS_ARCHIVE_URL": url, "DFOS_DOWNLOAD_RETRIES": "2"})
+        target = ws.cal_dir / "2013-02-12" / master.name
+        assert restore_master(ws, target)  # the corrupted first transfer was caught and tried again
+        assert _sha(target) == _sha(master) and not list(target.parent.glob(".*"))
+        assert not restore_master(ws, ws.cal_dir / "2013-02-12" / "UV_MBIA_130212B_BLUE.fits")
+        target.unlink()
+        assert fetch_masters(ws, ["2013-02-12/UV_MBIA_130212A_BLUE.fits"], 2) == [target]
+        client = HttpArchiveClient(url)
+        for elsewhere in ("../secret.txt", "calib/2013-02-12/../../secret.txt", "calib/x/secret.txt",
+                          "calib/2013-02-12/a/b.fits", "/etc/passwd"):
+            with pytest.raises(MissingFile):
+                client.fetch_into(elsewhere, tmp_path / "got")
+    assert not (tmp_path / "got").exists()  # refused before anything was written

@@ -35,8 +35,18 @@ from dfos.errors import DfosError, FormatError
 from dfos.fsutil import atomic_path, sha256_file
 from dfos.naming import RawName
 
-__all__ = ["ArchiveClient", "ArchiveEntry", "ArchiveFrame", "HttpArchiveClient", "LocalArchiveClient", "TransferError",
-           "download", "primary_header_bytes"]
+__all__ = [
+    "ArchiveClient",
+    "ArchiveEntry",
+    "ArchiveFrame",
+    "HttpArchiveClient",
+    "LocalArchiveClient",
+    "MissingFile",
+    "TransferError",
+    "download",
+    "fetch_verified",
+    "primary_header_bytes",
+]
 
 BLOCK = 2880
 
@@ -45,6 +55,10 @@ class TransferError(DfosError):
     """A file could not be fetched (after the retries)."""
 
     exit_code = 6
+
+
+class MissingFile(TransferError):
+    """The archive has no such file (no retry will bring it)."""
 
 
 @dataclass(frozen=True)
@@ -138,9 +152,12 @@ class LocalArchiveClient(ArchiveClient):
                 for p in sorted(folder.iterdir()) if p.is_file() and p.name.endswith(".fits")]
 
     def _path(self, name: str) -> Path:
-        path = self.archive.store_path(Path(name).name)
+        try:
+            path = self.archive.file_path(name)
+        except FormatError as exc:
+            raise MissingFile(exc.message) from None
         if not path.is_file():
-            raise TransferError(f"{name} is not in the archive {self.archive.root}")
+            raise MissingFile(f"{name} is not in the archive {self.archive.root}")
         return path
 
     def fetch_header(self, name: str) -> bytes:
@@ -164,7 +181,8 @@ class HttpArchiveClient(ArchiveClient):
         try:
             return urllib.request.urlopen(url, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
-            raise TransferError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+            kind = MissingFile if exc.code == 404 else TransferError
+            raise kind(f"{url}: HTTP {exc.code} {exc.reason}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise TransferError(f"{url}: {getattr(exc, 'reason', exc)}") from None
 
@@ -190,38 +208,47 @@ class HttpArchiveClient(ArchiveClient):
 Progress = Callable[[int, int], None]
 
 
+def fetch_verified(client: ArchiveClient, name: str, target_dir: Path, retries: int = 3, backoff: float = 0.5,
+                   sleep: Callable[[float], None] = time.sleep) -> Path:
+    """Fetch one file (``name``: its archive file id) into ``target_dir`` unless it is there: to a temporary
+    file, checked against the archive's SHA-256, renamed into place; a failed or corrupted transfer is
+    tried again up to ``retries`` times, waiting ``backoff`` x 2^n seconds.  :class:`MissingFile` at once
+    when the archive has no such file, :class:`TransferError` after the retries."""
+    target = target_dir / Path(name).name
+    if target.is_file():
+        return target
+    target_dir.mkdir(parents=True, exist_ok=True)
+    problem = ""
+    for attempt in range(retries + 1):
+        if attempt:
+            sleep(backoff * 2 ** (attempt - 1))
+        try:
+            with atomic_path(target) as tmp:
+                stated = client.fetch_into(name, tmp)
+                got = sha256_file(tmp)
+                if stated and got != stated:
+                    raise TransferError(f"{name}: checksum {got[:12]}... differs from the archive's "
+                                        f"{stated[:12]}...")
+            return target
+        except MissingFile:
+            raise  # no retry brings it
+        except (TransferError, OSError) as exc:
+            problem = str(exc)
+    raise TransferError(f"{name}: {problem} (after {retries + 1} attempts)")
+
+
 def download(client: ArchiveClient, names: Iterable[str], target_dir: Path, parallel: int = 8, retries: int = 3,
              backoff: float = 0.5, progress: Progress | None = None,
              sleep: Callable[[float], None] = time.sleep) -> list[Path]:
-    """Fetch files into ``target_dir`` (those already there are kept), at most ``parallel`` at once.
-
-    Each transfer goes to a temporary file, is checked against the archive's SHA-256, and renamed
-    into place; a failed or corrupted transfer is tried again up to ``retries`` times, waiting
-    ``backoff`` x 2^n seconds.  Raises :class:`TransferError` naming what failed after all ran.
+    """Fetch files into ``target_dir`` (those already there are kept), at most ``parallel`` at once, each
+    with :func:`fetch_verified`.  Raises :class:`TransferError` naming what failed after all ran.
     """
     wanted = list(dict.fromkeys(names))
     done = 0
     failures: list[str] = []
 
     def one(name: str) -> Path:
-        target = target_dir / Path(name).name
-        if target.is_file():
-            return target
-        problem = ""
-        for attempt in range(retries + 1):
-            if attempt:
-                sleep(backoff * 2 ** (attempt - 1))
-            try:
-                with atomic_path(target) as tmp:
-                    stated = client.fetch_into(name, tmp)
-                    got = sha256_file(tmp)
-                    if stated and got != stated:
-                        raise TransferError(f"{name}: checksum {got[:12]}... differs from the archive's "
-                                            f"{stated[:12]}...")
-                return target
-            except (TransferError, OSError) as exc:
-                problem = str(exc)
-        raise TransferError(f"{name}: {problem} (after {retries + 1} attempts)")
+        return fetch_verified(client, name, target_dir, retries, backoff, sleep)
 
     target_dir.mkdir(parents=True, exist_ok=True)
     results: list[Path] = []

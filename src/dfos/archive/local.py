@@ -8,7 +8,8 @@ a workspace's ``DFO_OFFSET``).  Listing and queries by time go through
 Certified master calibrations are kept apart, by the date they certify:
 ``$DFO_ARCHIVE_DIR/calib/<YYYY-MM-DD>/<name>.fits``, the same date and name as in
 ``$DFO_CAL_DIR/<YYYY-MM-DD>`` (where only a ``.hdr`` is left once cleanupProducts
-made room); mcalDown files and processAB fetch them back from there.
+made room); mcalDown files and processAB fetch them back from there, through the workspace's archive
+client (file id ``calib/<YYYY-MM-DD>/<name>``, also over HTTP).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dfos.dates import dfo_date
 from dfos.errors import FormatError
 from dfos.naming import RawName
 
-__all__ = ["MASTERS", "LocalArchive"]
+__all__ = ["MASTERS", "LocalArchive", "master_id"]
 
 #: The archive's folder of certified masters (never a date, so never mistaken for a night).
 MASTERS = "calib"
@@ -42,3 +43,22 @@ class LocalArchive:
         if "/" in name or name in ("", ".", ".."):
             raise FormatError(f"{name!r} is not a file name")
         return self.root / MASTERS / day.isoformat() / name
+
+    def file_path(self, file_id: str) -> Path:
+        """The file an archive file id names: a raw frame's name, or ``calib/<YYYY-MM-DD>/<name>`` for a
+        certified master (see :func:`master_id`).  FormatError for anything else (no other path is reachable)."""
+        parts = file_id.split("/")
+        if len(parts) == 3 and parts[0] == MASTERS:
+            try:
+                day = date.fromisoformat(parts[1])
+            except ValueError:
+                raise FormatError(f"{file_id!r}: {parts[1]!r} is not a date") from None
+            return self.master_path(day, parts[2])
+        if len(parts) != 1:
+            raise FormatError(f"{file_id!r} is neither a raw frame nor calib/<DATE>/<master>")
+        return self.store_path(file_id)
+
+
+def master_id(day: date, name: str) -> str:
+    """The archive file id of a certified master: ``calib/<YYYY-MM-DD>/<name>``."""
+    return f"{MASTERS}/{day.isoformat()}/{name}"

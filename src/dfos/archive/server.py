@@ -87,7 +87,7 @@ def create_archive_app(root: Path, faults: ArchiveFaults | None = None) -> Starl
 
     def _path(name: str) -> Path | None:
         try:
-            path = archive.store_path(Path(name).name)
+            path = archive.file_path(name)  # a raw frame's name or calib/<DATE>/<master>: nothing else
         except FormatError:
             return None
         return path if path.is_file() else None

@@ -10,8 +10,15 @@ from datetime import date
 from pathlib import Path
 
 from dfos.ab.model import AB
-from dfos.archive.client import ArchiveClient, HttpArchiveClient, LocalArchiveClient, download
-from dfos.archive.local import LocalArchive
+from dfos.archive.client import (
+    ArchiveClient,
+    HttpArchiveClient,
+    LocalArchiveClient,
+    MissingFile,
+    download,
+    fetch_verified,
+)
+from dfos.archive.local import LocalArchive, master_id
 from dfos.config.settings import Flavour
 from dfos.dates import parse_date
 from dfos.errors import DfosError, FormatError, InvalidDate
@@ -48,8 +55,8 @@ def fetch_raw(workspace: Workspace, day: date, name: str) -> Path:
     return path
 
 
-def master_source(workspace: Workspace, target: Path) -> Path:
-    """The archive file of a master that belongs at ``target`` (``$DFO_CAL_DIR/<DATE>/<name>``)."""
+def master_source(workspace: Workspace, target: Path) -> str:
+    """The archive file id of a master that belongs at ``target`` (``$DFO_CAL_DIR/<DATE>/<name>``)."""
     folder = target.parent
     try:
         if folder.parent != workspace.cal_dir:
@@ -57,16 +64,19 @@ def master_source(workspace: Workspace, target: Path) -> Path:
         day = parse_date(folder.name)
     except (ValueError, InvalidDate):
         raise FormatError(f"{target} is not a certified master of $DFO_CAL_DIR/<DATE>") from None
-    return LocalArchive(workspace.archive_dir).master_path(day, target.name)
+    LocalArchive(workspace.archive_dir).master_path(day, target.name)  # refuses a name that is no file name
+    return master_id(day, target.name)
 
 
 def restore_master(workspace: Workspace, target: Path) -> bool:
-    """Copy the certified master that belongs at ``target`` back from the archive (verified, atomic);
-    False when the archive has none.  Raises FormatError for a path that is no certified master's."""
-    source = master_source(workspace, target)
-    if not source.is_file():
+    """Fetch the certified master that belongs at ``target`` back from the workspace's archive (the
+    archive directory, or ARCHIVE_URL over HTTP; verified, atomic); False when the archive has none.
+    Raises FormatError for a path that is no certified master's, TransferError when the archive fails."""
+    try:
+        fetch_verified(archive_client(workspace), master_source(workspace, target), target.parent,
+                       retries=workspace.settings.DOWNLOAD_RETRIES)
+    except MissingFile:
         return False
-    copy_verified(source, target)
     return True
 
 
@@ -74,7 +84,8 @@ def fetch_master(workspace: Workspace, name: str) -> Path:
     """Make one certified master available again; ``name`` is ``<DATE>/<file>`` under ``$DFO_CAL_DIR``."""
     target = workspace.cal_dir / name
     if not target.is_file() and not restore_master(workspace, target):
-        raise DfosError(f"the master {name} is not in the archive {workspace.archive_dir}")
+        where = workspace.settings.ARCHIVE_URL or workspace.archive_dir
+        raise DfosError(f"the master {name} is not in the archive {where}")
     return target
 
 

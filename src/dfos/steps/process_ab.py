@@ -40,7 +40,7 @@ from dfos import clock
 from dfos.ab.format import STATUS_WIDTH, render
 from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.ab.store import read_ab
-from dfos.archive.client import TransferError, download
+from dfos.archive.client import MissingFile, TransferError, fetch_verified
 from dfos.dates import format_timestamp, parse_date
 from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError, FormatError
@@ -104,14 +104,12 @@ def _fetch_raw(workspace: Workspace, target: Path) -> bool:
     """Fetch a raw frame from the archive into place (verified, atomic); False if the archive lacks it.
     A transfer that fails for another reason raises OSError (an infrastructure failure)."""
     try:
-        download(archive_client(workspace), [target.name], target.parent, parallel=1,
-                 retries=workspace.settings.DOWNLOAD_RETRIES)
-    except TransferError as exc:
-        if "HTTP 404" in exc.message or "is not in the archive" in exc.message:
-            return False
-        raise OSError(exc.message) from None
-    except FormatError:
+        fetch_verified(archive_client(workspace), target.name, target.parent,
+                       retries=workspace.settings.DOWNLOAD_RETRIES)
+    except MissingFile:
         return False
+    except TransferError as exc:
+        raise OSError(exc.message) from None
     return True
 
 
@@ -132,11 +130,14 @@ def _inputs(workspace: Workspace, ab: AB) -> list[str]:
 
 
 def _fetch_master(workspace: Workspace, target: Path) -> bool:
-    """Copy a certified master back from the archive; False if there is none (or it is no master)."""
+    """Fetch a certified master back from the archive; False if there is none (or it is no master).
+    A transfer that fails for another reason raises OSError (an infrastructure failure)."""
     try:
         return restore_master(workspace, target)
     except FormatError:
         return False
+    except TransferError as exc:
+        raise OSError(exc.message) from None
 
 
 _STATUS_LINE = re.compile(r"^PROCESS_STATUS[ \t]+\S+[ \t]*$", re.MULTILINE)
