@@ -30,7 +30,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from dfos import clock
 from dfos.ab.model import Completeness
 from dfos.ab.store import read_ab
-from dfos.cascade.scheduler import Node, NodeState, Scheduler
+from dfos.cascade.scheduler import HANDED_OUT, Node, NodeState, Scheduler
 from dfos.config.load import recipe_limits
 from dfos.dates import format_timestamp
 from dfos.db import ab_runs, cascade_nodes, engine_for_url
@@ -269,15 +269,14 @@ def run_cascade(
             for name, row in rows.items():
                 state = NodeState(row["state"])
                 outcome = recorded.get((name, row["attempts"]))
-                handed_out = state in (NodeState.RUNNING, NodeState.SUBMITTED)  # (a batch job may end unseen)
+                handed_out = state in HANDED_OUT  # (a batch job may end unseen)
                 if handed_out and outcome == "SUCCESSFUL":
                     state = NodeState.SUCCEEDED  # it finished and was recorded; only the state was not saved
                 elif handed_out and outcome == "FAILED" and row["attempts"] >= settings.MAX_ATTEMPTS:
                     state = NodeState.FAILED  # its last allowed attempt failed and was recorded
                 restored[name] = (state, int(row["attempts"]))
-            handed = (NodeState.RUNNING, NodeState.SUBMITTED)
             adopted = {name: Handle(name, str(rows[name]["backend_id"])) for name, (state, _) in restored.items()
-                       if state in handed and rows[name]["backend_id"] and name in scheduler.nodes}
+                       if state in HANDED_OUT and rows[name]["backend_id"] and name in scheduler.nodes}
             adopted = {name: adopted[name] for name in executor.adopt(adopted.values()) if name in adopted}
             cut = {name: attempts for name, (state, attempts) in restored.items()
                    if state is NodeState.RUNNING and name not in adopted}
@@ -339,12 +338,16 @@ def _loop(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Exe
           handles: dict[str, Handle], cancelled: set[str], interrupted: threading.Event,
           started_pids: list[tuple[str, str]], pid_lock: threading.Lock,
           on_start: Callable[[Handle], None]) -> CascadeResult:
-    def withdraw(changed: list[tuple[str, NodeState]], ended: str) -> None:
-        """Jobs of ABs that wait again or are blocked without having started are cancelled (batch)."""
+    def settle(changed: list[tuple[str, NodeState]], ended: str,
+               **values: object) -> list[tuple[str, dict[str, object]]]:
+        """The state changes to store (``values`` too for the AB that ended); the jobs of ABs that wait
+        again or are blocked without having started are cancelled (batch)."""
         gone = [handles.pop(n) for n, st in changed
                 if n != ended and st in (NodeState.WAITING, NodeState.BLOCKED) and n in handles]
         if gone:
             executor.cancel(gone)
+        return [(n, {"state": st.value, "attempts": scheduler.attempts(n), **(values if n == ended else {})})
+                for n, st in changed]
 
     bounced: dict[str, int] = {}
     while True:
@@ -385,8 +388,7 @@ def _loop(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Exe
         try:
             for name in starting:
                 node = scheduler.nodes[name]
-                waits = tuple(p for p in node.parents if scheduler.state(p) in (NodeState.SUBMITTED, NodeState.RUNNING)
-                              ) if executor.batch else ()
+                waits = tuple(p for p in node.parents if scheduler.state(p) in HANDED_OUT) if executor.batch else ()
                 handles[name] = executor.submit(Task(name, (node.program, "-a", name), node.category, node.threads,
                                                      dag_id, scheduler.attempts(name), waits), on_start)
             flushed = executor.flush() if executor.batch else []  # a round ends (DAGMan: one DAG)
@@ -395,13 +397,10 @@ def _loop(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Exe
             store.write([(n, {"backend_id": handles[n].backend_id}) for n in sent])  # adopted by the next run
             _unsend(scheduler, store, [n for n in starting if n not in sent])
             raise
-        if executor.batch:
-            for handle in flushed:
-                handles[handle.name] = handle
-            ids: list[tuple[str, dict[str, object]]] = [(h.name, {"backend_id": h.backend_id}) for h in flushed]
-            store.write([item for item in ids if item[1]["backend_id"]] +
-                        [(name, {"backend_id": handles[name].backend_id}) for name in starting
-                         if handles[name].backend_id])  # on disk at once: a restarted dfos adopts the jobs
+        if executor.batch:  # the ids on disk at once: a restarted dfos adopts the jobs
+            handles.update((h.name, h) for h in flushed)
+            submitted = dict.fromkeys([*starting, *(h.name for h in flushed)])
+            store.write([(n, {"backend_id": handles[n].backend_id}) for n in submitted if handles[n].backend_id])
         if progress:
             progress(scheduler.counts())
         if scheduler.done:
@@ -411,27 +410,21 @@ def _loop(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Exe
                                      if o.name in scheduler.nodes]) if executor.batch else {}
         for outcome in outcomes:
             name = outcome.name
-            if name not in scheduler.nodes or scheduler.state(name) not in (NodeState.RUNNING, NodeState.SUBMITTED):
+            if name not in scheduler.nodes or scheduler.state(name) not in HANDED_OUT:
                 continue  # a job already withdrawn (its parent runs again, or failed): nothing to record
             if outcome.backend_id and name in handles and handles[name].backend_id not in ("", outcome.backend_id):
                 continue  # an earlier job of this AB, cancelled and submitted again
             if outcome.never_ran and name not in cancelled:  # taken out of the queue by someone else
                 bounced[name] = bounced.get(name, 0) + 1
                 if bounced[name] > MAX_BOUNCES:  # not for ever: the batch system keeps refusing it
-                    changed = scheduler.finished(name, False)
-                    changes += [(n, {"state": st.value, "attempts": scheduler.attempts(n)}) for n, st in changed]
                     handles.pop(name, None)
-                    withdraw(changed, name)
+                    changes += settle(scheduler.finished(name, False), name)
                     continue
             if outcome.never_ran:
-                changed = scheduler.requeue(name, ran=False)
-                changes += [(n, {"state": st.value, "attempts": scheduler.attempts(n)}) for n, st in changed]
-                withdraw(changed, name)
+                changes += settle(scheduler.requeue(name, ran=False), name)
                 continue
             if name in cancelled and not outcome.ok:
-                changed = scheduler.requeue(name)
-                changes += [(n, {"state": st.value, "attempts": scheduler.attempts(n)}) for n, st in changed]
-                withdraw(changed, name)
+                changes += settle(scheduler.requeue(name), name)
                 continue
             ok, exit_code = outcome.ok, outcome.exit_code
             wall_s: float | None = outcome.wall_s
@@ -441,18 +434,10 @@ def _loop(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Exe
                     ok = record[0] == "SUCCESSFUL"
                 exit_code, wall_s = record[1], record[2]
             elif outcome.lost:  # gone from the batch system without a trace and without a record: run again
-                changed = scheduler.requeue(name)
-                changes += [(n, {"state": st.value, "attempts": scheduler.attempts(n)}) for n, st in changed]
-                withdraw(changed, name)
+                changes += settle(scheduler.requeue(name), name)
                 continue
-            changed = scheduler.finished(name, ok)
             handles.pop(name, None)
-            for n, state in changed:
-                values = {"state": state.value, "attempts": scheduler.attempts(n)}
-                if n == name:
-                    values.update(exit_code=exit_code, wall_s=wall_s)
-                changes.append((n, values))
-            withdraw(changed, name)
+            changes += settle(scheduler.finished(name, ok), name, exit_code=exit_code, wall_s=wall_s)
     with pid_lock:
         changes += [(name, {"backend_id": ident}) for name, ident in started_pids]
     store.write(changes)
@@ -463,7 +448,7 @@ def _unsend(scheduler: Scheduler, store: _Store, names: list[str]) -> None:
     """ABs handed out but never submitted (the executor failed) wait again, their attempts uncounted."""
     changes: list[tuple[str, dict[str, object]]] = []
     for name in names:
-        if scheduler.state(name) in (NodeState.SUBMITTED, NodeState.RUNNING):
+        if scheduler.state(name) in HANDED_OUT:
             changes += [(n, {"state": st.value, "attempts": scheduler.attempts(n)})
                         for n, st in scheduler.requeue(name, ran=False)]
     store.write(changes)

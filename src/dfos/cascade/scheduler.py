@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Node", "NodeState", "Scheduler"]
+__all__ = ["HANDED_OUT", "Node", "NodeState", "Scheduler"]
 
 
 class NodeState(StrEnum):
@@ -41,6 +41,8 @@ class NodeState(StrEnum):
 
 
 FINAL = {NodeState.SUCCEEDED, NodeState.FAILED, NodeState.BLOCKED, NodeState.INCOMPLETE}
+HANDED_OUT = frozenset({NodeState.SUBMITTED, NodeState.RUNNING})
+"""Handed to an executor and not yet ended (a batch job may still be queued)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class Scheduler:
         for name, (state, attempts) in states.items():
             if name not in self.track or self.track[name].state is NodeState.INCOMPLETE:
                 continue
-            if state in (NodeState.RUNNING, NodeState.SUBMITTED):
+            if state in HANDED_OUT:
                 if name in adopted:
                     self._running.add(name)
                 else:
@@ -189,7 +191,7 @@ class Scheduler:
         if self.stopping or not self._dirty:
             return []
         self._dirty = False
-        handed = (NodeState.SUCCEEDED, NodeState.SUBMITTED, NodeState.RUNNING)
+        handed = HANDED_OUT | {NodeState.SUCCEEDED}
         chosen = []
         for name in self.topo:
             track = self.track[name]
@@ -212,7 +214,7 @@ class Scheduler:
     def finished(self, name: str, ok: bool) -> list[tuple[str, NodeState]]:
         """Record an AB's end; return every state that changed (the AB, retries, blocked descendants)."""
         track = self.track[name]
-        if track.state not in (NodeState.RUNNING, NodeState.SUBMITTED):
+        if track.state not in HANDED_OUT:
             raise ValueError(f"{name} is {track.state.value}, not running")
         self._running.discard(name)
         if ok:
@@ -238,7 +240,7 @@ class Scheduler:
         counted.  ABs submitted behind it wait again too (their jobs depended on its job).
         """
         track = self.track[name]
-        if track.state not in (NodeState.RUNNING, NodeState.SUBMITTED):
+        if track.state not in HANDED_OUT:
             raise ValueError(f"{name} is {track.state.value}, not running")
         self._running.discard(name)
         track.state = NodeState.WAITING
@@ -252,32 +254,26 @@ class Scheduler:
     def _withdraw_descendants(self, name: str) -> list[tuple[str, NodeState]]:
         """Batch mode: SUBMITTED descendants of an AB that runs again wait again (never started: the
         attempt is not counted); their jobs are to be cancelled."""
-        changed = []
-        stack = list(self.children[name])
-        while stack:
-            child = stack.pop()
-            track = self.track[child]
-            if track.state is NodeState.SUBMITTED:
-                track.state = NodeState.WAITING
-                track.attempts -= 1
-                self._running.discard(child)
-                changed.append((child, NodeState.WAITING))
-                stack.extend(self.children[child])
-        return changed
+        return self._reset_descendants(name, {NodeState.SUBMITTED}, NodeState.WAITING)
 
     def _block_descendants(self, name: str) -> list[tuple[str, NodeState]]:
         """Descendants that have not started (WAITING, or SUBMITTED to a batch system) are BLOCKED."""
+        return self._reset_descendants(name, {NodeState.WAITING, NodeState.SUBMITTED}, NodeState.BLOCKED)
+
+    def _reset_descendants(self, name: str, states: set[NodeState], to: NodeState) -> list[tuple[str, NodeState]]:
+        """Descendants in ``states`` (and theirs) become ``to``; a SUBMITTED one never started, so its
+        attempt is taken back."""
         changed = []
         stack = list(self.children[name])
         while stack:
             child = stack.pop()
             track = self.track[child]
-            if track.state in (NodeState.WAITING, NodeState.SUBMITTED):
+            if track.state in states:
                 if track.state is NodeState.SUBMITTED:
                     track.attempts -= 1
                     self._running.discard(child)
-                track.state = NodeState.BLOCKED
-                changed.append((child, NodeState.BLOCKED))
+                track.state = to
+                changed.append((child, to))
                 stack.extend(self.children[child])
         return changed
 
