@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
@@ -126,24 +126,17 @@ def _cast(spec: KeySpec, raw: Any, where: str) -> Any:
 
 def _validate(spec: KeySpec, value: Any, where: str) -> None:
     """Key-specific checks beyond the type."""
-    if spec.name == "DRS_TYPE" and value.upper() not in {"CON", "CPL", "INT"}:
-        raise ConfigError(f"{where}: DRS_TYPE must be CON, CPL or INT, not {value!r}")
-    if spec.name == "RECIPE_LIMITS" and value:
+    choices = _CHOICES.get(spec.name)
+    if choices and value.casefold() not in {c.casefold() for c in choices}:
+        raise ConfigError(f"{where}: {spec.name} must be {', '.join(choices[:-1])} or {choices[-1]}, not {value!r}")
+    parse = _PARSED.get(spec.name)
+    if parse is not None:
         try:
-            recipe_limits(value)
+            parse(value)
         except ValueError as exc:
-            raise ConfigError(f"{where}: RECIPE_LIMITS: {exc}") from None
-    if spec.name == "EXECUTOR" and value.lower() not in {"local", "slurm", "condor"}:
-        raise ConfigError(f"{where}: EXECUTOR must be local, slurm or condor, not {value!r}")
-    if spec.name == "BATCH_RESOURCES":
-        try:
-            batch_resources(value)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: BATCH_RESOURCES: {exc}") from None
+            raise ConfigError(f"{where}: {spec.name}: {exc}") from None
     if spec.name == "BATCH_POLL" and not (math.isfinite(value) and 0.05 <= value <= 600):
         raise ConfigError(f"{where}: BATCH_POLL must be between 0.05 and 600 seconds, not {value}")
-    if spec.name == "QCBQS_TYPE" and value.upper() not in {"SER", "PAR", "IMPLICIT"}:
-        raise ConfigError(f"{where}: QCBQS_TYPE must be SER, PAR or IMPLICIT, not {value!r}")
     if spec.name in {"SLOTS"} and value < 0:
         raise ConfigError(f"{where}: {spec.name} must be 0 or more, not {value}")
     if spec.name == "RECIPE_TIMEOUT" and not (math.isfinite(value) and value > 0):
@@ -233,6 +226,13 @@ def batch_resources(text: str) -> dict[str, JobResources]:
         found[recipe.strip()] = JobResources(int(cpus_text) if cpus_text else 1, mem,
                                              int(minutes_text) if minutes_text else None)
     return found
+
+
+#: Keys with a fixed set of values (any case).
+_CHOICES: dict[str, tuple[str, ...]] = {"DRS_TYPE": ("CON", "CPL", "INT"), "EXECUTOR": ("local", "slurm", "condor"),
+                                        "QCBQS_TYPE": ("SER", "PAR", "IMPLICIT")}
+#: Keys whose text is parsed (ValueError when malformed).
+_PARSED: dict[str, Callable[[str], object]] = {"RECIPE_LIMITS": recipe_limits, "BATCH_RESOURCES": batch_resources}
 
 
 def _line_of(text: str, key: str, literal: bool = True) -> int | None:
