@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -31,14 +30,7 @@ from dfos.steps.create_ab import create_abs
 from dfos.steps.create_job import create_job
 from dfos.steps.headers import extract_headers
 from dfos.workspace import Workspace, open_workspace
-
-NIGHT = date(2013, 2, 12)
-DAG = "CALIB_2013-02-12"
-BIAS = "UVES.2013-02-12T18:05:00.500_tpl.ab"
-RED_BIAS = "UVES.2013-02-12T18:20:00.500_tpl.ab"
-DARK = "UVES.2013-02-12T18:40:00.500_tpl.ab"
-ORDERPOS = "UVES.2013-02-12T21:50:00.500_frm.ab"
-FLAT = "UVES.2013-02-12T21:52:00.500_tpl.ab"
+from nights import BIAS, DAG, DARK, FLAT, NIGHT, ORDERPOS, RED_BIAS
 
 SLURM = pytest.param("slurm", marks=pytest.mark.xdist_group("slurm"))
 CONDOR = pytest.param("condor", marks=[pytest.mark.condor, pytest.mark.xdist_group("condor")])

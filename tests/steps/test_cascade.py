@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -22,16 +21,10 @@ from dfos.steps.create_job import create_job
 from dfos.steps.headers import extract_headers
 from dfos.steps.process_ab import load_ab
 from dfos.workspace import Workspace, open_workspace
+from nights import BIAS, DAG, DARK, FLAT, NIGHT, ORDERPOS, RED_BIAS
 
 pytestmark = pytest.mark.esorex
 
-NIGHT = date(2013, 2, 12)
-DAG = "CALIB_2013-02-12"
-BIAS = "UVES.2013-02-12T18:05:00.500_tpl.ab"
-RED_BIAS = "UVES.2013-02-12T18:20:00.500_tpl.ab"
-DARK = "UVES.2013-02-12T18:40:00.500_tpl.ab"
-ORDERPOS = "UVES.2013-02-12T21:50:00.500_frm.ab"
-FLAT = "UVES.2013-02-12T21:52:00.500_tpl.ab"
 RUNNABLE = [BIAS, RED_BIAS, DARK, ORDERPOS, FLAT]
 
 

@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from nights import process_night
 from sqlalchemy import select
 
 from dfos.db import archive_catalog, engine_for_url
@@ -22,14 +21,11 @@ from dfos.steps.move import move
 from dfos.steps.process_ab import load_ab, process_ab
 from dfos.steps.safe_move import sha256
 from dfos.workspace import Workspace, open_workspace
+from nights import BIAS, DARK, FLAT, ORDERPOS, process_night
 
 pytestmark = pytest.mark.esorex
 
 NIGHT, NEXT = date(2013, 2, 12), date(2013, 2, 13)
-BIAS = "UVES.2013-02-12T18:05:00.500_tpl.ab"
-DARK = "UVES.2013-02-12T18:40:00.500_tpl.ab"
-ORDERPOS = "UVES.2013-02-12T21:50:00.500_frm.ab"
-FLAT = "UVES.2013-02-12T21:52:00.500_tpl.ab"
 MASTERS = ["UV_BKGF_130212A_BLUE.fits", "UV_MBIA_130212A_BLUE.fits", "UV_MBIA_130212A_REDL.fits",
            "UV_MBIA_130212A_REDU.fits", "UV_MDAR_130212A_BLUE.fits", "UV_MFLA_130212A_BLUE.fits",
            "UV_ORDT_130212A_BLUE.fits"]

@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from nights import process_night
 
 from dfos.steps.certify import certify, parse_decisions
 from dfos.steps.finish import cleanup, finish
@@ -23,6 +22,7 @@ from dfos.steps.ingest import ingest, ingest_list
 from dfos.steps.move import move
 from dfos.steps.safe_move import sha256
 from dfos.workspace import Workspace, open_workspace
+from nights import process_night
 
 pytestmark = pytest.mark.esorex
 

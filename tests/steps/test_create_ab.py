@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,8 @@ from dfos.steps.create_ab import create_abs, explain_text, read_ab_list
 from dfos.steps.headers import extract_headers
 from dfos.steps.process_ab import load_ab, set_process_status
 from dfos.workspace import Workspace, open_workspace
+from nights import BIAS, DARK, FLAT, NIGHT, ORDERPOS, RED_BIAS
 
-NIGHT = date(2013, 2, 12)
-BIAS = "UVES.2013-02-12T18:05:00.500_tpl.ab"
-RED_BIAS = "UVES.2013-02-12T18:20:00.500_tpl.ab"
-DARK = "UVES.2013-02-12T18:40:00.500_tpl.ab"
-ORDERPOS = "UVES.2013-02-12T21:50:00.500_frm.ab"
-FLAT = "UVES.2013-02-12T21:52:00.500_tpl.ab"
 ARCS = ["UVES.2013-02-12T22:02:00.500_frm.ab", "UVES.2013-02-12T22:03:23.500_frm.ab"]
 SCIENCE = ["UVES.2013-02-13T01:30:00.500_frm.ab", "UVES.2013-02-13T02:01:08.500_frm.ab"]
 

@@ -5,7 +5,6 @@ after a threshold change, automatic certification."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -22,16 +21,10 @@ from dfos.steps.process_qc import process_qc, qc_log
 from dfos.steps.score import score_date, threshold_file
 from dfos.steps.trend import qc1_by_date
 from dfos.workspace import Workspace, open_workspace
+from nights import BIAS, DAG, DARK, FLAT, NIGHT, ORDERPOS, RED_BIAS
 
 pytestmark = pytest.mark.esorex
 
-NIGHT = date(2013, 2, 12)
-DAG = "CALIB_2013-02-12"
-BIAS = "UVES.2013-02-12T18:05:00.500_tpl.ab"
-RED_BIAS = "UVES.2013-02-12T18:20:00.500_tpl.ab"
-DARK = "UVES.2013-02-12T18:40:00.500_tpl.ab"
-ORDERPOS = "UVES.2013-02-12T21:50:00.500_frm.ab"
-FLAT = "UVES.2013-02-12T21:52:00.500_tpl.ab"
 RUN = [BIAS, RED_BIAS, DARK, ORDERPOS, FLAT]
 
 

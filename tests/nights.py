@@ -1,4 +1,5 @@
-"""The synthetic UVES night processed with real esorex, for the tests of the steps after processing."""
+"""The small synthetic UVES night of the tests: its date, cascade and ABs, and the night processed with real
+esorex, for the tests of the steps after processing."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ from dfos.workspace import Workspace, open_workspace
 
 NIGHT = date(2013, 2, 12)
 DAG = "CALIB_2013-02-12"
+# the night's runnable calibration ABs (the small synthetic UVES night of the tests)
+BIAS = "UVES.2013-02-12T18:05:00.500_tpl.ab"
+RED_BIAS = "UVES.2013-02-12T18:20:00.500_tpl.ab"
+DARK = "UVES.2013-02-12T18:40:00.500_tpl.ab"
+ORDERPOS = "UVES.2013-02-12T21:50:00.500_frm.ab"
+FLAT = "UVES.2013-02-12T21:52:00.500_tpl.ab"
 
 
 def process_night(uves_night: Workspace, env: dict[str, str] | None = None) -> Workspace:
