@@ -140,9 +140,9 @@ class CondorExecutor(Executor):
         self.pending.append((task, on_start))
         return Handle(task.name, "")
 
-    def _live(self) -> dict[str, str]:
-        """AB -> round key of every AB whose end is not yet reported."""
-        return {r.nodes[n][0]: key for key, r in self.rounds.items() for n in r.open}
+    def _live(self) -> set[str]:
+        """The ABs in a submitted round whose end is not yet reported."""
+        return {r.nodes[n][0] for r in self.rounds.values() for n in r.open}
 
     def flush(self) -> list[Handle]:
         if not self.pending and not self.held:

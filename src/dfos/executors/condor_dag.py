@@ -163,8 +163,7 @@ def parse_dag(text: str, source: str = "<dag>") -> Dag:
                 submit = words[2]
             elif keyword == "VARS":
                 job = jobs[words[1]]
-                for pair in _pairs(line):
-                    key, value = pair
+                for key, value in _pairs(line):
                     if job.seen_vars:  # a second VARS line: the node's own
                         job.vars.append((key, value))
                     elif key == "ab":
