@@ -1,4 +1,5 @@
-"""What the batch executors (Slurm, HTCondor) share: running their commands, and the pace of their looks.
+"""What the batch executors (Slurm, HTCondor) share: what a job asks for and runs, running their commands,
+and the pace of their looks.
 
 A batch system is asked about its jobs at most every ``BATCH_POLL`` seconds (its schedulers work
 on 1-second cycles; asking more often only loads them), while the runner may call ``poll`` with a
@@ -9,12 +10,29 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-__all__ = ["Pacer", "Runner", "run_command"]
+from dfos.config.load import JobResources
+from dfos.executors.base import Task
+
+__all__ = ["Pacer", "Runner", "dfos_arguments", "request", "run_command"]
 
 #: Runs one command (an argument list), capturing its text output; replaced in unit tests.
 Runner = Callable[[list[str]], subprocess.CompletedProcess[str]]
+
+
+def request(resources: Mapping[str, JobResources], task: Task) -> JobResources:
+    """What the task's job asks for: its recipe's BATCH_RESOURCES, else ``*``'s."""
+    return resources.get(task.category, resources.get("*", JobResources()))
+
+
+def dfos_arguments(task: Task, cpus: int) -> list[str]:
+    """The dfos arguments (after ``--root ROOT``) of a task's job: ``process-ab -a AB --dag-id C --attempt N
+    --threads CPUS``, or ``process-qc -a AB`` in a QC cascade."""
+    if task.argv[:1] == ("processQC",):
+        return ["process-qc", "-a", task.name]
+    return ["process-ab", "-a", task.name, "--dag-id", task.dag_id, "--attempt", str(task.attempt),
+            "--threads", str(cpus)]
 
 
 def run_command(argv: list[str]) -> subprocess.CompletedProcess[str]:

@@ -34,7 +34,7 @@ from typing import ClassVar
 from dfos.config.load import JobResources
 from dfos.errors import DfosError
 from dfos.executors.base import Executor, Handle, Outcome, Task
-from dfos.executors.batch import Pacer, Runner, run_command
+from dfos.executors.batch import Pacer, Runner, dfos_arguments, request, run_command
 from dfos.executors.condor_dag import Dag, DagNode, node_name, parse_dag, render_dag, rescued
 from dfos.fsutil import write_text_atomic
 
@@ -195,11 +195,8 @@ class CondorExecutor(Executor):
         names = {t.name: node_name(t.name, taken) for t in tasks}
         nodes, limits = [], {}
         for task in tasks:
-            want = self.resources.get(task.category, self.resources.get("*", JobResources()))
-            program = "process-qc" if task.argv[:1] == ("processQC",) else "process-ab"
-            words = [*self.command[1:], program, "-a", task.name]
-            if program == "process-ab":
-                words += ["--dag-id", task.dag_id, "--attempt", str(task.attempt), "--threads", str(want.cpus)]
+            want = request(self.resources, task)
+            words = [*self.command[1:], *dfos_arguments(task, want.cpus)]
             category = re.sub(r"[^A-Za-z0-9_]", "_", task.category) or "recipe"
             if task.category in self.limits:
                 limits[category] = self.limits[task.category]

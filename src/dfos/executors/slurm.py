@@ -28,7 +28,7 @@ from typing import ClassVar
 from dfos.config.load import JobResources
 from dfos.errors import DfosError
 from dfos.executors.base import Executor, Handle, Outcome, Task
-from dfos.executors.batch import Pacer, Runner, run_command
+from dfos.executors.batch import Pacer, Runner, dfos_arguments, request, run_command
 from dfos.fsutil import write_text_atomic
 
 __all__ = ["SlurmExecutor", "SlurmJob", "parse_sacct", "parse_squeue", "sbatch_argv"]
@@ -87,12 +87,7 @@ def sbatch_argv(task: Task, script: Path, command: Sequence[str], output: Path, 
         argv.append(f"--time={resources.minutes}")
     if after:
         argv.append("--dependency=afterok:" + ":".join(after))
-    argv += [*options, str(script), *command]
-    program = "process-qc" if task.argv[:1] == ("processQC",) else "process-ab"
-    argv += [program, "-a", task.name]
-    if program == "process-ab":
-        argv += ["--dag-id", task.dag_id, "--attempt", str(task.attempt), "--threads", str(resources.cpus)]
-    return argv
+    return [*argv, *options, str(script), *command, *dfos_arguments(task, resources.cpus)]
 
 
 def _used(elapsed: str) -> bool:
@@ -167,7 +162,7 @@ class SlurmExecutor(Executor):
         out_dir = self.job_dir / task.dag_id.replace("/", "_")
         out_dir.mkdir(parents=True, exist_ok=True)
         output = out_dir / f"{task.name.removesuffix('.ab')}.{task.attempt}.out"
-        want = self.resources.get(task.category, self.resources.get("*", JobResources()))
+        want = request(self.resources, task)
         after = [self.current[p] for p in task.after if p in self.current]
         argv = sbatch_argv(task, self.script, self.command, output, self.workdir, want, after, self.options)
         message = ""
