@@ -26,36 +26,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from batch import batch_workspace, remove_workspace  # noqa: E402
-from dfos.ab.format import render  # noqa: E402
-from dfos.ab.model import AB, Completeness, ProcessStatus  # noqa: E402
-from dfos.jobs.model import ExecFile, ExecLine, render_exec  # noqa: E402
+from chains import write_chain  # noqa: E402
 from dfos.steps.cascade import exec_cascade  # noqa: E402
-from dfos.workspace import Workspace  # noqa: E402
-
-
-def write_abs(ws: Workspace, n: int, chained: bool) -> Path:
-    """``n`` no-op ABs, each waiting for the one before (``chained``) or for nothing; their execAB file."""
-    names = [f"B{i:03d}.ab" for i in range(n)]
-    lines = []
-    for i, name in enumerate(names):
-        parents = (names[i - 1],) if chained and i else ()
-        ab = AB(name=name, instrument="UVES", date="2013-02-12", dpr_catg="CALIB", raw_type="T", recipe="noop",
-                drs_type="CON", batch_id="CALIB_2013-02-12", event="E", action="A",
-                completeness=Completeness.COMPLETE, process_status=ProcessStatus.CREATED, obs_prog_id="-",
-                obs_id="-", obs_mode="NONE", mjd_obs=0.0, mjd_obs_mod=0.0, prod_root=f"r.{name}",
-                prod_path="$DFS_PRODUCT/T/2013-02-12", log_name=f"{name}.log", match_keys=(), rawfiles=(),
-                mcalib=(), massoc=(), params=(), products=(), waitfor=parents, missing=())
-        (ws.ab_dir / name).write_text(render(ab))
-        lines.append(ExecLine(name, parents))
-    jobs = ws.job_dir / "execAB_CALIB_2013-02-12"
-    jobs.write_text(render_exec(ExecFile("CON", tuple(lines))))
-    return jobs
 
 
 def measure(backend: str, n: int, chained: bool, base: Path) -> float:
     ws = batch_workspace(backend, base, ESOREX=str(HERE / "sleep_recipe.sh"), QCBQS_TYPE="SER")
     try:
-        jobs = write_abs(ws, n, chained)
+        jobs = write_chain(ws, n, 0.0, chained=chained, recipe="noop")
         start = time.perf_counter()
         result = exec_cascade(ws, "CALIB_2013-02-12", jobs)
         seconds = time.perf_counter() - start

@@ -10,19 +10,22 @@ from dfos.jobs.model import ExecFile, ExecLine, render_exec
 from dfos.workspace import Workspace
 
 
-def write_chain(ws: Workspace, n: int, seconds: float) -> Path:
-    """ABs C0 <- C1 <- ... (each waits for the one before) and their execAB file; returns the file."""
+def write_chain(ws: Workspace, n: int, seconds: float, chained: bool = True, recipe: str | None = None) -> Path:
+    """ABs C0 <- C1 <- ... (each waits for the one before; with ``chained=False`` none waits) whose recipe
+    sleeps ``seconds`` (or is ``recipe``, e.g. ``noop``), and their execAB file; returns the file."""
     names = [f"C{i}.ab" for i in range(n)]
+    lines = []
     for i, name in enumerate(names):
+        parents = (names[i - 1],) if chained and i else ()
         ab = AB(name=name, instrument="UVES", date="2013-02-12", dpr_catg="CALIB", raw_type="T",
-                recipe=f"sleep{seconds}", drs_type="CON", batch_id="CALIB_2013-02-12", event="E", action="A",
-                completeness=Completeness.COMPLETE,
+                recipe=recipe or f"sleep{seconds}", drs_type="CON", batch_id="CALIB_2013-02-12",
+                event="E", action="A", completeness=Completeness.COMPLETE,
                 process_status=ProcessStatus.CREATED, obs_prog_id="-", obs_id="-", obs_mode="NONE", mjd_obs=0.0,
                 mjd_obs_mod=0.0, prod_root=f"r.{name}", prod_path="$DFS_PRODUCT/T/2013-02-12", log_name=f"{name}.log",
-                match_keys=(), rawfiles=(), mcalib=(), massoc=(), params=(), products=(),
-                waitfor=(names[i - 1],) if i else (), missing=())
+                match_keys=(), rawfiles=(), mcalib=(), massoc=(), params=(), products=(), waitfor=parents,
+                missing=())
         (ws.ab_dir / name).write_text(render(ab))
+        lines.append(ExecLine(name, parents))
     jobs = ws.job_dir / "execAB_CALIB_2013-02-12"
-    jobs.write_text(render_exec(ExecFile("CON", tuple(ExecLine(n, (names[i - 1],) if i else ())
-                                                     for i, n in enumerate(names)))))
+    jobs.write_text(render_exec(ExecFile("CON", tuple(lines))))
     return jobs
