@@ -7,14 +7,22 @@ this root, prints ``Error: <message>`` on one line and exits with the error's
 
 ::
 
-    DfosError                    exit 1   what failed, where, what to do
+    DfosError                    (abstract: never raised itself)
     ├── UsageError               exit 2   bad value on the command line
     │   ├── InvalidDate                   not a DFO date (YYYY-MM-DD)
-    │   └── UnknownInstrument             no instrument plugin of that name
-    ├── WorkspaceError           exit 3   no workspace, or a broken tree
+    │   ├── UnknownInstrument             no instrument plugin of that name
+    │   └── NotFound                      a named AB, cascade, date entry does not exist
+    ├── WorkspaceError           exit 3   no workspace, a broken tree, a file system refusal
+    │   └── StateError                    the date/AB is not in the state this step needs,
+    │                                     or its evidence (AB list, AB files, database) disagrees
     ├── ConfigError              exit 4   dfos.toml or DFOS_* value unusable
-    ├── FormatError              exit 5   a dfos file (status, header) unreadable
-    └── ExternalToolError        exit 6   esorex or a system tool missing/failed
+    ├── FormatError              exit 5   a dfos file (status, header, AB, job file) unreadable
+    │   └── UnsafeName                    a name from data is not a safe file name
+    └── ExternalToolError        exit 6   esorex, a database server or a system tool missing/failed
+
+Outcomes (not errors; the command did its work and reports how it ended) use 10-13:
+10 an AB failed (process-ab), 11 a cascade ended with failed/blocked ABs, 12 the cascade is
+already running, 13 auto-daily is already running.  ``docs/security.md`` lists them all.
 """
 
 from __future__ import annotations
@@ -27,10 +35,18 @@ __all__ = [
     "ExternalToolError",
     "FormatError",
     "InvalidDate",
+    "MAX_MESSAGE",
+    "NotFound",
+    "StateError",
     "UnknownInstrument",
+    "UnsafeName",
     "UsageError",
     "WorkspaceError",
 ]
+
+
+#: An error message is one line of at most this many characters (data quoted in it is cut).
+MAX_MESSAGE = 1000
 
 
 class DfosError(Exception):
@@ -43,6 +59,9 @@ class DfosError(Exception):
     exit_code: ClassVar[int] = 1
 
     def __init__(self, message: str) -> None:
+        message = " ".join(str(message).split())  # one line, whatever the data put in it
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 1] + "\u2026"
         super().__init__(message)
         self.message = message
 
@@ -64,10 +83,19 @@ class UnknownInstrument(UsageError):
     """No instrument plugin is registered under the requested name."""
 
 
+class NotFound(UsageError):
+    """A name given on the command line (AB, cascade, file) does not exist."""
+
+
 class WorkspaceError(DfosError):
     """The workspace cannot be found, or its directory tree is unusable."""
 
     exit_code: ClassVar[int] = 3
+
+
+class StateError(WorkspaceError):
+    """A step refuses: the date or AB is not in the state it needs, or the evidence for that state
+    (AB list, AB files, DFO_STATUS, the database) is missing or disagrees.  The message names the file."""
 
 
 class ConfigError(DfosError):
@@ -80,6 +108,10 @@ class FormatError(DfosError):
     """A dfos file (status log, header file, ...) cannot be parsed."""
 
     exit_code: ClassVar[int] = 5
+
+
+class UnsafeName(FormatError):
+    """A name taken from data (header, AB, rule or job file) cannot safely be a file name."""
 
 
 class ExternalToolError(DfosError):

@@ -2,6 +2,10 @@
 certified calibrations ``<CODE>_<TYPE>_<YYMMDD><LETTER>_<SETUP>.fits`` (DFOS renameProducts).
 
 Each codec refuses any name it cannot parse back: ``X.parse(n.render()) == n``.
+
+Every name that comes from data (a header's ARCFILE, an AB name, a product name, PROD_PATH,
+RAW_TYPE, PRO.CATG used in a name) goes through :func:`safe_name` before it touches the file
+system, and every path built from such names through :func:`confined`.
 """
 
 from __future__ import annotations
@@ -9,10 +13,51 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
-from dfos.errors import FormatError
+from dfos.errors import FormatError, UnsafeName
 
-__all__ = ["CALIB_PATTERN", "CalibName", "RawName", "pattern_regex"]
+__all__ = ["CALIB_PATTERN", "MAX_NAME_BYTES", "CalibName", "RawName", "confined", "pattern_regex", "safe_name"]
+
+#: The longest file name (in UTF-8 bytes) dfos accepts from data: what POSIX file systems store.
+MAX_NAME_BYTES = 255
+_SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9_+=,@%:.\-]+$")
+
+
+def _shown(value: str) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "...'"
+
+
+def safe_name(value: object, what: str = "name") -> str:
+    """Return ``value`` if it can be one file name taken from data, else raise :class:`UnsafeName`.
+
+    A safe name is one path component of at most :data:`MAX_NAME_BYTES` bytes made of letters,
+    digits and ``_ + = , @ % : . -``; it is not ``.`` or ``..`` and does not start with ``-`` or
+    ``.`` (no hidden files, nothing a program could take for an option). ``what`` names the
+    field in the message (``"ARCFILE of UVES...hdr"``).
+    """
+    if not isinstance(value, str) or not value:
+        raise UnsafeName(f"{what} is empty or not text: {_shown(str(value))}")
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise UnsafeName(f"{what} is longer than {MAX_NAME_BYTES} bytes: {_shown(value)}")
+    if not _SAFE_NAME_RE.match(value) or value[0] in "-." or value in (".", ".."):
+        raise UnsafeName(f"{what} {_shown(value)} is not a safe file name (one component of letters, digits "
+                         "and _+=,@%:.- not starting with '-' or '.')")
+    return value
+
+
+def confined(path: Path, *roots: Path) -> Path:
+    """Return ``path`` if, with every link and ``..`` resolved, it lies under one of ``roots``.
+
+    The path need not exist; raise :class:`UnsafeName` naming the path otherwise.
+    """
+    resolved = Path(path).resolve()
+    for root in roots:
+        base = Path(root).resolve()
+        if resolved == base or base in resolved.parents:
+            return Path(path)
+    raise UnsafeName(f"{path} lies outside {', '.join(str(r) for r in roots)}: refused")
 
 _RAW_RE = re.compile(
     r"^(?P<prefix>[A-Za-z][A-Za-z0-9_]*)\."
