@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import dfos
+import dfos.errors
 
 SRC = Path(dfos.__file__).parent
 MODULES = sorted(SRC.rglob("*.py"))
@@ -53,3 +54,20 @@ def test_only_the_clock_reads_the_system_time() -> None:
     calls = ("datetime.now(", "datetime.utcnow(", "date.today(", "time.time(", "datetime.today(")
     readers = {str(p.relative_to(SRC)) for p in MODULES if any(c in p.read_text() for c in calls)}
     assert readers == {"clock.py"}
+
+
+def test_every_error_raised_has_a_documented_exit_code() -> None:
+    """DfosError itself is abstract: each raise names a kind whose exit code is 2-6, or an outcome 10-13."""
+    raising_root = [str(p.relative_to(SRC)) for p in MODULES
+                    if any(isinstance(n, ast.Raise) and isinstance(n.exc, ast.Call)
+                           and isinstance(n.exc.func, ast.Name) and n.exc.func.id == "DfosError"
+                           for n in ast.walk(ast.parse(p.read_text())))]
+    assert raising_root == []
+    for info in pkgutil.walk_packages([str(SRC)], prefix="dfos."):
+        importlib.import_module(info.name)
+
+    def subclasses(cls: type[dfos.errors.DfosError]) -> list[type[dfos.errors.DfosError]]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    codes = {c.__qualname__: c.exit_code for c in subclasses(dfos.errors.DfosError)}
+    assert codes and {n: c for n, c in codes.items() if c not in (2, 3, 4, 5, 6, 10, 11, 12, 13)} == {}

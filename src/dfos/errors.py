@@ -30,12 +30,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "MAX_MESSAGE",
     "ConfigError",
     "DfosError",
     "ExternalToolError",
     "FormatError",
     "InvalidDate",
-    "MAX_MESSAGE",
     "NotFound",
     "StateError",
     "UnknownInstrument",

@@ -32,7 +32,7 @@ def test_create_ab_then_explain(capsys: pytest.CaptureFixture[str], uves_night: 
     assert "INCOMPLETE: LINE_REFER_TABLE: 0 of 1 required found" in out
     assert "no candidate of this kind in the calibration memory" in out
     code, _, err = run(capsys, "explain", "NOPE.ab")
-    assert code == 1 and err.startswith("Error: no association log for NOPE.ab")
+    assert code == 2 and err.startswith("Error: no association log for NOPE.ab")
     code, _, err = run(capsys, "create-ab", "-m", "NIGHT", "-d", "2013-02-12")
     assert code == 2 and "NIGHT" in err
 
@@ -45,5 +45,5 @@ def test_bad_rule_file_in_the_configuration(capsys: pytest.CaptureFixture[str], 
     monkeypatch.setenv("DFOS_ROOT", str(uves_night.root))
     monkeypatch.setenv("DFOS_OCA_RULES", "config/broken.oca")
     code, _, err = run(capsys, "create-ab", "-d", "2013-02-12")
-    assert code == 2
+    assert code == 5
     assert err.strip() == "Error: config/broken.oca:3:1: expected a recipe name, found '}'"  # named as configured

@@ -66,7 +66,7 @@ def test_the_job_file_processes_the_date(capsys: pytest.CaptureFixture[str], nig
     code, out, _ = run(capsys, "watch-queue", "--dag-id", DAG, "--once")
     assert code == 0 and "5 succeeded" in out
     code, _, err = run(capsys, "create-job", "-d", "2013-02-12")  # everything is DONE now
-    assert code == 1 and "no ABs to process" in err
+    assert code == 3 and "no ABs to process" in err
 
 
 def test_exec_cascade_exit_codes_and_stop(capsys: pytest.CaptureFixture[str], night: Workspace) -> None:
@@ -75,9 +75,9 @@ def test_exec_cascade_exit_codes_and_stop(capsys: pytest.CaptureFixture[str], ni
     code, out, _ = run(capsys, "exec-cascade", "--dag-id", DAG, "--jobs", str(night.job_dir / f"execAB_{DAG}"))
     assert code == 0 and "5 succeeded, 2 incomplete" in out, out
     code, _, err = run(capsys, "exec-cascade", "--dag-id", DAG, "--jobs", str(night.job_dir / "nope"))
-    assert code == 1 and "no execution file" in err
+    assert code == 2 and "no execution file" in err
     code, _, err = run(capsys, "cascade-stat", "--dag-id", "CALIB_1999-01-01")
-    assert code == 1 and "no cascade CALIB_1999-01-01" in err
+    assert code == 2 and "no cascade CALIB_1999-01-01" in err
 
 
 def test_create_job_twice_keeps_one_block_and_refuses_a_running_cascade(

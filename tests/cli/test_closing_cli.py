@@ -23,7 +23,7 @@ def test_out_of_order(capsys: pytest.CaptureFixture[str], workspace: Workspace, 
     append_flag(workspace, "raw_Complete", date(2013, 2, 12))
     code = main(["--root", str(workspace.root), *argv])
     err = capsys.readouterr().err
-    assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
+    assert code == 3 and message in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_a_decision_file_with_a_mistake_names_its_line(capsys: pytest.CaptureFixture[str], workspace: Workspace,

@@ -143,7 +143,7 @@ def test_status_table_for_people(capsys: pytest.CaptureFixture[str], workspace: 
 
 def test_status_for_a_date_without_entry(capsys: pytest.CaptureFixture[str], workspace: Workspace) -> None:
     code, _, err = run(capsys, "--root", str(workspace.root), "status", "-d", "2013-02-12")
-    assert code == 1 and "has no entry" in one_error_line(err)
+    assert code == 2 and "has no entry" in one_error_line(err)
 
 
 def test_config_show_reports_origins(capsys: pytest.CaptureFixture[str], workspace: Workspace,

@@ -27,10 +27,10 @@ def test_check_good_and_bad_files(capsys: pytest.CaptureFixture[str], tmp_path: 
     bad = tmp_path / "bad.oca"
     bad.write_text('if DPR.CATG == "CALIB" then {\n  DO.CATG = "X"\n')
     code, out, err = run(capsys, "oca", "check", UVES_OCA, str(bad))
-    assert code == 2
+    assert code == 5
     assert err.strip().splitlines() == [f"Error: {bad}:3:1: expected ';', found end of file"]
     code, _, err = run(capsys, "oca", "check", str(tmp_path / "missing.oca"))
-    assert code == 2 and "cannot read" in err
+    assert code == 5 and "cannot read" in err
 
 
 @pytest.fixture

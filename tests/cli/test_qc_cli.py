@@ -17,7 +17,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_one_line_errors(capsys: pytest.CaptureFixture[str], workspace: Workspace) -> None:
     root = ["--root", str(workspace.root)]
     code, _, err = run(capsys, *root, "trend", "--param", "QC BIAS LEVEL")
-    assert code == 1 and "no values of 'QC BIAS LEVEL'" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "no values of 'QC BIAS LEVEL'" in err and len(err.strip().splitlines()) == 1
     code, _, err = run(capsys, *root, "qc1", "--param", "QC BIAS LEVEL")
     assert code == 2 and "--param needs --since" in err
     code, _, err = run(capsys, *root, "qc1")
@@ -25,7 +25,7 @@ def test_one_line_errors(capsys: pytest.CaptureFixture[str], workspace: Workspac
     code, _, err = run(capsys, *root, "score", "-d", "2013-02-12")
     assert code == 2 and "no AB of 2013-02-12 has QC yet" in err
     code, _, err = run(capsys, *root, "process-qc", "-a", "NOPE.ab")
-    assert code == 1 and "no AB NOPE.ab" in err
+    assert code == 2 and "no AB NOPE.ab" in err
     code, _, err = run(capsys, *root, "health")
     assert code == 0 and "no health-check trends yet" in err
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dfos.ab.format import parse
 from dfos.ab.model import AB
-from dfos.errors import DfosError
+from dfos.errors import NotFound
 
 __all__ = ["read_ab"]
 
@@ -17,4 +17,4 @@ def read_ab(ab_dir: Path, name: str) -> AB:
     try:
         return parse(path.read_text(encoding="utf-8"), str(path))
     except FileNotFoundError:
-        raise DfosError(f"no AB {Path(name).name} in {ab_dir}; create it with 'dfos create-ab'") from None
+        raise NotFound(f"no AB {Path(name).name} in {ab_dir}; create it with 'dfos create-ab'") from None

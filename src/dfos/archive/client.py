@@ -31,7 +31,7 @@ from typing import Any
 
 from dfos.archive.local import LocalArchive
 from dfos.dates import dfo_date
-from dfos.errors import DfosError, FormatError
+from dfos.errors import ExternalToolError, FormatError
 from dfos.fsutil import atomic_path, sha256_file
 from dfos.naming import RawName
 
@@ -51,10 +51,8 @@ __all__ = [
 BLOCK = 2880
 
 
-class TransferError(DfosError):
+class TransferError(ExternalToolError):
     """A file could not be fetched (after the retries)."""
-
-    exit_code = 6
 
 
 class MissingFile(TransferError):

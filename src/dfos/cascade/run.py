@@ -34,7 +34,7 @@ from dfos.cascade.scheduler import HANDED_OUT, Node, NodeState, Scheduler
 from dfos.config.load import recipe_limits
 from dfos.dates import format_timestamp
 from dfos.db import ab_runs, cascade_nodes, engine_for_url
-from dfos.errors import DfosError, FormatError
+from dfos.errors import DfosError, FormatError, NotFound, StateError
 from dfos.executors.base import Executor, Handle, Task
 from dfos.fsutil import exclusive_lock
 from dfos.jobs.model import parse_exec
@@ -92,9 +92,9 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
     try:
         exec_file = parse_exec(jobs.read_text(encoding="utf-8"), source=str(jobs))
     except FileNotFoundError:
-        raise DfosError(f"no execution file {jobs}; write it with 'dfos create-job'") from None
+        raise NotFound(f"no execution file {jobs}; write it with 'dfos create-job'") from None
     except FormatError as exc:
-        raise DfosError(exc.message) from None
+        raise FormatError(exc.message) from None
     inside = {line.ab for line in exec_file.lines}
     cores = os.cpu_count() or 1
     nodes = []
@@ -459,7 +459,7 @@ def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:
     with engine_for_url(workspace.db_url).begin() as db:
         rows = db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()
     if not rows:
-        raise DfosError(f"no cascade {dag_id} in {workspace.db_url}; start it with 'dfos exec-cascade'")
+        raise NotFound(f"no cascade {dag_id} in {workspace.db_url}; start it with 'dfos exec-cascade'")
     return [{"ab": r["ab"], "state": r["state"], "attempts": r["attempts"], "exit_code": r["exit_code"],
              "wall_s": r["wall_s"], "backend_id": r["backend_id"]} for r in rows]
 
@@ -474,7 +474,7 @@ def forget_cascade(workspace: Workspace, dag_id: str, names: list[str] | None = 
             cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.state == NodeState.SUBMITTED.value,
             cascade_nodes.c.backend_id.is_not(None), cascade_nodes.c.backend_id != "")).all()
         if queued:  # a killed dfos left batch jobs: queuing anew would run those ABs twice
-            raise DfosError(f"cascade {dag_id} still has {len(queued)} batch jobs queued (e.g. {queued[0][0]}, job "
+            raise StateError(f"cascade {dag_id} still has {len(queued)} batch jobs queued (e.g. {queued[0][0]}, job "
                             f"{queued[0][1]}); follow them to their end with 'dfos exec-cascade --dag-id {dag_id}' "
                             f"first")
         chosen = update(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from dfos.config.load import JobResources
-from dfos.errors import DfosError
+from dfos.errors import ExternalToolError, UsageError
 from dfos.executors.base import Executor, Handle, Outcome, Task
 from dfos.executors.batch import Pacer, Runner, dfos_arguments, request, run_command
 from dfos.executors.condor_dag import Dag, DagNode, node_name, parse_dag, render_dag, rescued
@@ -65,7 +65,7 @@ def condor_arguments(words: Sequence[str]) -> str:
     """HTCondor's argument syntax: the whole list in double quotes, each word in single quotes."""
     for word in words:
         if '"' in word or "\n" in word:
-            raise DfosError(f"cannot pass {word!r} to an HTCondor job (a double quote or a newline)")
+            raise UsageError(f"cannot pass {word!r} to an HTCondor job (a double quote or a newline)")
     return " ".join("'" + w.replace("'", "''") + "'" for w in words)
 
 
@@ -110,10 +110,10 @@ class CondorExecutor(Executor):
         try:
             return self.run([*self.prefix, *argv])
         except FileNotFoundError:
-            raise DfosError(f"{(self.prefix or argv)[0]} is not installed here: the HTCondor executor needs "
+            raise ExternalToolError(f"{(self.prefix or argv)[0]} is not installed here: the HTCondor executor needs "
                             f"the HTCondor commands (or CONDOR_COMMAND to reach them)") from None
         except subprocess.TimeoutExpired:
-            raise DfosError(f"{argv[0]} did not answer within 300 s; is the HTCondor pool up?") from None
+            raise ExternalToolError(f"{argv[0]} did not answer within 300 s; is the HTCondor pool up?") from None
 
     def _submit_file(self) -> Path:
         path = self.job_dir / "dfos_condor.sub"
@@ -174,7 +174,7 @@ class CondorExecutor(Executor):
         found = _SUBMITTED_TO.search(done.stdout)
         if done.returncode != 0 or not found:
             reason = ((done.stderr or done.stdout).strip().splitlines() or ["no cluster id"])[-1]
-            raise DfosError(f"condor_submit_dag refused {dag_file.name}: {reason.strip()[:300]}")
+            raise ExternalToolError(f"condor_submit_dag refused {dag_file.name}: {reason.strip()[:300]}")
         cluster = found.group(1)
         key = f"{cluster}"
         by_ab = {ab: node for node, (ab, _) in nodes.items()}

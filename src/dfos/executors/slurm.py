@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from dfos.config.load import JobResources
-from dfos.errors import DfosError
+from dfos.errors import ConfigError, ExternalToolError
 from dfos.executors.base import Executor, Handle, Outcome, Task
 from dfos.executors.batch import Pacer, Runner, dfos_arguments, request, run_command
 from dfos.fsutil import write_text_atomic
@@ -137,10 +137,10 @@ class SlurmExecutor(Executor):
         cpus = max((int(c) for c, _ in nodes if c.isdigit()), default=0)
         mem = max((int(m) for _, m in nodes if m.isdigit()), default=0)
         if not nodes:
-            raise DfosError("Slurm shows no node (sinfo); is the cluster up?")
+            raise ExternalToolError("Slurm shows no node (sinfo); is the cluster up?")
         for recipe, want in self.resources.items():
             if want.cpus > cpus or (want.mem_mb or 0) > mem:
-                raise DfosError(f"BATCH_RESOURCES asks {want.cpus} CPUs / {want.mem_mb or 0} MB for {recipe}, "
+                raise ConfigError(f"BATCH_RESOURCES asks {want.cpus} CPUs / {want.mem_mb or 0} MB for {recipe}, "
                                 f"but the largest Slurm node has {cpus} CPUs / {mem} MB: the job would wait for ever")
         self.checked = True
 
@@ -148,13 +148,14 @@ class SlurmExecutor(Executor):
         try:
             done = self.run(argv)
         except FileNotFoundError:
-            raise DfosError(f"{argv[0]} is not installed here: the Slurm executor needs the Slurm client "
-                            f"commands (Debian package slurm-client)") from None
+            raise ExternalToolError(f"{argv[0]} is not installed here: the Slurm executor needs the Slurm client "
+                                    f"commands (Debian package slurm-client)") from None
         except subprocess.TimeoutExpired:
-            raise DfosError(f"{what} did not answer within 300 s; is slurmctld up?") from None
+            raise ExternalToolError(f"{what} did not answer within 300 s; is slurmctld up?") from None
         if done.returncode != 0 and what == "sinfo":
             last = ((done.stderr or done.stdout).strip().splitlines() or ["no output"])[-1]
-            raise DfosError(f"sinfo failed ({last.strip()[:200]}); is the Slurm cluster up, and SLURM_CONF right?")
+            raise ExternalToolError(f"sinfo failed ({last.strip()[:200]}); is the Slurm cluster up, "
+                                    "and SLURM_CONF right?")
         return done
 
     def submit(self, task: Task, on_start: Callable[[Handle], None] | None = None) -> Handle:
@@ -176,7 +177,7 @@ class SlurmExecutor(Executor):
                 return Handle(task.name, job_id)
             message = ((done.stderr or done.stdout).strip().splitlines() or ["no job id"])[-1]
             time.sleep(delay)
-        raise DfosError(f"sbatch refused the job of {task.name}: {message.strip()[:300]}")
+        raise ExternalToolError(f"sbatch refused the job of {task.name}: {message.strip()[:300]}")
 
     def adopt(self, handles: Iterable[Handle]) -> set[str]:
         """Follow jobs an earlier dfos submitted; those Slurm no longer knows are left to the runner."""
@@ -185,7 +186,8 @@ class SlurmExecutor(Executor):
             return set()
         known = self._states(list(wanted))
         if known is None:
-            raise DfosError("squeue failed: Slurm cannot say what became of the cascade's jobs; is slurmctld up?")
+            raise ExternalToolError("squeue failed: Slurm cannot say what became of the cascade's jobs; "
+                                    "is slurmctld up?")
         taken = set()
         for job_id, name in wanted.items():
             if job_id in known:

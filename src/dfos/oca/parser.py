@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 
-from dfos.errors import DfosError
+from dfos.errors import FormatError
 from dfos.oca.syntax import (
     Action,
     And,
@@ -37,10 +37,8 @@ from dfos.oca.syntax import (
 __all__ = ["RuleSyntaxError", "merge", "parse_rules"]
 
 
-class RuleSyntaxError(DfosError):
+class RuleSyntaxError(FormatError):
     """A rule file cannot be parsed; the message starts with ``file:line:col``."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True, slots=True)

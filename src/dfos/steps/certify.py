@@ -20,7 +20,7 @@ from dfos import clock
 from dfos.ab.format import parse
 from dfos.dates import format_timestamp
 from dfos.db import ab_qc, ab_runs, certifications, comments, engine_for_url
-from dfos.errors import DfosError, FormatError, UsageError
+from dfos.errors import FormatError, NotFound, StateError, UsageError
 from dfos.fsutil import write_text_atomic
 from dfos.status.machine import flags_by_key
 from dfos.steps.create_ab import read_ab_list
@@ -113,17 +113,17 @@ def certify(workspace: Workspace, mode: str, day: date, decisions: Iterable[Deci
     flags = _flags(workspace, day)
     prefix = "cal" if mode == "CALIB" else "sci"
     if f"{prefix}_QC" not in flags:
-        raise DfosError(f"{mode} {key} has no QC yet ('{prefix}_QC' is not in DFO_STATUS): "
+        raise StateError(f"{mode} {key} has no QC yet ('{prefix}_QC' is not in DFO_STATUS): "
                         "process the date and its QC first")
     if f"{prefix}_Updated" in flags:
-        raise DfosError(f"{mode} {key} is already moved ('{prefix}_Updated'): its certification is final")
+        raise StateError(f"{mode} {key} is already moved ('{prefix}_Updated'): its certification is final")
     if light and day != clock.today(workspace.settings):
         raise UsageError(f"-L (light) certifies TODAY ({clock.today(workspace.settings)}) only, not {key}")
     rows = {r.ab: r for r in certification_rows(workspace, mode, day)}
     wanted = list(decisions)
     unknown = [d.ab for d in wanted if d.ab not in rows]
     if unknown:
-        raise DfosError(f"{unknown[0]} is not a successful {mode} AB of {key} (see 'dfos certify -m {mode} -d {key}')")
+        raise NotFound(f"{unknown[0]} is not a successful {mode} AB of {key} (see 'dfos certify -m {mode} -d {key}')")
     if accept_green:
         named = {d.ab for d in wanted}
         wanted += [Decision(r.ab, ACCEPT, "accepted: all scores green") for r in rows.values()

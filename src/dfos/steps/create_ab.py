@@ -31,7 +31,7 @@ from dfos.association.explain import explain_lines
 from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib
 from dfos.dates import format_timestamp
-from dfos.errors import DfosError, FormatError, UsageError
+from dfos.errors import FormatError, NotFound, StateError, UsageError
 from dfos.fsutil import exclusive_lock, write_if_changed, write_text_atomic
 from dfos.headers.io import card_text, read_header
 from dfos.headers.keywords import to_fits
@@ -133,7 +133,7 @@ def _bad_header(header: Mapping[str, object], instrument: str) -> str | None:
 def _frames(workspace: Workspace, day: date) -> tuple[list[Frame], list[tuple[str, str]]]:
     folder = workspace.hdr_dir / day.isoformat()
     if not folder.is_dir():
-        raise DfosError(f"no headers for {day} in {folder}; extract them first with 'dfos headers -d {day}'")
+        raise StateError(f"no headers for {day} in {folder}; extract them first with 'dfos headers -d {day}'")
     frames, problems = [], []
     for path in sorted(folder.glob("*.hdr")):
         try:
@@ -410,6 +410,6 @@ def explain_text(workspace: Workspace, ab_name: str) -> str:
     name = Path(ab_name).name
     alog = workspace.ab_dir / (name.removesuffix(".ab") + ".alog")
     if not alog.is_file():
-        raise DfosError(f"no association log for {name} in {workspace.ab_dir}; run 'dfos create-ab' for its date")
+        raise NotFound(f"no association log for {name} in {workspace.ab_dir}; run 'dfos create-ab' for its date")
     return alog.read_text(encoding="utf-8", errors="replace")
 

@@ -28,7 +28,7 @@ from dfos.ab.model import AB
 from dfos.cascade.run import forget_cascade
 from dfos.cascade.scheduler import Node, descendants
 from dfos.dates import format_timestamp
-from dfos.errors import DfosError, UsageError
+from dfos.errors import NotFound, StateError, UsageError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.jobs.model import ExecFile, ExecLine, JobBlock, check_name, render_block, render_exec
 from dfos.steps.create_ab import read_ab_list
@@ -91,7 +91,7 @@ def create_job(
     every = read_ab_list(workspace.mon_dir / f"AB_list_{mode}_{key}")
     entries = every if subcascade is not None else [e for e in every if not e.done]  # -a may redo DONE ABs
     if not any(e.completeness == "COMPLETE" for e in entries):
-        raise DfosError(f"no ABs to process for {mode} {key}: run 'dfos create-ab -m {mode} -d {key}' first "
+        raise StateError(f"no ABs to process for {mode} {key}: run 'dfos create-ab -m {mode} -d {key}' first "
                         "(ABs tagged DONE are not queued again, INCOMPLETE ones cannot run)")
     abs_ = [load_ab(workspace, check_name(e.name)) for e in entries]
     names = {ab.name for ab in abs_}
@@ -106,7 +106,7 @@ def create_job(
     if subcascade is not None:
         root = Path(subcascade).name
         if root not in names:
-            raise DfosError(f"{root} is not an AB of {mode} {key} waiting to be processed")
+            raise NotFound(f"{root} is not an AB of {mode} {key} waiting to be processed")
         nodes = [Node(line.ab, line.parents) for line in lines]
         keep = descendants(nodes, root)
         sub = [ExecLine(line.ab, tuple(p for p in line.parents if p in keep), line.program, line.local_parallel)

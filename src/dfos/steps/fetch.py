@@ -21,7 +21,7 @@ from dfos.archive.client import (
 from dfos.archive.local import LocalArchive, master_id
 from dfos.config.settings import Flavour
 from dfos.dates import parse_date
-from dfos.errors import DfosError, FormatError, InvalidDate
+from dfos.errors import FormatError, InvalidDate, NotFound
 from dfos.fsutil import atomic_path
 from dfos.workspace import Workspace
 
@@ -85,7 +85,7 @@ def fetch_master(workspace: Workspace, name: str) -> Path:
     target = workspace.cal_dir / name
     if not target.is_file() and not restore_master(workspace, target):
         where = workspace.settings.ARCHIVE_URL or workspace.archive_dir
-        raise DfosError(f"the master {name} is not in the archive {where}")
+        raise NotFound(f"the master {name} is not in the archive {where}")
     return target
 
 

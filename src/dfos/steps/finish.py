@@ -21,7 +21,7 @@ from astropy.io import fits
 
 from dfos import clock
 from dfos.dates import dfo_date, format_timestamp
-from dfos.errors import DfosError, FormatError
+from dfos.errors import FormatError, StateError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.headers.io import parse_hdr_text, write_hdr
 from dfos.naming import RawName
@@ -50,9 +50,9 @@ def finish(workspace: Workspace, day: date) -> FinishResult:
     key = day.isoformat()
     flags = _flags(workspace, day)
     if "finished" in flags:
-        raise DfosError(f"{key} is finished already")
+        raise StateError(f"{key} is finished already")
     if not any(f in flags for f in ("cal_Updated", "sci_Updated")):
-        raise DfosError(f"{key} is not moved yet: finish comes after 'dfos move' (no cal_Updated in DFO_STATUS)")
+        raise StateError(f"{key} is not moved yet: finish comes after 'dfos move' (no cal_Updated in DFO_STATUS)")
     warnings = []
     if "cal_Updated" in flags and not ingest_list(workspace, "CALIB", day).is_file():
         warnings.append(f"ingestion of CALIB {key} is still open (see JOBS_INGEST)")
@@ -100,9 +100,9 @@ def remove(workspace: Workspace, day: date) -> None:
     key = day.isoformat()
     flags = _flags(workspace, day)
     if "finished" not in flags:
-        raise DfosError(f"{key} is not finished: run 'dfos finish -d {key}' first")
+        raise StateError(f"{key} is not finished: run 'dfos finish -d {key}' first")
     if "removed" in flags:
-        raise DfosError(f"{key} is removed already")
+        raise StateError(f"{key} is removed already")
     workspace.status_log.append("removed", key, clock.now(workspace.settings))
 
 
@@ -117,7 +117,7 @@ def cleanup(workspace: Workspace, day: date, force: bool = False) -> CleanupResu
     """Replace ingested FITS files of ``$DFO_CAL_DIR/<DATE>`` by their headers; see the module docstring."""
     key = day.isoformat()
     if "finished" not in _flags(workspace, day) and not force:
-        raise DfosError(f"{key} is not finished: cleanup comes after 'dfos finish -d {key}' (or use --force)")
+        raise StateError(f"{key} is not finished: cleanup comes after 'dfos finish -d {key}' (or use --force)")
     archive = WorkspaceArchive(workspace)
     replaced, kept = [], []
     for path in sorted((workspace.cal_dir / key).glob("*.fits")):

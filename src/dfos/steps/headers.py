@@ -22,7 +22,7 @@ from astropy.utils.exceptions import AstropyWarning
 from dfos import clock
 from dfos.archive.client import TransferError
 from dfos.dates import night_bounds
-from dfos.errors import DfosError, FormatError
+from dfos.errors import FormatError, NotFound
 from dfos.fsutil import write_text_atomic
 from dfos.headers.dating import FrameTime, assign_dates
 from dfos.headers.io import write_hdr
@@ -69,7 +69,7 @@ def extract_headers(workspace: Workspace, day: date, progress: Progress | None =
     nearby = client.frames_between(start - TEMPLATE_REACH, end + TEMPLATE_REACH, prefix)
     if not any(start <= f.moment < end for f in nearby):
         where = settings.ARCHIVE_URL or workspace.archive_dir
-        raise DfosError(
+        raise NotFound(
             f"no {prefix} frames of {day} in the archive {where}; "
             f"check the date, or create a synthetic night with 'dfos demo-data --date {day}'"
         )
@@ -92,7 +92,7 @@ def extract_headers(workspace: Workspace, day: date, progress: Progress | None =
     )
     mine = [f for f in readable if dating[f.name] == day]
     if not mine:
-        raise DfosError(f"no readable frame belongs to {day} (see the warnings above); nothing extracted")
+        raise FormatError(f"no readable frame belongs to {day} (see the warnings above); nothing extracted")
 
     header_dir = workspace.hdr_dir / day.isoformat()
     header_dir.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from dfos import clock
 from dfos.archive.local import LocalArchive
 from dfos.dates import format_timestamp
 from dfos.db import archive_catalog, engine_for_url
-from dfos.errors import DfosError
+from dfos.errors import StateError, WorkspaceError
 from dfos.fsutil import atomic_path, write_text_atomic
 from dfos.naming import CalibName
 from dfos.status.machine import flags_by_key
@@ -80,14 +80,14 @@ class WorkspaceArchive(Ingestor):
         known = self.lookup(source.name)
         if known is not None:
             if known.sha256 != digest:
-                raise DfosError(f"the archive already holds another {source.name} (ingested before): refused")
+                raise StateError(f"the archive already holds another {source.name} (ingested before): refused")
             return known
         target = self.archive.master_path(day, source.name)
         if not (target.is_file() and sha256(target) == digest):
             with atomic_path(target) as tmp:
                 shutil.copyfile(source, tmp)
                 if sha256(tmp) != digest:
-                    raise DfosError(f"the archive copy of {source.name} does not match its checksum")
+                    raise WorkspaceError(f"the archive copy of {source.name} does not match its checksum")
         entry = CatalogEntry(source.name, str(target), digest, size)
         try:
             with engine_for_url(self.workspace.db_url).begin() as db:
@@ -98,7 +98,7 @@ class WorkspaceArchive(Ingestor):
         except IntegrityError:  # another ingest recorded it meanwhile
             again = self.lookup(source.name)
             if again is None or again.sha256 != digest:
-                raise DfosError(f"the archive already holds another {source.name}: refused") from None
+                raise StateError(f"the archive already holds another {source.name}: refused") from None
             return again
         return entry
 
@@ -120,9 +120,9 @@ def ingest(workspace: Workspace, mode: str, day: date, ingestor: Ingestor | None
     prefix = "cal" if mode == "CALIB" else "sci"
     listing = ingest_list(workspace, mode, day)
     if listing.is_file():
-        raise DfosError(f"{mode} {key} is already ingested ({listing}): refused to ingest it twice")
+        raise StateError(f"{mode} {key} is already ingested ({listing}): refused to ingest it twice")
     if f"{prefix}_Updated" not in flags_by_key(workspace.status_log.read()).get(key, []):
-        raise DfosError(f"{mode} {key} is not moved yet ('{prefix}_Updated' is not in DFO_STATUS): "
+        raise StateError(f"{mode} {key} is not moved yet ('{prefix}_Updated' is not in DFO_STATUS): "
                         f"run 'dfos move -m {mode} -d {key}' first")
     archive = ingestor or WorkspaceArchive(workspace)
     from astropy.io import fits
@@ -137,7 +137,7 @@ def ingest(workspace: Workspace, mode: str, day: date, ingestor: Ingestor | None
         names.append(path.name)
         lines.append(f"{path.name} {entry.sha256} {entry.size}")
     if not names:
-        raise DfosError(f"no certified products in {workspace.cal_dir / key} to ingest")
+        raise StateError(f"no certified products in {workspace.cal_dir / key} to ingest")
     write_text_atomic(listing, "\n".join(lines) + "\n")
     dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
     append_job_line(workspace, "JOBS_CLEANUP", f"{dfos} --root {shlex.quote(str(workspace.root))} cleanup -d {key}")

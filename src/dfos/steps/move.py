@@ -29,7 +29,7 @@ from dfos import clock
 from dfos.ab.format import parse, render
 from dfos.ab.model import AB, CalibInput, Product
 from dfos.db import engine_for_url
-from dfos.errors import DfosError
+from dfos.errors import StateError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.headers.io import write_hdr
 from dfos.naming import CalibName
@@ -89,7 +89,7 @@ def _plan(workspace: Workspace, mode: str, day: date, abs_: list[AB], decided: d
             index = letters.get((kind, setup), 0)
             letters[(kind, setup)] = index + 1
             if index >= 26:
-                raise DfosError(f"more than 26 {kind} products of setup {setup} on {key}: no letter left")
+                raise StateError(f"more than 26 {kind} products of setup {setup} on {key}: no letter left")
             name = CalibName(code, kind, day, chr(ord("A") + index), setup)
             add(path, cal_dir / name.render(workspace.settings.MCAL_NAME_PATTERN))
         stem = ab.name.removesuffix(".ab")
@@ -133,14 +133,14 @@ def move(workspace: Workspace, mode: str, day: date) -> MoveResult:
     if f"{prefix}_Updated" in flags and not plan_file.exists():
         return MoveResult((), (), 0, already_done=True)
     if f"{prefix}_Certif" not in flags:
-        raise DfosError(f"{mode} {key} is not certified yet ('{prefix}_Certif' is not in DFO_STATUS): "
+        raise StateError(f"{mode} {key} is not certified yet ('{prefix}_Certif' is not in DFO_STATUS): "
                         f"run 'dfos certify -m {mode} -d {key}' first")
     rows = certification_rows(workspace, mode, day)
     with engine_for_url(workspace.db_url).begin() as db:
         decided = {name: decision for name, (decision, _) in latest_decisions(db, [r.ab for r in rows]).items()}
     undecided = [r.ab for r in rows if decided.get(r.ab) not in (ACCEPT, REJECT)]
     if undecided:
-        raise DfosError(f"{len(undecided)} AB(s) of {key} have no decision (e.g. {undecided[0]}): certify them first")
+        raise StateError(f"{len(undecided)} AB(s) of {key} have no decision (e.g. {undecided[0]}): certify them first")
     log_dir = workspace.path("DFO_LOG_DIR") / key
     abs_ = [parse(p.read_text(encoding="utf-8"), str(p)) for p in
             ((workspace.ab_dir / r.ab) if (workspace.ab_dir / r.ab).is_file() else log_dir / r.ab for r in rows)]
@@ -175,7 +175,7 @@ def move(workspace: Workspace, mode: str, day: date) -> MoveResult:
         if not (log_dir / ab.log_name).is_file():
             problems.append(f"{ab.name}: no log {ab.log_name}")
     if problems:
-        raise DfosError(f"updateAB found {len(problems)} problem(s), e.g. {problems[0]}; run 'dfos move' again "
+        raise StateError(f"updateAB found {len(problems)} problem(s), e.g. {problems[0]}; run 'dfos move' again "
                         "after fixing them")
     if f"{prefix}_Updated" not in flags:
         workspace.status_log.append(f"{prefix}_Updated", key, clock.now(workspace.settings))

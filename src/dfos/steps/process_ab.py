@@ -43,7 +43,7 @@ from dfos.ab.store import read_ab
 from dfos.archive.client import MissingFile, TransferError, fetch_verified
 from dfos.dates import format_timestamp, parse_date
 from dfos.db import ab_runs, engine_for_url
-from dfos.errors import DfosError, FormatError
+from dfos.errors import DfosError, ExternalToolError, FormatError, StateError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.steps.create_ab import ab_list_lock
 from dfos.steps.fetch import archive_client, copy_verified, restore_master
@@ -221,7 +221,7 @@ def process_ab(
     """Run one AB; see the module docstring.  Raises :class:`DfosError` for an AB that must not run."""
     ab = load_ab(workspace, name)
     if ab.completeness is Completeness.INCOMPLETE:
-        raise DfosError(f"{ab.name} is INCOMPLETE ({'; '.join(ab.missing)[:200]}): it is never run")
+        raise StateError(f"{ab.name} is INCOMPLETE ({'; '.join(ab.missing)[:200]}): it is never run")
     settings = workspace.settings
     started = clock.now(settings)
     t0 = time.monotonic()
@@ -405,7 +405,7 @@ def _collect(workspace: Workspace, ab: AB, work: Path) -> None:
             extra += 1
         _place(source, target)
     if expected:
-        raise DfosError(f"{ab.recipe} made no {', '.join(p.catg for p in expected)}")
+        raise ExternalToolError(f"{ab.recipe} made no {', '.join(p.catg for p in expected)}")
     for paf in sorted(work.glob("*.paf")):  # QC1 parameter files some recipes leave (GIRAFFE's qc0000.paf)
         _place(paf, target_dir / f"{ab.prod_root}_{paf.name}")
 

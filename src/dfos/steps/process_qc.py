@@ -27,7 +27,7 @@ from dfos import clock
 from dfos.ab.model import AB, ProcessStatus
 from dfos.dates import format_timestamp
 from dfos.db import ab_qc, engine_for_url, qc1_params
-from dfos.errors import DfosError
+from dfos.errors import StateError
 from dfos.fsutil import write_text_atomic
 from dfos.qc.dictionary import QCDictionary
 from dfos.qc.extract import header_params, paf_params, parse_paf
@@ -120,7 +120,7 @@ def process_qc(workspace: Workspace, name: str) -> QCResult:
     not succeed (there is nothing to measure)."""
     ab = load_ab(workspace, name)
     if ab.process_status is not ProcessStatus.SUCCESSFUL:
-        raise DfosError(f"{ab.name} is {ab.process_status.value}, not SUCCESSFUL: it has no products to measure")
+        raise StateError(f"{ab.name} is {ab.process_status.value}, not SUCCESSFUL: it has no products to measure")
     products = measure_ab(workspace, ab)
     now = format_timestamp(clock.now(workspace.settings))
     rows = [{"ab": ab.name, "batch_id": ab.batch_id, "date": ab.date, "instrument": ab.instrument,

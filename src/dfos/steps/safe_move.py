@@ -16,7 +16,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dfos.errors import DfosError
+from dfos.errors import WorkspaceError
 from dfos.fsutil import atomic_path, fsync_dir, sha256_file, write_text_atomic
 
 __all__ = ["MovePlan", "Planned", "carry_out", "read_plan", "sha256", "write_plan"]
@@ -55,9 +55,9 @@ def _move_one(entry: Planned) -> None:
             source.unlink(missing_ok=True)  # the verified copy exists: the source may go
             return
         if not source.is_file():
-            raise DfosError(f"{target} holds other bytes than planned and {source} is gone: moved nothing")
+            raise WorkspaceError(f"{target} holds other bytes than planned and {source} is gone: moved nothing")
     elif not source.is_file():
-        raise DfosError(f"neither {source} nor {target} exists: the file was removed behind dfos's back")
+        raise WorkspaceError(f"neither {source} nor {target} exists: the file was removed behind dfos's back")
     with atomic_path(target) as tmp:
         try:
             os.link(source, tmp.with_name(tmp.name + ".lnk"))  # same file system: a hard link is the copy
@@ -65,7 +65,7 @@ def _move_one(entry: Planned) -> None:
         except OSError:
             shutil.copyfile(source, tmp)
         if tmp.stat().st_size != entry.size or sha256(tmp) != entry.sha256:
-            raise DfosError(f"the copy of {source} does not match its checksum; {source} is kept")
+            raise WorkspaceError(f"the copy of {source} does not match its checksum; {source} is kept")
     source.unlink()
     fsync_dir(source.parent)
 

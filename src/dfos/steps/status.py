@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from dfos import clock
-from dfos.errors import DfosError
+from dfos.errors import NotFound
 from dfos.status.flags import StatusLine
 from dfos.status.machine import DateFacts, DateView, evaluate_date, flags_by_key, listed_dates
 from dfos.workspace import Workspace
@@ -50,7 +50,7 @@ def date_table(workspace: Workspace, only: date | None = None) -> DateTable:
     if only is not None:
         key = only.isoformat()
         if key not in flags:
-            raise DfosError(
+            raise NotFound(
                 f"{key} has no entry in {workspace.status_log.path}; "
                 f"extract its headers first with 'dfos headers -d {key}'"
             )

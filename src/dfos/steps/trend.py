@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from dfos.dates import datetime_to_mjd
 from dfos.db import engine_for_url, qc1_params
-from dfos.errors import DfosError
+from dfos.errors import NotFound
 from dfos.qc.trend import TrendPoint, health_light, render_trend
 from dfos.steps.score import thresholds
 from dfos.workspace import Workspace
@@ -64,7 +64,7 @@ def make_trend(workspace: Workspace, param: str, setup: str | None = None, pro_c
     Returns the files and the number of points."""
     points = trend_points(workspace, param, setup, pro_catg, days, until)
     if not points:
-        raise DfosError(f"no values of {param!r}" + (f" for setup {setup!r}" if setup else "")
+        raise NotFound(f"no values of {param!r}" + (f" for setup {setup!r}" if setup else "")
                         + " in the database; run 'dfos process-qc' first (see 'dfos qc1 -d DATE')")
     base = output or workspace.path("DFO_PLT_DIR") / "trends" / f"{_slug(param)}.png"
     base = base if base.suffix else base.with_suffix(".png")

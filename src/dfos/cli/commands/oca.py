@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dfos.errors import DfosError
+from dfos.errors import FormatError
 from dfos.steps.rules import check_rules, classify_files, load_frames, organise_files, rules_from
 
 __all__ = ["oca_group"]
@@ -32,7 +32,7 @@ def oca_group() -> None:
 @oca_group.command("check")
 @click.argument("files", type=_FILES, nargs=-1, required=True)
 def check_cmd(files: tuple[Path, ...]) -> None:
-    """Parse rule FILES and report what they hold; exit 2 on any error."""
+    """Parse rule FILES and report what they hold; exit 5 on any error."""
     reports, errors = check_rules(files)
     for r in reports:
         click.echo(f"{r.file}: ok: {r.classify} classification, {r.organise} organisation, "
@@ -43,8 +43,8 @@ def check_cmd(files: tuple[Path, ...]) -> None:
         raise _RuleFileError(errors[-1])
 
 
-class _RuleFileError(DfosError):
-    exit_code = 2
+class _RuleFileError(FormatError):
+    """The last of a rule file's errors (the others are printed before it)."""
 
 
 @oca_group.command("classify")
