@@ -17,13 +17,14 @@ DEMO_NIGHT_NOW ?= 2013-02-12T23:59:00
 SERVE ?= 1
 PORT  ?= 8080
 
-.PHONY: help demo test test-condor bench system-deps venv lint clean
+.PHONY: help demo test test-condor fuzz bench system-deps venv lint clean
 
 help:
 	@echo "make demo   - set up everything, run a synthetic night end to end, serve its monitor (SERVE=0: export)"
 	@echo "make test   - set up everything, then run linters, type checks and the test suite (a private Slurm"
 	@echo "              cluster included), then make test-condor"
 	@echo "make test-condor - the HTCondor tests on a personal pool (Debian trixie chroot, set up once)"
+	@echo "make fuzz   - fuzz every parser longer than make test does (FUZZ_EXAMPLES inputs each, default 5000)"
 	@echo "make bench  - run the benchmarks in benchmarks/ and print their figures"
 	@echo "make clean  - remove the virtual environment and the demo workspace"
 
@@ -104,6 +105,12 @@ test: lint
 test-condor: venv
 	$(BIN)/python tests/engines/condor_pool.py setup
 	$(BIN)/pytest -n 1 -m condor --durations=5
+
+# make test fuzzes every parser briefly (150 inputs each); this runs longer and prints the inputs tried per parser.
+FUZZ_EXAMPLES ?= 5000
+fuzz: venv
+	set -o pipefail; FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -p no:xdist -q tests/fuzz \
+	  --hypothesis-show-statistics | grep -E "^tests/fuzz|passing examples|passed|failed"
 
 bench: venv
 	@test -x .venv-bench/bin/snakemake || { $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install -q snakemake; }
