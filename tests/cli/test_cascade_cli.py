@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 from datetime import date
+from pathlib import Path
 
 import pytest
 

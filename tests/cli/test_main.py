@@ -205,8 +205,9 @@ def test_status_trim(capsys: pytest.CaptureFixture[str], workspace: Workspace,
 
 def test_foreign_exceptions_become_one_line_errors(capsys: pytest.CaptureFixture[str], workspace: Workspace,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import dfos.cli.commands.status as status_cmd
     from astropy.io.fits.verify import VerifyError
+
+    import dfos.cli.commands.status as status_cmd
 
     bad = workspace.root / "notes.txt"
     bad.write_bytes(b"ok\n\xff\xfe\n")
