@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "exclusive_lock", "fsync_dir", "write_if_changed", "write_text_atomic"]
+from dfos.errors import FormatError
+
+__all__ = ["atomic_path", "exclusive_lock", "fsync_dir", "read_utf8", "write_if_changed", "write_text_atomic"]
 
 
 def fsync_dir(directory: Path) -> None:
@@ -60,6 +62,18 @@ def atomic_path(target: Path, mode: int | None = None, durable: bool = True) -> 
         raise
     if durable:
         fsync_dir(target.parent)
+
+
+def read_utf8(path: Path) -> str:
+    """The text of a file dfos reads as UTF-8; :class:`~dfos.errors.FormatError` naming the file (and the
+    byte) when it is not UTF-8 text."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FormatError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}); fix or replace "
+                          "the file") from None
 
 
 def write_text_atomic(target: Path, text: str, mode: int | None = None, durable: bool = True) -> None:

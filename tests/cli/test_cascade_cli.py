@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +152,56 @@ def test_process_ab_as_an_attempt_of_a_cascade(capsys: pytest.CaptureFixture[str
         rows = db.execute(select(ab_runs.c.dag_id, ab_runs.c.attempt, ab_runs.c.status)).all()
     assert [tuple(r) for r in rows] == [(DAG, 3, "SUCCESSFUL")]
     assert not (sleepy.work_root / DAG / "C0.3").exists()  # a success leaves no working directory
+
+
+def _one_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in err, lines
+    return lines[0]
+
+
+def test_a_cycle_in_an_exec_file_is_refused_before_anything_runs(capsys: pytest.CaptureFixture[str],
+                                                                 sleepy: Workspace) -> None:
+    from dataclasses import replace
+
+    from chains import write_chain
+    from dfos.ab.format import render
+    from dfos.ab.store import read_ab
+
+    jobs = write_chain(sleepy, 3, 0.0, recipe="noop")
+    lines = jobs.read_text().splitlines()
+    jobs.write_text("\n".join([lines[0].replace("|| NONE", "|| C2.ab"), *lines[1:]]) + "\n")  # C0 waits for C2
+    code, _, err = run(capsys, "--root", str(sleepy.root), "exec-cascade", "--dag-id", "CYC", "--jobs", str(jobs))
+    assert code == 5 and "C0.ab -> C2.ab -> C1.ab -> C0.ab" in _one_error(err) and str(jobs) in err
+    assert [read_ab(sleepy.ab_dir, f"C{i}.ab").process_status.value for i in range(3)] == ["CREATED"] * 3
+    serial = sleepy.job_dir / "execAB_serial"  # CPL: the parents come from the ABs' WAITFOR
+    (sleepy.ab_dir / "C0.ab").write_text(render(replace(read_ab(sleepy.ab_dir, "C0.ab"), waitfor=("C2.ab",))))
+    serial.write_text("".join(f"processAB -a C{i}.ab\n" for i in range(3)))
+    code, _, err = run(capsys, "--root", str(sleepy.root), "exec-cascade", "--dag-id", "SER", "--jobs", str(serial))
+    assert code == 5 and "cycle (C0.ab -> C2.ab -> C1.ab -> C0.ab" in _one_error(err) and "WAITFOR" in err
+
+
+def test_a_duplicated_or_undecodable_exec_file_is_a_format_error(capsys: pytest.CaptureFixture[str],
+                                                                 sleepy: Workspace) -> None:
+    from chains import write_chain
+
+    jobs = write_chain(sleepy, 2, 0.0, recipe="noop")
+    text = jobs.read_text()
+    jobs.write_text(text + text.splitlines()[0] + "\n")
+    code, _, err = run(capsys, "--root", str(sleepy.root), "exec-cascade", "--dag-id", "DUP", "--jobs", str(jobs))
+    assert code == 5 and "C0.ab is listed again (first at line 1)" in _one_error(err) and f"{jobs}:3" in err
+    jobs.write_bytes(text.encode() + b"# caf\xe9\n")
+    code, _, err = run(capsys, "--root", str(sleepy.root), "exec-cascade", "--dag-id", "ENC", "--jobs", str(jobs))
+    assert code == 5 and f"{jobs}:3: not UTF-8" in _one_error(err)
+
+
+def test_an_unsafe_cascade_id_is_a_usage_error(capsys: pytest.CaptureFixture[str], sleepy: Workspace,
+                                               tmp_path: Path) -> None:
+    from chains import write_chain
+
+    jobs = write_chain(sleepy, 1, 0.0, recipe="noop")
+    escape = f"X/../../../../../../..{tmp_path}/escaped"
+    for argv in (["exec-cascade", "--jobs", str(jobs)], ["stop-cascade"], ["cascade-stat"]):
+        code, _, err = run(capsys, "--root", str(sleepy.root), *argv, "--dag-id", escape)
+        assert code == 2 and "cascade id" in _one_error(err), argv
+    assert not list(tmp_path.glob("escaped*"))

@@ -201,3 +201,50 @@ def test_status_trim(capsys: pytest.CaptureFixture[str], workspace: Workspace,
     code, _, err = run(capsys, "status", "--trim")
     assert code == 0 and "3 old line(s) trimmed" in err
     assert len((workspace.mon_dir / "DFO_STATUS").read_text().splitlines()) == 3
+
+
+def test_foreign_exceptions_become_one_line_errors(capsys: pytest.CaptureFixture[str], workspace: Workspace,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from astropy.io.fits.verify import VerifyError
+
+    import dfos.cli.commands.status as status_cmd
+
+    bad = workspace.root / "notes.txt"
+    bad.write_bytes(b"ok\n\xff\xfe\n")
+
+    def undecodable(*_: object, **__: object) -> None:
+        bad.read_text(encoding="utf-8")
+
+    def unverifiable(*_: object, **__: object) -> None:
+        raise VerifyError("Card 'EXPTIME' is not FITS standard (invalid value string: 'NaN').\nFix it.")
+
+    monkeypatch.setenv("DFOS_ROOT", str(workspace.root))
+    for raiser, code, text in ((undecodable, 5, f"{bad} is not UTF-8 text"), (unverifiable, 5, "EXPTIME")):
+        monkeypatch.setattr(status_cmd, "date_table", raiser)
+        got, _, err = run(capsys, "status")
+        assert got == code and text in one_error_line(err)
+
+
+def test_bugs_still_show_their_traceback(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dfos.cli.commands.status as status_cmd
+
+    def broken(*_: object, **__: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(status_cmd, "date_table", broken)
+    with pytest.raises(ZeroDivisionError):
+        main(["--root", str(workspace.root), "status"])
+
+
+def test_warnings_and_click_errors_are_one_cut_line(capsys: pytest.CaptureFixture[str], workspace: Workspace) -> None:
+    import logging
+
+    from dfos.cli.main import _WarningFormatter
+
+    record = logging.LogRecord("dfos", logging.WARNING, __file__, 1, "AB %s\nsecond line", ("x" * 5000,), None)
+    shown = _WarningFormatter().format(record)
+    assert "\n" not in shown and len(shown) <= 1010 and shown.startswith("Warning: AB xxx")
+    code, _, err = run(capsys, "--root", str(workspace.root), "x\n" * 3000)
+    assert code == 2 and len(one_error_line(err)) <= 1100
+    code, _, err = run(capsys, "--root", str(workspace.root), "process-ab", "-a", "A.ab\nB.ab")
+    assert code == 2 and "A.ab B.ab" in one_error_line(err)

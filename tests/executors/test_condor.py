@@ -123,3 +123,24 @@ def test_a_held_task_that_is_cancelled_is_never_submitted(tmp_path: Path) -> Non
     (tmp_path / "D.r1.dag.status").write_text('[ Type = "NodeStatus"; Node = "A.ab"; NodeStatus = 5; ]')
     assert [o.name for o in executor.poll(0)] == ["A.ab"]
     assert executor.flush() == [] and not (tmp_path / "D.r2.dag").exists()
+
+
+def test_reading_a_node_status_file_is_linear_whatever_it_holds() -> None:
+    import threading
+
+    hostile = ["[" * 200_000, "[" + "a=" * 200_000 + "]", "[" + "/*" * 200_000 + "]", '[ Node = "' * 100_000,
+               "[" + "x" * 400_000 + "]"]
+    results: list[dict[str, dict[str, str]]] = []
+    worker = threading.Thread(target=lambda: results.extend(parse_node_status(text) for text in hostile), daemon=True)
+    worker.start()
+    worker.join(timeout=120)  # a hang guard: quadratic patterns took hours on these
+    assert not worker.is_alive() and results == [{}] * len(hostile)
+    assert parse_node_status('[ Type = "NodeStatus"; Node = "A;B"; Note = "x = y"; L = { "a;b" }; ]') == {
+        "A;B": {"Type": "NodeStatus", "Node": "A;B", "Note": "x = y", "L": '{ "a;b" }'}}
+
+
+def test_a_dag_line_with_an_unbalanced_quote_is_a_format_error() -> None:
+    from dfos.errors import FormatError
+
+    with pytest.raises(FormatError, match=r"fuzz\.dag:2"):
+        parse_dag('JOB A a.sub\nPARENT "A CHILD B\n', "fuzz.dag")

@@ -93,3 +93,37 @@ def test_job_blocks_round_trip(specs: list[tuple[str, object, bool, bool]], job_
 def test_exec_qc_round_trip(lines: list[ExecLine], kind: str) -> None:
     qc = ExecFile(kind, tuple(ExecLine(line.ab, (), "processQC") for line in lines))
     assert parse_exec(render_exec(qc), kind) == qc
+
+
+def test_an_ab_listed_twice_names_both_lines() -> None:
+    text = "# header\nA.ab || processAB || -a A.ab || NONE\nB.ab || processAB || -a B.ab || A.ab\n\n" \
+           "A.ab || processAB || -a A.ab || NONE\n"
+    with pytest.raises(FormatError, match=r"^execAB_X:5: A\.ab is listed again \(first at line 2\)"):
+        parse_exec(text, source="execAB_X")
+    with pytest.raises(FormatError, match=r"execAB_Y:3: A\.ab is listed again \(first at line 1\)"):
+        parse_exec("processAB -a A.ab\nprocessAB -a B.ab\nprocessAB -a A.ab\n", source="execAB_Y")
+
+
+@pytest.mark.parametrize(("edges", "cycle"), [
+    ({"A": ["B"], "B": ["A"]}, ["A", "B", "A"]),
+    ({"A": ["A"]}, ["A", "A"]),
+    ({"A": [], "B": ["A", "D"], "C": ["B"], "D": ["C"]}, ["B", "D", "C", "B"]),
+    ({"A": [], "B": ["A", "X"], "C": ["B", "A"]}, None),  # X is outside: ignored
+])
+def test_find_cycle(edges: dict[str, list[str]], cycle: list[str] | None) -> None:
+    from dfos.jobs.model import find_cycle
+
+    assert find_cycle(edges) == cycle
+
+
+def test_a_dependency_cycle_is_refused_naming_its_abs() -> None:
+    text = ("A.ab || processAB || -a A.ab || NONE\nB.ab || processAB || -a B.ab || A.ab,D.ab\n"
+            "C.ab || processAB || -a C.ab || B.ab\nD.ab || processAB || -a D.ab || C.ab\n")
+    with pytest.raises(FormatError, match=r"execAB_X: .*cycle \(B\.ab -> D\.ab -> C\.ab -> B\.ab\)"):
+        parse_exec(text, source="execAB_X")
+
+
+def test_a_long_chain_is_no_cycle() -> None:
+    names = [f"A{i}.ab" for i in range(5000)]
+    text = "".join(f"{n} || processAB || -a {n} || {names[i - 1] if i else 'NONE'}\n" for i, n in enumerate(names))
+    assert len(parse_exec(text).lines) == 5000

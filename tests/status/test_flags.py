@@ -49,3 +49,11 @@ def test_flag_tokens_are_the_dfos_ones() -> None:
         "cal_Certif",
         "cal_Updated",
     ]
+
+
+@pytest.mark.parametrize("key", ["2013-02-30", "2013-13-01", "0001-01-01"])
+def test_a_key_written_like_a_date_must_be_one(key: str) -> None:
+    with pytest.raises(FormatError, match=key):
+        parse_line(f"fits_Requested {key} 2013-02-13T10:00:00")
+    good, bad = parse_text(f"fits_Requested {key} 2013-02-13T10:00:00\n")
+    assert good == [] and [b.lineno for b in bad] == [1]

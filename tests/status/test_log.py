@@ -166,3 +166,30 @@ def test_a_failed_write_leaves_the_file_as_it_was(tmp_path: Path, monkeypatch: p
         log.append("cal_AB", "2013-02-12", WHEN)
     monkeypatch.setattr(os, "write", real_write)
     assert path.read_bytes() == before
+
+
+def test_an_impossible_date_gets_the_same_warning_as_other_bad_lines(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "DFO_STATUS"
+    path.write_text("fits_Requested 2013-02-30 2013-02-13T10:00:00\nfits_Requested 2013-02-12 2013-02-13T10:00:00\n"
+                    "cal_AB 2013-13-01 2013-02-13T10:00:00\ncal_AB PSEUDO_2013 2013-02-13T10:00:00\n")
+    with caplog.at_level(logging.WARNING, logger="dfos"):
+        lines = StatusLog(path).read()
+    assert [line.key for line in lines] == ["2013-02-12", "PSEUDO_2013"]  # a key not written like a date is kept
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"{path}:1:" in m and "2013-02-30" in m and "not a calendar date" in m for m in messages)
+    assert any(f"{path}:3:" in m for m in messages)
+
+
+def test_a_huge_line_is_never_echoed_in_full(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dfos.cli.main import main
+    from dfos.workspace import init_workspace
+
+    ws, _ = init_workspace(tmp_path / "ws", env={}, instrument="UVES")
+    huge = "x" * (5 << 20)
+    (ws.mon_dir / "DFO_STATUS").write_text(f"{huge}\n{huge}! 2013-02-12 2013-02-13T10:00:00\n")
+    assert main(["--root", str(ws.root), "status", "--json"]) == 0
+    err = capsys.readouterr().err
+    warnings = err.strip().splitlines()
+    assert len(warnings) == 2 and all(w.startswith("Warning: ") and len(w) <= 1000 for w in warnings), \
+        [len(w) for w in warnings]

@@ -34,13 +34,15 @@ from dfos.cascade.scheduler import HANDED_OUT, Node, NodeState, Scheduler
 from dfos.config.load import recipe_limits
 from dfos.dates import format_timestamp
 from dfos.db import ab_runs, cascade_nodes, engine_for_url
+from dfos.db.faults import shown_url
 from dfos.errors import DfosError, FormatError, NotFound, StateError
 from dfos.executors.base import Executor, Handle, Task
-from dfos.fsutil import exclusive_lock
-from dfos.jobs.model import parse_exec
+from dfos.fsutil import exclusive_lock, read_utf8
+from dfos.jobs.model import find_cycle, parse_exec
+from dfos.naming import safe_name
 from dfos.workspace import Workspace
 
-__all__ = ["CascadeResult", "cascade_state", "forget_cascade", "request_stop", "run_cascade"]
+__all__ = ["CascadeResult", "cascade_state", "check_dag_id", "forget_cascade", "request_stop", "run_cascade"]
 
 #: Exit status of ``exec-cascade`` when some AB failed or was blocked.
 CASCADE_FAILED = 11
@@ -66,8 +68,14 @@ class CascadeResult:
         return all(self.counts.get(state, 0) == 0 for state in ("failed", "blocked", "waiting", "submitted", "running"))
 
 
+def check_dag_id(dag_id: str) -> str:
+    """A cascade id names files in $DFO_JOB_DIR (its lock, its stop request): one safe file name, else
+    :class:`~dfos.errors.UnsafeName`."""
+    return safe_name(dag_id, "cascade id")
+
+
 def _stop_file(workspace: Workspace, dag_id: str) -> Path:
-    return workspace.job_dir / f".stop_{dag_id}"
+    return workspace.job_dir / f".stop_{check_dag_id(dag_id)}"
 
 
 def request_stop(workspace: Workspace, dag_id: str) -> None:
@@ -81,7 +89,7 @@ def _single(workspace: Workspace, dag_id: str) -> Iterator[None]:
     # executes (microseconds to milliseconds): wait briefly before calling the cascade busy.
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(exclusive_lock(workspace.job_dir / f".cascade_{dag_id}.lock", wait=2.0))
+            stack.enter_context(exclusive_lock(workspace.job_dir / f".cascade_{check_dag_id(dag_id)}.lock", wait=2.0))
         except BlockingIOError:  # only the lock's own: one raised while the cascade runs is not "busy"
             raise CascadeBusy(f"cascade {dag_id} is already being run by another executor; "
                               f"see 'dfos cascade-stat --dag-id {dag_id}'") from None
@@ -90,9 +98,11 @@ def _single(workspace: Workspace, dag_id: str) -> Iterator[None]:
 
 def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
     try:
-        exec_file = parse_exec(jobs.read_text(encoding="utf-8"), source=str(jobs))
+        exec_file = parse_exec(read_utf8(jobs), source=str(jobs))
     except FileNotFoundError:
         raise NotFound(f"no execution file {jobs}; write it with 'dfos create-job'") from None
+    except IsADirectoryError:
+        raise NotFound(f"{jobs} is a directory, not an execution file") from None
     except FormatError as exc:
         raise FormatError(exc.message) from None
     inside = {line.ab for line in exec_file.lines}
@@ -112,6 +122,10 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
         nodes.append(Node(line.ab, tuple(p for p in parents if p in inside), category=ab.recipe,
                           incomplete=ab.completeness is Completeness.INCOMPLETE or bool(waiting_outside),
                           threads=cores if line.local_parallel else 1))
+    cycle = find_cycle({node.name: node.parents for node in nodes})
+    if cycle:  # (a CON file's own parents were checked when it was read: these come from the ABs' WAITFOR)
+        raise FormatError(f"{jobs}: its ABs wait for each other in a cycle ({' -> '.join(cycle)}, WAITFOR of their "
+                          f"AB files in {workspace.ab_dir}), so none of them could ever run")
     return nodes, exec_file.kind
 
 
@@ -459,7 +473,7 @@ def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:
     with engine_for_url(workspace.db_url).begin() as db:
         rows = db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()
     if not rows:
-        raise NotFound(f"no cascade {dag_id} in {workspace.db_url}; start it with 'dfos exec-cascade'")
+        raise NotFound(f"no cascade {dag_id} in {shown_url(workspace.db_url)}; start it with 'dfos exec-cascade'")
     return [{"ab": r["ab"], "state": r["state"], "attempts": r["attempts"], "exit_code": r["exit_code"],
              "wall_s": r["wall_s"], "backend_id": r["backend_id"]} for r in rows]
 

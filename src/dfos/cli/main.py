@@ -1,15 +1,19 @@
 """The ``dfos`` command: global options, the command list, and the error contract.
 
 Operator errors (:class:`~dfos.errors.DfosError`) and usage errors print one
-line, ``Error: <message>``, on stderr and exit non-zero (usage errors with 2);
-only bugs show a traceback.
+line, ``Error: <message>``, on stderr and exit with the error's code (usage errors with 2).
+Foreign exceptions an operator can act on are translated here, at the boundary: a file
+system refusal (``OSError``) exits 3, a file that is not UTF-8 text or a FITS header that does
+not verify (astropy ``VerifyError``) 5, a database fault its code from :mod:`dfos.db.faults`.
+Only bugs show a traceback.  Warnings are one line each, cut like error messages.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
+from pathlib import Path, PurePath
+from types import TracebackType
 
 import click
 
@@ -35,14 +39,17 @@ from dfos.cli.commands.qc import health_cmd, process_qc_cmd, qc1_cmd, score_cmd,
 from dfos.cli.commands.status import flag_cmd, status_cmd
 from dfos.cli.commands.workspace import config_group, env_cmd, init_cmd
 from dfos.cli.context import Cli
-from dfos.errors import DfosError
+from dfos.errors import MAX_MESSAGE, DfosError, FormatError
 
 __all__ = ["cli", "main"]
 
 
 class _WarningFormatter(logging.Formatter):
+    """``Warning: <message>``: one line, at most :data:`~dfos.errors.MAX_MESSAGE` characters (data quoted in a
+    warning, e.g. a 5 MB DFO_STATUS line, is never echoed in full)."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.capitalize()}: {record.getMessage()}"
+        return f"{record.levelname.capitalize()}: {_one_line(record.getMessage())}"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -79,7 +86,42 @@ for command in (init_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_c
 
 
 def _one_line(message: str) -> str:
-    return " ".join(message.split())
+    """The message on one line, cut to :data:`~dfos.errors.MAX_MESSAGE` characters."""
+    line = " ".join(message.split())
+    return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "\u2026"
+
+
+def _decoded_file(traceback: TracebackType | None) -> PurePath | None:
+    """The file a ``UnicodeDecodeError`` came from, when ``Path.read_text`` read it (its frame holds it)."""
+    found = None
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_code.co_name == "read_text" and isinstance(frame.f_locals.get("self"), PurePath):
+            found = frame.f_locals["self"]
+        traceback = traceback.tb_next
+    return found
+
+
+def foreign_error(exc: BaseException) -> DfosError | None:
+    """The operator's error for a foreign exception that reached the command line; None for a bug.
+
+    A file that is not UTF-8 text, a FITS header astropy refuses (``VerifyError``): 5; a database
+    fault: :func:`dfos.db.faults.database_fault`.  Modules are looked up only when loaded (an exception
+    of a module never imported cannot have been raised).
+    """
+    if isinstance(exc, UnicodeDecodeError):
+        path = _decoded_file(exc.__traceback__)
+        where = f"{path} is" if path else "a file dfos read is"
+        return FormatError(f"{where} not UTF-8 text ({exc.reason} at byte {exc.start}); fix or replace it")
+    verify = sys.modules.get("astropy.io.fits.verify")
+    if verify is not None and isinstance(exc, verify.VerifyError):
+        return FormatError(f"a FITS header does not verify: {exc}")
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError):
+        from dfos.db.faults import database_fault
+
+        return database_fault(exc, "")
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
+    except Exception as exc:
+        translated = foreign_error(exc)
+        if translated is None:
+            raise  # a bug: its traceback is what a developer needs
+        click.echo(f"Error: {translated.message}", err=True)
+        return translated.exit_code
     return status if isinstance(status, int) else 0
 
 

@@ -5,6 +5,10 @@ SQLite in the workspace (``dfos.sqlite``) is the embedded default; ``DB_URL``
 psycopg 3).  The schema is brought up to date on first use (:mod:`dfos.db.migrations`).
 SQLite runs in WAL mode with a busy timeout, so several processes (an executor,
 ``dfos process-ab`` from a job file, the monitor) can write at once.
+
+A fault of the database (a bad URL, an unreachable server, a damaged, read-only or full
+``dfos.sqlite``) is raised as a dfos error with its exit code, never as the driver's exception:
+every engine translates what its driver raises (:mod:`dfos.db.faults`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
+from dfos.db.faults import database_fault
 from dfos.db.migrations import migrate
 from dfos.db.schema import (
     ab_qc,
@@ -27,8 +32,8 @@ from dfos.db.schema import (
     qc1_params,
 )
 
-__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "dispose_engines",
-           "engine_for_url", "metadata", "qc1_params", "sqlalchemy_url"]
+__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "database_fault",
+           "dispose_engines", "engine_for_url", "metadata", "qc1_params", "sqlalchemy_url"]
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -61,9 +66,24 @@ def dispose_engines() -> None:
 
 
 def _new_engine(url: str) -> Engine:
+    """A new engine whose driver errors come out as dfos errors (:func:`database_fault`), migrated."""
+    plain = url
     url = sqlalchemy_url(url)
     connect_args: Mapping[str, Any] = {"timeout": 60, "check_same_thread": False} if url.startswith("sqlite") else {}
-    engine = create_engine(url, connect_args=dict(connect_args), pool_pre_ping=not url.startswith("sqlite"))
+    try:
+        engine = create_engine(url, connect_args=dict(connect_args), pool_pre_ping=not url.startswith("sqlite"))
+    except Exception as exc:  # an unknown scheme, a driver not installed, a URL that does not parse
+        fault = database_fault(exc, plain)
+        if fault is None:
+            raise
+        raise fault from exc
+
+    @event.listens_for(engine, "handle_error")
+    def _translate(context: Any) -> BaseException | None:
+        if context.is_pre_ping:  # a dead pooled connection: the pool opens a new one itself
+            return None
+        return database_fault(context.sqlalchemy_exception or context.original_exception, plain)
+
     if url.startswith("sqlite"):
 
         @event.listens_for(engine, "connect")
@@ -74,5 +94,9 @@ def _new_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-    migrate(engine)
+    try:
+        migrate(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine

@@ -46,13 +46,47 @@ NOT_READY, READY, PRERUN, SUBMITTED, POSTRUN, DONE, ERROR, FUTILE = range(8)
 _SUBMITTED_TO = re.compile(r"submitted to cluster (\d+)")
 
 
+_BLOCK = re.compile(r"\[([^\[\]]*)\]")
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[{};]|[^"{};]+')
+_KEY = re.compile(r"\w+")
+
+
+def _uncommented(block: str) -> str:
+    """The block without its ``/* ... */`` comments (an unclosed one is kept as it is)."""
+    parts = block.split("/*")
+    kept = [parts[0]]
+    for part in parts[1:]:
+        end = part.find("*/")
+        kept.append(part[end + 2 :] if end >= 0 else "/*" + part)
+    return "".join(kept)
+
+
+def _attributes(block: str) -> dict[str, str]:
+    """The ``Key = value;`` statements of a ClassAd block (a ``;`` inside quotes or braces ends none)."""
+    ad: dict[str, str] = {}
+    statement: list[str] = []
+    depth = 0
+    for token in _TOKEN.findall(block):
+        if token == ";" and depth == 0:
+            key, equals, value = "".join(statement).partition("=")
+            key = key.strip()
+            if equals and _KEY.fullmatch(key):
+                ad[key] = value.strip().strip('"')
+            statement = []
+            continue
+        depth += 1 if token == "{" else -1 if token == "}" and depth else 0
+        statement.append(token)
+    return ad
+
+
 def parse_node_status(text: str) -> dict[str, dict[str, str]]:
-    """A node status file as ``{node: {attribute: value}}``; the DAG's own ad is under ``""``."""
+    """A node status file as ``{node: {attribute: value}}``; the DAG's own ad is under ``""``.
+
+    Linear in the size of the text, whatever it holds (no pattern here backtracks over the rest of it).
+    """
     ads: dict[str, dict[str, str]] = {}
-    for block in re.findall(r"\[(.*?)\]", text, flags=re.DOTALL):
-        block = re.sub(r"/\*.*?\*/", "", block, flags=re.DOTALL)
-        ad = {key: value.strip().strip('"')
-              for key, value in re.findall(r'(\w+)\s*=\s*("(?:[^"\\]|\\.)*"|\{[^}]*\}|[^;]*);', block)}
+    for block in _BLOCK.findall(text):
+        ad = _attributes(_uncommented(block))
         kind = ad.get("Type")
         if kind == "NodeStatus" and "Node" in ad:
             ads[ad["Node"]] = ad

@@ -155,8 +155,8 @@ def parse_dag(text: str, source: str = "<dag>") -> Dag:
         if not line or line.startswith("#"):
             continue
         keyword = line.split()[0].upper()
-        words = line.split(None, 2) if keyword == "VARS" else shlex.split(line, posix=False)
         try:
+            words = line.split(None, 2) if keyword == "VARS" else shlex.split(line, posix=False)
             if keyword == "JOB":
                 jobs[words[1]] = _Job(ab=words[1])
                 order.append(words[1])

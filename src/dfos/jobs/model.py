@@ -8,18 +8,21 @@ execAB, one line per AB (DRS_TYPE):
 
 execQC (QCBQS_TYPE): SER ``processQC -a <AB>``; PAR ``<AB> || processQC || -a <AB> || NONE``;
 IMPLICIT: no line (QC runs inside processAB).  ``#`` starts a comment.
+
+An AB is listed once, and a CON file's parents never form a cycle: :func:`parse_exec` refuses
+either with a :class:`FormatError` naming the lines or the ABs of the cycle.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dfos.errors import FormatError
 
-__all__ = ["SAFE_NAME", "ExecFile", "ExecLine", "JobBlock", "check_name", "parse_blocks", "parse_exec",
-           "render_block", "render_exec"]
+__all__ = ["SAFE_NAME", "ExecFile", "ExecLine", "JobBlock", "check_name", "find_cycle", "parse_blocks",
+           "parse_exec", "render_block", "render_exec"]
 
 #: What an AB name may contain: it is written into job files and shell scripts.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+\-]*$")
@@ -72,9 +75,44 @@ def render_exec(exec_file: ExecFile, header: Iterable[str] = ()) -> str:
     return "\n".join(out) + "\n"
 
 
+def find_cycle(parents: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """A dependency cycle among ``parents`` (name -> its parents; parents not among the names are ignored),
+    as the names along it with the first repeated at the end (``[A, B, A]``); None when there is none."""
+    done: set[str] = set()
+    for root in parents:
+        if root in done:
+            continue
+        path: list[str] = []
+        on_path: dict[str, int] = {}
+        stack: list[tuple[str, int]] = [(root, 0)]
+        while stack:
+            name, index = stack.pop()
+            if index == 0:
+                if name in on_path:
+                    return [*path[on_path[name]:], name]
+                if name in done:
+                    continue
+                on_path[name] = len(path)
+                path.append(name)
+            following = [p for p in parents[name] if p in parents]
+            if index < len(following):
+                stack.append((name, index + 1))
+                stack.append((following[index], 0))
+            else:
+                done.add(name)
+                path.pop()
+                del on_path[name]
+    return None
+
+
 def parse_exec(text: str, kind: str | None = None, source: str = "<exec>") -> ExecFile:
-    """Read an execution file; the kind is recognised from its lines when not given."""
+    """Read an execution file; the kind is recognised from its lines when not given.
+
+    FormatError for a line of neither form, an unsafe AB name, an AB listed twice (both line numbers)
+    or a dependency cycle among the parents (its ABs).
+    """
     lines = []
+    first: dict[str, int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -93,6 +131,14 @@ def parse_exec(text: str, kind: str | None = None, source: str = "<exec>") -> Ex
                 raise FormatError(f"{where}: expected '<program> -a <AB> [-l]'")
             lines.append(ExecLine(check_name(words[2]), (), words[0], len(words) == 4))
             kind = kind or ("INT" if len(words) == 4 else "CPL")
+        ab = lines[-1].ab
+        if ab in first:
+            raise FormatError(f"{source}:{number}: {ab} is listed again (first at line {first[ab]}); list each AB once")
+        first[ab] = number
+    cycle = find_cycle({line.ab: line.parents for line in lines})
+    if cycle:
+        raise FormatError(f"{source}: its ABs depend on each other in a cycle ({' -> '.join(cycle)}), so none of "
+                          "them could ever run; fix their parents")
     return ExecFile(kind or "CON", tuple(lines))
 
 

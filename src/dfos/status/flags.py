@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from dfos.dates import format_timestamp, parse_timestamp
+from dfos.dates import format_timestamp, parse_date, parse_timestamp
 from dfos.errors import FormatError, InvalidDate
 
 __all__ = [
@@ -65,6 +65,7 @@ class StatusFlag(StrEnum):
 
 
 _FLAG_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,8 @@ def render_line(line: StatusLine) -> str:
 
 
 def parse_line(text: str) -> StatusLine:
-    """Parse one line; raise :class:`FormatError` when it is not ``<flag> <key> <timestamp>``."""
+    """Parse one line; raise :class:`FormatError` when it is not ``<flag> <key> <timestamp>``, or when its
+    key is written like a date (``YYYY-MM-DD``) but is none (``2013-02-30``)."""
     parts = text.split()
     if len(parts) != 3:
         raise FormatError(f"expected '<flag> <date> <timestamp>', found {len(parts)} field(s)")
@@ -106,6 +108,8 @@ def parse_line(text: str) -> StatusLine:
         raise FormatError(f"{flag!r} is not a flag name")
     try:
         when = parse_timestamp(stamp)
+        if _DATE_LIKE.match(key):
+            parse_date(key)
     except InvalidDate as exc:
         raise FormatError(str(exc)) from None
     return StatusLine(flag=flag, key=key, timestamp=when)

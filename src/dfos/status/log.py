@@ -38,6 +38,14 @@ __all__ = ["StatusLog"]
 
 log = logging.getLogger(__name__)
 
+#: A skipped line is quoted in its warning up to this many characters.
+SHOWN = 120
+
+
+def _shown(text: str) -> str:
+    quoted = repr(text)
+    return quoted if len(quoted) <= SHOWN else f"{quoted[:SHOWN]}... ({len(text)} characters)"
+
 
 @contextmanager
 def _locked(path: Path, exclusive: bool) -> Iterator[int]:
@@ -88,7 +96,8 @@ class StatusLog:
         """Every well-formed event in file order; malformed lines are skipped with a warning."""
         lines, bad = self.read_all()
         for item in bad:
-            log.warning("%s:%d: skipped malformed line (%s): %r", self.path, item.lineno, item.reason, item.text)
+            log.warning("%s:%d: skipped malformed line (%s): %s", self.path, item.lineno, _shown(item.reason),
+                        _shown(item.text))
         return lines
 
     # -- writing ---------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dfos.cascade.run import CASCADE_FAILED, cascade_state, request_stop
+from dfos.cascade.run import CASCADE_FAILED, cascade_state, check_dag_id, request_stop
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
+from dfos.errors import UnsafeName
 from dfos.steps.cascade import exec_cascade
 from dfos.steps.create_job import create_job
 from dfos.steps.fetch import fetch_many, fetch_masters
@@ -21,6 +23,19 @@ from dfos.steps.fetch import fetch_many, fetch_masters
 __all__ = ["cascade_stat_cmd", "create_job_cmd", "exec_cascade_cmd", "fetch_mcal_cmd", "fetch_raw_cmd",
            "stop_cascade_cmd",
            "watch_queue_cmd"]
+
+
+def _dag_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """--dag-id names files (a lock, a stop request): one safe file name (a usage error otherwise, exit 2)."""
+    try:
+        return check_dag_id(value)
+    except UnsafeName as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+def dag_id_option(help: str | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--dag-id``, checked to be a safe file name."""
+    return click.option("--dag-id", required=True, callback=_dag_id, help=help)
 
 
 @click.command("create-job")
@@ -46,7 +61,7 @@ def create_job_cmd(cli: Cli, mode: str, day: date, auto: bool, subcascade: str |
 
 
 @click.command("exec-cascade")
-@click.option("--dag-id", required=True, help="Cascade id, e.g. CALIB_2013-02-12.")
+@dag_id_option(help="Cascade id, e.g. CALIB_2013-02-12.")
 @click.option("--jobs", "jobs", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="The execAB file.")
 @click.option("--wait", is_flag=True, help="Kept for DFOS habits: dfos always waits for the cascade to end.")
@@ -85,7 +100,7 @@ def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int |
 
 
 @click.command("cascade-stat")
-@click.option("--dag-id", required=True)
+@dag_id_option()
 @click.option("--json", "as_json", is_flag=True)
 @pass_cli
 def cascade_stat_cmd(cli: Cli, dag_id: str, as_json: bool) -> None:
@@ -102,7 +117,7 @@ def cascade_stat_cmd(cli: Cli, dag_id: str, as_json: bool) -> None:
 
 
 @click.command("stop-cascade")
-@click.option("--dag-id", required=True)
+@dag_id_option()
 @pass_cli
 def stop_cascade_cmd(cli: Cli, dag_id: str) -> None:
     """Stop a cascade gracefully: nothing new starts, running ABs finish.
@@ -115,7 +130,7 @@ def stop_cascade_cmd(cli: Cli, dag_id: str) -> None:
 
 
 @click.command("watch-queue")
-@click.option("--dag-id", required=True)
+@dag_id_option()
 @click.option("--once", is_flag=True, help="Print the counts once and return.")
 @pass_cli
 def watch_queue_cmd(cli: Cli, dag_id: str, once: bool) -> None:
