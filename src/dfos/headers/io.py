@@ -84,11 +84,13 @@ def card_pairs(header: fits.Header, source: str) -> list[tuple[str, object]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         for card in header.cards:
+            keyword = ""
             try:
-                keyword, value = card.keyword, card.value
+                keyword = card.keyword
+                value = card.value
             except (VerifyError, ValueError) as exc:
-                shown = card.image[:40].rstrip()
-                raise FormatError(f"{source}: unreadable card {shown!r} ({exc})") from None
+                what = f"card {keyword}" if keyword else "a card"
+                raise FormatError(f"{source}: unreadable {what}: its value cannot be parsed ({exc})") from None
             if isinstance(value, float) and not math.isfinite(value):
                 raise FormatError(f"{source}: {keyword} is {value}, not a finite number")
             pairs.append((keyword, value))
