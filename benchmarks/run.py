@@ -103,9 +103,9 @@ def bench_auto_daily(tmp: Path) -> None:
 
 def main() -> None:
     import batch_engines
+    import big_headers
 
     import association
-    import big_headers
     import cascade
     import monitor
 
