@@ -68,13 +68,14 @@ def test_an_edited_ab_cannot_write_outside_the_workspace(faked: Workspace, tmp_p
     victim = outside / "victim"
     victim.write_text("keep me")
     up = os.path.relpath(outside, faked.ab_dir)
-    escape = {
+    escapes: dict[str, dict[str, object]] = {
         "prod_path": {"prod_path": f"$DFS_PRODUCT/{os.path.relpath(outside, faked.path('DFS_PRODUCT'))}"},
         "products": {"products": (Product(f"{os.path.relpath(outside, faked.path('DFS_PRODUCT') / 'T' / '2013-02-12')}"
                                           "/pwn.fits", "MASTER_A"), Product("r.P_0001.fits", "MASTER_B"))},
         "log_name": {"log_name": f"{up}/victim"},
         "prod_root": {"prod_root": f"{up}/pwn"},
-    }[field]
+    }
+    escape = escapes[field]
     ab_file = faked.ab_dir / "P.ab"
     ab_file.write_text(render(_ab(**escape)))
     before = ab_file.read_text()
