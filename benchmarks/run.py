@@ -2,7 +2,8 @@
 
 Figures: DFO_STATUS append throughput (1 and 8 processes), date-table evaluation over a full
 5000-line DFO_STATUS, synthetic night generation (small and full size), header intake, and
-association (classification, organisation, matching) of 10,000 and 100,000 headers, the cascade
+association (classification, organisation, matching) of 10,000 and 100,000 headers, createAB of a
+header with 10,000 and 30,000 extra cards (benchmarks/big_headers.py), the cascade
 (benchmarks/cascade.py), the monitor with 60 dates and 10,000 ABs (benchmarks/monitor.py), and the
 same cascades on this machine, Slurm and HTCondor (benchmarks/batch_engines.py).
 """
@@ -102,6 +103,7 @@ def bench_auto_daily(tmp: Path) -> None:
 
 def main() -> None:
     import batch_engines
+    import big_headers
 
     import association
     import cascade
@@ -109,6 +111,7 @@ def main() -> None:
 
     print(f"dfos benchmarks, {datetime.now():%Y-%m-%d %H:%M}, python {sys.version.split()[0]}")
     association.main()
+    big_headers.main()
     cascade.main()
     monitor.main()
     batch_engines.main()

@@ -55,3 +55,20 @@ def test_keyword_names() -> None:
     assert to_dotted("MJD-OBS") == "MJD-OBS"
     assert to_fits("DET.WIN1.BINX") == "HIERARCH ESO DET WIN1 BINX"
     assert to_fits(to_dotted("HIERARCH ESO INS GRAT1 WLEN")) == "HIERARCH ESO INS GRAT1 WLEN"
+
+
+def test_a_header_file_that_is_not_ascii_is_a_format_error_naming_it(tmp_path: Path) -> None:
+    hdr = tmp_path / "frame.hdr"
+    hdr.write_bytes(b"SIMPLE  =                    T".ljust(80) + b"\nOBJECT  = 'caf\xe9'\nEND\n")
+    with pytest.raises(FormatError, match=f"{hdr}: byte 0xe9 at offset 95 is not ASCII"):
+        read_header(hdr)
+
+
+def test_unreadable_cards_and_infinite_numbers_are_format_errors(tmp_path: Path) -> None:
+    simple = "SIMPLE  =                    T".ljust(80)
+    hdr = tmp_path / "frame.hdr"
+    for card, words in (("EXPTIME = NaN", "unreadable card EXPTIME"), ("EXPTIME = 1.0E999", "not a finite"),
+                        ("LONG    = '" + "x" * 100_000 + "'", "a line of 100012 characters")):
+        hdr.write_text(f"{simple}\n{card}\nEND\n")
+        with pytest.raises(FormatError, match=words):
+            read_header(hdr)

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from dfos.oca.evaluate import compile_condition, keys_of, like_regex
-from dfos.oca.parser import parse_rules
+from dfos.oca.evaluate import compile_condition, keys_of, like_matcher
+from dfos.oca.parser import RuleSyntaxError, parse_rules
 
 
 def check(text: str, frame: dict[str, Any], first: dict[str, Any] | None = None) -> bool:
@@ -58,6 +58,36 @@ def test_keys_of() -> None:
     assert keys_of(cond, of_input=True) == {"B"}
 
 
-def test_like_regex_is_anchored() -> None:
-    assert like_regex("%BIAS").fullmatch("MASTER_BIAS")
-    assert not like_regex("%BIAS").fullmatch("BIAS_BLUE")
+def test_like_is_anchored() -> None:
+    assert like_matcher("%BIAS")("MASTER_BIAS")
+    assert not like_matcher("%BIAS")("BIAS_BLUE")
+    assert like_matcher("B%S")("BIAS") and not like_matcher("B%S")("BIASX")
+    assert like_matcher("%%")("") and like_matcher("")("") and not like_matcher("")("x")
+    assert like_matcher("a%a")("aa") and not like_matcher("a%a")("a")  # pieces never overlap
+    assert like_matcher("_%_")("ab") and not like_matcher("_%_")("a")
+
+
+def _run_with_guard(func: Any, seconds: float = 10.0) -> Any:
+    """Run ``func`` in a thread; fail (instead of hanging the suite) when it takes longer than ``seconds``."""
+    import threading
+
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(func()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s: catastrophic backtracking"
+    return result[0]
+
+
+@pytest.mark.parametrize("count", [8, 30, 200])
+def test_a_pattern_of_many_wildcards_matches_at_once(count: int) -> None:
+    pattern = "%a" * count + "%b"
+    assert _run_with_guard(lambda: check(f'OBJECT like "{pattern}"', {"OBJECT": "a" * 60})) is False
+    assert _run_with_guard(lambda: check(f'OBJECT like "{pattern}"', {"OBJECT": "a" * 300 + "b"})) is True
+    underscored = "%a_" * count + "%b"
+    assert _run_with_guard(lambda: like_matcher(underscored)("a" * 5000)) is False
+
+
+def test_oca_has_no_regexp_operator() -> None:
+    with pytest.raises(RuleSyntaxError):
+        parse_rules('if OBJECT regexp "(a+)+b" then { X = 1; }')

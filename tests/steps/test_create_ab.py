@@ -281,3 +281,109 @@ def test_two_runs_at_once_both_succeed(night: Workspace) -> None:
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     assert len(read_ab_list(night.mon_dir / "AB_list_CALIB_2013-02-12")) == 7
     assert [line.flag for line in night.status_log.read()].count("cal_AB") == 3
+
+
+def _outside_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def _set_card(path: Path, key: str, value: str) -> None:
+    """Replace the card ``key`` of a .hdr file by ``key = value`` (one 80-character line)."""
+    lines = path.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"{key:<8}="))
+    lines[at] = f"{key:<8}= {value}".ljust(80)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_header_whose_arcfile_is_a_path_is_refused_and_the_date_goes_on(night: Workspace, tmp_path: Path) -> None:
+    import os
+
+    from dfos.steps.create_job import create_job
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = night.hdr_dir / "2013-02-12"
+    bias = folder / "UVES.2013-02-12T18:05:00.500.hdr"  # the first bias: it names the bias AB
+    escape = os.path.relpath(outside, night.ab_dir) + "/pwn.fits"
+    _set_card(bias, "ARCFILE", f"'{escape}'")
+    etc = folder / "UVES.2013-02-12T20:42:16.500.hdr"
+    _set_card(etc, "ARCFILE", "'../../../../etc/passwd'")
+    result = create_abs(night, NIGHT, "CALIB")
+    refused = dict(result.refused)
+    assert set(refused) == {bias.name, etc.name}
+    assert "ARCFILE" in refused[etc.name] and "not a safe file name" in refused[etc.name]
+    assert _outside_files(outside) == [] and not Path("/etc/passwd_tpl.ab").exists()
+    assert all(p.resolve().parent == night.ab_dir.resolve() for p in night.ab_dir.glob("*.ab"))
+    log = (night.mon_dir / "assoc_CALIB_2013-02-12.log").read_text()
+    assert f"REFUSED {etc.name}: ARCFILE" in log
+    assert len(result.abs) >= 5 and FLAT in {ab.name for ab in result.abs}
+    create_job(night, NIGHT, "CALIB")  # the date can be queued
+
+
+def test_an_unsafe_raw_type_from_the_rules_refuses_only_its_ab(night: Workspace, tmp_path: Path) -> None:
+    from dfos.instruments.uves import Uves
+
+    rules = tmp_path / "evil.oca"
+    rules.write_text('if DPR.TYPE == "BIAS" and INS.PATH == "BLUE" then { RAW.TYPE = "../../../evil"; }\n')
+    own = Uves().rules_files()[0]
+    evil = open_workspace(night.root, env={"DFOS_OCA_RULES": f"{own}:{rules}"})
+    result = create_abs(evil, NIGHT, "CALIB")
+    assert [name for name, _ in result.refused] == [BIAS]
+    assert "RAW_TYPE" in dict(result.refused)[BIAS]
+    assert BIAS not in {ab.name for ab in result.abs} and not (night.ab_dir / BIAS).exists()
+    assert "evil" not in "".join(p.read_text() for p in night.vcal_dir.rglob("*.hdr"))
+
+
+def test_absurd_numbers_refuse_the_frame_naming_the_keyword(night: Workspace) -> None:
+    folder = night.hdr_dir / "2013-02-12"
+    dark = folder / "UVES.2013-02-12T20:42:16.500.hdr"
+    _set_card(dark, "EXPTIME", "1.0E308")
+    nan = folder / "UVES.2013-02-12T21:57:12.500.hdr"
+    _set_card(nan, "EXPTIME", "NaN")
+    huge = folder / "UVES.2013-02-12T22:02:00.500.hdr"
+    huge.write_text(huge.read_text().replace("END", "LONG    = '" + "x" * 100_000 + "'\nEND"))
+    result = create_abs(night, NIGHT, "CALIB")
+    problems = dict(result.problems)
+    assert problems[dark.name].startswith("EXPTIME is 1e+308, outside 0..86400")
+    assert "EXPTIME" in problems[nan.name] and str(nan) in problems[nan.name]
+    assert "100012 characters" in problems[huge.name]
+    assert all(ab.mjd_obs_mod < 100_000 for ab in result.abs)
+    assert len(result.abs) == 6  # the arc's own AB is gone, every other AB is made
+
+
+def test_a_big_header_is_written_once_not_card_by_card(night: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from astropy.io import fits
+
+    from dfos.headers.io import read_header
+
+    bias = night.hdr_dir / "2013-02-12" / "UVES.2013-02-12T18:05:00.500.hdr"
+    extra = "".join(f"HIERARCH ESO XTRA K{i} = {i}".ljust(80) + "\n" for i in range(30_000))
+    bias.write_text(bias.read_text().replace("END", extra + "END"))
+    moves: list[int] = []
+    update = fits.Header._updateindices
+
+    def counted(self: fits.Header, *args: object) -> None:
+        moves.append(1)
+        update(self, *args)
+
+    monkeypatch.setattr(fits.Header, "_updateindices", counted)
+    result = create_abs(night, NIGHT, "CALIB")
+    assert moves == []  # inserting a card in the middle reindexes every card after it: quadratic
+    product = by_name(result.abs)[BIAS].products[0].name.removesuffix(".fits")
+    vcal = read_header(night.vcal_dir / "2013-02-12" / f"{product}.hdr")
+    assert vcal["XTRA.K29999"] == 29_999 and str(vcal["DFOS.FILE"]).endswith(f"{product}.fits")
+    assert len(vcal) > 30_000
+
+
+def test_an_ab_list_that_is_not_utf8_or_names_a_path_is_a_format_error(tmp_path: Path) -> None:
+    from dfos.errors import FormatError, UnsafeName
+
+    path = tmp_path / "AB_list_CALIB_2013-02-12"
+    path.write_bytes(b"A.ab  BIAS  uves_cal_mbias  COMPLETE\nB\xff.ab  X  r  COMPLETE\n")
+    with pytest.raises(FormatError, match=f"{path}: byte 0xff at offset 38 is not UTF-8"):
+        read_ab_list(path)
+    path.write_text("A.ab  BIAS  r  COMPLETE\n../../etc/passwd  X  r  COMPLETE  DONE\n")
+    with pytest.raises(UnsafeName, match=f"AB name in {path}:2"):
+        read_ab_list(path)
+    path.write_text("# comment\nA.ab  BIAS  r  COMPLETE  DONE\nB.ab\n")
+    assert [(e.name, e.done) for e in read_ab_list(path)] == [("A.ab", True), ("B.ab", False)]

@@ -101,3 +101,14 @@ def test_process_ab_fetches_a_master_the_cascade_did_not(night: Workspace) -> No
     assert (run.status, run.failure) == ("FAILED", "missing_input")
     assert "UV_MBIA_130210A_BLUE.fits is missing (a master of the calibration memory, not in the archive)" \
         in run.message
+
+
+def test_a_master_name_that_is_a_path_is_refused(night: Workspace) -> None:
+    from dfos.archive.local import LocalArchive
+    from dfos.errors import UnsafeName
+    from dfos.steps.fetch import fetch_master
+
+    with pytest.raises(UnsafeName):
+        fetch_master(night, "2013-02-12/../../../../tmp/pwn.fits")
+    with pytest.raises(UnsafeName):
+        LocalArchive(night.archive_dir).master_path(NIGHT, ".hidden")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from dfos.archive.local import LocalArchive
 from dfos.errors import DfosError
 from dfos.headers.io import read_header
 from dfos.instruments.uves import Uves
+from dfos.steps.create_ab import create_abs
 from dfos.steps.headers import extract_headers
 from dfos.synth.plan import Signal, Template, expand
 from dfos.synth.render import render_frame
@@ -128,3 +130,71 @@ def test_header_files_land_in_the_configured_directory(uves_night: Workspace, tm
     moved = open_workspace(uves_night.root, env={"DFOS_DFO_HDR_DIR": str(tmp_path / "hdr")})
     extract_headers(moved, NIGHT)
     assert len(list((tmp_path / "hdr" / "2013-02-12").glob("*.hdr"))) == 23
+
+
+def _rewrite(ws: Workspace, name: str, **cards: object) -> Path:
+    """Replace an archive frame (hard-linked from the shared night) by a copy with some cards changed."""
+    from astropy.io import fits
+
+    path = next(ws.archive_dir.rglob(name))
+    with fits.open(path, memmap=False) as hdul:
+        copy = fits.HDUList([hdu.copy() for hdu in hdul])  # read before the link is removed
+    path.unlink()
+    for key, value in cards.items():
+        copy[0].header[key] = value
+    copy.writeto(path, output_verify="ignore")
+    return path
+
+
+def test_a_frame_whose_arcfile_is_a_path_is_refused_and_listed(uves_night: Workspace, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    escape = os.path.relpath(outside, uves_night.ab_dir) + "/pwn"
+    victim = "UVES.2013-02-12T18:40:00.500.fits"
+    _rewrite(uves_night, victim, ARCFILE=escape)
+    intake = extract_headers(uves_night, NIGHT)
+    assert victim not in intake.frames and len(intake.frames) == 22
+    (name, reason), = intake.problems
+    assert name == victim and "ARCFILE" in reason and "not a safe file name" in reason
+    assert not (uves_night.hdr_dir / "2013-02-12" / "UVES.2013-02-12T18:40:00.500.hdr").exists()
+    assert f"REFUSED {victim}: ARCFILE" in (uves_night.mon_dir / "headers_2013-02-12.log").read_text()
+    # the rest of the date goes on: its ABs are made, nothing lands outside the workspace
+    result = create_abs(uves_night, NIGHT, "CALIB")
+    assert result.abs and not outside.exists()
+    assert all(p.resolve().is_relative_to(uves_night.root.resolve()) for p in uves_night.ab_dir.iterdir())
+
+
+def test_a_card_astropy_cannot_parse_refuses_only_its_frame(uves_night: Workspace) -> None:
+    from astropy.io import fits
+
+    victim = "UVES.2013-02-12T18:40:00.500.fits"
+    path = next(uves_night.archive_dir.rglob(victim))
+    data = bytearray(path.read_bytes())
+    at = data.index(b"EXPTIME =")
+    data[at : at + 80] = b"EXPTIME = NaN".ljust(80)  # what an editor can write; astropy refuses to read it
+    path.unlink()
+    path.write_bytes(bytes(data))
+    with pytest.raises(fits.verify.VerifyError):
+        _ = fits.getheader(path)["EXPTIME"]
+    intake = extract_headers(uves_night, NIGHT)
+    assert len(intake.frames) == 22
+    assert [(n, "EXPTIME" in why) for n, why in intake.problems] == [(victim, True)]
+
+
+def test_no_frames_exits_2_from_the_command_line(uves_night: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    from dfos.cli.main import main
+
+    code = main(["--root", str(uves_night.root), "headers", "-d", "2013-03-01"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("Error: no UVES frames of 2013-03-01") and len(err.splitlines()) == 1
+
+
+def test_the_command_lists_refused_frames(uves_night: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    from dfos.cli.main import main
+
+    victim = "UVES.2013-02-12T18:40:00.500.fits"
+    _rewrite(uves_night, victim, ARCFILE="../../../../etc/passwd")
+    code = main(["--root", str(uves_night.root), "headers", "-d", "2013-02-12"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert f"1 frame(s) refused: {victim}" in out
+    assert err.startswith(f"Warning: {victim}: refused: ARCFILE") and len(err.splitlines()) == 1

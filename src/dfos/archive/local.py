@@ -19,7 +19,7 @@ from pathlib import Path
 
 from dfos.dates import dfo_date
 from dfos.errors import FormatError
-from dfos.naming import RawName
+from dfos.naming import RawName, safe_name
 
 __all__ = ["MASTERS", "LocalArchive", "master_id"]
 
@@ -40,8 +40,7 @@ class LocalArchive:
 
     def master_path(self, day: date, name: str) -> Path:
         """Where the certified master ``name`` of DFO date ``day`` is (or will be) stored."""
-        if "/" in name or name in ("", ".", ".."):
-            raise FormatError(f"{name!r} is not a file name")
+        safe_name(name, "master name")  # UnsafeName (a FormatError) for a path or anything odd
         return self.root / MASTERS / day.isoformat() / name
 
     def file_path(self, file_id: str) -> Path:

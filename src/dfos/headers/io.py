@@ -3,21 +3,32 @@
 A ``.hdr`` file is the primary header as text: one 80-character card per line,
 ending with the ``END`` card.  Everything downstream reads ``.hdr`` and
 ``.fits`` alike through :func:`read_header`.
+
+Bad input is refused with :class:`FormatError` naming the file (never an astropy or Unicode
+exception): a ``.hdr`` that is not ASCII text or holds a line longer than one card, a card whose
+value astropy cannot parse (``EXPTIME = NaN``, a cut string), a number that is not finite
+(``1.0E999`` reads as infinity).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
 from astropy.io import fits
+from astropy.io.fits.verify import VerifyError
 from astropy.utils.exceptions import AstropyWarning
 
 from dfos.errors import FormatError
 from dfos.fsutil import write_text_atomic
 from dfos.headers.header import Header
 
-__all__ = ["card_text", "fits_primary_header", "parse_hdr_text", "read_header", "write_hdr"]
+__all__ = ["card_pairs", "card_text", "fits_primary_header", "parse_hdr_text", "read_hdr_file", "read_header",
+           "write_hdr"]
+
+#: One FITS card is this many characters; a ``.hdr`` line is one card.
+CARD = 80
 
 
 def fits_primary_header(path: Path) -> fits.Header:
@@ -26,7 +37,7 @@ def fits_primary_header(path: Path) -> fits.Header:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)
             return fits.getheader(path, 0)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, VerifyError) as exc:
         raise FormatError(f"{path}: not a readable FITS file ({exc})") from None
 
 
@@ -36,40 +47,76 @@ def card_text(header: fits.Header) -> str:
     A long string value spans several cards (``CONTINUE``); each gets its own line.
     """
     lines = []
-    for card in header.cards:
-        image = card.image
-        lines += [image[i : i + 80] for i in range(0, len(image), 80)]
-    lines.append("END".ljust(80))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        for card in header.cards:
+            image = card.image
+            lines += [image[i : i + CARD] for i in range(0, len(image), CARD)]
+    lines.append("END".ljust(CARD))
     return "\n".join(lines) + "\n"
 
 
 def parse_hdr_text(text: str, source: str = "<text>") -> fits.Header:
-    """Parse ``.hdr`` text back into an astropy header; it must start with the SIMPLE card."""
+    """Parse ``.hdr`` text back into an astropy header; it must start with the SIMPLE card.
+
+    Every line is at most one card (80 characters) of printable ASCII; FormatError otherwise.
+    """
     if not text.startswith("SIMPLE  =") or not text.isascii() or not text.replace("\n", "").isprintable():
         raise FormatError(f"{source}: not a header file (it must be FITS cards as text, starting with SIMPLE)")
-    body = [line.rstrip("\n").ljust(80) for line in text.splitlines()]
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        if len(line) > CARD:
+            raise FormatError(f"{source}:{number}: a line of {len(line)} characters; a header card is at most {CARD}")
+    body = [line.ljust(CARD) for line in lines]
     body = [line for line in body if line.strip() and not line.startswith("END ") and line.strip() != "END"]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)
             return fits.Header.fromstring("".join(body))
-    except ValueError as exc:
+    except (ValueError, VerifyError) as exc:
         raise FormatError(f"{source}: not a header file ({exc})") from None
 
 
-def _pairs(header: fits.Header) -> list[tuple[str, object]]:
-    return [(card.keyword, card.value) for card in header.cards]
+def card_pairs(header: fits.Header, source: str) -> list[tuple[str, object]]:
+    """``(keyword, value)`` of every card; FormatError naming ``source`` and the card for a value astropy
+    cannot read (``EXPTIME = NaN``, an unclosed string) or a number that is not finite."""
+    pairs: list[tuple[str, object]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        for card in header.cards:
+            keyword = ""
+            try:
+                keyword = card.keyword
+                value = card.value
+            except (VerifyError, ValueError) as exc:
+                what = f"card {keyword}" if keyword else "a card"
+                raise FormatError(f"{source}: unreadable {what}: its value cannot be parsed ({exc})") from None
+            if isinstance(value, float) and not math.isfinite(value):
+                raise FormatError(f"{source}: {keyword} is {value}, not a finite number")
+            pairs.append((keyword, value))
+    return pairs
+
+
+def read_hdr_file(path: Path) -> fits.Header:
+    """A ``.hdr`` file as an astropy header; FormatError naming the file when it is unreadable, not
+    ASCII text (the first offending byte is named) or not header cards."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: byte 0x{data[exc.start]:02x} at offset {exc.start} is not ASCII: "
+                          "a header file is FITS cards as text") from None
+    return parse_hdr_text(text, str(path))
 
 
 def read_header(path: Path) -> Header:
     """The primary header of a ``.fits`` or ``.hdr`` file, keyed by dotted names."""
     if path.suffix == ".hdr":
-        try:
-            text = path.read_text(encoding="ascii", errors="replace")
-        except OSError as exc:
-            raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
-        return Header.from_pairs(_pairs(parse_hdr_text(text, str(path))))
-    return Header.from_pairs(_pairs(fits_primary_header(path)))
+        return Header.from_pairs(card_pairs(read_hdr_file(path), str(path)))
+    return Header.from_pairs(card_pairs(fits_primary_header(path), str(path)))
 
 
 def write_hdr(path: Path, header: fits.Header) -> bool:

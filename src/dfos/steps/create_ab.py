@@ -8,6 +8,12 @@ Files written (all atomically):
 * ``$DFO_MON_DIR/assoc_<MODE>_<DATE>.log``: orphans, unreadable headers, a summary;
 * ``cal_AB`` (CALIB) or ``sci_AB`` (SCIENCE) in DFO_STATUS.
 
+Names from data are never paths: a frame whose ARCFILE is not a safe file name
+(:func:`dfos.naming.safe_name`), and an AB whose name, RAW_TYPE or product names are not, is
+refused (``REFUSED`` in the association log, a warning on the command line); every file written
+is checked to stay in its directory (:func:`dfos.naming.confined`).  A frame whose MJD-OBS or
+EXPTIME is absurd (see :data:`BOUNDS`) is refused the same way, rather than dated absurdly.
+
 Incremental: an AB tagged DONE in the AB list is never touched; an existing AB
 whose association is unchanged keeps its file (and status); a FAILED one is
 re-created; a changed one is rewritten as CREATED.
@@ -15,12 +21,14 @@ re-created; a changed one is rewritten as CREATED.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyWarning
 
 from dfos import clock
 from dfos.ab.format import parse, render
@@ -31,19 +39,28 @@ from dfos.association.explain import explain_lines
 from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib
 from dfos.dates import format_timestamp
-from dfos.errors import FormatError, NotFound, StateError, UsageError
+from dfos.errors import FormatError, NotFound, StateError, UnsafeName, UsageError
 from dfos.fsutil import exclusive_lock, write_if_changed, write_text_atomic
 from dfos.headers.io import card_text, read_header
 from dfos.headers.keywords import to_fits
+from dfos.naming import confined, safe_name
 from dfos.oca.io import load_rules
 from dfos.oca.syntax import RuleSet
 from dfos.status.machine import flags_by_key
 from dfos.workspace import Workspace
 
-__all__ = ["ABList", "CreateResult", "ab_list_lock", "create_abs", "explain_text", "read_ab_list", "rules_of",
-           "tag_done"]
+__all__ = ["BOUNDS", "ABList", "CreateResult", "ab_list_lock", "create_abs", "explain_text", "product_roots",
+           "read_ab_list", "rules_of", "tag_done"]
 
 MODES = ("CALIB", "SCIENCE")
+
+#: The plausible range of the numbers createAB computes with; a frame outside it is refused, naming the
+#: keyword (``EXPTIME = 1.0E308`` would otherwise make an absurd mid-exposure MJD).
+BOUNDS: dict[str, tuple[float, float]] = {
+    "MJD-OBS": (0.0, 100_000.0),  # 1858-11-17 .. 2132-09-01
+    "EXPTIME": (0.0, 86_400.0),  # at most a day, in seconds
+    "TPL.NEXP": (0.0, 100_000.0),
+}
 
 
 @dataclass(frozen=True)
@@ -62,14 +79,27 @@ class ABList:
 
 
 def read_ab_list(path: Path) -> list[ABList]:
-    """Read an AB list (missing file: empty)."""
+    """Read an AB list (missing file: empty).
+
+    FormatError naming the file (and line) for a file that is not UTF-8 text or an AB name that is not
+    a safe file name (:func:`dfos.naming.safe_name`): the names are used as paths in ``$DFO_AB_DIR``.
+    """
     if not path.is_file():
         return []
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: byte 0x{data[exc.start]:02x} at offset {exc.start} is not UTF-8 text") from None
     entries = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue
+        safe_name(fields[0], f"AB name in {path}:{number}")
         fields += ["-"] * (4 - len(fields))
         entries.append(ABList(fields[0], fields[1], fields[2], fields[3], "DONE" in fields[4:]))
     return entries
@@ -94,6 +124,8 @@ class CreateResult:
     """Headers that could not be read."""
     superseded: tuple[str, ...] = ()
     """DONE ABs made again because a better calibration arrived (and the ABs depending on them)."""
+    refused: tuple[tuple[str, str], ...] = ()
+    """Frames and ABs refused because a name from data is not a safe file name: (name, reason)."""
 
 
 def rules_of(workspace: Workspace) -> RuleSet:
@@ -127,10 +159,20 @@ def _bad_header(header: Mapping[str, object], instrument: str) -> str | None:
     nexp = header.get("TPL.NEXP")
     if nexp is not None and (isinstance(nexp, bool) or not isinstance(nexp, (int, float))):
         return f"TPL.NEXP is {nexp!r}, not a number"
+    return _absurd(header)
+
+
+def _absurd(header: Mapping[str, object]) -> str | None:
+    """Which number createAB computes with lies outside :data:`BOUNDS` (None: all are plausible)."""
+    for key, (low, high) in BOUNDS.items():
+        value = header.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
+            return f"{key} is {value!r}, outside {low:g}..{high:g}: refused rather than dated absurdly"
     return None
 
 
-def _frames(workspace: Workspace, day: date) -> tuple[list[Frame], list[tuple[str, str]]]:
+def _frames(workspace: Workspace, day: date,
+            refused: list[tuple[str, str]]) -> tuple[list[Frame], list[tuple[str, str]]]:
     folder = workspace.hdr_dir / day.isoformat()
     if not folder.is_dir():
         raise StateError(f"no headers for {day} in {folder}; extract them first with 'dfos headers -d {day}'")
@@ -145,7 +187,12 @@ def _frames(workspace: Workspace, day: date) -> tuple[list[Frame], list[tuple[st
         if why:
             problems.append((path.name, why))
             continue
-        frames.append(Frame(name=str(cards.get("ARCFILE") or path.stem + ".fits"), header=cards, path=str(path)))
+        try:
+            name = safe_name(str(cards.get("ARCFILE") or path.stem + ".fits"), f"ARCFILE of {path.name}")
+        except UnsafeName as exc:
+            refused.append((path.name, exc.message))
+            continue
+        frames.append(Frame(name=name, header=cards, path=str(path)))
     return frames, problems
 
 
@@ -179,6 +226,10 @@ def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier,
                 if kind == "VCAL" and not header.get("DFOS.FILE"):
                     problems.append((where, "a virtual product without DFOS.FILE (where the product will be)"))
                     continue
+                why = _absurd(header)
+                if why:
+                    problems.append((where, why))
+                    continue
                 frame = classifier.classify(Frame(path.stem + ".fits", header, path=str(path)))
                 ref = f"$DFO_CAL_DIR/{kind}/{folder}/{path.name}"
                 if kind == "MCAL":
@@ -190,14 +241,14 @@ def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier,
 
 
 def _vcal_text(calib: Calib, batch: str) -> str:
-    header = fits.Header()
-    header["SIMPLE"] = True
-    for key, value in calib.frame.header.items():
-        if isinstance(value, (str, int, float, bool)):
-            header[to_fits(key)] = value
-    header[to_fits("DFOS.BATCH")] = batch
-    header[to_fits("DFOS.FILE")] = calib.sof_path
-    return card_text(header)
+    """A virtual product's header as text, built in one go (card by card, astropy takes quadratic time)."""
+    own = {"SIMPLE", "DFOS.BATCH", "DFOS.FILE"}
+    values = [("SIMPLE", True)] + [(k, v) for k, v in calib.frame.header.items()
+                                   if k not in own and isinstance(v, (str, int, float, bool))]
+    values += [("DFOS.BATCH", batch), ("DFOS.FILE", calib.sof_path)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        return card_text(fits.Header([fits.Card(to_fits(k), v) for k, v in values]))
 
 
 def ab_list_lock(workspace: Workspace, mode: str, day: date) -> Path:
@@ -232,7 +283,8 @@ def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
     batch = f"{mode}_{key}"
     rules = rules_of(workspace)
     classifier = Classifier(rules.classify)
-    frames, problems = _frames(workspace, day)
+    refused: list[tuple[str, str]] = []
+    frames, problems = _frames(workspace, day, refused)
     list_path = workspace.mon_dir / f"AB_list_{mode}_{key}"
     done_entries = [entry for entry in read_ab_list(list_path) if entry.done]
     done = {entry.name for entry in done_entries}
@@ -251,6 +303,7 @@ def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
     memory = _memory(workspace, day, batch, classifier, done - open_again, problems)
     result = associate([f for f in frames if f.name not in frozen], rules, memory, instrument=settings.INSTRUMENT,
                        date=key, mode=mode, drs_type=settings.DRS_TYPE, classifier=classifier)
+    result = _refuse_unsafe(result, refused)
 
     final: list[AB] = []
     written: list[str] = []
@@ -262,7 +315,7 @@ def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
     superseded = _with_descendants(better, [p.ab for p in result.abs], done) if better else set()
     for planned in result.abs:
         name = planned.ab.name
-        path = workspace.ab_dir / name
+        path = confined(workspace.ab_dir / name, workspace.ab_dir)
         if name in done and name not in superseded:  # never touched, even if its file has moved on
             kept.append(name)
             final.append(existing.get(name, planned.ab))
@@ -273,7 +326,7 @@ def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
             done.discard(name)
         ab = planned.ab if name in superseded else _carry_status(planned.ab, existing.get(name))
         (written if write_if_changed(path, render(ab)) else unchanged).append(name)
-        alog = workspace.ab_dir / (name.removesuffix(".ab") + ".alog")
+        alog = confined(workspace.ab_dir / (name.removesuffix(".ab") + ".alog"), workspace.ab_dir)
         write_if_changed(alog, "\n".join(explain_lines(planned)) + "\n")
         final.append(ab)
     made = {p.ab.name for p in result.abs}
@@ -291,7 +344,7 @@ def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
     write_if_changed(list_path, "".join(e.render() + "\n" for e in entries))
     if written:
         write_text_atomic(workspace.mon_dir / "LAST_AB", written[-1] + "\n")
-    _write_log(workspace, key, mode, result, problems)
+    _write_log(workspace, key, mode, result, problems, refused)
     workspace.status_log.append("cal_AB" if mode == "CALIB" else "sci_AB", key, clock.now(workspace.settings))
     return CreateResult(
         date=day,
@@ -304,7 +357,37 @@ def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
         orphans=tuple((o.frame.name, o.reason) for o in result.orphans),
         problems=tuple(problems),
         superseded=tuple(sorted(superseded)),
+        refused=tuple(refused),
     )
+
+
+def _unsafe(ab: AB) -> str | None:
+    """Why an AB cannot be written (a name from data that is not a safe file name), None when it can."""
+    try:
+        safe_name(ab.name, "AB name")
+        safe_name(ab.raw_type, f"RAW_TYPE of {ab.name}")  # a directory of PROD_PATH
+        safe_name(ab.prod_root, f"PROD_ROOT of {ab.name}")
+        safe_name(ab.log_name, f"LOG_NAME of {ab.name}")
+        for product in ab.products:
+            safe_name(product.name, f"product name of {ab.name}")
+    except UnsafeName as exc:
+        return exc.message
+    return None
+
+
+def _refuse_unsafe(result: AssociationResult, refused: list[tuple[str, str]]) -> AssociationResult:
+    """The association without the ABs (and their virtual products) whose names are unsafe; each is listed
+    in ``refused``."""
+    bad = {}
+    for planned in result.abs:
+        why = _unsafe(planned.ab)
+        if why:
+            bad[planned.ab.name] = why
+    if not bad:
+        return result
+    refused += [(name[:100], why) for name, why in bad.items()]
+    return replace(result, abs=tuple(p for p in result.abs if p.ab.name not in bad),
+                   vcals=tuple(c for c in result.vcals if c.producer not in bad))
 
 
 def _inputs(ab: AB) -> set[tuple[str, str]]:
@@ -325,6 +408,12 @@ def _with_descendants(roots: set[str], abs_: list[AB], done: set[str]) -> set[st
     return chosen
 
 
+def product_roots(workspace: Workspace) -> tuple[Path, ...]:
+    """Where an AB's products may be (its PROD_PATH): ``$DFS_PRODUCT``, ``$DFO_CAL_DIR`` (after move),
+    ``$DFO_SCI_DIR``."""
+    return tuple(workspace.path(key) for key in ("DFS_PRODUCT", "DFO_CAL_DIR", "DFO_SCI_DIR"))
+
+
 def supersession_log(workspace: Workspace, batch: str) -> Path:
     """``$DFO_MON_DIR/supersessions_<MODE>_<DATE>``: one line per superseded AB run."""
     return workspace.mon_dir / f"supersessions_{batch}"
@@ -340,7 +429,7 @@ def _supersede(workspace: Workspace, old: AB, new: AB, reason: str) -> None:
     previous = log.read_text(encoding="utf-8").splitlines() if log.is_file() else []
     number = sum(1 for line in previous if line.split()[1:2] == [old.name]) + 1
     aside = workspace.path("DFO_LOG_DIR") / key / "superseded" / f"{stem}.{number}"
-    product_dir = workspace.expand(old.prod_path)
+    product_dir = confined(workspace.expand(old.prod_path), *product_roots(workspace))
     files = sorted(product_dir.glob(f"{old.prod_root}_*")) if product_dir.is_dir() else []
     files += [p for p in (workspace.ab_dir / old.log_name, workspace.ab_dir / old.name) if p.is_file()]
     aside.mkdir(parents=True, exist_ok=True)
@@ -361,7 +450,7 @@ def _existing(workspace: Workspace, batch: str) -> dict[str, AB]:
             ab = parse(path.read_text(encoding="utf-8", errors="replace"), str(path))
         except (FormatError, OSError):
             continue  # not an AB (a directory, an unreadable file): not ours to touch
-        if ab.batch_id == batch:
+        if ab.batch_id == batch and _unsafe(ab) is None:  # an AB with an unsafe name is never touched
             found[ab.name] = ab
     return found
 
@@ -389,12 +478,12 @@ def _write_vcals(workspace: Workspace, key: str, batch: str, result: Association
             if header.get("DFOS.BATCH") == batch and header.get("DFOS.AB") not in kept:
                 path.unlink(missing_ok=True)  # the AB that would make it is gone or INCOMPLETE now
     for name, calib in wanted.items():
-        target = folder / name
+        target = confined(folder / safe_name(name, "virtual product name"), folder)
         write_if_changed(target, _vcal_text(calib, batch))
 
 
 def _write_log(workspace: Workspace, key: str, mode: str, result: AssociationResult,
-               problems: list[tuple[str, str]]) -> None:
+               problems: list[tuple[str, str]], refused: list[tuple[str, str]]) -> None:
     complete = sum(1 for p in result.abs if p.ab.completeness is Completeness.COMPLETE)
     lines = [f"# association log of {mode} {key}",
              f"ABs: {len(result.abs)} ({complete} COMPLETE, {len(result.abs) - complete} INCOMPLETE); "
@@ -402,6 +491,7 @@ def _write_log(workspace: Workspace, key: str, mode: str, result: AssociationRes
     lines += [f"INCOMPLETE {p.ab.name}: {reason}" for p in result.abs for reason in p.ab.missing]
     lines += [f"ORPHAN {o.frame.name}: {o.reason}" for o in result.orphans]
     lines += [f"UNREADABLE {name}: {reason}" for name, reason in problems]
+    lines += [f"REFUSED {name}: {reason}" for name, reason in refused]
     write_text_atomic(workspace.mon_dir / f"assoc_{mode}_{key}.log", "\n".join(lines) + "\n")
 
 

@@ -23,6 +23,7 @@ from dfos.config.settings import Flavour
 from dfos.dates import parse_date
 from dfos.errors import FormatError, InvalidDate, NotFound
 from dfos.fsutil import atomic_path
+from dfos.naming import confined
 from dfos.workspace import Workspace
 
 __all__ = ["archive_client", "copy_verified", "download_slots", "fetch_many", "fetch_master", "fetch_masters",
@@ -82,7 +83,7 @@ def restore_master(workspace: Workspace, target: Path) -> bool:
 
 def fetch_master(workspace: Workspace, name: str) -> Path:
     """Make one certified master available again; ``name`` is ``<DATE>/<file>`` under ``$DFO_CAL_DIR``."""
-    target = workspace.cal_dir / name
+    target = confined(workspace.cal_dir / name, workspace.cal_dir)
     if not target.is_file() and not restore_master(workspace, target):
         where = workspace.settings.ARCHIVE_URL or workspace.archive_dir
         raise NotFound(f"the master {name} is not in the archive {where}")

@@ -12,7 +12,14 @@ and the AB's parameters, ``OMP_NUM_THREADS`` set for its slot; keep its log as
 
 A failure is classified: ``missing_input``, ``recipe_error`` (exit code and the
 recipe's last ERROR line), ``crash`` (killed by a signal), ``timeout``,
-``infrastructure`` (esorex missing, a disk refusing a write).
+``infrastructure`` (esorex missing, a disk refusing a write).  An infrastructure failure says
+nothing about the AB: its PROCESS_STATUS is left as it was and the products this run had placed
+are removed again, so running it again once the cause is fixed just works.
+
+Names from data are never paths: before anything is written, the AB's name, LOG_NAME,
+PROD_ROOT and product names must be safe file names and PROD_PATH must lie under
+``$DFS_PRODUCT``, ``$DFO_CAL_DIR`` or ``$DFO_SCI_DIR`` (raw frames are fetched only into
+``$DFO_RAW_DIR``, masters only into ``$DFO_CAL_DIR``); otherwise :class:`UnsafeName` (exit 5).
 """
 
 from __future__ import annotations
@@ -45,7 +52,8 @@ from dfos.dates import format_timestamp, parse_date
 from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError, ExternalToolError, FormatError, StateError
 from dfos.fsutil import exclusive_lock, write_text_atomic
-from dfos.steps.create_ab import ab_list_lock
+from dfos.naming import confined, safe_name
+from dfos.steps.create_ab import ab_list_lock, product_roots
 from dfos.steps.fetch import archive_client, copy_verified, restore_master
 from dfos.workspace import Workspace
 
@@ -100,9 +108,22 @@ def _last_error(log: Path) -> str:
     return (causes or errors or [""])[-1]
 
 
+def check_names(workspace: Workspace, ab: AB) -> Path:
+    """Refuse (:class:`UnsafeName`) an AB whose names from data could write outside its directories;
+    return the product directory (PROD_PATH)."""
+    safe_name(ab.name, "AB name")
+    safe_name(ab.log_name, f"LOG_NAME of {ab.name}")
+    safe_name(ab.prod_root, f"PROD_ROOT of {ab.name}")
+    for product in ab.products:
+        safe_name(product.name, f"product name (PRODUCTS) of {ab.name}")
+    return confined(workspace.expand(ab.prod_path), *product_roots(workspace))
+
+
 def _fetch_raw(workspace: Workspace, target: Path) -> bool:
     """Fetch a raw frame from the archive into place (verified, atomic); False if the archive lacks it.
     A transfer that fails for another reason raises OSError (an infrastructure failure)."""
+    confined(target, workspace.raw_dir)
+    safe_name(target.name, "raw frame name")
     try:
         fetch_verified(archive_client(workspace), target.name, target.parent,
                        retries=workspace.settings.DOWNLOAD_RETRIES)
@@ -132,6 +153,7 @@ def _inputs(workspace: Workspace, ab: AB) -> list[str]:
 def _fetch_master(workspace: Workspace, target: Path) -> bool:
     """Fetch a certified master back from the archive; False if there is none (or it is no master).
     A transfer that fails for another reason raises OSError (an infrastructure failure)."""
+    confined(target, workspace.cal_dir)
     try:
         return restore_master(workspace, target)
     except FormatError:
@@ -222,15 +244,22 @@ def process_ab(
     ab = load_ab(workspace, name)
     if ab.completeness is Completeness.INCOMPLETE:
         raise StateError(f"{ab.name} is INCOMPLETE ({'; '.join(ab.missing)[:200]}): it is never run")
+    check_names(workspace, ab)
     settings = workspace.settings
     started = clock.now(settings)
     t0 = time.monotonic()
-    log_path = workspace.ab_dir / ab.log_name
-    log_path.unlink(missing_ok=True)  # a failure must never point at an earlier run's log
+    log_path = confined(workspace.ab_dir / ab.log_name, workspace.ab_dir)
+    placed: list[Path] = []
 
     def finish(status: ProcessStatus, failure: Failure | None, message: str, exit_code: int | None = None,
                sig: int | None = None, rss: int | None = None) -> RunRecord:
-        set_process_status(workspace, ab, status)
+        if failure is Failure.INFRASTRUCTURE:  # not the AB's fault: its status stays, its partial products go
+            for path in placed:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            message += f"; {ab.name} keeps PROCESS_STATUS {ab.process_status.value}: run it again once this is fixed"
+        else:
+            set_process_status(workspace, ab, status)
         return RunRecord(
             ab=ab.name, batch_id=ab.batch_id, recipe=ab.recipe, started=format_timestamp(started),
             ended=format_timestamp(clock.now(settings)), status=status.value,
@@ -239,25 +268,18 @@ def process_ab(
         )
 
     try:
+        log_path.unlink(missing_ok=True)  # a failure must never point at an earlier run's log
         missing = _inputs(workspace, ab)
     except OSError as exc:
-        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"fetching inputs: {exc}")
+        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"fetching inputs: {_os_error(exc)}")
     if missing:
         return finish(ProcessStatus.FAILED, Failure.MISSING_INPUT, "; ".join(missing))
 
-    if work_dir is None:  # a run by hand: a fresh directory of its own
-        workspace.work_root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=ab.name.removesuffix(".ab") + ".", dir=workspace.work_root))
-    else:  # a cascade's run: the directory named for its attempt
-        try:
-            work_dir.mkdir(parents=True)
-        except FileExistsError:  # an older run's kept one (the cascade was started afresh): replaced
-            shutil.rmtree(work_dir)
-            work_dir.mkdir()
-        work = work_dir
+    try:
+        work = _prepare(workspace, ab, work_dir)
+    except OSError as exc:
+        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"writing the SOF: {_os_error(exc)}")
     sof = work / (ab.name.removesuffix(".ab") + ".sof")
-    sof.write_text("".join(f"{_sof_path(workspace.expand(path), work)} {tag}\n" for path, tag in ab.sof),
-                   encoding="utf-8")
     esorex = _which(settings.ESOREX)
     if esorex is None:
         return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE,
@@ -291,10 +313,14 @@ def process_ab(
     rss = int(usage.ru_maxrss)
     if timed_out.is_set() and code != -signal.SIGKILL:
         timed_out.clear()  # it ended on its own just as the deadline came
-    for produced in ("esorex.log", ".logfile"):  # after a crash only .logfile remains
-        if (work / produced).is_file():
-            shutil.copyfile(work / produced, log_path)
-            break
+    try:
+        for produced in ("esorex.log", ".logfile"):  # after a crash only .logfile remains
+            if (work / produced).is_file():
+                shutil.copyfile(work / produced, log_path)
+                break
+    except OSError as exc:
+        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"keeping the log: {_os_error(exc)}",
+                      exit_code=code, rss=rss)
     if timed_out.is_set():
         return finish(ProcessStatus.FAILED, Failure.TIMEOUT, f"killed after {settings.RECIPE_TIMEOUT:g} s",
                       rss=rss)
@@ -310,13 +336,41 @@ def process_ab(
         return finish(ProcessStatus.FAILED, Failure.RECIPE_ERROR, f"exit code {code}: {error}", exit_code=code,
                       rss=rss)
     try:
-        _collect(workspace, ab, work)
-    except (OSError, ValueError) as exc:
-        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"placing products: {exc}", exit_code=0, rss=rss)
+        _collect(workspace, ab, work, placed)
+    except OSError as exc:
+        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"placing products: {_os_error(exc)}",
+                      exit_code=0, rss=rss)
     except DfosError as exc:
         return finish(ProcessStatus.FAILED, Failure.RECIPE_ERROR, exc.message, exit_code=0, rss=rss)
     _remove_tree(work)
     return finish(ProcessStatus.SUCCESSFUL, None, "", exit_code=0, rss=rss)
+
+
+def _os_error(exc: OSError) -> str:
+    """An OS error in words, with the file it concerns (``No space left on device (ENOSPC): /path``)."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0)
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{f' ({name})' if name else ''}{where}"
+
+
+def _prepare(workspace: Workspace, ab: AB, work_dir: Path | None) -> Path:
+    """The run's working directory, with the SOF written in it."""
+    if work_dir is None:  # a run by hand: a fresh directory of its own
+        workspace.work_root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=ab.name.removesuffix(".ab") + ".", dir=workspace.work_root))
+    else:  # a cascade's run: the directory named for its attempt
+        try:
+            work_dir.mkdir(parents=True)
+        except FileExistsError:  # an older run's kept one (the cascade was started afresh): replaced
+            shutil.rmtree(work_dir)
+            work_dir.mkdir()
+        work = work_dir
+    sof = work / (ab.name.removesuffix(".ab") + ".sof")
+    sof.write_text("".join(f"{_sof_path(workspace.expand(path), work)} {tag}\n" for path, tag in ab.sof),
+                   encoding="utf-8")
+    return work
 
 
 class _Watchdog:
@@ -387,27 +441,43 @@ def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> int:
     return proc.pid
 
 
-def _collect(workspace: Workspace, ab: AB, work: Path) -> None:
-    """Move the products esorex lists to their AB names in ``$DFS_PRODUCT/<RAW_TYPE>/<DATE>``."""
+def _listing(work: Path) -> list[tuple[str, str]]:
+    """(file name, PRO.CATG) of each product esorex lists in ``products.json``; ExternalToolError when the
+    listing is no list of ``{"name", "category"}`` objects."""
     listing = work / "products.json"
-    made = json.loads(listing.read_text(encoding="utf-8")) if listing.is_file() else []
+    if not listing.is_file():
+        return []
+    try:
+        made = json.loads(listing.read_bytes())
+        pairs = [(Path(str(item["name"])).name, str(item["category"])) for item in made]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ExternalToolError(f"{listing}: not esorex's list of products ({type(exc).__name__})") from None
+    return pairs
+
+
+def _collect(workspace: Workspace, ab: AB, work: Path, placed: list[Path]) -> None:
+    """Move the products esorex lists to their AB names in ``$DFS_PRODUCT/<RAW_TYPE>/<DATE>`` (each one placed
+    is added to ``placed``)."""
     expected = list(ab.products)
-    target_dir = workspace.expand(ab.prod_path)
+    target_dir = check_names(workspace, ab)
     extra = len(expected)
-    for item in made:
-        source = work / Path(item["name"]).name
-        match = next((p for p in expected if p.catg == item["category"]), None)
+    moves = []
+    for name, category in _listing(work):
+        match = next((p for p in expected if p.catg == category), None)
         if match is not None:
             expected.remove(match)
             target = target_dir / match.name
         else:
             target = target_dir / f"{ab.prod_root}_{extra:04d}.fits"
             extra += 1
-        _place(source, target)
+        moves.append((work / name, target))
     if expected:
         raise ExternalToolError(f"{ab.recipe} made no {', '.join(p.catg for p in expected)}")
-    for paf in sorted(work.glob("*.paf")):  # QC1 parameter files some recipes leave (GIRAFFE's qc0000.paf)
-        _place(paf, target_dir / f"{ab.prod_root}_{paf.name}")
+    # QC1 parameter files some recipes leave (GIRAFFE's qc0000.paf)
+    moves += [(paf, target_dir / f"{ab.prod_root}_{paf.name}") for paf in sorted(work.glob("*.paf"))]
+    for source, target in moves:
+        _place(source, confined(target, target_dir))
+        placed.append(target)
 
 
 def record_run(workspace: Workspace, run: RunRecord, dag_id: str | None = None, attempt: int | None = None) -> None:

@@ -28,6 +28,8 @@ def create_ab_cmd(cli: Cli, mode: str, day: date) -> None:
     night's virtual products, and writes the ABs to $DFO_AB_DIR, virtual product
     headers to $DFO_CAL_DIR/VCAL/DATE, AB_list_MODE_DATE and cal_AB (sci_AB).
     Re-running it updates only what changed; ABs tagged DONE are never touched.
+    A frame or AB whose name from data is not a safe file name (ARCFILE
+    '../../etc/passwd') is refused with a warning; the others go on.
     """
     result = create_abs(cli.workspace(), day, mode)
     incomplete = [ab for ab in result.abs if ab.completeness.value == "INCOMPLETE"]
@@ -41,6 +43,8 @@ def create_ab_cmd(cli: Cli, mode: str, day: date) -> None:
         click.echo(f"  orphan     {name}: {reason}")
     for name, reason in result.problems:
         click.echo(f"Warning: {name}: skipped: {reason}", err=True)
+    for name, reason in result.refused:
+        click.echo(f"Warning: {name}: refused: {reason}", err=True)
 
 
 @click.command("explain")

@@ -24,7 +24,10 @@ def headers_cmd(cli: Cli, day: date) -> None:
     Writes $DFO_HDR_DIR/DATE/<frame>.hdr (one 80-character card per line) and
     $DFO_MON_DIR/list_hdr_DATE, creates $DFO_RAW_DIR/DATE, and appends
     fits_Requested to DFO_STATUS the first time the date is seen.  Templates
-    that straddle the 12:00 UT boundary go entirely to the later date.
+    that straddle the 12:00 UT boundary go entirely to the later date.  A frame
+    whose header is unreadable or whose ARCFILE is not a safe file name is
+    refused with a warning and listed in $DFO_MON_DIR/headers_DATE.log; the
+    others go on.  No frame of DATE in the archive: exit 2.
     """
     workspace = cli.workspace()
     with progress_bar(f"headers {day}") as progress:
@@ -36,7 +39,8 @@ def headers_cmd(cli: Cli, day: date) -> None:
     if intake.first_time:
         click.echo(f"{day}: fits_Requested (new date)")
     if intake.problems:
-        click.echo(f"{day}: {len(intake.problems)} frame(s) skipped, their headers are unreadable (see warnings)")
+        names = ", ".join(name for name, _ in intake.problems)
+        click.echo(f"{day}: {len(intake.problems)} frame(s) refused: {names} (reasons in {intake.log})")
 
 
 @click.command("demo-data")
