@@ -39,7 +39,8 @@ from dfos.steps.score import latest_decisions
 from dfos.workspace import Workspace
 
 __all__ = ["ACCEPT", "MAX_COMMENT", "REJECT", "CertRow", "CertifyResult", "Decision", "Evidence",
-           "certification_rows", "certify", "check_state", "parse_decisions", "read_ab_file", "read_decisions", "read_evidence"]
+           "certification_rows", "certify", "check_state", "parse_decisions", "read_ab_file", "read_decisions",
+           "read_evidence"]
 
 ACCEPT, REJECT = "certified", "rejected"
 #: The longest comment a decision may carry (the monitor's form cuts there too).
