@@ -347,3 +347,39 @@ def test_finish_and_cleanup_refuse_when_what_they_rely_on_is_missing(capsys: pyt
     err = capsys.readouterr().err
     assert code == 3 and message in err and len(err.strip().splitlines()) == 1, err
     assert _status(workspace) == before and not (workspace.mon_dir / "HISTORY").exists()
+
+
+@pytest.mark.parametrize(("plan", "code", "message"), [
+    (None, 3, ".move_CALIB.json (a move plan) is a directory"),
+    (b"[{\"source\": 1}]", 5, ".move_CALIB.json: entry 1: expected an object with exactly the keys"),
+    (b"[\xff]", 5, ".move_CALIB.json (a move plan) is not UTF-8 text"),
+    (b"[" * 5000, 5, ".move_CALIB.json: not a move plan"),
+    ('[{"source": "{outside}", "target": "{cal}/x.fits", "sha256": "' + "0" * 64 + '", "size": 1}]', 5,
+     "entry 1: {outside} lies outside"),
+    ('[{"source": "{product}", "target": "{outside}", "sha256": "' + "0" * 64 + '", "size": 1}]', 5,
+     "entry 1: {outside} lies outside"),
+])
+def test_move_refuses_a_broken_or_tampered_plan(capsys: pytest.CaptureFixture[str], workspace: Workspace,
+                                                tmp_path: object, plan: bytes | str | None, code: int,
+                                                message: str) -> None:
+    from pathlib import Path
+
+    _certified(workspace)
+    cal = workspace.cal_dir / "2013-02-12"
+    cal.mkdir(parents=True)
+    outside = Path(str(tmp_path)) / "precious.txt"
+    outside.write_text("keep me\n")
+    names = {"outside": str(outside), "cal": str(cal),
+             "product": str(workspace.path("DFS_PRODUCT") / "BIAS_BLUE" / "2013-02-12" / "r.x_0000.fits")}
+    if plan is None:
+        (cal / ".move_CALIB.json").mkdir()
+    else:
+        for key, value in names.items():
+            plan = plan.replace(f"{{{key}}}", value) if isinstance(plan, str) else plan
+        (cal / ".move_CALIB.json").write_bytes(plan.encode() if isinstance(plan, str) else plan)
+    before = _status(workspace)
+    capsys.readouterr()
+    got = main(["--root", str(workspace.root), "move", "-d", "2013-02-12"])
+    err = capsys.readouterr().err
+    assert got == code and message.format(**names) in err and len(err.strip().splitlines()) == 1, err
+    assert outside.read_text() == "keep me\n" and _status(workspace) == before and (workspace.ab_dir / A).is_file()

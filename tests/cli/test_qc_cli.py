@@ -63,3 +63,29 @@ def test_process_ab_exits_10_when_its_implicit_processqc_failed(capsys: pytest.C
                                                                            ab_runs.c.message))}
     assert runs["C1.ab"][0] == "SUCCESSFUL" and "processQC failed: " in str(runs["C1.ab"][1])  # the run record says it
     assert "processQC" not in str(runs["C0.ab"][1])
+
+
+def test_process_qc_of_a_non_utf8_ab_is_one_line(capsys: pytest.CaptureFixture[str], workspace: Workspace) -> None:
+    from chains import write_chain
+
+    write_chain(workspace, 1, 0)
+    path = workspace.ab_dir / "C0.ab"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\n# \xff\xfe\n", 1))
+    code, _, err = run(capsys, "--root", str(workspace.root), "process-qc", "-a", "C0.ab")
+    assert code == 5 and str(path) in err and "not UTF-8" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (b"threshold = 5\n", "'threshold' must be [[threshold]] tables"),
+    (b'[[threshold]]\nparam = "QC X"\nlow = 1.0\nlast = 1.5\n', "last must be a whole number"),
+    (b'[[threshold]]\nparam = "QC X"\nlow = 1.0\npro_catg = 5\n', "pro_catg must be text"),
+    (b'[[threshold]]\nparam = "QC \xff"\nlow = 1.0\n', "not UTF-8 text"),
+    (b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n", "thresholds_UVES.toml"),
+])
+def test_a_broken_threshold_file_is_one_line_exit_4(capsys: pytest.CaptureFixture[str], workspace: Workspace,
+                                                    text: bytes, message: str) -> None:
+    from dfos.steps.score import threshold_file
+
+    threshold_file(workspace).write_bytes(text)
+    code, _, err = run(capsys, "--root", str(workspace.root), "health")
+    assert code == 4 and message in err and len(err.strip().splitlines()) == 1, err
