@@ -58,3 +58,29 @@ def test_paf_lines_become_parameters() -> None:
     assert set(params) == {"QC DID", "QC DARK CURRENT", "QC GLOW POSX"}
     assert params["QC DARK CURRENT"].value == 3.5 and params["QC DID"].text == "ESO-VLT-DIC.GIRAFFE_QC-0.2"
     assert all(p.source == "paf" for p in params.values())
+
+
+def test_a_long_paf_line_is_parsed_in_linear_time() -> None:
+    """A 5 MB PAF line took the old regular expression cubic time (4,000 characters: 31 s)."""
+    import signal
+
+    from dfos.qc.extract import parse_paf
+
+    def hung(*_: object) -> None:
+        raise TimeoutError("parse_paf hung on a long line")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)  # a hang guard only: linear parsing takes well under a second
+    try:
+        assert parse_paf("QC.A" + " " * 5_000_000 + "x") == {}
+        assert parse_paf("QC.B  " + "y" * 5_000_000 + " ; # c")["QC.B"][0] == "y" * 5_000_000
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_a_qc_dictionary_of_many_continuation_lines_is_read_in_linear_time() -> None:
+    from dfos.qc.dictionary import parse_dictionary
+
+    (entry,) = parse_dictionary("Parameter Name: QC X\nDescription: a\n" + "  more\n" * 200_000)
+    assert entry.description.count("more") == 200_000

@@ -3,6 +3,7 @@ night associates the new masters from MCAL (no VCAL, no WAITFOR) and processes w
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from dfos.db import archive_catalog, engine_for_url
-from dfos.errors import DfosError
+from dfos.errors import DfosError, StateError
 from dfos.steps.certify import Decision, certify, parse_decisions
 from dfos.steps.create_ab import create_abs
 from dfos.steps.demo_data import generate_night
@@ -139,3 +140,35 @@ def test_light_certification_finish_before_ingest_and_cleanup_of_what_is_not_arc
     kept = cleanup(later, NIGHT)
     assert kept.replaced == () and sorted(kept.kept) == MASTERS  # nothing archived: every FITS stays
     assert sorted(p.name for p in (later.cal_dir / "2013-02-12").glob("*.fits")) == MASTERS
+
+
+def test_each_step_checks_its_evidence_on_a_real_night(processed: Workspace) -> None:
+    """Issue 14, problem 3: a removed AB list, a list replaced by a directory, a master gone after move."""
+    ws = processed
+    ab_list = ws.mon_dir / "AB_list_CALIB_2013-02-12"
+    saved = ab_list.read_bytes()
+    ab_list.unlink()
+    with pytest.raises(StateError, match=r"AB_list_CALIB_2013-02-12 .* is missing"):
+        certify(ws, "CALIB", NIGHT, accept_green=True)
+    ab_list.mkdir()
+    with pytest.raises(StateError, match="is a directory"):
+        certify(ws, "CALIB", NIGHT, accept_green=True)
+    ab_list.rmdir()
+    ab_list.write_bytes(saved)
+    done = certify(ws, "CALIB", NIGHT, parse_decisions(f"{ORDERPOS} accept\n{FLAT} accept\n"), accept_green=True)
+    assert done.certified_flag
+    product = ws.expand(load_ab(ws, DARK).prod_path) / f"{load_ab(ws, DARK).prod_root}_0000.fits"
+    hidden = product.with_name("hidden")
+    product.rename(hidden)
+    with pytest.raises(StateError, match=re.escape(f"{product} is missing")):
+        move(ws, "CALIB", NIGHT)  # nothing moved
+    assert not (ws.cal_dir / "2013-02-12").exists() and "cal_Updated" not in ws.status_log.path.read_text()
+    hidden.rename(product)
+    move(ws, "CALIB", NIGHT)
+    master = ws.cal_dir / "2013-02-12" / "UV_MDAR_130212A_BLUE.fits"
+    master.rename(master.with_name("elsewhere"))
+    with pytest.raises(StateError, match=re.escape("UV_MDAR_130212A_BLUE.fits is missing")):
+        finish(ws, NIGHT)
+    assert "finished" not in ws.status_log.path.read_text() and list((ws.raw_dir / "2013-02-12").glob("*.fits"))
+    master.with_name("elsewhere").rename(master)
+    assert finish(ws, NIGHT).raw_deleted == 19

@@ -25,6 +25,9 @@ class DictionaryEntry:
     type: str
 
 
+_HEAD = re.compile(r"^([A-Z][A-Za-z ]+):\s*(.*)$")
+
+
 def _pattern(name: str) -> re.Pattern[str]:
     words = []
     for word in name.split():
@@ -34,29 +37,32 @@ def _pattern(name: str) -> re.Pattern[str]:
 
 
 def parse_dictionary(text: str) -> list[DictionaryEntry]:
-    """The entries of a dictionary file (blocks of ``Field: value`` lines, continued by indentation)."""
+    """The entries of a dictionary file (blocks of ``Field: value`` lines, continued by indentation).
+
+    Any text parses (lines that fit no block are skipped), in time linear in its length."""
     entries: list[DictionaryEntry] = []
-    fields: dict[str, str] = {}
+    fields: dict[str, list[str]] = {}
     last = ""
 
     def flush() -> None:
-        if fields.get("Parameter Name"):
-            entries.append(DictionaryEntry(fields["Parameter Name"], fields.get("Unit", ""),
-                                           fields.get("Comment Field", ""),
-                                           " ".join(fields.get("Description", "").split()), fields.get("Type", "")))
+        value = {name: " ".join(parts) for name, parts in fields.items()}
+        if value.get("Parameter Name"):
+            entries.append(DictionaryEntry(value["Parameter Name"], value.get("Unit", ""),
+                                           value.get("Comment Field", ""),
+                                           " ".join(value.get("Description", "").split()), value.get("Type", "")))
         fields.clear()
 
     for line in text.splitlines():
         if line.startswith("#"):
             continue
-        head = re.match(r"^([A-Z][A-Za-z ]+):\s*(.*)$", line)
+        head = _HEAD.match(line)
         if head and not line[0].isspace():
             if head[1] == "Parameter Name":
                 flush()
             last = head[1]
-            fields[last] = head[2].strip()
+            fields[last] = [head[2].strip()]
         elif line.strip() and last:
-            fields[last] = f"{fields[last]} {line.strip()}"
+            fields.setdefault(last, []).append(line.strip())
     flush()
     return entries
 

@@ -34,19 +34,40 @@ def header_params(cards: Iterable[tuple[str, object, str]], dictionary: QCDictio
     return [QC1Param(n, p.value, p.text, p.unit, p.description, p.source) for n, p in found.items()]
 
 
-_PAF_LINE = re.compile(r'^(?P<key>[A-Z][A-Z0-9_.\-]*)\s+(?P<value>"[^"]*"|[^;#]*?)\s*;\s*(?:#\s*(?P<comment>.*))?$')
+_PAF_KEY = re.compile(r"[A-Z][A-Z0-9_.\-]*")
+
+
+def _paf_line(line: str) -> tuple[str, str, str] | None:
+    """(key, value, comment) of ``KEY  value;  # comment`` (the value ``"quoted"`` or up to the ``;``), else None.
+
+    Split by hand rather than by one regular expression: a long line costs linear time, not cubic."""
+    parts = line.strip().split(None, 1)
+    if len(parts) != 2 or not _PAF_KEY.fullmatch(parts[0]):
+        return None
+    key, rest = parts
+    close = rest.find('"', 1) if rest.startswith('"') else -1
+    if close > 0 and rest[close + 1:].lstrip().startswith(";"):
+        value, tail = rest[:close + 1], rest[close + 1:].lstrip()[1:]
+    else:
+        value, semicolon, tail = rest.partition(";")
+        if not semicolon or "#" in value:
+            return None
+    tail = tail.strip()
+    if tail and not tail.startswith("#"):
+        return None
+    value = value.strip()
+    if value.startswith('"') and value.endswith('"'):
+        value = value[1:-1]
+    return key, value, tail[1:].strip()
 
 
 def parse_paf(text: str) -> dict[str, tuple[str, str]]:
     """The keyword lines of a PAF file: dotted key -> (value as written, comment); the PAF header is skipped."""
     found: dict[str, tuple[str, str]] = {}
     for line in text.splitlines():
-        match = _PAF_LINE.match(line.strip())
-        if match and not match["key"].startswith("PAF."):
-            value = match["value"].strip()
-            if value.startswith('"') and value.endswith('"'):
-                value = value[1:-1]
-            found[match["key"]] = (value, (match["comment"] or "").strip())
+        parsed = _paf_line(line)
+        if parsed and not parsed[0].startswith("PAF."):
+            found[parsed[0]] = (parsed[1], parsed[2])
     return found
 
 

@@ -60,16 +60,20 @@ _KEYS = {"param", "pro_catg", "setup", "method", "low", "high", "k", "last", "mi
 
 
 def parse_thresholds(text: str, source: str = "<thresholds>") -> list[Threshold]:
-    """Read a threshold file; a mistake raises :class:`ConfigError` naming the entry."""
+    """Read a threshold file; a mistake raises :class:`ConfigError` naming the entry (the file is
+    configuration: exit 4)."""
     try:
         document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError) as exc:  # nesting too deep; a 5000-digit number
+        raise ConfigError(f"{source}: {str(exc)[:200]}") from None
     unknown = set(document) - {"threshold"}
     if unknown:
         raise ConfigError(f"{source}: unknown table {sorted(unknown)[0]!r} (only [[threshold]] entries)")
+    entries = document.get("threshold", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: 'threshold' must be [[threshold]] tables")
     found = []
-    for number, entry in enumerate(document.get("threshold", []), start=1):
+    for number, entry in enumerate(entries, start=1):
         where = f"{source}: threshold {number}"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: not a table")
@@ -88,6 +92,15 @@ def parse_thresholds(text: str, source: str = "<thresholds>") -> list[Threshold]
 
 
 def _check(t: Threshold) -> None:
+    for name in ("param", "pro_catg", "setup", "method", "label"):
+        if not isinstance(getattr(t, name), str):
+            raise ValueError(f"{name} must be text")
+    for name in ("last", "min_values"):
+        value = getattr(t, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be a whole number")
+    if not isinstance(t.health, bool):
+        raise ValueError("health must be true or false")
     for name in ("low", "high", "k"):
         value = getattr(t, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
@@ -104,10 +117,16 @@ def _check(t: Threshold) -> None:
 
 
 def load_thresholds(path: Path) -> list[Threshold]:
+    """The thresholds of a file (none when it does not exist); not UTF-8: a :class:`ConfigError` naming it."""
     try:
-        return parse_thresholds(path.read_text(encoding="utf-8"), str(path))
+        data = path.read_bytes()
     except FileNotFoundError:
         return []
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    return parse_thresholds(text, str(path))
 
 
 def find_threshold(thresholds: Iterable[Threshold], param: str, pro_catg: str, setup: str) -> Threshold | None:

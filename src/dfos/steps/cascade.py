@@ -2,7 +2,9 @@
 
 An execAB file runs processAB per AB (with QCBQS_TYPE IMPLICIT, processQC follows each success in
 the same task); an execQC file (SER, PAR) runs processQC per AB, as the QC cascade
-``QC_<MODE>_<DATE>``.
+``QC_<MODE>_<DATE>``.  An IMPLICIT processQC that fails does not fail its AB, but it is said: in the
+AB's QC log, in the message of the AB's run record (``ab_runs.message``: ``processQC failed: ...``)
+and, for ``dfos process-ab``, by its exit status.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import func, select, update
+
 from dfos.ab.model import ProcessStatus
 from dfos.ab.store import read_ab
 from dfos.cascade.run import CascadeResult, cascade_state, run_cascade, work_dir
 from dfos.config.load import batch_resources, recipe_limits
 from dfos.dates import parse_date
+from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError, UsageError
 from dfos.executors.base import Executor, Task
 from dfos.executors.condor import CondorExecutor
@@ -54,8 +59,22 @@ def implicit_qc(workspace: Workspace, name: str) -> str:
         message = f"processQC broke: {type(exc).__name__}: {exc}"
         with contextlib.suppress(OSError):
             write_qc_problem(workspace, name, message)
-        return message
-    return "" if ok else f"processQC: {message}"
+        ok = False
+    if ok:
+        return ""
+    trouble = f"processQC failed: {' '.join(message.split())[:1000]}"
+    with contextlib.suppress(Exception):  # the run record only repeats what the QC log says
+        _note_on_run(workspace, name, trouble)
+    return trouble
+
+
+def _note_on_run(workspace: Workspace, name: str, note: str) -> None:
+    """Add a note to the message of the AB's newest run record."""
+    with engine_for_url(workspace.db_url).begin() as db:
+        newest = db.execute(select(func.max(ab_runs.c.id)).where(ab_runs.c.ab == name)).scalar()
+        if newest is not None:
+            old = db.execute(select(ab_runs.c.message).where(ab_runs.c.id == newest)).scalar() or ""
+            db.execute(update(ab_runs).where(ab_runs.c.id == newest).values(message=f"{old}; {note}" if old else note))
 
 
 def run_cascade_ab(workspace: Workspace, name: str, dag_id: str, attempt: int, threads: int = 1,

@@ -9,6 +9,13 @@
 * ``cleanup``: replaces each ingested FITS of ``$DFO_CAL_DIR/<DATE>`` by its ``.hdr`` header, only
   when both the local file and the archived copy have the checksum the catalog recorded; refuses a
   date that is not finished unless forced.
+
+``finish`` and ``cleanup`` first check what they rely on (:func:`check_moved`, :func:`check_ingested`):
+the move finished (its plan ``$DFO_CAL_DIR/<DATE>/.move_<MODE>.json`` is gone), the evidence agrees
+(:func:`dfos.steps.certify.read_evidence`), every moved AB is in ``$DFO_LOG_DIR/<DATE>`` and every
+product of an accepted AB is in ``$DFO_CAL_DIR/<DATE>`` (as FITS, or as its ``.hdr`` after cleanup),
+and every line of the ingest list matches the archive catalog.  Otherwise they refuse, naming the
+file, before they delete anything.
 """
 
 from __future__ import annotations
@@ -21,17 +28,20 @@ from astropy.io import fits
 
 from dfos import clock
 from dfos.dates import dfo_date, format_timestamp
+from dfos.db import engine_for_url
 from dfos.errors import FormatError, StateError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.headers.io import parse_hdr_text, write_hdr
-from dfos.naming import RawName
+from dfos.naming import RawName, safe_name
 from dfos.status.machine import flags_by_key
+from dfos.steps.certify import ACCEPT, read_ab_file, read_evidence
 from dfos.steps.fetch import archive_client
 from dfos.steps.ingest import WorkspaceArchive, ingest_list
-from dfos.steps.safe_move import Planned, carry_out, sha256
+from dfos.steps.safe_move import Planned, carry_out, read_text, sha256
+from dfos.steps.score import latest_decisions
 from dfos.workspace import Workspace
 
-__all__ = ["CleanupResult", "FinishResult", "cleanup", "finish", "remove"]
+__all__ = ["CleanupResult", "FinishResult", "check_ingested", "check_moved", "cleanup", "finish", "remove"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,53 @@ def _flags(workspace: Workspace, day: date) -> list[str]:
     return flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
 
 
+def check_moved(workspace: Workspace, mode: str, day: date) -> None:
+    """Refuse (naming the file) unless the move of MODE DATE finished and left everything where it said."""
+    key = day.isoformat()
+    plan = workspace.cal_dir / key / f".move_{mode}.json"
+    if plan.exists() or plan.is_symlink():
+        raise StateError(f"{plan} is still there: the move of {mode} {key} did not finish; "
+                         f"run 'dfos move -m {mode} -d {key}' again")
+    evidence = read_evidence(workspace, mode, day)
+    names = [name for name, _ in evidence.successful()]
+    with engine_for_url(workspace.db_url).begin() as db:
+        decided = latest_decisions(db, names)
+    log_dir = workspace.path("DFO_LOG_DIR") / key
+    for name in names:
+        moved = read_ab_file(log_dir / name)  # move wrote every decided AB there
+        if decided.get(name, ("", ""))[0] != ACCEPT:
+            continue
+        for product in moved.products:
+            path = workspace.expand(moved.prod_path) / product.name
+            if not (path.is_file() or path.with_suffix(".hdr").is_file()):
+                raise StateError(f"{path} is missing: {log_dir / name} names it as a certified product of {key}; "
+                                 "restore it (it is in the archive once ingested) before closing the date")
+
+
+def check_ingested(workspace: Workspace, mode: str, day: date) -> dict[str, tuple[str, int]]:
+    """The ingest list of MODE DATE (name -> (sha256, size); empty: not ingested), refused (naming the
+    list) unless each line matches the archive catalog."""
+    listing = ingest_list(workspace, mode, day)
+    if not listing.exists() and not listing.is_symlink():
+        return {}
+    entries: dict[str, tuple[str, int]] = {}
+    for number, line in enumerate(read_text(listing, "the ingest list").splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 3 or not fields[2].isdigit() or len(fields[2]) > 19:
+            raise FormatError(f"{listing}:{number}: expected '<name> <sha256> <size>'")
+        entries[safe_name(fields[0], f"the name on {listing}:{number}")] = (fields[1], int(fields[2]))
+    archive = WorkspaceArchive(workspace)
+    for name, (digest, size) in entries.items():
+        entry = archive.lookup(name)
+        if entry is None or (entry.sha256, entry.size) != (digest, size):
+            what = "has no entry for it" if entry is None else "records other bytes"
+            raise StateError(f"{listing} lists {name}, but the archive catalog {what}: the evidence disagrees; "
+                             "refused")
+    return entries
+
+
 def finish(workspace: Workspace, day: date) -> FinishResult:
     """Run finishNight for a date; see the module docstring."""
     key = day.isoformat()
@@ -53,6 +110,10 @@ def finish(workspace: Workspace, day: date) -> FinishResult:
         raise StateError(f"{key} is finished already")
     if not any(f in flags for f in ("cal_Updated", "sci_Updated")):
         raise StateError(f"{key} is not moved yet: finish comes after 'dfos move' (no cal_Updated in DFO_STATUS)")
+    for mode, prefix in (("CALIB", "cal"), ("SCIENCE", "sci")):
+        if f"{prefix}_Updated" in flags:
+            check_moved(workspace, mode, day)
+            check_ingested(workspace, mode, day)
     warnings = []
     if "cal_Updated" in flags and not ingest_list(workspace, "CALIB", day).is_file():
         warnings.append(f"ingestion of CALIB {key} is still open (see JOBS_INGEST)")
@@ -116,8 +177,17 @@ class CleanupResult:
 def cleanup(workspace: Workspace, day: date, force: bool = False) -> CleanupResult:
     """Replace ingested FITS files of ``$DFO_CAL_DIR/<DATE>`` by their headers; see the module docstring."""
     key = day.isoformat()
-    if "finished" not in _flags(workspace, day) and not force:
+    flags = _flags(workspace, day)
+    if "finished" not in flags and not force:
         raise StateError(f"{key} is not finished: cleanup comes after 'dfos finish -d {key}' (or use --force)")
+    if not {"cal_Updated", "finished"} & set(flags):  # finish needs it (and may trim it from DFO_STATUS)
+        raise StateError(f"{key} is not moved yet ('cal_Updated' is not in DFO_STATUS): nothing certified to clean up")
+    check_moved(workspace, "CALIB", day)
+    for name in check_ingested(workspace, "CALIB", day):
+        local = workspace.cal_dir / key / name
+        if not (local.is_file() or local.with_suffix(".hdr").is_file()):
+            raise StateError(f"{local} is missing: {ingest_list(workspace, 'CALIB', day)} lists it as ingested; "
+                             "restore it from the archive")
     archive = WorkspaceArchive(workspace)
     replaced, kept = [], []
     for path in sorted((workspace.cal_dir / key).glob("*.fits")):

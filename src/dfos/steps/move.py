@@ -13,7 +13,10 @@ place, where they become the calibration memory of the next nights.
    date as the masters; every product and every MCALIB input is checked to exist;
 5. ``cal_Updated`` is appended and the ingest call is added to ``JOBS_INGEST``.
 
-Running it again after it completed changes nothing.
+Running it again after it completed changes nothing.  Before anything moves, the evidence is checked
+(:func:`dfos.steps.certify.read_evidence`: the AB list, the AB files, the database), every product a
+decided AB names must exist under ``$DFS_PRODUCT`` and an interrupted move's plan must be a valid plan
+whose files lie in the date's directories; otherwise it refuses, naming the file, and moves nothing.
 """
 
 from __future__ import annotations
@@ -26,16 +29,16 @@ from pathlib import Path
 from astropy.io import fits
 
 from dfos import clock
-from dfos.ab.format import parse, render
+from dfos.ab.format import render
 from dfos.ab.model import AB, CalibInput, Product
 from dfos.db import engine_for_url
-from dfos.errors import StateError
+from dfos.errors import StateError, UnsafeName
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.headers.io import write_hdr
-from dfos.naming import CalibName
+from dfos.naming import CalibName, confined, safe_name
 from dfos.status.machine import flags_by_key
-from dfos.steps.certify import ACCEPT, REJECT, certification_rows
-from dfos.steps.safe_move import Planned, carry_out, read_plan, sha256, write_plan
+from dfos.steps.certify import ACCEPT, REJECT, certification_rows, read_evidence
+from dfos.steps.safe_move import MovePlan, Planned, carry_out, read_plan, sha256, write_plan
 from dfos.steps.score import latest_decisions
 from dfos.workspace import Workspace
 
@@ -60,6 +63,38 @@ def append_job_line(workspace: Workspace, name: str, line: str) -> None:
         text = path.read_text(encoding="utf-8") if path.is_file() else job_header(workspace)
         if line not in text.splitlines():
             write_text_atomic(path, text.rstrip("\n") + "\n" + line + "\n", mode=0o755)
+
+
+def _expected(workspace: Workspace, abs_: list[AB]) -> None:
+    """Refuse (naming the file) unless every product each AB names is in its product directory, under
+    ``$DFS_PRODUCT``: moving nothing where products are expected is no move."""
+    product_root = workspace.path("DFS_PRODUCT")
+    for ab in abs_:
+        product_dir = workspace.expand(ab.prod_path)
+        try:
+            confined(product_dir, product_root)
+        except UnsafeName:
+            raise UnsafeName(f"{ab.name}: PROD_PATH {ab.prod_path} lies outside {product_root}: refused") from None
+        for product in ab.products:
+            path = product_dir / safe_name(product.name, f"a product name of {ab.name}")
+            if not path.is_file():
+                raise StateError(f"{path} is missing: {ab.name} names it as a product, and move only moves what "
+                                 "processing made; process the AB again or fix its products")
+
+
+def _checked_plan(workspace: Workspace, plan_file: Path, plan: MovePlan, key: str) -> MovePlan:
+    """An interrupted move's plan, refused unless each file comes from the products or the AB directory
+    and goes to the date's calibration or log directory."""
+    sources = (workspace.path("DFS_PRODUCT"), workspace.ab_dir)
+    targets = (workspace.cal_dir / key, workspace.path("DFO_LOG_DIR") / key)
+    for number, entry in enumerate(plan, start=1):
+        for path, roots in ((entry.source, sources), (entry.target, targets)):
+            try:
+                confined(Path(path), *roots)
+            except UnsafeName:
+                raise UnsafeName(f"{plan_file}: entry {number}: {path} lies outside "
+                                 f"{' and '.join(str(r) for r in roots)}: refused") from None
+    return plan
 
 
 def _plan(workspace: Workspace, mode: str, day: date, abs_: list[AB], decided: dict[str, str]) -> list[Planned]:
@@ -135,19 +170,22 @@ def move(workspace: Workspace, mode: str, day: date) -> MoveResult:
     if f"{prefix}_Certif" not in flags:
         raise StateError(f"{mode} {key} is not certified yet ('{prefix}_Certif' is not in DFO_STATUS): "
                         f"run 'dfos certify -m {mode} -d {key}' first")
-    rows = certification_rows(workspace, mode, day)
+    evidence = read_evidence(workspace, mode, day)
+    rows = certification_rows(workspace, mode, day, evidence)
     with engine_for_url(workspace.db_url).begin() as db:
         decided = {name: decision for name, (decision, _) in latest_decisions(db, [r.ab for r in rows]).items()}
     undecided = [r.ab for r in rows if decided.get(r.ab) not in (ACCEPT, REJECT)]
     if undecided:
         raise StateError(f"{len(undecided)} AB(s) of {key} have no decision (e.g. {undecided[0]}): certify them first")
     log_dir = workspace.path("DFO_LOG_DIR") / key
-    abs_ = [parse(p.read_text(encoding="utf-8"), str(p)) for p in
-            ((workspace.ab_dir / r.ab) if (workspace.ab_dir / r.ab).is_file() else log_dir / r.ab for r in rows)]
+    abs_ = [evidence.abs[r.ab] for r in rows]
     plan = read_plan(plan_file)
     if plan is None:
+        _expected(workspace, abs_)
         plan = _plan(workspace, mode, day, abs_, decided)
         write_plan(plan_file, plan)
+    else:
+        plan = _checked_plan(workspace, plan_file, plan, key)
     moved = carry_out(plan)
     renamed = {entry.source: entry.target for entry in plan}
     masters = []

@@ -27,7 +27,7 @@ from dfos import clock
 from dfos.ab.model import AB, ProcessStatus
 from dfos.dates import format_timestamp
 from dfos.db import ab_qc, engine_for_url, qc1_params
-from dfos.errors import StateError
+from dfos.errors import FormatError, StateError
 from dfos.fsutil import write_text_atomic
 from dfos.qc.dictionary import QCDictionary
 from dfos.qc.extract import header_params, paf_params, parse_paf
@@ -118,7 +118,11 @@ def measure_ab(workspace: Workspace, ab: AB) -> list[ProductQC]:
 def process_qc(workspace: Workspace, name: str) -> QCResult:
     """Run processQC for one AB; see the module docstring.  Raises :class:`DfosError` for an AB that did
     not succeed (there is nothing to measure)."""
-    ab = load_ab(workspace, name)
+    try:
+        ab = load_ab(workspace, name)
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{workspace.ab_dir / Path(name).name} (an AB file) is not UTF-8 text (byte {exc.start}): "
+                          "refused") from None
     if ab.process_status is not ProcessStatus.SUCCESSFUL:
         raise StateError(f"{ab.name} is {ab.process_status.value}, not SUCCESSFUL: it has no products to measure")
     products = measure_ab(workspace, ab)

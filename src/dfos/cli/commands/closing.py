@@ -18,7 +18,8 @@ from dfos.steps.certify import (
     Decision,
     certification_rows,
     certify,
-    parse_decisions,
+    check_state,
+    read_decisions,
 )
 from dfos.steps.finish import cleanup, finish, remove
 from dfos.steps.ingest import ingest
@@ -67,11 +68,12 @@ def certify_cmd(cli: Cli, mode: str, day: date, light: bool, accept_green: bool,
     $DFO_MON_DIR/reassociate_<MODE>_<DATE>.
     """
     workspace = cli.workspace()
-    rows = certification_rows(workspace, mode.upper(), day)
-    decisions = parse_decisions(batch.read_text(encoding="utf-8"), str(batch)) if batch else []
+    decisions = read_decisions(batch) if batch else []
     if interactive is None:
         interactive = not decisions and not accept_green and sys.stdin.isatty()
     if interactive:
+        check_state(workspace, mode, day, light)
+        rows = certification_rows(workspace, mode.upper(), day)
         decisions = _ask([r for r in rows if r.decision not in (ACCEPT, REJECT) or r.by == "auto"])
     result = certify(workspace, mode, day, decisions, accept_green, light, user or getpass.getuser())
     for row in certification_rows(workspace, mode.upper(), day):

@@ -11,7 +11,8 @@ from dfos.steps.process_ab import process_ab, record_run
 
 __all__ = ["process_ab_cmd"]
 
-#: Exit code of ``process-ab`` when the AB ran and FAILED (distinct from operator errors).
+#: Exit code of ``process-ab`` when the AB ran and FAILED, or succeeded but its IMPLICIT processQC failed
+#: (distinct from operator errors; stderr says which).
 FAILED_EXIT = 10
 
 
@@ -29,7 +30,9 @@ def process_ab_cmd(cli: Cli, ctx: click.Context, name: str, threads: int, dag_id
 
     Exits 0 when the AB succeeded and 10 when it FAILED (the reason is printed
     and stored in the workspace database).  With QCBQS_TYPE IMPLICIT processQC
-    follows a success.  With --dag-id and --attempt (a Slurm or HTCondor job of a
+    follows a success; when processQC fails the AB stays SUCCESSFUL, but the
+    command exits 10 as well, with 'processQC failed: <why>' on stderr (also in
+    the AB's QC log and its run record).  With --dag-id and --attempt (a Slurm or HTCondor job of a
     cascade) the run is recorded as that attempt, in its own working directory,
     exactly as the local executor records it.
     """
@@ -48,8 +51,9 @@ def process_ab_cmd(cli: Cli, ctx: click.Context, name: str, threads: int, dag_id
     if run.ok:
         click.echo(f"{run.ab}: SUCCESSFUL in {run.wall_s:.1f} s ({run.recipe}, peak {run.max_rss_kb or 0} kB)")
         trouble = implicit_qc(workspace, name)  # QCBQS_TYPE IMPLICIT: QC follows at once
-        if trouble:
-            click.echo(f"{run.ab}: {trouble}", err=True)
+        if trouble:  # the AB stays SUCCESSFUL (a cascade goes on), but this command did not do all it should
+            click.echo(f"{run.ab}: SUCCESSFUL, but {trouble}", err=True)
+            ctx.exit(FAILED_EXIT)
         return
     click.echo(f"{run.ab}: FAILED ({run.failure}) after {run.wall_s:.1f} s: {run.message}", err=True)
     ctx.exit(FAILED_EXIT)
