@@ -90,7 +90,7 @@ def test_an_edited_ab_cannot_write_outside_the_workspace(faked: Workspace, tmp_p
 
 
 def test_a_full_disk_is_an_infrastructure_failure_that_leaves_the_ab_as_it_was(
-        faked: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+        faked: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     (faked.ab_dir / "P.ab").write_text(render(_ab()))
     real = step._place
     calls: list[Path] = []
@@ -108,6 +108,12 @@ def test_a_full_disk_is_an_infrastructure_failure_that_leaves_the_ab_as_it_was(
     assert load_ab(faked, "P.ab").process_status is ProcessStatus.CREATED  # not FAILED as if the recipe failed
     product_dir = faked.path("DFS_PRODUCT") / "T" / "2013-02-12"
     assert _files(product_dir) == []  # the half-placed product was taken back
+    calls.clear()
+    monkeypatch.setenv("DFOS_ESOREX", str(faked.settings.ESOREX))
+    code = main(["--root", str(faked.root), "process-ab", "-a", "P.ab"])  # by hand: one line, exit 3, not "FAILED"
+    err = capsys.readouterr().err
+    assert code == 3 and err.startswith("Error: P.ab was not run to the end") and len(err.splitlines()) == 1, err
+    assert load_ab(faked, "P.ab").process_status is ProcessStatus.CREATED
     monkeypatch.setattr(step, "_place", real)  # space was freed: running it again just works
     again = process_ab(faked, "P.ab")
     assert again.ok, again.message

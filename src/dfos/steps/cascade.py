@@ -139,10 +139,12 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
     # createAB and createJob leave them alone from now on.  An AB file whose PROCESS_STATUS a power
     # cut lost (it is written without fsync; the database is written first) is set right here.
     ended = {str(r["ab"]): r["state"] for r in cascade_state(workspace, dag_id) if r["state"] in _FINAL}
+    # an AB whose last attempt failed for the infrastructure (a full disk) keeps its status: it never ran to the end
+    kept = _infrastructure_failures(workspace, dag_id, [n for n, s in ended.items() if s == "failed"])
     batches: dict[str, set[str]] = {}
     for name, state in ended.items():
         ab = read_ab(workspace.ab_dir, name)
-        if ab.process_status is not _FINAL[state]:
+        if ab.process_status is not _FINAL[state] and name not in kept:
             set_process_status(workspace, ab, _FINAL[state])
         if state == "succeeded":
             batches.setdefault(ab.batch_id, set()).add(name)
@@ -153,3 +155,14 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
 
 
 _FINAL = {"succeeded": ProcessStatus.SUCCESSFUL, "failed": ProcessStatus.FAILED}
+
+
+def _infrastructure_failures(workspace: Workspace, dag_id: str, names: list[str]) -> set[str]:
+    """Those of ``names`` whose newest run in cascade ``dag_id`` failed for the infrastructure."""
+    if not names:
+        return set()
+    newest = (select(ab_runs.c.ab, func.max(ab_runs.c.id).label("id"))
+              .where(ab_runs.c.dag_id == dag_id, ab_runs.c.ab.in_(names)).group_by(ab_runs.c.ab).subquery())
+    with engine_for_url(workspace.db_url).connect() as db:
+        rows = db.execute(select(ab_runs.c.ab, ab_runs.c.failure).join(newest, ab_runs.c.id == newest.c.id)).all()
+    return {str(r.ab) for r in rows if r.failure == "infrastructure"}

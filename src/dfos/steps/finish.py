@@ -31,7 +31,7 @@ from dfos.dates import dfo_date, format_timestamp
 from dfos.db import engine_for_url
 from dfos.errors import FormatError, StateError
 from dfos.fsutil import exclusive_lock, write_text_atomic
-from dfos.headers.io import parse_hdr_text, write_hdr
+from dfos.headers.io import read_hdr_file, write_hdr
 from dfos.naming import RawName, safe_name
 from dfos.status.machine import flags_by_key
 from dfos.steps.certify import ACCEPT, read_ab_file, read_evidence
@@ -197,7 +197,7 @@ def cleanup(workspace: Workspace, day: date, force: bool = False) -> CleanupResu
             continue
         hdr = path.with_suffix(".hdr")
         write_hdr(hdr, fits.getheader(path))
-        if parse_hdr_text(hdr.read_text(encoding="ascii"), str(hdr)).get("HIERARCH ESO PRO CATG") is None:
+        if read_hdr_file(hdr).get("HIERARCH ESO PRO CATG") is None:
             kept.append(path.name)  # the header did not survive: keep the FITS file
             continue
         path.unlink()

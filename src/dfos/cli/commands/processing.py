@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dfos.cli.context import Cli, pass_cli
-from dfos.errors import UsageError
+from dfos.errors import UsageError, WorkspaceError
 from dfos.steps.cascade import implicit_qc, run_cascade_ab
 from dfos.steps.process_ab import process_ab, record_run
 
@@ -29,7 +29,8 @@ def process_ab_cmd(cli: Cli, ctx: click.Context, name: str, threads: int, dag_id
     """Run one AB (DFOS processAB): fetch inputs, run esorex, place products, record the run.
 
     Exits 0 when the AB succeeded and 10 when it FAILED (the reason is printed
-    and stored in the workspace database).  With QCBQS_TYPE IMPLICIT processQC
+    and stored in the workspace database); 3 when the infrastructure failed
+    (a full disk, a refused write): the AB keeps its status, run it again.  With QCBQS_TYPE IMPLICIT processQC
     follows a success; when processQC fails the AB stays SUCCESSFUL, but the
     command exits 10 as well, with 'processQC failed: <why>' on stderr (also in
     the AB's QC log and its run record).  With --dag-id and --attempt (a Slurm or HTCondor job of a
@@ -55,5 +56,7 @@ def process_ab_cmd(cli: Cli, ctx: click.Context, name: str, threads: int, dag_id
             click.echo(f"{run.ab}: SUCCESSFUL, but {trouble}", err=True)
             ctx.exit(FAILED_EXIT)
         return
+    if run.failure == "infrastructure":  # not the AB's fault (a full disk, a refused write): it keeps its status
+        raise WorkspaceError(f"{run.ab} was not run to the end: {run.message}")
     click.echo(f"{run.ab}: FAILED ({run.failure}) after {run.wall_s:.1f} s: {run.message}", err=True)
     ctx.exit(FAILED_EXIT)
