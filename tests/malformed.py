@@ -3,6 +3,7 @@ mutations of a file's bytes (cut lines, duplicated lines, odd bytes, path escape
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from hypothesis import strategies as st
@@ -51,12 +52,15 @@ def sample_abs() -> list[AB]:
     ]
 
 
-_names = st.text(_SAFE, min_size=1, max_size=30).filter(lambda s: s[0] not in "-." and s not in (".", ".."))
+_names = st.builds(str.__add__, st.sampled_from(_SAFE[:-2]), st.text(_SAFE, max_size=29))
 _words = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=20)
 _one_line = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=30).map(str.strip)
-_paths = st.builds(lambda var, parts: "/".join([var, *parts]),
-                   st.sampled_from(["$DFO_RAW_DIR", "$DFO_CAL_DIR", "$DFS_PRODUCT", "$DFO_SCI_DIR"]),
+_nonempty_line = st.builds(str.__add__, _words, _one_line).map(str.strip)
+_product_dirs = ["$DFO_CAL_DIR", "$DFS_PRODUCT", "$DFO_SCI_DIR"]
+_paths = st.builds(lambda var, parts: "/".join([var, *parts]), st.sampled_from(["$DFO_RAW_DIR", *_product_dirs]),
                    st.lists(_names, min_size=1, max_size=3))
+_prod_paths = st.builds(lambda var, parts: "/".join([var, *parts]), st.sampled_from(_product_dirs),
+                        st.lists(_names, max_size=3))
 _mjd = st.integers(0, 10**13).map(lambda n: n / 10**8)
 _calibs = st.builds(CalibInput, _paths, _names, _paths, st.booleans(), st.none() | _names.map(lambda n: n + ".ab"),
                     st.none() | st.integers(0, 99))
@@ -73,40 +77,44 @@ def ab_strategy(draw: st.DrawFn) -> AB:
         batch_id=draw(_names), event=draw(_one_line), action=draw(_one_line),
         completeness=draw(st.sampled_from(Completeness)), process_status=draw(st.sampled_from(ProcessStatus)),
         obs_prog_id=draw(_one_line), obs_id=draw(_one_line), obs_mode=draw(_one_line), mjd_obs=draw(_mjd),
-        mjd_obs_mod=draw(_mjd), prod_root=draw(_names), prod_path=draw(_paths.filter(lambda p: "RAW" not in p)),
+        mjd_obs_mod=draw(_mjd), prod_root=draw(_names), prod_path=draw(_prod_paths),
         log_name=draw(_names),
         match_keys=tuple(draw(st.lists(st.tuples(_words.filter(lambda w: "=" not in w), _one_line), max_size=3))),
         rawfiles=tuple(raws), mcalib=tuple(draw(st.lists(_calibs, max_size=3))),
         massoc=tuple(draw(st.lists(_calibs, max_size=2))),
-        params=tuple(draw(st.lists(_one_line.filter(bool), max_size=2))),
+        params=tuple(draw(st.lists(_nonempty_line, max_size=2))),
         products=tuple(draw(st.lists(st.builds(Product, _names, _names), max_size=3))),
         waitfor=tuple(draw(st.lists(_names.map(lambda n: n + ".ab"), max_size=2))),
-        missing=tuple(draw(st.lists(_one_line.filter(bool), max_size=2))),
+        missing=tuple(draw(st.lists(_nonempty_line, max_size=2))),
     )
     if draw(st.booleans()):
         ab = replace(ab, sof_content=tuple(draw(st.lists(st.tuples(_paths, _names), min_size=1, max_size=3))))
     return ab
 
 
-def _cut(lines: list[bytes], i: int) -> list[bytes]:
-    return lines[:i] + lines[i + 1 :]
+def _swap(lines: list[bytes], i: int) -> list[bytes]:
+    return [*lines[:i], b"  ".join(reversed(lines[i].split(None, 1))) + b"\n", *lines[i + 1 :]]
+
+
+def _edit(old: bytes, new: bytes) -> Callable[[list[bytes], int], list[bytes]]:
+    """Replace the first ``old`` in line i by ``new``."""
+    return lambda lines, i: [*lines[:i], lines[i].replace(old, new, 1), *lines[i + 1 :]]
 
 
 #: Byte-level mutations of a text file: each takes the lines (with their newlines) and an index.
-MUTATIONS = {
-    "drop_line": _cut,
-    "duplicate_line": lambda lines, i: lines[: i + 1] + lines[i:],
-    "truncate_line": lambda lines, i: lines[:i] + [lines[i][: len(lines[i]) // 2]],
-    "swap_fields": lambda lines, i: lines[:i] + [b"  ".join(reversed(lines[i].split(None, 1))) + b"\n"]
-    + lines[i + 1 :],
-    "non_utf8": lambda lines, i: lines[:i] + [lines[i][:5] + b"\xff\xfe\x80" + lines[i][5:]] + lines[i + 1 :],
-    "nul_byte": lambda lines, i: lines[:i] + [lines[i].replace(b" ", b"\x00", 1)] + lines[i + 1 :],
-    "dotdot": lambda lines, i: lines[:i] + [lines[i].replace(b"$", b"../../../../tmp/x/", 1).replace(
-        b"  ", b"  ../../", 1)] + lines[i + 1 :],
-    "absolute": lambda lines, i: lines[:i] + [lines[i].replace(b"$DF", b"/etc/passwd/$DF", 1)] + lines[i + 1 :],
-    "huge_line": lambda lines, i: lines[:i] + [lines[i].rstrip(b"\n") + b"9" * 100_000 + b"\n"] + lines[i + 1 :],
-    "newline_in_value": lambda lines, i: lines[:i] + [lines[i].replace(b"  ", b"  \r\x85", 1)] + lines[i + 1 :],
-    "nan": lambda lines, i: lines[:i] + [lines[i].replace(b"5", b"nan", 1)] + lines[i + 1 :],
+MUTATIONS: dict[str, Callable[[list[bytes], int], list[bytes]]] = {
+    "drop_line": lambda lines, i: [*lines[:i], *lines[i + 1 :]],
+    "duplicate_line": lambda lines, i: [*lines[: i + 1], *lines[i:]],
+    "truncate_line": lambda lines, i: [*lines[:i], lines[i][: len(lines[i]) // 2]],
+    "swap_fields": _swap,
+    "non_utf8": lambda lines, i: [*lines[:i], lines[i][:5] + b"\xff\xfe\x80" + lines[i][5:], *lines[i + 1 :]],
+    "nul_byte": _edit(b" ", b"\x00"),
+    "dotdot": _edit(b"$", b"$DFS_PRODUCT/../../../../tmp/x/"),
+    "dotdot_name": _edit(b"  ", b"  ../../"),
+    "absolute": _edit(b"$DF", b"/etc/passwd/$DF"),
+    "huge_line": lambda lines, i: [*lines[:i], lines[i].rstrip(b"\n") + b"9" * 100_000 + b"\n", *lines[i + 1 :]],
+    "newline_in_value": _edit(b"  ", b"  \r\x85"),
+    "nan": _edit(b"5", b"nan"),
     "crlf": lambda lines, i: [line.replace(b"\n", b"\r\n") for line in lines],
     "empty": lambda lines, i: [],
 }

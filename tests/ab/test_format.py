@@ -43,7 +43,7 @@ FLAT = render(sample_ab())
     ("old", "new", "message"),
     [
         ("AB_NAME         UVES", "AB_NAME         ../../etc/UVES", "AB_NAME '../../etc/UVES"),
-        ("PROD_PATH       $DFS_PRODUCT", "PROD_PATH       /tmp/x", "PROD_PATH '/tmp/x/FLAT_BLUE/2013-02-12' must start with"),
+        ("PROD_PATH       $DFS_PRODUCT", "PROD_PATH       /tmp/x", "PROD_PATH '/tmp/x/FLAT_BLUE/2013-02-12' must"),
         ("PROD_PATH       $DFS_PRODUCT/", "PROD_PATH       $DFS_PRODUCT/../../", "PROD_PATH component '..'"),
         ("PROD_PATH       $DFS_PRODUCT", "PROD_PATH       $DFO_MON_DIR", "must start with one of"),
         ("PROD_PATH       $DFS_PRODUCT", "PROD_PATH       $DFO_BIN_DIR", "must start with one of"),
@@ -64,7 +64,8 @@ FLAT = render(sample_ab())
         ("DATE            2013-02-12", "DATE            ../2013", "DATE '../2013' is not a date"),
         ("RAW_MATCH_KEY   TPL.START=", "RAW_MATCH_KEY   TPL.START", "expected 'RAW_MATCH_KEY <KEY>=<value>'"),
         ("RAWFILE         $DFO_RAW_DIR/2013-02-12/UVES.2013-02-12T21:52:00.500.fits  FLAT_BLUE",
-         "RAWFILE         $DFO_RAW_DIR/2013-02-12/UVES.2013-02-12T21:52:00.500.fits", "expected 'RAWFILE <path> <TAG>'"),
+         "RAWFILE         $DFO_RAW_DIR/2013-02-12/UVES.2013-02-12T21:52:00.500.fits",
+         "expected 'RAWFILE <path> <TAG>'"),
         ("ACTION ", "ACTON  ", "unknown qualifier 'ACTON'"),
     ],
 )
@@ -116,7 +117,7 @@ def test_read_ab_names_the_file_for_bytes_directories_and_size(tmp_path: Path) -
     (tmp_path / "big.ab").write_bytes(b"#" * (5 * 1024 * 1024))
     with pytest.raises(FormatError, match="larger than"):
         read_ab_file(tmp_path / "big.ab")
-    with pytest.raises(NotFound, match="no AB x.ab in"):
+    with pytest.raises(NotFound, match=r"no AB x\.ab in"):
         read_ab(tmp_path, "x.ab")
     for name in ("a\nb.ab", "x" * 5_000_000, "..", ""):
         with pytest.raises(NotFound) as err:

@@ -56,7 +56,7 @@ def _q(key: str, *values: object) -> str:
 
 
 def render_lines(ab: AB) -> Iterator[str]:
-    """The lines of an AB file (:func:`check` first: raise :class:`FormatError` for an AB that could not be read back)."""
+    """The lines of an AB file; :class:`FormatError` (from :func:`check`) for an AB that could not be read back."""
     check(ab)
     yield f"# Association Block written by dfos {__version__} (dfos create-ab)"
     yield _q("TOOL_VERSION", f"dfos-{__version__}")
