@@ -468,5 +468,5 @@ def test_malformed_input(c: Case, processed: Path, tmp_path: Path, monkeypatch: 
     assert not ESCAPE.exists(), f"{c.id}: wrote {ESCAPE}"
     if 2 <= code <= 6 or c.argv[0] in READ_ONLY:
         after = date_files(ws, damaged_files)
-        changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k) and not owned_by(c.ab, k)}
-        assert not changed, f"{c.id}: exit {code} but the date changed: {sorted(changed)[:5]}"
+        differ = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k) and not owned_by(c.ab, k)}
+        assert not differ, f"{c.id}: exit {code} but the date changed: {sorted(differ)[:5]}"
