@@ -33,6 +33,18 @@ def test_check_good_and_bad_files(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert code == 5 and "cannot read" in err
 
 
+def test_check_refuses_rule_files_that_are_not_utf8(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.oca"
+    latin1.write_bytes('// r\u00e8gle\nif X == 1 then { Y = "\u00e9"; }\n'.encode("latin-1"))
+    code, out, err = run(capsys, "oca", "check", str(latin1), UVES_OCA)
+    assert code == 5 and out.count(": ok: ") == 1
+    assert err.splitlines() == [f"Error: {latin1}:1: not UTF-8 text (byte 0xe8); save the rule file as UTF-8"]
+    code, _, err = run(capsys, "oca", "classify", "--rules", str(latin1), UVES_OCA)
+    *warnings, error = err.splitlines()
+    assert code == 5 and error.startswith(f"Error: {latin1}:1: not UTF-8")
+    assert all(line.startswith("Warning: ") for line in warnings)
+
+
 @pytest.fixture
 def headers(uves_night: Workspace) -> list[str]:
     from datetime import date

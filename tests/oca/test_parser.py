@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import glob
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from dfos.errors import FormatError
+from dfos.oca.io import load_rules
 from dfos.oca.parser import RuleSyntaxError, merge, parse_rules
 from dfos.oca.syntax import And, Compare, Key, Like, Literal, Match, Not, Or
 
@@ -137,3 +142,48 @@ def test_names_and_numbers_are_strict() -> None:
 def test_a_pending_minret_applies_to_the_next_statement_only() -> None:
     rules = parse_rules("minRet = 3;\naction A { recipe r; }\nselect execute(A) from inputFiles where X == 1;")
     assert rules.organise[0].min_frames == 1
+
+
+@contextmanager
+def hang_guard(seconds: int) -> Iterator[None]:
+    """Turn a hang into a failure (generous: only a quadratic or exponential run reaches it)."""
+    def hung(*_: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_many_blocks_of_one_action_merge_in_linear_time() -> None:
+    # each block of action A added its products to a growing tuple: 40,000 blocks took 126 s
+    blocks = [f"action A {{ product P{i}; select file as T{i} from calibFiles where X == {i}; }}\n"
+              for i in range(40_000)]
+    with hang_guard(60):
+        action = parse_rules("".join(blocks), "many.oca").actions["A"]
+        merged = merge([parse_rules("".join(blocks[:20_000]), "a.oca"), parse_rules("".join(blocks[20_000:]), "b.oca")])
+    assert len(action.products) == len(action.selects) == 40_000
+    assert merged.actions["A"].products == action.products
+    assert [s.tag for s in merged.actions["A"].selects] == [s.tag for s in action.selects]
+
+
+def test_long_inputs_and_deep_nesting_are_refused_quickly() -> None:
+    with hang_guard(60):
+        for text in ("(" * 300_000, "if " + "not " * 300_000, "1" * 300_000 + "a", "/*" + "x" * 300_000,
+                     'if X == "' + "x" * 300_000, "if " + " and ".join(["A == 1"] * 30_000) + " then {"):
+            with pytest.raises(RuleSyntaxError):
+                parse_rules(text, "long.oca")
+
+
+def test_rule_files_that_are_not_utf8_text_are_format_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.oca"
+    bad.write_bytes('// règle\nif X == "é" then { Y = 1; }\n'.encode("latin-1"))
+    with pytest.raises(RuleSyntaxError, match=rf"^{bad}:1: not UTF-8 text"):
+        load_rules([bad])
+    with pytest.raises(RuleSyntaxError, match="cannot read the rule file"):
+        load_rules([tmp_path])
+    assert isinstance(RuleSyntaxError("x"), FormatError) and RuleSyntaxError.exit_code == 5

@@ -3,21 +3,52 @@
 ``render(ab)`` and ``parse(text)`` are pure and inverse of each other:
 ``parse(render(ab)) == ab``.  The text holds no time stamp, so the same
 association gives the same bytes.
+
+Every name an AB gives that becomes a file name (the AB name, LOG_NAME, PROD_ROOT_NAME, RAW_TYPE,
+product names, tags, WAITFOR parents) is checked with :func:`dfos.naming.safe_name`, and every path
+(PROD_PATH, RAWFILE, MCALIB, MASSOC, SOF_CONTENT) must start with a DFOS data directory variable
+and be made of safe names: :func:`check` does it, ``parse`` and ``render`` both call it, so an AB
+that names a file outside the workspace's data directories is refused before anything is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from dfos import __version__
 from dfos.ab.model import AB, CalibInput, Completeness, ProcessStatus, Product, RawInput
 from dfos.errors import FormatError
+from dfos.naming import safe_name
 
-__all__ = ["STATUS_WIDTH", "parse", "render", "render_lines"]
+__all__ = ["MAX_LINE", "PATH_VARIABLES", "PRODUCT_VARIABLES", "STATUS_WIDTH", "check", "parse", "render",
+           "render_lines"]
 
 _WIDTH = 16
 #: PROCESS_STATUS is padded with blanks to the longest status, so processAB can rewrite it in place.
 STATUS_WIDTH = max(len(s.value) for s in ProcessStatus)
+#: The longest line (in characters) an AB file may hold.
+MAX_LINE = 65536
+#: The directories a path in an AB may start with (``$DFO_RAW_DIR/...``): where frames and products are.
+PATH_VARIABLES = ("DFO_RAW_DIR", "DFO_CAL_DIR", "DFS_PRODUCT", "DFO_SCI_DIR")
+#: The directories PROD_PATH may start with: where products are written.
+PRODUCT_VARIABLES = ("DFS_PRODUCT", "DFO_CAL_DIR", "DFO_SCI_DIR")
+
+_SINGLE = {
+    "INSTRUMENT": "instrument", "DATE": "date", "DPR_CATG": "dpr_catg", "RAW_TYPE": "raw_type", "RECIPE": "recipe",
+    "DRS_TYPE": "drs_type", "BATCH_ID": "batch_id", "AB_NAME": "name", "AB_EVENT": "event", "ACTION": "action",
+    "COMPLETENESS": "completeness", "PROCESS_STATUS": "process_status", "OBS_PROG_ID": "obs_prog_id",
+    "OBS_MODE": "obs_mode", "OBS_ID": "obs_id", "MJD-OBS": "mjd_obs", "MJD-OBS_MOD": "mjd_obs_mod",
+    "PROD_ROOT_NAME": "prod_root", "LOG_NAME": "log_name", "PROD_PATH": "prod_path",
+}
+_REPEATED = ("RAW_MATCH_KEY", "RAWFILE", "MCALIB", "MASSOC", "SOF_CONTENT", "PARAM", "PRODUCTS", "WAITFOR", "MISSING")
+_IGNORED = ("TOOL_VERSION",)
+#: What str.splitlines() breaks a line on: never inside a value.
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _q(key: str, *values: object) -> str:
@@ -25,7 +56,8 @@ def _q(key: str, *values: object) -> str:
 
 
 def render_lines(ab: AB) -> Iterator[str]:
-    """The lines of an AB file."""
+    """The lines of an AB file; :class:`FormatError` (from :func:`check`) for an AB that could not be read back."""
+    check(ab)
     yield f"# Association Block written by dfos {__version__} (dfos create-ab)"
     yield _q("TOOL_VERSION", f"dfos-{__version__}")
     for key, value in (
@@ -66,7 +98,8 @@ def render_lines(ab: AB) -> Iterator[str]:
         yield "# associated files"
         for cal in ab.massoc:
             yield _q("MASSOC", *_calib_fields(cal))
-    yield "# set of frames"
+    yield "# set of frames" + (" (edited: it differs from RAWFILE and MCALIB, and it is what processAB uses)"
+                               if ab.sof_edited else "")
     for path, tag in ab.sof:
         yield _q("SOF_CONTENT", path, tag)
     if ab.params:
@@ -101,71 +134,247 @@ def render(ab: AB) -> str:
     return "\n".join(render_lines(ab)) + "\n"
 
 
+# -- checks ---------------------------------------------------------------------------------------
+
+
+def _text(value: str, what: str) -> str:
+    """A one-line value: no line break, no blanks around it (they would not survive the round trip)."""
+    if _LINE_BREAK.search(value) or value != value.strip():
+        raise FormatError(f"{what} {_shown(value)} must be one line without blanks around it")
+    return value
+
+
+def _word(value: str, what: str) -> str:
+    """A value written as one field of a line: no blank, no control character, not empty."""
+    if not value or any(c.isspace() for c in value) or _CONTROL.search(value):
+        raise FormatError(f"{what} {_shown(value)} must be one word (no blank, no control character)")
+    return value
+
+
+def _shown(value: str) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "...'"
+
+
+def _path(value: str, what: str, variables: tuple[str, ...] = PATH_VARIABLES, absolute: bool = False) -> str:
+    """``$VARIABLE/name/name...`` with a DFOS data directory and safe names (or, when ``absolute``,
+    also an absolute path without ``.``/``..``): a path that stays in the workspace's data directories."""
+    _word(value, what)
+    if absolute and value.startswith("/"):
+        parts = value.split("/")[1:]
+        if not parts or any(p in ("", ".", "..") for p in parts):
+            raise FormatError(f"{what} {_shown(value)}: an absolute path must not hold '.', '..' or '//'")
+        return value
+    head, *parts = value.split("/")
+    if not head.startswith("$") or head[1:] not in variables:
+        allowed = ", ".join(f"${v}" for v in variables)
+        raise FormatError(f"{what} {_shown(value)} must start with one of {allowed}")
+    for part in parts:
+        safe_name(part, f"{what} component")
+    return value
+
+
+def _calib_check(cal: CalibInput, what: str) -> None:
+    _path(cal.ref, f"{what} header")
+    safe_name(cal.tag, f"{what} tag")
+    _path(cal.sof_path, f"{what} file")
+    if cal.producer is not None:
+        safe_name(cal.producer, f"{what} by= (producing AB)")
+    if cal.level is not None and cal.level < 0:
+        raise FormatError(f"{what} level={cal.level} must be >= 0")
+
+
+def _check_single(ab: AB, key: str) -> None:
+    """Check the value of one single-valued qualifier."""
+    value = getattr(ab, _SINGLE[key])
+    if key == "AB_NAME":
+        safe_name(value, key)
+        if not value.endswith(".ab"):
+            raise FormatError(f"AB_NAME {_shown(value)} must end in .ab")
+    elif key == "DATE":
+        if not _DATE.match(value):
+            raise FormatError(f"DATE {_shown(value)} is not a date YYYY-MM-DD")
+    elif key in ("INSTRUMENT", "RAW_TYPE", "RECIPE", "BATCH_ID", "PROD_ROOT_NAME", "LOG_NAME"):
+        safe_name(value, key)
+    elif key in ("MJD-OBS", "MJD-OBS_MOD"):
+        if not math.isfinite(value) or abs(value) >= 1e15:
+            raise FormatError(f"{key} {value!r} is not a usable MJD")
+    elif key == "PROD_PATH":
+        _path(value, key, PRODUCT_VARIABLES)
+    elif key not in ("COMPLETENESS", "PROCESS_STATUS"):
+        _text(value, key)
+
+
+def _check_match(pair: tuple[str, str]) -> None:
+    key, value = pair
+    if "=" in key:
+        raise FormatError(f"RAW_MATCH_KEY {_shown(key)} must not hold '='")
+    _word(key, "RAW_MATCH_KEY")
+    _text(value, f"RAW_MATCH_KEY {key}")
+
+
+def _check_raw(raw: RawInput) -> None:
+    _path(raw.ref, "RAWFILE")
+    safe_name(raw.tag, "RAWFILE tag")
+
+
+def _check_sof(line: tuple[str, str]) -> None:
+    _path(line[0], "SOF_CONTENT", absolute=True)
+    safe_name(line[1], "SOF_CONTENT tag")
+
+
+def _check_product(product: Product) -> None:
+    safe_name(product.name, "PRODUCTS file")
+    safe_name(product.catg, "PRODUCTS PRO.CATG")
+
+
+def _check_line(what: str) -> Callable[[str], None]:
+    def checker(value: str) -> None:
+        _text(value, what)
+        if not value:
+            raise FormatError(f"{what} is empty")
+    return checker
+
+
+def _check_waitfor(parent: str) -> None:
+    safe_name(parent, "WAITFOR")
+
+
+#: The check of each item of a repeated qualifier.
+_ITEM_CHECKS: dict[str, Callable[[Any], None]] = {
+    "RAW_MATCH_KEY": _check_match, "RAWFILE": _check_raw, "MCALIB": lambda c: _calib_check(c, "MCALIB"),
+    "MASSOC": lambda c: _calib_check(c, "MASSOC"), "SOF_CONTENT": _check_sof, "PARAM": _check_line("PARAM"),
+    "PRODUCTS": _check_product, "WAITFOR": _check_waitfor, "MISSING": _check_line("MISSING"),
+}
+
+
+def _repeated(ab: AB) -> dict[str, tuple[Any, ...]]:
+    return {"RAW_MATCH_KEY": ab.match_keys, "RAWFILE": ab.rawfiles, "MCALIB": ab.mcalib, "MASSOC": ab.massoc,
+            "SOF_CONTENT": ab.sof, "PARAM": ab.params, "PRODUCTS": ab.products, "WAITFOR": ab.waitfor,
+            "MISSING": ab.missing}
+
+
+def check(ab: AB) -> AB:
+    """Return ``ab`` if every name it gives is safe and every value survives the round trip, else
+    raise :class:`FormatError` (:class:`~dfos.errors.UnsafeName` for a name or path) saying which."""
+    for key in _SINGLE:
+        _check_single(ab, key)
+    for key, items in _repeated(ab).items():
+        for item in items:
+            _ITEM_CHECKS[key](item)
+    return ab
+
+
+# -- parsing --------------------------------------------------------------------------------------
+
+
 def _calib(fields: list[str], where: str) -> CalibInput:
     virtual = bool(fields) and fields[0] == "VIRTUAL"
     if virtual:
         fields = fields[1:]
     if len(fields) < 3:
         raise FormatError(f"{where}: expected '[VIRTUAL] <header> <TAG> <file> [by=AB] [level=N]'")
-    producer = level = None
+    producer: str | None = None
+    level: int | None = None
     for extra in fields[3:]:
-        key, _, value = extra.partition("=")
-        if key == "by":
+        key, sep, value = extra.partition("=")
+        if key == "by" and sep and producer is None:
             producer = value
-        elif key == "level":
+        elif key == "level" and sep and level is None and value.isascii() and value.isdigit() and len(value) < 10:
             level = int(value)
+        else:
+            raise FormatError(f"{where}: unexpected field {_shown(extra)} (only by=<AB> and level=<N>, once each)")
     return CalibInput(fields[0], fields[1], fields[2], virtual, producer, level)
 
 
-def parse(text: str, source: str = "<AB>") -> AB:
-    """Read an AB file; raise :class:`FormatError` naming the line on anything unexpected."""
-    single: dict[str, str] = {}
-    lists: dict[str, list[list[str]]] = {}
-    repeated = {"RAW_MATCH_KEY", "RAWFILE", "MCALIB", "MASSOC", "SOF_CONTENT", "PARAM", "PRODUCTS", "WAITFOR",
-                "MISSING"}
-    for line in text.splitlines():
+def _pair(fields: list[str], where: str, form: str) -> tuple[str, str]:
+    if len(fields) != 2:
+        raise FormatError(f"{where}: expected '{form}'")
+    return fields[0], fields[1]
+
+
+def _lines(text: str, source: str) -> Iterator[tuple[str, str, str]]:
+    """``(where, key, rest)`` of each qualifier line."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        where = f"{source}:{number}"
+        if len(line) > MAX_LINE:
+            raise FormatError(f"{where}: line longer than {MAX_LINE} characters")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        key, _, rest = line.partition(" ")
-        if key in repeated:
-            if key in ("PARAM", "MISSING"):
-                lists.setdefault(key, []).append([rest.strip()])
-            else:
-                lists.setdefault(key, []).append(rest.split())
-            continue
-        single[key] = rest.strip()
+        if line[0].isspace():
+            raise FormatError(f"{where}: a qualifier line must start in the first column")
+        key, *rest = line.split(None, 1)
+        yield where, key, (rest[0] if rest else "").strip()
+
+
+def parse(text: str, source: str = "<AB>") -> AB:
+    """Read an AB file; raise :class:`FormatError` naming the file and line on anything unexpected."""
+    single: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    lists: dict[str, list[tuple[str, str]]] = {key: [] for key in _REPEATED}
+    for where, key, rest in _lines(text, source):
+        if key in _REPEATED:
+            lists[key].append((where, rest))
+        elif key in _SINGLE:
+            if key in single:
+                raise FormatError(f"{where}: {key} given twice (first at line {seen[key].rsplit(':', 1)[1]})")
+            single[key], seen[key] = rest, where
+        elif key not in _IGNORED:
+            raise FormatError(f"{where}: unknown qualifier {_shown(key)}; is this an AB file?")
+    missing = [key for key in _SINGLE if key not in single]
+    if missing:
+        raise FormatError(f"{source}: the qualifier {missing[0]} is missing; is this an AB file?")
+    values: dict[str, object] = {field: single[key] for key, field in _SINGLE.items()}
+    for key, field, kind in (("COMPLETENESS", "completeness", Completeness),
+                             ("PROCESS_STATUS", "process_status", ProcessStatus)):
+        try:
+            values[field] = kind(single[key])
+        except ValueError:
+            choices = ", ".join(k.value for k in kind)
+            raise FormatError(f"{seen[key]}: {key} {_shown(single[key])} is not one of {choices}") from None
+    for key, field in (("MJD-OBS", "mjd_obs"), ("MJD-OBS_MOD", "mjd_obs_mod")):
+        try:
+            values[field] = float(single[key])
+        except ValueError:
+            raise FormatError(f"{seen[key]}: {key} {_shown(single[key])} is not a number") from None
+    items = {key: tuple(_item(key, rest, where) for where, rest in lists[key]) for key in _REPEATED}
+    ab = AB(
+        **values,  # type: ignore[arg-type]
+        match_keys=items["RAW_MATCH_KEY"], rawfiles=items["RAWFILE"], mcalib=items["MCALIB"],
+        massoc=items["MASSOC"], params=items["PARAM"], products=items["PRODUCTS"], waitfor=items["WAITFOR"],
+        missing=items["MISSING"],
+        sof_content=items["SOF_CONTENT"] or None,  # no SOF_CONTENT line: the SOF is what RAWFILE and MCALIB give
+    )
+    for key in _SINGLE:
+        _located(seen[key], _check_single, ab, key)
+    return ab
+
+
+def _located(where: str, function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)``, its FormatError prefixed with ``where`` (file:line)."""
     try:
-        return AB(
-            name=single["AB_NAME"],
-            instrument=single["INSTRUMENT"],
-            date=single["DATE"],
-            dpr_catg=single["DPR_CATG"],
-            raw_type=single["RAW_TYPE"],
-            recipe=single["RECIPE"],
-            drs_type=single["DRS_TYPE"],
-            batch_id=single["BATCH_ID"],
-            event=single["AB_EVENT"],
-            action=single["ACTION"],
-            completeness=Completeness(single["COMPLETENESS"]),
-            process_status=ProcessStatus(single["PROCESS_STATUS"]),
-            obs_prog_id=single["OBS_PROG_ID"],
-            obs_id=single["OBS_ID"],
-            obs_mode=single["OBS_MODE"],
-            mjd_obs=float(single["MJD-OBS"]),
-            mjd_obs_mod=float(single["MJD-OBS_MOD"]),
-            prod_root=single["PROD_ROOT_NAME"],
-            prod_path=single["PROD_PATH"],
-            log_name=single["LOG_NAME"],
-            match_keys=tuple(tuple(f[0].split("=", 1)) for f in lists.get("RAW_MATCH_KEY", [])),  # type: ignore[misc]
-            rawfiles=tuple(RawInput(f[0], f[1]) for f in lists.get("RAWFILE", [])),
-            mcalib=tuple(_calib(f, f"{source}: MCALIB") for f in lists.get("MCALIB", [])),
-            massoc=tuple(_calib(f, f"{source}: MASSOC") for f in lists.get("MASSOC", [])),
-            params=tuple(f[0] for f in lists.get("PARAM", [])),
-            products=tuple(Product(f[0], f[1]) for f in lists.get("PRODUCTS", [])),
-            waitfor=tuple(f[0] for f in lists.get("WAITFOR", [])),
-            missing=tuple(f[0] for f in lists.get("MISSING", [])),
-        )
-    except KeyError as exc:
-        raise FormatError(f"{source}: the qualifier {exc.args[0]} is missing; is this an AB file?") from None
-    except (ValueError, IndexError) as exc:
-        raise FormatError(f"{source}: unreadable AB ({exc})") from None
+        return function(*args)
+    except FormatError as exc:
+        raise type(exc)(f"{where}: {exc.message}") from None
+
+
+def _item(key: str, rest: str, where: str) -> Any:
+    """One repeated qualifier's value, parsed and checked."""
+    if key == "RAW_MATCH_KEY":
+        name, sep, value = rest.partition("=")
+        if not sep or not name:
+            raise FormatError(f"{where}: expected 'RAW_MATCH_KEY <KEY>=<value>'")
+        item: Any = (name, value)
+    elif key in ("MCALIB", "MASSOC"):
+        item = _calib(rest.split(), f"{where}: {key}")
+    elif key in ("RAWFILE", "SOF_CONTENT", "PRODUCTS"):
+        pair = _pair(rest.split(), where, _FORMS[key])
+        item = RawInput(*pair) if key == "RAWFILE" else Product(*pair) if key == "PRODUCTS" else pair
+    else:
+        item = rest
+    _located(where, _ITEM_CHECKS[key], item)
+    return item
+
+
+_FORMS = {"RAWFILE": "RAWFILE <path> <TAG>", "SOF_CONTENT": "SOF_CONTENT <path> <TAG>",
+          "PRODUCTS": "PRODUCTS <file> <PRO.CATG>"}

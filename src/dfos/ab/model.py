@@ -9,7 +9,7 @@ order of the action's ``product`` list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
@@ -102,11 +102,29 @@ class AB:
     waitfor: tuple[str, ...]
     missing: tuple[str, ...]
     """Why the AB is INCOMPLETE, one reason per line."""
+    sof_content: tuple[tuple[str, str], ...] | None = field(default=None)
+    """The SOF_CONTENT lines as written in the AB file, when they differ from what RAWFILE and MCALIB
+    give (an operator edited them); None when they agree.  They are the SOF processAB writes."""
+
+    def __post_init__(self) -> None:
+        if self.sof_content is not None and tuple(self.sof_content) == self.derived_sof:
+            object.__setattr__(self, "sof_content", None)  # one value per meaning: equal ABs compare equal
+
+    @property
+    def derived_sof(self) -> tuple[tuple[str, str], ...]:
+        """The SOF that RAWFILE and MCALIB give: raw frames, then calibrations, as ``(path, tag)``."""
+        return tuple((r.ref, r.tag) for r in self.rawfiles) + tuple((c.sof_path, c.tag) for c in self.mcalib)
 
     @property
     def sof(self) -> tuple[tuple[str, str], ...]:
-        """SOF_CONTENT: raw frames, then calibrations, as ``(path, tag)``."""
-        return tuple((r.ref, r.tag) for r in self.rawfiles) + tuple((c.sof_path, c.tag) for c in self.mcalib)
+        """SOF_CONTENT as ``(path, tag)``: the lines of the AB file when an operator edited them
+        (:attr:`sof_content`), else the raw frames, then the calibrations (:attr:`derived_sof`)."""
+        return self.derived_sof if self.sof_content is None else self.sof_content
+
+    @property
+    def sof_edited(self) -> bool:
+        """True when the AB's SOF_CONTENT differs from what RAWFILE and MCALIB give."""
+        return self.sof_content is not None
 
 
 def ab_name(first_raw: str, tag: str) -> str:

@@ -8,7 +8,29 @@ from pathlib import Path
 from dfos.oca.parser import RuleSyntaxError, merge, parse_rules
 from dfos.oca.syntax import RuleSet
 
-__all__ = ["load_rules"]
+__all__ = ["MAX_RULE_BYTES", "load_rules", "read_rule_text"]
+
+#: The largest rule file dfos reads (ESO's biggest is about 100 kB).
+MAX_RULE_BYTES = 16 * 1024 * 1024
+
+
+def read_rule_text(path: Path, label: str | None = None) -> str:
+    """The text of a rule file; :class:`RuleSyntaxError` (a FormatError, exit 5) naming the file when it
+    cannot be read, is a directory, is too big, or is not UTF-8 (naming the line of the first bad byte)."""
+    name = label or str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_RULE_BYTES + 1)
+    except OSError as exc:
+        raise RuleSyntaxError(f"{name}: cannot read the rule file ({exc.strerror})") from None
+    if len(data) > MAX_RULE_BYTES:
+        raise RuleSyntaxError(f"{name}: larger than {MAX_RULE_BYTES} bytes; is this a rule file?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise RuleSyntaxError(f"{name}:{line}: not UTF-8 text (byte {data[exc.start]:#04x}); "
+                              "save the rule file as UTF-8") from None
 
 
 def load_rules(paths: Iterable[Path], label: Callable[[Path], str] = str) -> RuleSet:
@@ -16,13 +38,7 @@ def load_rules(paths: Iterable[Path], label: Callable[[Path], str] = str) -> Rul
 
     ``label`` gives the name a file has in messages and explanations (default: its path).
     """
-    sets = []
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise RuleSyntaxError(f"{path}: cannot read the rule file ({exc.strerror})") from None
-        sets.append(parse_rules(text, label(path)))
+    sets = [parse_rules(read_rule_text(path, label(path)), label(path)) for path in paths]
     if not sets:
         raise RuleSyntaxError("no rule file given")
     return merge(sets)

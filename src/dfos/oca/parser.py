@@ -156,7 +156,7 @@ class _Parser:
     def rules(self) -> RuleSet:
         classify: list[ClassifyRule] = []
         organise: list[OrganiseRule] = []
-        actions: dict[str, Action] = {}
+        blocks: dict[str, list[Action]] = {}
         while self.tok.kind != "END":
             if not self.is_word("select", "minret", "maxret"):
                 self.group_min, self.group_max = 1, 0  # a pending minRet/maxRet applies to the next statement only
@@ -166,7 +166,7 @@ class _Parser:
                 organise.append(self.organise_rule())
             elif self.is_word("action"):
                 action = self.action()
-                actions[action.name] = merge_action(actions[action.name], action) if action.name in actions else action
+                blocks.setdefault(action.name, []).append(action)
             elif self.is_word("minret", "maxret"):
                 which, count = self.ret_count()
                 if which == "minret":
@@ -177,6 +177,7 @@ class _Parser:
                 self.advance()
             else:
                 raise self.fail("'if', 'select', 'action', 'minRet' or 'maxRet'")
+        actions = {name: _merge_blocks(parts) for name, parts in blocks.items()}
         return RuleSet(tuple(classify), tuple(organise), actions, (self.file,))
 
     def classify_rule(self) -> ClassifyRule:
@@ -431,28 +432,34 @@ def _signals(condition: Condition) -> set[str]:
 
 def merge_action(first: Action, second: Action) -> Action:
     """Combine two blocks of the same action (e.g. ESO's rules plus a dfos product map)."""
+    return _merge_blocks([first, second])
+
+
+def _merge_blocks(blocks: list[Action]) -> Action:
+    """Combine the blocks of one action, in order, in one pass (linear in their total size): selects
+    add up, the last recipe and the last parameters given win, products are kept once each."""
+    if len(blocks) == 1:
+        return blocks[0]
+    recipes = [b.recipe for b in blocks if b.recipe]
+    params = [b.params for b in blocks if b.params]
     return replace(
-        first,
-        selects=first.selects + second.selects,
-        recipe=second.recipe or first.recipe,
-        params=second.params or first.params,
-        products=tuple(dict.fromkeys(first.products + second.products)),
+        blocks[0],
+        selects=tuple(s for b in blocks for s in b.selects),
+        recipe=recipes[-1] if recipes else None,
+        params=params[-1] if params else (),
+        products=tuple(dict.fromkeys(p for b in blocks for p in b.products)),
     )
 
 
 def merge(rule_sets: list[RuleSet]) -> RuleSet:
     """Several rule files read in order as one rule set."""
-    classify: tuple[ClassifyRule, ...] = ()
-    organise: tuple[OrganiseRule, ...] = ()
-    actions: dict[str, Action] = {}
-    files: tuple[str, ...] = ()
+    blocks: dict[str, list[Action]] = {}
     for rules in rule_sets:
-        classify += rules.classify
-        organise += rules.organise
         for name, action in rules.actions.items():
-            actions[name] = merge_action(actions[name], action) if name in actions else action
-        files += rules.files
-    return RuleSet(classify, organise, actions, files)
+            blocks.setdefault(name, []).append(action)
+    return RuleSet(tuple(c for r in rule_sets for c in r.classify), tuple(o for r in rule_sets for o in r.organise),
+                   {name: _merge_blocks(parts) for name, parts in blocks.items()},
+                   tuple(f for r in rule_sets for f in r.files))
 
 
 def parse_rules(text: str, file: str = "<rules>") -> RuleSet:

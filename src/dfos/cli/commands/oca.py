@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from dfos.errors import FormatError
+from dfos.oca.io import read_rule_text
+from dfos.oca.parser import RuleSyntaxError
 from dfos.steps.rules import check_rules, classify_files, load_frames, organise_files, rules_from
 
 __all__ = ["oca_group"]
@@ -33,7 +35,16 @@ def oca_group() -> None:
 @click.argument("files", type=_FILES, nargs=-1, required=True)
 def check_cmd(files: tuple[Path, ...]) -> None:
     """Parse rule FILES and report what they hold; exit 5 on any error."""
-    reports, errors = check_rules(files)
+    readable, unreadable = [], []
+    for path in files:  # a file that is no UTF-8 text (or no file) is refused before it is parsed
+        try:
+            read_rule_text(path)
+        except RuleSyntaxError as exc:
+            unreadable.append(exc.message)
+        else:
+            readable.append(path)
+    reports, errors = check_rules(readable)
+    errors = unreadable + errors
     for r in reports:
         click.echo(f"{r.file}: ok: {r.classify} classification, {r.organise} organisation, "
                    f"{r.actions} actions with {r.selects} selects, {r.products} products")
