@@ -328,10 +328,13 @@ def test_an_unsafe_raw_type_from_the_rules_refuses_only_its_ab(night: Workspace,
     own = Uves().rules_files()[0]
     evil = open_workspace(night.root, env={"DFOS_OCA_RULES": f"{own}:{rules}"})
     result = create_abs(evil, NIGHT, "CALIB")
-    assert [name for name, _ in result.refused] == [BIAS]
-    assert "RAW_TYPE" in dict(result.refused)[BIAS]
+    refused = dict(result.refused)
+    assert "RAW_TYPE" in refused[BIAS]
+    # the ABs that would read the refused AB's products through that path are refused with it, nothing else
+    assert all("MCALIB" in why for name, why in refused.items() if name != BIAS)
     assert BIAS not in {ab.name for ab in result.abs} and not (night.ab_dir / BIAS).exists()
     assert "evil" not in "".join(p.read_text() for p in night.vcal_dir.rglob("*.hdr"))
+    assert {ab.name for ab in result.abs} | set(refused) == {ab.name for ab in create_abs(night, NIGHT, "CALIB").abs}
 
 
 def test_absurd_numbers_refuse_the_frame_naming_the_keyword(night: Workspace) -> None:
@@ -385,5 +388,9 @@ def test_an_ab_list_that_is_not_utf8_or_names_a_path_is_a_format_error(tmp_path:
     path.write_text("A.ab  BIAS  r  COMPLETE\n../../etc/passwd  X  r  COMPLETE  DONE\n")
     with pytest.raises(UnsafeName, match=f"AB name in {path}:2"):
         read_ab_list(path)
-    path.write_text("# comment\nA.ab  BIAS  r  COMPLETE  DONE\nB.ab\n")
+    path.write_text("# comment\nA.ab  BIAS  r  COMPLETE  DONE\nB.ab  X  r  INCOMPLETE\n")
     assert [(e.name, e.done) for e in read_ab_list(path)] == [("A.ab", True), ("B.ab", False)]
+    for cut in ("B.ab\n", "B.ab  X  r  COMPL\n", "B.ab  X  r  COMPLETE  DO\n", "B  X  r  COMPLETE\n"):
+        path.write_text(f"A.ab  BIAS  r  COMPLETE  DONE\n{cut}")  # a line cut short is never guessed at
+        with pytest.raises(FormatError, match=f"{path}:2: not '<AB>.ab"):
+            read_ab_list(path)

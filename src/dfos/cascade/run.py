@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from dfos import clock
-from dfos.ab.model import Completeness
+from dfos.ab.model import AB, Completeness
 from dfos.ab.store import read_ab
 from dfos.cascade.scheduler import HANDED_OUT, Node, NodeState, Scheduler
 from dfos.config.load import recipe_limits
@@ -96,6 +96,15 @@ def _single(workspace: Workspace, dag_id: str) -> Iterator[None]:
         yield
 
 
+def _listed_ab(workspace: Workspace, jobs: Path, name: str) -> AB:
+    """An AB the execution file names; StateError naming the file when it is gone."""
+    try:
+        return read_ab(workspace.ab_dir, name)
+    except NotFound:
+        raise StateError(f"{jobs} names {name}, which is not in {workspace.ab_dir}; write the execution file anew "
+                         "with 'dfos create-job'") from None
+
+
 def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
     try:
         exec_file = parse_exec(read_utf8(jobs), source=str(jobs))
@@ -109,7 +118,7 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
     cores = os.cpu_count() or 1
     nodes = []
     for line in exec_file.lines:
-        ab = read_ab(workspace.ab_dir, line.ab)
+        ab = _listed_ab(workspace, jobs, line.ab)
         if line.program == "processQC":  # QC of one AB depends on nothing else; it needs the AB's products
             nodes.append(Node(line.ab, (), category="qc", program="processQC",
                               incomplete=ab.process_status.value != "SUCCESSFUL"))
@@ -118,7 +127,8 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
         # a failure blocks only what depends on it (they run one AB at a time: see run_cascade)
         parents = line.parents if exec_file.kind == "CON" else ab.waitfor
         outside = [p for p in parents if p not in inside]
-        waiting_outside = [p for p in outside if read_ab(workspace.ab_dir, p).process_status.value != "SUCCESSFUL"]
+        waiting_outside = [p for p in outside
+                           if _listed_ab(workspace, jobs, p).process_status.value != "SUCCESSFUL"]
         nodes.append(Node(line.ab, tuple(p for p in parents if p in inside), category=ab.recipe,
                           incomplete=ab.completeness is Completeness.INCOMPLETE or bool(waiting_outside),
                           threads=cores if line.local_parallel else 1))

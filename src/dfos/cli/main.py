@@ -39,7 +39,7 @@ from dfos.cli.commands.qc import health_cmd, process_qc_cmd, qc1_cmd, score_cmd,
 from dfos.cli.commands.status import flag_cmd, status_cmd
 from dfos.cli.commands.workspace import config_group, env_cmd, init_cmd
 from dfos.cli.context import Cli
-from dfos.errors import MAX_MESSAGE, DfosError, FormatError
+from dfos.errors import MAX_MESSAGE, DfosError, FormatError, WorkspaceError
 
 __all__ = ["cli", "main"]
 
@@ -147,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         # the file system refused something (permissions, a missing or full disk): the operator can act
         where = f"{exc.filename}: " if exc.filename else ""
-        click.echo(f"Error: {where}{exc.strerror or exc}; check that the path exists and is writable", err=True)
-        return 3
+        error = WorkspaceError(f"{where}{exc.strerror or exc}; check that the path exists and is writable")
+        click.echo(f"Error: {error.message}", err=True)  # one line, cut like every other error
+        return error.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:

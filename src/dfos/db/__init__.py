@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-from dfos.db.faults import database_fault
+from dfos.db.faults import check_sqlite_file, database_fault
 from dfos.db.migrations import migrate
 from dfos.db.schema import (
     ab_qc,
@@ -70,6 +71,8 @@ def _new_engine(url: str) -> Engine:
     plain = url
     url = sqlalchemy_url(url)
     connect_args: Mapping[str, Any] = {"timeout": 60, "check_same_thread": False} if url.startswith("sqlite") else {}
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        check_sqlite_file(Path(url.removeprefix("sqlite:///").split("?", 1)[0]))
     try:
         engine = create_engine(url, connect_args=dict(connect_args), pool_pre_ping=not url.startswith("sqlite"))
     except Exception as exc:  # an unknown scheme, a driver not installed, a URL that does not parse

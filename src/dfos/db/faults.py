@@ -22,10 +22,11 @@ A URL is shown without its password.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from dfos.errors import ConfigError, DfosError, ExternalToolError, FormatError, WorkspaceError
 
-__all__ = ["database_fault", "shown_url"]
+__all__ = ["check_sqlite_file", "database_fault", "shown_url"]
 
 _PASSWORD = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
 
@@ -84,6 +85,30 @@ def _sqlite_fault(orig: BaseException, url: str) -> DfosError | None:
         return WorkspaceError(f"the database {path} cannot be used: {reason} ({name}); check that its disk has room "
                               "and can be written")
     return None
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Refuse a SQLite file that is cut short (FormatError): SQLite itself takes a file shorter than one page for
+    an empty database and would silently start afresh over the lost one.  A missing or empty file is a new
+    database; anything else is left to SQLite's own checks."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+        size = path.stat().st_size
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+        return  # SQLite's own error names these
+    if not header:
+        return
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise FormatError(f"the database {path} is not a SQLite database or is damaged (no SQLite header); "
+                          "restore it from a backup, or move it away and dfos starts an empty one")
+    page = int.from_bytes(header[16:18], "big")
+    page = 65536 if page == 1 else page
+    pages = int.from_bytes(header[28:32], "big")
+    valid = header[24:28] == header[92:96] and pages > 0  # the in-header size is valid (SQLite >= 3.7.0)
+    if size < page or (valid and size < page * pages):
+        raise FormatError(f"the database {path} is cut short ({size} bytes, "
+                          f"{page * pages if valid else page} expected); restore it from a backup")
 
 
 def database_fault(exc: BaseException, url: str) -> DfosError | None:

@@ -57,7 +57,8 @@ def card_text(header: fits.Header) -> str:
 
 
 def parse_hdr_text(text: str, source: str = "<text>") -> fits.Header:
-    """Parse ``.hdr`` text back into an astropy header; it must start with the SIMPLE card.
+    """Parse ``.hdr`` text back into an astropy header; it must start with the SIMPLE card and end with END
+    (what follows END is ignored, as in FITS).
 
     Every line is at most one card (80 characters) of printable ASCII; FormatError otherwise.
     """
@@ -67,8 +68,10 @@ def parse_hdr_text(text: str, source: str = "<text>") -> fits.Header:
     for number, line in enumerate(lines, start=1):
         if len(line) > CARD:
             raise FormatError(f"{source}:{number}: a line of {len(line)} characters; a header card is at most {CARD}")
-    body = [line.ljust(CARD) for line in lines]
-    body = [line for line in body if line.strip() and not line.startswith("END ") and line.strip() != "END"]
+    end = next((n for n, line in enumerate(lines) if line.rstrip() == "END"), None)
+    if end is None:
+        raise FormatError(f"{source}: no END card: the header file is cut short; extract it again")
+    body = [line.ljust(CARD) for line in lines[:end] if line.strip()]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyWarning)

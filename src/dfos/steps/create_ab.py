@@ -21,6 +21,7 @@ re-created; a changed one is rewritten as CREATED.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -31,15 +32,16 @@ from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
 from dfos import clock
-from dfos.ab.format import parse, render
+from dfos.ab.format import check, render
 from dfos.ab.model import AB, Completeness, ProcessStatus
+from dfos.ab.store import read_ab_file
 from dfos.association.classify import Classifier
 from dfos.association.engine import AssociationResult, associate
 from dfos.association.explain import explain_lines
 from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib
 from dfos.dates import format_timestamp
-from dfos.errors import FormatError, NotFound, StateError, UnsafeName, UsageError
+from dfos.errors import DfosError, FormatError, NotFound, StateError, UnsafeName, UsageError
 from dfos.fsutil import exclusive_lock, write_if_changed, write_text_atomic
 from dfos.headers.io import card_text, read_header
 from dfos.headers.keywords import to_fits
@@ -51,6 +53,8 @@ from dfos.workspace import Workspace
 
 __all__ = ["BOUNDS", "ABList", "CreateResult", "ab_list_lock", "create_abs", "explain_text", "product_roots",
            "read_ab_list", "rules_of", "tag_done"]
+
+_log = logging.getLogger(__name__)
 
 MODES = ("CALIB", "SCIENCE")
 
@@ -78,6 +82,9 @@ class ABList:
         return "  ".join(fields)
 
 
+_COMPLETENESS = {c.value for c in Completeness}
+
+
 def read_ab_list(path: Path) -> list[ABList]:
     """Read an AB list (missing file: empty).
 
@@ -100,8 +107,11 @@ def read_ab_list(path: Path) -> list[ABList]:
         if not fields or fields[0].startswith("#"):
             continue
         safe_name(fields[0], f"AB name in {path}:{number}")
-        fields += ["-"] * (4 - len(fields))
-        entries.append(ABList(fields[0], fields[1], fields[2], fields[3], "DONE" in fields[4:]))
+        if (len(fields) not in (4, 5) or not fields[0].endswith(".ab") or fields[3] not in _COMPLETENESS
+                or fields[4:] not in ([], ["DONE"])):  # a line cut short or mangled: never guessed at
+            raise FormatError(f"{path}:{number}: not '<AB>.ab <RAW_TYPE> <RECIPE> COMPLETE|INCOMPLETE [DONE]': "
+                              f"{line[:120]!r}; repair it, or move it away and run 'dfos create-ab' for the date")
+        entries.append(ABList(fields[0], fields[1], fields[2], fields[3], len(fields) == 5))
     return entries
 
 
@@ -370,7 +380,8 @@ def _unsafe(ab: AB) -> str | None:
         safe_name(ab.log_name, f"LOG_NAME of {ab.name}")
         for product in ab.products:
             safe_name(product.name, f"product name of {ab.name}")
-    except UnsafeName as exc:
+        check(ab)  # every name and path the AB file would hold (e.g. an input made by a refused AB)
+    except FormatError as exc:
         return exc.message
     return None
 
@@ -447,9 +458,10 @@ def _existing(workspace: Workspace, batch: str) -> dict[str, AB]:
     found = {}
     for path in sorted(workspace.ab_dir.glob("*.ab")):
         try:
-            ab = parse(path.read_text(encoding="utf-8", errors="replace"), str(path))
-        except (FormatError, OSError):
-            continue  # not an AB (a directory, an unreadable file): not ours to touch
+            ab = read_ab_file(path)
+        except DfosError as exc:  # not an AB (a directory, an unreadable file): not ours to touch, but said
+            _log.warning("%s; createAB leaves it alone (an AB of this date is written anew)", exc.message)
+            continue
         if ab.batch_id == batch and _unsafe(ab) is None:  # an AB with an unsafe name is never touched
             found[ab.name] = ab
     return found
@@ -498,6 +510,10 @@ def _write_log(workspace: Workspace, key: str, mode: str, result: AssociationRes
 def explain_text(workspace: Workspace, ab_name: str) -> str:
     """The association log of an AB (``dfos explain``)."""
     name = Path(ab_name).name
+    try:
+        safe_name(name, "AB name")
+    except UnsafeName as exc:
+        raise NotFound(f"no such AB: {exc.message}") from None
     alog = workspace.ab_dir / (name.removesuffix(".ab") + ".alog")
     if not alog.is_file():
         raise NotFound(f"no association log for {name} in {workspace.ab_dir}; run 'dfos create-ab' for its date")

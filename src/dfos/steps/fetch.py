@@ -21,13 +21,13 @@ from dfos.archive.client import (
 from dfos.archive.local import LocalArchive, master_id
 from dfos.config.settings import Flavour
 from dfos.dates import parse_date
-from dfos.errors import FormatError, InvalidDate, NotFound
+from dfos.errors import FormatError, InvalidDate, NotFound, UnsafeName
 from dfos.fsutil import atomic_path
-from dfos.naming import confined
+from dfos.naming import RawName, confined, safe_name
 from dfos.workspace import Workspace
 
 __all__ = ["archive_client", "copy_verified", "download_slots", "fetch_many", "fetch_master", "fetch_masters",
-           "fetch_raw", "master_source", "missing_masters", "restore_master"]
+           "fetch_raw", "master_name", "master_source", "missing_masters", "raw_frame_name", "restore_master"]
 
 
 def copy_verified(source: Path, target: Path) -> None:
@@ -81,9 +81,26 @@ def restore_master(workspace: Workspace, target: Path) -> bool:
     return True
 
 
+def master_name(name: str) -> str:
+    """``name`` if it is ``<DATE>/<file>`` with a DFO date and a safe file name; UnsafeName otherwise."""
+    day, _, file = name.partition("/")
+    try:
+        parse_date(day)
+        safe_name(file, "master file name")
+    except (InvalidDate, UnsafeName) as exc:
+        raise UnsafeName(f"not DATE/FILE of a certified master: {exc.message}") from None
+    return name
+
+
+def raw_frame_name(name: str) -> str:
+    """``name`` if it is an archive file name of a raw frame (UVES.2013-02-12T18:05:00.500.fits); FormatError."""
+    RawName.parse(safe_name(name, "raw frame name"))
+    return name
+
+
 def fetch_master(workspace: Workspace, name: str) -> Path:
     """Make one certified master available again; ``name`` is ``<DATE>/<file>`` under ``$DFO_CAL_DIR``."""
-    target = confined(workspace.cal_dir / name, workspace.cal_dir)
+    target = confined(workspace.cal_dir / master_name(name), workspace.cal_dir)
     if not target.is_file() and not restore_master(workspace, target):
         where = workspace.settings.ARCHIVE_URL or workspace.archive_dir
         raise NotFound(f"the master {name} is not in the archive {where}")
@@ -120,11 +137,13 @@ def fetch_many(workspace: Workspace, day: date, names: list[str], parallel: int 
                progress: Callable[[int, int], None] | None = None) -> list[Path]:
     """Fetch several frames, at most ``parallel`` (default: :func:`download_slots`) at once, retried and
     verified; raises after all ran, naming what failed."""
-    return download(archive_client(workspace), [Path(n).name for n in names], workspace.raw_dir / day.isoformat(),
+    return download(archive_client(workspace), [raw_frame_name(n) for n in names], workspace.raw_dir / day.isoformat(),
                     parallel=parallel or download_slots(workspace), retries=workspace.settings.DOWNLOAD_RETRIES,
                     progress=progress)
 
 
 def fetch_masters(workspace: Workspace, names: list[str], parallel: int) -> list[Path]:
     """Fetch several masters (``<DATE>/<file>``), at most ``parallel`` at once."""
+    for name in names:
+        master_name(name)  # every name is checked before anything is fetched
     return _parallel(lambda name: fetch_master(workspace, name), names, parallel)
