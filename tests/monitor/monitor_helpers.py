@@ -1,0 +1,33 @@
+"""Helpers of the monitor's tests: logging in, reading the CSRF token, forging cookies."""
+
+from __future__ import annotations
+
+import json
+import re
+from base64 import b64encode
+from datetime import date
+
+import itsdangerous
+from starlette.testclient import TestClient
+
+NIGHT = date(2013, 2, 12)
+NOW = "2013-02-13T14:00:00"
+
+
+def csrf_of(text: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', text)
+    assert found, "no CSRF token on the page"
+    return found[1]
+
+
+def log_in(client: TestClient, password: str) -> str:
+    """Log in with the password form; return the session's CSRF token."""
+    response = client.post("/login", data={"password": password})
+    assert response.status_code == 200 and 'id="logout"' in response.text, response.text[:300]
+    return csrf_of(response.text)
+
+
+def forge_cookie(key: str, session: dict[str, object]) -> str:
+    """A session cookie signed the way the monitor signs its own (Starlette's SessionMiddleware)."""
+    data = b64encode(json.dumps(session).encode("utf-8"))
+    return itsdangerous.TimestampSigner(key).sign(data).decode("utf-8")
