@@ -1,4 +1,4 @@
-"""Helpers of the monitor's tests: logging in, reading the CSRF token, forging cookies."""
+"""Helpers of the monitor's tests: a night with headers, logging in, reading the CSRF token, forging cookies."""
 
 from __future__ import annotations
 
@@ -10,8 +10,20 @@ from datetime import date
 import itsdangerous
 from starlette.testclient import TestClient
 
+from dfos.steps.headers import extract_headers
+from dfos.steps.status import append_flag
+from dfos.workspace import Workspace, open_workspace
+
 NIGHT = date(2013, 2, 12)
 NOW = "2013-02-13T14:00:00"
+
+
+def night_with_headers(uves_night: Workspace) -> Workspace:
+    """The small UVES night with its headers extracted and raw_Complete set."""
+    ws = open_workspace(uves_night.root, env={"DFOS_NOW": NOW})
+    extract_headers(ws, NIGHT)
+    append_flag(ws, "raw_Complete", NIGHT)
+    return ws
 
 
 def csrf_of(text: str) -> str:

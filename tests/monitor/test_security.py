@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from monitor_helpers import NOW, csrf_of, forge_cookie, log_in
+from monitor_helpers import NOW, csrf_of, forge_cookie, log_in, night_with_headers
 from starlette.testclient import TestClient
 
 from dfos.errors import ConfigError
@@ -18,6 +18,11 @@ from dfos.workspace import Workspace, open_workspace
 
 PASSWORD = "correct horse battery"
 BASE = "http://127.0.0.1"
+
+
+@pytest.fixture
+def headers_night(uves_night: Workspace) -> Workspace:
+    return night_with_headers(uves_night)
 
 
 def _ws(root: Path, **env: str) -> Workspace:

@@ -14,13 +14,18 @@ from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
-from monitor_helpers import csrf_of
+from monitor_helpers import csrf_of, night_with_headers
 
 from dfos.workspace import Workspace
 
 PASSWORD = "server-test-pw"
 #: Only to turn a hang into a failure.
 HANG = 60.0
+
+
+@pytest.fixture
+def headers_night(uves_night: Workspace) -> Workspace:
+    return night_with_headers(uves_night)
 
 
 def _free_port() -> int:
