@@ -276,3 +276,25 @@ def test_a_token_login_still_works_and_wrong_tokens_count(headers_night: Workspa
         response = client.get("/login?token=tok-123456")
         assert response.status_code == 200 and 'id="logout"' in response.text
         assert csrf_of(response.text)
+
+
+def test_the_database_password_shows_nowhere(headers_night: Workspace, postgres_base: str, tmp_path: Path) -> None:
+    from dfos.monitor.export import export_site
+    from postgres import database
+
+    with database(postgres_base) as url:
+        secret = "pg-Secret-4711"
+        with_password = url.replace("postgresql://postgres@", f"postgresql://postgres:{secret}@")
+        assert secret in with_password
+        ws = _ws(headers_night.root, DFOS_DB_URL=with_password, DFOS_MONITOR_PASSWORD=PASSWORD)
+        (ws.mon_dir / "monitor_jobs").mkdir(exist_ok=True)
+        (ws.mon_dir / "monitor_jobs" / "x.log").write_text(f"connecting to {with_password}\n")
+        with TestClient(create_app(ws), base_url=BASE) as client:
+            log_in(client, PASSWORD)
+            panel = client.get("/")
+            assert 'id="database">database: postgresql://postgres:***@' in panel.text and secret not in panel.text
+            shown = client.get("/file", params={"path": "monitor/monitor_jobs/x.log"})
+            assert shown.status_code == 200 and "postgres:***@" in shown.text and secret not in shown.text
+        export_site(ws, tmp_path / "site", wait=30)
+        for path in (tmp_path / "site").rglob("*"):
+            assert not path.is_file() or secret.encode() not in path.read_bytes(), path

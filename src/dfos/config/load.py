@@ -109,7 +109,7 @@ def _cast(spec: KeySpec, raw: Any, where: str) -> Any:
             raise bad("a number")
         try:
             value = float(raw) if isinstance(raw, (int, float, str)) else None
-        except ValueError:
+        except (ValueError, OverflowError):
             value = None
         if value is None:
             raise bad("a number")
@@ -272,6 +272,8 @@ def _read_toml(path: Path) -> dict[str, tuple[Any, str]]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_toml_error(path, text, str(exc))) from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ConfigError(f"{path}: malformed TOML: values nested too deeply; dfos keys hold plain values") from None
     specs = key_specs()
     found: dict[str, tuple[Any, str]] = {}
 
