@@ -159,6 +159,19 @@ def test_config_show_reports_origins(capsys: pytest.CaptureFixture[str], workspa
     assert "N_DFO_HDR" in out and "environment: DFOS_N_DFO_HDR" in out
 
 
+def test_config_show_masks_secrets(capsys: pytest.CaptureFixture[str], workspace: Workspace,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DFOS_MONITOR_PASSWORD", "hunter2-in-env")
+    monkeypatch.setenv("DFOS_DB_URL", "postgresql://dfos:pw-in-the-url@db.example/dfos")
+    code, out, _ = run(capsys, "--root", str(workspace.root), "config", "show", "--json")
+    doc = json.loads(out)
+    assert code == 0 and "hunter2" not in out and "pw-in-the-url" not in out
+    assert doc["MONITOR_PASSWORD"]["value"] == "(set, hidden)"
+    assert doc["DB_URL"]["value"] == "postgresql://dfos:***@db.example/dfos"
+    code, out, _ = run(capsys, "--root", str(workspace.root), "config", "show")
+    assert code == 0 and "hunter2" not in out and "pw-in-the-url" not in out and "(set, hidden)" in out
+
+
 def test_env_command(capsys: pytest.CaptureFixture[str], workspace: Workspace) -> None:
     code, out, _ = run(capsys, "--root", str(workspace.root), "env")
     assert code == 0

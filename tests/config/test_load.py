@@ -159,3 +159,27 @@ def test_batch_resources_per_recipe() -> None:
                         ("x=1/2/3/4", "recipe=CPUS")]:
         with pytest.raises(ValueError, match=reason):
             batch_resources(bad)
+
+
+def test_deep_nesting_and_huge_numbers_are_configuration_errors(tmp_path: Path) -> None:
+    toml = tmp_path / "dfos.toml"
+    toml.write_text("N_DFO_HDR = " + "[" * 5000 + "1" + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(toml, env={})
+    toml.write_text("DFO_OFFSET = 1" + "0" * 400 + "\n")
+    with pytest.raises(ConfigError, match="DFO_OFFSET"):
+        load_config(toml, env={})
+
+
+def test_secret_values_are_masked_and_never_echoed(tmp_path: Path) -> None:
+    from dfos.config.secrets import mask_url
+
+    toml = tmp_path / "dfos.toml"
+    toml.write_text('MONITOR_PASSWORD = "in-the-file"\nDB_URL = "postgresql://u:p4ss@h:5432/db?sslmode=require"\n')
+    rows = {k: v for k, v, _ in load_config(toml, env={}).rows()}
+    assert rows["MONITOR_PASSWORD"] == "(set, hidden)" and rows["DB_URL"] == "postgresql://u:***@h:5432/db?sslmode=require"
+    assert mask_url("postgresql://u@h/db") == "postgresql://u@h/db" and mask_url("sqlite:////x/y") == "sqlite:////x/y"
+    toml.write_text("MONITOR_PASSWORD = 12345678\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(toml, env={})
+    assert "12345678" not in err.value.message

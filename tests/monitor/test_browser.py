@@ -144,6 +144,18 @@ def test_log_in_create_abs_run_the_cascade_and_watch_it_live(server: tuple[str, 
             page.goto(url + "/history")
             expect(page.locator("table.history")).to_contain_text("2013-02-12")
             page.screenshot(path=str(ARTIFACTS / "monitor-7-history.png"), full_page=True)
+
+            # log out: the cookie saved before is refused afterwards (the session ended on the server)
+            saved = [cookie for cookie in page.context.cookies() if cookie["name"] == "dfos_monitor"]
+            assert saved
+            page.click("#logout")
+            expect(page).to_have_url(url + "/login?next=/")
+            expect(page.locator("#login")).to_be_visible()
+            page.context.add_cookies([{"name": c["name"], "value": c["value"], "url": url} for c in saved])  # replay
+            assert [c["value"] for c in page.context.cookies() if c["name"] == "dfos_monitor"] == [saved[0]["value"]]
+            page.goto(url + "/")
+            expect(page).to_have_url(url + "/login?next=/")
+            assert page.request.get(url + "/api/dates").status == 401
         finally:
             browser.close()
     assert [line.flag for line in ws.status_log.read()][-4:] == ["cal_Certif", "cal_Updated", "finished", "removed"]

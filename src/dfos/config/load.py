@@ -64,12 +64,15 @@ class LoadedConfig:
     origins: Mapping[str, Origin]
 
     def rows(self) -> list[tuple[str, str, Origin]]:
-        """``(key, rendered value, origin)`` for every key, in declaration order."""
+        """``(key, rendered value, origin)`` for every key, in declaration order; secret values masked
+        (:func:`dfos.config.secrets.shown_value`)."""
+        from dfos.config.secrets import shown_value
+
         out = []
-        for name in key_specs():
+        for name, spec in key_specs().items():
             value = getattr(self.settings, name)
             shown = value.value if isinstance(value, Enum) else value
-            out.append((name, str(shown), self.origins[name]))
+            out.append((name, shown_value(spec, str(shown)), self.origins[name]))
         return out
 
 
@@ -81,7 +84,8 @@ def _cast(spec: KeySpec, raw: Any, where: str) -> Any:
     """Convert a raw TOML or string value to the key's type, or raise ConfigError."""
 
     def bad(expected: str) -> ConfigError:
-        return ConfigError(f"{where}: {spec.name} = {raw!r} is not {expected}; fix or remove it")
+        shown = "(a secret, not shown)" if spec.secret else repr(raw)
+        return ConfigError(f"{where}: {spec.name} = {shown} is not {expected}; fix or remove it")
 
     kind = spec.type
     if kind is bool:
@@ -105,7 +109,7 @@ def _cast(spec: KeySpec, raw: Any, where: str) -> Any:
             raise bad("a number")
         try:
             value = float(raw) if isinstance(raw, (int, float, str)) else None
-        except ValueError:
+        except (ValueError, OverflowError):
             value = None
         if value is None:
             raise bad("a number")
@@ -268,6 +272,8 @@ def _read_toml(path: Path) -> dict[str, tuple[Any, str]]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_toml_error(path, text, str(exc))) from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ConfigError(f"{path}: malformed TOML: values nested too deeply; dfos keys hold plain values") from None
     specs = key_specs()
     found: dict[str, tuple[Any, str]] = {}
 

@@ -29,8 +29,8 @@ class Flavour(StrEnum):
     """Project-based processing (distillery); projects instead of dates."""
 
 
-def _key(default: Any, section: str, doc: str) -> Any:
-    return field(default=default, metadata={"section": section, "doc": doc})
+def _key(default: Any, section: str, doc: str, secret: bool = False) -> Any:
+    return field(default=default, metadata={"section": section, "doc": doc, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,8 @@ class Settings:
     DRS_TYPE: str = _key("CON", "association", "cascade execution: CON (DAG), CPL (serial), INT (recipe-parallel)")
 
     # -- processing ----------------------------------------------------------------
-    DB_URL: str = _key("", "processing", "workspace database URL; empty: SQLite file dfos.sqlite in the workspace")
+    DB_URL: str = _key("", "processing", "workspace database URL; empty: SQLite file dfos.sqlite in the workspace",
+                       secret=True)
     ESOREX: str = _key("esorex", "processing", "the esorex program processAB runs")
     RECIPE_TIMEOUT: float = _key(3600.0, "processing", "seconds a recipe may run before it is killed")
     SLOTS: int = _key(0, "processing", "ABs run at once by the local executor; 0: one per core")
@@ -100,7 +101,10 @@ class Settings:
     DATA_QUOTA: float = _key(100.0, "status", "percent of the data disk this installation may use (XDM)")
 
     # -- the monitor (dfos monitor serve) ----------------------------------------------
-    MONITOR_PASSWORD: str = _key("", "monitor", "password for the monitor's actions; empty: a token printed at start")
+    MONITOR_PASSWORD: str = _key("", "monitor", "password for the monitor's actions; empty: a token printed at start "
+                                 "(prefer DFOS_MONITOR_PASSWORD or MONITOR_PASSWORD_FILE)", secret=True)
+    MONITOR_PASSWORD_FILE: str = _key("", "monitor", "file holding the monitor's password (first line; readable by "
+                                      "its owner only); relative to the workspace")
     MONITOR_PUBLIC: bool = _key(False, "monitor", "show the read-only pages without login")
     MONITOR_LINKS: str = _key("", "monitor", "link bar: 'LABEL|TITLE|URL' entries, BREAK and SPACE, ';'-separated")
 
@@ -119,6 +123,8 @@ class KeySpec:
     """The ``dfos.toml`` table the key belongs to."""
     doc: str
     """One line for ``dfos config show`` and the generated ``dfos.toml``."""
+    secret: bool = False
+    """A secret (a password, a URL with one): never shown, only whether it is set."""
 
     @property
     def env_var(self) -> str:
@@ -146,5 +152,6 @@ def key_specs() -> dict[str, KeySpec]:
             default=f.default,
             section=f.metadata["section"],
             doc=f.metadata["doc"],
+            secret=bool(f.metadata.get("secret")),
         )
     return specs

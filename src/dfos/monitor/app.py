@@ -1,146 +1,58 @@
 """The monitor web application (Starlette, Jinja2 templates, plain CSS, a little JavaScript of our own).
 
 Pages: ``/`` dfoMonitor, ``/abs/<DATE>`` AB monitor, ``/ab/<AB>`` one AB, ``/health`` the health
-check, ``/history`` the processing history, ``/file?path=`` a workspace file (text tail or image),
-``/jobs/<id>`` an action's live log.  JSON for live updates: ``/api/abs/<DATE>``, ``/api/dates``,
-``/api/jobs/<id>``.  State changes are POSTs that need a login and the session's CSRF token.
+check, ``/history`` the processing history, ``/file?path=`` a workspace file on the allow-list
+(:mod:`.files`), ``/jobs/<id>`` an action's live log.  JSON for live updates: ``/api/abs/<DATE>``,
+``/api/dates``, ``/api/jobs/<id>``.  State changes (:mod:`.actions`) are POSTs that need a login and
+the session's CSRF token.  Plumbing and access rules: :mod:`.web`; sessions: :mod:`.sessions`;
+headers, size limits and the login rate limit: :mod:`.security`.
 """
 
 from __future__ import annotations
 
-import html
+import dataclasses
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jinja2 import pass_context
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
+from starlette.types import Receive, Scope, Send
 
-from dfos import __version__
-from dfos.dates import parse_date
+from dfos.config.secrets import mask_url, monitor_password, url_password
 from dfos.db import ab_qc, ab_runs, certifications, comments, engine_for_url
-from dfos.errors import DfosError
-from dfos.fsutil import write_text_atomic
-from dfos.monitor import facts
+from dfos.errors import DfosError, UnsafeName
+from dfos.monitor import actions, facts
 from dfos.monitor.abmonitor import STATES, ab_page
-from dfos.monitor.auth import csrf_token, load_secret, password_ok, valid_csrf
+from dfos.monitor.auth import PasswordHash, load_secret
 from dfos.monitor.background import SystemSampler
-from dfos.monitor.files import OutsideWorkspace, inside, tail
-from dfos.monitor.jobs import ACTIONS, DATE_ACTIONS, JobRunner, action_steps
+from dfos.monitor.files import FITS, IMAGES, OutsideWorkspace, shown_file, tail
+from dfos.monitor.jobs import ACTIONS, JobRunner
+from dfos.monitor.security import Guard, LoginLimiter
+from dfos.monitor.sessions import LIFETIME, RotatingSessionMiddleware, SessionTable
+from dfos.monitor.web import (
+    HERE,
+    TEMPLATES,
+    MonitorState,
+    Refused,
+    base_context,
+    date_arg,
+    error_response,
+    page,
+    readable,
+    state_of,
+)
+from dfos.naming import safe_name
 from dfos.workspace import Workspace
 
-__all__ = ["TEMPLATES", "MonitorState", "base_context", "create_app", "health_context", "history_rows",
-           "monitor_context"]
-
-HERE = Path(__file__).resolve().parent
-
-
-@dataclass
-class MonitorState:
-    workspace: Workspace
-    facts: facts.MonitorFacts
-    jobs: JobRunner
-    system: SystemSampler
-    token: str
-    """The login token when no MONITOR_PASSWORD is configured ('' otherwise)."""
-
-
-@pass_context
-def href(context: Any, kind: str, arg: str = "", page: int | None = None) -> str:
-    """A link to a page: a server route, or in the static export the exported file."""
-    from urllib.parse import quote
-
-    if context.get("static"):
-        exported = f"abs_{arg}.html" if not page or page == 1 else f"abs_{arg}_p{page}.html"
-        return {"monitor": "index.html", "abs": exported,
-                "health": "health.html", "history": "history.html", "image": f"img/{Path(arg).name}"}.get(kind, "")
-    return {"monitor": "/", "abs": f"/abs/{quote(arg)}" + (f"?page={page}" if page else ""), "ab": f"/ab/{quote(arg)}",
-            "health": "/health", "history": "/history", "file": f"/file?path={quote(arg)}",
-            "image": f"/file?path={quote(arg)}", "todo": f"/todo/{quote(arg)}"}.get(kind, "")
-
-
-def _templates() -> Jinja2Templates:
-    templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.globals["version"] = __version__
-    templates.env.globals["href"] = href
-    templates.env.filters["gb"] = lambda n: f"{(n or 0) / 1e9:.1f}"
-    templates.env.filters["hours"] = lambda h: "-" if h is None else f"{h:.1f} h"
-    return templates
-
-
-TEMPLATES = _templates()
-
-
-def _state(request: Request) -> MonitorState:
-    state: MonitorState = request.app.state.monitor
-    return state
-
-
-def logged_in(request: Request) -> bool:
-    return bool(request.session.get("user"))
-
-
-def _can_read(request: Request) -> bool:
-    return logged_in(request) or _state(request).workspace.settings.MONITOR_PUBLIC
-
-
-def base_context(ws: Workspace) -> dict[str, Any]:
-    return {"ws": ws, "instrument": ws.settings.INSTRUMENT, "flavour": ws.settings.FLAVOUR.value.upper(),
-            "now": facts.now_text(ws)}
-
-
-def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
-    state = _state(request)
-    base = {**base_context(state.workspace), "request": request, "logged_in": logged_in(request),
-            "csrf": csrf_token(request.session), "static": False}
-    response = TEMPLATES.TemplateResponse(request, template, {**base, **context}, status_code=status)
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; style-src 'self' "
-                                                   "'unsafe-inline'; frame-ancestors 'none'")
-    response.headers["Referrer-Policy"] = "same-origin"
-    return response
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def readable(handler: Handler) -> Handler:
-    """Pages anyone may read when MONITOR_PUBLIC is on; otherwise after login."""
-
-    async def wrapped(request: Request) -> Response:
-        if not _can_read(request):
-            if request.url.path.startswith("/api/"):
-                return JSONResponse({"error": "login required"}, status_code=401)
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return await handler(request)
-
-    return wrapped
-
-
-def changing(handler: Handler) -> Handler:
-    """State-changing requests: POST, logged in, with the session's CSRF token."""
-
-    async def wrapped(request: Request) -> Response:
-        if not logged_in(request):
-            return PlainTextResponse("login required", status_code=401)
-        form = await request.form()
-        given = request.headers.get("x-csrf-token") or form.get("csrf")
-        if not valid_csrf(request.session, given if isinstance(given, str) else None):
-            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
-        return await handler(request)
-
-    return wrapped
+__all__ = ["HERE", "TEMPLATES", "MonitorApp", "MonitorState", "base_context", "create_app", "health_context",
+           "history_rows", "monitor_context"]
 
 
 def _rel(ws: Workspace, path: Path) -> str:
@@ -165,7 +77,8 @@ def monitor_context(state: MonitorState) -> dict[str, Any]:
     return {
         "today": today, "rows": rows, "xdm": xdm, "xdm_age": xdm_age, "archive": archive,
         "archive_age": archive_age, "cron": cron, "install": install, "n_abs": facts.ab_count_in_dir(ws),
-        "ab_limit": ws.settings.AB_WARN_LIMIT, "last": facts.last_abs(ws), "todos": facts.todo_lists(ws),
+        "database": mask_url(ws.db_url), "ab_limit": ws.settings.AB_WARN_LIMIT, "last": facts.last_abs(ws),
+        "todos": facts.todo_lists(ws),
         "postit": postit.read_text(encoding="utf-8", errors="replace") if postit.is_file() else "",
         "links": facts.link_bar(ws.settings.MONITOR_LINKS), "system": history[-1] if history else None,
         "spark": _sparkline(history), "jobs": state.jobs.recent(5), "actions": ACTIONS,
@@ -173,8 +86,8 @@ def monitor_context(state: MonitorState) -> dict[str, Any]:
 
 
 @readable
-async def dfo_monitor(request: Request) -> Response:
-    return _page(request, "monitor.html", monitor_context(_state(request)))
+def dfo_monitor(request: Request) -> Response:
+    return page(request, "monitor.html", monitor_context(state_of(request)))
 
 
 def _sparkline(history: list[Any]) -> str:
@@ -194,81 +107,79 @@ def _sparkline(history: list[Any]) -> str:
             f'<polyline fill="none" stroke="#ff7f0e" points="{line("memory")}"/></svg>')
 
 
-def _date_arg(request: Request) -> date:
-    try:
-        return parse_date(request.path_params["day"])
-    except DfosError as exc:
-        raise _NotFound(exc.message) from None
-
-
-class _NotFound(Exception):
-    pass
-
-
 def _filters(request: Request) -> dict[str, Any]:
     q = request.query_params
     state = q.get("state") or None
     score = q.get("score") or None
-    try:
-        page = max(1, int(q.get("page", "1")))
-    except ValueError:
-        page = 1
+    page_text = q.get("page", "1")
+    page_number = int(page_text) if page_text.isdigit() and len(page_text) < 9 else 1
     mode = q.get("mode", "CALIB").upper()
-    return {"state": state if state in STATES else None, "raw_type": q.get("raw_type") or None,
-            "score": score if score in ("green", "red", "grey") else None, "page": page,
+    raw_type = (q.get("raw_type") or "")[:100] or None
+    return {"state": state if state in STATES else None, "raw_type": raw_type,
+            "score": score if score in ("green", "red", "grey") else None, "page": max(1, page_number),
             "mode": mode if mode in ("CALIB", "SCIENCE") else "CALIB"}
 
 
 @readable
-async def ab_monitor(request: Request) -> Response:
-    day = _date_arg(request)
+def ab_monitor(request: Request) -> Response:
+    from urllib.parse import urlencode
+
+    day = date_arg(request)
     chosen = _filters(request)
-    page = ab_page(_state(request).workspace, day, **chosen)
+    found = ab_page(state_of(request).workspace, day, **chosen)
 
     def url(number: int) -> str:
-        from urllib.parse import urlencode
-
         query = {k: v for k, v in chosen.items() if v and k != "page" and not (k == "mode" and v == "CALIB")}
-        return f"/abs/{page.date}?" + urlencode({**query, "page": number})
+        return f"/abs/{found.date}?" + urlencode({**query, "page": number})
 
-    return _page(request, "abs.html", {"page": page, "chosen": chosen, "states": STATES,
-                                       "prev_url": url(page.page - 1) if page.page > 1 else "",
-                                       "next_url": url(page.page + 1) if page.page < page.pages else ""})
-
-
-@readable
-async def api_abs(request: Request) -> Response:
-    day = _date_arg(request)
-    page = ab_page(_state(request).workspace, day, **_filters(request))
-    return JSONResponse({"date": page.date, "counts": page.counts, "total": page.total, "matching": page.matching,
-                         "page": page.page, "pages": page.pages, "abs": [r.to_json() for r in page.rows]})
+    return page(request, "abs.html", {"page": found, "chosen": chosen, "states": STATES,
+                                      "prev_url": url(found.page - 1) if found.page > 1 else "",
+                                      "next_url": url(found.page + 1) if found.page < found.pages else ""})
 
 
 @readable
-async def api_dates(request: Request) -> Response:
-    today, rows = facts.date_rows(_state(request).workspace)
+def api_abs(request: Request) -> Response:
+    found = ab_page(state_of(request).workspace, date_arg(request), **_filters(request))
+    return JSONResponse({"date": found.date, "counts": found.counts, "total": found.total, "matching": found.matching,
+                         "page": found.page, "pages": found.pages, "abs": [r.to_json() for r in found.rows]})
+
+
+@readable
+def api_dates(request: Request) -> Response:
+    today, rows = facts.date_rows(state_of(request).workspace)
     return JSONResponse({"today": today, "dates": [{**r.view.to_json(), "n_cal_abs": r.n_cal_abs} for r in rows]})
 
 
+def _safe(value: str) -> str | None:
+    try:
+        return safe_name(value)
+    except UnsafeName:
+        return None
+
+
 @readable
-async def ab_detail(request: Request) -> Response:
-    ws = _state(request).workspace
-    name = Path(request.path_params["name"]).name
+def ab_detail(request: Request) -> Response:
+    from dfos.ab.format import parse
+    from dfos.steps.create_ab import explain_text, supersession_log
+
+    state = state_of(request)
+    ws = state.workspace
+    name = safe_name(request.path_params["name"], "AB name")  # UnsafeName: 400
+    if not name.endswith(".ab"):
+        raise Refused(404, f"no AB {name}")
     ab_path = ws.ab_dir / name
     if not ab_path.is_file():  # a moved date's ABs are in $DFO_LOG_DIR/<DATE>
-        ab_path = next(iter(sorted(ws.path("DFO_LOG_DIR").glob(f"*/{name}"))), ab_path)
-    if not name.endswith(".ab") or not ab_path.is_file():
-        raise _NotFound(f"no AB {name}")
-    from dfos.ab.format import parse
-    from dfos.steps.create_ab import explain_text
-
+        ab_path = next(iter(sorted(ws.log_dir.glob(f"*/{name}"))), ab_path)
+    if not ab_path.is_file():
+        raise Refused(404, f"no AB {name}")
     text = ab_path.read_text(encoding="utf-8", errors="replace")
-    ab = parse(text, str(ab_path))
-    log = ab_path.parent / ab.log_name
-    log_tail = tail(log, 8000)[0] if log.is_file() else ""
+    ab = parse(text, str(ab_path))  # FormatError: 400
+    log_name, prod_root, day, batch = _safe(ab.log_name), _safe(ab.prod_root), _safe(ab.date), _safe(ab.batch_id)
+    log = ab_path.parent / log_name if log_name else None
+    log_tail = tail(log, 8000)[0] if log is not None and log.is_file() else ""
     product_dir = ws.expand(ab.prod_path)
-    products = sorted(product_dir.glob(f"{ab.prod_root}_*")) if product_dir.is_dir() else []
-    plots = sorted((ws.path("DFO_PLT_DIR") / ab.date).glob(f"{ab.prod_root}_*.png"))
+    products = sorted(product_dir.glob(f"{prod_root}_*")) if prod_root and product_dir.is_dir() else []
+    plots = sorted((ws.path("DFO_PLT_DIR") / day).glob(f"{prod_root}_*.png")) if day and prod_root else []
     qclog = ab_path.parent / f"{name.removesuffix('.ab')}.qclog"
     try:
         explain = explain_text(ws, name)
@@ -281,32 +192,35 @@ async def ab_detail(request: Request) -> Response:
         decisions = db.execute(select(certifications).where(certifications.c.ab == name)
                                .order_by(certifications.c.id.desc()).limit(10)).mappings().all()
     sof = "".join(f"{ws.expand(path)} {tag}\n" for path, tag in ab.sof)
-    from dfos.steps.create_ab import supersession_log
-
-    history = supersession_log(ws, ab.batch_id)
-    superseded = [line for line in (history.read_text(encoding="utf-8").splitlines() if history.is_file() else [])
+    history = supersession_log(ws, batch) if batch else None
+    superseded = [line for line in (history.read_text(encoding="utf-8", errors="replace").splitlines()
+                                    if history is not None and history.is_file() else [])
                   if line.split()[1:2] == [name]]
-    return _page(request, "ab.html", {
-        "ab": ab, "text": text, "sof": sof, "log_tail": log_tail, "log_rel": _rel(ws, log) if log.is_file() else "",
+    return page(request, "ab.html", {
+        "ab": ab, "text": state.mask(text), "sof": state.mask(sof), "log_tail": state.mask(log_tail),
+        "log_rel": _rel(ws, log) if log is not None and log.is_file() else "",
         "products": [(p.name, _rel(ws, p)) for p in products], "plots": [_rel(ws, p) for p in plots],
-        "qclog": qclog.read_text(encoding="utf-8", errors="replace") if qclog.is_file() else "",
-        "explain": explain, "runs": runs, "qc": qc, "decisions": decisions, "superseded": superseded})
+        "qclog": state.mask(qclog.read_text(encoding="utf-8", errors="replace")) if qclog.is_file() else "",
+        "explain": state.mask(explain), "runs": runs, "qc": qc, "decisions": decisions, "superseded": superseded})
 
 
 @readable
-async def file_view(request: Request) -> Response:
-    ws = _state(request).workspace
+def file_view(request: Request) -> Response:
+    state = state_of(request)
+    ws = state.workspace
     try:
-        path = inside(ws.root, request.query_params.get("path", ""))
+        path = shown_file(ws, request.query_params.get("path", ""))
     except OutsideWorkspace as exc:
         return PlainTextResponse(str(exc), status_code=404)
-    if path.suffix.lower() in (".png", ".svg"):
-        return FileResponse(path, media_type="image/png" if path.suffix.lower() == ".png" else "image/svg+xml",
-                            headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
-    if path.suffix.lower() in (".fits", ".fz"):
+    suffix = path.suffix.lower()
+    if suffix in IMAGES:
+        return FileResponse(path, media_type=IMAGES[suffix],
+                            headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                                                "frame-ancestors 'none'"})
+    if path.name.lower().endswith(FITS):
         return PlainTextResponse(f"{path.name}: FITS file, {path.stat().st_size} bytes", status_code=200)
     text, cut = tail(path)
-    return _page(request, "file.html", {"path": _rel(ws, path), "text": text, "cut": cut})
+    return page(request, "file.html", {"path": _rel(ws, path), "text": state.mask(text), "cut": cut})
 
 
 def health_context(state: MonitorState) -> dict[str, Any]:
@@ -321,13 +235,13 @@ def health_context(state: MonitorState) -> dict[str, Any]:
 
 
 @readable
-async def health_page(request: Request) -> Response:
-    return _page(request, "health.html", health_context(_state(request)))
+def health_page(request: Request) -> Response:
+    return page(request, "health.html", health_context(state_of(request)))
 
 
 @readable
-async def history_page(request: Request) -> Response:
-    return _page(request, "history.html", {"rows": history_rows(_state(request).workspace)})
+def history_page(request: Request) -> Response:
+    return page(request, "history.html", {"rows": history_rows(state_of(request).workspace)})
 
 
 def history_rows(ws: Workspace) -> list[dict[str, Any]]:
@@ -361,161 +275,78 @@ def history_rows(ws: Workspace) -> list[dict[str, Any]]:
     return rows
 
 
-# --- login and actions -------------------------------------------------------------------------------------
-
-async def login(request: Request) -> Response:
-    state = _state(request)
-    target = request.query_params.get("next", "/")
-    target = target if target.startswith("/") and not target.startswith("//") else "/"
-    token = request.query_params.get("token")
-    if token and state.token and secrets.compare_digest(token, state.token):
-        request.session.clear()
-        request.session["user"] = "token"
-        return RedirectResponse(target, status_code=303)
-    if request.method == "POST":
-        form = await request.form()
-        given = form.get("password")
-        expected = state.workspace.settings.MONITOR_PASSWORD or state.token
-        if isinstance(given, str) and password_ok(given, expected):
-            request.session.clear()
-            request.session["user"] = "operator"
-            return RedirectResponse(target, status_code=303)
-        return _page(request, "login.html", {"failed": True, "next": target}, status=401)
-    return _page(request, "login.html", {"failed": False, "next": target})
-
-
-@changing
-async def logout(request: Request) -> Response:
-    request.session.clear()
-    return RedirectResponse("/", status_code=303)
-
-
-@changing
-async def start_action(request: Request) -> Response:
-    state = _state(request)
-    form = await request.form()
-    action = request.path_params["action"]
-    if action not in ACTIONS:
-        return PlainTextResponse(f"unknown action {action}", status_code=404)
-    day = None
-    if action in DATE_ACTIONS:
-        try:
-            day = parse_date(str(form.get("date", "")))
-        except DfosError as exc:
-            return PlainTextResponse(exc.message, status_code=400)
-    todo = str(form.get("todo", ""))
-    if action == "launch_todo" and todo not in facts.TODO_LISTS:
-        return PlainTextResponse("unknown ToDo list", status_code=400)
-    steps = action_steps(state.workspace, action, day, todo or None)
-    label = f"{ACTIONS[action]}" + (f" {day}" if day else f" {todo}" if todo else "")
-    job = state.jobs.start(action, label, steps)
-    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+@readable
+def job_page(request: Request) -> Response:
+    job = _job(request)
+    return page(request, "job.html", {"job": job, "log": state_of(request).mask(tail(job.log)[0])})
 
 
 @readable
-async def job_page(request: Request) -> Response:
+def api_job(request: Request) -> Response:
     job = _job(request)
-    return _page(request, "job.html", {"job": job, "log": tail(job.log)[0]})
-
-
-@readable
-async def api_job(request: Request) -> Response:
-    job = _job(request)
-    return JSONResponse({"id": job.id, "state": job.state, "label": job.label, "log": tail(job.log)[0],
-                         "returncodes": job.returncodes})
+    return JSONResponse({"id": job.id, "state": job.state, "label": job.label,
+                         "log": state_of(request).mask(tail(job.log)[0]), "returncodes": job.returncodes})
 
 
 def _job(request: Request) -> Any:
-    try:
-        job = _state(request).jobs.get(int(request.path_params["id"]))
-    except ValueError:
-        job = None
+    text = str(request.path_params["id"])
+    job = state_of(request).jobs.get(int(text)) if text.isdigit() and len(text) < 12 else None
     if job is None:
-        raise _NotFound("no such job")
+        raise Refused(404, "no such job")
     return job
 
 
-@changing
-async def save_postit(request: Request) -> Response:
-    form = await request.form()
-    text = str(form.get("text", ""))[:20000]
-    write_text_atomic(_state(request).workspace.mon_dir / "DFO_POSTIT", text.replace("\r\n", "\n"))
-    return RedirectResponse("/#postit", status_code=303)
-
-
 @readable
-async def todo_page(request: Request) -> Response:
+def todo_page(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in facts.TODO_LISTS:
-        raise _NotFound("unknown ToDo list")
-    path = _state(request).workspace.job_dir / name
+        raise Refused(404, "unknown ToDo list")
+    path = state_of(request).workspace.job_dir / name
     text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-    return _page(request, "todo.html", {"name": name, "text": text, "exists": path.is_file()})
-
-
-@changing
-async def save_todo(request: Request) -> Response:
-    name = request.path_params["name"]
-    if name not in facts.TODO_LISTS:
-        return PlainTextResponse("unknown ToDo list", status_code=404)
-    form = await request.form()
-    text = str(form.get("text", "")).replace("\r\n", "\n")
-    write_text_atomic(_state(request).workspace.job_dir / name, text, mode=0o755)
-    return RedirectResponse(f"/todo/{name}", status_code=303)
+    return page(request, "todo.html", {"name": name, "text": text, "exists": path.is_file()})
 
 
 @readable
-async def certify_page(request: Request) -> Response:
+def certify_page(request: Request) -> Response:
     from dfos.steps.certify import certification_rows
 
-    day = _date_arg(request)
-    rows = certification_rows(_state(request).workspace, "CALIB", day)
-    return _page(request, "certify.html", {"day": day.isoformat(), "rows": rows,
-                                           "light": request.query_params.get("light") == "1",
-                                           "message": request.query_params.get("message", "")})
+    day = date_arg(request)
+    rows = certification_rows(state_of(request).workspace, "CALIB", day)
+    return page(request, "certify.html", {"day": day.isoformat(), "rows": rows,
+                                          "light": request.query_params.get("light") == "1",
+                                          "message": request.query_params.get("message", "")[:1000]})
 
 
-@changing
-async def certify_submit(request: Request) -> Response:
-    from urllib.parse import quote
-
-    from starlette.concurrency import run_in_threadpool
-
-    from dfos.steps.certify import ACCEPT, REJECT, Decision, certify
-
-    day = _date_arg(request)
-    form = await request.form()
-    decisions = []
-    for index in range(int(str(form.get("count", "0")) or 0)):
-        name, choice = str(form.get(f"ab_{index}", "")), str(form.get(f"decision_{index}", ""))
-        if choice in ("accept", "reject"):
-            decisions.append(Decision(name, ACCEPT if choice == "accept" else REJECT,
-                                      str(form.get(f"comment_{index}", ""))[:2000]))
-    light = form.get("light") == "1"
-    user = str(request.session.get("user", "operator"))
-    try:
-        result = await run_in_threadpool(certify, _state(request).workspace, "CALIB", day, decisions,
-                                         form.get("accept_green") == "1", light, user)
-    except DfosError as exc:
-        message = exc.message
-    else:
-        message = (f"{len(result.recorded)} decision(s) recorded; "
-                   + (f"{len(result.undecided)} AB(s) still undecided" if result.undecided else
-                      "certified (cal_Certif)" if result.certified_flag else "all decided"))
-    return RedirectResponse(f"/certify/{day.isoformat()}?message={quote(message)}" + ("&light=1" if light else ""),
-                            status_code=303)
+async def _error(request: Request, exc: Exception) -> Response:
+    return error_response(request, exc)
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
-    return HTMLResponse(f"<!doctype html><title>not found</title><p>{html.escape(str(exc))}</p>", status_code=404)
+class MonitorApp(Starlette):
+    """The Starlette application inside :class:`~dfos.monitor.security.Guard` (headers and size
+    limits on every response, errors and 404s included)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await Guard(super().__call__)(scope, receive, send)
 
 
-def create_app(workspace: Workspace, token: str | None = None) -> Starlette:
-    """The monitor of a workspace.  ``token`` logs in via ``/login?token=`` when no password is set."""
+def create_app(workspace: Workspace, token: str | None = None,
+               clock: Callable[[], float] | None = None) -> MonitorApp:
+    """The monitor of a workspace.  ``token`` logs in via ``/login?token=`` when no password is set;
+    ``clock`` (monotonic seconds) drives the login rate limit (tests)."""
+    password = monitor_password(workspace.settings, workspace.root)
+    token_login = not password
+    login_secret = password or token or secrets.token_urlsafe(24)
+    login = PasswordHash.of(login_secret)
+    printed = "" if password else login_secret
+    del password, login_secret
+    # the clear-text password is not kept: the monitor's workspace forgets it
+    settings = dataclasses.replace(workspace.settings, MONITOR_PASSWORD="")
+    workspace = dataclasses.replace(workspace, config=dataclasses.replace(workspace.config, settings=settings))
+    db_password = url_password(workspace.db_url)
     state = MonitorState(workspace, facts.MonitorFacts.for_workspace(workspace), JobRunner(workspace),
-                         SystemSampler(str(workspace.root)),
-                         token if token is not None else ("" if workspace.settings.MONITOR_PASSWORD
-                                                          else secrets.token_urlsafe(24)))
+                         SystemSampler(str(workspace.root)), printed, login, SessionTable(workspace.root),
+                         LoginLimiter(clock) if clock is not None else LoginLimiter(), token_login,
+                         (db_password,) if len(db_password) >= 4 else ())
     routes = [
         Route("/", dfo_monitor),
         Route("/abs/{day}", ab_monitor),
@@ -524,22 +355,24 @@ def create_app(workspace: Workspace, token: str | None = None) -> Starlette:
         Route("/health", health_page),
         Route("/history", history_page),
         Route("/todo/{name}", todo_page),
-        Route("/todo/{name}", save_todo, methods=["POST"]),
+        Route("/todo/{name}", actions.save_todo, methods=["POST"]),
         Route("/jobs/{id}", job_page),
         Route("/certify/{day}", certify_page),
-        Route("/certify/{day}", certify_submit, methods=["POST"]),
+        Route("/certify/{day}", actions.certify_submit, methods=["POST"]),
         Route("/api/abs/{day}", api_abs),
         Route("/api/dates", api_dates),
         Route("/api/jobs/{id}", api_job),
-        Route("/login", login, methods=["GET", "POST"]),
-        Route("/logout", logout, methods=["POST"]),
-        Route("/action/{action}", start_action, methods=["POST"]),
-        Route("/postit", save_postit, methods=["POST"]),
+        Route("/login", actions.login, methods=["GET", "POST"]),
+        Route("/logout", actions.logout, methods=["POST"]),
+        Route("/action/{action}", actions.start_action, methods=["POST"]),
+        Route("/postit", actions.save_postit, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    middleware = [Middleware(SessionMiddleware, secret_key=load_secret(workspace.root), session_cookie="dfos_monitor",
-                             same_site="strict", max_age=12 * 3600)]
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers={_NotFound: _not_found})
+    load_secret(workspace.root)  # made at start (mode 600), not at the first request
+    middleware = [Middleware(RotatingSessionMiddleware, root=workspace.root, session_cookie="dfos_monitor",
+                             same_site="strict", max_age=LIFETIME)]
+    app = MonitorApp(routes=routes, middleware=middleware,
+                     exception_handlers={Refused: _error, DfosError: _error, Exception: _error})
     app.state.monitor = state
     state.system.start()
     return app

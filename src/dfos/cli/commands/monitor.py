@@ -1,12 +1,15 @@
-"""``dfos monitor serve`` and ``dfos monitor export``: the live monitor and its static copy."""
+"""``dfos monitor serve``, ``dfos monitor export`` and ``dfos monitor rotate-secret``: the live monitor,
+its static copy, and revoking every session."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import click
 
 from dfos.cli.context import Cli, pass_cli
+from dfos.errors import WorkspaceError
 
 __all__ = ["monitor_group"]
 
@@ -14,6 +17,26 @@ __all__ = ["monitor_group"]
 @click.group("monitor")
 def monitor_group() -> None:
     """The dfoMonitor, AB monitor, health check and history as one web application."""
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (before anything is printed): a busy port fails here."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise WorkspaceError(f"cannot listen on {host}:{port}: {exc.strerror}; check --host") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise WorkspaceError(f"cannot listen on {host}:{port}: {exc.strerror}; is another server using the "
+                             "port? choose another with --port") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @monitor_group.command("serve")
@@ -24,25 +47,33 @@ def monitor_group() -> None:
 def serve_cmd(cli: Cli, host: str, port: int) -> None:
     """Serve the live monitor until Ctrl-C.
 
-    Reading may be public (MONITOR_PUBLIC); actions need a login: MONITOR_PASSWORD,
-    or the one-time login link printed here when no password is configured.
+    Reading may be public (MONITOR_PUBLIC); actions need a login: the password
+    (DFOS_MONITOR_PASSWORD, MONITOR_PASSWORD_FILE or MONITOR_PASSWORD), or the
+    one-time login link printed here when no password is configured.
+    A busy port fails (exit 3) before anything is printed.
     """
     import uvicorn
 
     from dfos.monitor.app import create_app
+    from dfos.monitor.security import SERVER_HEADER_LIMIT
 
     workspace = cli.workspace()
     app = create_app(workspace)
-    token = app.state.monitor.token
+    sock = _listen(host, port)
+    state = app.state.monitor
+    token, state.token = state.token, ""
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/"
     click.echo(f"dfos monitor of {workspace.root}: {url}")
     if token:
         click.echo(f"log in: {url}login?token={token}")
+    del token
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}: anyone who can reach it sees the login page", err=True)
     click.echo("Ctrl-C stops it.")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    config = uvicorn.Config(app, log_level="warning", h11_max_incomplete_event_size=SERVER_HEADER_LIMIT,
+                            server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @monitor_group.command("export")
@@ -54,3 +85,22 @@ def export_cmd(cli: Cli, directory: Path) -> None:
 
     pages = export_site(cli.workspace(), directory)
     click.echo(f"{pages} pages in {directory.resolve()}")
+
+
+@monitor_group.command("rotate-secret")
+@pass_cli
+def rotate_secret_cmd(cli: Cli) -> None:
+    """Replace the session-signing key and end every session.
+
+    Every cookie stops working on every server of this workspace (running ones
+    too): everybody logs in again.  Use it when the key may have leaked.
+    """
+    from dfos.monitor.auth import rotate_secret
+    from dfos.monitor.sessions import SessionTable
+    from dfos.monitor.web import audit
+
+    workspace = cli.workspace()
+    rotate_secret(workspace.root)
+    ended = SessionTable(workspace.root).clear()
+    audit(workspace, "cli", "-", "rotate_secret", "")
+    click.echo(f"new session key in {workspace.root / '.monitor_secret'}; {ended} session(s) ended")
