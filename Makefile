@@ -110,7 +110,7 @@ test-condor: venv
 FUZZ_EXAMPLES ?= 5000
 fuzz: venv
 	set -o pipefail; FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -p no:xdist -q tests/fuzz \
-	  --hypothesis-show-statistics | grep -E "^tests/fuzz|passing examples|passed|failed"
+	  --hypothesis-show-statistics | grep -E "^tests/fuzz|[0-9]+ passing|passed|failed"
 
 bench: venv
 	@test -x .venv-bench/bin/snakemake || { $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install -q snakemake; }
