@@ -21,8 +21,8 @@ this root, prints ``Error: <message>`` on one line and exits with the error's
     └── ExternalToolError        exit 6   esorex, a database server or a system tool missing/failed
 
 Outcomes (not errors; the command did its work and reports how it ended) use 10-13:
-10 an AB failed or its IMPLICIT processQC did (process-ab), 11 a cascade ended with failed/blocked ABs, 12 the cascade is
-already running, 13 auto-daily is already running.  ``docs/security.md`` lists them all.
+10 an AB failed or its IMPLICIT processQC did (process-ab), 11 a cascade ended with failed/blocked
+ABs, 12 the cascade is already running, 13 auto-daily is already running.  ``docs/security.md`` lists them all.
 """
 
 from __future__ import annotations
