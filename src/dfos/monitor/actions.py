@@ -135,13 +135,17 @@ def save_todo(request: Request, form: FormData) -> Response:
     return RedirectResponse(f"/todo/{name}", status_code=303)
 
 
-def _count(form: FormData, most: int) -> int:
+#: No date has more ABs to certify than this (the form is refused before the date is even read).
+MAX_COUNT = 100_000
+
+
+def _count(form: FormData) -> int:
     raw = _text(form, "count", 20).strip() or "0"
     if not raw.isdigit():
         raise Refused(400, f"count must be a whole number, not {raw[:20]!r}")
     count = int(raw)
-    if count > most:
-        raise Refused(400, f"count {count} is more than the {most} AB(s) of the date")
+    if count > MAX_COUNT:
+        raise Refused(400, f"count {count} is more than any date's ABs ({MAX_COUNT})")
     return count
 
 
@@ -150,10 +154,13 @@ def certify_submit(request: Request, form: FormData) -> Response:
     from dfos.steps.certify import ACCEPT, REJECT, Decision, certification_rows, certify
 
     day: date = date_arg(request)
+    count = _count(form)  # the form first: nothing is read for a request that cannot be right
     ws = state_of(request).workspace
     names = {row.ab for row in certification_rows(ws, "CALIB", day)}
+    if count > len(names):
+        raise Refused(400, f"count {count} is more than the {len(names)} AB(s) of the date")
     decisions = []
-    for index in range(_count(form, len(names))):
+    for index in range(count):
         name, choice = _text(form, f"ab_{index}", 300), _text(form, f"decision_{index}", 10)
         if choice not in ("accept", "reject", ""):
             raise Refused(400, f"decision_{index} must be accept or reject, not {choice!r}")
