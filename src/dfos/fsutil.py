@@ -12,7 +12,8 @@ from pathlib import Path
 
 from dfos.errors import FormatError
 
-__all__ = ["atomic_path", "exclusive_lock", "fsync_dir", "read_utf8", "write_if_changed", "write_text_atomic"]
+__all__ = ["atomic_path", "decode_text", "exclusive_lock", "fsync_dir", "read_utf8", "write_if_changed",
+           "write_text_atomic"]
 
 
 def fsync_dir(directory: Path) -> None:
@@ -64,16 +65,22 @@ def atomic_path(target: Path, mode: int | None = None, durable: bool = True) -> 
         fsync_dir(target.parent)
 
 
+def decode_text(data: bytes, source: str, hint: str = "fix or replace the file", encoding: str = "utf-8") -> str:
+    """``data`` as text; :class:`~dfos.errors.FormatError` naming ``source``, the line, the byte and its
+    offset when it is not text in ``encoding`` (every dfos reader of text files says it the same way)."""
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        name = "ASCII" if encoding == "ascii" else encoding.upper()
+        raise FormatError(f"{source}:{line}: byte 0x{data[exc.start]:02x} at offset {exc.start} is not {name} text; "
+                          f"{hint}") from None
+
+
 def read_utf8(path: Path) -> str:
     """The text of a file dfos reads as UTF-8; :class:`~dfos.errors.FormatError` naming the file (and the
     byte) when it is not UTF-8 text."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise FormatError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}); fix or replace "
-                          "the file") from None
+    return decode_text(path.read_bytes(), str(path))
 
 
 def write_text_atomic(target: Path, text: str, mode: int | None = None, durable: bool = True) -> None:

@@ -109,7 +109,8 @@ def test_dfos_never_writes_an_ab_it_could_not_read() -> None:
 
 def test_read_ab_names_the_file_for_bytes_directories_and_size(tmp_path: Path) -> None:
     (tmp_path / "bad.ab").write_bytes(FLAT.encode()[:200] + b"\n\xff\xfe\n")
-    with pytest.raises(FormatError, match=rf"^{tmp_path}/bad.ab:\d+: not UTF-8 text"):
+    undecodable = rf"^{tmp_path}/bad.ab:\d+: byte 0x[0-9a-f]{{2}} at offset \d+ is not UTF-8 text"
+    with pytest.raises(FormatError, match=undecodable):
         read_ab(tmp_path, "bad.ab")
     (tmp_path / "dir.ab").mkdir()
     with pytest.raises(FormatError, match="is a directory"):

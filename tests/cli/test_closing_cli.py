@@ -244,7 +244,7 @@ def test_non_utf8_files_are_one_line_format_errors(capsys: pytest.CaptureFixture
     path.write_bytes(path.read_bytes().replace(b"\n", b"\xff\xfe\n", 1))
     code = main(["--root", str(workspace.root), "certify", "-d", "2013-02-12", "--decisions", str(decisions)])
     err = capsys.readouterr().err
-    assert code == 5 and f"{path} (" in err and "is not UTF-8 text" in err, err
+    assert code == 5 and f"{path}:" in err and "is not UTF-8 text" in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and _certifications(workspace) == 0
 
 
@@ -352,7 +352,7 @@ def test_finish_and_cleanup_refuse_when_what_they_rely_on_is_missing(capsys: pyt
 @pytest.mark.parametrize(("plan", "code", "message"), [
     (None, 3, ".move_CALIB.json (a move plan) is a directory"),
     (b"[{\"source\": 1}]", 5, ".move_CALIB.json: entry 1: expected an object with exactly the keys"),
-    (b"[\xff]", 5, ".move_CALIB.json (a move plan) is not UTF-8 text"),
+    (b"[\xff]", 5, ".move_CALIB.json:1: byte 0xff at offset 1 is not UTF-8 text; a move plan: refused"),
     (b"[" * 5000, 5, ".move_CALIB.json: not a move plan"),
     ('[{"source": "{outside}", "target": "{cal}/x.fits", "sha256": "' + "0" * 64 + '", "size": 1}]', 5,
      "entry 1: {outside} lies outside"),

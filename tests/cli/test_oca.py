@@ -38,10 +38,11 @@ def test_check_refuses_rule_files_that_are_not_utf8(capsys: pytest.CaptureFixtur
     latin1.write_bytes('// r\u00e8gle\nif X == 1 then { Y = "\u00e9"; }\n'.encode("latin-1"))
     code, out, err = run(capsys, "oca", "check", str(latin1), UVES_OCA)
     assert code == 5 and out.count(": ok: ") == 1
-    assert err.splitlines() == [f"Error: {latin1}:1: not UTF-8 text (byte 0xe8); save the rule file as UTF-8"]
+    assert err.splitlines() == [f"Error: {latin1}:1: byte 0xe8 at offset 4 is not UTF-8 text; "
+                                "save the rule file as UTF-8"]
     code, _, err = run(capsys, "oca", "classify", "--rules", str(latin1), UVES_OCA)
     *warnings, error = err.splitlines()
-    assert code == 5 and error.startswith(f"Error: {latin1}:1: not UTF-8")
+    assert code == 5 and error.startswith(f"Error: {latin1}:1: byte 0xe8")
     assert all(line.startswith("Warning: ") for line in warnings)
 
 

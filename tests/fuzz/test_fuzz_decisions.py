@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from dfos.errors import FormatError
 from dfos.steps.certify import ACCEPT, MAX_COMMENT, REJECT, parse_decisions, read_decisions
 from dfos.steps.safe_move import Planned, read_plan, write_plan
-from fuzzing import fuzz
+from fuzzing import fuzz, mutated_bytes
 
 DECISIONS = (b"# decisions of 2013-02-12\nUVES.2013-02-12T18:05:00.500_tpl.ab accept clean, as usual\n"
              b"UVES.2013-02-12T18:40:00.500_tpl.ab REJECT stripes in the lower half\n\n"
@@ -21,32 +21,6 @@ DECISIONS = (b"# decisions of 2013-02-12\nUVES.2013-02-12T18:05:00.500_tpl.ab ac
 ODD = [b"\xff", b"\xc3", b"\x00", b"\n", b"\r", b"\x85", b"\t", b" ", b"#", b"accept", b"reject", b"\"", b"[", b"{",
        b"}", b"]", b",", b":", b"1e999", b"-1", b"../", b"\xe2\x80\xa8"]
 HUGE = [b"9" * 5000, b"x" * 100_000, b"[" * 3000, b"{\"a\":" * 2000, b"accept " * 5000]
-
-
-@st.composite
-def mutated(draw: st.DrawFn, sample: bytes) -> bytes:
-    """A real file with a few mutations: cut, insert (odd bytes, huge runs), duplicate or swap lines, truncate."""
-    data = sample
-    for _ in range(draw(st.integers(1, 4))):
-        at = draw(st.integers(0, len(data)))
-        kind = draw(st.sampled_from(["cut", "insert", "huge", "duplicate", "swap", "truncate"]))
-        if kind == "cut":
-            data = data[:at] + data[at + draw(st.integers(1, 40)):]
-        elif kind == "insert":
-            data = data[:at] + draw(st.sampled_from(ODD) | st.binary(max_size=8)) + data[at:]
-        elif kind == "huge":
-            data = data[:at] + draw(st.sampled_from(HUGE)) + data[at:]
-        elif kind in ("duplicate", "swap"):
-            lines = data.split(b"\n")
-            i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
-            if kind == "duplicate":
-                lines.insert(j, lines[i])
-            else:
-                lines[i], lines[j] = lines[j], lines[i]
-            data = b"\n".join(lines)
-        else:
-            data = data[:at]
-    return data
 
 
 def _decisions_or_format_error(path: Path, data: bytes) -> None:
@@ -61,7 +35,7 @@ def _decisions_or_format_error(path: Path, data: bytes) -> None:
                for d in found)
 
 
-@given(mutated(DECISIONS))
+@given(mutated_bytes([DECISIONS], ODD, HUGE))
 @fuzz
 def test_mutated_decisions_files(tmp_path: Path, data: bytes) -> None:
     _decisions_or_format_error(tmp_path / "decisions.txt", data)
@@ -107,7 +81,7 @@ def _plan_or_format_error(path: Path, data: bytes) -> None:
 @given(st.data())
 @fuzz
 def test_mutated_move_plans(tmp_path: Path, data: st.DataObject) -> None:
-    _plan_or_format_error(tmp_path / ".move_CALIB.json", data.draw(mutated(_plan_sample(tmp_path))))
+    _plan_or_format_error(tmp_path / ".move_CALIB.json", data.draw(mutated_bytes([_plan_sample(tmp_path)], ODD, HUGE)))
 
 
 @given(st.binary(max_size=400) | st.recursive(

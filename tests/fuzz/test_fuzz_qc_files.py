@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from dfos.errors import FormatError
 from dfos.qc.dictionary import QCDictionary, parse_dictionary
 from dfos.qc.extract import paf_params, parse_paf
-from fuzzing import fuzz
+from fuzzing import fuzz, mutated_bytes
 
 DICTIONARY = (b"# ESO-DFS-DIC.UVES_QC\nParameter Name:    QC OUTi RON MASTER\nClass:             qc-log\n"
               b"Context:           process\nType:              double\nValue Format:      %.2f\nUnit:  ADU\n"
@@ -25,25 +25,9 @@ ODD = [b"\xff", b"\x00", b"\n", b"\r", b"\x85", b"\t", b" ", b";", b"#", b"\"", 
 HUGE = [b" " * 100_000, b"x" * 100_000, b"QC.A " + b" " * 50_000 + b"x", b"  cont\n" * 20_000, b"QC i " * 5000]
 
 
-@st.composite
-def mutated(draw: st.DrawFn, sample: bytes) -> str:
-    data = sample
-    for _ in range(draw(st.integers(1, 4))):
-        at = draw(st.integers(0, len(data)))
-        kind = draw(st.sampled_from(["cut", "insert", "huge", "duplicate", "truncate"]))
-        if kind == "cut":
-            data = data[:at] + data[at + draw(st.integers(1, 40)):]
-        elif kind == "insert":
-            data = data[:at] + draw(st.sampled_from(ODD) | st.binary(max_size=8)) + data[at:]
-        elif kind == "huge":
-            data = data[:at] + draw(st.sampled_from(HUGE)) + data[at:]
-        elif kind == "duplicate":
-            lines = data.split(b"\n")
-            lines.insert(draw(st.integers(0, len(lines))), lines[draw(st.integers(0, len(lines) - 1))])
-            data = b"\n".join(lines)
-        else:
-            data = data[:at]
-    return data.decode("latin-1")  # as processQC reads them: every byte is a character
+def mutated(sample: bytes) -> st.SearchStrategy[str]:
+    """Mutations of a real file, as processQC reads them: every byte is a character."""
+    return mutated_bytes([sample], ODD, HUGE).map(lambda data: data.decode("latin-1"))
 
 
 def _dictionary_or_format_error(text: str) -> None:

@@ -14,33 +14,12 @@ from hypothesis import strategies as st
 
 from dfos.errors import ConfigError
 from dfos.qc.scoring import Threshold, find_threshold, limits, load_thresholds, parse_thresholds, score
-from fuzzing import fuzz
+from fuzzing import fuzz, mutated_bytes
 
 SHIPPED = [p.read_bytes() for p in files("dfos.qc.thresholds").iterdir() if p.name.endswith(".toml")]
 ODD = [b"\xff", b"\x00", b"\n", b"=", b"[", b"]", b"[[", b"]]", b"\"", b"'", b"#", b"nan", b"inf", b"-inf", b"true",
        b"1.5", b"-1", b"\"stat\"", b"\"*\"", b"{", b"}", b",", b"threshold", b"last", b"low", b"high"]
 HUGE = [b"9" * 5000, b"a = " + b"[" * 3000, b"x" * 100_000, b"[[threshold]]\n" * 2000]
-
-
-@st.composite
-def mutated(draw: st.DrawFn) -> bytes:
-    data = draw(st.sampled_from(SHIPPED))
-    for _ in range(draw(st.integers(1, 4))):
-        at = draw(st.integers(0, len(data)))
-        kind = draw(st.sampled_from(["cut", "insert", "huge", "duplicate", "truncate"]))
-        if kind == "cut":
-            data = data[:at] + data[at + draw(st.integers(1, 40)):]
-        elif kind == "insert":
-            data = data[:at] + draw(st.sampled_from(ODD) | st.binary(max_size=8)) + data[at:]
-        elif kind == "huge":
-            data = data[:at] + draw(st.sampled_from(HUGE)) + data[at:]
-        elif kind == "duplicate":
-            lines = data.split(b"\n")
-            lines.insert(draw(st.integers(0, len(lines))), lines[draw(st.integers(0, len(lines) - 1))])
-            data = b"\n".join(lines)
-        else:
-            data = data[:at]
-    return data
 
 
 def _usable(found: list[Threshold]) -> None:
@@ -60,7 +39,7 @@ def _thresholds_or_config_error(path: Path, data: bytes) -> None:
     _usable(found)
 
 
-@given(mutated())
+@given(mutated_bytes(SHIPPED, ODD, HUGE))
 @fuzz
 def test_mutated_threshold_files(tmp_path: Path, data: bytes) -> None:
     _thresholds_or_config_error(tmp_path / "thresholds_UVES.toml", data)

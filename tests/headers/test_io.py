@@ -60,7 +60,7 @@ def test_keyword_names() -> None:
 def test_a_header_file_that_is_not_ascii_is_a_format_error_naming_it(tmp_path: Path) -> None:
     hdr = tmp_path / "frame.hdr"
     hdr.write_bytes(b"SIMPLE  =                    T".ljust(80) + b"\nOBJECT  = 'caf\xe9'\nEND\n")
-    with pytest.raises(FormatError, match=f"{hdr}: byte 0xe9 at offset 95 is not ASCII"):
+    with pytest.raises(FormatError, match=f"{hdr}:2: byte 0xe9 at offset 95 is not ASCII"):
         read_header(hdr)
 
 

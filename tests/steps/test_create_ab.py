@@ -383,7 +383,7 @@ def test_an_ab_list_that_is_not_utf8_or_names_a_path_is_a_format_error(tmp_path:
 
     path = tmp_path / "AB_list_CALIB_2013-02-12"
     path.write_bytes(b"A.ab  BIAS  uves_cal_mbias  COMPLETE\nB\xff.ab  X  r  COMPLETE\n")
-    with pytest.raises(FormatError, match=f"{path}: byte 0xff at offset 38 is not UTF-8"):
+    with pytest.raises(FormatError, match=f"{path}:2: byte 0xff at offset 38 is not UTF-8"):
         read_ab_list(path)
     path.write_text("A.ab  BIAS  r  COMPLETE\n../../etc/passwd  X  r  COMPLETE  DONE\n")
     with pytest.raises(UnsafeName, match=f"AB name in {path}:2"):

@@ -7,6 +7,7 @@ from pathlib import Path
 from dfos.ab.format import parse
 from dfos.ab.model import AB
 from dfos.errors import FormatError, NotFound, UnsafeName
+from dfos.fsutil import decode_text
 from dfos.naming import safe_name
 
 __all__ = ["MAX_AB_BYTES", "decode", "read_ab", "read_ab_file"]
@@ -17,12 +18,7 @@ MAX_AB_BYTES = 4 * 1024 * 1024
 
 def decode(data: bytes, source: str) -> str:
     """The text of an AB file; :class:`FormatError` naming the file and line for bytes that are not UTF-8."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise FormatError(f"{source}:{line}: not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
-                          "is this an AB file?") from None
+    return decode_text(data, source, "is this an AB file?")
 
 
 def read_ab_file(path: Path) -> AB:

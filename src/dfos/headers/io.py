@@ -21,7 +21,7 @@ from astropy.io.fits.verify import VerifyError
 from astropy.utils.exceptions import AstropyWarning
 
 from dfos.errors import FormatError
-from dfos.fsutil import write_text_atomic
+from dfos.fsutil import decode_text, write_text_atomic
 from dfos.headers.header import Header
 
 __all__ = ["card_pairs", "card_text", "fits_primary_header", "parse_hdr_text", "read_hdr_file", "read_header",
@@ -107,11 +107,7 @@ def read_hdr_file(path: Path) -> fits.Header:
         data = path.read_bytes()
     except OSError as exc:
         raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"{path}: byte 0x{data[exc.start]:02x} at offset {exc.start} is not ASCII: "
-                          "a header file is FITS cards as text") from None
+    text = decode_text(data, str(path), "a header file is FITS cards as text", encoding="ascii")
     return parse_hdr_text(text, str(path))
 
 

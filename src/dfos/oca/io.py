@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from dfos.errors import FormatError
+from dfos.fsutil import decode_text
 from dfos.oca.parser import RuleSyntaxError, merge, parse_rules
 from dfos.oca.syntax import RuleSet
 
@@ -26,11 +28,9 @@ def read_rule_text(path: Path, label: str | None = None) -> str:
     if len(data) > MAX_RULE_BYTES:
         raise RuleSyntaxError(f"{name}: larger than {MAX_RULE_BYTES} bytes; is this a rule file?")
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise RuleSyntaxError(f"{name}:{line}: not UTF-8 text (byte {data[exc.start]:#04x}); "
-                              "save the rule file as UTF-8") from None
+        return decode_text(data, name, "save the rule file as UTF-8")
+    except FormatError as exc:
+        raise RuleSyntaxError(exc.message) from None
 
 
 def load_rules(paths: Iterable[Path], label: Callable[[Path], str] = str) -> RuleSet:

@@ -42,7 +42,7 @@ from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib
 from dfos.dates import format_timestamp
 from dfos.errors import DfosError, FormatError, NotFound, StateError, UnsafeName, UsageError
-from dfos.fsutil import exclusive_lock, write_if_changed, write_text_atomic
+from dfos.fsutil import decode_text, exclusive_lock, write_if_changed, write_text_atomic
 from dfos.headers.io import card_text, read_header
 from dfos.headers.keywords import to_fits
 from dfos.naming import confined, safe_name
@@ -97,10 +97,7 @@ def read_ab_list(path: Path) -> list[ABList]:
         data = path.read_bytes()
     except OSError as exc:
         raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"{path}: byte 0x{data[exc.start]:02x} at offset {exc.start} is not UTF-8 text") from None
+    text = decode_text(data, str(path), "repair it, or move it away and run 'dfos create-ab' for the date")
     entries = []
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()

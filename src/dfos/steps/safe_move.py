@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dfos.errors import FormatError, StateError, WorkspaceError
-from dfos.fsutil import atomic_path, fsync_dir, sha256_file, write_text_atomic
+from dfos.fsutil import atomic_path, decode_text, fsync_dir, sha256_file, write_text_atomic
 
 __all__ = ["MovePlan", "Planned", "carry_out", "parse_plan", "read_plan", "read_text", "sha256", "write_plan"]
 
@@ -60,10 +60,7 @@ def read_text(path: Path, what: str) -> str:
         raise StateError(f"{path} ({what}) is a directory, not a file: refused") from None
     except OSError as exc:
         raise StateError(f"{path} ({what}) cannot be read ({exc.strerror or exc}): refused") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"{path} ({what}) is not UTF-8 text (byte {exc.start}): refused") from None
+    text = decode_text(data, str(path), f"{what}: refused")
     if "\0" in text:
         raise FormatError(f"{path} ({what}) holds a NUL byte (offset {text.index(chr(0))}): refused")
     return text
