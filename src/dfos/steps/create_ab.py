@@ -369,15 +369,10 @@ def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
 
 
 def _unsafe(ab: AB) -> str | None:
-    """Why an AB cannot be written (a name from data that is not a safe file name), None when it can."""
+    """Why an AB cannot be written (a name or path from data the AB file would hold is not safe: its name,
+    RAW_TYPE, products, an input made by a refused AB; see :func:`dfos.ab.format.check`), None when it can."""
     try:
-        safe_name(ab.name, "AB name")
-        safe_name(ab.raw_type, f"RAW_TYPE of {ab.name}")  # a directory of PROD_PATH
-        safe_name(ab.prod_root, f"PROD_ROOT of {ab.name}")
-        safe_name(ab.log_name, f"LOG_NAME of {ab.name}")
-        for product in ab.products:
-            safe_name(product.name, f"product name of {ab.name}")
-        check(ab)  # every name and path the AB file would hold (e.g. an input made by a refused AB)
+        check(ab)
     except FormatError as exc:
         return exc.message
     return None
@@ -459,7 +454,7 @@ def _existing(workspace: Workspace, batch: str) -> dict[str, AB]:
         except DfosError as exc:  # not an AB (a directory, an unreadable file): not ours to touch, but said
             _log.warning("%s; createAB leaves it alone (an AB of this date is written anew)", exc.message)
             continue
-        if ab.batch_id == batch and _unsafe(ab) is None:  # an AB with an unsafe name is never touched
+        if ab.batch_id == batch:  # (read_ab_file refuses an AB with an unsafe name: it is never touched)
             found[ab.name] = ab
     return found
 

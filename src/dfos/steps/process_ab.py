@@ -25,6 +25,7 @@ PROD_ROOT and product names must be safe file names and PROD_PATH must lie under
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import os
@@ -44,7 +45,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from dfos import clock
-from dfos.ab.format import STATUS_WIDTH, render
+from dfos.ab.format import STATUS_WIDTH, check, render
 from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.ab.store import read_ab
 from dfos.archive.client import MissingFile, TransferError, fetch_verified
@@ -109,13 +110,10 @@ def _last_error(log: Path) -> str:
 
 
 def check_names(workspace: Workspace, ab: AB) -> Path:
-    """Refuse (:class:`UnsafeName`) an AB whose names from data could write outside its directories;
-    return the product directory (PROD_PATH)."""
-    safe_name(ab.name, "AB name")
-    safe_name(ab.log_name, f"LOG_NAME of {ab.name}")
-    safe_name(ab.prod_root, f"PROD_ROOT of {ab.name}")
-    for product in ab.products:
-        safe_name(product.name, f"product name (PRODUCTS) of {ab.name}")
+    """Refuse (:class:`UnsafeName`) an AB whose names from data could write outside its directories (the
+    AB file's own check, :func:`dfos.ab.format.check`, which reading it ran already, and PROD_PATH as the
+    workspace expands it); return the product directory (PROD_PATH)."""
+    check(ab)
     return confined(workspace.expand(ab.prod_path), *product_roots(workspace))
 
 
@@ -244,7 +242,7 @@ def process_ab(
     ab = load_ab(workspace, name)
     if ab.completeness is Completeness.INCOMPLETE:
         raise StateError(f"{ab.name} is INCOMPLETE ({'; '.join(ab.missing)[:200]}): it is never run")
-    check_names(workspace, ab)
+    product_dir = check_names(workspace, ab)
     settings = workspace.settings
     started = clock.now(settings)
     t0 = time.monotonic()
@@ -336,7 +334,7 @@ def process_ab(
         return finish(ProcessStatus.FAILED, Failure.RECIPE_ERROR, f"exit code {code}: {error}", exit_code=code,
                       rss=rss)
     try:
-        _collect(workspace, ab, work, placed)
+        _collect(ab, work, product_dir, placed)
     except OSError as exc:
         return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"placing products: {_os_error(exc)}",
                       exit_code=0, rss=rss)
@@ -348,8 +346,6 @@ def process_ab(
 
 def _os_error(exc: OSError) -> str:
     """An OS error in words, with the file it concerns (``No space left on device (ENOSPC): /path``)."""
-    import errno
-
     name = errno.errorcode.get(exc.errno or 0)
     where = f": {exc.filename}" if exc.filename else ""
     return f"{exc.strerror or exc}{f' ({name})' if name else ''}{where}"
@@ -455,11 +451,10 @@ def _listing(work: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def _collect(workspace: Workspace, ab: AB, work: Path, placed: list[Path]) -> None:
-    """Move the products esorex lists to their AB names in ``$DFS_PRODUCT/<RAW_TYPE>/<DATE>`` (each one placed
-    is added to ``placed``)."""
+def _collect(ab: AB, work: Path, target_dir: Path, placed: list[Path]) -> None:
+    """Move the products esorex lists to their AB names in ``target_dir`` (PROD_PATH, checked by
+    :func:`check_names`); each one placed is added to ``placed``."""
     expected = list(ab.products)
-    target_dir = check_names(workspace, ab)
     extra = len(expected)
     moves = []
     for name, category in _listing(work):
