@@ -31,9 +31,8 @@ from dfos.dates import format_timestamp
 from dfos.db import ab_qc, ab_runs, certifications, comments, engine_for_url
 from dfos.errors import FormatError, NotFound, StateError, UsageError
 from dfos.fsutil import write_text_atomic
-from dfos.naming import safe_name
 from dfos.status.machine import flags_by_key
-from dfos.steps.create_ab import ABList
+from dfos.steps.create_ab import ABList, parse_ab_list
 from dfos.steps.safe_move import read_text
 from dfos.steps.score import latest_decisions
 from dfos.workspace import Workspace
@@ -135,17 +134,12 @@ class Evidence:
 
 
 def _list_entries(text: str, source: str) -> list[ABList]:
+    """The AB list's entries (:func:`dfos.steps.create_ab.parse_ab_list`), each AB listed once."""
     entries: dict[str, tuple[int, ABList]] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
-            continue
-        name = safe_name(fields[0], f"the AB name on {source}:{number}")
-        fields += ["-"] * (4 - len(fields))
-        first, _ = entries.setdefault(name, (number, ABList(name, fields[1], fields[2], fields[3],
-                                                            "DONE" in fields[4:])))
+    for number, entry in parse_ab_list(text, source):
+        first, _ = entries.setdefault(entry.name, (number, entry))
         if first != number:
-            raise StateError(f"{source}:{first} and {source}:{number} both list {name}: refused")
+            raise StateError(f"{source}:{first} and {source}:{number} both list {entry.name}: refused")
     return [entry for _, entry in entries.values()]
 
 

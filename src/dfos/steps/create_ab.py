@@ -51,8 +51,19 @@ from dfos.oca.syntax import RuleSet
 from dfos.status.machine import flags_by_key
 from dfos.workspace import Workspace
 
-__all__ = ["BOUNDS", "ABList", "CreateResult", "ab_list_lock", "create_abs", "explain_text", "product_roots",
-           "read_ab_list", "rules_of", "tag_done"]
+__all__ = [
+    "BOUNDS",
+    "ABList",
+    "CreateResult",
+    "ab_list_lock",
+    "create_abs",
+    "explain_text",
+    "parse_ab_list",
+    "product_roots",
+    "read_ab_list",
+    "rules_of",
+    "tag_done",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -98,17 +109,23 @@ def read_ab_list(path: Path) -> list[ABList]:
     except OSError as exc:
         raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
     text = decode_text(data, str(path), "repair it, or move it away and run 'dfos create-ab' for the date")
+    return [entry for _, entry in parse_ab_list(text, str(path))]
+
+
+def parse_ab_list(text: str, source: str) -> list[tuple[int, ABList]]:
+    """The lines of an AB list's text with their line numbers; FormatError naming ``source`` and the line for
+    an AB name that is not a safe file name or a line cut short or mangled (never guessed at)."""
     entries = []
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue
-        safe_name(fields[0], f"AB name in {path}:{number}")
+        safe_name(fields[0], f"AB name in {source}:{number}")
         if (len(fields) not in (4, 5) or not fields[0].endswith(".ab") or fields[3] not in _COMPLETENESS
-                or fields[4:] not in ([], ["DONE"])):  # a line cut short or mangled: never guessed at
-            raise FormatError(f"{path}:{number}: not '<AB>.ab <RAW_TYPE> <RECIPE> COMPLETE|INCOMPLETE [DONE]': "
+                or fields[4:] not in ([], ["DONE"])):
+            raise FormatError(f"{source}:{number}: not '<AB>.ab <RAW_TYPE> <RECIPE> COMPLETE|INCOMPLETE [DONE]': "
                               f"{line[:120]!r}; repair it, or move it away and run 'dfos create-ab' for the date")
-        entries.append(ABList(fields[0], fields[1], fields[2], fields[3], len(fields) == 5))
+        entries.append((number, ABList(fields[0], fields[1], fields[2], fields[3], len(fields) == 5)))
     return entries
 
 
