@@ -23,7 +23,8 @@ __all__ = ["HIDDEN", "mask_url", "monitor_password", "shown_value", "url_passwor
 
 #: What a set password looks like wherever values are shown.
 HIDDEN = "(set, hidden)"
-_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@?#]*):(?P<password>[^@/?#]*)@")
+#: ``scheme://user:password@``; a password may hold an unencoded '/', '?' or '#': all up to the '@' is hidden.
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@?#\s]*):(?P<password>[^@\s]*)@")
 #: A password file is read only up to this size (a password is one short line).
 _MAX_PASSWORD_FILE = 4096
 

@@ -21,14 +21,13 @@ A URL is shown without its password.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from dfos.config.secrets import mask_url
 from dfos.errors import ConfigError, DfosError, ExternalToolError, FormatError, WorkspaceError
 
 __all__ = ["check_sqlite_file", "database_fault", "shown_url"]
 
-_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
 
 #: SQLite result codes (``sqlite3.Error.sqlite_errorname``, primary part) that the operator can act on.
 _SQLITE_FAULTS = {
@@ -50,7 +49,7 @@ _SQLITE_FAULTS = {
 
 def shown_url(url: str) -> str:
     """The URL as an operator may see it: its password replaced by ``***``, cut to 200 characters."""
-    shown = _PASSWORD.sub(r"\1:***@", url)
+    shown = mask_url(url)
     return shown if len(shown) <= 200 else shown[:197] + "..."
 
 
