@@ -88,6 +88,9 @@ def test_a_pattern_of_many_wildcards_matches_at_once(count: int) -> None:
     assert _run_with_guard(lambda: like_matcher(underscored)("a" * 5000)) is False
 
 
-def test_oca_has_no_regexp_operator() -> None:
-    with pytest.raises(RuleSyntaxError):
-        parse_rules('if OBJECT regexp "(a+)+b" then { X = 1; }')
+def test_regexp_cannot_backtrack() -> None:
+    # "(a+)+b" against a run of "a" is exponential for a backtracking engine; RE2 answers at once
+    assert _run_with_guard(lambda: check('OBJECT regexp "(a+)+b"', {"OBJECT": "a" * 5000})) is False
+    assert _run_with_guard(lambda: check('OBJECT regexp "^(a+)+b$"', {"OBJECT": "a" * 5000 + "b"})) is True
+    with pytest.raises(RuleSyntaxError, match="not a POSIX extended regular expression"):
+        parse_rules('if OBJECT regexp "(a)\\1" then { X = 1; }')

@@ -29,7 +29,7 @@ def test_every_debian_rule_file_parses(path: str) -> None:
     assert rules.classify and rules.organise and rules.actions
     for action in rules.actions.values():
         for select in action.selects:
-            assert select.tag and select.pool in ("calibFiles", "rawFiles")
+            assert select.tag and select.pool in ("calibFiles", "rawFiles", "inputFiles")
 
 
 def test_uves_rules_have_the_expected_shape() -> None:
@@ -51,7 +51,7 @@ GRAMMAR = """
    comment */
 if DPR.CATG == "CALIB" and (DPR.TYPE like "%BIAS%" or not DET.CHIPS >= 2) then
 {
-  DO.CATG = "BIAS_BLUE"; RAW.TYPE = BIAS;
+  DO.CATG = "BIAS_BLUE"; RAW.TYPE = "BIAS";
 }
 minRet = 2;
 select execute(MBIAS) from inputFiles where SIG.TEMPLATE == 1 and LF.DO.CATG == "BIAS_BLUE"
@@ -85,7 +85,7 @@ def test_grammar() -> None:
     (select,) = action.selects
     assert (select.min_ret, select.max_ret, select.match, select.windows) == (0, 1, Match.PREVIOUS, (1.0, 7.5))
     assert Compare(Key("MJD-OBS", of_input=True), ">", Key("MJD-OBS")) in select.condition.items  # type: ignore[union-attr]
-    assert action.products == ("MASTER_BIAS", "BAD_PIXEL_MAP")
+    assert [p.catg for p in action.products] == ["MASTER_BIAS", "BAD_PIXEL_MAP"]
     assert (action.recipe, action.params) == ("uves_cal_mbias", ("--stack_method=median", "--x=1"))
 
 
@@ -94,11 +94,10 @@ def test_grammar() -> None:
     [
         ('if DPR.CATG == "CALIB" { DO.CATG = "X"; }', "1:24", "expected 'then'"),
         ('if DPR.CATG == then { }', "1:16", "a keyword, string or number"),
-        ('if DPR.CATG = "X" then { }', "1:13", "a comparison"),
+        ('if DPR.CATG = "X" then { }', "1:13", "expected 'then'"),
+        ('if "X" then { }', "1:8", "a comparison"),
         ("\n\nselect execute(A) from somewhere where X == 1;", "3:24", "'inputFiles'"),
         ('action A {\n  select file as T from calibFiles where X == 1 using SOON;\n}', "2:55", "CLOSEST"),
-        ("action A {\n  minRet = 2; maxRet = 1;\n  select file as T from calibFiles where X == 1;\n}",
-         "3:3", "minRet = 2"),
         ('if X == "unterminated then { }', "1:9", "unterminated string"),
         ("action A { recipe r { --p; } }", "1:23", "unexpected character"),
         ("action A { recipe r { p; } }", "1:23", "parameter string"),
@@ -119,7 +118,7 @@ def test_actions_of_the_same_name_merge_across_files() -> None:
                       ' recipe a_recipe; }', "eso.oca")
     products = parse_rules("action A { product MASTER_A; }", "map.oca")
     merged = merge([eso, products]).actions["A"]
-    assert (merged.recipe, merged.products, len(merged.selects)) == ("a_recipe", ("MASTER_A",), 1)
+    assert (merged.recipe, [p.catg for p in merged.products], len(merged.selects)) == ("a_recipe", ["MASTER_A"], 1)
 
 
 def test_deep_nesting_is_a_syntax_error_not_a_crash() -> None:
@@ -186,4 +185,4 @@ def test_rule_files_that_are_not_utf8_text_are_format_errors(tmp_path: Path) -> 
         load_rules([bad])
     with pytest.raises(RuleSyntaxError, match="cannot read the rule file"):
         load_rules([tmp_path])
-    assert isinstance(RuleSyntaxError("x"), FormatError) and RuleSyntaxError.exit_code == 5
+    assert isinstance(RuleSyntaxError("x"), FormatError) and RuleSyntaxError.exit_code == 2

@@ -1,7 +1,10 @@
 """Classification: apply an OCA rule set's ``if ... then { KEY = value; }`` blocks to frames.
 
 Rules run in file order on the frame's keywords plus what earlier true rules
-assigned; a later true rule overrides an earlier assignment.  The result only
+assigned; a later true rule overrides an earlier assignment.  An assignment gives a
+constant, another keyword's value (``DO.CATG = PRO.CATG;``: nothing when the frame
+lacks it) or a condition's truth; the tags assigned (``DO.CATG``, ``REFLEX.CATG``,
+``RAW.TYPE``, any name) are keywords for the rules after.  The result only
 depends on the keywords the rules read, so frames that agree on those share one
 evaluation (a cache keyed by their values): a night of thousands of frames of a
 few setups costs a few dozen rule passes.
@@ -15,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from dfos.association.frames import Frame
-from dfos.oca.evaluate import Predicate, compile_condition, keys_of
+from dfos.oca.evaluate import MISSING, Predicate, compile_condition, compile_expression, keys_of
 from dfos.oca.syntax import ClassifyRule
 
 __all__ = ["Classifier"]
@@ -28,8 +31,11 @@ class Classifier:
         self.rules: list[tuple[Predicate, tuple[tuple[str, Any], ...]]] = []
         read: set[str] = set()
         for rule in rules:
-            self.rules.append((compile_condition(rule.condition), tuple((a.key, a.value) for a in rule.assignments)))
+            values = tuple((a.key, compile_expression(a.expression)) for a in rule.assignments)
+            self.rules.append((compile_condition(rule.condition), values))
             read |= keys_of(rule.condition)
+            for assignment in rule.assignments:
+                read |= keys_of(assignment.expression)
         self.keys = tuple(sorted(read))
         self._cache: dict[tuple[Any, ...], dict[str, Any]] = {}
 
@@ -42,7 +48,10 @@ class Classifier:
             view = ChainMap(assigned, dict(header))
             for predicate, assignments in self.rules:
                 if predicate(view, None):
-                    assigned.update(assignments)
+                    for key, value_of in assignments:
+                        value = value_of(view, None)
+                        if value is not MISSING:
+                            assigned[key] = value
             cached = self._cache[signature] = assigned
         return dict(cached)
 

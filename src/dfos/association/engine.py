@@ -6,9 +6,10 @@ Pure: no files, no clock.  The steps are
    groups of the mode (CALIB: raw frames whose DPR.CATG is not SCIENCE;
    SCIENCE: the others);
 2. give every group the virtual products its action declares (``product``);
-3. match every select of every group against the calibration memory (certified
-   masters, earlier virtual products) plus this night's virtual products
-   (:mod:`.match`);
+3. match every select of every group against its pool (:mod:`.match`):
+   ``calibFiles`` is the calibration memory (certified masters, earlier virtual
+   products) plus this night's virtual products, ``rawFiles`` the night's raw
+   frames, ``inputFiles`` both;
 4. a group that misses a required input, or whose template is short of frames,
    is INCOMPLETE; its products are withdrawn and the groups that took them are
    matched again, until nothing changes;
@@ -27,8 +28,8 @@ from dfos.association.classify import Classifier
 from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib, CalibIndex, InputMatch, SelectPlan, match_select
 from dfos.association.organise import Group, organise
-from dfos.oca.evaluate import coarse
-from dfos.oca.syntax import Action, RuleSet
+from dfos.oca.evaluate import MISSING, coarse, compile_expression
+from dfos.oca.syntax import Action, ProductSpec, RuleSet
 
 __all__ = ["AssociationResult", "Orphan", "Planned", "associate"]
 
@@ -90,9 +91,10 @@ def _virtual(group: Group, name: str, action: Action, classifier: Classifier, da
     raw_type = _raw_type(group)
     products = []
     base = {k: v for k, v in group.first.header.items() if not k.startswith(("DPR.", "TPL.EXPNO"))}
-    for number, catg in enumerate(action.products):
+    for number, spec in enumerate(action.products):
         product = f"{root}_{number:04d}.fits"
-        header = {**base, "PRO.CATG": catg, "ARCFILE": product, "DFOS.AB": name}
+        header = {**base, **_product_keys(spec, group.first), "PRO.CATG": spec.catg, "ARCFILE": product,
+                  "DFOS.AB": name}
         frame = Frame(product, header)
         frame = classifier.classify(frame)
         products.append(
@@ -108,12 +110,22 @@ def _virtual(group: Group, name: str, action: Action, classifier: Classifier, da
     return products
 
 
-def _raw_pool(frames: Sequence[Frame], date: str) -> CalibIndex:
-    return CalibIndex(
-        Calib(frame=f, ref=f"$DFO_RAW_DIR/{date}/{f.name}", sof_path=f"$DFO_RAW_DIR/{date}/{f.name}",
-              mid=mid_exposure(f))
-        for f in frames
-    )
+def _product_keys(spec: ProductSpec, first: Frame) -> dict[str, Any]:
+    """The keywords a product block gives its product (``PRO.EXT``, ``REFLEX.CATG``, ...), evaluated on the
+    group's first frame (a keyword-valued one copies that frame's value)."""
+    keys = {}
+    view = first.view
+    for assignment in spec.assignments:
+        value = compile_expression(assignment.expression)(view, view)
+        if value is not MISSING:
+            keys[assignment.key] = value
+    return keys
+
+
+def _raw_calibs(frames: Sequence[Frame], date: str) -> list[Calib]:
+    return [Calib(frame=f, ref=f"$DFO_RAW_DIR/{date}/{f.name}", sof_path=f"$DFO_RAW_DIR/{date}/{f.name}",
+                  mid=mid_exposure(f), raw=True)
+            for f in frames]
 
 
 def associate(
@@ -141,13 +153,16 @@ def associate(
     for i, group in enumerate(groups):
         action = rules.actions.get(group.action)
         virtual[i] = _virtual(group, names[i], action, classifier, date) if action else []
-    raw_index = _raw_pool(classified, date)
+    raw_calibs = _raw_calibs(classified, date)
+    raw_index = CalibIndex(raw_calibs)
     template_sizes = Counter(str(f.get("TPL.START")) for f in classified if f.get("TPL.START") is not None)
 
     # Every virtual product is offered first; an INCOMPLETE group's products are then withdrawn
     # and every group that took one is matched again (INCOMPLETE ones too, so that no AB names
     # a product that will never exist).  Withdrawing only removes candidates, so this ends.
-    index = CalibIndex([*memory, *(c for cs in virtual.values() for c in cs)])
+    offered = [*memory, *(c for cs in virtual.values() for c in cs)]
+    pools = {"calibFiles": CalibIndex(offered), "rawFiles": raw_index,
+             "inputFiles": CalibIndex([*offered, *raw_calibs])}
     excluded: dict[str, str] = {}
     withdrawn: set[int] = set()
     matches: dict[int, tuple[InputMatch, ...]] = {}
@@ -163,7 +178,7 @@ def associate(
             exclude = {**excluded, **{c.name: "a product of this AB itself" for c in virtual[i]}}
             at = mid_exposure(group.first)
             matches[i] = tuple(
-                match_select(s, plans[id(s)], group.first, at, raw_index if s.pool == "rawFiles" else index, exclude)
+                match_select(s, plans[id(s)], group.first, at, pools[s.pool], exclude)
                 for s in action.selects
             )
         reasons[i] = _reasons(group, action, matches[i], template_sizes) + extra.get(i, [])
@@ -293,7 +308,7 @@ def _build(group: Group, name: str, action: Action | None, matches: Sequence[Inp
     for match in matches:
         for calib in match.taken:
             entry = CalibInput(calib.ref, match.select.tag, calib.sof_path, calib.virtual, calib.producer, match.level)
-            (massoc if match.select.pool == "rawFiles" else mcalib).append(entry)
+            (massoc if calib.raw else mcalib).append(entry)
             if calib.producer and calib.producer not in parents:
                 parents.append(calib.producer)
     frames = group.frames[: group.max_frames] if group.max_frames else group.frames

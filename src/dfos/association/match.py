@@ -47,6 +47,8 @@ class Calib:
     virtual: bool = False
     producer: str | None = None
     """The AB that will make a virtual product."""
+    raw: bool = False
+    """A raw frame of the night (an AB lists it as MASSOC), not a calibration (MCALIB)."""
 
     @property
     def name(self) -> str:

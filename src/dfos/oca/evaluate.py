@@ -3,14 +3,22 @@
 Semantics, as dfos defines them (``docs/oca.md``):
 
 * A keyword missing from the frame makes every comparison with it false
-  (``!=`` included) and ``like`` false.
+  (``!=`` included), ``like`` and ``regexp`` false, ``is undefined`` true; ``not``
+  turns any of these around.  ``A ?= B`` holds when either side is missing, else it
+  is ``A == B``.
 * Numbers compare as numbers; a string compared with a number is read as a
   number when it can be, else the comparison is false.  Two strings compare
   exactly (case matters), ``<``/``>`` lexically.
 * ``like`` uses SQL wildcards (``%`` any run, ``_`` one character), case-sensitive.  It is
   matched without backtracking (:func:`like_matcher`): at most ``len(value) * len(pattern)``
-  character comparisons, whatever the pattern.  OCA has no ``regexp`` operator (the parser
-  refuses one), so no rule can hand a regular expression to the matcher.
+  character comparisons, whatever the pattern.  ``regexp`` finds a POSIX extended regular
+  expression anywhere in the value, in linear time (:mod:`dfos.oca.regexp`).
+* ``is string`` / ``is number`` / ``is boolean`` test the value's type (a number written as a
+  string is a string); ``is defined`` / ``is undefined`` whether the frame has the keyword.
+* An operand alone is a condition: ``T``/``F``, or a keyword that holds a truth value
+  (FITS ``T``, the text ``T`` or ``true``, a non-zero number).
+* An assignment copies a constant, another keyword's value (nothing when that keyword is
+  missing), or a condition's truth (``True``/``False``).
 * ``SIG.TEMPLATE`` and ``SIG.FRAME`` are grouping directives; as values they are 1.
 * ``inputFile.KEY`` reads the group's first frame; without a group it is missing.
 """
@@ -23,9 +31,35 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from dfos.oca.syntax import And, Compare, Condition, Key, Like, Literal, Not, Operand, Or
+from dfos.oca.regexp import regexp_matcher
+from dfos.oca.syntax import (
+    And,
+    Compare,
+    Condition,
+    Expression,
+    IsType,
+    Key,
+    Like,
+    Literal,
+    Not,
+    Operand,
+    Or,
+    Regexp,
+    Truth,
+)
 
-__all__ = ["Frame", "Predicate", "coarse", "compile_condition", "equal", "keys_of", "like_matcher"]
+__all__ = [
+    "MISSING",
+    "Frame",
+    "Predicate",
+    "coarse",
+    "compile_condition",
+    "compile_expression",
+    "equal",
+    "keys_of",
+    "like_matcher",
+    "truth",
+]
 
 #: A frame as conditions see it: dotted keyword -> value.
 Frame = Mapping[str, Any]
@@ -138,6 +172,36 @@ def equal(a: Any, b: Any) -> bool:
     return _compare(operator.eq, a, b)
 
 
+def _optional_equal(a: Any, b: Any) -> bool:
+    """OCA's ``?=``: equal, or either side undefined."""
+    return a is None or b is None or _compare(operator.eq, a, b)
+
+
+def truth(value: Any) -> bool:
+    """An operand used as a condition: FITS ``T``, the text ``T``/``TRUE`` (any case), a non-zero number."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value != 0
+    return isinstance(value, str) and value.strip().upper() in ("T", "TRUE")
+
+
+def _is_type(kind: str, value: Any) -> bool:
+    if kind == "defined":
+        return value is not None
+    if kind == "undefined":
+        return value is None
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, str)  # "string"
+
+
+#: What :func:`compile_expression` gives when the value comes from a keyword the frame lacks.
+MISSING: Any = object()
+
+
 def _fetcher(operand: Operand) -> Callable[[Frame, Frame | None], Any]:
     if isinstance(operand, Literal):
         value = operand.value
@@ -150,21 +214,34 @@ def _fetcher(operand: Operand) -> Callable[[Frame, Frame | None], Any]:
     return lambda frame, first: frame.get(name)
 
 
+def _text_test(operand: Operand, matches: Callable[[str], bool]) -> Predicate:
+    fetch = _fetcher(operand)
+
+    def test(frame: Frame, first: Frame | None) -> bool:
+        value = fetch(frame, first)
+        return value is not None and matches(str(value))
+
+    return test
+
+
 def compile_condition(condition: Condition) -> Predicate:
     """Compile a condition into a fast predicate."""
     if isinstance(condition, Compare):
-        op = _OPS[condition.op]
         left, right = _fetcher(condition.left), _fetcher(condition.right)
+        if condition.op == "?=":
+            return lambda frame, first: _optional_equal(left(frame, first), right(frame, first))
+        op = _OPS[condition.op]
         return lambda frame, first: _compare(op, left(frame, first), right(frame, first))
     if isinstance(condition, Like):
-        matches = like_matcher(condition.pattern)
-        fetch = _fetcher(condition.left)
-
-        def like(frame: Frame, first: Frame | None) -> bool:
-            value = fetch(frame, first)
-            return value is not None and matches(str(value))
-
-        return like
+        return _text_test(condition.left, like_matcher(condition.pattern))
+    if isinstance(condition, Regexp):
+        return _text_test(condition.left, regexp_matcher(condition.pattern))
+    if isinstance(condition, IsType):
+        fetch, kind, negated = _fetcher(condition.left), condition.kind, condition.negated
+        return lambda frame, first: _is_type(kind, fetch(frame, first)) != negated
+    if isinstance(condition, Truth):
+        fetch = _fetcher(condition.operand)
+        return lambda frame, first: truth(fetch(frame, first))
     if isinstance(condition, Not):
         inner = compile_condition(condition.item)
         return lambda frame, first: not inner(frame, first)
@@ -175,12 +252,34 @@ def compile_condition(condition: Condition) -> Predicate:
     return lambda frame, first: any(p(frame, first) for p in parts)
 
 
-def keys_of(condition: Condition, of_input: bool = False) -> set[str]:
-    """Keywords a condition reads from the frame (or, with ``of_input``, from the first frame)."""
-    if isinstance(condition, Compare):
-        operands: tuple[Operand, ...] = (condition.left, condition.right)
-    elif isinstance(condition, Like):
+def compile_expression(expression: Expression) -> Callable[[Frame, Frame | None], Any]:
+    """An assignment's value on a frame: the constant, the keyword's value (:data:`MISSING` when the
+    frame lacks it), or the condition's truth."""
+    if isinstance(expression, Literal):
+        value = expression.value
+        return lambda frame, first: value
+    if isinstance(expression, Key):
+        fetch = _fetcher(expression)
+
+        def copy(frame: Frame, first: Frame | None) -> Any:
+            found = fetch(frame, first)
+            return MISSING if found is None else found
+
+        return copy
+    return compile_condition(expression)
+
+
+def keys_of(condition: Expression, of_input: bool = False) -> set[str]:
+    """Keywords a condition (or an assignment's value) reads from the frame (or, with ``of_input``,
+    from the first frame)."""
+    if isinstance(condition, (Key, Literal)):
+        operands: tuple[Operand, ...] = (condition,)
+    elif isinstance(condition, Compare):
+        operands = (condition.left, condition.right)
+    elif isinstance(condition, (Like, Regexp, IsType)):
         operands = (condition.left,)
+    elif isinstance(condition, Truth):
+        operands = (condition.operand,)
     elif isinstance(condition, Not):
         return keys_of(condition.item, of_input)
     else:

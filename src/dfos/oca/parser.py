@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from dataclasses import dataclass, replace
 
 from dfos.errors import FormatError
+from dfos.oca.regexp import RegexpError, compile_regexp
 from dfos.oca.syntax import (
+    TYPE_TESTS,
     Action,
     And,
     Assignment,
     ClassifyRule,
     Compare,
     Condition,
+    Counts,
+    Expression,
+    IsType,
     Key,
     Like,
     Literal,
@@ -29,16 +35,25 @@ from dfos.oca.syntax import (
     Operand,
     Or,
     OrganiseRule,
+    ProductSpec,
+    Regexp,
     RuleSet,
     Select,
     Source,
+    Truth,
 )
 
 __all__ = ["RuleSyntaxError", "merge", "parse_rules"]
 
 
 class RuleSyntaxError(FormatError):
-    """A rule file cannot be parsed; the message starts with ``file:line:col``."""
+    """A rule file cannot be parsed; the message starts with ``file:line:col``.
+
+    Exit code 2, like a bad argument: a rule file is what the user hands dfos to read
+    (``dfos oca check FILE``, ``OCA_RULES``), and a wrong one is fixed by the user, in the file.
+    """
+
+    exit_code = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +68,10 @@ _TOKEN_RE = re.compile(
     r"""
     (?P<ws>[ \t\r\f\v]+|\n)
   | (?P<comment>//[^\n]*|/\*.*?\*/)
-  | (?P<string>"[^"\n]*")
+  | (?P<string>"(?:[^"\\\n]|\\[^\n])*")
   | (?P<number>[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?![A-Za-z_.#]))
   | (?P<name>[A-Za-z_][A-Za-z0-9_.#]*(?:-[A-Za-z_][A-Za-z0-9_.#]*)*)
-  | (?P<op>==|!=|<=|>=|<|>|=|;|,|\(|\)|\{|\})
+  | (?P<op>==|!=|<=|>=|\?=|<|>|=|;|,|\(|\)|\{|\})
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -88,7 +103,11 @@ def _tokens(text: str, file: str) -> list[_Token]:
     return tokens
 
 
-_COMPARE_OPS = {"==", "!=", "<", ">", "<=", ">="}
+_COMPARE_OPS = {"==", "!=", "<", ">", "<=", ">=", "?="}
+#: Words that end an operand: they are never keyword names.
+_RESERVED = {"and", "or", "not", "like", "regexp", "is", "then", "group", "as", "using"}
+#: The truth literals: ``T`` and ``F`` as FITS writes them, ``true`` and ``false`` in any case.
+_TRUTH = {"T": True, "F": False, "TRUE": True, "FALSE": False}
 #: Deepest nesting of parentheses and ``not`` a condition may have.
 MAX_DEPTH = 100
 _SIGNALS = {"SIG.TEMPLATE", "SIG.FRAME"}
@@ -157,6 +176,7 @@ class _Parser:
         classify: list[ClassifyRule] = []
         organise: list[OrganiseRule] = []
         blocks: dict[str, list[Action]] = {}
+        counts = Counts()
         while self.tok.kind != "END":
             if not self.is_word("select", "minret", "maxret"):
                 self.group_min, self.group_max = 1, 0  # a pending minRet/maxRet applies to the next statement only
@@ -165,8 +185,9 @@ class _Parser:
             elif self.is_word("select"):
                 organise.append(self.organise_rule())
             elif self.is_word("action"):
-                action = self.action()
+                action, declared = self.action()
                 blocks.setdefault(action.name, []).append(action)
+                counts += Counts(actions=1, selects=len(action.selects), products=declared)
             elif self.is_word("minret", "maxret"):
                 which, count = self.ret_count()
                 if which == "minret":
@@ -178,34 +199,40 @@ class _Parser:
             else:
                 raise self.fail("'if', 'select', 'action', 'minRet' or 'maxRet'")
         actions = {name: _merge_blocks(parts) for name, parts in blocks.items()}
-        return RuleSet(tuple(classify), tuple(organise), actions, (self.file,))
+        counts += Counts(classify=len(classify), organise=len(organise))
+        return RuleSet(tuple(classify), tuple(organise), actions, (self.file,), counts)
 
     def classify_rule(self) -> ClassifyRule:
         start = self.word("if")
         condition = self.condition()
         self.word("then")
+        return ClassifyRule(condition, self.assignments("a keyword to assign"), self.source(start))
+
+    def assignments(self, what: str) -> tuple[Assignment, ...]:
+        """``{ KEY = expression; ... }`` (the last ``;`` may be left out; an empty block is allowed)."""
         self.op("{")
-        assignments = []
+        found = []
         while not self.is_op("}"):
-            key = self.name("a keyword to assign")
+            if self.is_op(";"):
+                self.advance()
+                continue
+            key = self.name(what)
             self.op("=")
-            value = self.value()
-            assignments.append(Assignment(_keyword(key), value))
+            found.append(Assignment(_keyword(key), self.expression()))
             if not self.is_op("}"):
                 self.op(";")
-            while self.is_op(";"):
-                self.advance()
         self.op("}")
-        return ClassifyRule(condition, tuple(assignments), self.source(start))
+        return tuple(found)
 
-    def value(self) -> str | float:
-        if self.tok.kind == "STRING":
-            return self.advance().text[1:-1]
-        if self.tok.kind == "NUMBER":
-            return float(self.advance().text)
-        if self.tok.kind == "NAME":
-            return self.advance().text
-        raise self.fail("a string or a number")
+    def expression(self) -> Expression:
+        """An assignment's value: a constant or keyword (copied), or a condition (its truth, T or F)."""
+        after = self.tokens[min(self.pos + 1, len(self.tokens) - 1)]
+        compares = (after.kind == "OP" and after.text in _COMPARE_OPS) or \
+            (after.kind == "NAME" and after.text.lower() in ("like", "regexp", "is"))
+        if self.tok.kind in ("STRING", "NUMBER") and not compares:
+            return self.operand()
+        value = self.condition()
+        return value.operand if isinstance(value, Truth) else value
 
     def organise_rule(self) -> OrganiseRule:
         start = self.word("select")
@@ -228,13 +255,13 @@ class _Parser:
             while self.is_op(","):
                 self.advance()
                 group_by.append(_keyword(self.name("a keyword")))
-            if self.is_word("as"):
-                self.advance()
-                self.op("(")
-                event = self.name("an event name")
-                self.op(",")
-                tag = self.name("a tag")
-                self.op(")")
+        if self.is_word("as"):
+            self.advance()
+            self.op("(")
+            event = self.name("an event name")
+            self.op(",")
+            tag = self.text("a tag")
+            self.op(")")
         self.op(";")
         signals = _signals(condition)
         min_frames, max_frames = self.group_min, self.group_max
@@ -252,6 +279,12 @@ class _Parser:
             max_frames=max_frames,
         )
 
+    def text(self, what: str) -> str:
+        """A name, or a string (its contents)."""
+        if self.tok.kind == "STRING":
+            return _unquote(self.advance().text)
+        return self.name(what)
+
     def ret_count(self) -> tuple[str, int]:
         """``minRet = n;`` or ``maxRet = n;``."""
         which = self.advance().text.lower()
@@ -262,7 +295,8 @@ class _Parser:
         self.op(";")
         return which, int(count)
 
-    def action(self) -> Action:
+    def action(self) -> tuple[Action, int]:
+        """One ``action`` block, and how many products it declares."""
         start = self.word("action")
         name = self.name("an action name")
         self.op("{")
@@ -270,7 +304,8 @@ class _Parser:
         selects: list[Select] = []
         recipe: str | None = None
         params: tuple[str, ...] = ()
-        products: list[str] = []
+        products: list[ProductSpec] = []
+        properties: dict[str, Expression] = {}
         while not self.is_op("}"):
             if self.is_word("minret", "maxret"):
                 which, count = self.ret_count()
@@ -283,18 +318,36 @@ class _Parser:
             elif self.is_word("recipe"):
                 recipe, params = self.recipe()
             elif self.is_word("product"):
-                self.advance()
-                products.append(self.name("a PRO.CATG"))
-                while self.is_op(","):
-                    self.advance()
-                    products.append(self.name("a PRO.CATG"))
-                self.op(";")
+                products += self.products()
             elif self.is_op(";"):
                 self.advance()
+            elif self.tok.kind == "NAME" and self.tokens[self.pos + 1].text == "=":
+                key = _keyword(self.advance().text)  # an action setting: "priority = 30;" (ESO's MUSE rules)
+                self.op("=")
+                properties[key] = self.expression()
+                self.op(";")
             else:
-                raise self.fail("'minRet', 'maxRet', 'select', 'recipe', 'product' or '}'")
+                raise self.fail("'minRet', 'maxRet', 'select', 'recipe', 'product', a setting or '}'")
         self.op("}")
-        return Action(name, tuple(selects), recipe, params, tuple(products), self.source(start))
+        action = Action(name, tuple(selects), recipe, params, tuple(products), self.source(start),
+                        tuple(properties.items()))
+        return action, len(products)
+
+    def products(self) -> list[ProductSpec]:
+        """``product NAME { KEY = value; ... }`` (Reflex) or ``product CATG[, CATG ...];`` (dfos)."""
+        self.word("product")
+        name = self.name("a product name")
+        if self.is_op("{"):
+            spec = ProductSpec(name, self.assignments("a product keyword (PRO.CATG, PRO.EXT, ...)"))
+            if self.is_op(";"):
+                self.advance()
+            return [spec]
+        found = [ProductSpec(name)]
+        while self.is_op(","):
+            self.advance()
+            found.append(ProductSpec(self.name("a PRO.CATG")))
+        self.op(";")
+        return found
 
     def select_file(self) -> Select:
         start = self.word("select")
@@ -303,9 +356,10 @@ class _Parser:
         tag = self.name("a tag")
         self.word("from")
         pool_token = self.tok
-        pool = self.name("'calibFiles' or 'rawFiles'")
-        if pool.lower() not in ("calibfiles", "rawfiles"):
-            raise self.fail("'calibFiles' or 'rawFiles'", pool_token)
+        pool = self.name("'calibFiles', 'rawFiles' or 'inputFiles'")
+        pools = {"calibfiles": "calibFiles", "rawfiles": "rawFiles", "inputfiles": "inputFiles"}
+        if pool.lower() not in pools:
+            raise self.fail("'calibFiles', 'rawFiles' or 'inputFiles'", pool_token)
         self.word("where")
         condition = self.condition()
         match: Match = Match.CLOSEST
@@ -313,12 +367,10 @@ class _Parser:
         if self.is_word("using"):
             match, windows = self.using()
         self.op(";")
-        if self.min_ret > self.max_ret:
-            raise RuleSyntaxError(
-                f"{self.source(start)}: minRet = {self.min_ret} is larger than maxRet = {self.max_ret}"
-            )
-        return Select(tag, "calibFiles" if pool.lower() == "calibfiles" else "rawFiles", condition,
-                      self.min_ret, self.max_ret, match, windows, self.source(start))
+        # minRet above maxRet (ESO's MUSE rules: "minRet = 1;" after "maxRet = 0;"): the files required are
+        # taken, so the recipe gets what it needs
+        return Select(tag, pools[pool.lower()], condition, self.min_ret, max(self.min_ret, self.max_ret), match,
+                      windows, self.source(start))
 
     def using(self) -> tuple[Match, tuple[float, ...]]:
         self.word("using")
@@ -339,16 +391,23 @@ class _Parser:
         return Match(mode), tuple(windows)
 
     def recipe(self) -> tuple[str, tuple[str, ...]]:
+        """``recipe NAME [{ "--p=v"; ... }]``; a string may hold several words (``"--nifu=-1 --merge"``)."""
         self.word("recipe")
         name = self.name("a recipe name")
         params: list[str] = []
         if self.is_op("{"):
             self.advance()
             while not self.is_op("}"):
+                if self.is_op(";") or self.is_op(","):
+                    self.advance()
+                    continue
                 if self.tok.kind != "STRING":
                     raise self.fail('a parameter string like "--name=value"')
-                params.append(self.advance().text[1:-1])
-                self.op(";")
+                token = self.advance()
+                try:
+                    params += shlex.split(_unquote(token.text))
+                except ValueError as exc:
+                    raise RuleSyntaxError(f"{self.source(token)}: recipe parameter {token.text}: {exc}") from None
             self.op("}")
         if self.is_op(";"):
             self.advance()
@@ -388,30 +447,62 @@ class _Parser:
 
     def comparison(self) -> Condition:
         left = self.operand()
-        if self.is_word("like"):
-            self.advance()
+        if self.is_word("like", "regexp"):
+            which = self.advance().text.lower()
             if self.tok.kind != "STRING":
                 raise self.fail('a "pattern" string')
-            return Like(left, self.advance().text[1:-1])
-        if self.tok.kind != "OP" or self.tok.text not in _COMPARE_OPS:
-            raise self.fail("a comparison (==, !=, <, >, <=, >=, like)")
-        op = self.advance().text
-        return Compare(left, op, self.operand())
+            token = self.advance()
+            pattern = _unquote(token.text)
+            if which == "like":
+                return Like(left, pattern)
+            try:
+                compile_regexp(pattern)
+            except RegexpError as exc:
+                raise RuleSyntaxError(f"{self.source(token)}: not a POSIX extended regular expression: {exc}") \
+                    from None
+            return Regexp(left, pattern)
+        if self.is_word("is"):
+            self.advance()
+            negated = self.is_word("not")
+            if negated:
+                self.advance()
+            token = self.tok
+            kind = self.name(_one_of(TYPE_TESTS)).lower()
+            if kind not in TYPE_TESTS:
+                raise self.fail(_one_of(TYPE_TESTS), token)
+            return IsType(left, kind, negated)
+        if self.tok.kind == "OP" and self.tok.text in _COMPARE_OPS:
+            op = self.advance().text
+            return Compare(left, op, self.operand())
+        if isinstance(left, Key) or isinstance(left.value, bool):
+            return Truth(left)
+        raise self.fail("a comparison (==, !=, ?=, <, >, <=, >=, like, regexp, is)")
 
     def operand(self) -> Operand:
         token = self.tok
         if token.kind == "STRING":
             self.advance()
-            return Literal(token.text[1:-1])
+            return Literal(_unquote(token.text))
         if token.kind == "NUMBER":
             return Literal(self.number())
-        if token.kind == "NAME" and token.text.lower() not in ("and", "or", "not", "like", "then"):
+        if token.kind == "NAME" and token.text.lower() not in _RESERVED:
             self.advance()
             text = token.text
+            if text.upper() in _TRUTH:
+                return Literal(_TRUTH[text.upper()])
             if text.lower().startswith("inputfile."):
                 return Key(_keyword(text[len("inputFile.") :]), of_input=True)
             return Key(_keyword(text))
         raise self.fail("a keyword, string or number")
+
+
+def _one_of(words: tuple[str, ...]) -> str:
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _unquote(token: str) -> str:
+    """A string token's contents: ``\\"`` is a quote, every other backslash stays as written."""
+    return token[1:-1].replace('\\"', '"')
 
 
 def _keyword(text: str) -> str:
@@ -423,7 +514,7 @@ def _signals(condition: Condition) -> set[str]:
     """SIG.* directives named anywhere in a condition."""
     if isinstance(condition, Compare):
         return {o.name for o in (condition.left, condition.right) if isinstance(o, Key) and o.name in _SIGNALS}
-    if isinstance(condition, Like):
+    if isinstance(condition, (Like, Regexp, IsType, Truth)):
         return set()
     if isinstance(condition, Not):
         return _signals(condition.item)
@@ -442,12 +533,19 @@ def _merge_blocks(blocks: list[Action]) -> Action:
         return blocks[0]
     recipes = [b.recipe for b in blocks if b.recipe]
     params = [b.params for b in blocks if b.params]
+    products: dict[str, ProductSpec] = {}
+    for block in blocks:  # one product per name; a later block's assignments complete an earlier one's
+        for spec in block.products:
+            known = products.get(spec.name)
+            products[spec.name] = replace(known, assignments=known.assignments + spec.assignments) \
+                if known is not None else spec
     return replace(
         blocks[0],
         selects=tuple(s for b in blocks for s in b.selects),
         recipe=recipes[-1] if recipes else None,
         params=params[-1] if params else (),
-        products=tuple(dict.fromkeys(p for b in blocks for p in b.products)),
+        products=tuple(products.values()),
+        properties=tuple({k: v for b in blocks for k, v in b.properties}.items()),
     )
 
 
@@ -459,7 +557,7 @@ def merge(rule_sets: list[RuleSet]) -> RuleSet:
             blocks.setdefault(name, []).append(action)
     return RuleSet(tuple(c for r in rule_sets for c in r.classify), tuple(o for r in rule_sets for o in r.organise),
                    {name: _merge_blocks(parts) for name, parts in blocks.items()},
-                   tuple(f for r in rule_sets for f in r.files))
+                   tuple(f for r in rule_sets for f in r.files), sum((r.counts for r in rule_sets), Counts()))
 
 
 def parse_rules(text: str, file: str = "<rules>") -> RuleSet:

@@ -9,8 +9,9 @@ Gasgano/DFOS rule files.  A rule file holds
 * action blocks ``action NAME { minRet = n; maxRet = m; select file as TAG from
   calibFiles where <condition>; ... recipe NAME [{ "--param=value"; ... }] }``,
 
-plus the dfos extensions documented in ``docs/oca.md`` (``product`` lists and
-``using`` time-match clauses).  Everything here is an immutable value; parsing is
+product blocks ``product NAME { PRO.CATG = "..."; ... }`` (Reflex) and the dfos
+extensions documented in ``docs/oca.md`` (``product`` lists and ``using``
+time-match clauses).  Everything here is an immutable value; parsing is
 in :mod:`dfos.oca.parser`, evaluation in :mod:`dfos.oca.evaluate`.
 """
 
@@ -20,12 +21,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
+    "TYPE_TESTS",
     "Action",
     "And",
     "Assignment",
     "ClassifyRule",
     "Compare",
     "Condition",
+    "Counts",
+    "Expression",
+    "IsType",
     "Key",
     "Like",
     "Literal",
@@ -34,9 +39,12 @@ __all__ = [
     "Operand",
     "Or",
     "OrganiseRule",
+    "ProductSpec",
+    "Regexp",
     "RuleSet",
     "Select",
     "Source",
+    "Truth",
 ]
 
 
@@ -67,11 +75,13 @@ class Key:
 
 @dataclass(frozen=True, slots=True)
 class Literal:
-    """A string or number constant."""
+    """A string, number or truth value (``T``, ``F``) constant."""
 
-    value: str | float
+    value: str | float | bool
 
     def __str__(self) -> str:
+        if isinstance(self.value, bool):
+            return "T" if self.value else "F"
         return f'"{self.value}"' if isinstance(self.value, str) else f"{self.value:g}"
 
 
@@ -80,7 +90,7 @@ Operand = Key | Literal
 
 @dataclass(frozen=True, slots=True)
 class Compare:
-    """``left <op> right`` with op one of ``== != < > <= >=``."""
+    """``left <op> right`` with op one of ``== != < > <= >=`` or ``?=`` (equal, or either side undefined)."""
 
     left: Operand
     op: str
@@ -99,6 +109,43 @@ class Like:
 
     def __str__(self) -> str:
         return f'{self.left} like "{self.pattern}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Regexp:
+    """``left regexp "pattern"``: a POSIX extended regular expression found anywhere in the value."""
+
+    left: Operand
+    pattern: str
+
+    def __str__(self) -> str:
+        return f'{self.left} regexp "{self.pattern}"'
+
+
+#: The words ``is`` accepts: ``KEY is string``, ``is number``, ``is boolean``, ``is defined``, ``is undefined``.
+TYPE_TESTS = ("string", "number", "boolean", "defined", "undefined")
+
+
+@dataclass(frozen=True, slots=True)
+class IsType:
+    """``left is [not] KIND``: the value's type (KIND one of :data:`TYPE_TESTS`)."""
+
+    left: Operand
+    kind: str
+    negated: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.left} is {'not ' if self.negated else ''}{self.kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """An operand used as a condition: ``if (T) then``, ``... and INS.OPTI1.FILTER and ...``."""
+
+    operand: Operand
+
+    def __str__(self) -> str:
+        return str(self.operand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +172,26 @@ class Or:
         return " or ".join(str(i) for i in self.items)
 
 
-Condition = Compare | Like | Not | And | Or
+Condition = Compare | Like | Regexp | IsType | Truth | Not | And | Or
+
+#: What an assignment may give: a constant, another keyword's value, or a condition's truth.
+Expression = Literal | Key | Condition
 
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """``KEY = value;`` inside a classification block."""
+    """``KEY = expression;`` inside a classification or product block."""
 
     key: str
-    value: str | float
+    expression: Expression
+
+    @property
+    def value(self) -> str | float | bool | None:
+        """The constant assigned, None when the value comes from a keyword or a condition."""
+        return self.expression.value if isinstance(self.expression, Literal) else None
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.expression}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +241,12 @@ class Match(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Select:
-    """``select file as TAG from calibFiles|rawFiles where <condition> [using ...];`` in an action."""
+    """``select file as TAG from calibFiles|rawFiles|inputFiles where <condition> [using ...];`` in an action."""
 
     tag: str
     """The SOF tag the selected files get."""
     pool: str
-    """``calibFiles`` (calibration memory) or ``rawFiles`` (raw frames of the night)."""
+    """``calibFiles`` (calibration memory), ``rawFiles`` (raw frames of the night) or ``inputFiles`` (both)."""
     condition: Condition
     min_ret: int
     """Files required; fewer makes the AB INCOMPLETE."""
@@ -201,6 +259,23 @@ class Select:
 
 
 @dataclass(frozen=True, slots=True)
+class ProductSpec:
+    """A product an action's recipe makes: ``product NAME { PRO.CATG = "..."; KEY = ...; }`` (Reflex) or
+    an entry of dfos's ``product CATG, CATG;`` list (then it has no assignments)."""
+
+    name: str
+    assignments: tuple[Assignment, ...] = ()
+
+    @property
+    def catg(self) -> str:
+        """Its PRO.CATG: the constant of its ``PRO.CATG = "..."`` assignment, else its name."""
+        for assignment in self.assignments:
+            if assignment.key == "PRO.CATG" and isinstance(assignment.value, str):
+                return assignment.value
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
     """An association block: the calibrations a group needs and the recipe it runs."""
 
@@ -208,10 +283,40 @@ class Action:
     selects: tuple[Select, ...] = ()
     recipe: str | None = None
     params: tuple[str, ...] = ()
-    """Recipe parameters, e.g. ``--stack_method=median``."""
-    products: tuple[str, ...] = ()
-    """PRO.CATG of the products the recipe makes (dfos extension ``product``)."""
+    """Recipe parameters, e.g. ``--stack_method=median`` (one per command-line word)."""
+    products: tuple[ProductSpec, ...] = ()
+    """The products the recipe makes, in order (``product`` blocks or the dfos ``product`` list)."""
     source: Source = field(default=Source("<rules>", 0, 0))
+    properties: tuple[tuple[str, Expression], ...] = ()
+    """Settings written in the block as ``NAME = value;`` (``priority = 30;``), in order."""
+
+    @property
+    def priority(self) -> float:
+        """The action's ``priority`` setting (0 without one); the cascade starts higher ones first."""
+        for key, value in self.properties:
+            if key == "PRIORITY" and isinstance(value, Literal) and isinstance(value.value, float):
+                return value.value
+        return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What rule files hold, statement by statement (before actions of the same name merge)."""
+
+    classify: int = 0
+    """``if ... then`` classification rules."""
+    organise: int = 0
+    """``select execute`` organisation statements."""
+    actions: int = 0
+    """``action`` blocks."""
+    selects: int = 0
+    """``select file`` association statements in the action blocks."""
+    products: int = 0
+    """Products declared in the action blocks (a ``product`` block, or each name of a ``product`` list)."""
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(self.classify + other.classify, self.organise + other.organise, self.actions + other.actions,
+                      self.selects + other.selects, self.products + other.products)
 
 
 @dataclass(frozen=True)
@@ -222,3 +327,5 @@ class RuleSet:
     organise: tuple[OrganiseRule, ...] = ()
     actions: dict[str, Action] = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    counts: Counts = field(default_factory=Counts)
+    """What the files hold, statement by statement (``dfos oca check`` reports it)."""

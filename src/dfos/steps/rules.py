@@ -42,16 +42,9 @@ def check_rules(paths: Sequence[Path]) -> tuple[list[RuleReport], list[str]]:
         except RuleSyntaxError as exc:
             errors.append(exc.message)
             continue
-        reports.append(
-            RuleReport(
-                file=str(path),
-                classify=len(rules.classify),
-                organise=len(rules.organise),
-                actions=len(rules.actions),
-                selects=sum(len(a.selects) for a in rules.actions.values()),
-                products=sum(len(a.products) for a in rules.actions.values()),
-            )
-        )
+        counts = rules.counts
+        reports.append(RuleReport(str(path), counts.classify, counts.organise, counts.actions, counts.selects,
+                                  counts.products))
     return reports, errors
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from dfos.errors import FormatError
 from dfos.oca.io import read_rule_text
 from dfos.oca.parser import RuleSyntaxError
 from dfos.steps.rules import check_rules, classify_files, load_frames, organise_files, rules_from
@@ -34,7 +33,8 @@ def oca_group() -> None:
 @oca_group.command("check")
 @click.argument("files", type=_FILES, nargs=-1, required=True)
 def check_cmd(files: tuple[Path, ...]) -> None:
-    """Parse rule FILES and report what they hold; exit 5 on any error."""
+    """Parse rule FILES and report what each holds (classification rules, organisation statements, action
+    blocks, association selects, products); on any error, one file:line:col line per bad file and exit 2."""
     readable, unreadable = [], []
     for path in files:  # a file that is no UTF-8 text (or no file) is refused before it is parsed
         try:
@@ -54,8 +54,8 @@ def check_cmd(files: tuple[Path, ...]) -> None:
         raise _RuleFileError(errors[-1])
 
 
-class _RuleFileError(FormatError):
-    """The last of a rule file's errors (the others are printed before it)."""
+class _RuleFileError(RuleSyntaxError):
+    """The last of a rule file's errors (the others are printed before it); exit 2."""
 
 
 @oca_group.command("classify")
