@@ -17,7 +17,9 @@ this root, prints ``Error: <message>`` on one line and exits with the error's
     │                                     or its evidence (AB list, AB files, database) disagrees
     ├── ConfigError              exit 4   dfos.toml or DFOS_* value unusable
     ├── FormatError              exit 5   a dfos file (status, header, AB, job file) unreadable
-    │   └── UnsafeName                    a name from data is not a safe file name
+    │   ├── UnsafeName                    a name from data is not a safe file name
+    │   └── RuleSyntaxError      exit 2   an OCA rule file the user hands in does not parse
+    │                                     (dfos.oca.parser; file:line:col, like a bad argument)
     └── ExternalToolError        exit 6   esorex, a database server or a system tool missing/failed
 
 Outcomes (not errors; the command did its work and reports how it ended) use 10-13:

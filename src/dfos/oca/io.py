@@ -17,7 +17,7 @@ MAX_RULE_BYTES = 16 * 1024 * 1024
 
 
 def read_rule_text(path: Path, label: str | None = None) -> str:
-    """The text of a rule file; :class:`RuleSyntaxError` (a FormatError, exit 5) naming the file when it
+    """The text of a rule file; :class:`RuleSyntaxError` (exit 2) naming the file when it
     cannot be read, is a directory, is too big, or is not UTF-8 (naming the line of the first bad byte)."""
     name = label or str(path)
     try:
