@@ -45,5 +45,5 @@ def test_bad_rule_file_in_the_configuration(capsys: pytest.CaptureFixture[str], 
     monkeypatch.setenv("DFOS_ROOT", str(uves_night.root))
     monkeypatch.setenv("DFOS_OCA_RULES", "config/broken.oca")
     code, _, err = run(capsys, "create-ab", "-d", "2013-02-12")
-    assert code == 5
+    assert code == 2
     assert err.strip() == "Error: config/broken.oca:3:1: expected a recipe name, found '}'"  # named as configured

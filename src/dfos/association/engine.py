@@ -83,7 +83,7 @@ def _names(groups: Sequence[Group]) -> dict[int, str]:
 
 def _raw_type(group: Group) -> str:
     first = group.first
-    return _text(first.classes.get("RAW.TYPE") or first.classes.get("DO.CATG") or "UNKNOWN")
+    return _text(first.classes.get("RAW.TYPE") or first.category or "UNKNOWN")
 
 
 def _virtual(group: Group, name: str, action: Action, classifier: Classifier, date: str) -> list[Calib]:
@@ -267,10 +267,10 @@ def _cascade_order(planned: list[Planned]) -> list[Planned]:
 
 
 def _orphan_reason(frame: Frame) -> str:
-    catg = frame.classes.get("DO.CATG")
-    if catg is None:
-        return "no classification rule matches it (no DO.CATG)"
-    return f"classified DO.CATG={catg}, but no organisation rule selects it"
+    key = frame.category_key
+    if key is None:
+        return "no classification rule matches it (no DO.CATG or REFLEX.CATG)"
+    return f"classified {key}={frame.category}, but no organisation rule selects it"
 
 
 def _reasons(group: Group, action: Action | None, matches: Sequence[InputMatch],
@@ -334,7 +334,7 @@ def _build(group: Group, name: str, action: Action | None, matches: Sequence[Inp
         prod_path=f"$DFS_PRODUCT/{raw_type}/{date}",
         log_name=f"{root}.log",
         match_keys=tuple((k, _text(v)) for k, v in group.key_values.items()),
-        rawfiles=tuple(RawInput(f"$DFO_RAW_DIR/{date}/{f.name}", _text(f.classes.get("DO.CATG"))) for f in frames),
+        rawfiles=tuple(RawInput(f"$DFO_RAW_DIR/{date}/{f.name}", _text(f.category)) for f in frames),
         mcalib=tuple(mcalib),
         massoc=tuple(massoc),
         params=action.params if action else (),

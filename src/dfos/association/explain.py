@@ -20,7 +20,7 @@ def explain_lines(planned: Planned) -> Iterator[str]:
     keys = ", ".join(f"{k}={v}" for k, v in ab.match_keys) or "-"
     yield f"  group: {len(group.frames)} raw frame(s) of {ab.raw_type}; grouping values {keys}"
     for frame in group.frames:
-        yield f"    raw {frame.name}  DO.CATG={frame.classes.get('DO.CATG')}"
+        yield f"    raw {frame.name}  {frame.category_key or 'DO.CATG'}={frame.category}"
     for match in planned.inputs:
         select = match.select
         window = f" within {', '.join(f'{w:g}' for w in select.windows)} days" if select.windows else ""

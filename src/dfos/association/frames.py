@@ -6,7 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Frame", "mid_exposure"]
+__all__ = ["CATEGORY_KEYS", "Frame", "mid_exposure"]
+
+#: The classification tags that name a frame's category (its SOF tag), in order: Gasgano's and
+#: DFOS's DO.CATG, then Reflex's REFLEX.CATG.
+CATEGORY_KEYS = ("DO.CATG", "REFLEX.CATG")
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -29,6 +33,17 @@ class Frame:
         if key in self.classes:
             return self.classes[key]
         return self.header.get(key, default)
+
+    @property
+    def category_key(self) -> str | None:
+        """The first of :data:`CATEGORY_KEYS` that classification gave the frame, None when it has none."""
+        return next((k for k in CATEGORY_KEYS if self.classes.get(k) not in (None, "")), None)
+
+    @property
+    def category(self) -> Any:
+        """Its category (the tag a recipe gets it with): the value of :attr:`category_key`, or None."""
+        key = self.category_key
+        return None if key is None else self.classes[key]
 
     @property
     def view(self) -> Mapping[str, Any]:
