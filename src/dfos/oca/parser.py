@@ -9,10 +9,12 @@ strings keep their case.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import shlex
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 from dfos.errors import FormatError
 from dfos.oca.regexp import RegexpError, compile_regexp
@@ -56,50 +58,61 @@ class RuleSyntaxError(FormatError):
     exit_code = 2
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):
     kind: str  # NAME, STRING, NUMBER, OP, END
     text: str
     line: int
     column: int
 
 
+#: Blanks and comments, skipped before each token.
+_GAP = r"(?>\s+|//[^\n]*|/\*.*?\*/)*+"  # atomic: a comment never gives characters back to a token
 _TOKEN_RE = re.compile(
-    r"""
-    (?P<ws>[ \t\r\f\v]+|\n)
-  | (?P<comment>//[^\n]*|/\*.*?\*/)
-  | (?P<string>"(?:[^"\\\n]|\\[^\n])*")
-  | (?P<number>[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?![A-Za-z_.#]))
-  | (?P<name>[A-Za-z_][A-Za-z0-9_.#]*(?:-[A-Za-z_][A-Za-z0-9_.#]*)*)
-  | (?P<op>==|!=|<=|>=|\?=|<|>|=|;|,|\(|\)|\{|\})
+    _GAP + r"""
+    (?:
+      (?P<STRING>"(?:[^"\\\n]|\\[^\n])*")
+    | (?P<NUMBER>[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?![A-Za-z_.#]))
+    | (?P<NAME>[A-Za-z_][A-Za-z0-9_.#]*(?:-[A-Za-z_][A-Za-z0-9_.#]*)*)
+    | (?P<OP>==|!=|<=|>=|\?=|<|>|=|;|,|\(|\)|\{|\})
+    )
     """,
     re.VERBOSE | re.DOTALL,
 )
+_TRAILER = re.compile(_GAP, re.DOTALL)
 
 
 def _tokens(text: str, file: str) -> list[_Token]:
+    """The tokens of a rule file, in one pass of one regular expression (blanks and comments are taken
+    with the token after them); line and column are found by bisection on the line starts."""
+    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+
+    def place(offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(line_starts, offset)
+        return line, offset - line_starts[line - 1] + 1
+
     tokens: list[_Token] = []
-    pos, line, line_start = 0, 1, 0
-    while pos < len(text):
-        match = _TOKEN_RE.match(text, pos)
-        column = pos - line_start + 1
-        if not match:
-            if text[pos] == '"':
-                raise RuleSyntaxError(f"{file}:{line}:{column}: unterminated string (strings end on their line)")
-            if text.startswith("/*", pos):
-                raise RuleSyntaxError(f"{file}:{line}:{column}: unterminated /* comment")
-            snippet = text[pos : pos + 12].split("\n")[0]
-            raise RuleSyntaxError(f"{file}:{line}:{column}: unexpected character(s) {snippet!r}")
-        kind = match.lastgroup or ""
-        value = match.group()
-        if kind in ("name", "string", "number", "op"):
-            tokens.append(_Token(kind.upper(), value, line, column))
-        newlines = value.count("\n")
-        if newlines:
-            line += newlines
-            line_start = pos + value.rindex("\n") + 1
+    append = tokens.append
+    pos = 0
+    for match in _TOKEN_RE.finditer(text):
+        if match.start() != pos:
+            break
         pos = match.end()
-    tokens.append(_Token("END", "", line, pos - line_start + 1))
+        kind = match.lastgroup or ""
+        start = match.start(kind)
+        line = bisect.bisect_right(line_starts, start)
+        append(_Token(kind, match.group(kind), line, start - line_starts[line - 1] + 1))
+    trailer = _TRAILER.match(text, pos)
+    pos = trailer.end() if trailer else pos
+    if pos < len(text):
+        line, column = place(pos)
+        if text[pos] == '"':
+            raise RuleSyntaxError(f"{file}:{line}:{column}: unterminated string (strings end on their line)")
+        if text.startswith("/*", pos):
+            raise RuleSyntaxError(f"{file}:{line}:{column}: unterminated /* comment")
+        snippet = text[pos : pos + 12].split("\n")[0]
+        raise RuleSyntaxError(f"{file}:{line}:{column}: unexpected character(s) {snippet!r}")
+    line, column = place(len(text))
+    tokens.append(_Token("END", "", line, column))
     return tokens
 
 
