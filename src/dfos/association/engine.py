@@ -95,8 +95,7 @@ def _virtual(group: Group, name: str, action: Action, classifier: Classifier, da
         product = f"{root}_{number:04d}.fits"
         header = {**base, **_product_keys(spec, group.first), "PRO.CATG": spec.catg, "ARCFILE": product,
                   "DFOS.AB": name}
-        frame = Frame(product, header)
-        frame = classifier.classify(frame)
+        frame = classifier.classify_virtual(Frame(product, header))
         products.append(
             Calib(
                 frame=frame,
@@ -267,10 +266,10 @@ def _cascade_order(planned: list[Planned]) -> list[Planned]:
 
 
 def _orphan_reason(frame: Frame) -> str:
-    catg = frame.classes.get("DO.CATG")
-    if catg is None:
+    tag = next((k for k in ("DO.CATG", "REFLEX.CATG") if frame.classes.get(k) is not None), None)
+    if tag is None:
         return "no classification rule matches it (no DO.CATG)"
-    return f"classified DO.CATG={catg}, but no organisation rule selects it"
+    return f"classified {tag}={frame.classes[tag]}, but no organisation rule selects it"
 
 
 def _reasons(group: Group, action: Action | None, matches: Sequence[InputMatch],

@@ -264,7 +264,9 @@ class _Parser:
             self.op(")")
         self.op(";")
         signals = _signals(condition)
-        min_frames, max_frames = self.group_min, self.group_max
+        # as in an action: minRet above maxRet takes the frames required (maxRet = 0 here: no limit)
+        min_frames = self.group_min
+        max_frames = max(self.group_min, self.group_max) if self.group_max else 0
         self.group_min, self.group_max = 1, 0
         return OrganiseRule(
             action=action,
