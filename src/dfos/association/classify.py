@@ -65,6 +65,14 @@ class Classifier:
             classes["DO.CATG"] = frame.header["PRO.CATG"]
         return replace(frame, classes=classes)
 
+    def classify_virtual(self, frame: Frame) -> Frame:
+        """A virtual product classified: what its header holds (the PRO.CATG, REFLEX.CATG ... its ``product``
+        block declares) wins over what the rules assign, so ``if (T) then { REFLEX.CATG = "UNDEFINED"; }`` or
+        ``REFLEX.CATG = PRO.CATG;`` cannot undo a block's ``REFLEX.CATG = "MASTER_FLAT";``."""
+        classified = self.classify(frame)
+        header = frame.header
+        return replace(classified, classes={k: header.get(k, v) for k, v in classified.classes.items()})
+
 
 def _hashable(value: Any) -> Any:
     """A cache key that keeps 1, 1.0, True and "1" apart (rules may tell them apart)."""

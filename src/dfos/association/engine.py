@@ -95,8 +95,7 @@ def _virtual(group: Group, name: str, action: Action, classifier: Classifier, da
         product = f"{root}_{number:04d}.fits"
         header = {**base, **_product_keys(spec, group.first), "PRO.CATG": spec.catg, "ARCFILE": product,
                   "DFOS.AB": name}
-        frame = Frame(product, header)
-        frame = classifier.classify(frame)
+        frame = classifier.classify_virtual(Frame(product, header))
         products.append(
             Calib(
                 frame=frame,

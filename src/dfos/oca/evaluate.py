@@ -25,6 +25,7 @@ Semantics, as dfos defines them (``docs/oca.md``):
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -133,8 +134,13 @@ def like_matcher(pattern: str) -> Callable[[str], bool]:
 def _as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # beyond a float's range: infinitely large, and never raise
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, float):
+        return value
     if isinstance(value, str):
         try:
             return float(value)
@@ -219,7 +225,13 @@ def _text_test(operand: Operand, matches: Callable[[str], bool]) -> Predicate:
 
     def test(frame: Frame, first: Frame | None) -> bool:
         value = fetch(frame, first)
-        return value is not None and matches(str(value))
+        if value is None:
+            return False
+        try:
+            text = str(value)
+        except ValueError:  # an integer of more digits than Python writes out: no pattern holds
+            return False
+        return matches(text)
 
     return test
 

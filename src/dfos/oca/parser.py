@@ -119,7 +119,7 @@ def _tokens(text: str, file: str) -> list[_Token]:
 _COMPARE_OPS = {"==", "!=", "<", ">", "<=", ">=", "?="}
 #: Words that end an operand: they are never keyword names.
 _RESERVED = {"and", "or", "not", "like", "regexp", "is", "then", "group", "as", "using"}
-#: The truth literals: ``T`` and ``F`` as FITS writes them, ``true`` and ``false`` in any case.
+#: The truth literals: ``T`` and ``F`` as FITS writes them (upper case only), ``true`` and ``false`` in any case.
 _TRUTH = {"T": True, "F": False, "TRUE": True, "FALSE": False}
 #: Deepest nesting of parentheses and ``not`` a condition may have.
 MAX_DEPTH = 100
@@ -277,7 +277,9 @@ class _Parser:
             self.op(")")
         self.op(";")
         signals = _signals(condition)
-        min_frames, max_frames = self.group_min, self.group_max
+        # as in an action: minRet above maxRet takes the frames required (maxRet = 0 here: no limit)
+        min_frames = self.group_min
+        max_frames = max(self.group_min, self.group_max) if self.group_max else 0
         self.group_min, self.group_max = 1, 0
         return OrganiseRule(
             action=action,
@@ -501,8 +503,9 @@ class _Parser:
         if token.kind == "NAME" and token.text.lower() not in _RESERVED:
             self.advance()
             text = token.text
-            if text.upper() in _TRUTH:
-                return Literal(_TRUTH[text.upper()])
+            truth = _TRUTH.get(text if len(text) == 1 else text.upper())
+            if truth is not None:
+                return Literal(truth)
             if text.lower().startswith("inputfile."):
                 return Key(_keyword(text[len("inputFile.") :]), of_input=True)
             return Key(_keyword(text))

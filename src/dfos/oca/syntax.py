@@ -292,7 +292,7 @@ class Action:
 
     @property
     def priority(self) -> float:
-        """The action's ``priority`` setting (0 without one); the cascade starts higher ones first."""
+        """The action's ``priority`` setting (0 without one); kept for reports, createAB does not order by it."""
         for key, value in self.properties:
             if key == "PRIORITY" and isinstance(value, Literal) and isinstance(value.value, float):
                 return value.value

@@ -254,7 +254,8 @@ def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier,
                 if why:
                     problems.append((where, why))
                     continue
-                frame = classifier.classify(Frame(path.stem + ".fits", header, path=str(path)))
+                frame = Frame(path.stem + ".fits", header, path=str(path))
+                frame = classifier.classify(frame) if kind == "MCAL" else classifier.classify_virtual(frame)
                 ref = f"$DFO_CAL_DIR/{kind}/{folder}/{path.name}"
                 if kind == "MCAL":
                     memory.append(Calib(frame, ref, f"$DFO_CAL_DIR/{folder}/{path.stem}.fits", mid_exposure(frame)))
