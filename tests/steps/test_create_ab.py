@@ -157,7 +157,8 @@ def test_orphans_are_logged_with_a_reason(night: Workspace) -> None:
     hdr = night.hdr_dir / "2013-02-12" / "UVES.2013-02-12T22:02:00.500.hdr"
     hdr.write_text(hdr.read_text().replace("'LAMP,WAVE'", "'LAMP,ODD '"))
     result = create_abs(night, NIGHT, "CALIB")
-    assert result.orphans == (("UVES.2013-02-12T22:02:00.500.fits", "no classification rule matches it (no DO.CATG or REFLEX.CATG)"),)
+    assert result.orphans == (("UVES.2013-02-12T22:02:00.500.fits",
+                               "no classification rule matches it (no DO.CATG or REFLEX.CATG)"),)
 
 
 def test_no_headers_is_an_operator_error(workspace: Workspace) -> None:
