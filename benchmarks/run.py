@@ -5,7 +5,8 @@ Figures: DFO_STATUS append throughput (1 and 8 processes), date-table evaluation
 association (classification, organisation, matching) of 10,000 and 100,000 headers, createAB of a
 header with 10,000 and 30,000 extra cards (benchmarks/big_headers.py), the cascade
 (benchmarks/cascade.py), the monitor with 60 dates and 10,000 ABs (benchmarks/monitor.py), and the
-same cascades on this machine, Slurm and HTCondor (benchmarks/batch_engines.py).
+same cascades on this machine, Slurm and HTCondor (benchmarks/batch_engines.py). `make bench` runs
+benchmarks/oca_rules.py first (ESO's rule files parsed, ESO's MUSE rules on 10,000 headers).
 """
 
 from __future__ import annotations
