@@ -167,3 +167,13 @@ def test_product_maps_parse_and_name_only_upper_case_categories() -> None:
         rules = parse_rules(text, name)
         for action in rules.actions.values():
             assert all(p.catg == p.catg.upper() for p in action.products)
+
+
+def test_create_ab_takes_naco_frames_by_their_instrume() -> None:
+    from dfos.steps.create_ab import _bad_header
+
+    accepted = get_instrument("NACO").instrume_values
+    assert _bad_header({"MJD-OBS": 56000.1, "INSTRUME": "NAOS+CONICA"}, "NACO", accepted) is None
+    assert _bad_header({"MJD-OBS": 56000.1, "INSTRUME": "NACO"}, "NACO", accepted) is None
+    assert _bad_header({"MJD-OBS": 56000.1, "INSTRUME": "UVES"}, "NACO", accepted) == \
+        "INSTRUME is 'UVES', this workspace is for NACO"
