@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.dfos-installed
-DEBS   := esorex cpl-plugin-uves cpl-plugin-giraf
+PIPELINES := uves giraf naco hawki muse vimos visir amber
+DEBS   := esorex $(addprefix cpl-plugin-,$(PIPELINES))
 DEMO   ?= demo-workspace
 DEMO_DATE ?= 2013-02-12
 # The demo pretends it is the afternoon after the night (past 12:00 UT), so the night is no longer TODAY.
@@ -32,8 +33,9 @@ help:
 system-deps:
 	@missing=""; \
 	command -v esorex >/dev/null 2>&1 || missing="$$missing esorex"; \
-	ls -d /usr/lib/*/cpl/plugins/uves-* >/dev/null 2>&1 || missing="$$missing cpl-plugin-uves"; \
-	ls -d /usr/lib/*/cpl/plugins/giraf-* >/dev/null 2>&1 || missing="$$missing cpl-plugin-giraf"; \
+	for p in $(PIPELINES); do \
+	  ls -d /usr/lib/*/cpl/plugins/$$p-* >/dev/null 2>&1 || missing="$$missing cpl-plugin-$$p"; \
+	done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	command -v slurmctld >/dev/null 2>&1 || missing="$$missing slurmctld"; \

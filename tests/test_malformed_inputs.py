@@ -177,7 +177,7 @@ def case(id_: str, argv: list[str], codes: set[int], damage: Damage | None = Non
 
 #: Commands that only read: they never change the date, whatever they exit with.
 READ_ONLY = {"status", "explain", "cascade-stat", "watch-queue", "qc1", "health", "trend", "env", "config", "oca",
-             "monitor", "cron"}
+             "monitor", "cron", "instruments"}
 
 #: Five damages every text file gets.
 def damaged(rel: str) -> list[tuple[str, Damage]]:
@@ -302,12 +302,14 @@ def corpus() -> list[Case]:
         codes = {3, 4} if kind == "directory" else {4}
         cases += [case(f"toml-{kind}-{argv[0]}", argv, codes, damage)
                   for argv in (["status"], ["env"], ["config", "show"], ["create-ab", "-d", D], ["auto-daily"],
-                               ["cron", "install"], ["health"])]
+                               ["cron", "install"], ["health"], ["instruments"])]
     # rule files named in the configuration
     for kind, data in [("non-utf8", b'if X == "\xe9" then { Y = 1; }\n'), ("directory", None),
                        ("deep", b"if " + b"(" * 100_000 + b"X == 1"), ("huge-line", b"x" * 5_000_000),
                        ("garbage", bytes(range(256)))]:
         cases.append(case(f"rules-{kind}-create-ab", ["create-ab", "-d", D], {2}, rules(data)))
+        # dfos instruments reports the unreadable rules (RULES UNREADABLE) and exits 0
+        cases.append(case(f"rules-{kind}-instruments", ["instruments"], {0}, rules(data)))
     cases.append(case("rules-empty-create-ab", ["create-ab", "-d", D], {0, 2}, rules(b"")))
     cases.append(case("rules-missing-create-ab", ["create-ab", "-d", D], {2, 4},
                       replaced("dfos.toml", '# OCA_RULES = ""', 'OCA_RULES = "config/none.oca"')))

@@ -16,6 +16,7 @@ this root, prints ``Error: <message>`` on one line and exits with the error's
     │   └── StateError                    the date/AB is not in the state this step needs,
     │                                     or its evidence (AB list, AB files, database) disagrees
     ├── ConfigError              exit 4   dfos.toml or DFOS_* value unusable
+    │   └── PipelineMissing               the instrument's ESO pipeline package is not installed
     ├── FormatError              exit 5   a dfos file (status, header, AB, job file) unreadable
     │   ├── UnsafeName                    a name from data is not a safe file name
     │   └── RuleSyntaxError      exit 2   an OCA rule file the user hands in does not parse
@@ -39,6 +40,7 @@ __all__ = [
     "FormatError",
     "InvalidDate",
     "NotFound",
+    "PipelineMissing",
     "StateError",
     "UnknownInstrument",
     "UnsafeName",
@@ -104,6 +106,11 @@ class ConfigError(DfosError):
     """A configuration layer (dfos.toml, DFOS_* environment) is invalid."""
 
     exit_code: ClassVar[int] = 4
+
+
+class PipelineMissing(ConfigError):
+    """The workspace's instrument needs an ESO pipeline package (its rules, its recipes) that is not
+    installed; the message names the Debian package."""
 
 
 class FormatError(DfosError):

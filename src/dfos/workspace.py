@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from dfos.config.load import LoadedConfig, load_config, render_toml
-from dfos.config.settings import Flavour, Settings
+from dfos.config.settings import Flavour, Settings, key_specs
 from dfos.dates import parse_date
 from dfos.errors import ConfigError, InvalidDate, UnknownInstrument, WorkspaceError
 from dfos.fsutil import write_text_atomic
@@ -237,6 +237,65 @@ def _check_instrument(config: LoadedConfig) -> None:
         raise ConfigError(f"{origin.where}: {exc.message}") from None
 
 
+@dataclass(frozen=True)
+class _EsoRules:
+    """The rules of an instrument that uses its pipeline's installed .oca: ESO's files plus dfos's product
+    map, which ``init`` copies into the workspace's config directory (the operator edits the copy)."""
+
+    plugin: Instrument
+    oca: tuple[Path, ...]
+    product_map: Path | None
+
+    def _copy_name(self) -> str | None:
+        if self.product_map is None:
+            return None
+        return f"{key_specs()['DFO_CONFIG_DIR'].default}/{self.product_map.name}"
+
+    def setting(self) -> str:
+        """The OCA_RULES value: ESO's files (absolute), then the copy (relative to the workspace root)."""
+        copy = self._copy_name()
+        return ":".join([*(str(p) for p in self.oca), *([copy] if copy else [])])
+
+    def notes(self) -> list[str]:
+        """Comment lines for dfos.toml saying where each rule file comes from."""
+        version = pipeline_version_of(self.oca[0])
+        lines = [f"{self.plugin.name} rules, read in this order:"]
+        lines += [f"  {p}: ESO's rules, installed by the Debian package {self.plugin.debian_package} {version} "
+                  "(do not edit; a pipeline upgrade changes this path)" for p in self.oca]
+        copy = self._copy_name()
+        if copy and self.product_map is not None:
+            lines.append(f"  {copy}: dfos's product map (the PRO.CATG each action makes), a copy of "
+                         f"dfos/rules/{self.product_map.name}; edit it here")
+        return lines
+
+    def copy_product_map(self, root: Path) -> None:
+        """Copy dfos's product map into the workspace's config directory (an existing copy is kept)."""
+        copy = self._copy_name()
+        if copy is None or self.product_map is None:
+            return
+        target = root / copy
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(target, self.product_map.read_text(encoding="utf-8"))
+
+
+def pipeline_version_of(oca: Path) -> str:
+    """The pipeline version in an installed rule file's path (``.../naco-4.4.11/gasgano/...`` -> ``4.4.11``)."""
+    for part in oca.parts:
+        if "-" in part and part.split("-", 1)[1][:1].isdigit():
+            return part.split("-", 1)[1]
+    return "(version unknown)"
+
+
+def _eso_rules(plugin: Instrument) -> _EsoRules | None:
+    """ESO's rules for ``plugin`` when it has no dfos rule set of its own (None: it has);
+    :class:`~dfos.errors.PipelineMissing` naming the Debian package when they are not installed."""
+    if plugin.rules_name:
+        return None
+    maps = plugin.product_map_files()
+    return _EsoRules(plugin, tuple(plugin.require_oca_files()), maps[0] if maps else None)
+
+
 def init_workspace(
     directory: Path,
     env: Mapping[str, str],
@@ -254,8 +313,9 @@ def init_workspace(
         raise WorkspaceError(f"{directory} exists and is not a directory; choose another path")
     config_path = directory / CONFIG_FILE
     overrides: dict[str, str] = {}
-    if instrument is not None:
-        overrides["INSTRUMENT"] = get_instrument(instrument).name
+    plugin = get_instrument(instrument) if instrument is not None else None
+    if plugin is not None:
+        overrides["INSTRUMENT"] = plugin.name
     if flavour is not None:
         overrides["FLAVOUR"] = Flavour(flavour.lower()).value
     created = not config_path.exists()
@@ -270,10 +330,15 @@ def init_workspace(
                     f"{directory} is already a workspace with {key} = {have}; "
                     f"edit {config_path} to change it, or choose another directory"
                 )
+    eso = _eso_rules(plugin) if created and plugin is not None else None
     try:
         if created:
             directory.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(config_path, render_toml(overrides))
+            notes: dict[str, list[str]] = {}
+            if eso is not None:
+                overrides["OCA_RULES"], notes["OCA_RULES"] = eso.setting(), eso.notes()
+                eso.copy_product_map(directory)
+            write_text_atomic(config_path, render_toml(overrides, notes))
         config = load_config(config_path, env)
         _check_instrument(config)
         workspace = Workspace(root=directory, config=config)

@@ -14,6 +14,10 @@ Pure: no files, no clock.  The steps are
    is INCOMPLETE; its products are withdrawn and the groups that took them are
    matched again, until nothing changes;
 5. the virtual inputs a group took become its WAITFOR parents.
+
+A required calibration that no action of the rules declares as a product (ESO's rules without a
+product map) cannot come from this night: the AB's missing reason says the cascade stops there until
+one is in the calibration memory (:class:`Producers`).
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib, CalibIndex, InputMatch, SelectPlan, match_select
 from dfos.association.organise import Group, organise
 from dfos.oca.evaluate import MISSING, coarse, compile_expression
-from dfos.oca.syntax import Action, ProductSpec, RuleSet
+from dfos.oca.syntax import Action, And, Compare, Condition, Key, Literal, Or, ProductSpec, RuleSet, Select
 
-__all__ = ["AssociationResult", "Orphan", "Planned", "associate"]
+__all__ = ["AssociationResult", "Orphan", "Planned", "Producers", "associate"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,46 @@ class Planned:
     ab: AB
     group: Group
     inputs: tuple[InputMatch, ...]
+
+
+@dataclass(frozen=True)
+class Producers:
+    """What the rules declare their recipes make, to tell "missing tonight" from "made by nobody"."""
+
+    catgs: frozenset[str]
+    """PRO.CATG of every declared product."""
+    silent: tuple[str, ...]
+    """Actions with a recipe that declare no products, sorted."""
+
+    @classmethod
+    def of(cls, rules: RuleSet) -> Producers:
+        actions = rules.actions.values()
+        return cls(frozenset(p.catg for a in actions for p in a.products),
+                   tuple(sorted(a.name for a in actions if a.recipe and not a.products)))
+
+    def stops(self, select: Select) -> str | None:
+        """The note for a missing required input nobody declares (None: some action makes it, or every
+        action declares its products, so the rules are complete as they are)."""
+        wanted = {select.tag, *_catg_constants(select.condition)}
+        if not self.silent or wanted & self.catgs:
+            return None
+        shown = ", ".join(self.silent[:4]) + (f" and {len(self.silent) - 4} more" if len(self.silent) > 4 else "")
+        return (f"no action of the rules declares a product {select.tag}, so no AB makes one: the cascade stops "
+                f"here until a {select.tag} is in the calibration memory; {len(self.silent)} action(s) with a "
+                f"recipe declare no products ({shown}): a product map naming theirs links the cascade "
+                "(docs/instruments.md)")
+
+
+def _catg_constants(condition: Condition) -> set[str]:
+    """The strings a condition requires of DO.CATG or PRO.CATG (``DO.CATG == "MASTER_BIAS"``)."""
+    if isinstance(condition, (And, Or)):
+        return {c for item in condition.items for c in _catg_constants(item)}
+    if isinstance(condition, Compare) and condition.op == "==":
+        sides = (condition.left, condition.right)
+        keys = [k for k in sides if isinstance(k, Key) and not k.of_input and k.name in ("DO.CATG", "PRO.CATG")]
+        values = [v.value for v in sides if isinstance(v, Literal) and isinstance(v.value, str)]
+        return set(values) if keys else set()
+    return set()
 
 
 @dataclass(frozen=True)
@@ -148,6 +192,7 @@ def associate(
     orphans = [Orphan(f, _orphan_reason(f)) for f in organisation.orphans]
 
     plans = {id(select): SelectPlan.of(select) for action in rules.actions.values() for select in action.selects}
+    producers = Producers.of(rules)
     virtual: dict[int, list[Calib]] = {}
     for i, group in enumerate(groups):
         action = rules.actions.get(group.action)
@@ -180,7 +225,7 @@ def associate(
                 match_select(s, plans[id(s)], group.first, at, pools[s.pool], exclude)
                 for s in action.selects
             )
-        reasons[i] = _reasons(group, action, matches[i], template_sizes) + extra.get(i, [])
+        reasons[i] = _reasons(group, action, matches[i], template_sizes, producers) + extra.get(i, [])
 
     for i in range(len(groups)):
         run(i)
@@ -273,7 +318,7 @@ def _orphan_reason(frame: Frame) -> str:
 
 
 def _reasons(group: Group, action: Action | None, matches: Sequence[InputMatch],
-             template_sizes: Counter[str]) -> list[str]:
+             template_sizes: Counter[str], producers: Producers | None = None) -> list[str]:
     """Why a group cannot run (empty: it can)."""
     if action is None:
         return [f"the rules define no action {group.action}"]
@@ -291,8 +336,9 @@ def _reasons(group: Group, action: Action | None, matches: Sequence[InputMatch],
     for match in matches:
         if match.missing:
             found = len(match.taken)
+            stops = producers.stops(match.select) if producers is not None else None
             reasons.append(f"{match.select.tag}: {found} of {match.select.min_ret} required found; "
-                           f"looked for {match.looked_for}")
+                           f"looked for {match.looked_for}" + (f"; {stops}" if stops else ""))
     return reasons
 
 

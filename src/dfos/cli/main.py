@@ -32,6 +32,7 @@ from dfos.cli.commands.cascade import (
 )
 from dfos.cli.commands.closing import certify_cmd, cleanup_cmd, finish_cmd, ingest_cmd, move_cmd, remove_cmd
 from dfos.cli.commands.data import demo_data_cmd, headers_cmd
+from dfos.cli.commands.instruments import instruments_cmd
 from dfos.cli.commands.monitor import monitor_group
 from dfos.cli.commands.oca import oca_group
 from dfos.cli.commands.processing import process_ab_cmd
@@ -77,11 +78,11 @@ def cli(ctx: click.Context, root: Path | None, assignments: tuple[str, ...]) -> 
     ctx.obj = Cli.from_options(root, assignments)
 
 
-for command in (init_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_cmd, demo_data_cmd, oca_group,
-                create_ab_cmd, explain_cmd, process_ab_cmd, create_job_cmd, exec_cascade_cmd, cascade_stat_cmd,
-                stop_cascade_cmd, watch_queue_cmd, fetch_raw_cmd, fetch_mcal_cmd, process_qc_cmd, score_cmd, qc1_cmd,
-                trend_cmd, health_cmd, monitor_group, certify_cmd, move_cmd, ingest_cmd, finish_cmd, remove_cmd,
-                cleanup_cmd, archive_group, download_cmd, auto_daily_cmd, cron_group):
+for command in (init_cmd, instruments_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_cmd, demo_data_cmd,
+                oca_group, create_ab_cmd, explain_cmd, process_ab_cmd, create_job_cmd, exec_cascade_cmd,
+                cascade_stat_cmd, stop_cascade_cmd, watch_queue_cmd, fetch_raw_cmd, fetch_mcal_cmd, process_qc_cmd,
+                score_cmd, qc1_cmd, trend_cmd, health_cmd, monitor_group, certify_cmd, move_cmd, ingest_cmd, finish_cmd,
+                remove_cmd, cleanup_cmd, archive_group, download_cmd, auto_daily_cmd, cron_group):
     cli.add_command(command)
 
 

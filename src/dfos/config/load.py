@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
@@ -365,8 +365,9 @@ def _toml_literal(value: Any) -> str:
     return f'"{escaped}"'
 
 
-def render_toml(overrides: Mapping[str, Any]) -> str:
-    """Render a commented ``dfos.toml``: overrides set, every other key shown commented out."""
+def render_toml(overrides: Mapping[str, Any], notes: Mapping[str, Sequence[str]] | None = None) -> str:
+    """Render a commented ``dfos.toml``: overrides set, every other key shown commented out; ``notes``
+    are comment lines written above a key (where its value comes from)."""
     specs = key_specs()
     lines = [
         "# dfos workspace configuration.",
@@ -379,6 +380,7 @@ def render_toml(overrides: Mapping[str, Any]) -> str:
             section = spec.section
             lines += ["", f"[{section}]"]
         lines.append(f"# {spec.doc}")
+        lines += [f"# {note}" for note in (notes or {}).get(name, ())]
         if name in overrides:
             lines.append(f"{name} = {_toml_literal(overrides[name])}")
         else:

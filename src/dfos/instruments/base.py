@@ -1,21 +1,24 @@
 """The instrument plugin contract.
 
 An instrument plugin knows what dfos cannot guess: the instrument's name and
-archive file prefix, its pipeline, and what one of its nights looks like (for
-synthetic data).  Later issues add its OCA rules, QC procedures and naming
-scheme here.  Plugins register under the entry-point group ``dfos.instruments``.
+archive file prefix, its pipeline, its rules, and (for UVES and GIRAFFE) what one
+of its nights looks like (for synthetic data).  Its rules are either dfos's own
+rule set (:attr:`Instrument.rules_name`) or the Gasgano ``.oca`` file its Debian
+pipeline package installs plus a dfos product map (:attr:`Instrument.product_map`).
+Plugins register under the entry-point group ``dfos.instruments``.
 """
 
 from __future__ import annotations
 
 import glob
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Mapping
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
 from typing import ClassVar
 
+from dfos.errors import PipelineMissing
 from dfos.synth.plan import Arm, Template
 
 __all__ = ["Instrument"]
@@ -25,7 +28,9 @@ class Instrument(ABC):
     """Base class of instrument plugins."""
 
     name: ClassVar[str]
-    """Upper-case name, the INSTRUME keyword and DFO_INSTRUMENT (UVES)."""
+    """Upper-case name, DFO_INSTRUMENT and usually the INSTRUME keyword (UVES, NACO)."""
+    instrume: ClassVar[tuple[str, ...]] = ()
+    """INSTRUME values its frames carry when they differ from :attr:`name` (NACO: ``NAOS+CONICA``)."""
     file_prefix: ClassVar[str]
     """Archive file prefix, DFO_FILE_NAME (UVES, GIRAF)."""
     pipeline: ClassVar[str]
@@ -33,7 +38,10 @@ class Instrument(ABC):
     telescope: ClassVar[str] = "ESO-VLT-U2"
     """TELESCOP of its frames."""
     rules_name: ClassVar[str] = ""
-    """File name of its dfos rule set among the package's rules (``uves.oca``)."""
+    """File name of its dfos rule set among the package's rules (``uves.oca``); empty: ESO's installed rules."""
+    product_map: ClassVar[str] = ""
+    """File name of its dfos product map among the package's rules (``naco.products.oca``), read after
+    ESO's installed ``.oca`` so that createAB knows what each action's recipe makes."""
     setup_keys: ClassVar[tuple[str, ...]] = ("DET.WIN1.BINX", "DET.WIN1.BINY", "DET.READ.SPEED")
     """Dotted keywords whose values make a product's setup (thresholds and trends are per setup)."""
 
@@ -63,19 +71,57 @@ class Instrument(ABC):
             values.append("-" if value is None or value == "" else str(value).replace(" ", "_"))
         return " ".join(values)
 
+    @property
+    def instrume_values(self) -> tuple[str, ...]:
+        """Every INSTRUME value (upper case) a frame of this instrument may carry."""
+        return (self.name.upper(), *(value.upper() for value in self.instrume))
+
+    @property
+    def debian_package(self) -> str:
+        """The Debian package of its pipeline (``cpl-plugin-naco``)."""
+        return f"cpl-plugin-{self.pipeline}"
+
     def rules_files(self) -> list[Path]:
-        """The rule files createAB uses when ``OCA_RULES`` is empty."""
-        return [Path(str(files("dfos.rules").joinpath(self.rules_name)))]
+        """The rule files createAB uses when ``OCA_RULES`` is empty: dfos's own rule set, else ESO's
+        installed ``.oca`` plus the dfos product map (:class:`PipelineMissing` when ESO's is not installed)."""
+        if self.rules_name:
+            return [self.packaged_rules(self.rules_name)]
+        return [*self.require_oca_files(), *self.product_map_files()]
+
+    def packaged_rules(self, file_name: str) -> Path:
+        """A rule file shipped in :mod:`dfos.rules`."""
+        return Path(str(files("dfos.rules").joinpath(file_name)))
+
+    def product_map_files(self) -> list[Path]:
+        """The dfos product map shipped for ESO's rules (empty without one)."""
+        return [self.packaged_rules(self.product_map)] if self.product_map else []
 
     def oca_files(self) -> list[Path]:
         """The Gasgano OCA rule files the pipeline package ships (may be empty)."""
         pattern = f"/usr/share/cpl-plugins/{self.pipeline}-*/gasgano/config/*.oca"
         return [Path(p) for p in sorted(glob.glob(pattern))]
 
-    @abstractmethod
-    def arms(self, small: bool) -> dict[str, Arm]:
-        """The detector arms, keyed by :attr:`Arm.name`; ``small`` gives the smallest frames its recipes accept."""
+    def require_oca_files(self) -> list[Path]:
+        """:meth:`oca_files`, or :class:`PipelineMissing` saying which Debian package to install."""
+        found = self.oca_files()
+        if not found:
+            raise PipelineMissing(
+                f"{self.name} needs ESO's rules from /usr/share/cpl-plugins/{self.pipeline}-*/gasgano/config/, "
+                f"which is not installed: install the Debian package {self.debian_package} "
+                f"(sudo apt-get install {self.debian_package})"
+            )
+        return found
 
-    @abstractmethod
+    def arms(self, small: bool) -> dict[str, Arm]:
+        """The detector arms of synthetic frames, keyed by :attr:`Arm.name`; ``small`` gives the smallest
+        frames its recipes accept.  Default: none (no synthetic FITS night)."""
+        return {}
+
     def night(self, day: date) -> list[Template]:
-        """The templates of a typical synthetic night of DFO date ``day``."""
+        """The templates of a typical synthetic night of DFO date ``day``.  Default: none."""
+        return []
+
+    @property
+    def has_synthetic_night(self) -> bool:
+        """Whether ``dfos demo-data`` can write FITS nights of this instrument."""
+        return bool(self.night(date(2000, 1, 1)))

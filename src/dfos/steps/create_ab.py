@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -172,13 +172,14 @@ def rules_of(workspace: Workspace) -> RuleSet:
     return load_rules(paths, label)
 
 
-def _bad_header(header: Mapping[str, object], instrument: str) -> str | None:
-    """Why a raw header cannot take part in association (None: it can)."""
+def _bad_header(header: Mapping[str, object], instrument: str, accepted: Collection[str] = ()) -> str | None:
+    """Why a raw header cannot take part in association (None: it can); ``accepted`` are the INSTRUME
+    values (upper case) of the workspace's instrument besides its name (NACO: ``NAOS+CONICA``)."""
     mjd = header.get("MJD-OBS")
     if isinstance(mjd, bool) or not isinstance(mjd, (int, float)):
         return f"MJD-OBS is {'missing' if mjd is None else repr(mjd)}, not a number: the frame cannot be dated"
     found = header.get("INSTRUME")
-    if isinstance(found, str) and found.strip().upper() != instrument:
+    if isinstance(found, str) and found.strip().upper() not in {instrument, *accepted}:
         return f"INSTRUME is {found!r}, this workspace is for {instrument}"
     nexp = header.get("TPL.NEXP")
     if nexp is not None and (isinstance(nexp, bool) or not isinstance(nexp, (int, float))):
@@ -207,7 +208,7 @@ def _frames(workspace: Workspace, day: date,
         except FormatError as exc:
             problems.append((path.name, exc.message))
             continue
-        why = _bad_header(cards, workspace.settings.INSTRUMENT)
+        why = _bad_header(cards, workspace.settings.INSTRUMENT, workspace.instrument.instrume_values)
         if why:
             problems.append((path.name, why))
             continue

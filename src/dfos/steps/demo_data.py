@@ -13,12 +13,13 @@ from astropy.utils.exceptions import AstropyWarning
 from dfos.archive.local import LocalArchive
 from dfos.errors import UsageError
 from dfos.fsutil import atomic_path
-from dfos.instruments.registry import get_instrument
+from dfos.instruments.base import Instrument
+from dfos.instruments.registry import available, get_instrument
 from dfos.synth.plan import FramePlan, expand
 from dfos.synth.render import render_frame
 from dfos.workspace import Workspace
 
-__all__ = ["SyntheticNight", "generate_night", "plan_night"]
+__all__ = ["SyntheticNight", "generate_night", "plan_night", "synthetic_plugin"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,23 @@ class SyntheticNight:
     """With ``batches``: the part released by this call (1-based)."""
 
 
+def synthetic_plugin(instrument: str) -> Instrument:
+    """The plugin of ``instrument`` if dfos can write synthetic FITS nights of it, else a UsageError saying
+    what to do instead."""
+    plugin = get_instrument(instrument)
+    if not plugin.has_synthetic_night:
+        able = sorted(name for name, cls in available().items() if cls().has_synthetic_night)
+        raise UsageError(
+            f"dfos has no synthetic FITS night of {plugin.name} (only of {', '.join(able)}): put real "
+            f"{plugin.name} frames into the archive ($DFO_ARCHIVE_DIR) or 'dfos download' them, "
+            f"or run demo-data in a {' or '.join(able)} workspace"
+        )
+    return plugin
+
+
 def plan_night(instrument: str, day: date) -> list[FramePlan]:
     """The frames of a synthetic night, oldest first (no files touched)."""
-    plugin = get_instrument(instrument)
+    plugin = synthetic_plugin(instrument)
     return expand(plugin.night(day), plugin.file_prefix)
 
 
@@ -60,7 +75,7 @@ def generate_night(
     Each frame is written to a temporary file and renamed into place, so an
     interrupted run leaves no half-written frame.
     """
-    plugin = get_instrument(instrument or workspace.settings.INSTRUMENT)
+    plugin = synthetic_plugin(instrument or workspace.settings.INSTRUMENT)
     archive = LocalArchive(workspace.archive_dir)
     arms = {name: replace(arm, chips=tuple(replace(c, bias_adu=c.bias_adu + bias_shift) for c in arm.chips))
             for name, arm in plugin.arms(small).items()}
