@@ -181,8 +181,10 @@ def associate(
     mode: str = "CALIB",
     drs_type: str = "CON",
     classifier: Classifier | None = None,
+    recipes: frozenset[str] | None = None,
 ) -> AssociationResult:
-    """Associate a night; see the module docstring.  ``frames`` may be unclassified."""
+    """Associate a night; see the module docstring.  ``frames`` may be unclassified.  ``recipes``: the
+    recipes esorex has (None: unknown); a group whose action names another one cannot run."""
     classifier = classifier or Classifier(rules.classify)
     classified = [f if f.classes else classifier.classify(f) for f in frames]
     organisation = organise(classified, rules.organise)
@@ -225,7 +227,7 @@ def associate(
                 match_select(s, plans[id(s)], group.first, at, pools[s.pool], exclude)
                 for s in action.selects
             )
-        reasons[i] = _reasons(group, action, matches[i], template_sizes, producers) + extra.get(i, [])
+        reasons[i] = _reasons(group, action, matches[i], template_sizes, producers, recipes) + extra.get(i, [])
 
     for i in range(len(groups)):
         run(i)
@@ -318,13 +320,17 @@ def _orphan_reason(frame: Frame) -> str:
 
 
 def _reasons(group: Group, action: Action | None, matches: Sequence[InputMatch],
-             template_sizes: Counter[str], producers: Producers | None = None) -> list[str]:
+             template_sizes: Counter[str], producers: Producers | None = None,
+             recipes: frozenset[str] | None = None) -> list[str]:
     """Why a group cannot run (empty: it can)."""
     if action is None:
         return [f"the rules define no action {group.action}"]
     reasons = []
     if not action.recipe:
         reasons.append(f"the action {action.name} names no recipe")
+    elif recipes is not None and action.recipe not in recipes:
+        reasons.append(f"recipe {action.recipe} is not installed: esorex --recipes does not list it "
+                       "(dfos instruments shows what each pipeline lacks)")
     start = group.key_values.get("TPL.START")
     if start is not None:  # a template group (SIG.TEMPLATE, or TPL.START among the group-by keys)
         expected = coarse(group.first.get("TPL.NEXP"))

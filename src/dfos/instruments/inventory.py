@@ -8,7 +8,10 @@ and ``/usr/lib/*/cpl/plugins/<pipeline>-<version>``, ``dpkg-query`` (when there 
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dfos.errors import DfosError
+from dfos.fsutil import write_text_atomic
 from dfos.instruments.base import Instrument
 from dfos.instruments.registry import registered
 from dfos.oca.io import load_rules
@@ -26,6 +30,7 @@ from dfos.oca.syntax import RuleSet
 __all__ = [
     "InstrumentReport",
     "RecipeCheck",
+    "cached_esorex_recipes",
     "esorex_recipes",
     "inventory",
     "parse_recipe_list",
@@ -144,6 +149,40 @@ def esorex_recipes(esorex: str = "esorex") -> frozenset[str] | None:
         return None
     names = parse_recipe_list(done.stdout)
     return names if done.returncode == 0 or names else None
+
+
+def _esorex_fingerprint(program: str) -> str:
+    """What decides esorex's recipe list: the program itself, ``ESOREX_PLUGIN_DIR``, and the installed
+    pipelines' plugin directories (a package installed or removed changes their times)."""
+    parts = [program, os.environ.get("ESOREX_PLUGIN_DIR", "")]
+    for path in [program, *sorted(glob.glob("/usr/lib/*/cpl/plugins")), *sorted(glob.glob("/usr/lib/*/cpl/plugins/*"))]:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        parts.append(f"{path}:{info.st_mtime_ns}:{info.st_size}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def cached_esorex_recipes(esorex: str, cache: Path) -> frozenset[str] | None:
+    """:func:`esorex_recipes`, kept in ``cache`` (one name per line after a fingerprint line) until esorex
+    or an installed pipeline changes: createAB asks for every run, esorex takes about a second to answer.
+    None when esorex is missing or fails (nothing is cached then)."""
+    program = shutil.which(esorex)
+    if program is None:
+        return None
+    fingerprint = _esorex_fingerprint(program)
+    try:
+        first, *names = cache.read_text(encoding="utf-8").splitlines()
+        if first == fingerprint:
+            return frozenset(names)
+    except (OSError, UnicodeDecodeError, ValueError):
+        pass
+    found = esorex_recipes(program)
+    if found is not None:
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+            write_text_atomic(cache, "".join(f"{line}\n" for line in [fingerprint, *sorted(found)]))
+    return found
 
 
 def pipeline_version(pipeline: str) -> str | None:

@@ -6,6 +6,7 @@ Files written (all atomically):
 * ``$DFO_CAL_DIR/VCAL/<DATE>/<product stem>.hdr`` for each product of a COMPLETE AB;
 * ``$DFO_MON_DIR/AB_list_<MODE>_<DATE>``, ``$DFO_MON_DIR/LAST_AB``;
 * ``$DFO_MON_DIR/assoc_<MODE>_<DATE>.log``: orphans, unreadable headers, a summary;
+* ``$DFO_MON_DIR/.esorex_recipes``: the recipes esorex lists (a cache; an AB whose recipe is missing is INCOMPLETE);
 * ``cal_AB`` (CALIB) or ``sci_AB`` (SCIENCE) in DFO_STATUS.
 
 Names from data are never paths: a frame whose ARCFILE is not a safe file name
@@ -45,6 +46,7 @@ from dfos.errors import DfosError, FormatError, NotFound, StateError, UnsafeName
 from dfos.fsutil import decode_text, exclusive_lock, write_if_changed, write_text_atomic
 from dfos.headers.io import card_text, read_header
 from dfos.headers.keywords import to_fits
+from dfos.instruments.inventory import cached_esorex_recipes
 from dfos.naming import confined, safe_name
 from dfos.oca.io import load_rules
 from dfos.oca.syntax import RuleSet
@@ -68,6 +70,9 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 MODES = ("CALIB", "SCIENCE")
+#: The recipes esorex lists, kept in $DFO_MON_DIR until esorex or a pipeline changes: an AB whose
+#: recipe is not installed is INCOMPLETE, saying so.
+RECIPE_CACHE = ".esorex_recipes"
 
 #: The plausible range of the numbers createAB computes with; a frame outside it is refused, naming the
 #: keyword (``EXPTIME = 1.0E308`` would otherwise make an absurd mid-exposure MJD).
@@ -327,8 +332,9 @@ def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
               for raw in existing[name].rawfiles}
     settings = workspace.settings
     memory = _memory(workspace, day, batch, classifier, done - open_again, problems)
+    recipes = cached_esorex_recipes(settings.ESOREX, workspace.mon_dir / RECIPE_CACHE)
     result = associate([f for f in frames if f.name not in frozen], rules, memory, instrument=settings.INSTRUMENT,
-                       date=key, mode=mode, drs_type=settings.DRS_TYPE, classifier=classifier)
+                       date=key, mode=mode, drs_type=settings.DRS_TYPE, classifier=classifier, recipes=recipes)
     result = _refuse_unsafe(result, refused)
 
     final: list[AB] = []

@@ -119,7 +119,7 @@ _NACO = _Instrument(
         _Template("NACO_spec_cal_LampFlats", _dpr("CALIB", "FLAT,LAMP", "SPECTRUM"), 4, 5.0, 6.7,
                   {**_NACO_SPEC, "DET.DIT": 5.0, "DET.NDIT": 1}),
         _Template("NACO_img_cal_TwFlats", _dpr("CALIB", "FLAT,SKY", "IMAGE"), 6, 3.0, 10.6,
-                  {**_NACO_J, "DET.DIT": 3.0, "DET.NDIT": 1}),
+                  {**_NACO_KS, "DET.DIT": 3.0, "DET.NDIT": 1}),
         _Template("NACO_img_cal_StandardStar", _dpr("CALIB", "STD", "IMAGE,JITTER"), 5, 12.0, 11.2,
                   {**_NACO_KS, "DET.DIT": 0.4, "DET.NDIT": 30, "OBS.TARG.NAME": "FS 14"}, ob="std"),
         _Template("NACO_img_acq_MoveToPixel", _dpr("ACQUISITION", "OBJECT", "IMAGE"), 1, 2.0, 12.0,
