@@ -124,3 +124,20 @@ def test_demo_data_for_an_instrument_without_synthetic_night_is_a_usage_error(
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "no synthetic FITS night of MUSE" in err and "GIRAFFE, UVES" in err
     assert not any((root / "archive").rglob("*.fits"))
+    assert "demo-data --headers" in err
+
+
+def test_demo_data_headers_gives_a_night_create_ab_associates(capsys: pytest.CaptureFixture[str],
+                                                              tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    assert run(capsys, "init", str(root), "--instrument", "naco")[0] == 0
+    code, out, err = run(capsys, "--root", str(root), "demo-data", "--headers", "--date", "2024-07-12")
+    written = sorted((root / "headers" / "2024-07-12").glob("NACO.*.hdr"))
+    assert code == 0 and err == "" and f"{len(written)} synthetic headers" in out and len(written) > 20
+    assert not any((root / "archive").rglob("*.fits"))  # headers only: nothing to process
+    code, out, _ = run(capsys, "--root", str(root), "create-ab", "-d", "2024-07-12")
+    assert code == 0 and "COMPLETE   NACO.2024-07-12T17:00:00.012_tpl.ab  naco_img_dark" in out
+    # UVES has a synthetic FITS night, no header night: the flag says what to run instead
+    assert run(capsys, "init", str(tmp_path / "uves"), "--instrument", "UVES")[0] == 0
+    code, _, err = run(capsys, "--root", str(tmp_path / "uves"), "demo-data", "--headers", "--date", "2013-02-12")
+    assert code == 2 and "run 'dfos demo-data' without --headers" in err

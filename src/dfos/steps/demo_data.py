@@ -15,11 +15,13 @@ from dfos.errors import UsageError
 from dfos.fsutil import atomic_path
 from dfos.instruments.base import Instrument
 from dfos.instruments.registry import available, get_instrument
+from dfos.synth.eso_headers import INSTRUMENTS as HEADER_NIGHTS
+from dfos.synth.eso_headers import write_header_night
 from dfos.synth.plan import FramePlan, expand
 from dfos.synth.render import render_frame
 from dfos.workspace import Workspace
 
-__all__ = ["SyntheticNight", "generate_night", "plan_night", "synthetic_plugin"]
+__all__ = ["SyntheticNight", "generate_night", "plan_night", "synthetic_plugin", "write_demo_headers"]
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,25 @@ def synthetic_plugin(instrument: str) -> Instrument:
     plugin = get_instrument(instrument)
     if not plugin.has_synthetic_night:
         able = sorted(name for name, cls in available().items() if cls().has_synthetic_night)
+        headers = " (or 'dfos demo-data --headers' for a night of headers to classify and associate)" \
+            if plugin.name in HEADER_NIGHTS else ""
         raise UsageError(
             f"dfos has no synthetic FITS night of {plugin.name} (only of {', '.join(able)}): put real "
-            f"{plugin.name} frames into the archive ($DFO_ARCHIVE_DIR) or 'dfos download' them, "
+            f"{plugin.name} frames into the archive ($DFO_ARCHIVE_DIR) or 'dfos download' them{headers}, "
             f"or run demo-data in a {' or '.join(able)} workspace"
         )
     return plugin
+
+
+def write_demo_headers(workspace: Workspace, day: date, instrument: str | None = None) -> list[Path]:
+    """A synthetic night of headers (no pixels) in ``$DFO_HDR_DIR/<DATE>``, shaped like the instrument's
+    real frames (:mod:`dfos.synth.eso_headers`): createAB classifies and associates them with the
+    workspace's rules; they cannot be processed.  UsageError for an instrument without such a night."""
+    plugin = get_instrument(instrument or workspace.settings.INSTRUMENT)
+    if plugin.name not in HEADER_NIGHTS:
+        raise UsageError(f"dfos has no synthetic header night of {plugin.name} (only of "
+                         f"{', '.join(HEADER_NIGHTS)}); run 'dfos demo-data' without --headers")
+    return write_header_night(workspace.hdr_dir / day.isoformat(), plugin.name, day)
 
 
 def plan_night(instrument: str, day: date) -> list[FramePlan]:

@@ -9,7 +9,7 @@ import click
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
 from dfos.cli.progress import progress_bar
-from dfos.steps.demo_data import generate_night
+from dfos.steps.demo_data import generate_night, write_demo_headers
 from dfos.steps.headers import extract_headers
 
 __all__ = ["demo_data_cmd", "headers_cmd"]
@@ -56,9 +56,12 @@ def headers_cmd(cli: Cli, day: date) -> None:
               help="ADU the injected bias level rises per night (for trend plots).")
 @click.option("--batches", type=click.IntRange(1, 100), default=None,
               help="Release the night in N parts: each call writes the next part (a growing night).")
+@click.option("--headers", "headers_only", is_flag=True,
+              help="Headers only, straight into $DFO_HDR_DIR/DATE (NACO, HAWKI, MUSE, VIMOS, VISIR, AMBER): "
+                   "frames createAB classifies and associates, that cannot be processed.")
 @pass_cli
 def demo_data_cmd(cli: Cli, instrument: str | None, day: date, days: int, small: bool, seed: int,
-                  only: tuple[str, ...], bias_drift: float, batches: int | None) -> None:
+                  only: tuple[str, ...], bias_drift: float, batches: int | None, headers_only: bool) -> None:
     """Write realistic synthetic nights of raw frames into the workspace archive.
 
     Frames are named like archive files (UVES.2013-02-12T18:05:00.500.fits),
@@ -68,6 +71,14 @@ def demo_data_cmd(cli: Cli, instrument: str | None, day: date, days: int, small:
     night k has its bias level raised by k * X ADU.
     """
     workspace = cli.workspace()
+    if headers_only:
+        for k in range(days):
+            night_day = day + timedelta(days=k)
+            written = write_demo_headers(workspace, night_day, instrument)
+            click.echo(f"{instrument or workspace.settings.INSTRUMENT} {night_day}: {len(written)} synthetic headers "
+                       f"in {written[0].parent if written else workspace.hdr_dir} (headers only: "
+                       f"'dfos create-ab -d {night_day}' classifies and associates them)")
+        return
     for k in range(days):
         night_day = day + timedelta(days=k)
         with progress_bar(f"synthetic {instrument or workspace.settings.INSTRUMENT} night {night_day}") as progress:
