@@ -61,3 +61,22 @@ def test_muse_on_esos_rules_alone_stops_at_master_bias_and_the_product_map_links
     note = Producers.of(alone).stops(select)
     assert note is not None and "muse_ampl, muse_astrometry, muse_bias, muse_create_sky and 11 more" in note
     assert Producers.of(load_rules(muse.rules_files())).stops(select) is None
+
+
+def test_an_ab_whose_recipe_is_not_installed_is_incomplete_and_its_children_look_elsewhere() -> None:
+    rules = parse_rules(RULES + "action MAKE_BIAS { product MASTER_BIAS; }")
+    frames = [frame("b.fits", 1.0, "BIAS"), frame("d.fits", 1.1, "DARK")]
+
+    def abs_of(recipes: frozenset[str] | None) -> dict[str, Any]:
+        result = associate(frames, rules, [], instrument="X", date="2013-02-12", recipes=recipes)
+        return {p.ab.name: p.ab for p in result.abs}
+
+    linked = abs_of(None)  # recipes unknown: nothing is checked, the dark waits for the bias
+    assert linked["d_frm.ab"].waitfor == ("b_frm.ab",) and linked["d_frm.ab"].completeness.value == "COMPLETE"
+    installed = abs_of(frozenset({"make_bias", "make_dark"}))
+    assert [ab.completeness.value for ab in installed.values()] == ["COMPLETE", "COMPLETE"]
+    lacking = abs_of(frozenset({"make_dark"}))
+    assert lacking["b_frm.ab"].missing == ("recipe make_bias is not installed: esorex --recipes does not list it "
+                                           "(dfos instruments shows what each pipeline lacks)",)
+    dark = lacking["d_frm.ab"]  # the bias will never be made: the dark does not wait for it
+    assert dark.completeness.value == "INCOMPLETE" and dark.waitfor == ()

@@ -138,7 +138,7 @@ def parse_recipe_list(text: str) -> frozenset[str]:
 
 def esorex_recipes(esorex: str = "esorex") -> frozenset[str] | None:
     """The recipes ``esorex --recipes`` lists (run once, argv list, with a timeout); None when esorex is
-    missing, fails or times out."""
+    missing, fails, times out or lists none."""
     program = shutil.which(esorex)
     if program is None:
         return None
@@ -148,13 +148,13 @@ def esorex_recipes(esorex: str = "esorex") -> frozenset[str] | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     names = parse_recipe_list(done.stdout)
-    return names if done.returncode == 0 or names else None
+    return names or None  # a program that lists no recipe (a stand-in such as 'true') tells nothing
 
 
 def _esorex_fingerprint(program: str) -> str:
-    """What decides esorex's recipe list: the program itself, ``ESOREX_PLUGIN_DIR``, and the installed
-    pipelines' plugin directories (a package installed or removed changes their times)."""
-    parts = [program, os.environ.get("ESOREX_PLUGIN_DIR", "")]
+    """What decides esorex's recipe list: the program itself and the installed pipelines' plugin
+    directories (a package installed or removed changes their times)."""
+    parts = [program]
     for path in [program, *sorted(glob.glob("/usr/lib/*/cpl/plugins")), *sorted(glob.glob("/usr/lib/*/cpl/plugins/*"))]:
         try:
             info = os.stat(path)
