@@ -65,6 +65,12 @@ class Workspace:
         """The instrument plugin of this workspace."""
         return get_instrument(self.settings.INSTRUMENT)
 
+    def oca_rules(self) -> list[Path]:
+        """The rule files ``OCA_RULES`` names, in order (relative ones from the workspace root); empty when
+        it names none (then the instrument's own rules apply)."""
+        return [Path(p) if Path(p).is_absolute() else self.root / p
+                for p in self.settings.OCA_RULES.split(":") if p.strip()]
+
     def path(self, key: str) -> Path:
         """The absolute directory configured under ``key`` (e.g. ``DFO_RAW_DIR``)."""
         value = Path(str(getattr(self.settings, key)))

@@ -220,11 +220,13 @@ def rule_sources(plugin: Instrument, configured: Sequence[Path] = ()) -> tuple[s
     """Where the instrument's rules come from and which files: the workspace's ``OCA_RULES`` files when
     ``configured``, else dfos's own rule set, else ESO's installed .oca plus dfos's product map
     (:class:`~dfos.errors.PipelineMissing` when it is not installed)."""
-    if configured:
-        return WORKSPACE, list(configured)
-    if plugin.rules_name:
-        return DFOS, plugin.rules_files()
-    return ESO, plugin.rules_files()
+    source = _source(plugin, configured)
+    return source, list(configured) if source == WORKSPACE else plugin.rules_files()
+
+
+def _source(plugin: Instrument, configured: Sequence[Path]) -> str:
+    """Where the instrument's rules come from (the ``rules`` column), without reading anything."""
+    return WORKSPACE if configured else DFOS if plugin.rules_name else ESO
 
 
 def rule_recipes(rules: RuleSet) -> tuple[str, ...]:
@@ -252,7 +254,7 @@ def report(name: str, origin: str, plugin: Instrument, recipes: frozenset[str] |
         "name": name, "origin": origin, "pipeline": plugin.pipeline, "package": plugin.debian_package,
         "version": version, "package_version": package_version(plugin.debian_package),
     }
-    source = WORKSPACE if configured else DFOS if plugin.rules_name else ESO
+    source = _source(plugin, configured)
     try:
         source, paths = rule_sources(plugin, configured)
         rules = load_rules(paths)

@@ -29,7 +29,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
 from dfos import clock
@@ -44,8 +43,7 @@ from dfos.association.match import Calib
 from dfos.dates import format_timestamp
 from dfos.errors import DfosError, FormatError, NotFound, StateError, UnsafeName, UsageError
 from dfos.fsutil import decode_text, exclusive_lock, write_if_changed, write_text_atomic
-from dfos.headers.io import card_text, read_header
-from dfos.headers.keywords import to_fits
+from dfos.headers.io import card_text, dotted_header, read_header
 from dfos.instruments.inventory import cached_esorex_recipes
 from dfos.naming import confined, safe_name
 from dfos.oca.io import load_rules
@@ -159,11 +157,7 @@ class CreateResult:
 
 def rules_of(workspace: Workspace) -> RuleSet:
     """The rule set configured by ``OCA_RULES`` (relative paths from the workspace root), else the instrument's."""
-    configured = [p for p in workspace.settings.OCA_RULES.split(":") if p.strip()]
-    if configured:
-        paths = [Path(p) if Path(p).is_absolute() else workspace.root / p for p in configured]
-    else:
-        paths = workspace.instrument.rules_files()
+    paths = workspace.oca_rules() or workspace.instrument.rules_files()
     package = Path(__file__).resolve().parents[1]
 
     def label(path: Path) -> str:  # stable names in ABs' explanations, wherever dfos is installed
@@ -279,7 +273,7 @@ def _vcal_text(calib: Calib, batch: str) -> str:
     values += [("DFOS.BATCH", batch), ("DFOS.FILE", calib.sof_path)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
-        return card_text(fits.Header([fits.Card(to_fits(k), v) for k, v in values]))
+        return card_text(dotted_header(values))
 
 
 def ab_list_lock(workspace: Workspace, mode: str, day: date) -> Path:

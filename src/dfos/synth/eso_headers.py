@@ -35,8 +35,7 @@ from pathlib import Path
 from astropy.io import fits
 
 from dfos.dates import datetime_to_mjd
-from dfos.headers.io import write_hdr
-from dfos.headers.keywords import to_fits
+from dfos.headers.io import dotted_header, write_hdr
 from dfos.naming import RawName
 
 __all__ = [
@@ -508,14 +507,7 @@ def calibration_headers(instrument: str, day: date) -> list[dict[str, HeaderValu
 # --- writing ------------------------------------------------------------------------------------------
 
 def _fits_header(values: Mapping[str, HeaderValue]) -> fits.Header:
-    header = fits.Header()
-    header["SIMPLE"] = True
-    header["BITPIX"] = 16
-    header["NAXIS"] = 0
-    header["EXTEND"] = True
-    for key, value in values.items():
-        header[to_fits(key)] = value
-    return header
+    return dotted_header([("SIMPLE", True), ("BITPIX", 16), ("NAXIS", 0), ("EXTEND", True), *values.items()])
 
 
 def write_headers(directory: Path, headers: Sequence[Mapping[str, HeaderValue]]) -> list[Path]:

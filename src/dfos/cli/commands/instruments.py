@@ -27,11 +27,10 @@ def instruments_cmd(cli: Cli, as_json: bool) -> None:
     missing pipeline or esorex is shown in STATUS; the command still exits 0.
     """
     workspace = _workspace_if_any(cli)
-    instrument, rules, esorex = None, [], "esorex"
+    instrument: str | None = None
+    esorex, rules = "esorex", list[Path]()
     if workspace is not None:
-        instrument, esorex = workspace.settings.INSTRUMENT, workspace.settings.ESOREX
-        rules = [Path(p) if Path(p).is_absolute() else workspace.root / p
-                 for p in workspace.settings.OCA_RULES.split(":") if p.strip()]
+        instrument, esorex, rules = workspace.settings.INSTRUMENT, workspace.settings.ESOREX, workspace.oca_rules()
     rows = inventory(esorex, instrument, rules)
     if as_json:
         click.echo(json.dumps([row.as_json() for row in rows], indent=2))
