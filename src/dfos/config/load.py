@@ -11,7 +11,6 @@ a mapping, so tests and library users control it completely.
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from dfos.config.settings import KeySpec, Settings, key_specs
-from dfos.errors import ConfigError, InvalidDate, UsageError
+from dfos.config.values import JobResources, batch_resources, recipe_limits
+from dfos.errors import ConfigError, UsageError
 
 __all__ = [
     "JobResources",
@@ -80,163 +80,79 @@ _TRUE = {"1", "true", "yes", "on", "y"}
 _FALSE = {"0", "false", "no", "off", "n"}
 
 
+def _as_bool(raw: Any) -> bool | None:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    return None
+
+
+def _as_int(raw: Any) -> int | None:
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+def _as_float(raw: Any) -> float | None:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        return None
+    try:
+        return float(raw)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _as_text(raw: Any) -> str | None:
+    if isinstance(raw, datetime) and raw.tzinfo is None:
+        raw = raw.isoformat()  # an unquoted TOML local date-time (NOW = 2013-02-13T10:00:00)
+    return raw.strip() if isinstance(raw, str) else None
+
+
+#: How a raw TOML or environment value becomes a value of each plain type (None: it cannot), and what
+#: the refusal says it should have been.
+_CASTS: dict[type, tuple[Callable[[Any], Any], str]] = {
+    bool: (_as_bool, "a boolean (yes/no)"),
+    int: (_as_int, "an integer"),
+    float: (_as_float, "a number"),
+    str: (_as_text, "a string"),
+}
+
+
+def _members(kind: type) -> dict[str, Enum] | None:
+    """A choice key's members by their lower-case value; None for a plain type."""
+    if not issubclass(kind, Enum):
+        return None
+    return {str(m.value).lower(): m for m in kind.__members__.values()}
+
+
 def _cast(spec: KeySpec, raw: Any, where: str) -> Any:
-    """Convert a raw TOML or string value to the key's type, or raise ConfigError."""
+    """Convert a raw TOML or string value to the key's type and check it (the key's own checks), or raise
+    ConfigError.  A choice key (an Enum) is checked as text, then becomes its member (any case)."""
 
     def bad(expected: str) -> ConfigError:
         shown = "(a secret, not shown)" if spec.secret else repr(raw)
         return ConfigError(f"{where}: {spec.name} = {shown} is not {expected}; fix or remove it")
 
-    kind = spec.type
-    if kind is bool:
-        if isinstance(raw, bool):
-            value: Any = raw
-        elif isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
-            value = raw.strip().lower() in _TRUE
-        else:
-            raise bad("a boolean (yes/no)")
-    elif kind is int:
-        if isinstance(raw, bool):
-            raise bad("an integer")
-        try:
-            value = int(raw) if isinstance(raw, (int, str)) else None
-        except ValueError:
-            value = None
-        if value is None:
-            raise bad("an integer")
-    elif kind is float:
-        if isinstance(raw, bool):
-            raise bad("a number")
-        try:
-            value = float(raw) if isinstance(raw, (int, float, str)) else None
-        except (ValueError, OverflowError):
-            value = None
-        if value is None:
-            raise bad("a number")
-    elif isinstance(kind, type) and issubclass(kind, Enum):
-        choices = {m.value.lower(): m for m in kind}
-        if not isinstance(raw, str) or raw.strip().lower() not in choices:
-            raise bad("one of " + ", ".join(sorted(choices)))
-        value = choices[raw.strip().lower()]
-    else:
-        if spec.name == "NOW" and isinstance(raw, datetime) and raw.tzinfo is None:
-            raw = raw.isoformat()  # an unquoted TOML local date-time
-        if not isinstance(raw, str):
-            raise bad("a string")
-        value = raw.strip()
-    _validate(spec, value, where)
-    return value
-
-
-def _validate(spec: KeySpec, value: Any, where: str) -> None:
-    """Key-specific checks beyond the type."""
-    choices = _CHOICES.get(spec.name)
-    if choices and value.casefold() not in {c.casefold() for c in choices}:
-        raise ConfigError(f"{where}: {spec.name} must be {', '.join(choices[:-1])} or {choices[-1]}, not {value!r}")
-    parse = _PARSED.get(spec.name)
-    if parse is not None:
-        try:
-            parse(value)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {spec.name}: {exc}") from None
-    if spec.name == "BATCH_POLL" and not (math.isfinite(value) and 0.05 <= value <= 600):
-        raise ConfigError(f"{where}: BATCH_POLL must be between 0.05 and 600 seconds, not {value}")
-    if spec.name in {"SLOTS"} and value < 0:
-        raise ConfigError(f"{where}: {spec.name} must be 0 or more, not {value}")
-    if spec.name == "RECIPE_TIMEOUT" and not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"{where}: RECIPE_TIMEOUT must be a positive number of seconds, not {value}")
-    if spec.name in {"N_DFO_HDR", "STATUS_KEEP_LINES", "N_MCAL_LIST", "N_VCAL_LIST", "DOWNLOAD_SLOTS",
-                     "MAX_ATTEMPTS", "AB_WARN_LIMIT"} and value < 1:
-        raise ConfigError(f"{where}: {spec.name} must be at least 1, not {value}")
-    if spec.name == "MCAL_NAME_PATTERN":
-        from dfos.errors import FormatError
-        from dfos.naming import pattern_regex
-
-        try:
-            pattern_regex(value)
-        except FormatError as exc:
-            raise ConfigError(f"{where}: {exc.message}") from None
-    if spec.name == "DOWNLOAD_RETRIES" and value < 0:
-        raise ConfigError(f"{where}: DOWNLOAD_RETRIES must be 0 or more, not {value}")
-    if spec.name == "ARCHIVE_URL" and value and not value.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}: ARCHIVE_URL must be an http:// or https:// URL, not {value!r}")
-    if spec.name == "DATA_QUOTA" and not (math.isfinite(value) and 0 < value <= 100):
-        raise ConfigError(f"{where}: DATA_QUOTA must be a percentage above 0 and at most 100, not {value}")
-    if spec.name == "DFO_OFFSET" and not (math.isfinite(value) and -24 < value < 24):
-        raise ConfigError(f"{where}: DFO_OFFSET must be hours between -24 and 24, not {value}")
-    if spec.section == "directories" and not value:
-        raise ConfigError(f"{where}: {spec.name} must name a directory, not be empty")
-    if spec.name == "NOW" and value:
-        from dfos.dates import parse_timestamp
-
-        try:
-            parse_timestamp(value)
-        except InvalidDate as exc:
-            raise ConfigError(f"{where}: NOW: {exc}") from None
-    if spec.name == "INSTRUMENT" and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", value):
-        raise ConfigError(f"{where}: INSTRUMENT {value!r} is not an instrument name")
-
-
-def recipe_limits(text: str) -> dict[str, int]:
-    """``"recipe=n,recipe=n"`` as a dictionary (ValueError when malformed)."""
-    limits: dict[str, int] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        recipe, sep, count = item.partition("=")
-        if not sep or not recipe.strip() or not count.strip().isdigit() or int(count) < 1:
-            raise ValueError(f"{item!r} is not 'recipe=N' with N >= 1")
-        limits[recipe.strip()] = int(count)
-    return limits
-
-
-@dataclass(frozen=True)
-class JobResources:
-    """What one batch job of a recipe asks for."""
-
-    cpus: int = 1
-    mem_mb: int | None = None
-    """Memory in MB (None: the batch system's default)."""
-    minutes: int | None = None
-    """Time limit in minutes (None: the partition's)."""
-
-
-_MEM_UNITS = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
-
-
-def batch_resources(text: str) -> dict[str, JobResources]:
-    """``"*=1/2G/60, uves_cal_mflat=2/4G/"`` (recipe=CPUS/MEMORY/MINUTES; ``*`` every other recipe;
-    an empty field: the batch system's default) as a dictionary; ValueError when malformed."""
-    found: dict[str, JobResources] = {"*": JobResources()}
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        recipe, sep, spec = item.partition("=")
-        fields = spec.split("/")
-        if not sep or not recipe.strip() or len(fields) > 3:
-            raise ValueError(f"{item!r} is not 'recipe=CPUS/MEMORY/MINUTES'")
-        fields += [""] * (3 - len(fields))
-        cpus_text, mem_text, minutes_text = (f.strip() for f in fields)
-        if cpus_text and not (cpus_text.isdigit() and int(cpus_text) >= 1):
-            raise ValueError(f"{item!r}: CPUS must be a whole number >= 1, not {cpus_text!r}")
-        mem = None
-        if mem_text:
-            number, unit = (mem_text[:-1], mem_text[-1].upper()) if mem_text[-1].isalpha() else (mem_text, "M")
-            if unit not in _MEM_UNITS or not number.isdigit() or int(number) < 1:
-                raise ValueError(f"{item!r}: MEMORY must be like 500M or 4G, not {mem_text!r}")
-            mem = max(1, round(int(number) * _MEM_UNITS[unit]))
-        if minutes_text and not (minutes_text.isdigit() and int(minutes_text) >= 1):
-            raise ValueError(f"{item!r}: MINUTES must be a whole number >= 1, not {minutes_text!r}")
-        found[recipe.strip()] = JobResources(int(cpus_text) if cpus_text else 1, mem,
-                                             int(minutes_text) if minutes_text else None)
-    return found
-
-
-#: Keys with a fixed set of values (any case).
-_CHOICES: dict[str, tuple[str, ...]] = {"DRS_TYPE": ("CON", "CPL", "INT"), "EXECUTOR": ("local", "slurm", "condor"),
-                                        "QCBQS_TYPE": ("SER", "PAR", "IMPLICIT")}
-#: Keys whose text is parsed (ValueError when malformed).
-_PARSED: dict[str, Callable[[str], object]] = {"RECIPE_LIMITS": recipe_limits, "BATCH_RESOURCES": batch_resources}
+    members = _members(spec.type)
+    convert, expected = _CASTS[str if members is not None else spec.type]
+    if members is not None:
+        expected = "one of " + ", ".join(sorted(str(m.value) for m in members.values()))
+    value = convert(raw)
+    if value is None:
+        raise bad(expected)
+    for check in spec.checks:
+        problem = check(spec.name, value)
+        if problem is not None:
+            raise ConfigError(f"{where}: {problem}")
+    if members is not None:
+        if value.lower() not in members:
+            raise bad(expected)
+        return members[value.lower()]
+    return spec.normal(value) if spec.normal is not None else value
 
 
 def _line_of(text: str, key: str, literal: bool = True) -> int | None:
@@ -347,10 +263,6 @@ def load_config(
             raise UsageError(exc.message) from None
         origins[name] = Origin(Source.CLI, f"--set {name}")
 
-    values["INSTRUMENT"] = str(values["INSTRUMENT"]).upper()
-    values["DRS_TYPE"] = str(values["DRS_TYPE"]).upper()
-    values["QCBQS_TYPE"] = str(values["QCBQS_TYPE"]).upper()
-    values["EXECUTOR"] = str(values["EXECUTOR"]).lower()
     return LoadedConfig(settings=Settings(**values), origins=origins)
 
 

@@ -172,7 +172,6 @@ def _mcal_down(workspace: Workspace, abs_: list[AB], mode: str, key: str) -> Pat
 def _write_dag(workspace: Workspace, exec_ab: Path, abs_: list[AB], lines: list[ExecLine]) -> Path:
     """``<execAB>.dag`` and ``dfos_ab.sub`` beside it, for sites that run the cascade with DAGMan themselves
     (COMPLETE ABs only; RETRY from MAX_ATTEMPTS, CATEGORY per recipe, MAXJOBS from RECIPE_LIMITS)."""
-    from dfos.config.load import recipe_limits
     from dfos.executors.condor_dag import Dag, DagNode, node_name, render_dag, submit_text
 
     settings = workspace.settings
@@ -182,7 +181,7 @@ def _write_dag(workspace: Workspace, exec_ab: Path, abs_: list[AB], lines: list[
     nodes = tuple(DagNode(names[line.ab], line.ab, tuple(names[p] for p in line.parents if p in names),
                           settings.MAX_ATTEMPTS - 1, runnable[line.ab].recipe) for line in lines if line.ab in names)
     used = {node.category for node in nodes}
-    limits = tuple((recipe, n) for recipe, n in sorted(recipe_limits(settings.RECIPE_LIMITS).items()) if recipe in used)
+    limits = tuple((recipe, n) for recipe, n in sorted(settings.recipe_limits.items()) if recipe in used)
     dag = exec_ab.with_name(exec_ab.name + ".dag")
     write_text_atomic(dag, render_dag(Dag(nodes, "dfos_ab.sub", limits, dag.name + ".status",
                                           (("dag", exec_ab.name.removeprefix("execAB_")),))))
