@@ -1,9 +1,9 @@
-"""The operator-facing exception tree of dfos.
+"""The operator-facing exception tree of dfos, and every exit status the command line returns.
 
 Every error an operator can cause or fix (bad input, a missing workspace, a
 malformed file) is a :class:`DfosError`.  The command line catches exactly
 this root, prints ``Error: <message>`` on one line and exits with the error's
-``exit_code``; anything else escapes as a traceback because it is a bug.
+``exit_code`` (an :class:`ExitCode`); anything else escapes as a traceback because it is a bug.
 
 ::
 
@@ -21,21 +21,29 @@ this root, prints ``Error: <message>`` on one line and exits with the error's
     │   ├── UnsafeName                    a name from data is not a safe file name
     │   └── RuleSyntaxError      exit 2   an OCA rule file the user hands in does not parse
     │                                     (dfos.oca.parser; file:line:col, like a bad argument)
-    └── ExternalToolError        exit 6   esorex, a database server or a system tool missing/failed
+    ├── ExternalToolError        exit 6   esorex, a database server or a system tool missing/failed
+    │   └── TransferError                 an archive transfer failed after its retries (dfos.archive.client)
+    │       └── MissingFile               the archive has no such file
+    ├── CascadeBusy              exit 12  outcome: another executor runs the cascade (dfos.cascade.run)
+    └── AutoDailyBusy            exit 13  outcome: another auto-daily holds the lock (dfos.steps.auto_daily)
 
 Outcomes (not errors; the command did its work and reports how it ended) use 10-13:
 10 an AB failed or its IMPLICIT processQC did (process-ab), 11 a cascade ended with failed/blocked
-ABs, 12 the cascade is already running, 13 auto-daily is already running.  ``docs/security.md`` lists them all.
+ABs, 12 the cascade is already running, 13 auto-daily is already running.  :class:`ExitCode` names
+every status; README.md and ``docs/security.md`` list them all.  A kind defined elsewhere (the
+modules named above) is listed here too (``tests/test_errors.py`` checks it).
 """
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import ClassVar
 
 __all__ = [
     "MAX_MESSAGE",
     "ConfigError",
     "DfosError",
+    "ExitCode",
     "ExternalToolError",
     "FormatError",
     "InvalidDate",
@@ -49,6 +57,39 @@ __all__ = [
 ]
 
 
+class ExitCode(IntEnum):
+    """Every exit status of ``dfos``: 2-6 for errors (by kind), 10-13 for outcomes that are not errors."""
+
+    OK = 0
+    FAILURE = 1
+    """A failure of no documented kind (click's own; :class:`DfosError` itself is never raised)."""
+    USAGE = 2
+    """:class:`UsageError`, click's usage errors, an OCA rule file that does not parse."""
+    WORKSPACE = 3
+    """:class:`WorkspaceError`, a file system refusal (``OSError``)."""
+    CONFIG = 4
+    """:class:`ConfigError`."""
+    FORMAT = 5
+    """:class:`FormatError`."""
+    EXTERNAL_TOOL = 6
+    """:class:`ExternalToolError`."""
+    AB_FAILED = 10
+    """Outcome of ``process-ab``: the AB FAILED, or its IMPLICIT processQC did."""
+    CASCADE_FAILED = 11
+    """Outcome of ``exec-cascade``: some AB failed or was blocked (or its batch jobs still run)."""
+    CASCADE_BUSY = 12
+    """Outcome of ``exec-cascade``, ``create-job``: another executor runs the cascade."""
+    AUTO_DAILY_BUSY = 13
+    """Outcome of ``auto-daily``: another run holds the lock."""
+    INTERRUPTED = 130
+    """Ctrl-C (or click's Abort)."""
+
+    @property
+    def outcome(self) -> bool:
+        """An outcome (10-13): the command did its work and says how it ended; not an error."""
+        return 10 <= self <= 13
+
+
 #: An error message is one line of at most this many characters (data quoted in it is cut).
 MAX_MESSAGE = 1000
 
@@ -60,7 +101,7 @@ class DfosError(Exception):
     to do about it, in one line.
     """
 
-    exit_code: ClassVar[int] = 1
+    exit_code: ClassVar[int] = ExitCode.FAILURE
 
     def __init__(self, message: str) -> None:
         message = " ".join(str(message).split())  # one line, whatever the data put in it
@@ -76,7 +117,7 @@ class DfosError(Exception):
 class UsageError(DfosError):
     """A value given on the command line is not acceptable."""
 
-    exit_code: ClassVar[int] = 2
+    exit_code: ClassVar[int] = ExitCode.USAGE
 
 
 class InvalidDate(UsageError):
@@ -94,7 +135,7 @@ class NotFound(UsageError):
 class WorkspaceError(DfosError):
     """The workspace cannot be found, or its directory tree is unusable."""
 
-    exit_code: ClassVar[int] = 3
+    exit_code: ClassVar[int] = ExitCode.WORKSPACE
 
 
 class StateError(WorkspaceError):
@@ -105,7 +146,7 @@ class StateError(WorkspaceError):
 class ConfigError(DfosError):
     """A configuration layer (dfos.toml, DFOS_* environment) is invalid."""
 
-    exit_code: ClassVar[int] = 4
+    exit_code: ClassVar[int] = ExitCode.CONFIG
 
 
 class PipelineMissing(ConfigError):
@@ -116,7 +157,7 @@ class PipelineMissing(ConfigError):
 class FormatError(DfosError):
     """A dfos file (status log, header file, ...) cannot be parsed."""
 
-    exit_code: ClassVar[int] = 5
+    exit_code: ClassVar[int] = ExitCode.FORMAT
 
 
 class UnsafeName(FormatError):
@@ -126,4 +167,4 @@ class UnsafeName(FormatError):
 class ExternalToolError(DfosError):
     """An external program dfos relies on is missing or failed."""
 
-    exit_code: ClassVar[int] = 6
+    exit_code: ClassVar[int] = ExitCode.EXTERNAL_TOOL

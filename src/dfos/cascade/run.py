@@ -31,11 +31,10 @@ from dfos import clock
 from dfos.ab.model import AB, Completeness
 from dfos.ab.store import read_ab
 from dfos.cascade.scheduler import HANDED_OUT, Node, NodeState, Scheduler
-from dfos.config.load import recipe_limits
 from dfos.dates import format_timestamp
 from dfos.db import ab_runs, cascade_nodes, engine_for_url
 from dfos.db.faults import shown_url
-from dfos.errors import DfosError, FormatError, NotFound, StateError
+from dfos.errors import DfosError, ExitCode, FormatError, NotFound, StateError
 from dfos.executors.base import Executor, Handle, Task
 from dfos.fsutil import exclusive_lock, read_utf8
 from dfos.jobs.model import find_cycle, parse_exec
@@ -45,9 +44,9 @@ from dfos.workspace import Workspace
 __all__ = ["CascadeResult", "cascade_state", "check_dag_id", "forget_cascade", "request_stop", "run_cascade"]
 
 #: Exit status of ``exec-cascade`` when some AB failed or was blocked.
-CASCADE_FAILED = 11
+CASCADE_FAILED = ExitCode.CASCADE_FAILED
 #: Exit status of ``exec-cascade`` when another executor already runs the cascade.
-CASCADE_BUSY = 12
+CASCADE_BUSY = ExitCode.CASCADE_BUSY
 #: Times a batch job may be taken out of the queue unstarted (not by dfos) before its AB counts as failed.
 MAX_BOUNCES = 3
 
@@ -282,7 +281,7 @@ def run_cascade(
         nodes, kind = _nodes(workspace, jobs)
         if kind in ("CPL", "INT", "SER"):
             slots = 1  # serial: one AB at a time
-        limits = {"download": settings.DOWNLOAD_SLOTS, **recipe_limits(settings.RECIPE_LIMITS)}
+        limits = {"download": settings.DOWNLOAD_SLOTS, **settings.recipe_limits}
         scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS, batch=executor.batch)
         with engine.begin() as db:
             rows = {r["ab"]: r for r in

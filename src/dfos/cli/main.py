@@ -40,7 +40,7 @@ from dfos.cli.commands.qc import health_cmd, process_qc_cmd, qc1_cmd, score_cmd,
 from dfos.cli.commands.status import flag_cmd, status_cmd
 from dfos.cli.commands.workspace import config_group, env_cmd, init_cmd
 from dfos.cli.context import Cli
-from dfos.errors import MAX_MESSAGE, DfosError, FormatError, WorkspaceError
+from dfos.errors import MAX_MESSAGE, DfosError, ExitCode, FormatError, WorkspaceError
 
 __all__ = ["cli", "main"]
 
@@ -155,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except click.Abort:
         click.echo("Aborted.", err=True)
-        return 130
+        return ExitCode.INTERRUPTED
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as exc:
         translated = foreign_error(exc)
         if translated is None:

@@ -16,7 +16,7 @@ import shlex
 from dataclasses import replace
 from typing import NamedTuple
 
-from dfos.errors import FormatError
+from dfos.errors import ExitCode, FormatError
 from dfos.oca.regexp import RegexpError, compile_regexp
 from dfos.oca.syntax import (
     TYPE_TESTS,
@@ -55,7 +55,7 @@ class RuleSyntaxError(FormatError):
     (``dfos oca check FILE``, ``OCA_RULES``), and a wrong one is fixed by the user, in the file.
     """
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class _Token(NamedTuple):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from dfos import clock
 from dfos.dates import dfo_date, format_timestamp, parse_date
-from dfos.errors import DfosError, InvalidDate
+from dfos.errors import DfosError, ExitCode, InvalidDate
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.naming import RawName
 from dfos.status.flags import StatusFlag
@@ -35,7 +35,7 @@ __all__ = ["AUTO_DAILY_BUSY", "AutoDailyBusy", "AutoDailyResult", "auto_daily", 
            "request_file"]
 
 #: Exit status of ``dfos auto-daily`` when another run holds the lock.
-AUTO_DAILY_BUSY = 13
+AUTO_DAILY_BUSY = ExitCode.AUTO_DAILY_BUSY
 #: Archive nights (newest first) the detection looks at.
 SCAN_NIGHTS = 3
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dfos.cli.context import Cli, pass_cli
-from dfos.errors import UsageError, WorkspaceError
+from dfos.errors import ExitCode, UsageError, WorkspaceError
 from dfos.steps.cascade import implicit_qc, run_cascade_ab
 from dfos.steps.process_ab import process_ab, record_run
 
@@ -13,7 +13,7 @@ __all__ = ["process_ab_cmd"]
 
 #: Exit code of ``process-ab`` when the AB ran and FAILED, or succeeded but its IMPLICIT processQC failed
 #: (distinct from operator errors; stderr says which).
-FAILED_EXIT = 10
+FAILED_EXIT = ExitCode.AB_FAILED
 
 
 @click.command("process-ab")
