@@ -22,6 +22,7 @@ from dfos import clock
 from dfos.dates import dfo_date, format_timestamp
 from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError
+from dfos.executors.registry import label as executor_label
 from dfos.monitor.background import Cached
 from dfos.status.machine import DateView
 from dfos.steps.status import date_table
@@ -134,9 +135,7 @@ def installation(workspace: Workspace) -> dict[str, Any]:
             version = ""
     pipeline = workspace.instrument.pipeline
     plugins = sorted(Path(p).name for p in glob.glob(f"/usr/lib/*/cpl/plugins/{pipeline}-*"))
-    executor = {"local": "local (dfos exec-cascade, this machine)", "slurm": "Slurm (one sbatch job per AB)",
-                "condor": "HTCondor DAGMan (one DAG per cascade)"}.get(workspace.settings.EXECUTOR,
-                                                                       workspace.settings.EXECUTOR)
+    executor = executor_label(workspace.settings.EXECUTOR)
     return {"drs_type": workspace.settings.DRS_TYPE, "executor": executor,
             "esorex": esorex or "", "esorex_version": version, "pipelines": plugins,
             "qcbqs_type": workspace.settings.QCBQS_TYPE}

@@ -10,8 +10,6 @@ and, for ``dfos process-ab``, by its exit status.
 from __future__ import annotations
 
 import contextlib
-import shlex
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,14 +18,14 @@ from sqlalchemy import func, select, update
 from dfos.ab.model import ProcessStatus
 from dfos.ab.store import read_ab
 from dfos.cascade.run import CascadeResult, cascade_state, run_cascade, work_dir
-from dfos.config.load import batch_resources, recipe_limits
+from dfos.config.settings import QcbqsType
 from dfos.dates import parse_date
 from dfos.db import ab_runs, engine_for_url
-from dfos.errors import DfosError, UsageError
+from dfos.errors import DfosError
 from dfos.executors.base import Executor, Task
-from dfos.executors.condor import CondorExecutor
-from dfos.executors.local import ABRunner, LocalExecutor
-from dfos.executors.slurm import SlurmExecutor
+from dfos.executors.local import ABRunner
+from dfos.executors.registry import dfos_command, get_executor
+from dfos.keys import BatchId
 from dfos.steps.create_ab import tag_done
 from dfos.steps.process_ab import process_ab, record_run, set_process_status
 from dfos.steps.process_qc import process_qc, write_qc_problem
@@ -51,7 +49,7 @@ def run_qc_task(workspace: Workspace, name: str) -> tuple[bool, int | None, str]
 def implicit_qc(workspace: Workspace, name: str) -> str:
     """QCBQS_TYPE IMPLICIT: processQC right after a successful processAB; its trouble never fails the AB
     (the message says what went wrong, '' when all went well)."""
-    if workspace.settings.QCBQS_TYPE != "IMPLICIT":
+    if workspace.settings.QCBQS_TYPE != QcbqsType.IMPLICIT:
         return ""
     try:
         ok, _, message = run_qc_task(workspace, name)
@@ -91,30 +89,13 @@ def run_cascade_ab(workspace: Workspace, name: str, dag_id: str, attempt: int, t
 
 def batch_command(workspace: Workspace) -> list[str]:
     """How a batch job starts dfos on this workspace: BATCH_DFOS (else the dfos running now) --root ROOT."""
-    if workspace.settings.BATCH_DFOS:
-        program = shlex.split(workspace.settings.BATCH_DFOS)
-    else:
-        beside = Path(sys.argv[0]).resolve().parent / "dfos" if sys.argv and sys.argv[0] else None
-        script = beside if beside and beside.is_file() else Path(sys.executable).parent / "dfos"
-        program = [str(script)] if script.is_file() else [sys.executable, "-m", "dfos"]
-    return [*program, "--root", str(workspace.root)]
+    return dfos_command(workspace)
 
 
 def make_executor(workspace: Workspace, name: str, run_ab: ABRunner) -> Executor:
-    """The executor called ``name`` (local, slurm, condor), set up from the workspace's configuration."""
-    settings = workspace.settings
-    if name == "local":
-        return LocalExecutor(run_ab)
-    resources = batch_resources(settings.BATCH_RESOURCES)
-    job_dir = workspace.job_dir / "batch"
-    if name == "slurm":
-        return SlurmExecutor(batch_command(workspace), job_dir, workspace.root, resources,
-                             shlex.split(settings.SLURM_OPTIONS), settings.BATCH_POLL)
-    if name == "condor":
-        limits = recipe_limits(settings.RECIPE_LIMITS)
-        return CondorExecutor(shlex.split(settings.CONDOR_COMMAND), batch_command(workspace), job_dir, resources,
-                              limits, settings.BATCH_POLL)
-    raise UsageError(f"unknown executor {name!r}: local, slurm or condor")
+    """The executor called ``name`` (local, slurm, condor or a plugin's), set up from the workspace's
+    configuration (:mod:`dfos.executors.registry`)."""
+    return get_executor(name).make(workspace, run_ab)
 
 
 def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | None = None,
@@ -149,8 +130,8 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
         if state == "succeeded":
             batches.setdefault(ab.batch_id, set()).add(name)
     for batch, names in batches.items():
-        mode, _, day = batch.partition("_")
-        tag_done(workspace, mode, parse_date(day), names)
+        bid = BatchId.parse(batch)
+        tag_done(workspace, bid.mode, parse_date(bid.key.text), names)
     return result
 
 

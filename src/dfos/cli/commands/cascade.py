@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -12,17 +12,34 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dfos.cascade.run import CASCADE_FAILED, cascade_state, check_dag_id, request_stop
+from dfos.cascade.run import cascade_state, check_dag_id, request_stop
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
-from dfos.errors import UnsafeName
+from dfos.errors import ExitCode, UnsafeName
 from dfos.steps.cascade import exec_cascade
 from dfos.steps.create_job import create_job
 from dfos.steps.fetch import fetch_many, fetch_masters
 
-__all__ = ["cascade_stat_cmd", "create_job_cmd", "exec_cascade_cmd", "fetch_mcal_cmd", "fetch_raw_cmd",
-           "stop_cascade_cmd",
-           "watch_queue_cmd"]
+__all__ = ["ExecutorChoice", "cascade_stat_cmd", "create_job_cmd", "exec_cascade_cmd", "fetch_mcal_cmd",
+           "fetch_raw_cmd", "stop_cascade_cmd", "watch_queue_cmd"]
+
+
+class ExecutorChoice(click.Choice[str]):
+    """The registered executors (:mod:`dfos.executors.registry`), looked up when ``--executor`` is used or
+    shown, not when the command line starts."""
+
+    def __init__(self) -> None:
+        super().__init__((), case_sensitive=True)
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        from dfos.executors.registry import names
+
+        return names()
+
+    @choices.setter
+    def choices(self, _value: Sequence[str]) -> None:
+        """click.Choice sets its choices; the registry's are kept."""
 
 
 def _dag_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -66,7 +83,7 @@ def create_job_cmd(cli: Cli, mode: str, day: date, auto: bool, subcascade: str |
               help="The execAB file.")
 @click.option("--wait", is_flag=True, help="Kept for DFOS habits: dfos always waits for the cascade to end.")
 @click.option("--slots", type=click.IntRange(1, 1024), help="ABs at once (default: SLOTS, else one per core).")
-@click.option("--executor", type=click.Choice(["local", "slurm", "condor"]),
+@click.option("--executor", type=ExecutorChoice(),
               help="Where the ABs run (default: EXECUTOR, else local): this machine, Slurm jobs or an HTCondor DAG.")
 @pass_cli
 def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int | None, executor: str | None) -> None:
@@ -96,7 +113,7 @@ def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int |
         click.echo(f"{dag_id}: its batch jobs go on; 'dfos exec-cascade --dag-id {dag_id} --jobs {jobs}' "
                    f"follows them again", err=True)
     if not result.ok:
-        raise click.exceptions.Exit(CASCADE_FAILED)
+        raise click.exceptions.Exit(ExitCode.CASCADE_FAILED)
 
 
 @click.command("cascade-stat")
