@@ -64,5 +64,7 @@ def create_app(workspace: Workspace, token: str | None = None,
     app = MonitorApp(routes=routes(), middleware=middleware,
                      exception_handlers={Refused: _error, DfosError: _error, Exception: _error})
     app.state.monitor = state
+    # built now, not at the first request on the event loop: the session middleware reads the key file
+    app.middleware_stack = app.build_middleware_stack()
     state.system.start()
     return app

@@ -16,6 +16,7 @@ the login: file and database work never blocks the event loop.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import wraps
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -47,6 +48,7 @@ async def _resolve_user(request: Request) -> str | None:
 def readable(handler: Callable[[Request], Response]) -> Callable[[Request], Awaitable[Response]]:
     """Pages anyone may read when MONITOR_PUBLIC is on; otherwise after login."""
 
+    @wraps(handler)
     async def wrapped(request: Request) -> Response:
         user = await _resolve_user(request)
         if not user and not state_of(request).workspace.settings.MONITOR_PUBLIC:
@@ -71,6 +73,7 @@ async def read_form(request: Request) -> FormData:
 def changing(handler: Callable[[Request, FormData], Response]) -> Callable[[Request], Awaitable[Response]]:
     """State-changing requests: POST, logged in, with the session's CSRF token."""
 
+    @wraps(handler)
     async def wrapped(request: Request) -> Response:
         if not await _resolve_user(request):
             return PlainTextResponse("login required", status_code=401)
