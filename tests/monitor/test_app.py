@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
+from monitor_helpers import wait_until
 from starlette.testclient import TestClient
 
 from dfos.monitor.app import create_app
@@ -44,6 +45,18 @@ def login(client: TestClient) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', response.text)
     assert found
     return found[1]
+
+
+def ended_job(client: TestClient, number: str, timeout: float) -> dict[str, Any]:
+    """The job's JSON once it is no longer running (``timeout`` only guards against a hang)."""
+
+    def ended() -> dict[str, Any] | None:
+        doc: dict[str, Any] = client.get(f"/api/jobs/{number}").json()
+        return doc if doc["state"] != "running" else None
+
+    doc = wait_until(ended, timeout=timeout, interval=0.1, what=f"job {number} to end")
+    assert doc is not None
+    return doc
 
 
 def test_pages_need_a_login_unless_public(client: TestClient, night: Workspace) -> None:
@@ -116,9 +129,7 @@ def test_create_ab_runs_as_a_background_job(client: TestClient, night: Workspace
     assert response.status_code == 303
     job_url = response.headers["location"]
     number = job_url.rsplit("/", 1)[-1]
-    deadline = time.monotonic() + 60
-    while (doc := client.get(f"/api/jobs/{number}").json())["state"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.2)
+    doc = ended_job(client, number, timeout=60)
     assert doc["state"] == "done", doc["log"]
     assert "$ --root" in doc["log"] and "7 ABs" in doc["log"]
     assert (night.mon_dir / "AB_list_CALIB_2013-02-12").is_file()
@@ -170,9 +181,7 @@ def test_todo_lists_can_be_edited_and_launched(client: TestClient, night: Worksp
     assert "JOBS_INGEST: 1 lines" in page
     response = client.post("/action/launch_todo", data={"todo": "JOBS_INGEST", "csrf": csrf}, follow_redirects=False)
     number = response.headers["location"].rsplit("/", 1)[-1]
-    deadline = time.monotonic() + 30
-    while (doc := client.get(f"/api/jobs/{number}").json())["state"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.1)
+    doc = ended_job(client, number, timeout=30)
     assert doc["state"] == "done" and "ingesting 2013-02-12" in doc["log"]
 
 
@@ -191,8 +200,6 @@ def test_the_forced_refresh_button_runs_auto_daily(client: TestClient, night: Wo
     assert 'data-action="auto_daily"' in client.get("/").text
     response = client.post("/action/auto_daily", data={"csrf": csrf}, follow_redirects=False)
     number = response.headers["location"].rsplit("/", 1)[-1]
-    deadline = time.monotonic() + 120
-    while (doc := client.get(f"/api/jobs/{number}").json())["state"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.2)
+    doc = ended_job(client, number, timeout=120)
     assert doc["state"] == "done" and "$ --root" in doc["log"] and "auto-daily" in doc["log"]
     assert (night.mon_dir / "AUTO_DAILY" / "last_run").is_file()

@@ -8,15 +8,12 @@ not committed.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from monitor_helpers import monitor_server
 
 from dfos.steps.headers import extract_headers
 from dfos.steps.status import append_flag
@@ -30,35 +27,15 @@ ARTIFACTS = Path(os.environ.get("DFOS_TEST_ARTIFACTS", Path(__file__).resolve().
 CHROMIUM = "/usr/bin/chromium"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def server(uves_night: Workspace) -> Iterator[tuple[str, Workspace]]:
     ws = open_workspace(uves_night.root, env={"DFOS_NOW": "2013-02-13T14:00:00"})
     extract_headers(ws, NIGHT)
     append_flag(ws, "raw_Complete", NIGHT)
-    port = _free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("DFOS_")},
            "DFOS_MONITOR_PASSWORD": PASSWORD, "DFOS_NOW": "2013-02-13T14:00:00"}
-    proc = subprocess.Popen([sys.executable, "-m", "dfos.cli.main", "--root", str(ws.root), "monitor", "serve",
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    try:
-        yield url, ws
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with monitor_server(ws.root, env) as port:  # waits until the server answers
+        yield f"http://127.0.0.1:{port}", ws
 
 
 def test_log_in_create_abs_run_the_cascade_and_watch_it_live(server: tuple[str, Workspace]) -> None:

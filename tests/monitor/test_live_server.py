@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
-from monitor_helpers import csrf_of, night_with_headers
+from monitor_helpers import csrf_of, monitor_server, night_with_headers
 
 from dfos.workspace import Workspace
 
@@ -28,12 +28,6 @@ def headers_night(uves_night: Workspace) -> Workspace:
     return night_with_headers(uves_night)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _env() -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("DFOS_")},
             "DFOS_MONITOR_PASSWORD": PASSWORD, "DFOS_NOW": "2013-02-13T14:00:00"}
@@ -41,26 +35,8 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture
 def server(headers_night: Workspace) -> Iterator[int]:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "dfos.cli.main", "--root", str(headers_night.root), "monitor",
-                             "serve", "--port", str(port)], env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    try:
+    with monitor_server(headers_night.root, _env()) as port:  # waits until the server answers
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # a frozen server does not stop on SIGTERM
-            proc.kill()
-            proc.wait()
 
 
 def _request(port: int, method: str, path: str, cookie: str = "", body: str = "",

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from dfos.errors import ConfigError
 from dfos.monitor.app import create_app
-from dfos.monitor.security import LoginLimiter
+from dfos.monitor.security.login import LoginLimiter
 from dfos.workspace import Workspace, open_workspace
 
 PASSWORD = "correct horse battery"

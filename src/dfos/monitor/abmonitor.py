@@ -1,19 +1,17 @@
 """The AB monitor (DFOS getStatusAB): every AB of a date in cascade order, with its state, timing,
 slot and score, filtered and paginated so that 10,000 ABs stay fast.
 
-One read of the AB list and three indexed queries (cascade state, newest run per AB, QC summary)
-per page; no AB file is opened.
+One read of the AB list and three indexed queries (cascade state, newest run per AB, QC summary:
+:func:`~dfos.monitor.queries.batch_records`) per page; no AB file is opened.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
-
-from dfos.db import ab_qc, ab_runs, cascade_nodes, engine_for_url
+from dfos.keys import BatchId, KeyLike, Mode
+from dfos.monitor.queries import BatchRecords, batch_records, supersession_counts
 from dfos.steps.create_ab import read_ab_list, supersession_log
 from dfos.workspace import Workspace
 
@@ -52,7 +50,8 @@ class ABRow:
 @dataclass(frozen=True)
 class ABPage:
     date: str
-    mode: str
+    """The processing key (a DFO date)."""
+    mode: Mode
     rows: tuple[ABRow, ...]
     total: int
     """ABs of the date (before filtering)."""
@@ -78,50 +77,43 @@ def _state(node: str | None, completeness: str, done: bool, run_status: str | No
     return "created"
 
 
-def ab_page(workspace: Workspace, day: date, mode: str = "CALIB", state: str | None = None,
+def ab_page(workspace: Workspace, day: KeyLike, mode: Mode | str = Mode.CALIB, state: str | None = None,
             raw_type: str | None = None, score: str | None = None, page: int = 1,
             size: int = PAGE_SIZE) -> ABPage:
-    """One page of the AB monitor of a date."""
-    key = day.isoformat()
-    entries = read_ab_list(workspace.mon_dir / f"AB_list_{mode}_{key}")
-    dag = f"{mode}_{key}"
-    with engine_for_url(workspace.db_url).begin() as db:
-        nodes = {r[0]: r for r in db.execute(
-            select(cascade_nodes.c.ab, cascade_nodes.c.state, cascade_nodes.c.attempts, cascade_nodes.c.wall_s,
-                   cascade_nodes.c.backend_id).where(cascade_nodes.c.dag_id == dag))}
-        newest = (select(ab_runs.c.ab, func.max(ab_runs.c.id).label("id"))
-                  .where(ab_runs.c.batch_id == dag).group_by(ab_runs.c.ab).subquery())
-        runs = {r[0]: r for r in db.execute(
-            select(ab_runs.c.ab, ab_runs.c.started, ab_runs.c.wall_s, ab_runs.c.status, ab_runs.c.message,
-                   ab_runs.c.failure).join(newest, ab_runs.c.id == newest.c.id))}
-        scores = {r[0]: r for r in db.execute(
-            select(ab_qc.c.ab, ab_qc.c.n_red, ab_qc.c.n_scored, ab_qc.c.verdict).where(ab_qc.c.date == key))}
+    """One page of the AB monitor of a date (or other processing key)."""
+    batch = BatchId.of(mode, day)
+    entries = read_ab_list(workspace.mon_dir / f"AB_list_{batch.render()}")
+    records = batch_records(workspace, batch)
     # state and verdict of every AB (cheap: counts and filters need them); full rows only for the page
     light: list[tuple[Any, str, str]] = []
     counts = {s: 0 for s in STATES}
     for entry in entries:
-        node, run, qc = nodes.get(entry.name), runs.get(entry.name), scores.get(entry.name)
-        now = _state(node[1] if node else None, entry.completeness, entry.done, run[3] if run else None)
+        now = _entry_state(records, entry)
         counts[now] += 1
-        light.append((entry, now, qc[3] if qc else ""))
+        qc = records.scores.get(entry.name)
+        light.append((entry, now, qc.verdict if qc else ""))
     chosen = [item for item in light if (state is None or item[1] == state)
               and (raw_type is None or item[0].raw_type == raw_type) and (score is None or item[2] == score)]
     pages = max(1, -(-len(chosen) // size))
     page = min(max(1, page), pages)
-    log = supersession_log(workspace, dag)
-    replaced: dict[str, int] = {}
-    for line in log.read_text(encoding="utf-8").splitlines() if log.is_file() else []:
-        words = line.split()
-        if len(words) > 1:
-            replaced[words[1]] = replaced.get(words[1], 0) + 1
-    shown = []
-    for entry, now, verdict in chosen[(page - 1) * size : page * size]:
-        node, run, qc = nodes.get(entry.name), runs.get(entry.name), scores.get(entry.name)
-        message = f"{run[5]}: {run[4]}" if run is not None and run[3] == "FAILED" else ""
-        wall = node[3] if node and node[3] is not None else (run[2] if run else None)
-        shown.append(ABRow(entry.name, entry.raw_type, entry.recipe, now,
-                           int(node[2]) if node else (1 if run else 0), run[1] if run else "", wall,
-                           str(node[4] or "") if node else "", f"{qc[1]}/{qc[2]}" if qc else "", verdict, message,
-                           replaced.get(entry.name, 0)))
+    replaced = supersession_counts(supersession_log(workspace, batch.render()))
+    shown = tuple(_row(records, entry, now, verdict, replaced.get(entry.name, 0))
+                  for entry, now, verdict in chosen[(page - 1) * size : page * size])
     raw_types = tuple(sorted({entry.raw_type for entry in entries}))
-    return ABPage(key, mode, tuple(shown), len(entries), len(chosen), page, pages, counts, raw_types)
+    return ABPage(batch.key.text, batch.mode, shown, len(entries), len(chosen), page, pages, counts, raw_types)
+
+
+def _entry_state(records: BatchRecords, entry: Any) -> str:
+    node, run = records.nodes.get(entry.name), records.runs.get(entry.name)
+    return _state(node.state if node else None, entry.completeness, entry.done, run.status if run else None)
+
+
+def _row(records: BatchRecords, entry: Any, now: str, verdict: str, superseded: int) -> ABRow:
+    """The full row of one AB on the page."""
+    node, run, qc = records.nodes.get(entry.name), records.runs.get(entry.name), records.scores.get(entry.name)
+    message = f"{run.failure}: {run.message}" if run is not None and run.status == "FAILED" else ""
+    wall = node.wall_s if node and node.wall_s is not None else (run.wall_s if run else None)
+    return ABRow(entry.name, entry.raw_type, entry.recipe, now,
+                 int(node.attempts) if node else (1 if run else 0), run.started if run else "", wall,
+                 str(node.backend_id or "") if node else "", f"{qc.n_red}/{qc.n_scored}" if qc else "", verdict,
+                 message, superseded)

@@ -1,9 +1,10 @@
-"""The monitor's state-changing routes: login and logout, actions (background jobs), ToDo lists,
-POSTIT notes and certification decisions.
+"""The monitor's state-changing routes: actions (background jobs), ToDo lists, POSTIT notes and
+certification decisions.  (Login and logout: :mod:`dfos.monitor.security.access`.)
 
-Every form field is validated with limits before anything runs (a bad value: 400 with a message);
-logins are rate-limited (:class:`~dfos.monitor.security.LoginLimiter`); every login, logout, edit
-and launch is written to the audit log with its user (:func:`~dfos.monitor.web.audit`).
+Each is wrapped by :func:`~dfos.monitor.security.access.changing` (logged in, CSRF token checked; the
+handler runs in a worker thread).  Every form field is validated with limits before anything runs (a
+bad value: 400 with a message); every edit and launch is written to the audit log with its user
+(:func:`~dfos.monitor.security.audit.audit`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -19,22 +19,20 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from dfos.dates import parse_date
 from dfos.errors import DfosError
 from dfos.fsutil import write_text_atomic
+from dfos.keys import Mode
 from dfos.monitor import facts
 from dfos.monitor.jobs import ACTIONS, DATE_ACTIONS, action_steps
-from dfos.monitor.web import Refused, audit, changing, client_of, date_arg, page, read_form, state_of, user_of
+from dfos.monitor.security.access import changing
+from dfos.monitor.security.audit import audit
+from dfos.monitor.web import Refused, client_of, date_arg, state_of, user_of
+from dfos.steps.certify import ACCEPT, REJECT, Decision, certification_rows, certify
 
-__all__ = ["certify_submit", "login", "logout", "save_postit", "save_todo", "start_action"]
+__all__ = ["certify_submit", "save_postit", "save_todo", "start_action"]
 
 #: The longest POSTIT note and ToDo list (characters).
 MAX_POSTIT = 20_000
 MAX_TODO = 100_000
 MAX_COMMENT = 2000
-
-
-def _target(request: Request) -> str:
-    target = request.query_params.get("next", "/")
-    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target and len(target) <= 2000
-    return target if ok else "/"
 
 
 def _text(form: FormData, name: str, limit: int) -> str:
@@ -44,51 +42,6 @@ def _text(form: FormData, name: str, limit: int) -> str:
     if len(value) > limit:
         raise Refused(400, f"{name}: at most {limit} characters, not {len(value)}")
     return value
-
-
-async def login(request: Request) -> Response:
-    state = state_of(request)
-    target = _target(request)
-    token = request.query_params.get("token") if state.token_login else None
-    if request.method == "POST":
-        given = (await read_form(request)).get("password")
-    elif token:
-        given = token
-    else:
-        return await run_in_threadpool(page, request, "login.html", {"failed": False, "next": target})
-    client = client_of(request)
-    limiter = state.limiter
-    wait = limiter.wait(client) if limiter is not None else 0.0
-    if limiter is not None and wait > 0:
-        retry = limiter.retry_after(wait)
-        return PlainTextResponse(f"too many failed logins; try again in {retry} s", status_code=429,
-                                 headers={"Retry-After": retry})
-    login_hash = state.login
-    ok = login_hash is not None and isinstance(given, str) and await run_in_threadpool(login_hash.matches, given)
-    ws = state.workspace
-    if not ok or state.sessions is None:
-        if limiter is not None:
-            limiter.failed(client)
-        await run_in_threadpool(audit, ws, "-", client, "login_failed", "")
-        return await run_in_threadpool(page, request, "login.html", {"failed": True, "next": target}, 401)
-    if limiter is not None:
-        limiter.succeeded(client)
-    user = "token" if state.token_login else "operator"
-    sid = await run_in_threadpool(state.sessions.open, user, client)
-    request.session.clear()
-    request.session["sid"] = sid
-    await run_in_threadpool(audit, ws, user, client, "login", "")
-    return RedirectResponse(target, status_code=303)
-
-
-@changing
-def logout(request: Request, form: FormData) -> Response:
-    state = state_of(request)
-    if state.sessions is not None:
-        state.sessions.close(request.session.get("sid"))
-    audit(state.workspace, user_of(request) or "-", client_of(request), "logout", "")
-    request.session.clear()
-    return RedirectResponse("/", status_code=303)
 
 
 @changing
@@ -151,12 +104,10 @@ def _count(form: FormData) -> int:
 
 @changing
 def certify_submit(request: Request, form: FormData) -> Response:
-    from dfos.steps.certify import ACCEPT, REJECT, Decision, certification_rows, certify
-
     day: date = date_arg(request)
     count = _count(form)  # the form first: nothing is read for a request that cannot be right
     ws = state_of(request).workspace
-    names = {row.ab for row in certification_rows(ws, "CALIB", day)}
+    names = {row.ab for row in certification_rows(ws, Mode.CALIB, day)}
     if count > len(names):
         raise Refused(400, f"count {count} is more than the {len(names)} AB(s) of the date")
     decisions = []
@@ -173,7 +124,7 @@ def certify_submit(request: Request, form: FormData) -> Response:
     user = user_of(request) or "operator"
     audit(ws, user, client_of(request), "certify", f"{day.isoformat()}:{len(decisions)}")
     try:
-        result = certify(ws, "CALIB", day, decisions, form.get("accept_green") == "1", light, user)
+        result = certify(ws, Mode.CALIB, day, decisions, form.get("accept_green") == "1", light, user)
     except DfosError as exc:
         message = exc.message
     else:

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from dfos.monitor.abmonitor import STATES, ab_page
-from dfos.monitor.app import HERE, TEMPLATES, MonitorState, base_context, health_context, history_rows, monitor_context
 from dfos.monitor.background import SystemSampler
 from dfos.monitor.facts import MonitorFacts
 from dfos.monitor.jobs import JobRunner
+from dfos.monitor.views import health_context, history_rows, monitor_context
+from dfos.monitor.web import HERE, TEMPLATES, MonitorState, base_context
 from dfos.workspace import Workspace
 
 __all__ = ["export_site"]

@@ -16,15 +16,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from dfos import clock
+from dfos.archive.client import TransferError
 from dfos.dates import dfo_date, format_timestamp
-from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError
 from dfos.executors.registry import label as executor_label
+from dfos.keys import Mode
 from dfos.monitor.background import Cached
+from dfos.monitor.queries import newest_run
 from dfos.status.machine import DateView
+from dfos.steps.fetch import archive_client
+from dfos.steps.headers import parse_header
+from dfos.steps.ingest import ingest_list
 from dfos.steps.status import date_table
 from dfos.workspace import Workspace
 
@@ -74,10 +77,6 @@ def xdm_scan(workspace: Workspace) -> dict[str, Any]:
 def archive_probe(workspace: Workspace) -> dict[str, Any]:
     """Archive health: the archive answers, and the oldest CALIB frame taken 1 to 72 h ago that has
     not reached this workspace's headers (the seed's 'longest CALIB delay')."""
-    from dfos.archive.client import TransferError
-    from dfos.steps.fetch import archive_client
-    from dfos.steps.headers import parse_header
-
     client = archive_client(workspace)
     now = clock.now(workspace.settings)
     if not workspace.settings.ARCHIVE_URL and not workspace.archive_dir.is_dir():
@@ -161,9 +160,7 @@ def last_abs(workspace: Workspace) -> dict[str, Any]:
         stamp = datetime.fromtimestamp(last.stat().st_mtime, UTC).replace(tzinfo=None)
         found["created"] = {"name": last.read_text(encoding="utf-8", errors="replace").strip(),
                             "age_h": _age_hours(stamp, clock.system_now())}
-    with engine_for_url(workspace.db_url).begin() as db:
-        newest = db.execute(select(ab_runs.c.ab, ab_runs.c.ended, ab_runs.c.status)
-                            .order_by(ab_runs.c.id.desc()).limit(1)).first()
+    newest = newest_run(workspace)
     if newest is not None:
         found["processed"] = {"name": newest.ab, "ended": newest.ended, "status": newest.status}
     watcher = workspace.mon_dir / "AUTO_DAILY" / "last_run"
@@ -243,7 +240,7 @@ def date_rows(workspace: Workspace) -> tuple[str, list[DateRow]]:
         n_cal = view.extra.get("n_cal_abs")
         rows.append(DateRow(view, key, n_cal if isinstance(n_cal, int) else None,
                             (workspace.vcal_dir / key).is_dir(), (workspace.mcal_dir / key).is_dir(),
-                            (workspace.lst_dir / f"list_ingest_CALIB_{key}.txt").is_file(), filtered))
+                            ingest_list(workspace, Mode.CALIB, view.date).is_file(), filtered))
     return table.today.isoformat(), rows
 
 
@@ -268,7 +265,3 @@ class MonitorFacts:
 def now_text(workspace: Workspace) -> str:
     return format_timestamp(clock.now(workspace.settings))
 
-
-def run_count(workspace: Workspace) -> int:
-    with engine_for_url(workspace.db_url).begin() as db:
-        return int(db.execute(select(func.count()).select_from(ab_runs)).scalar() or 0)

@@ -18,15 +18,16 @@ from datetime import date
 from pathlib import Path
 
 from dfos import clock
+from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.workspace import Workspace
 
 __all__ = ["ACTIONS", "DATE_ACTIONS", "Job", "JobRunner", "action_steps"]
 
 #: Action name -> what the button says.
 ACTIONS = {
-    "create_ab": "createAB -m CALIB",
+    "create_ab": f"createAB -m {Mode.CALIB}",
     "process": "createJob + cascade + QC",
-    "move": "moveProducts -m CALIB",
+    "move": f"moveProducts -m {Mode.CALIB}",
     "finish": "finishNight",
     "remove": "remove from the monitor",
     "launch_todo": "launch the ToDo job file",
@@ -41,19 +42,13 @@ def _dfos(workspace: Workspace, *args: str) -> list[str]:
 
 
 def action_steps(workspace: Workspace, action: str, day: date | None, todo: str | None = None) -> list[list[str]]:
-    """The commands of an action, in order."""
+    """The commands of an action, in order (the monitor's actions are those of the CALIB mode)."""
     if action == "create_ab" and day is not None:
-        return [_dfos(workspace, "create-ab", "-m", "CALIB", "-d", day.isoformat())]
+        return [_dfos(workspace, "create-ab", "-m", Mode.CALIB, "-d", day.isoformat())]
     if action == "process" and day is not None:
-        key = day.isoformat()
-        dag = f"CALIB_{key}"
-        return [_dfos(workspace, "create-job", "-m", "CALIB", "-d", key),
-                _dfos(workspace, "exec-cascade", "--dag-id", dag, "--jobs", str(workspace.job_dir / f"execAB_{dag}")),
-                _dfos(workspace, "exec-cascade", "--dag-id", f"QC_{dag}",
-                      "--jobs", str(workspace.job_dir / f"execQC_{dag}")),
-                _dfos(workspace, "flag", "cal_QC", "-d", key)]
+        return _process(workspace, day)
     if action == "move" and day is not None:
-        return [_dfos(workspace, "move", "-m", "CALIB", "-d", day.isoformat())]
+        return [_dfos(workspace, "move", "-m", Mode.CALIB, "-d", day.isoformat())]
     if action in ("finish", "remove") and day is not None:
         return [_dfos(workspace, action, "-d", day.isoformat())]
     if action == "auto_daily":
@@ -61,6 +56,18 @@ def action_steps(workspace: Workspace, action: str, day: date | None, todo: str 
     if action == "launch_todo" and todo is not None:
         return [[str(workspace.job_dir / todo)]]
     raise ValueError(f"unknown action {action!r}")
+
+
+def _process(workspace: Workspace, day: date) -> list[list[str]]:
+    """createJob, the AB cascade, the QC cascade, then ``cal_QC``."""
+    batch = BatchId.of(Mode.CALIB, day)
+    qc = BatchId.of(Mode.CALIB, day, qc=True)
+    return [_dfos(workspace, "create-job", "-m", Mode.CALIB, "-d", day.isoformat()),
+            _dfos(workspace, "exec-cascade", "--dag-id", batch.render(),
+                  "--jobs", str(workspace.job_dir / f"execAB_{batch.render()}")),
+            _dfos(workspace, "exec-cascade", "--dag-id", qc.render(),
+                  "--jobs", str(workspace.job_dir / f"execQC_{batch.render()}")),
+            _dfos(workspace, "flag", mode_flag(Mode.CALIB, Stage.QC), "-d", day.isoformat())]
 
 
 @dataclass

@@ -1,14 +1,11 @@
-"""Request plumbing shared by the monitor's pages and actions: the server state, the templates, who is
-logged in, access rules (:func:`readable`, :func:`changing`), form limits, error answers, the audit log.
+"""Request plumbing shared by the monitor's pages and actions: the server state, the templates and
+page rendering, who sent a request, error answers, the date in a URL.
 
-Handlers wrapped by :func:`readable` and :func:`changing` are plain functions run in a worker thread
-(``run_in_threadpool``): file and database work never blocks the event loop.
+Who may read and who may change is :mod:`dfos.monitor.security.access`.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,31 +13,24 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import pass_context
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
-from starlette.formparsers import MultiPartException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.templating import Jinja2Templates
 
-from dfos import __version__, clock
+from dfos import __version__
 from dfos.dates import parse_date
 from dfos.errors import DfosError, FormatError, InvalidDate, NotFound, UsageError
 from dfos.monitor import facts
-from dfos.monitor.auth import PasswordHash, csrf_token, valid_csrf
 from dfos.monitor.background import SystemSampler
-from dfos.monitor.files import AUDIT_LOG
 from dfos.monitor.jobs import JobRunner
-from dfos.monitor.security import LoginLimiter, TooLarge
-from dfos.monitor.sessions import SessionTable
+from dfos.monitor.security.login import LoginLimiter, PasswordHash
+from dfos.monitor.security.sessions import SessionTable, csrf_token
 from dfos.workspace import Workspace
 
-__all__ = ["HERE", "TEMPLATES", "MonitorState", "Refused", "audit", "base_context", "changing", "client_of",
-           "date_arg", "error_response", "href", "page", "read_form", "readable", "state_of", "user_of"]
+__all__ = ["HERE", "TEMPLATES", "MonitorState", "Refused", "base_context", "client_of", "date_arg", "error_response",
+           "href", "page", "state_of", "user_of"]
 
 HERE = Path(__file__).resolve().parent
-#: Form fields a request may carry at most (certification: three per AB).
-MAX_FIELDS = 3 * 20_000 + 10
 
 
 @dataclass
@@ -124,53 +114,6 @@ def page(request: Request, template: str, context: dict[str, Any], status: int =
     return TEMPLATES.TemplateResponse(request, template, {**base, **context}, status_code=status)
 
 
-async def _resolve_user(request: Request) -> str | None:
-    sessions = state_of(request).sessions
-    sid = request.session.get("sid")
-    user = await run_in_threadpool(sessions.user, sid) if sessions is not None and sid else None
-    request.state.user = user
-    return user
-
-
-def readable(handler: Callable[[Request], Response]) -> Callable[[Request], Awaitable[Response]]:
-    """Pages anyone may read when MONITOR_PUBLIC is on; otherwise after login."""
-
-    async def wrapped(request: Request) -> Response:
-        user = await _resolve_user(request)
-        if not user and not state_of(request).workspace.settings.MONITOR_PUBLIC:
-            if request.url.path.startswith("/api/"):
-                return JSONResponse({"error": "login required"}, status_code=401)
-            return RedirectResponse(f"/login?next={quote(request.url.path[:2000])}", status_code=303)
-        return await run_in_threadpool(handler, request)
-
-    return wrapped
-
-
-async def read_form(request: Request) -> FormData:
-    """The request's form, within limits (413 for a body too large, 400 for a malformed one)."""
-    try:
-        return await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=1024 * 1024)
-    except TooLarge as exc:
-        raise Refused(413, str(exc)) from None
-    except MultiPartException as exc:
-        raise Refused(400, f"malformed form: {exc.message}") from None
-
-
-def changing(handler: Callable[[Request, FormData], Response]) -> Callable[[Request], Awaitable[Response]]:
-    """State-changing requests: POST, logged in, with the session's CSRF token."""
-
-    async def wrapped(request: Request) -> Response:
-        if not await _resolve_user(request):
-            return PlainTextResponse("login required", status_code=401)
-        form = await read_form(request)
-        given = request.headers.get("x-csrf-token") or form.get("csrf")
-        if not valid_csrf(request.session, given if isinstance(given, str) else None):
-            return PlainTextResponse("missing or wrong CSRF token", status_code=403)
-        return await run_in_threadpool(handler, request, form)
-
-    return wrapped
-
-
 def error_response(request: Request, exc: Exception) -> Response:
     """A plain one-line answer: 404 for unknown names, 400 for bad input, 503 when the workspace fails."""
     if isinstance(exc, Refused):
@@ -192,20 +135,3 @@ def date_arg(request: Request) -> date:
         return parse_date(str(request.path_params["day"])[:40])
     except DfosError as exc:
         raise Refused(404, exc.message) from None
-
-
-def _field(value: str) -> str:
-    return "".join(ch if ch.isprintable() and not ch.isspace() else "_" for ch in value)[:300] or "-"
-
-
-def audit(ws: Workspace, user: str, client: str, action: str, target: str = "") -> None:
-    """Append one line to ``$DFO_MON_DIR/monitor_audit.log``: time, user, client, action, target."""
-    line = (f"{clock.system_now().isoformat(timespec='seconds')} user={_field(user)} client={_field(client)} "
-            f"action={_field(action)} target={_field(target)}\n")
-    path = ws.mon_dir / AUDIT_LOG
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, line.encode("utf-8"))
-    finally:
-        os.close(fd)

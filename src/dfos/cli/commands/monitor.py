@@ -55,7 +55,7 @@ def serve_cmd(cli: Cli, host: str, port: int) -> None:
     import uvicorn
 
     from dfos.monitor.app import create_app
-    from dfos.monitor.security import SERVER_HEADER_LIMIT
+    from dfos.monitor.security.guard import SERVER_HEADER_LIMIT
 
     workspace = cli.workspace()
     app = create_app(workspace)
@@ -95,9 +95,8 @@ def rotate_secret_cmd(cli: Cli) -> None:
     Every cookie stops working on every server of this workspace (running ones
     too): everybody logs in again.  Use it when the key may have leaked.
     """
-    from dfos.monitor.auth import rotate_secret
-    from dfos.monitor.sessions import SessionTable
-    from dfos.monitor.web import audit
+    from dfos.monitor.security.audit import audit
+    from dfos.monitor.security.sessions import SessionTable, rotate_secret
 
     workspace = cli.workspace()
     rotate_secret(workspace.root)

@@ -1,4 +1,4 @@
-"""What the monitor's file view may show: an allow-list of workspace files, nothing else.
+"""The paths the monitor reads for its file view: an allow-list of workspace files, nothing else.
 
 A requested path is relative to the workspace root.  It is shown only when it resolves (links
 followed) to a regular file inside one of the directories below and its name fits that directory's
@@ -29,13 +29,13 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from dfos.errors import UnsafeName
+from dfos.monitor.security.audit import AUDIT_LOG
+from dfos.monitor.security.sessions import SECRET_FILE, SESSIONS_FILE
 from dfos.naming import safe_name
 from dfos.workspace import CONFIG_FILE, Workspace
 
-__all__ = ["AUDIT_LOG", "FITS", "IMAGES", "OutsideWorkspace", "inside", "shown_file", "tail"]
+__all__ = ["FITS", "IMAGES", "OutsideWorkspace", "inside", "shown_file"]
 
-#: The monitor's audit log (``$DFO_MON_DIR``): one line per login, logout, edit and launch.
-AUDIT_LOG = "monitor_audit.log"
 IMAGES = {".png": "image/png", ".svg": "image/svg+xml"}
 FITS = (".fits", ".fz", ".fits.fz")
 _TEXT = (".log", ".ab", ".sof", ".alog", ".qclog", ".txt", ".lis", ".hdr")
@@ -70,7 +70,7 @@ def _rules(ws: Workspace) -> list[tuple[Path, Callable[[tuple[str, ...]], bool]]
 def _never(ws: Workspace) -> set[Path]:
     """The secrets: refused even where a rule would allow them."""
     root = ws.root.resolve()
-    found = {root / CONFIG_FILE, root / ".monitor_secret", root / ".monitor_sessions", root / "dfos.sqlite",
+    found = {root / CONFIG_FILE, root / SECRET_FILE, root / SESSIONS_FILE, root / "dfos.sqlite",
              (ws.mon_dir / AUDIT_LOG).resolve()}
     if ws.db_url.startswith("sqlite:///"):
         found.add(Path(ws.db_url.removeprefix("sqlite:///")).resolve())
@@ -118,15 +118,3 @@ def inside(root: Path, requested: str) -> Path:
         raise OutsideWorkspace("no such file") from None
     return target
 
-
-def tail(path: Path, limit: int = 64_000) -> tuple[str, bool]:
-    """The end of a text file (at most ``limit`` bytes) and whether it was cut."""
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        if size > limit:
-            handle.seek(size - limit)
-        data = handle.read(limit)
-    text = data.decode("utf-8", errors="replace")
-    if size > limit:
-        text = text.split("\n", 1)[-1]
-    return text, size > limit

@@ -1,4 +1,9 @@
-"""Server-side sessions of the monitor, so that a login can be revoked.
+"""The monitor's sessions: the signed cookie, the server-side table that makes a login revocable, and
+the session's CSRF token.
+
+The session cookie (``HttpOnly``, ``SameSite=Strict``) is signed with the workspace's key
+``.monitor_secret`` (mode 600, :func:`load_secret`); ``dfos monitor rotate-secret`` replaces it
+(:func:`rotate_secret`).
 
 A login opens a session: a random id (32 bytes) carried in the signed cookie; the workspace's table
 ``.monitor_sessions`` (JSON, mode 600, shared by every server of the workspace) lists the SHA-256 of
@@ -7,12 +12,17 @@ the table: logout deletes the entry, ``dfos monitor rotate-secret`` empties the 
 the signing key.  A cookie forged with a leaked or guessed key carries no live id and is refused.
 
 The cookie signer re-reads ``.monitor_secret`` when the file changes, so a rotation takes effect on
-running servers too.
+running servers too (it looks in a worker thread: no request waits for the file system on the event
+loop).
+
+Every state-changing request carries the session's CSRF token (:func:`csrf_token`) in a form field or
+the ``X-CSRF-Token`` header, compared in constant time (:func:`valid_csrf`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -23,20 +33,65 @@ from pathlib import Path
 from typing import Any
 
 import itsdangerous
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dfos import clock
 from dfos.fsutil import exclusive_lock, write_text_atomic
-from dfos.monitor.auth import SECRET_FILE, load_secret
 
-__all__ = ["LIFETIME", "SESSIONS_FILE", "RotatingSessionMiddleware", "SessionTable"]
+__all__ = ["LIFETIME", "SECRET_FILE", "SESSIONS_FILE", "RotatingSessionMiddleware", "SessionTable", "csrf_token",
+           "load_secret", "rotate_secret", "valid_csrf"]
 
+#: The session-signing key, in the workspace root.
+SECRET_FILE = ".monitor_secret"
 SESSIONS_FILE = ".monitor_sessions"
 #: Seconds a login lasts (the cookie's Max-Age too).
 LIFETIME = 12 * 3600
 #: Live sessions kept at most (the oldest are dropped first).
 MAX_SESSIONS = 1000
+
+
+def load_secret(root: Path) -> str:
+    """The workspace's session-signing key, made on first use (only the owner can read it)."""
+    path = root / SECRET_FILE
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another server made it meanwhile
+        return path.read_text(encoding="ascii").strip()
+    try:
+        os.write(fd, secret.encode("ascii"))
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return secret
+
+
+def rotate_secret(root: Path) -> None:
+    """Replace the signing key (atomically, mode 600): cookies signed with the old key stop working."""
+    write_text_atomic(root / SECRET_FILE, secrets.token_hex(32), mode=0o600)
+
+
+def csrf_token(session: dict[str, object]) -> str:
+    """The session's CSRF token, made at its first page (forms carry it back)."""
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def valid_csrf(session: dict[str, object], given: str | None) -> bool:
+    """Whether ``given`` is the session's CSRF token (constant-time comparison)."""
+    expected = session.get("csrf")
+    return isinstance(expected, str) and isinstance(given, str) and hmac.compare_digest(given, expected)
 
 
 def _wall() -> float:
@@ -140,8 +195,13 @@ class RotatingSessionMiddleware(SessionMiddleware):
         self.key_stamp = _stamp(self.key_path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            await run_in_threadpool(self._follow_key)
+        await super().__call__(scope, receive, send)
+
+    def _follow_key(self) -> None:
+        """Sign with the key in ``.monitor_secret`` now (a file system call: run in a worker thread)."""
         stamp = _stamp(self.key_path)
         if stamp != self.key_stamp:
             self.signer = itsdangerous.TimestampSigner(load_secret(self.root))
             self.key_stamp = _stamp(self.key_path)
-        await super().__call__(scope, receive, send)

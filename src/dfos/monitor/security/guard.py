@@ -1,5 +1,5 @@
-"""The monitor's outer defences: security headers on every response, request size limits, and the
-login rate limiter.
+"""The monitor's outer defences: security headers (the Content-Security-Policy among them) on every
+response, and request size limits.
 
 :class:`Guard` wraps the whole application (outside Starlette's error handling, so that errors, 404s,
 ``/api/*`` and ``/static`` get the headers too):
@@ -11,25 +11,16 @@ login rate limiter.
   :data:`MAX_HEADERS` bytes 431, a body over :data:`MAX_BODY` bytes 413 (the server itself accepts
   up to :data:`SERVER_HEADER_LIMIT`, so that these get an answer instead of a closed connection).
 
-:class:`LoginLimiter`: per client address, after :attr:`~LoginLimiter.free` failed logins each
-further try waits twice as long as the one before (1 s, 2 s, 4 s ... at most 15 min); all clients
-together get at most :attr:`~LoginLimiter.per_minute` failures a minute.  A locked-out try is
-answered 429 with ``Retry-After`` and its password is not even looked at.
+An image of the file view is served with its own, stricter policy (:data:`IMAGE_CSP`: an SVG runs no
+script and loads nothing).
 """
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["MAX_BODY", "MAX_HEADERS", "MAX_URL", "SERVER_HEADER_LIMIT", "Guard", "LoginLimiter", "TooLarge"]
+__all__ = ["CSP", "IMAGE_CSP", "MAX_BODY", "MAX_HEADERS", "MAX_URL", "SERVER_HEADER_LIMIT", "Guard", "TooLarge"]
 
 #: The longest URL (path and query string, bytes) answered normally.
 MAX_URL = 16 * 1024
@@ -42,6 +33,8 @@ SERVER_HEADER_LIMIT = 64 * 1024
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
        "form-action 'self'; base-uri 'none'")
+#: The policy of an image the file view serves (PNG, SVG).
+IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 _ALWAYS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "same-origin",
            "cross-origin-opener-policy": "same-origin"}
 
@@ -121,63 +114,3 @@ class Guard:
             return message
 
         return bounded
-
-
-@dataclass
-class _Client:
-    failures: int = 0
-    last: float = 0.0
-    until: float = 0.0
-
-
-class LoginLimiter:
-    """Failed-login accounting with an injectable monotonic clock (see the module)."""
-
-    def __init__(self, now: Callable[[], float] = time.monotonic, free: int = 5, per_minute: int = 30,
-                 longest: float = 900.0, max_clients: int = 10_000) -> None:
-        self.now = now
-        self.free = free
-        self.per_minute = per_minute
-        self.longest = longest
-        self.max_clients = max_clients
-        self.clients: dict[str, _Client] = {}
-        self.recent: deque[float] = deque()
-        self.lock = threading.Lock()
-
-    def wait(self, client: str) -> float:
-        """Seconds ``client`` must wait before its next try (0: it may try now)."""
-        now = self.now()
-        with self.lock:
-            while self.recent and now - self.recent[0] >= 60.0:
-                self.recent.popleft()
-            waits = [0.0]
-            if len(self.recent) >= self.per_minute:
-                waits.append(self.recent[0] + 60.0 - now)
-            entry = self.clients.get(client)
-            if entry is not None:
-                waits.append(entry.until - now)
-            return max(waits)
-
-    def failed(self, client: str) -> None:
-        now = self.now()
-        with self.lock:
-            self.recent.append(now)
-            entry = self.clients.get(client)
-            if entry is None or now - entry.last > self.longest:
-                entry = _Client()
-            entry.failures += 1
-            entry.last = now
-            if entry.failures >= self.free:
-                entry.until = now + min(2.0 ** (entry.failures - self.free), self.longest)
-            self.clients[client] = entry
-            if len(self.clients) > self.max_clients:
-                for name in sorted(self.clients, key=lambda n: self.clients[n].last)[: len(self.clients) // 2]:
-                    del self.clients[name]
-
-    def succeeded(self, client: str) -> None:
-        with self.lock:
-            self.clients.pop(client, None)
-
-    @staticmethod
-    def retry_after(seconds: float) -> str:
-        return str(max(1, math.ceil(seconds)))

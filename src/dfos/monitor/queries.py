@@ -1,0 +1,172 @@
+"""The monitor's reads of the workspace database and of the logs its pages show: every SQL query and
+every log parsed for a page is here, so that the views and page models only choose and lay out.
+
+Everything here blocks (SQLite or PostgreSQL, files): it runs in a worker thread (the handlers of
+:mod:`dfos.monitor.views` do, see :func:`~dfos.monitor.security.access.readable`), or in the static
+export, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from sqlalchemy import Connection, Row, RowMapping, func, select
+
+from dfos.db import ab_qc, ab_runs, cascade_nodes, certifications, comments, engine_for_url
+from dfos.errors import FormatError
+from dfos.keys import BatchId
+from dfos.workspace import Workspace
+
+__all__ = ["ABRecords", "AnyRow", "BatchRecords", "KeyTallies", "ab_records", "batch_records", "key_tallies",
+           "newest_run", "shown_text", "superseded_lines", "supersession_counts", "tail"]
+
+#: A row of any columns (read by name).
+AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
+#: Runs and certification decisions the AB page lists at most (newest first).
+AB_HISTORY = 10
+
+
+# --- the database ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ABRecords:
+    """What the database knows of one AB: its newest runs, its QC summary, its certification decisions."""
+
+    runs: Sequence[RowMapping]
+    qc: RowMapping | None
+    decisions: Sequence[RowMapping]
+
+
+def ab_records(workspace: Workspace, name: str) -> ABRecords:
+    """The records of the AB ``name`` (the AB page)."""
+    with engine_for_url(workspace.db_url).begin() as db:
+        runs = db.execute(select(ab_runs).where(ab_runs.c.ab == name).order_by(ab_runs.c.id.desc())
+                          .limit(AB_HISTORY)).mappings().all()
+        qc = db.execute(select(ab_qc).where(ab_qc.c.ab == name)).mappings().first()
+        decisions = db.execute(select(certifications).where(certifications.c.ab == name)
+                               .order_by(certifications.c.id.desc()).limit(AB_HISTORY)).mappings().all()
+    return ABRecords(runs, qc, decisions)
+
+
+@dataclass(frozen=True)
+class BatchRecords:
+    """The rows of a batch's ABs, by AB name: three indexed queries for a whole AB monitor page."""
+
+    nodes: dict[str, AnyRow]
+    """Cascade state: ``state``, ``attempts``, ``wall_s``, ``backend_id``."""
+    runs: dict[str, AnyRow]
+    """The newest run: ``started``, ``wall_s``, ``status``, ``message``, ``failure``."""
+    scores: dict[str, AnyRow]
+    """The QC summary: ``n_red``, ``n_scored``, ``verdict``."""
+
+
+def batch_records(workspace: Workspace, batch: BatchId) -> BatchRecords:
+    """The cascade state, newest run and QC summary of every AB of ``batch``."""
+    dag = batch.render()
+    with engine_for_url(workspace.db_url).begin() as db:
+        nodes = {r.ab: r for r in db.execute(
+            select(cascade_nodes.c.ab, cascade_nodes.c.state, cascade_nodes.c.attempts, cascade_nodes.c.wall_s,
+                   cascade_nodes.c.backend_id).where(cascade_nodes.c.dag_id == dag))}
+        newest = (select(ab_runs.c.ab, func.max(ab_runs.c.id).label("id"))
+                  .where(ab_runs.c.batch_id == dag).group_by(ab_runs.c.ab).subquery())
+        runs = {r.ab: r for r in db.execute(
+            select(ab_runs.c.ab, ab_runs.c.started, ab_runs.c.wall_s, ab_runs.c.status, ab_runs.c.message,
+                   ab_runs.c.failure).join(newest, ab_runs.c.id == newest.c.id))}
+        scores = {r.ab: r for r in db.execute(
+            select(ab_qc.c.ab, ab_qc.c.n_red, ab_qc.c.n_scored, ab_qc.c.verdict)
+            .where(ab_qc.c.date == batch.key.text))}
+    return BatchRecords(nodes, runs, scores)
+
+
+@dataclass(frozen=True)
+class KeyTallies:
+    """Per processing key (the history page): ABs whose newest run failed, certified ABs, comments."""
+
+    failed: dict[str, int]
+    certified: dict[str, int]
+    comments: dict[str, list[str]]
+
+
+def key_tallies(workspace: Workspace) -> KeyTallies:
+    with engine_for_url(workspace.db_url).begin() as db:
+        return KeyTallies(_failed(db), _certified(db), _comments(db))
+
+
+def _failed(db: Connection) -> dict[str, int]:
+    """ABs whose newest run failed, per key of their batch."""
+    newest = select(ab_runs.c.ab, func.max(ab_runs.c.id).label("id")).group_by(ab_runs.c.ab).subquery()
+    failed: dict[str, int] = {}
+    for row in db.execute(select(ab_runs.c.batch_id).join(newest, ab_runs.c.id == newest.c.id)
+                          .where(ab_runs.c.status == "FAILED")):
+        try:
+            key = BatchId.parse(row.batch_id).key.text
+        except FormatError:  # not a batch of any key: no date's row shows it
+            continue
+        failed[key] = failed.get(key, 0) + 1
+    return failed
+
+
+def _certified(db: Connection) -> dict[str, int]:
+    """ABs whose latest certification decision is 'certified', per date."""
+    last = select(certifications.c.ab, func.max(certifications.c.id).label("id")) \
+        .group_by(certifications.c.ab).subquery()
+    certified: dict[str, int] = {}
+    for row in db.execute(select(ab_qc.c.date).join(last, ab_qc.c.ab == last.c.ab)
+                          .join(certifications, certifications.c.id == last.c.id)
+                          .where(certifications.c.decision == "certified")):
+        certified[row.date] = certified.get(row.date, 0) + 1
+    return certified
+
+
+def _comments(db: Connection) -> dict[str, list[str]]:
+    notes: dict[str, list[str]] = {}
+    for row in db.execute(select(comments.c.subject, comments.c.text).where(comments.c.scope == "date")):
+        notes.setdefault(row.subject, []).append(row.text)
+    return notes
+
+
+def newest_run(workspace: Workspace) -> AnyRow | None:
+    """The newest run of any AB: ``ab``, ``ended``, ``status`` (None before the first)."""
+    with engine_for_url(workspace.db_url).begin() as db:
+        return db.execute(select(ab_runs.c.ab, ab_runs.c.ended, ab_runs.c.status)
+                          .order_by(ab_runs.c.id.desc()).limit(1)).first()
+
+
+# --- logs and text files --------------------------------------------------------------------------------
+
+def shown_text(path: Path | None) -> str:
+    """A text file as a page shows it ('' when there is none; undecodable bytes replaced)."""
+    if path is None or not path.is_file():
+        return ""
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def supersession_counts(log: Path) -> dict[str, int]:
+    """Superseded runs per AB in a supersession log (lines ``<time> <AB> <reason ...>``)."""
+    replaced: dict[str, int] = {}
+    for line in shown_text(log).splitlines():
+        words = line.split()
+        if len(words) > 1:
+            replaced[words[1]] = replaced.get(words[1], 0) + 1
+    return replaced
+
+
+def superseded_lines(log: Path, name: str) -> list[str]:
+    """The lines of a supersession log about the AB ``name``."""
+    return [line for line in shown_text(log).splitlines() if line.split()[1:2] == [name]]
+
+
+def tail(path: Path, limit: int = 64_000) -> tuple[str, bool]:
+    """The end of a text file (at most ``limit`` bytes) and whether it was cut."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        if size > limit:
+            handle.seek(size - limit)
+        data = handle.read(limit)
+    text = data.decode("utf-8", errors="replace")
+    if size > limit:
+        text = text.split("\n", 1)[-1]
+    return text, size > limit

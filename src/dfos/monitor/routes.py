@@ -1,0 +1,44 @@
+"""The monitor's URLs.
+
+Pages (:mod:`.views`): ``/`` dfoMonitor, ``/abs/<DATE>`` AB monitor, ``/ab/<AB>`` one AB, ``/health``
+the health check, ``/history`` the processing history, ``/file?path=`` a workspace file on the
+allow-list (:mod:`.security.paths`), ``/todo/<LIST>`` a ToDo list, ``/certify/<DATE>`` certification,
+``/jobs/<id>`` an action's live log.  JSON for live updates: ``/api/abs/<DATE>``, ``/api/dates``,
+``/api/jobs/<id>``.  State changes (:mod:`.actions`, :mod:`.security.access`) are POSTs that need a
+login and the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from dfos.monitor import actions, views
+from dfos.monitor.security import access
+from dfos.monitor.web import HERE
+
+__all__ = ["routes"]
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", views.dfo_monitor),
+        Route("/abs/{day}", views.ab_monitor),
+        Route("/ab/{name}", views.ab_detail),
+        Route("/file", views.file_view),
+        Route("/health", views.health_page),
+        Route("/history", views.history_page),
+        Route("/todo/{name}", views.todo_page),
+        Route("/todo/{name}", actions.save_todo, methods=["POST"]),
+        Route("/jobs/{id}", views.job_page),
+        Route("/certify/{day}", views.certify_page),
+        Route("/certify/{day}", actions.certify_submit, methods=["POST"]),
+        Route("/api/abs/{day}", views.api_abs),
+        Route("/api/dates", views.api_dates),
+        Route("/api/jobs/{id}", views.api_job),
+        Route("/login", access.login, methods=["GET", "POST"]),
+        Route("/logout", access.logout, methods=["POST"]),
+        Route("/action/{action}", actions.start_action, methods=["POST"]),
+        Route("/postit", actions.save_postit, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]

@@ -1,0 +1,303 @@
+"""The monitor's pages and JSON: what each GET shows, gathered from the page models (:mod:`.facts`,
+:mod:`.abmonitor`), the queries (:mod:`.queries`) and the steps, and laid out by the templates.
+
+Every handler is a plain function wrapped by :func:`~dfos.monitor.security.access.readable`: it runs
+in a worker thread after the access check, so its database and file work never blocks the event
+loop.  The context builders (:func:`monitor_context`, :func:`health_context`, :func:`history_rows`)
+serve the static export too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+
+from dfos.ab.format import parse
+from dfos.config.secrets import mask_url
+from dfos.errors import DfosError, FormatError, UnsafeName, UsageError
+from dfos.keys import BatchId, Mode
+from dfos.monitor import facts
+from dfos.monitor.abmonitor import STATES, ab_page
+from dfos.monitor.background import Sample
+from dfos.monitor.jobs import ACTIONS, Job
+from dfos.monitor.queries import ab_records, key_tallies, shown_text, superseded_lines, tail
+from dfos.monitor.security.access import readable
+from dfos.monitor.security.guard import IMAGE_CSP
+from dfos.monitor.security.paths import FITS, IMAGES, OutsideWorkspace, shown_file
+from dfos.monitor.web import MonitorState, Refused, date_arg, page, state_of
+from dfos.naming import safe_name
+from dfos.status.machine import flags_by_key
+from dfos.steps.certify import certification_rows
+from dfos.steps.create_ab import explain_text, supersession_log
+from dfos.steps.status import ab_count
+from dfos.steps.trend import health_report
+from dfos.workspace import Workspace
+
+__all__ = ["ab_detail", "ab_monitor", "api_abs", "api_dates", "api_job", "certify_page", "dfo_monitor", "file_view",
+           "health_context", "health_page", "history_page", "history_rows", "job_page", "monitor_context",
+           "todo_page"]
+
+#: The scores the AB monitor filters by.
+SCORES = ("green", "red", "grey")
+
+
+def _rel(ws: Workspace, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ws.root.resolve()))
+    except ValueError:
+        return ""
+
+
+# --- dfoMonitor -----------------------------------------------------------------------------------------
+
+def monitor_context(state: MonitorState) -> dict[str, Any]:
+    """Everything the dfoMonitor page shows."""
+    ws = state.workspace
+    today, rows = facts.date_rows(ws)
+    xdm, xdm_age = state.facts.xdm.get()
+    archive, archive_age = state.facts.archive.get()
+    cron, _ = state.facts.cron.get()
+    install, _ = state.facts.install.get()
+    history = state.system.history()
+    return {
+        "today": today, "rows": rows, "xdm": xdm, "xdm_age": xdm_age, "archive": archive,
+        "archive_age": archive_age, "cron": cron, "install": install, "n_abs": facts.ab_count_in_dir(ws),
+        "database": mask_url(ws.db_url), "ab_limit": ws.settings.AB_WARN_LIMIT, "last": facts.last_abs(ws),
+        "todos": facts.todo_lists(ws), "postit": shown_text(ws.mon_dir / "DFO_POSTIT"),
+        "links": facts.link_bar(ws.settings.MONITOR_LINKS), "system": history[-1] if history else None,
+        "spark": _sparkline(history), "jobs": state.jobs.recent(5), "actions": ACTIONS,
+    }
+
+
+@readable
+def dfo_monitor(request: Request) -> Response:
+    return page(request, "monitor.html", monitor_context(state_of(request)))
+
+
+def _sparkline(history: list[Sample]) -> str:
+    """A small SVG of the last hour (CPU and memory per cent), drawn on the server."""
+    if len(history) < 2:
+        return ""
+    width, height = 240, 40
+    t0, t1 = history[0].at, history[-1].at
+    span = max(t1 - t0, 1.0)
+
+    def line(attr: str) -> str:
+        return " ".join(f"{(s.at - t0) / span * width:.1f},{height - getattr(s, attr) / 100 * height:.1f}"
+                        for s in history)
+
+    return (f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="CPU and memory, last hour"><polyline fill="none" stroke="#1f77b4" points="{line("cpu")}"/>'
+            f'<polyline fill="none" stroke="#ff7f0e" points="{line("memory")}"/></svg>')
+
+
+@readable
+def api_dates(request: Request) -> Response:
+    today, rows = facts.date_rows(state_of(request).workspace)
+    return JSONResponse({"today": today, "dates": [{**r.view.to_json(), "n_cal_abs": r.n_cal_abs} for r in rows]})
+
+
+# --- AB monitor -----------------------------------------------------------------------------------------
+
+def _mode(text: str) -> Mode:
+    """The ``mode`` query parameter (any case); CALIB for anything else."""
+    try:
+        return Mode(text.upper())
+    except ValueError:
+        return Mode.CALIB
+
+
+def _filters(request: Request) -> dict[str, Any]:
+    q = request.query_params
+    state = q.get("state") or None
+    score = q.get("score") or None
+    page_text = q.get("page", "1")
+    page_number = int(page_text) if page_text.isdigit() and len(page_text) < 9 else 1
+    raw_type = (q.get("raw_type") or "")[:100] or None
+    return {"state": state if state in STATES else None, "raw_type": raw_type,
+            "score": score if score in SCORES else None, "page": max(1, page_number),
+            "mode": _mode(q.get("mode", Mode.CALIB))}
+
+
+@readable
+def ab_monitor(request: Request) -> Response:
+    day = date_arg(request)
+    chosen = _filters(request)
+    found = ab_page(state_of(request).workspace, day, **chosen)
+
+    def url(number: int) -> str:
+        query = {k: v for k, v in chosen.items() if v and k != "page" and not (k == "mode" and v == Mode.CALIB)}
+        return f"/abs/{found.date}?" + urlencode({**query, "page": number})
+
+    return page(request, "abs.html", {"page": found, "chosen": chosen, "states": STATES,
+                                      "prev_url": url(found.page - 1) if found.page > 1 else "",
+                                      "next_url": url(found.page + 1) if found.page < found.pages else ""})
+
+
+@readable
+def api_abs(request: Request) -> Response:
+    found = ab_page(state_of(request).workspace, date_arg(request), **_filters(request))
+    return JSONResponse({"date": found.date, "counts": found.counts, "total": found.total, "matching": found.matching,
+                         "page": found.page, "pages": found.pages, "abs": [r.to_json() for r in found.rows]})
+
+
+# --- one AB ---------------------------------------------------------------------------------------------
+
+def _safe(value: str) -> str | None:
+    try:
+        return safe_name(value)
+    except UnsafeName:
+        return None
+
+
+def _ab_file(ws: Workspace, name: str) -> Path:
+    """The AB file of ``name``: in ``$DFO_AB_DIR``, or of a moved date in ``$DFO_LOG_DIR/<DATE>`` (404)."""
+    if not name.endswith(".ab"):
+        raise Refused(404, f"no AB {name}")
+    ab_path = ws.ab_dir / name
+    if not ab_path.is_file():
+        ab_path = next(iter(sorted(ws.log_dir.glob(f"*/{name}"))), ab_path)
+    if not ab_path.is_file():
+        raise Refused(404, f"no AB {name}")
+    return ab_path
+
+
+def _explain(ws: Workspace, name: str) -> str:
+    try:
+        return explain_text(ws, name)
+    except DfosError as exc:
+        return exc.message
+
+
+def _superseded(ws: Workspace, batch: str | None, name: str) -> list[str]:
+    """The supersession log's lines about this AB (none for a batch id that is no safe name)."""
+    return superseded_lines(supersession_log(ws, batch), name) if batch else []
+
+
+@readable
+def ab_detail(request: Request) -> Response:
+    state = state_of(request)
+    ws = state.workspace
+    name = safe_name(request.path_params["name"], "AB name")  # UnsafeName: 400
+    ab_path = _ab_file(ws, name)
+    text = ab_path.read_text(encoding="utf-8", errors="replace")
+    ab = parse(text, str(ab_path))  # FormatError: 400
+    log_name, prod_root, day = _safe(ab.log_name), _safe(ab.prod_root), _safe(ab.date)
+    log = ab_path.parent / log_name if log_name else None
+    log_tail = tail(log, 8000)[0] if log is not None and log.is_file() else ""
+    product_dir = ws.expand(ab.prod_path)
+    products = sorted(product_dir.glob(f"{prod_root}_*")) if prod_root and product_dir.is_dir() else []
+    plots = sorted((ws.path("DFO_PLT_DIR") / day).glob(f"{prod_root}_*.png")) if day and prod_root else []
+    records = ab_records(ws, name)
+    sof = "".join(f"{ws.expand(path)} {tag}\n" for path, tag in ab.sof)
+    return page(request, "ab.html", {
+        "ab": ab, "text": state.mask(text), "sof": state.mask(sof), "log_tail": state.mask(log_tail),
+        "log_rel": _rel(ws, log) if log is not None and log.is_file() else "",
+        "products": [(p.name, _rel(ws, p)) for p in products], "plots": [_rel(ws, p) for p in plots],
+        "qclog": state.mask(shown_text(ab_path.parent / f"{name.removesuffix('.ab')}.qclog")),
+        "explain": state.mask(_explain(ws, name)), "runs": records.runs, "qc": records.qc,
+        "decisions": records.decisions, "superseded": _superseded(ws, _safe(ab.batch_id), name)})
+
+
+# --- files ----------------------------------------------------------------------------------------------
+
+@readable
+def file_view(request: Request) -> Response:
+    state = state_of(request)
+    ws = state.workspace
+    try:
+        path = shown_file(ws, request.query_params.get("path", ""))
+    except OutsideWorkspace as exc:
+        return PlainTextResponse(str(exc), status_code=404)
+    suffix = path.suffix.lower()
+    if suffix in IMAGES:
+        return FileResponse(path, media_type=IMAGES[suffix], headers={"Content-Security-Policy": IMAGE_CSP})
+    if path.name.lower().endswith(FITS):
+        return PlainTextResponse(f"{path.name}: FITS file, {path.stat().st_size} bytes", status_code=200)
+    text, cut = tail(path)
+    return page(request, "file.html", {"path": _rel(ws, path), "text": state.mask(text), "cut": cut})
+
+
+# --- health and history ---------------------------------------------------------------------------------
+
+def health_context(state: MonitorState) -> dict[str, Any]:
+    ws = state.workspace
+    try:
+        items = health_report(ws, days=7)
+    except DfosError as exc:
+        return {"items": [], "problem": exc.message}
+    return {"items": [(i, _rel(ws, i.png)) for i in items], "problem": ""}
+
+
+@readable
+def health_page(request: Request) -> Response:
+    return page(request, "health.html", health_context(state_of(request)))
+
+
+@readable
+def history_page(request: Request) -> Response:
+    return page(request, "history.html", {"rows": history_rows(state_of(request).workspace)})
+
+
+def _calib_abs(ws: Workspace, key: str) -> int | None:
+    """ABs in the CALIB AB list of a DFO_STATUS key (None: no list)."""
+    try:
+        batch = BatchId.of(Mode.CALIB, key)
+    except (UsageError, FormatError):  # not a processing key: it has no AB list
+        return None
+    return ab_count(ws.mon_dir / f"AB_list_{batch.render()}")
+
+
+def history_rows(ws: Workspace) -> list[dict[str, Any]]:
+    """One line per date of DFO_STATUS: flags, AB counts, failures, certification, comments."""
+    flags = flags_by_key(ws.status_log.read())
+    tallies = key_tallies(ws)
+    return [{"date": key, "flags": flags[key], "finished": "finished" in flags[key], "n_abs": _calib_abs(ws, key),
+             "failed": tallies.failed.get(key, 0), "certified": tallies.certified.get(key, 0),
+             "comments": tallies.comments.get(key, [])}
+            for key in sorted(flags, reverse=True)]
+
+
+# --- jobs, ToDo lists, certification ---------------------------------------------------------------------
+
+def _job(request: Request) -> Job:
+    text = str(request.path_params["id"])
+    job = state_of(request).jobs.get(int(text)) if text.isdigit() and len(text) < 12 else None
+    if job is None:
+        raise Refused(404, "no such job")
+    return job
+
+
+@readable
+def job_page(request: Request) -> Response:
+    job = _job(request)
+    return page(request, "job.html", {"job": job, "log": state_of(request).mask(tail(job.log)[0])})
+
+
+@readable
+def api_job(request: Request) -> Response:
+    job = _job(request)
+    return JSONResponse({"id": job.id, "state": job.state, "label": job.label,
+                         "log": state_of(request).mask(tail(job.log)[0]), "returncodes": job.returncodes})
+
+
+@readable
+def todo_page(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in facts.TODO_LISTS:
+        raise Refused(404, "unknown ToDo list")
+    path = state_of(request).workspace.job_dir / name
+    return page(request, "todo.html", {"name": name, "text": shown_text(path), "exists": path.is_file()})
+
+
+@readable
+def certify_page(request: Request) -> Response:
+    day = date_arg(request)
+    rows = certification_rows(state_of(request).workspace, Mode.CALIB, day)
+    return page(request, "certify.html", {"day": day.isoformat(), "rows": rows,
+                                          "light": request.query_params.get("light") == "1",
+                                          "message": request.query_params.get("message", "")[:1000]})
