@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,17 @@ def test_the_dfo_monitor_shows_the_date_table_and_panels(client: TestClient) -> 
     assert 'class="c-green"' in row[1]  # raw_Complete is set
     dates = client.get("/api/dates").json()
     assert dates["dates"][0]["steps"]["create_ab"] == "OFFER"
+
+
+def test_the_page_carries_the_state_it_was_drawn_with(client: TestClient, night: Workspace) -> None:
+    """The browser compares the page's fingerprint with /api/dates, so a change made between drawing the
+    page and its first poll still reloads it (the first poll used to be taken as the baseline)."""
+    login(client)
+    drawn = re.search(r'id="dates" data-state="([0-9a-f]{16})"', client.get("/").text)
+    assert drawn is not None
+    assert client.get("/api/dates").json()["state"] == drawn[1]
+    night.status_log.append("cal_AB", "2013-02-12", datetime(2013, 2, 13, 9))
+    assert client.get("/api/dates").json()["state"] != drawn[1]
 
 
 def test_state_changes_need_login_and_csrf(client: TestClient, night: Workspace) -> None:

@@ -7,6 +7,8 @@ Every function returns plain data; the templates only lay it out.
 from __future__ import annotations
 
 import glob
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -223,6 +225,16 @@ class DateRow:
     ingested: bool
     filtered: int
     """Frames filterRaw listed (``$DFO_LST_DIR/filt_<INSTR>_<DATE>.txt``)."""
+
+
+def dates_state(rows: list[DateRow]) -> str:
+    """A short fingerprint of what the date table shows (per date: steps offered, last flag, AB count).
+
+    The page carries the fingerprint it was drawn with and ``/api/dates`` the current one, so the
+    browser reloads when they differ, even for a change that landed between drawing and the first poll.
+    """
+    shown = [[r.view.date.isoformat(), r.view.steps(), r.view.last_flag, r.n_cal_abs] for r in rows]
+    return hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def date_rows(workspace: Workspace) -> tuple[str, list[DateRow]]:

@@ -64,7 +64,8 @@ def monitor_context(state: MonitorState) -> dict[str, Any]:
     install, _ = state.facts.install.get()
     history = state.system.history()
     return {
-        "today": today, "rows": rows, "xdm": xdm, "xdm_age": xdm_age, "archive": archive,
+        "today": today, "rows": rows, "dates_state": facts.dates_state(rows), "xdm": xdm, "xdm_age": xdm_age,
+        "archive": archive,
         "archive_age": archive_age, "cron": cron, "install": install, "n_abs": facts.ab_count_in_dir(ws),
         "database": mask_url(ws.db_url), "ab_limit": ws.settings.AB_WARN_LIMIT, "last": facts.last_abs(ws),
         "todos": facts.todo_lists(ws), "postit": shown_text(ws.mon_dir / "DFO_POSTIT"),
@@ -98,7 +99,8 @@ def _sparkline(history: list[Sample]) -> str:
 @readable
 def api_dates(request: Request) -> Response:
     today, rows = facts.date_rows(state_of(request).workspace)
-    return JSONResponse({"today": today, "dates": [{**r.view.to_json(), "n_cal_abs": r.n_cal_abs} for r in rows]})
+    return JSONResponse({"today": today, "state": facts.dates_state(rows),
+                         "dates": [{**r.view.to_json(), "n_cal_abs": r.n_cal_abs} for r in rows]})
 
 
 # --- AB monitor -----------------------------------------------------------------------------------------

@@ -38,14 +38,12 @@ function refreshJob(pre) {
 }
 
 function watchDates(table) {
-  var seen = null;
+  // The page carries the fingerprint of the table it was drawn with; reload as soon as the server's differs.
   setInterval(function () {
     fetch("/api/dates", {credentials: "same-origin"}).then(function (r) { return r.ok ? r.json() : null; })
       .then(function (doc) {
-        if (!doc) { return; }
-        var now = JSON.stringify(doc.dates.map(function (d) { return [d.date, d.steps, d.last_flag, d.n_cal_abs]; }));
-        if (seen !== null && now !== seen && !document.activeElement.matches("textarea")) { location.reload(); }
-        seen = now;
+        if (!doc || !doc.state || doc.state === table.dataset.state) { return; }
+        if (!document.activeElement.matches("textarea")) { location.reload(); }
       }).catch(function () {});
   }, 3000);
 }
