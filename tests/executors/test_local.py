@@ -17,8 +17,12 @@ DAG = "CALIB_2013-02-12"
 
 def _wait(executor: LocalExecutor, n: int) -> dict[str, tuple[bool, int | None]]:
     found: dict[str, tuple[bool, int | None]] = {}
-    while len(found) < n:
-        found.update({o.name: (o.ok, o.exit_code) for o in executor.poll(timeout=10)})
+
+    def all_ended() -> bool:
+        found.update({o.name: (o.ok, o.exit_code) for o in executor.poll(timeout=1)})
+        return len(found) >= n
+
+    wait_until(all_ended, timeout=60, interval=0, what=f"{n} outcomes")
     return found
 
 
