@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from dfos import clock
-from dfos.ab.model import AB, Completeness
+from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.ab.store import read_ab
 from dfos.cascade.events import MAX_BOUNCES, BatchDispatch, Dispatch, Dispatcher, LocalDispatch, settled_state
 from dfos.cascade.runner import NodeStore, Runner, interruptible
@@ -138,14 +138,14 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
         ab = _listed_ab(workspace, jobs, line.ab)
         if line.program == "processQC":  # QC of one AB depends on nothing else; it needs the AB's products
             nodes.append(Node(line.ab, (), category="qc", program="processQC",
-                              incomplete=ab.process_status.value != "SUCCESSFUL"))
+                              incomplete=ab.process_status is not ProcessStatus.SUCCESSFUL))
             continue
         # CON lines carry the parents; serial files (CPL, INT) take them from the ABs' WAITFOR, so that
         # a failure blocks only what depends on it (they run one AB at a time: see run_cascade)
         parents = line.parents if exec_file.kind == "CON" else ab.waitfor
         outside = [p for p in parents if p not in inside]
         waiting_outside = [p for p in outside
-                           if _listed_ab(workspace, jobs, p).process_status.value != "SUCCESSFUL"]
+                           if _listed_ab(workspace, jobs, p).process_status is not ProcessStatus.SUCCESSFUL]
         nodes.append(Node(line.ab, tuple(p for p in parents if p in inside), category=ab.recipe,
                           incomplete=ab.completeness is Completeness.INCOMPLETE or bool(waiting_outside),
                           threads=cores if line.local_parallel else 1))
