@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from dfos.steps.create_job import create_job
 from dfos.steps.headers import extract_headers
 from dfos.workspace import Workspace, open_workspace
 from nights import BIAS, DAG, DARK, FLAT, NIGHT, ORDERPOS, RED_BIAS
+from waiting import wait_until
 
 SLURM = pytest.param("slurm", marks=pytest.mark.xdist_group("slurm"))
 CONDOR = pytest.param("condor", marks=[pytest.mark.condor, pytest.mark.xdist_group("condor")])
@@ -129,10 +129,7 @@ def _state_of(ws: Workspace, ab: str) -> str:
 
 
 def _wait_for(ws: Workspace, ab: str, state: str, limit: float = 120.0) -> None:
-    deadline = time.monotonic() + limit
-    while _state_of(ws, ab) != state:
-        assert time.monotonic() < deadline, f"{ab} never became {state}"
-        time.sleep(0.1)
+    wait_until(lambda: _state_of(ws, ab) == state, timeout=limit, interval=0.1, what=f"{ab} to become {state}")
 
 
 def _run_counts(ws: Workspace) -> dict[str, int]:

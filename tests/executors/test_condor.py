@@ -13,7 +13,7 @@ import pytest
 from dfos.config.load import JobResources
 from dfos.errors import DfosError
 from dfos.executors.base import Task
-from dfos.executors.condor import FUTILE, CondorExecutor, condor_arguments, parse_node_status
+from dfos.executors.condor import FUTILE, CondorExecutor, NodeStatus, condor_arguments, parse_node_status
 from dfos.executors.condor_dag import parse_dag
 
 STATUS = """[
@@ -144,3 +144,40 @@ def test_a_dag_line_with_an_unbalanced_quote_is_a_format_error() -> None:
 
     with pytest.raises(FormatError, match=r"fuzz\.dag:2"):
         parse_dag('JOB A a.sub\nPARENT "A CHILD B\n', "fuzz.dag")
+
+
+def test_following_a_round_reports_each_node_s_end_and_start(tmp_path: Path) -> None:
+    alive = ["7\n", ""]  # the DAGMan cluster, then gone (halted, removed)
+
+    def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        if argv[0] == "condor_q":
+            return subprocess.CompletedProcess(argv, 0, alive.pop(0), "")
+        return subprocess.CompletedProcess(argv, 0, "1 job(s) submitted to cluster 7.\n", "")
+
+    started: list[str] = []
+    executor = CondorExecutor([], ["dfos"], tmp_path, {"*": JobResources()}, poll_interval=0.0, run=run)
+    for name in "ABCDE":
+        executor.submit(Task(f"{name}.ab", ("processAB", "-a", f"{name}.ab"), "r", 1, "D", 1),
+                        lambda handle: started.append(handle.backend_id))
+    executor.flush()
+    states = {"A": NodeStatus.DONE, "B": NodeStatus.ERROR, "C": NodeStatus.FUTILE, "D": NodeStatus.SUBMITTED,
+              "E": NodeStatus.READY}
+    (tmp_path / "D.r1.dag.status").write_text("".join(
+        f'[ Type = "NodeStatus"; Node = "{n}.ab"; NodeStatus = {int(s)};'
+        + (' StatusDetails = "Job proc (7.1.0) failed with status 10";' if n == "B" else "") + " ]"
+        for n, s in states.items()))
+    ended = {o.name: o for o in executor.poll(0)}
+    assert sorted(started) == ["7/A.ab", "7/B.ab", "7/D.ab"]  # their jobs started (and A, B ended)
+    assert ended["A.ab"].ok and ended["A.ab"].exit_code == 0 and ended["A.ab"].backend_id == "7/A.ab"
+    assert not ended["B.ab"].ok and ended["B.ab"].message == "Job proc (7.1.0) failed with status 10"
+    assert ended["C.ab"].never_ran and sorted(ended) == ["A.ab", "B.ab", "C.ab"]
+    ended = {o.name: o for o in executor.poll(0)}  # DAGMan is gone: D ran, how it ended is unknown; E never ran
+    assert ended["D.ab"].lost and not ended["D.ab"].never_ran
+    assert ended["E.ab"].never_ran and not ended["E.ab"].lost and ended["E.ab"].message == \
+        "DAGMan 7 ended before this node ran"
+    assert executor.poll(0) == [] and started == sorted(started)
+
+
+def test_an_unknown_node_state_counts_as_not_ready() -> None:
+    assert NodeStatus.of({"NodeStatus": "42"}) is NodeStatus.NOT_READY
+    assert NodeStatus.of({}) is NodeStatus.NOT_READY and NodeStatus.of({"NodeStatus": "6"}) is NodeStatus.ERROR

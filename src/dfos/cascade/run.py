@@ -8,16 +8,17 @@ leftover recipe process, if any, is killed first).  With a batch executor
 backend ids stored with their states and follows them to their end.  One executor per cascade:
 a second ``exec-cascade`` of the same id stops at once.  A graceful stop
 (``dfos stop-cascade``) lets running ABs finish and starts nothing new.
+
+This module sets a run up (the execution file read into a :class:`~dfos.cascade.scheduler.Scheduler`,
+the earlier run's states restored, its leftovers ended); :mod:`dfos.cascade.events` decides what
+happens next and :mod:`dfos.cascade.runner` carries it out.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import shutil
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,30 +26,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from dfos import clock
-from dfos.ab.model import AB, Completeness
+from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.ab.store import read_ab
+from dfos.cascade.events import MAX_BOUNCES, BatchDispatch, Dispatch, Dispatcher, LocalDispatch, settled_state
+from dfos.cascade.runner import NodeStore, Runner, interruptible
 from dfos.cascade.scheduler import HANDED_OUT, Node, NodeState, Scheduler
 from dfos.dates import format_timestamp
 from dfos.db import ab_runs, cascade_nodes, engine_for_url
 from dfos.db.faults import shown_url
 from dfos.errors import DfosError, ExitCode, FormatError, NotFound, StateError
-from dfos.executors.base import Executor, Handle, Task
+from dfos.executors.base import Executor, Handle
 from dfos.fsutil import exclusive_lock, read_utf8
 from dfos.jobs.model import find_cycle, parse_exec
 from dfos.naming import safe_name
 from dfos.workspace import Workspace
 
-__all__ = ["CascadeResult", "cascade_state", "check_dag_id", "forget_cascade", "request_stop", "run_cascade"]
+__all__ = [
+    "CASCADE_BUSY",
+    "CASCADE_FAILED",
+    "MAX_BOUNCES",
+    "CascadeResult",
+    "cascade_state",
+    "check_dag_id",
+    "dispatch_for",
+    "forget_cascade",
+    "request_stop",
+    "run_cascade",
+    "work_dir",
+]
 
 #: Exit status of ``exec-cascade`` when some AB failed or was blocked.
 CASCADE_FAILED = ExitCode.CASCADE_FAILED
 #: Exit status of ``exec-cascade`` when another executor already runs the cascade.
 CASCADE_BUSY = ExitCode.CASCADE_BUSY
-#: Times a batch job may be taken out of the queue unstarted (not by dfos) before its AB counts as failed.
-MAX_BOUNCES = 3
+#: Execution-file kinds that run one AB at a time.
+SERIAL_KINDS = frozenset({"CPL", "INT", "SER"})
+#: The states of ABs that keep a cascade from being done well.
+UNFINISHED = (NodeState.FAILED, NodeState.BLOCKED, NodeState.WAITING, NodeState.SUBMITTED, NodeState.RUNNING)
 
 
 class CascadeBusy(DfosError):
@@ -64,7 +81,7 @@ class CascadeResult:
 
     @property
     def ok(self) -> bool:
-        return all(self.counts.get(state, 0) == 0 for state in ("failed", "blocked", "waiting", "submitted", "running"))
+        return all(self.counts.get(state, 0) == 0 for state in UNFINISHED)
 
 
 def check_dag_id(dag_id: str) -> str:
@@ -120,14 +137,14 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
         ab = _listed_ab(workspace, jobs, line.ab)
         if line.program == "processQC":  # QC of one AB depends on nothing else; it needs the AB's products
             nodes.append(Node(line.ab, (), category="qc", program="processQC",
-                              incomplete=ab.process_status.value != "SUCCESSFUL"))
+                              incomplete=ab.process_status is not ProcessStatus.SUCCESSFUL))
             continue
         # CON lines carry the parents; serial files (CPL, INT) take them from the ABs' WAITFOR, so that
         # a failure blocks only what depends on it (they run one AB at a time: see run_cascade)
         parents = line.parents if exec_file.kind == "CON" else ab.waitfor
         outside = [p for p in parents if p not in inside]
         waiting_outside = [p for p in outside
-                           if _listed_ab(workspace, jobs, p).process_status.value != "SUCCESSFUL"]
+                           if _listed_ab(workspace, jobs, p).process_status is not ProcessStatus.SUCCESSFUL]
         nodes.append(Node(line.ab, tuple(p for p in parents if p in inside), category=ab.recipe,
                           incomplete=ab.completeness is Completeness.INCOMPLETE or bool(waiting_outside),
                           threads=cores if line.local_parallel else 1))
@@ -136,47 +153,6 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
         raise FormatError(f"{jobs}: its ABs wait for each other in a cycle ({' -> '.join(cycle)}, WAITFOR of their "
                           f"AB files in {workspace.ab_dir}), so none of them could ever run")
     return nodes, exec_file.kind
-
-
-def _kill_leftovers(root: Path, dag_id: str) -> int:
-    """Recipes started by an executor that died keep running: end them before running their ABs again.
-
-    A recipe carries ``DFOS_RUN=<dag>/<AB>/<attempt>@<workspace root>`` in its environment. The
-    caller holds the cascade's lock, so every recipe of this workspace's cascade still alive belongs
-    to a dead executor (even one whose RUNNING state was not yet saved) and is ended; another
-    workspace's or cascade's recipes, and a hand-started processAB, are not touched.
-    """
-    prefix = f"DFOS_RUN={dag_id}/".encode()
-    suffix = f"@{root}".encode()
-    killed: list[int] = []
-    found = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(item.startswith(prefix) and item.endswith(suffix) for item in environ):
-            found += 1
-            pid = int(entry.name)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL) if os.getsid(pid) == pid else os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-    deadline = time.monotonic() + 10.0  # SIGKILL is asynchronous: a dying recipe may still write files
-    while killed and time.monotonic() < deadline:
-        killed = [pid for pid in killed if _alive(pid)]
-        time.sleep(0.01)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie (a zombie writes nothing)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _cascade_work(workspace: Workspace, dag_id: str) -> Path:
@@ -205,63 +181,20 @@ def _remove_cut_work(workspace: Workspace, dag_id: str, runs: dict[str, int]) ->
     return not any(work.exists() for work in works)
 
 
-def _clear_leftovers(workspace: Workspace, dag_id: str, runs: dict[str, int]) -> None:
-    """End the recipes a dead executor of this cascade left running, then remove their working directories.
+def _clear_leftovers(workspace: Workspace, dag_id: str, runs: dict[str, int], executor: Executor) -> None:
+    """End the recipes a dead executor of this cascade left running (:meth:`Executor.end_leftovers`), then
+    remove their working directories.
 
     Repeated until a pass finds nothing (a recipe caught in the middle of starting shows its marker
     only once it runs), for at most a few seconds.
     """
     deadline = time.monotonic() + 5.0
     while True:
-        killed = _kill_leftovers(workspace.root, dag_id)
+        killed = executor.end_leftovers(workspace.root, dag_id)
         clean = _remove_cut_work(workspace, dag_id, runs)
         if (not killed and clean) or time.monotonic() > deadline:
             return
         time.sleep(0.05)
-
-
-class _Store:
-    """The runner's writes to ``cascade_nodes``: one transaction per scheduler turn."""
-
-    def __init__(self, engine: Any, dag_id: str, now: Callable[[], str]) -> None:
-        self.connection = engine.connect()
-        self.dag_id = dag_id
-        self.now = now
-        self.statements: dict[tuple[str, ...], Any] = {}
-
-    def write(self, changes: list[tuple[str, dict[str, object]]]) -> None:
-        if not changes:
-            return
-        groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
-        stamp = self.now()
-        for name, values in changes:
-            columns = tuple(sorted(values))
-            groups.setdefault(columns, []).append(
-                {"p_dag": self.dag_id, "p_ab": name, "p_updated": stamp, **{f"p_{c}": v for c, v in values.items()}})
-        with self.connection.begin():
-            for columns, rows in groups.items():
-                statement = self.statements.get(columns)
-                if statement is None:
-                    statement = self.statements[columns] = (
-                        update(cascade_nodes)
-                        .where(cascade_nodes.c.dag_id == bindparam("p_dag"), cascade_nodes.c.ab == bindparam("p_ab"))
-                        .values(updated=bindparam("p_updated"), **{c: bindparam(f"p_{c}") for c in columns})
-                    )
-                self.connection.execute(statement, rows)
-
-    def run_records(self, runs: list[tuple[str, int]]) -> dict[str, tuple[str, int | None, float | None]]:
-        """The run records (status, exit code, wall time) of these attempts of ABs of the cascade."""
-        if not runs:
-            return {}
-        wanted = dict(runs)
-        with self.connection.begin():
-            rows = self.connection.execute(
-                select(ab_runs.c.ab, ab_runs.c.attempt, ab_runs.c.status, ab_runs.c.exit_code, ab_runs.c.wall_s)
-                .where(ab_runs.c.dag_id == self.dag_id, ab_runs.c.ab.in_(list(wanted)))).all()
-        return {r.ab: (r.status, r.exit_code, r.wall_s) for r in rows if wanted.get(r.ab) == r.attempt}
-
-    def close(self) -> None:
-        self.connection.close()
 
 
 def run_cascade(
@@ -275,206 +208,71 @@ def run_cascade(
     """Run (or resume) a cascade until it is done or stopped; see the module docstring."""
     engine = engine_for_url(workspace.db_url)
     settings = workspace.settings
-    slots = slots or settings.SLOTS or os.cpu_count() or 1
     with _single(workspace, dag_id):
-        _stop_file(workspace, dag_id).unlink(missing_ok=True)
+        stop_file = _stop_file(workspace, dag_id)
+        stop_file.unlink(missing_ok=True)
         nodes, kind = _nodes(workspace, jobs)
-        if kind in ("CPL", "INT", "SER"):
-            slots = 1  # serial: one AB at a time
+        dispatch = dispatch_for(executor)
+        slots = 1 if kind in SERIAL_KINDS else slots or settings.SLOTS or os.cpu_count() or 1
         limits = {"download": settings.DOWNLOAD_SLOTS, **settings.recipe_limits}
-        scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS, batch=executor.batch)
-        with engine.begin() as db:
-            rows = {r["ab"]: r for r in
-                    db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()}
-            recorded = {(r.ab, r.attempt): r.status for r in db.execute(
-                select(ab_runs.c.ab, ab_runs.c.attempt, ab_runs.c.status).where(ab_runs.c.dag_id == dag_id))}
-            restored: dict[str, tuple[NodeState, int]] = {}
-            for name, row in rows.items():
-                state = NodeState(row["state"])
-                outcome = recorded.get((name, row["attempts"]))
-                handed_out = state in HANDED_OUT  # (a batch job may end unseen)
-                if handed_out and outcome == "SUCCESSFUL":
-                    state = NodeState.SUCCEEDED  # it finished and was recorded; only the state was not saved
-                elif handed_out and outcome == "FAILED" and row["attempts"] >= settings.MAX_ATTEMPTS:
-                    state = NodeState.FAILED  # its last allowed attempt failed and was recorded
-                restored[name] = (state, int(row["attempts"]))
-            adopted = {name: Handle(name, str(rows[name]["backend_id"])) for name, (state, _) in restored.items()
-                       if state in HANDED_OUT and rows[name]["backend_id"] and name in scheduler.nodes}
-            adopted = {name: adopted[name] for name in executor.adopt(adopted.values()) if name in adopted}
-            cut = {name: attempts for name, (state, attempts) in restored.items()
-                   if state is NodeState.RUNNING and name not in adopted}
-            if cut:  # a dead executor's runs: end what they left behind
-                _clear_leftovers(workspace, dag_id, cut)
-            scheduler.restore({k: v for k, v in restored.items() if k in scheduler.nodes}, adopted)
-            names = [n.name for n in nodes]  # rows of ABs not in this file are left as they are
-            db.execute(delete(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(names)))
-            now = format_timestamp(clock.now(settings))
-            fresh = [
-                {"dag_id": dag_id, "ab": n.name, "state": scheduler.state(n.name).value,
-                 "attempts": scheduler.attempts(n.name), "updated": now,
-                 "exit_code": rows[n.name]["exit_code"] if n.name in rows else None,
-                 "wall_s": rows[n.name]["wall_s"] if n.name in rows else None,
-                 "backend_id": adopted[n.name].backend_id if n.name in adopted else
-                 rows[n.name]["backend_id"] if n.name in rows and scheduler.state(n.name) is not NodeState.WAITING
-                 else None}
-                for n in nodes
-            ]
-            if fresh:  # an empty execution file (QCBQS_TYPE IMPLICIT's execQC) has nothing to store
-                db.execute(insert(cascade_nodes), fresh)
-        store = _Store(engine, dag_id, lambda: format_timestamp(clock.now(settings)))
+        scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS, batch=dispatch.batch)
+        adopted = _resume(workspace, engine, dag_id, scheduler, executor)
+        store = NodeStore(engine, dag_id, lambda: format_timestamp(clock.now(settings)))
+        runner = Runner(Dispatcher(scheduler, dispatch, dag_id, adopted), executor, store, stop_file.exists, progress)
         try:
-            result = _drive(workspace, dag_id, scheduler, executor, store, progress, dict(adopted))
-            return dataclasses.replace(result, kind=kind)
+            with interruptible() as interrupted:
+                return CascadeResult(dag_id, runner.run(interrupted), kind)
         finally:
             store.close()
             with contextlib.suppress(OSError):  # the cascade's working area, once nothing is kept in it
                 _cascade_work(workspace, dag_id).rmdir()
 
 
-def _drive(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Executor, store: _Store,
-           progress: Callable[[dict[str, int]], None] | None, handles: dict[str, Handle]) -> CascadeResult:
-    """The event loop: record what ended, persist what starts (one transaction), start it, wait."""
-    started_pids: list[tuple[str, str]] = []  # filled by executor threads, written on the next turn
-    pid_lock = threading.Lock()
-
-    def on_start(handle: Handle) -> None:
-        with pid_lock:
-            started_pids.append((handle.name, handle.backend_id))
-
-    changes: list[tuple[str, dict[str, object]]] = []
-    cancelled: set[str] = set()
-    interrupted = threading.Event()
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):  # terminate or Ctrl-C: cancel what runs, keep it queued
-            previous[sig] = signal.signal(sig, lambda *_: interrupted.set())
-    try:
-        return _loop(workspace, dag_id, scheduler, executor, store, progress, changes, handles, cancelled,
-                     interrupted, started_pids, pid_lock, on_start)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def dispatch_for(executor: Executor) -> Dispatch:
+    """How ABs are handed to ``executor``: all at once to a batch system, within the slots here."""
+    return BatchDispatch() if executor.batch else LocalDispatch()
 
 
-def _loop(workspace: Workspace, dag_id: str, scheduler: Scheduler, executor: Executor, store: _Store,
-          progress: Callable[[dict[str, int]], None] | None, changes: list[tuple[str, dict[str, object]]],
-          handles: dict[str, Handle], cancelled: set[str], interrupted: threading.Event,
-          started_pids: list[tuple[str, str]], pid_lock: threading.Lock,
-          on_start: Callable[[Handle], None]) -> CascadeResult:
-    def settle(changed: list[tuple[str, NodeState]], ended: str,
-               **values: object) -> list[tuple[str, dict[str, object]]]:
-        """The state changes to store (``values`` too for the AB that ended); the jobs of ABs that wait
-        again or are blocked without having started are cancelled (batch)."""
-        gone = [handles.pop(n) for n, st in changed
-                if n != ended and st in (NodeState.WAITING, NodeState.BLOCKED) and n in handles]
-        if gone:
-            executor.cancel(gone)
-        return [(n, {"state": st.value, "attempts": scheduler.attempts(n), **(values if n == ended else {})})
-                for n, st in changed]
-
-    bounced: dict[str, int] = {}
-    while True:
-        if interrupted.is_set():
-            if executor.batch:  # the jobs go on without dfos: the next run adopts them
-                break
-            if not cancelled.issuperset(scheduler.running()):
-                scheduler.stopping = True
-                running = [n for n in scheduler.running() if n not in cancelled]
-                cancelled.update(running)
-                executor.cancel([handles[n] for n in running if n in handles])
-        if not scheduler.stopping and _stop_file(workspace, dag_id).exists():
-            scheduler.stopping = True
-            if executor.batch:  # what has not started is taken back from the batch system
-                queued = [n for n in scheduler.running() if scheduler.state(n) is NodeState.SUBMITTED]
-                cancelled.update(queued)
-                executor.cancel([handles[n] for n in queued if n in handles])
-        if executor.batch:
-            starting = scheduler.submittable()
-            handed = NodeState.SUBMITTED
-        else:
-            starting = scheduler.startable()
-            handed = NodeState.RUNNING
-        changes += [(name, {"state": handed.value, "attempts": scheduler.attempts(name),
-                            "exit_code": None, "pid": None, "backend_id": None}) for name in starting]
-        with pid_lock:
-            for name, ident in started_pids:
-                values: dict[str, object] = {"backend_id": ident, "pid": int(ident) if ident.isdigit() else None}
-                if executor.batch:
-                    if scheduler.started(name):
-                        values["state"] = NodeState.RUNNING.value
-                    values.pop("pid")  # a batch job's process lives on another machine
-                changes.append((name, values))
-            started_pids.clear()
-        store.write(changes)  # RUNNING (SUBMITTED) is on disk before the AB starts (is submitted)
-        changes = []
-        cancelled.difference_update(starting)
-        try:
-            for name in starting:
-                node = scheduler.nodes[name]
-                waits = tuple(p for p in node.parents if scheduler.state(p) in HANDED_OUT) if executor.batch else ()
-                handles[name] = executor.submit(Task(name, (node.program, "-a", name), node.category, node.threads,
-                                                     dag_id, scheduler.attempts(name), waits), on_start)
-            flushed = executor.flush() if executor.batch else []  # a round ends (DAGMan: one DAG)
-        except DfosError:  # the batch system refuses or cannot be reached: what was not submitted waits again
-            sent = [n for n in starting if n in handles and handles[n].backend_id]
-            store.write([(n, {"backend_id": handles[n].backend_id}) for n in sent])  # adopted by the next run
-            _unsend(scheduler, store, [n for n in starting if n not in sent])
-            raise
-        if executor.batch:  # the ids on disk at once: a restarted dfos adopts the jobs
-            handles.update((h.name, h) for h in flushed)
-            submitted = dict.fromkeys([*starting, *(h.name for h in flushed)])
-            store.write([(n, {"backend_id": handles[n].backend_id}) for n in submitted if handles[n].backend_id])
-        if progress:
-            progress(scheduler.counts())
-        if scheduler.done:
-            break
-        outcomes = executor.poll(timeout=0.5)
-        records = store.run_records([(o.name, scheduler.attempts(o.name)) for o in outcomes
-                                     if o.name in scheduler.nodes]) if executor.batch else {}
-        for outcome in outcomes:
-            name = outcome.name
-            if name not in scheduler.nodes or scheduler.state(name) not in HANDED_OUT:
-                continue  # a job already withdrawn (its parent runs again, or failed): nothing to record
-            if outcome.backend_id and name in handles and handles[name].backend_id not in ("", outcome.backend_id):
-                continue  # an earlier job of this AB, cancelled and submitted again
-            if outcome.never_ran and name not in cancelled:  # taken out of the queue by someone else
-                bounced[name] = bounced.get(name, 0) + 1
-                if bounced[name] > MAX_BOUNCES:  # not for ever: the batch system keeps refusing it
-                    handles.pop(name, None)
-                    changes += settle(scheduler.finished(name, False), name)
-                    continue
-            if outcome.never_ran:
-                changes += settle(scheduler.requeue(name, ran=False), name)
-                continue
-            if name in cancelled and not outcome.ok:
-                changes += settle(scheduler.requeue(name), name)
-                continue
-            ok, exit_code = outcome.ok, outcome.exit_code
-            wall_s: float | None = outcome.wall_s
-            record = records.get(name)
-            if record is not None:  # the run record written by the job itself: esorex's exit code, its time
-                if outcome.lost:  # how the job ended is unknown: the record tells
-                    ok = record[0] == "SUCCESSFUL"
-                exit_code, wall_s = record[1], record[2]
-            elif outcome.lost:  # gone from the batch system without a trace and without a record: run again
-                changes += settle(scheduler.requeue(name), name)
-                continue
-            handles.pop(name, None)
-            changes += settle(scheduler.finished(name, ok), name, exit_code=exit_code, wall_s=wall_s)
-    with pid_lock:
-        changes += [(name, {"backend_id": ident}) for name, ident in started_pids]
-    store.write(changes)
-    return CascadeResult(dag_id, scheduler.counts())
+def _resume(workspace: Workspace, engine: Any, dag_id: str, scheduler: Scheduler,
+            executor: Executor) -> dict[str, Handle]:
+    """Take over what an earlier run of the cascade left (states, attempts, batch jobs to adopt, leftovers of cut
+    runs to end) and store every AB's state anew; returns the adopted jobs by AB."""
+    max_attempts = workspace.settings.MAX_ATTEMPTS
+    with engine.begin() as db:
+        rows = {r["ab"]: r for r in
+                db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()}
+        recorded = {(r.ab, r.attempt): r.status for r in db.execute(
+            select(ab_runs.c.ab, ab_runs.c.attempt, ab_runs.c.status).where(ab_runs.c.dag_id == dag_id))}
+        restored = {name: (settled_state(NodeState(row["state"]), row["attempts"],
+                                         recorded.get((name, row["attempts"])), max_attempts), int(row["attempts"]))
+                    for name, row in rows.items()}
+        adopted = {name: Handle(name, str(rows[name]["backend_id"])) for name, (state, _) in restored.items()
+                   if state in HANDED_OUT and rows[name]["backend_id"] and name in scheduler.nodes}
+        adopted = {name: adopted[name] for name in executor.adopt(adopted.values()) if name in adopted}
+        cut = {name: attempts for name, (state, attempts) in restored.items()
+               if state is NodeState.RUNNING and name not in adopted}
+        if cut:  # a dead executor's runs: end what they left behind
+            _clear_leftovers(workspace, dag_id, cut, executor)
+        scheduler.restore({k: v for k, v in restored.items() if k in scheduler.nodes}, adopted)
+        names = list(scheduler.nodes)  # rows of ABs not in this file are left as they are
+        db.execute(delete(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(names)))
+        now = format_timestamp(clock.now(workspace.settings))
+        fresh = [_fresh_row(dag_id, name, scheduler, rows.get(name), adopted.get(name), now) for name in names]
+        if fresh:  # an empty execution file (QCBQS_TYPE IMPLICIT's execQC) has nothing to store
+            db.execute(insert(cascade_nodes), fresh)
+    return adopted
 
 
-def _unsend(scheduler: Scheduler, store: _Store, names: list[str]) -> None:
-    """ABs handed out but never submitted (the executor failed) wait again, their attempts uncounted."""
-    changes: list[tuple[str, dict[str, object]]] = []
-    for name in names:
-        if scheduler.state(name) in HANDED_OUT:
-            changes += [(n, {"state": st.value, "attempts": scheduler.attempts(n)})
-                        for n, st in scheduler.requeue(name, ran=False)]
-    store.write(changes)
+def _fresh_row(dag_id: str, name: str, scheduler: Scheduler, old: Any, adopted: Handle | None,
+               now: str) -> dict[str, object]:
+    """The ``cascade_nodes`` row of an AB as a run starts: its restored state, what the last run said of it, and
+    the batch job it follows (a waiting AB has none)."""
+    state = scheduler.state(name)
+    backend_id = adopted.backend_id if adopted else \
+        old["backend_id"] if old is not None and state is not NodeState.WAITING else None
+    return {"dag_id": dag_id, "ab": name, "state": state.value, "attempts": scheduler.attempts(name), "updated": now,
+            "exit_code": old["exit_code"] if old is not None else None,
+            "wall_s": old["wall_s"] if old is not None else None, "backend_id": backend_id}
 
 
 def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:

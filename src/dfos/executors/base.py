@@ -3,7 +3,9 @@
 Four methods: :meth:`Executor.submit` starts a task, :meth:`Executor.poll`
 returns finished tasks (blocking up to a timeout, so a finished task is seen at
 once), :meth:`Executor.cancel` stops tasks, :meth:`Executor.close` releases the
-backend.  The scheduler never sees a backend's name.
+backend.  The scheduler never sees a backend's name.  Before a cascade resumes,
+:meth:`Executor.end_leftovers` ends what a dead predecessor left running on this
+machine (the local executor's recipes; a batch system's jobs are adopted instead).
 
 A *batch* executor (``batch = True``: Slurm, HTCondor) is handed the whole
 cascade at once, parents first; each task names the parents it must wait for
@@ -18,6 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 __all__ = ["Executor", "Handle", "Outcome", "Task"]
@@ -87,6 +90,12 @@ class Executor(ABC):
     def adopt(self, handles: Iterable[Handle]) -> set[str]:
         """Batch executors: follow jobs submitted by an earlier run; return the names taken over."""
         return set()
+
+    def end_leftovers(self, root: Path, dag_id: str) -> int:
+        """End the recipes of cascade ``dag_id`` of the workspace at ``root`` that a dead executor left running
+        here; return how many were found (0: nothing of it runs any more).  Called while the caller holds
+        the cascade's lock.  Batch executors leave nothing here: their jobs are adopted or run again."""
+        return 0
 
     def close(self) -> None:  # noqa: B027 - a backend with nothing to release need not override it
         """Release the backend."""

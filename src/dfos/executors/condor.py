@@ -28,6 +28,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
 from pathlib import Path
 from typing import ClassVar
 
@@ -38,10 +39,32 @@ from dfos.executors.batch import Pacer, Runner, dfos_arguments, request, run_com
 from dfos.executors.condor_dag import Dag, DagNode, node_name, parse_dag, render_dag, rescued
 from dfos.fsutil import write_text_atomic
 
-__all__ = ["CondorExecutor", "condor_arguments", "parse_node_status"]
+__all__ = ["CondorExecutor", "NodeStatus", "condor_arguments", "parse_node_status"]
 
-#: DAGMan node states (NODE_STATUS_FILE ``NodeStatus``).
-NOT_READY, READY, PRERUN, SUBMITTED, POSTRUN, DONE, ERROR, FUTILE = range(8)
+class NodeStatus(IntEnum):
+    """DAGMan's node states (NODE_STATUS_FILE ``NodeStatus``)."""
+
+    NOT_READY = 0
+    READY = 1
+    PRERUN = 2
+    SUBMITTED = 3
+    POSTRUN = 4
+    DONE = 5
+    ERROR = 6
+    FUTILE = 7
+
+    @classmethod
+    def of(cls, ad: Mapping[str, str]) -> NodeStatus:
+        """A node's state from its ad; NOT_READY when the ad says none this dfos knows."""
+        try:
+            return cls(int(ad.get("NodeStatus", "")))
+        except ValueError:
+            return cls.NOT_READY
+
+
+NOT_READY, READY, PRERUN, SUBMITTED, POSTRUN, DONE, ERROR, FUTILE = NodeStatus
+#: The states of a node whose job has started (or ended).
+_STARTED = frozenset({NodeStatus.SUBMITTED, NodeStatus.POSTRUN, NodeStatus.DONE, NodeStatus.ERROR})
 
 _SUBMITTED_TO = re.compile(r"submitted to cluster (\d+)")
 
@@ -301,40 +324,31 @@ class CondorExecutor(Executor):
             return []
         queued = self._call(["condor_q", *[r.cluster for r in active], "-af", "ClusterId"])
         alive = set(queued.stdout.split()) if queued.returncode == 0 else {r.cluster for r in active}
+        return [outcome for r in active for outcome in self._follow(r, gone=r.cluster not in alive)]
+
+    def _follow(self, r: _Round, gone: bool) -> list[Outcome]:
+        """The nodes of a round that ended since the last look (``gone``: its DAGMan is no more); those seen to
+        start are reported to their callbacks."""
+        status = r.dag_file.with_name(r.dag_file.name + ".status")
+        try:
+            ads = parse_node_status(status.read_text(encoding="utf-8"))
+        except OSError:
+            ads = {}
         ended: list[Outcome] = []
-        for r in active:
-            gone = r.cluster not in alive
-            status = r.dag_file.with_name(r.dag_file.name + ".status")
-            try:
-                ads = parse_node_status(status.read_text(encoding="utf-8"))
-            except OSError:
-                ads = {}
-            for node in sorted(r.open):
-                ab, _ = r.nodes[node]
-                ad = ads.get(node, {})
-                state = int(ad["NodeStatus"]) if ad.get("NodeStatus", "").isdigit() else NOT_READY
-                handle_id = f"{r.cluster}/{node}"
-                if state in (SUBMITTED, POSTRUN, DONE, ERROR) and node not in r.started:
-                    r.started.add(node)
-                    callback = self.callbacks.get(handle_id)
-                    if callback:
-                        callback(Handle(ab, handle_id))
-                outcome = None
-                if state == DONE:
-                    outcome = Outcome(ab, True, 0, 0.0, "", handle_id)
-                elif state == ERROR:
-                    outcome = Outcome(ab, False, None, 0.0, ad.get("StatusDetails") or "DAGMan node failed",
-                                      handle_id)
-                elif state == FUTILE:
-                    outcome = Outcome(ab, False, None, 0.0, "futile: a parent failed", handle_id, never_ran=True)
-                elif gone:  # DAGMan ended (halted, removed) before the node ran, or while it ran
-                    ran = node in r.started
-                    outcome = Outcome(ab, False, None, 0.0, f"DAGMan {r.cluster} ended before this node "
-                                      + ("ended" if ran else "ran"), handle_id, never_ran=not ran, lost=ran)
-                if outcome is not None:
-                    r.open.discard(node)
-                    self.callbacks.pop(handle_id, None)
-                    ended.append(outcome)
+        for node in sorted(r.open):
+            ad = ads.get(node, {})
+            state = NodeStatus.of(ad)
+            handle_id = f"{r.cluster}/{node}"
+            if state in _STARTED and node not in r.started:
+                r.started.add(node)
+                callback = self.callbacks.get(handle_id)
+                if callback:
+                    callback(Handle(r.nodes[node][0], handle_id))
+            outcome = _node_outcome(r, node, ad, state, gone)
+            if outcome is not None:
+                r.open.discard(node)
+                self.callbacks.pop(handle_id, None)
+                ended.append(outcome)
         return ended
 
     def cancel(self, handles: Iterable[Handle]) -> None:
@@ -358,6 +372,22 @@ class CondorExecutor(Executor):
             if (r.open - r.started) <= nodes:
                 r.dag_file.with_name(r.dag_file.name + ".halt").touch()
                 r.halted = True
+
+
+def _node_outcome(r: _Round, node: str, ad: Mapping[str, str], state: NodeStatus, gone: bool) -> Outcome | None:
+    """How a node of a round ended; None while it has not."""
+    ab, handle_id = r.nodes[node][0], f"{r.cluster}/{node}"
+    if state is NodeStatus.DONE:
+        return Outcome(ab, True, 0, 0.0, "", handle_id)
+    if state is NodeStatus.ERROR:
+        return Outcome(ab, False, None, 0.0, ad.get("StatusDetails") or "DAGMan node failed", handle_id)
+    if state is NodeStatus.FUTILE:
+        return Outcome(ab, False, None, 0.0, "futile: a parent failed", handle_id, never_ran=True)
+    if gone:  # DAGMan ended (halted, removed) before the node ran, or while it ran
+        ran = node in r.started
+        message = f"DAGMan {r.cluster} ended before this node " + ("ended" if ran else "ran")
+        return Outcome(ab, False, None, 0.0, message, handle_id, never_ran=not ran, lost=ran)
+    return None
 
 
 def _members(dag_file: Path) -> dict[str, tuple[str, int]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dfos.errors import FormatError
@@ -140,16 +141,76 @@ class _Job:
     vars: list[tuple[str, str]] = field(default_factory=list)
     seen_vars: bool = False
 
+    def node(self, name: str) -> DagNode:
+        return DagNode(name, self.ab, tuple(self.parents), self.retry, self.category, tuple(self.vars))
+
+
+@dataclass
+class _Reading:
+    """A DAG being read back, line by line (one method per keyword)."""
+
+    jobs: dict[str, _Job] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    submit: str = ""
+    maxjobs: list[tuple[str, int]] = field(default_factory=list)
+    status: str | None = None
+    interval: int = 5
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def job(self, words: list[str], line: str) -> None:
+        self.jobs[words[1]] = _Job(ab=words[1])
+        self.order.append(words[1])
+        self.submit = words[2]
+
+    def vars(self, words: list[str], line: str) -> None:
+        job = self.jobs[words[1]]
+        for key, value in _pairs(line):
+            if job.seen_vars:  # a second VARS line: the node's own
+                job.vars.append((key, value))
+            elif key == "ab":
+                job.ab = value
+            else:
+                self.extra[key] = value
+        job.seen_vars = True
+
+    def retry(self, words: list[str], line: str) -> None:
+        self.jobs[words[1]].retry = int(words[2])
+
+    def category(self, words: list[str], line: str) -> None:
+        self.jobs[words[1]].category = words[2]
+
+    def max_jobs(self, words: list[str], line: str) -> None:
+        self.maxjobs.append((words[1], int(words[2])))
+
+    def parent(self, words: list[str], line: str) -> None:
+        split = [w.upper() for w in words].index("CHILD")
+        for child in words[split + 1 :]:
+            self.jobs[child].parents += words[1:split]
+
+    def node_status_file(self, words: list[str], line: str) -> None:
+        self.status = words[1]
+        self.interval = int(words[2]) if len(words) > 2 else self.interval
+
+    def dag(self) -> Dag:
+        nodes = tuple(self.jobs[name].node(name) for name in self.order)
+        return Dag(nodes, self.submit, tuple(self.maxjobs), self.status, tuple(sorted(self.extra.items())),
+                   self.interval)
+
+
+_READERS: dict[str, Callable[[_Reading, list[str], str], None]] = {
+    "JOB": _Reading.job,
+    "VARS": _Reading.vars,
+    "RETRY": _Reading.retry,
+    "CATEGORY": _Reading.category,
+    "MAXJOBS": _Reading.max_jobs,
+    "PARENT": _Reading.parent,
+    "NODE_STATUS_FILE": _Reading.node_status_file,
+}
+
 
 def parse_dag(text: str, source: str = "<dag>") -> Dag:
     """Read back a DAG of the lines :func:`render_dag` writes."""
-    jobs: dict[str, _Job] = {}
-    order: list[str] = []
-    submit = ""
-    maxjobs: list[tuple[str, int]] = []
-    status = None
-    interval = 5
-    extra: dict[str, str] = {}
+    reading = _Reading()
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -157,41 +218,10 @@ def parse_dag(text: str, source: str = "<dag>") -> Dag:
         keyword = line.split()[0].upper()
         try:
             words = line.split(None, 2) if keyword == "VARS" else shlex.split(line, posix=False)
-            if keyword == "JOB":
-                jobs[words[1]] = _Job(ab=words[1])
-                order.append(words[1])
-                submit = words[2]
-            elif keyword == "VARS":
-                job = jobs[words[1]]
-                for key, value in _pairs(line):
-                    if job.seen_vars:  # a second VARS line: the node's own
-                        job.vars.append((key, value))
-                    elif key == "ab":
-                        job.ab = value
-                    else:
-                        extra[key] = value
-                job.seen_vars = True
-            elif keyword == "RETRY":
-                jobs[words[1]].retry = int(words[2])
-            elif keyword == "CATEGORY":
-                jobs[words[1]].category = words[2]
-            elif keyword == "MAXJOBS":
-                maxjobs.append((words[1], int(words[2])))
-            elif keyword == "PARENT":
-                split = [w.upper() for w in words].index("CHILD")
-                for child in words[split + 1 :]:
-                    jobs[child].parents += words[1:split]
-            elif keyword == "NODE_STATUS_FILE":
-                status = words[1]
-                interval = int(words[2]) if len(words) > 2 else interval
-            else:
-                raise ValueError(keyword)
+            _READERS[keyword](reading, words, line)
         except (IndexError, KeyError, ValueError):
             raise FormatError(f"{source}:{number}: not a DAG line dfos writes: {line!r}") from None
-    nodes = tuple(DagNode(name, jobs[name].ab, tuple(jobs[name].parents), jobs[name].retry, jobs[name].category,
-                          tuple(jobs[name].vars))
-                  for name in order)
-    return Dag(nodes, submit, tuple(maxjobs), status, tuple(sorted(extra.items())), interval)
+    return reading.dag()
 
 
 def _pairs(line: str) -> list[tuple[str, str]]:

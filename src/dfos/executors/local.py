@@ -6,6 +6,10 @@ Worker threads are kept and reused (as many as tasks ever ran at once).
 Any other command runs as a subprocess (argument list, its own session so it can
 be cancelled as a group).  A finished task is handed to :meth:`poll` through a
 queue: the runner reacts at once, with no polling interval.
+
+Recipes of a dead executor (``kill -9``) keep running; they carry a run marker in their environment, so
+a resumed cascade finds them in ``/proc`` and ends them before running their ABs again
+(:meth:`LocalExecutor.end_leftovers`).
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import ClassVar
 
 from dfos.executors.base import Executor, Handle, Outcome, Task
 
-__all__ = ["LocalExecutor"]
+__all__ = ["LocalExecutor", "kill_leftover_recipes"]
 
 #: Runs one AB (processAB or processQC) in-process: (task, on_start(pid)) -> (ok, exit code, message).
 ABRunner = Callable[[Task, Callable[[int], None]], tuple[bool, int | None, str]]
@@ -107,3 +112,52 @@ class LocalExecutor(Executor):
             if pid:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGTERM)
+
+    def end_leftovers(self, root: Path, dag_id: str) -> int:
+        return kill_leftover_recipes(root, dag_id)
+
+
+def kill_leftover_recipes(root: Path, dag_id: str) -> int:
+    """Recipes started by an executor that died keep running: end them before running their ABs again.
+
+    A recipe carries ``DFOS_RUN=<dag>/<AB>/<attempt>@<workspace root>`` in its environment. The
+    caller holds the cascade's lock, so every recipe of this workspace's cascade still alive belongs
+    to a dead executor (even one whose RUNNING state was not yet saved) and is ended; another
+    workspace's or cascade's recipes, and a hand-started processAB, are not touched.  Returns how many
+    were found; once it returns, those killed are gone (or a zombie, which writes nothing).
+    """
+    found = _marked_processes(f"DFOS_RUN={dag_id}/".encode(), f"@{root}".encode())
+    killed: list[int] = []
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL) if os.getsid(pid) == pid else os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+    deadline = time.monotonic() + 10.0  # SIGKILL is asynchronous: a dying recipe may still write files
+    while killed and time.monotonic() < deadline:
+        killed = [pid for pid in killed if _alive(pid)]
+        time.sleep(0.01)
+    return len(found)
+
+
+def _marked_processes(prefix: bytes, suffix: bytes) -> list[int]:
+    """The processes whose environment holds a variable starting with ``prefix`` and ending with ``suffix``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(item.startswith(prefix) and item.endswith(suffix) for item in environ):
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (a zombie writes nothing)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

@@ -1,0 +1,173 @@
+"""The cascade's runner: observes (signals, the stop request, the executor), lets the
+:class:`~dfos.cascade.events.Dispatcher` decide, and carries out its instructions.
+
+Every decision is the dispatcher's; this module only does: it writes ``cascade_nodes`` (one
+transaction per turn), submits and cancels through the executor, and waits for tasks to end
+(:meth:`~dfos.executors.base.Executor.poll` blocks until one ends, at most half a second, so an
+ending task is seen at once and a stop request or a signal within half a second).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+
+from dfos.cascade.events import (
+    Cancel,
+    Close,
+    Dispatcher,
+    Ended,
+    Instruction,
+    Interrupt,
+    NodeUpdate,
+    Persist,
+    RunRecord,
+    SendFailed,
+    Sent,
+    Stop,
+    Submit,
+    Turn,
+)
+from dfos.db import ab_runs, cascade_nodes
+from dfos.errors import DfosError
+from dfos.executors.base import Executor, Handle
+
+__all__ = ["NodeStore", "Runner", "interruptible"]
+
+#: Seconds a turn waits for a task to end before it looks at signals and the stop request again.
+POLL_TIMEOUT = 0.5
+
+
+class NodeStore:
+    """The runner's reads and writes of the database: ``cascade_nodes`` updates, ``ab_runs`` records."""
+
+    def __init__(self, engine: Any, dag_id: str, now: Callable[[], str]) -> None:
+        self.connection = engine.connect()
+        self.dag_id = dag_id
+        self.now = now
+        self.statements: dict[tuple[str, ...], Any] = {}
+
+    def write(self, updates: list[NodeUpdate]) -> None:
+        """One transaction: each update sets its columns (and ``updated``) of one AB of the cascade."""
+        if not updates:
+            return
+        groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+        stamp = self.now()
+        for name, values in updates:
+            columns = tuple(sorted(values))
+            groups.setdefault(columns, []).append(
+                {"p_dag": self.dag_id, "p_ab": name, "p_updated": stamp, **{f"p_{c}": v for c, v in values.items()}})
+        with self.connection.begin():
+            for columns, rows in groups.items():
+                self.connection.execute(self._statement(columns), rows)
+
+    def _statement(self, columns: tuple[str, ...]) -> Any:
+        statement = self.statements.get(columns)
+        if statement is None:
+            statement = self.statements[columns] = (
+                update(cascade_nodes)
+                .where(cascade_nodes.c.dag_id == bindparam("p_dag"), cascade_nodes.c.ab == bindparam("p_ab"))
+                .values(updated=bindparam("p_updated"), **{c: bindparam(f"p_{c}") for c in columns})
+            )
+        return statement
+
+    def run_records(self, runs: list[tuple[str, int]]) -> dict[str, RunRecord]:
+        """The run records of these attempts of ABs of the cascade, by AB."""
+        if not runs:
+            return {}
+        wanted = dict(runs)
+        with self.connection.begin():
+            rows = self.connection.execute(
+                select(ab_runs.c.ab, ab_runs.c.attempt, ab_runs.c.status, ab_runs.c.exit_code, ab_runs.c.wall_s)
+                .where(ab_runs.c.dag_id == self.dag_id, ab_runs.c.ab.in_(list(wanted)))).all()
+        return {r.ab: RunRecord(r.status, r.exit_code, r.wall_s) for r in rows if wanted.get(r.ab) == r.attempt}
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+@contextmanager
+def interruptible() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT (terminate, Ctrl-C) while the block runs; the handlers before it are
+    put back after.  Outside the main thread (no signals there) it is never set."""
+    interrupted = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: interrupted.set())
+    try:
+        yield interrupted
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class Runner:
+    """Drives a dispatcher with an executor and a store until the cascade is done, stopped or interrupted."""
+
+    def __init__(self, dispatcher: Dispatcher, executor: Executor, store: NodeStore,
+                 stop_requested: Callable[[], bool],
+                 progress: Callable[[dict[str, int]], None] | None = None) -> None:
+        self.dispatcher = dispatcher
+        self.executor = executor
+        self.store = store
+        self.stop_requested = stop_requested
+        self.progress = progress
+        self.started: list[Handle] = []  # filled by executor threads, handed over on the next turn
+        self.lock = threading.Lock()
+
+    def on_start(self, handle: Handle) -> None:
+        with self.lock:
+            self.started.append(handle)
+
+    def _started(self) -> tuple[Handle, ...]:
+        with self.lock:
+            found, self.started = tuple(self.started), []
+        return found
+
+    def run(self, interrupted: threading.Event) -> dict[str, int]:
+        """Turn after turn; returns the final counts of states."""
+        dispatcher = self.dispatcher
+        while True:
+            if interrupted.is_set():
+                self._carry(dispatcher.handle(Interrupt()))
+                if dispatcher.released:
+                    break
+            if not dispatcher.stopping and self.stop_requested():
+                self._carry(dispatcher.handle(Stop()))
+            self._carry(dispatcher.handle(Turn(self._started())))
+            if self.progress:
+                self.progress(dispatcher.counts())
+            if dispatcher.done:
+                break
+            outcomes = self.executor.poll(timeout=POLL_TIMEOUT)
+            records = self.store.run_records(dispatcher.records_wanted(outcomes))
+            self._carry(dispatcher.handle(Ended(tuple(outcomes), records)))
+        self._carry(dispatcher.handle(Close(self._started())))
+        return dispatcher.counts()
+
+    def _carry(self, instructions: list[Instruction]) -> None:
+        for instruction in instructions:
+            match instruction:
+                case Persist():
+                    self.store.write(list(instruction.updates))
+                case Cancel():
+                    self.executor.cancel(instruction.handles)
+                case Submit():
+                    self._submit(instruction)
+
+    def _submit(self, submit: Submit) -> None:
+        taken: list[Handle] = []
+        try:
+            for task in submit.tasks:
+                taken.append(self.executor.submit(task, self.on_start))
+            taken += self.executor.flush()  # a round ends (DAGMan: one DAG)
+        except DfosError:  # the batch system refuses or cannot be reached
+            self._carry(self.dispatcher.handle(SendFailed(tuple(taken))))
+            raise
+        self._carry(self.dispatcher.handle(Sent(tuple(taken))))
