@@ -1,4 +1,5 @@
-"""Trend plots and health lights: the newest scored point decides; the plot is written in each format."""
+"""dfos.qc.trend (mirror; test_trend.py is taken by steps/trend): health lights, the newest scored point
+decides; the plot is written in each format."""
 
 from __future__ import annotations
 
