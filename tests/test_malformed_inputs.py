@@ -185,10 +185,13 @@ def damaged(rel: str) -> list[tuple[str, Damage]]:
             ("directory", directory(rel)), ("missing", missing(rel))]
 
 
-def corpus() -> list[Case]:
+#: certify as a script runs it: every green AB accepted, no questions.
+CERTIFY = ["certify", "-d", D, "--accept-green", "--user", "t", "--no-interactive"]
+
+
+def _dfo_status_cases() -> list[Case]:
+    """DFO_STATUS: a damaged line is skipped with a warning; a directory or a missing file is refused."""
     cases: list[Case] = []
-    certify = ["certify", "-d", D, "--accept-green", "--user", "t", "--no-interactive"]
-    # DFO_STATUS: a damaged line is skipped with a warning; a directory or a missing file is refused
     for kind, damage in damaged("monitor/DFO_STATUS"):
         tolerable = {0} if kind in ("non-utf8", "truncated", "huge-line", "missing") else set()
         cases += [
@@ -200,7 +203,12 @@ def corpus() -> list[Case]:
             case(f"DFO_STATUS-{kind}-monitor-export", ["monitor", "export", W + "export"], tolerable | {3, 5},
                  damage),
         ]
-    # an AB file: every command that reads it refuses it, naming it; an escape never writes outside
+    return cases
+
+
+def _ab_file_cases() -> list[Case]:
+    """An AB file: every command that reads it refuses it, naming it; an escape never writes outside."""
+    cases: list[Case] = []
     ab = f"AB/{FLAT}"
     ab_damages = [*damaged(ab)[:4],
                   ("prod-path-escape", replaced(ab, "PROD_PATH       $DFS_PRODUCT/FLAT_BLUE/2013-02-12",
@@ -214,7 +222,7 @@ def corpus() -> list[Case]:
             case(f"AB-{kind}-process-qc", ["process-qc", "-a", FLAT], {5}, damage, FLAT),
             case(f"AB-{kind}-explain", ["explain", FLAT], {0, 5}, damage),
             case(f"AB-{kind}-cascade-stat", ["cascade-stat", "--dag-id", DAG], {0, 5}, damage),
-            case(f"AB-{kind}-certify", certify, {3, 5}, damage),
+            case(f"AB-{kind}-certify", CERTIFY, {3, 5}, damage),
             case(f"AB-{kind}-create-job", ["create-job", "-d", D], {3, 5}, damage),
             case(f"AB-{kind}-exec-cascade", ["exec-cascade", "--dag-id", DAG, "--jobs", W + EXEC_AB], {3, 5, 11},
                  damage),
@@ -227,10 +235,15 @@ def corpus() -> list[Case]:
     # create-ab leaves ABs tagged DONE alone, but must say that one cannot be read
     cases += [case(f"AB-{kind}-create-ab", ["create-ab", "-d", D], {0, 3, 5}, damage, warn=True)
               for kind, damage in ab_damages[:4]]
-    # the AB list: steps that need it refuse (StateError names it), create-ab makes it again
+    return cases
+
+
+def _ab_list_cases() -> list[Case]:
+    """The AB list: steps that need it refuse (StateError names it), create-ab makes it again."""
+    cases: list[Case] = []
     for kind, damage in damaged(AB_LIST):
         cases += [
-            case(f"AB_list-{kind}-certify", certify, {3, 5}, damage),
+            case(f"AB_list-{kind}-certify", CERTIFY, {3, 5}, damage),
             case(f"AB_list-{kind}-move", ["move", "-d", D], {3, 5}, damage),
             case(f"AB_list-{kind}-create-job", ["create-job", "-d", D], {3, 5}, damage),
             case(f"AB_list-{kind}-finish", ["finish", "-d", D], {3, 5}, damage),
@@ -240,7 +253,12 @@ def corpus() -> list[Case]:
                  damage, warn=kind != "missing"),
             case(f"AB_list-{kind}-monitor-export", ["monitor", "export", W + "export"], {0, 5}, damage),
         ]
-    # the execAB file: exec-cascade refuses; a cycle or a duplicated line is a format error
+    return cases
+
+
+def _exec_ab_cases() -> list[Case]:
+    """The execAB file: exec-cascade refuses; a cycle or a duplicated line is a format error."""
+    cases: list[Case] = []
     first = f"{BIAS} || processAB || -a {BIAS} || NONE\n"
     exec_damages = [*damaged(EXEC_AB)[:4],
                     ("duplicated-line", appended(EXEC_AB, first)),
@@ -254,13 +272,23 @@ def corpus() -> list[Case]:
             case(f"execAB-{kind}-watch-queue", ["watch-queue", "--dag-id", DAG, "--once"], {0, 3, 5}, damage),
             case(f"execAB-{kind}-stop-cascade", ["stop-cascade", "--dag-id", DAG], {0, 3, 5}, damage),
         ]
-    # job files
+    return cases
+
+
+def _job_file_cases() -> list[Case]:
+    """Job files."""
+    cases: list[Case] = []
     for kind, damage in damaged("jobs/JOBS_NIGHT")[:4]:
         cases += [
             case(f"JOBS_NIGHT-{kind}-create-job", ["create-job", "-d", D], {3, 5}, damage),
             case(f"JOBS_NIGHT-{kind}-monitor-export", ["monitor", "export", W + "export"], {0, 5}, damage),
         ]
-    # decisions files
+    return cases
+
+
+def _decisions_cases() -> list[Case]:
+    """Decisions files."""
+    cases: list[Case] = []
     certify_file = ["certify", "-d", D, "--decisions", W + DECISIONS, "--user", "t", "--no-interactive"]
     for kind, damage in [("non-utf8", both(decisions(GOOD_DECISIONS), non_utf8(DECISIONS))),
                          ("truncated", decisions(f"{FLAT} acc")),
@@ -273,7 +301,12 @@ def corpus() -> list[Case]:
         cases.append(case(f"decisions-{kind}-certify", certify_file, {2, 5}, damage))
     cases.append(case("decisions-contradicting-certify", certify_file, {0, 5},
                       decisions(f"{FLAT} accept fine\n{FLAT} reject no, bad\n"), warn=True))
-    # header files: an unreadable header is skipped with a warning; an escaping ARCFILE is refused
+    return cases
+
+
+def _header_cases() -> list[Case]:
+    """Header files: an unreadable header is skipped with a warning; an escaping ARCFILE is refused."""
+    cases: list[Case] = []
     rules_file = "/usr/share/cpl-plugins/uves-6.1.8/gasgano/config/uves.oca"
     hdr_damages = [*damaged(HDR)[:4],
                    ("arcfile-escape", replaced(HDR, f"'UVES.{D}T18:05:00.500.fits'", "'../../../outside/pwn'")),
@@ -292,7 +325,12 @@ def corpus() -> list[Case]:
         ]
     cases.append(case("hdr-non-utf8-oca-organise", ["oca", "organise", "--rules", rules_file, W + HDR], {0},
                       non_utf8(HDR), warn=True))
-    # dfos.toml: every command refuses a configuration it cannot read (exit 4)
+    return cases
+
+
+def _toml_cases() -> list[Case]:
+    """Dfos.toml: every command refuses a configuration it cannot read (exit 4)."""
+    cases: list[Case] = []
     toml_damages = [("non-utf8", non_utf8("dfos.toml")),
                     ("truncated", replaced("dfos.toml", 'INSTRUMENT = "UVES"', 'INSTRUMENT = "UV')),
                     ("huge-line", huge_line("dfos.toml")), ("directory", directory("dfos.toml")),
@@ -303,7 +341,12 @@ def corpus() -> list[Case]:
         cases += [case(f"toml-{kind}-{argv[0]}", argv, codes, damage)
                   for argv in (["status"], ["env"], ["config", "show"], ["create-ab", "-d", D], ["auto-daily"],
                                ["cron", "install"], ["health"], ["instruments"])]
-    # rule files named in the configuration
+    return cases
+
+
+def _rules_cases() -> list[Case]:
+    """Rule files named in the configuration."""
+    cases: list[Case] = []
     for kind, data in [("non-utf8", b'if X == "\xe9" then { Y = 1; }\n'), ("directory", None),
                        ("deep", b"if " + b"(" * 100_000 + b"X == 1"), ("huge-line", b"x" * 5_000_000),
                        ("garbage", bytes(range(256)))]:
@@ -315,15 +358,25 @@ def corpus() -> list[Case]:
                       replaced("dfos.toml", '# OCA_RULES = ""', 'OCA_RULES = "config/none.oca"')))
     cases.append(case("rules-non-utf8-oca-check", ["oca", "check", W + "config/bad.oca"], {2},
                       written("config/bad.oca", b"// r\xe8gle\n")))
-    # the database
+    return cases
+
+
+def _database_cases() -> list[Case]:
+    """The database."""
+    cases: list[Case] = []
     for kind, damage in [("garbage", garbage_database), ("directory", database_directory),
                          ("truncated", truncated_database)]:
         cases += [case(f"db-{kind}-{argv[0]}", argv, {3, 5, 6}, damage)
-                  for argv in (certify, ["qc1", "-d", D], ["health"], ["cascade-stat", "--dag-id", DAG],
+                  for argv in (CERTIFY, ["qc1", "-d", D], ["health"], ["cascade-stat", "--dag-id", DAG],
                                ["score", "-d", D], ["trend", "--param", "QC BIAS LEVEL"], ["process-qc", "-a", FLAT],
                                ["move", "-d", D])]
         cases.append(case(f"db-{kind}-status", ["status"], {0, 3, 6}, damage))  # status needs no database
-    # bad arguments
+    return cases
+
+
+def _argument_cases() -> list[Case]:
+    """Bad arguments."""
+    cases: list[Case] = []
     for name, value in [("unknown", "NOPE.ab"), ("newline", "a\nb.ab"), ("5MB", BIG), ("escape", "../../dfos.toml")]:
         cases += [
             case(f"arg-{name}-process-ab", ["process-ab", "-a", value], {2}),
@@ -365,6 +418,13 @@ def corpus() -> list[Case]:
         case("arg-download-parallel", ["download", "-d", D, "--parallel", "0"], {2}),
     ]
     return cases
+
+
+def corpus() -> list[Case]:
+    """Every case, section by section (one input each, and the commands that read it)."""
+    sections = (_dfo_status_cases, _ab_file_cases, _ab_list_cases, _exec_ab_cases, _job_file_cases, _decisions_cases,
+                _header_cases, _toml_cases, _rules_cases, _database_cases, _argument_cases)
+    return [one for section in sections for one in section()]
 
 
 CASES = corpus()

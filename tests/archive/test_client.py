@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -16,6 +15,7 @@ import uvicorn
 from dfos.archive.client import HttpArchiveClient, LocalArchiveClient, TransferError, download
 from dfos.archive.server import ArchiveFaults, create_archive_app
 from dfos.workspace import Workspace
+from waiting import wait_until
 
 NIGHT = date(2013, 2, 12)
 
@@ -32,9 +32,7 @@ class Server:
 
     def __enter__(self) -> str:
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: self.server.started, timeout=20, interval=0.02, what="the archive server to start")
         return f"http://127.0.0.1:{self.port}"
 
     def __exit__(self, *_: object) -> None:

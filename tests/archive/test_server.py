@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,6 +19,7 @@ import pytest
 import uvicorn
 
 from dfos.archive.server import ArchiveFaults, create_archive_app
+from waiting import wait_until
 
 NIGHT = "2013-02-12"
 FRAME = "UVES.2013-02-12T20:00:00.000.fits"
@@ -39,9 +39,7 @@ class Server:
 
     def __enter__(self) -> str:
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: self.server.started, timeout=20, interval=0.02, what="the archive server to start")
         return f"http://127.0.0.1:{self.port}"
 
     def __exit__(self, *_: object) -> None:
@@ -110,10 +108,9 @@ def test_a_big_files_checksum_holds_up_no_other_request_and_is_computed_once(arc
     lister = threading.Thread(target=lambda: listings.append(get_json(f"{served}/files?date={NIGHT}&checksums=1",
                                                                       timeout=600)))
     lister.start()
-    deadline = time.monotonic() + 300  # a hang guard only
-    while get_json(f"{served}/stats")["checksums_running"] == 0:  # answered while a checksum is computed
-        assert lister.is_alive() and time.monotonic() < deadline, "the big file's checksum was never seen running"
-        time.sleep(0.005)
+    wait_until(lambda: get_json(f"{served}/stats")["checksums_running"] or not lister.is_alive(), timeout=300,
+               interval=0.005, what="the big file's checksum to be seen running")  # answered meanwhile
+    assert lister.is_alive(), "the big file's checksum was never seen running"
     assert get_json(f"{served}/dates") == [NIGHT]  # other requests are answered meanwhile
     assert {e["name"] for e in get_json(f"{served}/files?date={NIGHT}")} >= {big.name, FRAME}
     assert get(f"{served}/RETRIEVE?file_id={FRAME}")[0] == 200

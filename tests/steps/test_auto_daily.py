@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from dfos.cli.main import main
 from dfos.steps.auto_daily import auto_daily, request_file
 from dfos.steps.demo_data import generate_night
 from dfos.workspace import Workspace, open_workspace
+from waiting import wait_until
 
 NOW = {"DFOS_NOW": "2013-02-13T14:00:00"}
 
@@ -77,7 +77,9 @@ def test_two_runs_at_once_twenty_times(template: Path, tmp_path: Path) -> None:
 def test_a_killed_run_leaves_a_lock_the_next_one_takes_over(template: Path) -> None:
     child = _start(template)
     _go(child)
-    time.sleep(0.3)  # inside its run, holding the lock
+    holder = template / "monitor" / "AUTO_DAILY" / ".lock.pid"
+    wait_until(lambda: holder.is_file() and holder.read_text().strip() == str(child.pid),
+               what="the child to hold the auto-daily lock (its pid in .lock.pid)")
     child.kill()
     _finish(child)
     assert (template / "monitor" / "AUTO_DAILY" / ".lock").exists()

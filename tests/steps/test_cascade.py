@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from dfos.steps.headers import extract_headers
 from dfos.steps.process_ab import load_ab
 from dfos.workspace import Workspace, open_workspace
 from nights import BIAS, DAG, DARK, FLAT, NIGHT, ORDERPOS, RED_BIAS
+from waiting import wait_until
 
 pytestmark = pytest.mark.esorex
 
@@ -104,6 +106,10 @@ def _any_running(ws: Workspace) -> bool:
         return db.execute(select(cascade_nodes.c.ab).where(cascade_nodes.c.state == "running")).first() is not None
 
 
+def _in_flight_or_ended(ws: Workspace, proc: subprocess.Popen[bytes]) -> bool:
+    return _any_running(ws) or proc.poll() is not None
+
+
 def test_sigkill_at_random_points_then_resume(queued: Workspace, tmp_path: Path) -> None:
     rng = random.Random(20130212)
     template = tmp_path / "template"
@@ -116,10 +122,9 @@ def test_sigkill_at_random_points_then_resume(queued: Workspace, tmp_path: Path)
         argv = [sys.executable, "-m", "dfos.cli.main", "--root", str(root), "exec-cascade", "--dag-id", DAG,
                 "--jobs", str(ws.job_dir / f"execAB_{DAG}"), "--slots", "2"]
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started = time.monotonic()
-        while not _any_running(ws) and proc.poll() is None and time.monotonic() - started < 30:
-            time.sleep(0.01)  # wait until the executor has ABs in flight ...
-        time.sleep(rng.uniform(0.0, 0.3))  # ... then kill it at a random point of the cascade
+        wait_until(partial(_in_flight_or_ended, ws, proc), timeout=30, interval=0.01,
+                   what="the executor to have ABs in flight")
+        time.sleep(rng.uniform(0.0, 0.3))  # then kill it at a random point of the cascade: the case tested
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         cut_short += any(state in ("running", "waiting") for state in _states(ws))

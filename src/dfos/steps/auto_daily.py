@@ -26,6 +26,7 @@ from dfos import clock
 from dfos.dates import dfo_date, format_timestamp, parse_date
 from dfos.errors import DfosError, ExitCode, InvalidDate
 from dfos.fsutil import exclusive_lock, write_text_atomic
+from dfos.keys import BatchId, Mode
 from dfos.naming import RawName
 from dfos.status.flags import StatusFlag
 from dfos.status.machine import flags_by_key
@@ -180,23 +181,23 @@ def _run(workspace: Workspace, dates: list[date] | None, say: Callable[[str], No
         flag = _raw_flag(workspace, day, len(intake.problems))
         note(f"{key}: {len(intake.frames)} frames ({intake.written} new headers)" + (f", {flag}" if flag else ""))
         try:
-            created = create_abs(workspace, day, "CALIB")
+            created = create_abs(workspace, day, Mode.CALIB)
         except DfosError as exc:
             note(f"{key}: createAB: {exc.message}")
             continue
         note(f"{key}: createAB: {len(created.abs)} ABs ({len(created.written)} new or changed)")
         try:
-            files = create_job(workspace, day, "CALIB", auto=True)
+            files = create_job(workspace, day, Mode.CALIB, auto=True)
         except DfosError as exc:
             note(f"{key}: createJob: {exc.message}")
             continue
         needed = sorted({Path(workspace.expand(r.ref)).name for ab in created.abs
                          if ab.name in files.abs for r in ab.rawfiles})
         fetch_many(workspace, day, needed)
-        dag = f"CALIB_{key}"
+        dag = BatchId.of(Mode.CALIB, day).render()
         cascade = exec_cascade(workspace, dag, workspace.job_dir / f"execAB_{dag}")
         note(f"{key}: cascade: " + ", ".join(f"{v} {k}" for k, v in cascade.counts.items() if v))
-        exec_cascade(workspace, f"QC_{dag}", workspace.job_dir / f"execQC_{dag}")
+        exec_cascade(workspace, BatchId.of(Mode.CALIB, day, qc=True).render(), workspace.job_dir / f"execQC_{dag}")
         workspace.status_log.append(StatusFlag.CAL_QC.value, key, clock.now(settings))
         result.dates.append(key)
     if todo:

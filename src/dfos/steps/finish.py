@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from astropy.io import fits
 
@@ -32,7 +32,9 @@ from dfos.db import engine_for_url
 from dfos.errors import FormatError, StateError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.headers.io import read_hdr_file, write_hdr
+from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.naming import RawName, safe_name
+from dfos.status.flags import StatusFlag
 from dfos.status.machine import flags_by_key
 from dfos.steps.certify import ACCEPT, read_ab_file, read_evidence
 from dfos.steps.fetch import archive_client
@@ -55,10 +57,11 @@ def _flags(workspace: Workspace, day: date) -> list[str]:
     return flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
 
 
-def check_moved(workspace: Workspace, mode: str, day: date) -> None:
+def check_moved(workspace: Workspace, mode: Mode | str, day: date) -> None:
     """Refuse (naming the file) unless the move of MODE DATE finished and left everything where it said."""
+    mode = Mode.parse(mode)
     key = day.isoformat()
-    plan = workspace.cal_dir / key / f".move_{mode}.json"
+    plan = workspace.cal_dir / key / f".move_{mode.value}.json"
     if plan.exists() or plan.is_symlink():
         raise StateError(f"{plan} is still there: the move of {mode} {key} did not finish; "
                          f"run 'dfos move -m {mode} -d {key}' again")
@@ -78,7 +81,7 @@ def check_moved(workspace: Workspace, mode: str, day: date) -> None:
                                  "restore it (it is in the archive once ingested) before closing the date")
 
 
-def check_ingested(workspace: Workspace, mode: str, day: date) -> dict[str, tuple[str, int]]:
+def check_ingested(workspace: Workspace, mode: Mode | str, day: date) -> dict[str, tuple[str, int]]:
     """The ingest list of MODE DATE (name -> (sha256, size); empty: not ingested), refused (naming the
     list) unless each line matches the archive catalog."""
     listing = ingest_list(workspace, mode, day)
@@ -102,25 +105,25 @@ def check_ingested(workspace: Workspace, mode: str, day: date) -> dict[str, tupl
     return entries
 
 
-def finish(workspace: Workspace, day: date) -> FinishResult:
-    """Run finishNight for a date; see the module docstring."""
+def _check_closable(workspace: Workspace, day: date, flags: list[str]) -> None:
+    """Refuse a date finished already, not moved yet, or whose move or ingestion did not hold."""
     key = day.isoformat()
-    flags = _flags(workspace, day)
-    if "finished" in flags:
+    if StatusFlag.FINISHED.value in flags:
         raise StateError(f"{key} is finished already")
-    if not any(f in flags for f in ("cal_Updated", "sci_Updated")):
+    moved = [mode for mode in Mode if mode_flag(mode, Stage.UPDATED) in flags]
+    if not moved:
         raise StateError(f"{key} is not moved yet: finish comes after 'dfos move' (no cal_Updated in DFO_STATUS)")
-    for mode, prefix in (("CALIB", "cal"), ("SCIENCE", "sci")):
-        if f"{prefix}_Updated" in flags:
-            check_moved(workspace, mode, day)
-            check_ingested(workspace, mode, day)
-    warnings = []
-    if "cal_Updated" in flags and not ingest_list(workspace, "CALIB", day).is_file():
-        warnings.append(f"ingestion of CALIB {key} is still open (see JOBS_INGEST)")
+    for mode in moved:
+        check_moved(workspace, mode, day)
+        check_ingested(workspace, mode, day)
+
+
+def _delete_raw(workspace: Workspace, day: date, warnings: list[str]) -> tuple[int, int]:
+    """Delete the date's raw FITS the archive holds (same name and size); (deleted, kept)."""
     client = archive_client(workspace)
     listed: dict[date, dict[str, int]] = {}
     deleted = kept = 0
-    raw = workspace.raw_dir / key
+    raw = workspace.raw_dir / day.isoformat()
     for frame in sorted(raw.glob("*.fits")) if raw.is_dir() else []:
         try:
             night = dfo_date(RawName.parse(frame.name).moment)  # archive nights: the plain 12:00 UT rule
@@ -134,7 +137,13 @@ def finish(workspace: Workspace, day: date) -> FinishResult:
         else:
             kept += 1
             warnings.append(f"{frame.name} is not in the archive: kept")
-    for work in workspace.work_root.glob(f"*CALIB_{key}*") if workspace.work_root.is_dir() else []:
+    return deleted, kept
+
+
+def _clear_products(workspace: Workspace, key: str, warnings: list[str]) -> None:
+    """Remove the cascades' working directories; move leftover products to the logs, remove their folders."""
+    work_dirs = f"*{BatchId.of(Mode.CALIB, key).render()}*"
+    for work in workspace.work_root.glob(work_dirs) if workspace.work_root.is_dir() else []:
         shutil.rmtree(work, ignore_errors=True)
     product_root = workspace.path("DFS_PRODUCT")
     leftover = workspace.path("DFO_LOG_DIR") / key / "leftover"
@@ -145,14 +154,31 @@ def finish(workspace: Workspace, day: date) -> FinishResult:
         if files:
             warnings.append(f"{len(files)} leftover product(s) of {folder} moved to {leftover}")
         folder.rmdir()
-    workspace.status_log.trim(workspace.settings.STATUS_KEEP_LINES)
-    now = clock.now(workspace.settings)
+
+
+def _add_to_history(workspace: Workspace, key: str, now: datetime) -> None:
+    """``<DATE> finished <time>`` in $DFO_MON_DIR/HISTORY, once per date."""
     history = workspace.mon_dir / "HISTORY"
     with exclusive_lock(history.with_name(".HISTORY.lock")):
         old = history.read_text(encoding="utf-8") if history.is_file() else ""
         if not any(line.split()[:1] == [key] for line in old.splitlines()):
             write_text_atomic(history, old + f"{key} finished {format_timestamp(now)}\n")
-    workspace.status_log.append("finished", key, now)
+
+
+def finish(workspace: Workspace, day: date) -> FinishResult:
+    """Run finishNight for a date; see the module docstring."""
+    key = day.isoformat()
+    flags = _flags(workspace, day)
+    _check_closable(workspace, day, flags)
+    warnings: list[str] = []
+    if mode_flag(Mode.CALIB, Stage.UPDATED) in flags and not ingest_list(workspace, Mode.CALIB, day).is_file():
+        warnings.append(f"ingestion of CALIB {key} is still open (see JOBS_INGEST)")
+    deleted, kept = _delete_raw(workspace, day, warnings)
+    _clear_products(workspace, key, warnings)
+    workspace.status_log.trim(workspace.settings.STATUS_KEEP_LINES)
+    now = clock.now(workspace.settings)
+    _add_to_history(workspace, key, now)
+    workspace.status_log.append(StatusFlag.FINISHED.value, key, now)
     return FinishResult(tuple(warnings), deleted, kept)
 
 
@@ -160,11 +186,11 @@ def remove(workspace: Workspace, day: date) -> None:
     """Append ``removed``: the date leaves the monitor (only a finished date)."""
     key = day.isoformat()
     flags = _flags(workspace, day)
-    if "finished" not in flags:
+    if StatusFlag.FINISHED.value not in flags:
         raise StateError(f"{key} is not finished: run 'dfos finish -d {key}' first")
-    if "removed" in flags:
+    if StatusFlag.REMOVED.value in flags:
         raise StateError(f"{key} is removed already")
-    workspace.status_log.append("removed", key, clock.now(workspace.settings))
+    workspace.status_log.append(StatusFlag.REMOVED.value, key, clock.now(workspace.settings))
 
 
 @dataclass(frozen=True)
@@ -178,15 +204,16 @@ def cleanup(workspace: Workspace, day: date, force: bool = False) -> CleanupResu
     """Replace ingested FITS files of ``$DFO_CAL_DIR/<DATE>`` by their headers; see the module docstring."""
     key = day.isoformat()
     flags = _flags(workspace, day)
-    if "finished" not in flags and not force:
+    if StatusFlag.FINISHED.value not in flags and not force:
         raise StateError(f"{key} is not finished: cleanup comes after 'dfos finish -d {key}' (or use --force)")
-    if not {"cal_Updated", "finished"} & set(flags):  # finish needs it (and may trim it from DFO_STATUS)
+    # finish needs cal_Updated (and may trim it from DFO_STATUS)
+    if not {mode_flag(Mode.CALIB, Stage.UPDATED), StatusFlag.FINISHED.value} & set(flags):
         raise StateError(f"{key} is not moved yet ('cal_Updated' is not in DFO_STATUS): nothing certified to clean up")
-    check_moved(workspace, "CALIB", day)
-    for name in check_ingested(workspace, "CALIB", day):
+    check_moved(workspace, Mode.CALIB, day)
+    for name in check_ingested(workspace, Mode.CALIB, day):
         local = workspace.cal_dir / key / name
         if not (local.is_file() or local.with_suffix(".hdr").is_file()):
-            raise StateError(f"{local} is missing: {ingest_list(workspace, 'CALIB', day)} lists it as ingested; "
+            raise StateError(f"{local} is missing: {ingest_list(workspace, Mode.CALIB, day)} lists it as ingested; "
                              "restore it from the archive")
     archive = WorkspaceArchive(workspace)
     replaced, kept = [], []

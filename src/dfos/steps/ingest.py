@@ -26,6 +26,7 @@ from dfos.dates import format_timestamp
 from dfos.db import archive_catalog, engine_for_url
 from dfos.errors import StateError, WorkspaceError
 from dfos.fsutil import atomic_path, write_text_atomic
+from dfos.keys import BatchId, KeyLike, Mode, Stage, mode_flag
 from dfos.naming import CalibName
 from dfos.status.machine import flags_by_key
 from dfos.steps.move import append_job_line
@@ -109,20 +110,21 @@ class IngestResult:
     listing: Path
 
 
-def ingest_list(workspace: Workspace, mode: str, day: date) -> Path:
-    return workspace.lst_dir / f"list_ingest_{mode}_{day.isoformat()}.txt"
+def ingest_list(workspace: Workspace, mode: Mode | str, key: KeyLike) -> Path:
+    """``$DFO_LST_DIR/list_ingest_<MODE>_<KEY>.txt``: what an ingest put into the archive, with checksums."""
+    return workspace.lst_dir / f"list_ingest_{BatchId.of(mode, key).render()}.txt"
 
 
-def ingest(workspace: Workspace, mode: str, day: date, ingestor: Ingestor | None = None) -> IngestResult:
+def ingest(workspace: Workspace, mode: Mode | str, day: date, ingestor: Ingestor | None = None) -> IngestResult:
     """Ingest the certified products of a date; see the module docstring."""
-    mode = mode.upper()
+    mode = Mode.parse(mode)
     key = day.isoformat()
-    prefix = "cal" if mode == "CALIB" else "sci"
+    updated = mode_flag(mode, Stage.UPDATED)
     listing = ingest_list(workspace, mode, day)
     if listing.is_file():
         raise StateError(f"{mode} {key} is already ingested ({listing}): refused to ingest it twice")
-    if f"{prefix}_Updated" not in flags_by_key(workspace.status_log.read()).get(key, []):
-        raise StateError(f"{mode} {key} is not moved yet ('{prefix}_Updated' is not in DFO_STATUS): "
+    if updated not in flags_by_key(workspace.status_log.read()).get(key, []):
+        raise StateError(f"{mode} {key} is not moved yet ('{updated}' is not in DFO_STATUS): "
                         f"run 'dfos move -m {mode} -d {key}' first")
     archive = ingestor or WorkspaceArchive(workspace)
     from astropy.io import fits
@@ -132,7 +134,7 @@ def ingest(workspace: Workspace, mode: str, day: date, ingestor: Ingestor | None
     for path in sorted((workspace.cal_dir / key).glob("*.fits")):
         CalibName.parse(path.name, workspace.settings.MCAL_NAME_PATTERN)  # only certified products go in
         header = fits.getheader(path)
-        entry = archive.ingest(path, day, mode, str(header.get("HIERARCH ESO PRO REC1 RAW1 NAME", "")),
+        entry = archive.ingest(path, day, mode.value, str(header.get("HIERARCH ESO PRO REC1 RAW1 NAME", "")),
                                str(header.get("HIERARCH ESO PRO CATG", "")))
         names.append(path.name)
         lines.append(f"{path.name} {entry.sha256} {entry.size}")

@@ -35,6 +35,7 @@ from dfos.db import engine_for_url
 from dfos.errors import StateError, UnsafeName
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.headers.io import write_hdr
+from dfos.keys import Mode, Stage, mode_flag
 from dfos.naming import CalibName, confined, safe_name
 from dfos.status.machine import flags_by_key
 from dfos.steps.certify import ACCEPT, REJECT, certification_rows, read_evidence
@@ -97,7 +98,7 @@ def _checked_plan(workspace: Workspace, plan_file: Path, plan: MovePlan, key: st
     return plan
 
 
-def _plan(workspace: Workspace, mode: str, day: date, abs_: list[AB], decided: dict[str, str]) -> list[Planned]:
+def _plan(workspace: Workspace, mode: Mode, day: date, abs_: list[AB], decided: dict[str, str]) -> list[Planned]:
     key = day.isoformat()
     plugin = workspace.instrument
     code = plugin.mcal_code or plugin.file_prefix[:2].upper()
@@ -158,67 +159,102 @@ def _update_ab(workspace: Workspace, ab: AB, renamed: dict[str, str], day: date)
                    prod_path=cal_ref if moved_products else ab.prod_path)
 
 
-def move(workspace: Workspace, mode: str, day: date) -> MoveResult:
-    """Run move for a date; see the module docstring."""
-    mode = mode.upper()
-    key = day.isoformat()
-    prefix = "cal" if mode == "CALIB" else "sci"
-    flags = flags_by_key(workspace.status_log.read()).get(key, [])
-    plan_file = workspace.cal_dir / key / f".move_{mode}.json"
-    if f"{prefix}_Updated" in flags and not plan_file.exists():
-        return MoveResult((), (), 0, already_done=True)
-    if f"{prefix}_Certif" not in flags:
-        raise StateError(f"{mode} {key} is not certified yet ('{prefix}_Certif' is not in DFO_STATUS): "
-                        f"run 'dfos certify -m {mode} -d {key}' first")
+def _decisions(workspace: Workspace, mode: Mode, day: date) -> tuple[list[str], list[AB], dict[str, str]]:
+    """The names and ABs of the date to move (refused while one has no decision) and each one's decision."""
     evidence = read_evidence(workspace, mode, day)
     rows = certification_rows(workspace, mode, day, evidence)
     with engine_for_url(workspace.db_url).begin() as db:
         decided = {name: decision for name, (decision, _) in latest_decisions(db, [r.ab for r in rows]).items()}
     undecided = [r.ab for r in rows if decided.get(r.ab) not in (ACCEPT, REJECT)]
     if undecided:
-        raise StateError(f"{len(undecided)} AB(s) of {key} have no decision (e.g. {undecided[0]}): certify them first")
-    log_dir = workspace.path("DFO_LOG_DIR") / key
-    abs_ = [evidence.abs[r.ab] for r in rows]
+        raise StateError(f"{len(undecided)} AB(s) of {day.isoformat()} have no decision (e.g. {undecided[0]}): "
+                         "certify them first")
+    names = [r.ab for r in rows]
+    return names, [evidence.abs[name] for name in names], decided
+
+
+def _the_plan(workspace: Workspace, mode: Mode, day: date, abs_: list[AB], decided: dict[str, str],
+              plan_file: Path) -> MovePlan:
+    """An interrupted move's plan (checked), else a new one, written before anything moves."""
     plan = read_plan(plan_file)
-    if plan is None:
-        _expected(workspace, abs_)
-        plan = _plan(workspace, mode, day, abs_, decided)
-        write_plan(plan_file, plan)
-    else:
-        plan = _checked_plan(workspace, plan_file, plan, key)
-    moved = carry_out(plan)
-    renamed = {entry.source: entry.target for entry in plan}
+    if plan is not None:
+        return _checked_plan(workspace, plan_file, plan, day.isoformat())
+    _expected(workspace, abs_)
+    plan = _plan(workspace, mode, day, abs_, decided)
+    write_plan(plan_file, plan)
+    return plan
+
+
+def _enter_memory(workspace: Workspace, plan: MovePlan, abs_: list[AB], key: str) -> list[str]:
+    """The masters' headers into the MCAL memory, the VCAL entries they replace out; the masters' names."""
     masters = []
     for entry in plan:
         target = Path(entry.target)
         if target.parent == workspace.cal_dir / key:
             masters.append(target.name)
             write_hdr(workspace.mcal_dir / key / f"{target.stem}.hdr", fits.getheader(target))
-    for ab in abs_:  # the memory now holds the masters: the virtual entries they replace go
+    for ab in abs_:
         for vcal in sorted((workspace.vcal_dir / ab.date).glob(f"{ab.prod_root}_*.hdr")):
             vcal.unlink()
+    return masters
+
+
+def _problems(workspace: Workspace, ab: AB, decided: dict[str, str]) -> list[str]:
+    """What an accepted AB, updated, names but cannot be found: products, and inputs that do not resolve
+    (a virtual input of a rejected AB is flagged for reassociation already)."""
+    problems = [f"{ab.name}: product {p.name} is missing" for p in ab.products
+                if not (workspace.expand(ab.prod_path) / p.name).is_file()]
+    problems += [f"{ab.name}: input {c.sof_path} does not resolve" for c in ab.mcalib
+                 if not workspace.expand(c.sof_path).is_file() and not workspace.expand(c.ref).is_file()
+                 and not (c.virtual and decided.get(c.producer or "") == REJECT)]
+    return problems
+
+
+def _update_abs(workspace: Workspace, abs_: list[AB], decided: dict[str, str], renamed: dict[str, str],
+                day: date) -> list[str]:
+    """updateAB: each AB (updated when accepted) and its SOF into the date's log directory, out of the AB
+    directory; the problems found."""
+    log_dir = workspace.path("DFO_LOG_DIR") / day.isoformat()
     problems = []
     for ab in abs_:
-        updated = _update_ab(workspace, ab, renamed, day) if decided[ab.name] == ACCEPT else ab
+        accepted = decided[ab.name] == ACCEPT
+        updated = _update_ab(workspace, ab, renamed, day) if accepted else ab
         write_text_atomic(log_dir / ab.name, render(updated))
         write_text_atomic(log_dir / f"{ab.name.removesuffix('.ab')}.sof",
                           "".join(f"{workspace.expand(p)} {tag}\n" for p, tag in updated.sof))
         (workspace.ab_dir / ab.name).unlink(missing_ok=True)  # its updated copy is in place
-        if decided[ab.name] == ACCEPT:
-            problems += [f"{ab.name}: product {p.name} is missing" for p in updated.products
-                         if not (workspace.expand(updated.prod_path) / p.name).is_file()]
-            problems += [f"{ab.name}: input {c.sof_path} does not resolve" for c in updated.mcalib
-                         if not workspace.expand(c.sof_path).is_file() and not workspace.expand(c.ref).is_file()
-                         and not (c.virtual and decided.get(c.producer or "") == REJECT)]  # flagged already
+        if accepted:
+            problems += _problems(workspace, updated, decided)
         if not (log_dir / ab.log_name).is_file():
             problems.append(f"{ab.name}: no log {ab.log_name}")
+    return problems
+
+
+def move(workspace: Workspace, mode: Mode | str, day: date) -> MoveResult:
+    """Run move for a date; see the module docstring."""
+    mode = Mode.parse(mode)
+    key = day.isoformat()
+    updated_flag = mode_flag(mode, Stage.UPDATED)
+    flags = flags_by_key(workspace.status_log.read()).get(key, [])
+    plan_file = workspace.cal_dir / key / f".move_{mode.value}.json"
+    if updated_flag in flags and not plan_file.exists():
+        return MoveResult((), (), 0, already_done=True)
+    certif_flag = mode_flag(mode, Stage.CERTIF)
+    if certif_flag not in flags:
+        raise StateError(f"{mode} {key} is not certified yet ('{certif_flag}' is not in DFO_STATUS): "
+                        f"run 'dfos certify -m {mode} -d {key}' first")
+    names, abs_, decided = _decisions(workspace, mode, day)
+    plan = _the_plan(workspace, mode, day, abs_, decided, plan_file)
+    moved = carry_out(plan)
+    masters = _enter_memory(workspace, plan, abs_, key)
+    problems = _update_abs(workspace, abs_, decided, {entry.source: entry.target for entry in plan}, day)
     if problems:
         raise StateError(f"updateAB found {len(problems)} problem(s), e.g. {problems[0]}; run 'dfos move' again "
                         "after fixing them")
-    if f"{prefix}_Updated" not in flags:
-        workspace.status_log.append(f"{prefix}_Updated", key, clock.now(workspace.settings))
+    if updated_flag not in flags:
+        workspace.status_log.append(updated_flag, key, clock.now(workspace.settings))
     dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
     append_job_line(workspace, "JOBS_INGEST",
                     f"{dfos} --root {shlex.quote(str(workspace.root))} ingest -m {mode} -d {key}")
     plan_file.unlink()
-    return MoveResult(tuple(masters), tuple(r.ab for r in rows if decided.get(r.ab) == REJECT), moved, False)
+    return MoveResult(tuple(masters), tuple(name for name in names if decided.get(name) == REJECT), moved, False)

@@ -8,19 +8,21 @@ import click
 
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
+from dfos.keys import Mode
 from dfos.steps.create_ab import create_abs, explain_text
 
 __all__ = ["create_ab_cmd", "explain_cmd"]
 
-MODE = click.option("-m", "--mode", type=click.Choice(["CALIB", "SCIENCE"], case_sensitive=False),
-                    default="CALIB", show_default=True, help="Which raw frames to associate.")
+MODE = click.option("-m", "--mode", type=click.Choice([m.value for m in Mode], case_sensitive=False),
+                    default=Mode.CALIB.value, show_default=True, callback=lambda _c, _p, value: Mode.parse(value),
+                    help="Which raw frames to associate.")
 
 
 @click.command("create-ab")
 @MODE
 @date_option()
 @pass_cli
-def create_ab_cmd(cli: Cli, mode: str, day: date) -> None:
+def create_ab_cmd(cli: Cli, mode: Mode, day: date) -> None:
     """Create the Association Blocks of DATE from its headers (DFOS createAB).
 
     Classifies and groups the headers in $DFO_HDR_DIR/DATE with the OCA rules,

@@ -11,6 +11,7 @@ import click
 
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
+from dfos.keys import Mode, Stage, mode_flag
 from dfos.steps.certify import (
     ACCEPT,
     REJECT,
@@ -27,8 +28,8 @@ from dfos.steps.move import move
 
 __all__ = ["certify_cmd", "cleanup_cmd", "finish_cmd", "ingest_cmd", "move_cmd", "remove_cmd"]
 
-_MODE = click.option("-m", "--mode", type=click.Choice(["CALIB", "SCIENCE"], case_sensitive=False), default="CALIB",
-                     show_default=True)
+_MODE = click.option("-m", "--mode", type=click.Choice([m.value for m in Mode], case_sensitive=False),
+                     default=Mode.CALIB.value, show_default=True, callback=lambda _c, _p, value: Mode.parse(value))
 
 
 def _ask(rows: list[CertRow]) -> list[Decision]:
@@ -58,7 +59,7 @@ def _ask(rows: list[CertRow]) -> list[Decision]:
 @click.option("--interactive/--no-interactive", default=None,
               help="Ask AB by AB (default: when standard input is a terminal and no decisions are given).")
 @pass_cli
-def certify_cmd(cli: Cli, mode: str, day: date, light: bool, accept_green: bool, batch: Path | None,
+def certify_cmd(cli: Cli, mode: Mode, day: date, light: bool, accept_green: bool, batch: Path | None,
                 user: str | None, interactive: bool | None) -> None:
     """Accept or reject each processed AB of DATE (DFOS certifyProducts), red scores first.
 
@@ -73,10 +74,10 @@ def certify_cmd(cli: Cli, mode: str, day: date, light: bool, accept_green: bool,
         interactive = not decisions and not accept_green and sys.stdin.isatty()
     if interactive:
         check_state(workspace, mode, day, light)
-        rows = certification_rows(workspace, mode.upper(), day)
+        rows = certification_rows(workspace, mode, day)
         decisions = _ask([r for r in rows if r.decision not in (ACCEPT, REJECT) or r.by == "auto"])
     result = certify(workspace, mode, day, decisions, accept_green, light, user or getpass.getuser())
-    for row in certification_rows(workspace, mode.upper(), day):
+    for row in certification_rows(workspace, mode, day):
         click.echo(f"{row.verdict or '-':<6} {row.summary or '-':>6}  {row.decision or 'undecided':<10} "
                    f"{row.by or '':<10} {row.ab}")
     for name in result.flagged:
@@ -84,14 +85,14 @@ def certify_cmd(cli: Cli, mode: str, day: date, light: bool, accept_green: bool,
     if result.undecided:
         click.echo(f"{len(result.undecided)} AB(s) still await a decision", err=True)
     elif result.certified_flag:
-        click.echo(f"{mode.upper()} {day}: certified (cal_Certif)")
+        click.echo(f"{mode} {day}: certified ({mode_flag(mode, Stage.CERTIF)})")
 
 
 @click.command("move")
 @_MODE
 @date_option()
 @pass_cli
-def move_cmd(cli: Cli, mode: str, day: date) -> None:
+def move_cmd(cli: Cli, mode: Mode, day: date) -> None:
     """Move certified products to $DFO_CAL_DIR/DATE under their certified names (DFOS moveProducts).
 
     Copy, verify, then delete; masters enter the MCAL memory; ABs and logs go to
@@ -100,11 +101,11 @@ def move_cmd(cli: Cli, mode: str, day: date) -> None:
     """
     result = move(cli.workspace(), mode, day)
     if result.already_done:
-        click.echo(f"{mode.upper()} {day} is moved already: nothing to do")
+        click.echo(f"{mode} {day} is moved already: nothing to do")
         return
     for name in result.masters:
         click.echo(name)
-    click.echo(f"{mode.upper()} {day}: {len(result.masters)} certified products, "
+    click.echo(f"{mode} {day}: {len(result.masters)} certified products, "
                f"{len(result.rejected)} rejected AB(s), {result.moved_files} files moved")
 
 
@@ -112,7 +113,7 @@ def move_cmd(cli: Cli, mode: str, day: date) -> None:
 @_MODE
 @date_option()
 @pass_cli
-def ingest_cmd(cli: Cli, mode: str, day: date) -> None:
+def ingest_cmd(cli: Cli, mode: Mode, day: date) -> None:
     """Ingest the certified products of DATE into the archive (DFOS ingestProducts); once per date."""
     result = ingest(cli.workspace(), mode, day)
     click.echo(f"{len(result.ingested)} products ingested; list: {result.listing}")
