@@ -225,3 +225,16 @@ def test_an_unreachable_archive_says_why() -> None:
         port = probe.getsockname()[1]  # closed again: nobody listens there
     with pytest.raises(TransferError, match=rf"^http://127\.0\.0\.1:{port}/dates: .*Connection refused"):
         HttpArchiveClient(f"http://127.0.0.1:{port}", timeout=5).list_dates()
+
+
+def test_a_client_closes_its_connections_when_dropped(served: tuple[str, ArchiveFaults]) -> None:
+    import gc
+    import warnings
+
+    url, _ = served
+    client = HttpArchiveClient(url)
+    client.list_dates()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del client
+        gc.collect()  # no "unclosed socket" from a kept-alive connection
