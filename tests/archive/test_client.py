@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,76 @@ def test_certified_masters_come_back_over_http_verified(tmp_path: Path, workspac
             with pytest.raises(MissingFile):
                 client.fetch_into(elsewhere, tmp_path / "got")
     assert not (tmp_path / "got").exists()  # refused before anything was written
+
+
+def test_the_archive_s_retry_after_is_waited(served: tuple[str, ArchiveFaults], archive: Path, tmp_path: Path) -> None:
+    url, faults = served
+    name = LocalArchiveClient(archive).list_files(LocalArchiveClient(archive).list_dates()[0])[0].name
+    faults.fail_first[name], faults.retry_after = 2, "3"  # busy twice, asking for 3 s each time
+    waits: list[float] = []
+    (path,) = download(HttpArchiveClient(url), [name], tmp_path, retries=3, backoff=0.1, sleep=waits.append)
+    assert waits == [3.0, 3.0] and _sha(path) == _sha(next(archive.rglob(name)))
+
+
+def test_downloads_share_kept_alive_connections(served: tuple[str, ArchiveFaults], archive: Path,
+                                                tmp_path: Path) -> None:
+    url, _ = served
+    local = LocalArchiveClient(archive)
+    names = [e.name for night in local.list_dates() for e in local.list_files(night)]
+    client = HttpArchiveClient(url)
+    client.list_dates()
+    download(client, names, tmp_path, parallel=3)
+    pool = client._manager().connection_from_url(url)
+    assert pool.num_connections <= 3 < len(names)  # not one connection per file
+
+
+class _ShortBody(BaseHTTPRequestHandler):
+    """Answers every request with a body 10 bytes short of its Content-Length the first time."""
+
+    served = 0
+
+    def do_GET(self) -> None:
+        type(self).served += 1
+        body = b"x" * 100
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:90] if type(self).served == 1 else body)
+        self.close_connection = True
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_a_body_shorter_than_its_length_is_caught_and_tried_again(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ShortBody)  # no checksum header: only the length tells
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        waits: list[float] = []
+        (path,) = download(HttpArchiveClient(f"http://127.0.0.1:{server.server_address[1]}"), ["F.fits"], tmp_path,
+                           backoff=0.1, sleep=waits.append)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert path.read_bytes() == b"x" * 100 and waits == [0.1] and _ShortBody.served == 2
+
+
+def test_an_unreachable_archive_says_why() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nobody listens there
+    with pytest.raises(TransferError, match=rf"^http://127\.0\.0\.1:{port}/dates: .*Connection refused"):
+        HttpArchiveClient(f"http://127.0.0.1:{port}", timeout=5).list_dates()
+
+
+def test_a_client_closes_its_connections_when_dropped(served: tuple[str, ArchiveFaults]) -> None:
+    import gc
+    import warnings
+
+    url, _ = served
+    client = HttpArchiveClient(url)
+    client.list_dates()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del client
+        gc.collect()  # no "unclosed socket" from a kept-alive connection

@@ -1,5 +1,5 @@
 """The workspace database on SQLite and on a real PostgreSQL server: migrations build exactly the
-schema of dfos.db.schema, old workspaces are upgraded, rows round-trip."""
+schema of dfos.db.schema, old workspaces are upgraded, rows round-trip (Alembic's side in test_migrations)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, insert, inspect, select, text
 
 from dfos.db import ab_runs, engine_for_url, qc1_params, sqlalchemy_url
-from dfos.db.migrations import NEWEST, current_version, migrate
+from dfos.db.migrations import NEWEST, VERSION_TABLE, current_version, migrate
 from dfos.db.schema import metadata
 
 
@@ -21,7 +21,7 @@ def test_migrations_build_the_declared_schema(db_url: str, tmp_path: Path) -> No
     engine = create_engine(_url(db_url, tmp_path))
     assert migrate(engine) == NEWEST
     found = inspect(engine)
-    assert set(found.get_table_names()) == set(metadata.tables)
+    assert set(found.get_table_names()) == set(metadata.tables) | {VERSION_TABLE}  # and Alembic's version
     for table in metadata.tables.values():
         assert {c["name"] for c in found.get_columns(table.name)} == {c.name for c in table.columns}, table.name
     assert migrate(engine) == NEWEST  # a second run changes nothing
@@ -62,7 +62,7 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(db_url: str, t
         t.join()
     assert errors == []
     with engines[0].connect() as connection:
-        assert connection.execute(text("SELECT count(*) FROM schema_version")).scalar() == 1
+        assert connection.execute(text(f"SELECT count(*) FROM {VERSION_TABLE}")).scalar() == 1
     for engine in engines:
         engine.dispose()
 

@@ -9,31 +9,36 @@
   ``GET /RETRIEVE?file_id=NAME`` -> the file (``Content-Length``, ``X-Checksum-SHA256``);
   ``GET /RETRIEVE?file_id=NAME&processing=header`` -> its primary header (whole 2880-byte blocks).
 
-:func:`download` fetches many files with bounded parallelism, retries with backoff, size and
-checksum verification and an atomic rename into place.
+:func:`download` fetches many files with bounded parallelism, retries with backoff (when and how
+long to wait: urllib3's ``Retry``, :mod:`dfos.archive.retry`), size and checksum verification and an
+atomic rename into place.  The HTTP client is urllib3's pool of kept-alive connections, shared by the
+download threads; it is imported only when an HTTP archive is used.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from dfos.archive.local import LocalArchive
 from dfos.dates import dfo_date
 from dfos.errors import ExternalToolError, FormatError
 from dfos.fsutil import atomic_path, sha256_file
 from dfos.naming import RawName
+
+if TYPE_CHECKING:
+    from urllib3 import BaseHTTPResponse, PoolManager
 
 __all__ = [
     "ArchiveClient",
@@ -53,6 +58,13 @@ BLOCK = 2880
 
 class TransferError(ExternalToolError):
     """A file could not be fetched (after the retries)."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The archive's HTTP status, when it answered with an error."""
+        self.retry_after = retry_after
+        """The archive's ``Retry-After``, when it sent one (seconds or an HTTP date)."""
 
 
 class MissingFile(TransferError):
@@ -167,22 +179,71 @@ class LocalArchiveClient(ArchiveClient):
         return sha256_file(source)
 
 
+def _cause(exc: BaseException) -> str:
+    """What went wrong, in the words of the innermost cause (``[Errno 111] Connection refused``)."""
+    reason = getattr(exc, "reason", None)  # urllib3's MaxRetryError holds the error that ended it
+    if isinstance(reason, BaseException):
+        exc = reason
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc) or type(exc).__name__
+
+
 class HttpArchiveClient(ArchiveClient):
-    """An archive behind the HTTP protocol of the module docstring."""
+    """An archive behind the HTTP protocol of the module docstring.
+
+    One urllib3 pool of kept-alive connections per client, shared by the download threads (no new
+    connection, or TLS handshake, per file); redirects followed; a body shorter than its
+    ``Content-Length`` is an error.  No retry here: :func:`fetch_verified` decides them."""
+
+    #: Connections kept open per archive host (more threads may run; the extra connections are closed).
+    CONNECTIONS = 16
 
     def __init__(self, base_url: str, timeout: float = 60.0) -> None:
         self.base = base_url.rstrip("/")
         self.timeout = timeout
+        self._pool: PoolManager | None = None
+        self._pool_lock = threading.Lock()
 
-    def _get(self, path: str, **query: str) -> Any:
+    def _manager(self) -> PoolManager:
+        import urllib3  # here, not at the top: a workspace with a local archive never pays for it
+
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = urllib3.PoolManager(
+                    num_pools=4, maxsize=self.CONNECTIONS, block=False,
+                    timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+                    retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5))
+            return self._pool
+
+    @contextmanager
+    def _get(self, path: str, **query: str) -> Iterator[BaseHTTPResponse]:
+        """The response to ``GET path?query`` (an error status raised as :class:`TransferError`, 404 as
+        :class:`MissingFile`); a failure while its body is read is a :class:`TransferError` too."""
+        from urllib3.exceptions import HTTPError
+
         url = f"{self.base}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
         try:
-            return urllib.request.urlopen(url, timeout=self.timeout)
-        except urllib.error.HTTPError as exc:
-            kind = MissingFile if exc.code == 404 else TransferError
-            raise kind(f"{url}: HTTP {exc.code} {exc.reason}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise TransferError(f"{url}: {getattr(exc, 'reason', exc)}") from None
+            response = self._manager().request("GET", url, preload_content=False)
+        except HTTPError as exc:
+            raise TransferError(f"{url}: {_cause(exc)}") from None
+        if response.status >= 400:
+            response.drain_conn()
+            response.release_conn()
+            kind = MissingFile if response.status == 404 else TransferError
+            raise kind(f"{url}: HTTP {response.status} {response.reason}", response.status,
+                       response.headers.get("Retry-After"))
+        try:
+            yield response
+        except BaseException as exc:
+            response.close()  # the body may be half read: this connection does not go back into the pool
+            if isinstance(exc, HTTPError):
+                raise TransferError(f"{url}: {_cause(exc)}") from None
+            raise
+        else:
+            response.drain_conn()
+        finally:
+            response.release_conn()
 
     def list_dates(self) -> list[date]:
         with self._get("/dates") as response:
@@ -206,33 +267,40 @@ class HttpArchiveClient(ArchiveClient):
 Progress = Callable[[int, int], None]
 
 
+def _fetch_checked(client: ArchiveClient, name: str, target: Path) -> None:
+    """One attempt: the bytes into a temporary file, checked against the archive's SHA-256, renamed."""
+    with atomic_path(target) as tmp:
+        stated = client.fetch_into(name, tmp)
+        got = sha256_file(tmp)
+        if stated and got != stated:
+            raise TransferError(f"{name}: checksum {got[:12]}... differs from the archive's {stated[:12]}...")
+
+
 def fetch_verified(client: ArchiveClient, name: str, target_dir: Path, retries: int = 3, backoff: float = 0.5,
                    sleep: Callable[[float], None] = time.sleep) -> Path:
     """Fetch one file (``name``: its archive file id) into ``target_dir`` unless it is there: to a temporary
-    file, checked against the archive's SHA-256, renamed into place; a failed or corrupted transfer is
-    tried again up to ``retries`` times, waiting ``backoff`` x 2^n seconds.  :class:`MissingFile` at once
-    when the archive has no such file, :class:`TransferError` after the retries."""
+    file, checked against the archive's SHA-256, renamed into place.  A failed or corrupted transfer is
+    tried again up to ``retries`` times, waiting ``backoff`` x 2^n seconds, or what the archive's
+    ``Retry-After`` asks (:class:`dfos.archive.retry.TransferRetry`).  :class:`MissingFile` at once when
+    the archive has no such file, :class:`TransferError` at once for an HTTP status no retry cures (400,
+    403, ...) and after the retries for the others."""
     target = target_dir / Path(name).name
     if target.is_file():
         return target
+    from dfos.archive.retry import TransferRetry  # urllib3: only when something is fetched
+
     target_dir.mkdir(parents=True, exist_ok=True)
-    problem = ""
-    for attempt in range(retries + 1):
-        if attempt:
-            sleep(backoff * 2 ** (attempt - 1))
+    policy = TransferRetry.of(retries, backoff)
+    while True:
         try:
-            with atomic_path(target) as tmp:
-                stated = client.fetch_into(name, tmp)
-                got = sha256_file(tmp)
-                if stated and got != stated:
-                    raise TransferError(f"{name}: checksum {got[:12]}... differs from the archive's "
-                                        f"{stated[:12]}...")
+            _fetch_checked(client, name, target)
             return target
         except MissingFile:
             raise  # no retry brings it
         except (TransferError, OSError) as exc:
-            problem = str(exc)
-    raise TransferError(f"{name}: {problem} (after {retries + 1} attempts)")
+            failure = exc if isinstance(exc, TransferError) else TransferError(str(exc))
+            policy = policy.after(name, failure)
+            sleep(policy.wait(failure))
 
 
 def download(client: ArchiveClient, names: Iterable[str], target_dir: Path, parallel: int = 8, retries: int = 3,

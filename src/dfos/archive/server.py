@@ -7,8 +7,9 @@ and reads run in worker threads and checksums are cached per file version, so on
 holds up other requests; query strings and parameters are bounded; a header request for a file
 that is not FITS answers 422.
 
-For tests the app can inject faults: fail the first N retrievals of a file (HTTP 503), corrupt a
-file's bytes in transit, or hold each transfer for a while (so that concurrency shows).
+For tests the app can inject faults: fail the first N retrievals of a file (HTTP 503, with a
+``Retry-After`` if asked), corrupt a file's bytes in transit, or hold each transfer for a while (so
+that concurrency shows).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -44,6 +46,8 @@ class ArchiveFaults:
     """File name -> how many retrievals deliver a corrupted byte."""
     delay: float = 0.0
     """Seconds each transfer is held open."""
+    retry_after: str = ""
+    """The ``Retry-After`` header of the failed retrievals (none when empty)."""
 
 
 class _Stats:
@@ -121,51 +125,59 @@ def _bad_query(request: Request, allowed: dict[str, tuple[str, ...] | None]) -> 
     return None
 
 
-def create_archive_app(root: Path, faults: ArchiveFaults | None = None) -> Starlette:
-    """The archive server of a directory laid out as :class:`dfos.archive.local.LocalArchive`.
+class _Archive:
+    """The server's state and its handlers (one per app): the directory, the faults, the counts."""
 
-    Nothing outside ``root`` is ever served or listed: a path that resolves (through a symbolic link to a
-    file or a directory) outside it counts as absent.  Checksums and file reads run in worker threads,
-    so a big file never holds up other requests; checksums are cached per file version.
-    """
-    root = Path(root)
-    archive = LocalArchive(root)
-    listing = LocalArchiveClient(root)
-    faults = faults or ArchiveFaults()
-    stats = _Stats()
-    sums = _Checksums()
-    counts: dict[str, int] = {}
-    counts_lock = threading.Lock()
+    def __init__(self, root: Path, faults: ArchiveFaults) -> None:
+        self.root = root
+        self.archive = LocalArchive(root)
+        self.listing = LocalArchiveClient(root)
+        self.faults = faults
+        self.stats = _Stats()
+        self.sums = _Checksums()
+        self.counts: dict[str, int] = {}
+        self.counts_lock = threading.Lock()
 
-    def _inside(path: Path) -> bool:
+    # --- blocking helpers (run in worker threads) ---
+
+    def _inside(self, path: Path) -> bool:
         try:
-            confined(path, root)
+            confined(path, self.root)
         except UnsafeName:
             return False
         return True
 
-    def _path(name: str) -> Path | None:
+    def _path(self, name: str) -> Path | None:
         try:
-            path = archive.file_path(name)  # a raw frame's name or calib/<DATE>/<master>: nothing else
+            path = self.archive.file_path(name)  # a raw frame's name or calib/<DATE>/<master>: nothing else
         except FormatError:
             return None
-        return path if path.is_file() and _inside(path) else None
+        return path if path.is_file() and self._inside(path) else None
 
-    def _dates() -> list[str]:
-        return [d.isoformat() for d in listing.list_dates() if _inside(root / d.isoformat())]
+    def _dates(self) -> list[str]:
+        return [d.isoformat() for d in self.listing.list_dates() if self._inside(self.root / d.isoformat())]
 
-    def _files(night: date, with_sums: bool) -> list[dict[str, object]]:
-        if not _inside(root / night.isoformat()):
+    def _files(self, night: date, with_sums: bool) -> list[dict[str, object]]:
+        folder = self.root / night.isoformat()
+        if not self._inside(folder):
             return []
-        entries = [e for e in listing.list_files(night) if _inside(root / night.isoformat() / e.name)]
-        return [{"name": e.name, "size": e.size,
-                 "sha256": sums.of(root / night.isoformat() / e.name) if with_sums else None} for e in entries]
+        entries = [e for e in self.listing.list_files(night) if self._inside(folder / e.name)]
+        return [{"name": e.name, "size": e.size, "sha256": self.sums.of(folder / e.name) if with_sums else None}
+                for e in entries]
 
-    async def dates(request: Request) -> Response:
+    def _attempt(self, name: str) -> int:
+        """Count a retrieval of ``name``; return its number (1 for the first)."""
+        with self.counts_lock:
+            self.counts[name] = self.counts.get(name, 0) + 1
+            return self.counts[name]
+
+    # --- handlers ---
+
+    async def dates(self, request: Request) -> Response:
         refused = _bad_query(request, {})
-        return refused or JSONResponse(await run_in_threadpool(_dates))
+        return refused or JSONResponse(await run_in_threadpool(self._dates))
 
-    async def files(request: Request) -> Response:
+    async def files(self, request: Request) -> Response:
         refused = _bad_query(request, {"date": None, "checksums": ("0", "1")})
         if refused:
             return refused
@@ -174,54 +186,66 @@ def create_archive_app(root: Path, faults: ArchiveFaults | None = None) -> Starl
         except ValueError:
             return PlainTextResponse("date=YYYY-MM-DD required", status_code=400)
         with_sums = request.query_params.get("checksums") == "1"
-        return JSONResponse(await run_in_threadpool(_files, night, with_sums))
+        return JSONResponse(await run_in_threadpool(self._files, night, with_sums))
 
-    async def retrieve(request: Request) -> Response:
+    async def retrieve(self, request: Request) -> Response:
         refused = _bad_query(request, {"file_id": None, "processing": ("header",)})
         if refused:
             return refused
         name = request.query_params.get("file_id", "")
-        path = await run_in_threadpool(_path, name)
+        path = await run_in_threadpool(self._path, name)
         if path is None:
             return PlainTextResponse(f"no file {name}", status_code=404)
         if request.query_params.get("processing") == "header":
-            try:
-                return Response(await run_in_threadpool(primary_header_bytes, path),
-                                media_type="application/octet-stream")
-            except FormatError as exc:
-                return PlainTextResponse(f"{name}: not a FITS file with a primary header ({exc.message})",
-                                         status_code=422)
-        with counts_lock:
-            counts[name] = counts.get(name, 0) + 1
-            attempt = counts[name]
-        if attempt <= faults.fail_first.get(name, 0):
-            return PlainTextResponse("archive busy (injected)", status_code=503)
-        corrupt = attempt <= faults.corrupt_first.get(name, 0)
-        checksum = await run_in_threadpool(sums.of, path)
+            return await self._header(name, path)
+        attempt = self._attempt(name)
+        if attempt <= self.faults.fail_first.get(name, 0):
+            headers = {"Retry-After": self.faults.retry_after} if self.faults.retry_after else None
+            return PlainTextResponse("archive busy (injected)", status_code=503, headers=headers)
+        return await self._transfer(path, corrupt=attempt <= self.faults.corrupt_first.get(name, 0))
+
+    async def _header(self, name: str, path: Path) -> Response:
+        try:
+            return Response(await run_in_threadpool(primary_header_bytes, path), media_type="application/octet-stream")
+        except FormatError as exc:
+            return PlainTextResponse(f"{name}: not a FITS file with a primary header ({exc.message})",
+                                     status_code=422)
+
+    async def _transfer(self, path: Path, corrupt: bool) -> Response:
+        checksum = await run_in_threadpool(self.sums.of, path)
         handle = path.open("rb")  # opened now: the file served is the one checked, whatever the path becomes
         size = os.fstat(handle.fileno()).st_size
-
-        async def body() -> AsyncIterator[bytes]:
-            stats.enter()
-            try:
-                if faults.delay:
-                    await asyncio.sleep(faults.delay)
-                first = True
-                while chunk := await run_in_threadpool(handle.read, 1 << 20):
-                    if corrupt and first:
-                        chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
-                    first = False
-                    yield chunk
-            finally:
-                handle.close()
-                stats.leave()
-
-        return StreamingResponse(body(), media_type="application/octet-stream",
+        return StreamingResponse(self._body(handle, corrupt), media_type="application/octet-stream",
                                  headers={"Content-Length": str(size), "X-Checksum-SHA256": checksum})
 
-    async def stats_page(request: Request) -> Response:
+    async def _body(self, handle: BinaryIO, corrupt: bool) -> AsyncIterator[bytes]:
+        self.stats.enter()
+        try:
+            if self.faults.delay:
+                await asyncio.sleep(self.faults.delay)
+            first = True
+            while chunk := await run_in_threadpool(handle.read, 1 << 20):
+                if corrupt and first:
+                    chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
+                first = False
+                yield chunk
+        finally:
+            handle.close()
+            self.stats.leave()
+
+    async def stats_page(self, request: Request) -> Response:
+        stats, sums = self.stats, self.sums
         return JSONResponse({"requests": stats.requests, "max_concurrent": stats.max_active, "active": stats.active,
                              "checksums_computed": sums.computed, "checksums_running": sums.running})
 
-    return Starlette(routes=[Route("/dates", dates), Route("/files", files), Route("/RETRIEVE", retrieve),
-                             Route("/stats", stats_page)])
+
+def create_archive_app(root: Path, faults: ArchiveFaults | None = None) -> Starlette:
+    """The archive server of a directory laid out as :class:`dfos.archive.local.LocalArchive`.
+
+    Nothing outside ``root`` is ever served or listed: a path that resolves (through a symbolic link to a
+    file or a directory) outside it counts as absent.  Checksums and file reads run in worker threads,
+    so a big file never holds up other requests; checksums are cached per file version.
+    """
+    app = _Archive(Path(root), faults or ArchiveFaults())
+    return Starlette(routes=[Route("/dates", app.dates), Route("/files", app.files), Route("/RETRIEVE", app.retrieve),
+                             Route("/stats", app.stats_page)])

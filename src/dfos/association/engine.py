@@ -32,6 +32,7 @@ from dfos.association.classify import Classifier
 from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib, CalibIndex, InputMatch, SelectPlan, match_select
 from dfos.association.organise import Group, organise
+from dfos.keys import BatchId, KeyLike, Mode, ProcessingKey
 from dfos.oca.evaluate import MISSING, coarse, compile_expression
 from dfos.oca.syntax import Action, And, Compare, Condition, Key, Literal, Or, ProductSpec, RuleSet, Select
 
@@ -111,9 +112,9 @@ def _text(value: Any) -> str:
     return str(value).replace(" ", "_") or "NONE"
 
 
-def _in_mode(group: Group, mode: str) -> bool:
-    science = str(group.first.get("DPR.CATG", "")).upper() == "SCIENCE"
-    return science if mode == "SCIENCE" else not science
+def _group_mode(group: Group) -> Mode:
+    """SCIENCE for a group of frames whose DPR.CATG is SCIENCE, else CALIB."""
+    return Mode.SCIENCE if str(group.first.get("DPR.CATG", "")).upper() == "SCIENCE" else Mode.CALIB
 
 
 def _names(groups: Sequence[Group]) -> dict[int, str]:
@@ -171,93 +172,125 @@ def _raw_calibs(frames: Sequence[Frame], date: str) -> list[Calib]:
             for f in frames]
 
 
+@dataclass
+class _Matching:
+    """The fixed point of step 4: every group's matches and missing reasons, the INCOMPLETE groups withdrawn.
+
+    Every virtual product is offered first; an INCOMPLETE group's products are then withdrawn and
+    every group that took one is matched again (INCOMPLETE ones too, so that no AB names a product
+    that will never exist).  Withdrawing only removes candidates, so this ends."""
+
+    groups: Sequence[Group]
+    names: dict[int, str]
+    rules: RuleSet
+    virtual: dict[int, list[Calib]]
+    pools: dict[str, CalibIndex]
+    template_sizes: Counter[str]
+    producers: Producers
+    recipes: frozenset[str] | None
+    plans: dict[int, SelectPlan] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)
+    withdrawn: set[int] = field(default_factory=set)
+    matches: dict[int, tuple[InputMatch, ...]] = field(default_factory=dict)
+    reasons: dict[int, list[str]] = field(default_factory=dict)
+    extra: dict[int, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.plans = {id(s): SelectPlan.of(s) for action in self.rules.actions.values() for s in action.selects}
+
+    def run(self, i: int) -> None:
+        """Match group ``i`` against what is offered now."""
+        group = self.groups[i]
+        action = self.rules.actions.get(group.action)
+        if action is None:
+            self.matches[i] = ()
+        else:
+            exclude = {**self.excluded, **{c.name: "a product of this AB itself" for c in self.virtual[i]}}
+            at = mid_exposure(group.first)
+            self.matches[i] = tuple(
+                match_select(s, self.plans[id(s)], group.first, at, self.pools[s.pool], exclude)
+                for s in action.selects
+            )
+        self.reasons[i] = (_reasons(group, action, self.matches[i], self.template_sizes, self.producers, self.recipes)
+                           + self.extra.get(i, []))
+
+    def _newly_incomplete(self) -> set[int]:
+        """Groups INCOMPLETE and not yet withdrawn; when none, those caught in a dependency cycle."""
+        newly = {i for i, why in self.reasons.items() if why} - self.withdrawn
+        if newly:
+            return newly
+        cycles = _cycles(self.groups, self.names, self.matches, self.withdrawn)
+        for i, why in cycles.items():
+            self.extra.setdefault(i, []).append(why)
+            self.reasons[i].append(why)
+        return set(cycles)
+
+    def settle(self) -> None:
+        for i in range(len(self.groups)):
+            self.run(i)
+        while newly := self._newly_incomplete():
+            self.withdrawn |= newly
+            gone = {c.name: f"its AB {self.names[i]} is INCOMPLETE" for i in newly for c in self.virtual[i]}
+            self.excluded.update(gone)
+            for i in range(len(self.groups)):
+                if any(c.name in gone for m in self.matches[i] for c in m.taken):
+                    self.run(i)
+
+
 def associate(
     frames: Sequence[Frame],
     rules: RuleSet,
     memory: Sequence[Calib],
     *,
     instrument: str,
-    date: str,
-    mode: str = "CALIB",
+    date: KeyLike,
+    mode: Mode | str = Mode.CALIB,
     drs_type: str = "CON",
     classifier: Classifier | None = None,
     recipes: frozenset[str] | None = None,
 ) -> AssociationResult:
-    """Associate a night; see the module docstring.  ``frames`` may be unclassified.  ``recipes``: the
-    recipes esorex has (None: unknown); a group whose action names another one cannot run."""
+    """Associate the frames of a processing key (``date``: a DFO date, a run or a project); see the module
+    docstring.  ``frames`` may be unclassified.  ``recipes``: the recipes esorex has (None: unknown); a
+    group whose action names another one cannot run."""
+    key, mode = ProcessingKey.of(date), Mode.parse(mode)
     classifier = classifier or Classifier(rules.classify)
     classified = [f if f.classes else classifier.classify(f) for f in frames]
     organisation = organise(classified, rules.organise)
-    groups = [g for g in organisation.groups if _in_mode(g, mode)]
-    other = tuple(g for g in organisation.groups if not _in_mode(g, mode))
+    groups = [g for g in organisation.groups if _group_mode(g) is mode]
+    other = tuple(g for g in organisation.groups if _group_mode(g) is not mode)
     names = _names(groups)
-    orphans = [Orphan(f, _orphan_reason(f)) for f in organisation.orphans]
 
-    plans = {id(select): SelectPlan.of(select) for action in rules.actions.values() for select in action.selects}
-    producers = Producers.of(rules)
     virtual: dict[int, list[Calib]] = {}
     for i, group in enumerate(groups):
         action = rules.actions.get(group.action)
-        virtual[i] = _virtual(group, names[i], action, classifier, date) if action else []
-    raw_calibs = _raw_calibs(classified, date)
-    raw_index = CalibIndex(raw_calibs)
-    template_sizes = Counter(str(f.get("TPL.START")) for f in classified if f.get("TPL.START") is not None)
-
-    # Every virtual product is offered first; an INCOMPLETE group's products are then withdrawn
-    # and every group that took one is matched again (INCOMPLETE ones too, so that no AB names
-    # a product that will never exist).  Withdrawing only removes candidates, so this ends.
+        virtual[i] = _virtual(group, names[i], action, classifier, key.text) if action else []
+    raw_calibs = _raw_calibs(classified, key.text)
     offered = [*memory, *(c for cs in virtual.values() for c in cs)]
-    pools = {"calibFiles": CalibIndex(offered), "rawFiles": raw_index,
+    pools = {"calibFiles": CalibIndex(offered), "rawFiles": CalibIndex(raw_calibs),
              "inputFiles": CalibIndex([*offered, *raw_calibs])}
-    excluded: dict[str, str] = {}
-    withdrawn: set[int] = set()
-    matches: dict[int, tuple[InputMatch, ...]] = {}
-    reasons: dict[int, list[str]] = {}
-    extra: dict[int, list[str]] = {}
-
-    def run(i: int) -> None:
-        group = groups[i]
-        action = rules.actions.get(group.action)
-        if action is None:
-            matches[i] = ()
-        else:
-            exclude = {**excluded, **{c.name: "a product of this AB itself" for c in virtual[i]}}
-            at = mid_exposure(group.first)
-            matches[i] = tuple(
-                match_select(s, plans[id(s)], group.first, at, pools[s.pool], exclude)
-                for s in action.selects
-            )
-        reasons[i] = _reasons(group, action, matches[i], template_sizes, producers, recipes) + extra.get(i, [])
-
-    for i in range(len(groups)):
-        run(i)
-    while True:
-        newly = {i for i, why in reasons.items() if why} - withdrawn
-        if not newly:
-            cycles = _cycles(groups, names, matches, withdrawn)
-            for i, why in cycles.items():
-                extra.setdefault(i, []).append(why)
-                reasons[i].append(why)
-            newly = set(cycles)
-            if not newly:
-                break
-        withdrawn |= set(newly)
-        gone = {c.name: f"its AB {names[i]} is INCOMPLETE" for i in newly for c in virtual[i]}
-        excluded.update(gone)
-        for i in range(len(groups)):
-            if any(c.name in gone for m in matches[i] for c in m.taken):
-                run(i)
+    template_sizes = Counter(str(f.get("TPL.START")) for f in classified if f.get("TPL.START") is not None)
+    matching = _Matching(groups, names, rules, virtual, pools, template_sizes, Producers.of(rules), recipes)
+    matching.settle()
 
     planned = []
+    orphans = [Orphan(f, _orphan_reason(f)) for f in organisation.orphans]
+    batch = BatchId.of(mode, key)
     for i, group in enumerate(groups):
         action = rules.actions.get(group.action)
-        ab = _build(group, names[i], action, matches[i], instrument, date, mode, drs_type, virtual[i], reasons[i])
-        planned.append(Planned(ab, group, matches[i]))
-        if group.max_frames and len(group.frames) > group.max_frames:
-            orphans += [Orphan(f, f"left out of {names[i]}: its rule takes at most {group.max_frames} frames")
-                        for f in group.frames[group.max_frames:]]
-    vcals = tuple(c for i, cs in virtual.items() if i not in withdrawn for c in cs)
+        ab = _build(group, names[i], action, matching.matches[i], instrument, batch, drs_type, virtual[i],
+                    matching.reasons[i])
+        planned.append(Planned(ab, group, matching.matches[i]))
+        orphans += _left_out(group, names[i])
+    vcals = tuple(c for i, cs in virtual.items() if i not in matching.withdrawn for c in cs)
     return AssociationResult(tuple(_cascade_order(planned)), vcals, tuple(orphans), other)
+
+
+def _left_out(group: Group, name: str) -> list[Orphan]:
+    """The frames of a group beyond the most its rule takes."""
+    if not group.max_frames or len(group.frames) <= group.max_frames:
+        return []
+    return [Orphan(f, f"left out of {name}: its rule takes at most {group.max_frames} frames")
+            for f in group.frames[group.max_frames:]]
 
 
 def _cycles(groups: Sequence[Group], names: dict[int, str], matches: dict[int, tuple[InputMatch, ...]],
@@ -349,8 +382,9 @@ def _reasons(group: Group, action: Action | None, matches: Sequence[InputMatch],
 
 
 def _build(group: Group, name: str, action: Action | None, matches: Sequence[InputMatch], instrument: str,
-           date: str, mode: str, drs_type: str, products: list[Calib], reasons: list[str]) -> AB:
+           batch: BatchId, drs_type: str, products: list[Calib], reasons: list[str]) -> AB:
     first = group.first
+    date = batch.key.text
     raw_type = _raw_type(group)
     root = product_root(name)
     mcalib: list[CalibInput] = []
@@ -371,14 +405,14 @@ def _build(group: Group, name: str, action: Action | None, matches: Sequence[Inp
         raw_type=raw_type,
         recipe=(action.recipe if action and action.recipe else "NONE"),
         drs_type=drs_type,
-        batch_id=f"{mode}_{date}",
+        batch_id=batch.render(),
         event=group.event,
         action=group.action,
         completeness=Completeness.INCOMPLETE if reasons else Completeness.COMPLETE,
         process_status=ProcessStatus.CREATED,
         obs_prog_id=_text(first.get("OBS.PROG.ID")),
         obs_id=_text(first.get("OBS.ID")),
-        obs_mode="NONE" if mode == "CALIB" else _text(first.get("OBS.MODE", "NONE")),
+        obs_mode="NONE" if batch.mode is Mode.CALIB else _text(first.get("OBS.MODE", "NONE")),
         mjd_obs=round(first.mjd, 8),
         mjd_obs_mod=round(mid_exposure(first), 8),
         prod_root=root,

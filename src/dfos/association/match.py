@@ -186,32 +186,52 @@ def match_select(select: Select, plan: SelectPlan, first: Frame, at: float, inde
     ``exclude`` maps candidates that may not be taken to the reason (a product of the group
     itself, a product of an INCOMPLETE AB).
     """
-    exclude = exclude or {}
     if select.max_ret == 0:
         return InputMatch(select, (), None, (), plan, first)
     first_view = first.view
+    lookup = _lookup(plan, first_view)
+    if isinstance(lookup, str):
+        reason = f"the raw frame has no {lookup}"
+        return InputMatch(select, (), None, (Considered("-", False, reason),), plan, first)
+    mids, members = index.bucket(*lookup)
+    accepted, considered = _scan(select, plan, first_view, _outwards(mids, members, at, select.match), exclude or {})
+    needed = max(select.min_ret, 1)
+    taken, level = _level(select, accepted, needed)
+    result = [Considered(c.name, True, _taken_reason(d, level, select)) for d, c in taken]
+    result += [Considered(c.name, False, f"outside the level-{level} window") for d, c in accepted
+               if (d, c) not in taken]
+    result += considered
+    if len(taken) < needed:
+        result += _neighbours(select, plan, first_view, index, at)
+    return InputMatch(select, tuple(c for _, c in taken), level, tuple(result), plan, first)
+
+
+def _lookup(plan: SelectPlan, first_view: Any) -> tuple[tuple[str, ...], tuple[Any, ...]] | str:
+    """The index keys of a select and their values for the group's first frame; or the key it lacks."""
     values: list[Any] = [value for _, value in plan.consts]
     for _, first_key in plan.pairs:
         value = coarse(first_view.get(first_key))
         if value is None:
-            reason = f"the raw frame has no {first_key}"
-            return InputMatch(select, (), None, (Considered("-", False, reason),), plan, first)
+            return first_key
         values.append(value)
-    keys = tuple(k for k, _ in plan.consts) + tuple(k for k, _ in plan.pairs)
-    mids, members = index.bucket(keys, tuple(values))
+    return tuple(k for k, _ in plan.consts) + tuple(k for k, _ in plan.pairs), tuple(values)
 
-    windows = select.windows or (float("inf"),)
-    needed = max(select.min_ret, 1)
+
+def _scan(select: Select, plan: SelectPlan, first_view: Any, candidates: Iterable[tuple[float, Calib]],
+          exclude: Mapping[str, str]) -> tuple[list[tuple[float, Calib]], list[Considered]]:
+    """Walk the candidates outwards in time: those accepted (at most ``max_ret``, within the widest
+    window, the select's condition true), and why the others seen were passed over (some of them)."""
+    widest = select.windows[-1] if select.windows else float("inf")
     accepted: list[tuple[float, Calib]] = []
     considered: list[Considered] = []
     extra = 0
-    for delta, calib in _outwards(mids, members, at, select.match):
+    for delta, calib in candidates:
         if calib.name in exclude:
             if len(considered) < EXPLAIN_LIMIT:
                 considered.append(Considered(calib.name, False, exclude[calib.name]))
             continue
-        if abs(delta) > windows[-1]:
-            considered.append(Considered(calib.name, False, f"outside the widest window ({windows[-1]:g} days): "
+        if abs(delta) > widest:
+            considered.append(Considered(calib.name, False, f"outside the widest window ({widest:g} days): "
                                                            f"{abs(delta):.2f} days away"))
             break
         if not plan.exact(calib.frame.view, first_view):
@@ -225,22 +245,19 @@ def match_select(select: Select, plan: SelectPlan, first: Frame, at: float, inde
                 break
             continue
         accepted.append((delta, calib))
+    return accepted, considered
 
-    level: int | None = None
-    taken: list[tuple[float, Calib]] = []
+
+def _level(select: Select, accepted: list[tuple[float, Calib]],
+           needed: int) -> tuple[list[tuple[float, Calib]], int | None]:
+    """The candidates taken: those within the narrowest window that holds ``needed`` of them (else within
+    the widest), and that window's quality level (None for a select without windows, or nothing taken)."""
+    windows = select.windows or (float("inf"),)
     for number, window in enumerate(windows):
         inside = [(d, c) for d, c in accepted if abs(d) <= window]
         if len(inside) >= needed or number == len(windows) - 1:
-            taken = inside
-            level = number if select.windows and inside else None
-            break
-    result = [Considered(c.name, True, _taken_reason(d, level, select)) for d, c in taken]
-    result += [Considered(c.name, False, f"outside the level-{level} window") for d, c in accepted
-               if (d, c) not in taken]
-    result += considered
-    if len(taken) < needed:
-        result += _neighbours(select, plan, first_view, index, at)
-    return InputMatch(select, tuple(c for _, c in taken), level, tuple(result), plan, first)
+            return inside, (number if select.windows and inside else None)
+    return [], None
 
 
 def _taken_reason(delta: float, level: int | None, select: Select) -> str:

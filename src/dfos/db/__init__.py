@@ -2,7 +2,8 @@
 
 SQLite in the workspace (``dfos.sqlite``) is the embedded default; ``DB_URL``
 (``DFOS_DB_URL=postgresql://user@host/db``) runs the same code on PostgreSQL (driver
-psycopg 3).  The schema is brought up to date on first use (:mod:`dfos.db.migrations`).
+psycopg 3).  The schema is brought up to date on first use by Alembic revisions shipped in the
+package (:mod:`dfos.db.migrations`; an up-to-date database costs one look at its revision).
 SQLite runs in WAL mode with a busy timeout, so several processes (an executor,
 ``dfos process-ab`` from a job file, the monitor) can write at once.
 

@@ -1,8 +1,8 @@
-"""The tables of the workspace database (the shape of the newest schema version).
+"""The tables of the workspace database (the shape of the newest revision).
 
-Every table here is created by a numbered migration (:mod:`dfos.db.migrations`); a test
-builds a database from the migrations and compares it with these definitions, so a
-change here without a migration fails the suite.
+Every table here is created by an Alembic revision (:mod:`dfos.db.migrations`); a test builds a
+database from the revisions and compares it with these definitions (Alembic's own comparison), so
+a change here without a revision fails the suite.
 """
 
 from __future__ import annotations
@@ -21,17 +21,9 @@ from sqlalchemy import (
 )
 
 __all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "metadata",
-           "qc1_params", "schema_version"]
+           "qc1_params"]
 
 metadata = MetaData()
-
-#: The schema version of the database (one row).
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, nullable=False),
-    Column("updated", String(32), nullable=False),
-)
 
 #: One row per recipe run (processAB attempt).
 ab_runs = Table(

@@ -83,6 +83,30 @@ def crontab_lines(cli: Cli) -> list[str]:
     ]
 
 
+def merged_crontab(current: str, lines: list[str], root: str) -> str:
+    """The crontab ``current`` with this workspace's block (``lines``: its marker comment, then its jobs)
+    in place of the one installed before, at the end: the old marker goes, and the lines right behind it
+    that run dfos on ``root``.  Every other line stays byte for byte: comments, environment lines, jobs
+    (also one added right behind the block), lines cron would not even read.
+
+    Done by hand, not with python-crontab: measured on such a crontab (issue 16), python-crontab 3.4
+    moved the environment lines above the first comment, rewrote the spacing of other jobs and of
+    inline comments, turned ``#15 * * * *`` into ``# 15 * * * *``, dropped a blank line, commented out
+    a line it could not parse under a ``# DISABLED LINE`` of its own, and printed to stdout."""
+    marker, ours = lines[0], f" --root {shlex.quote(root)} "
+    kept: list[str] = []
+    in_block = False
+    for line in current.splitlines():
+        if line == marker:
+            in_block = True
+            continue
+        if in_block and ours in line and not line.lstrip().startswith("#"):
+            continue
+        in_block = False
+        kept.append(line)
+    return "\n".join([*kept, *lines]) + "\n"
+
+
 @cron_group.command("install")
 @click.option("--apply", is_flag=True, help="Install the lines into the user's crontab (others are kept).")
 @pass_cli
@@ -96,16 +120,7 @@ def cron_install_cmd(cli: Cli, apply: bool) -> None:
     crontab = shutil.which("crontab")
     if crontab is None:
         raise click.ClickException("no crontab program on this machine; add the lines printed without --apply")
-    current = subprocess.run([crontab, "-l"], capture_output=True, text=True, check=False).stdout.splitlines()
-    marker = lines[0]
-    kept, skipping = [], False
-    for line in current:
-        if line == marker:
-            skipping = True
-            continue
-        if skipping and (line.startswith("#") or not line.strip()):
-            skipping = False
-        if not skipping:
-            kept.append(line)
-    subprocess.run([crontab, "-"], input="\n".join([*kept, *lines]) + "\n", text=True, check=True)
+    current = subprocess.run([crontab, "-l"], capture_output=True, text=True, check=False).stdout
+    merged = merged_crontab(current, lines, str(cli.workspace().root))
+    subprocess.run([crontab, "-"], input=merged, text=True, check=True)
     click.echo(f"installed {len(lines) - 1} crontab lines")
