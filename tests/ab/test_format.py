@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -175,16 +176,17 @@ _odd_text = (st.sampled_from(["", " ", "-", "#", "a b", "x\n", "\x00", "\x1f", "
 def any_ab(draw: st.DrawFn) -> AB:
     """An AB as dfos writes it, with some of its values replaced by odd ones (empty ones above all)."""
     ab = draw(ab_strategy())
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     for name in draw(st.lists(st.sampled_from(_TEXT_FIELDS), max_size=3, unique=True)):
         changes[name] = draw(_odd_text)
     if draw(st.booleans()):
         changes["mjd_obs"] = draw(st.floats(allow_nan=True, allow_infinity=True))
-    if ab.mcalib and draw(st.booleans()):
+    if draw(st.booleans()) and ab.mcalib:
         field = draw(st.sampled_from(["ref", "tag", "sof_path", "producer"]))
         value = draw(st.sampled_from(["", "-"]) | _odd_text)
-        changes["mcalib"] = (replace(ab.mcalib[0], **{field: value}), *ab.mcalib[1:])
-    if ab.mcalib and draw(st.booleans()):
+        calib: dict[str, Any] = {field: value}
+        changes["mcalib"] = (replace(ab.mcalib[0], **calib), *ab.mcalib[1:])
+    if draw(st.booleans()) and ab.mcalib:
         changes["massoc"] = (replace(ab.mcalib[0], level=draw(st.integers(-1, 10**12))),)
     if draw(st.booleans()):
         changes["sof_content"] = draw(st.sampled_from([(), (("", ""),), (("$DFO_RAW_DIR/x", ""),)]))
@@ -193,7 +195,7 @@ def any_ab(draw: st.DrawFn) -> AB:
         changes[key] = (draw(_odd_text),)
     if draw(st.booleans()):
         changes["match_keys"] = ((draw(_odd_text), draw(_odd_text)),)
-    return replace(ab, **changes)  # type: ignore[arg-type]
+    return replace(ab, **changes)
 
 
 @settings(max_examples=500, deadline=None)
@@ -212,7 +214,8 @@ def test_any_ab_round_trips_or_is_refused_before_it_is_written(ab: AB) -> None:
 
 @pytest.mark.parametrize("field", ["dpr_catg", "drs_type", "event", "action", "obs_prog_id", "obs_id", "obs_mode"])
 def test_empty_text_fields_come_back_empty(field: str) -> None:
-    ab = replace(sample_ab(), **{field: ""})
+    empty: dict[str, Any] = {field: ""}
+    ab = replace(sample_ab(), **empty)
     assert parse(render(ab)) == ab
 
 
@@ -221,7 +224,8 @@ def test_an_empty_calibration_field_is_refused_not_written_as_a_dash(field: str)
     """A calibration is a file the recipe reads: an empty header, tag, file or producer could never be
     read back (a ``-`` placeholder would come back as ``-``), so render refuses it naming the field."""
     flat = sample_ab()
-    ab = replace(flat, mcalib=(replace(flat.mcalib[0], **{field: ""}), *flat.mcalib[1:]))
+    empty: dict[str, Any] = {field: ""}
+    ab = replace(flat, mcalib=(replace(flat.mcalib[0], **empty), *flat.mcalib[1:]))
     with pytest.raises(FormatError, match="MCALIB"):
         render(ab)
 
@@ -240,5 +244,6 @@ def test_mjds_hold_the_eight_decimals_the_file_holds() -> None:
                                               ("raw_type", "FLAT\n"), ("name", "x.ab\n")])
 def test_a_name_or_date_with_a_trailing_line_break_is_refused(field: str, value: str) -> None:
     """A regular expression's ``$`` also matches before a final line break: names and dates are matched whole."""
+    changed: dict[str, Any] = {field: value}
     with pytest.raises(FormatError):
-        render(replace(sample_ab(), **{field: value}))
+        render(replace(sample_ab(), **changed))

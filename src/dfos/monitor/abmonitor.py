@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from dfos.ab.lists import read_ab_list
 from dfos.db import ab_qc, ab_runs, cascade_nodes, engine_for_url
-from dfos.steps.create_ab import read_ab_list, supersession_log
+from dfos.steps.create_ab import supersession_log
 from dfos.workspace import Workspace
 
 __all__ = ["STATES", "ABPage", "ABRow", "ab_page"]
