@@ -393,7 +393,7 @@ def _write_log(workspace: Workspace, key: str, mode: Mode, result: AssociationRe
     lines += [f"ORPHAN {o.frame.name}: {o.reason}" for o in result.orphans]
     lines += [f"UNREADABLE {name}: {reason}" for name, reason in problems]
     lines += [f"REFUSED {name}: {reason}" for name, reason in refused]
-    write_text_atomic(workspace.mon_dir / f"assoc_{mode}_{key}.log", "\n".join(lines) + "\n")
+    write_text_atomic(workspace.mon_dir / f"assoc_{BatchId.of(mode, key)}.log", "\n".join(lines) + "\n")
 
 
 def explain_text(workspace: Workspace, ab_name: str) -> str:
