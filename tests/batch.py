@@ -17,10 +17,10 @@ from pathlib import Path
 from astropy.io import fits
 from sqlalchemy import select
 
+from dfos.ab.lists import read_ab_list
 from dfos.ab.store import read_ab
 from dfos.cascade.run import cascade_state
 from dfos.db import ab_runs, engine_for_url, qc1_params
-from dfos.steps.create_ab import read_ab_list
 from dfos.workspace import Workspace, init_workspace, open_workspace
 
 SLEEP_RECIPE = Path(__file__).resolve().parents[1] / "benchmarks" / "sleep_recipe.sh"

@@ -41,7 +41,7 @@ def safe_name(value: object, what: str = "name") -> str:
         raise UnsafeName(f"{what} is empty or not text: {_shown(str(value))}")
     if len(value.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         raise UnsafeName(f"{what} is longer than {MAX_NAME_BYTES} bytes: {_shown(value)}")
-    if not _SAFE_NAME_RE.match(value) or value[0] in "-." or value in (".", ".."):
+    if not _SAFE_NAME_RE.fullmatch(value) or value[0] in "-." or value in (".", ".."):
         raise UnsafeName(f"{what} {_shown(value)} is not a safe file name (one component of letters, digits "
                          "and _+=,@%:.- not starting with '-' or '.')")
     return value

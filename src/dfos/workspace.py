@@ -23,6 +23,7 @@ from dfos.errors import ConfigError, InvalidDate, UnknownInstrument, WorkspaceEr
 from dfos.fsutil import write_text_atomic
 from dfos.instruments.base import Instrument
 from dfos.instruments.registry import get_instrument
+from dfos.keys import BatchId, KeyLike, Mode
 from dfos.status.log import StatusLog
 
 __all__ = ["CONFIG_FILE", "DIRECTORY_KEYS", "Workspace", "find_root", "init_workspace", "open_workspace"]
@@ -116,6 +117,11 @@ class Workspace:
     @property
     def ab_dir(self) -> Path:
         return self.path("DFO_AB_DIR")
+
+    def ab_list(self, mode: Mode | str, key: KeyLike) -> Path:
+        """``$DFO_MON_DIR/AB_list_<MODE>_<KEY>``: the ABs of a batch in cascade order (read and written
+        with :mod:`dfos.ab.lists`; its writers hold :func:`dfos.ab.lists.ab_list_lock`)."""
+        return self.mon_dir / f"AB_list_{BatchId.of(mode, key).render()}"
 
     @property
     def work_root(self) -> Path:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dfos.ab.format import check, parse, render
 from dfos.ab.model import AB
@@ -158,3 +160,90 @@ def test_sof_content_paths_and_tags_are_checked() -> None:
         assert message in str(err.value)
     absolute = parse(edit(FLAT, "SOF_CONTENT     $DFO_RAW_DIR/2013-02-12", "SOF_CONTENT     /data/x"), SOURCE)
     assert absolute.sof[0][0].startswith("/data/x/")  # an operator may point at a file outside the workspace
+
+
+# -- the round trip for any AB: parse(render(ab)) == ab, or render refuses it -----------------------------
+
+
+_TEXT_FIELDS = ("name", "instrument", "date", "dpr_catg", "raw_type", "recipe", "drs_type", "batch_id", "event",
+                "action", "obs_prog_id", "obs_id", "obs_mode", "prod_root", "prod_path", "log_name")
+#: Values a field could hold that dfos never writes: empty, blanks, a line break, a comment sign, control bytes.
+_odd_text = (st.sampled_from(["", " ", "-", "#", "a b", "x\n", "\x00", "\x1f", "é", "a\u2028b", " x"])
+             | st.text(max_size=8))
+
+
+@st.composite
+def any_ab(draw: st.DrawFn) -> AB:
+    """An AB as dfos writes it, with some of its values replaced by odd ones (empty ones above all)."""
+    ab = draw(ab_strategy())
+    changes: dict[str, Any] = {}
+    for name in draw(st.lists(st.sampled_from(_TEXT_FIELDS), max_size=3, unique=True)):
+        changes[name] = draw(_odd_text)
+    if draw(st.booleans()):
+        changes["mjd_obs"] = draw(st.floats(allow_nan=True, allow_infinity=True))
+    if draw(st.booleans()) and ab.mcalib:
+        field = draw(st.sampled_from(["ref", "tag", "sof_path", "producer"]))
+        value = draw(st.sampled_from(["", "-"]) | _odd_text)
+        calib: dict[str, Any] = {field: value}
+        changes["mcalib"] = (replace(ab.mcalib[0], **calib), *ab.mcalib[1:])
+    if draw(st.booleans()) and ab.mcalib:
+        changes["massoc"] = (replace(ab.mcalib[0], level=draw(st.integers(-1, 10**12))),)
+    if draw(st.booleans()):
+        changes["sof_content"] = draw(st.sampled_from([(), (("", ""),), (("$DFO_RAW_DIR/x", ""),)]))
+    if draw(st.booleans()):
+        key = draw(st.sampled_from(["params", "missing", "waitfor"]))
+        changes[key] = (draw(_odd_text),)
+    if draw(st.booleans()):
+        changes["match_keys"] = ((draw(_odd_text), draw(_odd_text)),)
+    return replace(ab, **changes)
+
+
+@settings(max_examples=500, deadline=None)
+@given(any_ab())
+def test_any_ab_round_trips_or_is_refused_before_it_is_written(ab: AB) -> None:
+    """``parse(render(ab)) == ab`` for every AB render accepts; one it refuses, check refuses too."""
+    try:
+        text = render(ab)
+    except FormatError:
+        with pytest.raises(FormatError):
+            check(ab)
+        return
+    assert parse(text, SOURCE) == ab
+    assert render(parse(text, SOURCE)) == text
+
+
+@pytest.mark.parametrize("field", ["dpr_catg", "drs_type", "event", "action", "obs_prog_id", "obs_id", "obs_mode"])
+def test_empty_text_fields_come_back_empty(field: str) -> None:
+    empty: dict[str, Any] = {field: ""}
+    ab = replace(sample_ab(), **empty)
+    assert parse(render(ab)) == ab
+
+
+@pytest.mark.parametrize("field", ["ref", "tag", "sof_path", "producer"])
+def test_an_empty_calibration_field_is_refused_not_written_as_a_dash(field: str) -> None:
+    """A calibration is a file the recipe reads: an empty header, tag, file or producer could never be
+    read back (a ``-`` placeholder would come back as ``-``), so render refuses it naming the field."""
+    flat = sample_ab()
+    empty: dict[str, Any] = {field: ""}
+    ab = replace(flat, mcalib=(replace(flat.mcalib[0], **empty), *flat.mcalib[1:]))
+    with pytest.raises(FormatError, match="MCALIB"):
+        render(ab)
+
+
+def test_an_emptied_sof_is_refused_rather_than_read_back_as_the_derived_one() -> None:
+    with pytest.raises(FormatError, match="SOF_CONTENT"):
+        render(replace(sample_ab(), sof_content=()))
+
+
+def test_mjds_hold_the_eight_decimals_the_file_holds() -> None:
+    ab = replace(sample_ab(), mjd_obs=56335.911116901234)
+    assert ab.mjd_obs == 56335.9111169 and parse(render(ab)) == ab
+
+
+@pytest.mark.parametrize(("field", "value"), [("date", "2013-02-12\n"), ("instrument", "UVES\n"),
+                                              ("raw_type", "FLAT\n"), ("name", "x.ab\n")])
+def test_a_name_or_date_with_a_trailing_line_break_is_refused(field: str, value: str) -> None:
+    """A regular expression's ``$`` also matches before a final line break: names and dates are matched whole."""
+    changed: dict[str, Any] = {field: value}
+    with pytest.raises(FormatError):
+        render(replace(sample_ab(), **changed))

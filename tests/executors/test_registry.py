@@ -4,6 +4,7 @@ and the monitor take from them."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
@@ -30,7 +31,7 @@ NOT_A_PLUGIN = 42
 
 
 @pytest.fixture
-def pbs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[EntryPoint]:
+def pbs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[EntryPoint]]:
     """A package ``dfos_pbs`` that registers the executor ``pbs`` under ``dfos.executors``."""
     (tmp_path / "dfos_pbs.py").write_text(PLUGIN)
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dfos.ab.lists import read_ab_list
 from dfos.errors import FormatError
 from dfos.naming import safe_name
-from dfos.steps.create_ab import read_ab_list
 from fuzzing import fuzz
 
 LINES = [

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dfos.cascade.scheduler import Node, descendants
+from dfos.dates import FIRST_YEAR, LAST_YEAR
 from dfos.errors import FormatError
 from dfos.jobs.model import ExecFile, ExecLine, check_name, parse_exec, render_exec
 
@@ -69,8 +72,12 @@ def test_names_that_could_break_a_line_are_refused(name: str) -> None:
         check_name(name)
 
 
+#: The DFO dates dfos handles (:data:`dfos.dates.FIRST_YEAR` to LAST_YEAR): a job block is for a processing key.
+_dfo_dates = st.dates(date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31))
+
+
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["CALIB", "SCIENCE"]), st.dates(), st.booleans(), st.booleans()),
+@given(st.lists(st.tuples(st.sampled_from(["CALIB", "SCIENCE"]), _dfo_dates, st.booleans(), st.booleans()),
                 max_size=5),
        st.sampled_from(["/ws/jobs", "/data with space/jobs", "/odd'quote/jobs", "/execQC_x/rawDown_y"]))
 def test_job_blocks_round_trip(specs: list[tuple[str, object, bool, bool]], job_dir: str) -> None:
@@ -127,3 +134,23 @@ def test_a_long_chain_is_no_cycle() -> None:
     names = [f"A{i}.ab" for i in range(5000)]
     text = "".join(f"{n} || processAB || -a {n} || {names[i - 1] if i else 'NONE'}\n" for i, n in enumerate(names))
     assert len(parse_exec(text).lines) == 5000
+
+
+def test_a_job_block_names_its_cascades_and_flag_through_the_key_codec() -> None:
+    from dfos.jobs.model import JobBlock, parse_blocks, render_block
+
+    block = JobBlock("SCIENCE", "2013-02-12", "written", "/j/execAB_SCIENCE_2013-02-12", "/j/execQC_SCIENCE_2013-02-12")
+    assert (block.dag_id, block.qc_dag_id) == ("SCIENCE_2013-02-12", "QC_SCIENCE_2013-02-12")
+    lines = render_block(block)
+    assert lines[-1] == '"$DFOS" flag sci_QC -d 2013-02-12'
+    assert any("--dag-id QC_SCIENCE_2013-02-12 " in line for line in lines)
+    run = JobBlock("CALIB", "094.D-0192A", "written", "/j/execAB_CALIB_094.D-0192A", "/j/execQC_CALIB_094.D-0192A")
+    assert parse_blocks("\n".join(render_block(run)) + "\n") == [run]  # a phoenix run is a key like a date
+
+
+def test_a_block_for_what_is_no_processing_key_is_refused() -> None:
+    from dfos.jobs.model import JobBlock, parse_blocks, render_block
+
+    text = "\n".join(render_block(JobBlock("CALIB", "2013-02-12", "w", "/j/a", "/j/q"))) + "\n"
+    with pytest.raises(FormatError, match=r"^JOBS:1: .*2013-02-30"):
+        parse_blocks(text.replace("2013-02-12", "2013-02-30"), source="JOBS")

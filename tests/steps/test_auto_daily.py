@@ -162,9 +162,10 @@ def test_a_better_calibration_supersedes_what_used_a_worse_one(uves_night: Works
 
     from sqlalchemy import select
 
+    from dfos.ab.lists import read_ab_list
     from dfos.db import ab_runs, engine_for_url
     from dfos.steps.certify import certify, parse_decisions
-    from dfos.steps.create_ab import read_ab_list, supersession_log
+    from dfos.steps.create_ab import supersession_log
     from dfos.steps.move import move
     from dfos.steps.process_ab import load_ab
 

@@ -15,9 +15,10 @@ import pytest
 from astropy.io import fits
 from sqlalchemy import select
 
+from dfos.ab.lists import read_ab_list
 from dfos.db import ab_runs, engine_for_url
 from dfos.steps.cascade import exec_cascade
-from dfos.steps.create_ab import create_abs, read_ab_list
+from dfos.steps.create_ab import create_abs
 from dfos.steps.create_job import create_job
 from dfos.steps.headers import extract_headers
 from dfos.steps.process_ab import load_ab

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from dfos.ab.format import parse
+from dfos.ab.lists import read_ab_list
 from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.errors import DfosError
-from dfos.steps.create_ab import create_abs, explain_text, read_ab_list
+from dfos.steps.create_ab import create_abs, explain_text
 from dfos.steps.headers import extract_headers
 from dfos.steps.process_ab import load_ab, set_process_status
 from dfos.workspace import Workspace, open_workspace

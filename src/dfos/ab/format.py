@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from dfos import __version__
-from dfos.ab.model import AB, CalibInput, Completeness, ProcessStatus, Product, RawInput
+from dfos.ab.model import AB, MJD_DECIMALS, CalibInput, Completeness, ProcessStatus, Product, RawInput
 from dfos.errors import FormatError
 from dfos.naming import safe_name
 
-__all__ = ["MAX_LINE", "PATH_VARIABLES", "PRODUCT_VARIABLES", "STATUS_WIDTH", "check", "parse", "render",
-           "render_lines"]
+__all__ = ["MAX_LEVEL", "MAX_LINE", "PATH_VARIABLES", "PRODUCT_VARIABLES", "STATUS_WIDTH", "check", "parse",
+           "qualifier_line", "render", "render_lines", "status_slot", "status_value", "with_status"]
 
 _WIDTH = 16
 #: PROCESS_STATUS is padded with blanks to the longest status, so processAB can rewrite it in place.
 STATUS_WIDTH = max(len(s.value) for s in ProcessStatus)
+#: The largest quality level (``level=N``) an MCALIB or MASSOC line may give.
+MAX_LEVEL = 999_999_999
 #: The longest line (in characters) an AB file may hold.
 MAX_LINE = 65536
 #: The directories a path in an AB may start with (``$DFO_RAW_DIR/...``): where frames and products are.
@@ -51,15 +53,20 @@ _CONTROL = re.compile("[\x00-\x1f\x7f]")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _q(key: str, *values: object) -> str:
+def qualifier_line(key: str, *values: object) -> str:
+    """One qualifier line as dfos writes it: the key padded to 16 columns, then the values two blanks apart.
+    Every line of an AB file is written by this function (also a PROCESS_STATUS rewritten in place)."""
     return f"{key:<{_WIDTH}}" + "  ".join(str(v) for v in values)
 
 
-def render_lines(ab: AB) -> Iterator[str]:
-    """The lines of an AB file; :class:`FormatError` (from :func:`check`) for an AB that could not be read back."""
-    check(ab)
-    yield f"# Association Block written by dfos {__version__} (dfos create-ab)"
-    yield _q("TOOL_VERSION", f"dfos-{__version__}")
+def status_value(status: ProcessStatus) -> str:
+    """PROCESS_STATUS as written: padded with blanks to :data:`STATUS_WIDTH`, so that any status can
+    later overwrite it in place."""
+    return status.value.ljust(STATUS_WIDTH)
+
+
+def _single_lines(ab: AB) -> Iterator[str]:
+    """The single-valued qualifiers, in the order DFOS writes them."""
     for key, value in (
         ("INSTRUMENT", ab.instrument),
         ("DATE", ab.date),
@@ -72,57 +79,64 @@ def render_lines(ab: AB) -> Iterator[str]:
         ("AB_EVENT", ab.event),
         ("ACTION", ab.action),
         ("COMPLETENESS", ab.completeness.value),
-        ("PROCESS_STATUS", ab.process_status.value.ljust(STATUS_WIDTH)),
+        ("PROCESS_STATUS", status_value(ab.process_status)),
         ("OBS_PROG_ID", ab.obs_prog_id),
         ("OBS_MODE", ab.obs_mode),
         ("OBS_ID", ab.obs_id),
-        ("MJD-OBS", f"{ab.mjd_obs:.8f}"),
-        ("MJD-OBS_MOD", f"{ab.mjd_obs_mod:.8f}"),
+        ("MJD-OBS", f"{ab.mjd_obs:.{MJD_DECIMALS}f}"),
+        ("MJD-OBS_MOD", f"{ab.mjd_obs_mod:.{MJD_DECIMALS}f}"),
         ("PROD_ROOT_NAME", ab.prod_root),
         ("LOG_NAME", ab.log_name),
     ):
-        yield _q(key, value)
-    yield "# pipeline product path"
-    yield _q("PROD_PATH", ab.prod_path)
-    yield "# raw match keys"
-    for key, value in ab.match_keys:
-        yield _q("RAW_MATCH_KEY", f"{key}={value}")
-    yield "# raw files"
-    for raw in ab.rawfiles:
-        yield _q("RAWFILE", raw.ref, raw.tag)
-    yield "# master calibrations (VIRTUAL: made by an AB of the cascade)"
-    for cal in ab.mcalib:  # "MCALIB VIRTUAL" stays greppable, as DFOS tools expect
-        fields = _calib_fields(cal)
-        yield _q("MCALIB VIRTUAL", *fields[1:]) if cal.virtual else _q("MCALIB", *fields)
-    if ab.massoc:
-        yield "# associated files"
-        for cal in ab.massoc:
-            yield _q("MASSOC", *_calib_fields(cal))
-    yield "# set of frames" + (" (edited: it differs from RAWFILE and MCALIB, and it is what processAB uses)"
-                               if ab.sof_edited else "")
-    for path, tag in ab.sof:
-        yield _q("SOF_CONTENT", path, tag)
-    if ab.params:
-        yield "# recipe parameters"
-        for param in ab.params:
-            yield _q("PARAM", param)
-    yield "# products"
-    for product in ab.products:
-        yield _q("PRODUCTS", product.name, product.catg)
-    if ab.waitfor:
-        yield "# dependencies"
-        for parent in ab.waitfor:
-            yield _q("WAITFOR", parent)
-    if ab.missing:
-        yield "# why INCOMPLETE"
-        for reason in ab.missing:
-            yield _q("MISSING", reason)
+        yield qualifier_line(key, value)
+
+
+def _mcalib_line(cal: CalibInput) -> str:
+    fields = _calib_fields(cal)  # "MCALIB VIRTUAL" stays greppable, as DFOS tools expect
+    return qualifier_line("MCALIB VIRTUAL", *fields[1:]) if cal.virtual else qualifier_line("MCALIB", *fields)
+
+
+def _sof_comment(ab: AB) -> str:
+    edited = " (edited: it differs from RAWFILE and MCALIB, and it is what processAB uses)"
+    return "# set of frames" + (edited if ab.sof_edited else "")
+
+
+#: The sections after the single-valued qualifiers, in file order: (their comment line, "" for the SOF's
+#: (:func:`_sof_comment`); whether it is written when there are no items; the items; the line of one item).
+_Section = tuple[str, bool, Callable[[AB], Sequence[Any]], Callable[[Any], str]]
+_SECTIONS: tuple[_Section, ...] = (
+    ("# pipeline product path", True, lambda ab: (ab.prod_path,), lambda path: qualifier_line("PROD_PATH", path)),
+    ("# raw match keys", True, lambda ab: ab.match_keys,
+     lambda pair: qualifier_line("RAW_MATCH_KEY", f"{pair[0]}={pair[1]}")),
+    ("# raw files", True, lambda ab: ab.rawfiles, lambda raw: qualifier_line("RAWFILE", raw.ref, raw.tag)),
+    ("# master calibrations (VIRTUAL: made by an AB of the cascade)", True, lambda ab: ab.mcalib, _mcalib_line),
+    ("# associated files", False, lambda ab: ab.massoc, lambda cal: qualifier_line("MASSOC", *_calib_fields(cal))),
+    ("", True, lambda ab: ab.sof, lambda line: qualifier_line("SOF_CONTENT", *line)),
+    ("# recipe parameters", False, lambda ab: ab.params, lambda param: qualifier_line("PARAM", param)),
+    ("# products", True, lambda ab: ab.products, lambda p: qualifier_line("PRODUCTS", p.name, p.catg)),
+    ("# dependencies", False, lambda ab: ab.waitfor, lambda parent: qualifier_line("WAITFOR", parent)),
+    ("# why INCOMPLETE", False, lambda ab: ab.missing, lambda reason: qualifier_line("MISSING", reason)),
+)
+
+
+def render_lines(ab: AB) -> Iterator[str]:
+    """The lines of an AB file; :class:`FormatError` (from :func:`check`) for an AB that could not be read back."""
+    check(ab)
+    yield f"# Association Block written by dfos {__version__} (dfos create-ab)"
+    yield qualifier_line("TOOL_VERSION", f"dfos-{__version__}")
+    yield from _single_lines(ab)
+    for comment, always, items_of, line_of in _SECTIONS:
+        items = items_of(ab)
+        if items or always:
+            yield comment or _sof_comment(ab)
+            yield from (line_of(item) for item in items)
 
 
 def _calib_fields(cal: CalibInput) -> list[str]:
+    """The fields of an MCALIB or MASSOC line (:func:`check` refused empty ones: none is ever left out)."""
     fields = ["VIRTUAL"] if cal.virtual else []
-    fields += [cal.ref or "-", cal.tag or "-", cal.sof_path or "-"]
-    if cal.producer:
+    fields += [cal.ref, cal.tag, cal.sof_path]
+    if cal.producer is not None:
         fields.append(f"by={cal.producer}")
     if cal.level is not None:
         fields.append(f"level={cal.level}")
@@ -132,6 +146,28 @@ def _calib_fields(cal: CalibInput) -> list[str]:
 def render(ab: AB) -> str:
     """The AB file text."""
     return "\n".join(render_lines(ab)) + "\n"
+
+
+# -- PROCESS_STATUS, rewritten in place -------------------------------------------------------------------
+
+#: The PROCESS_STATUS line of an AB's text, however it is spaced (a hand-written AB may differ).
+_STATUS_LINE = re.compile(r"^PROCESS_STATUS[ \t]+\S+[ \t]*$", re.MULTILINE)
+#: Its value with the blanks after it: the bytes a new status may overwrite.
+_STATUS_SLOT = re.compile(rb"^PROCESS_STATUS[ \t]+(\S+ *)$", re.MULTILINE)
+
+
+def status_slot(head: bytes) -> tuple[int, int] | None:
+    """Where PROCESS_STATUS's value is in the first bytes of an AB file: (byte offset, width including the
+    padding); None when these bytes hold no PROCESS_STATUS line."""
+    found = _STATUS_SLOT.search(head)
+    return (found.start(1), len(found[1])) if found else None
+
+
+def with_status(text: str, status: ProcessStatus) -> str | None:
+    """An AB's text with its PROCESS_STATUS line written anew (padded, as :func:`render` writes it) and every
+    other byte as it was; None when the text has no PROCESS_STATUS line."""
+    updated, count = _STATUS_LINE.subn(qualifier_line("PROCESS_STATUS", status_value(status)), text, count=1)
+    return updated if count else None
 
 
 # -- checks ---------------------------------------------------------------------------------------
@@ -180,8 +216,8 @@ def _calib_check(cal: CalibInput, what: str) -> None:
     _path(cal.sof_path, f"{what} file")
     if cal.producer is not None:
         safe_name(cal.producer, f"{what} by= (producing AB)")
-    if cal.level is not None and cal.level < 0:
-        raise FormatError(f"{what} level={cal.level} must be >= 0")
+    if cal.level is not None and not 0 <= cal.level <= MAX_LEVEL:
+        raise FormatError(f"{what} level={cal.level} must be 0 to {MAX_LEVEL}")
 
 
 def _check_single(ab: AB, key: str) -> None:
@@ -192,7 +228,7 @@ def _check_single(ab: AB, key: str) -> None:
         if not value.endswith(".ab"):
             raise FormatError(f"AB_NAME {_shown(value)} must end in .ab")
     elif key == "DATE":
-        if not _DATE.match(value):
+        if not _DATE.fullmatch(value):
             raise FormatError(f"DATE {_shown(value)} is not a date YYYY-MM-DD")
     elif key in ("INSTRUMENT", "RAW_TYPE", "RECIPE", "BATCH_ID", "PROD_ROOT_NAME", "LOG_NAME"):
         safe_name(value, key)
@@ -262,6 +298,8 @@ def check(ab: AB) -> AB:
     for key, items in _repeated(ab).items():
         for item in items:
             _ITEM_CHECKS[key](item)
+    if ab.sof_content == ():  # no SOF_CONTENT line reads back as "the SOF RAWFILE and MCALIB give"
+        raise FormatError("SOF_CONTENT is edited to list no file: a recipe needs at least one")
     return ab
 
 
@@ -280,7 +318,7 @@ def _calib(fields: list[str], where: str) -> CalibInput:
         key, sep, value = extra.partition("=")
         if key == "by" and sep and producer is None:
             producer = value
-        elif key == "level" and sep and level is None and value.isascii() and value.isdigit() and len(value) < 10:
+        elif key == "level" and sep and level is None and value.isascii() and value.isdigit() and len(value) <= 9:
             level = int(value)
         else:
             raise FormatError(f"{where}: unexpected field {_shown(extra)} (only by=<AB> and level=<N>, once each)")

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 __all__ = [
     "AB",
+    "MJD_DECIMALS",
     "CalibInput",
     "Completeness",
     "ProcessStatus",
@@ -22,6 +23,9 @@ __all__ = [
     "ab_name",
     "product_root",
 ]
+
+#: The decimals of an AB's MJD-OBS and MJD-OBS_MOD (a tenth of a millisecond is below any exposure).
+MJD_DECIMALS = 8
 
 
 class Completeness(StrEnum):
@@ -107,8 +111,13 @@ class AB:
     give (an operator edited them); None when they agree.  They are the SOF processAB writes."""
 
     def __post_init__(self) -> None:
+        # one value per meaning, so that equal ABs compare equal:
         if self.sof_content is not None and tuple(self.sof_content) == self.derived_sof:
-            object.__setattr__(self, "sof_content", None)  # one value per meaning: equal ABs compare equal
+            object.__setattr__(self, "sof_content", None)
+        for name in ("mjd_obs", "mjd_obs_mod"):  # an AB file holds 8 decimals (0.9 ms): so does the AB
+            value = getattr(self, name)
+            if isinstance(value, float):
+                object.__setattr__(self, name, round(value, MJD_DECIMALS))
 
     @property
     def derived_sof(self) -> tuple[tuple[str, str], ...]:

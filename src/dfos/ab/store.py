@@ -1,16 +1,20 @@
-"""Reading AB files from an AB directory: bytes to :class:`~dfos.ab.model.AB`, or one clean error."""
+"""AB files in an AB directory: bytes to :class:`~dfos.ab.model.AB` (or one clean error), and the one
+change made to an AB file in place, its PROCESS_STATUS."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+from dataclasses import replace
 from pathlib import Path
 
-from dfos.ab.format import parse
-from dfos.ab.model import AB
+from dfos.ab.format import parse, render, status_slot, with_status
+from dfos.ab.model import AB, ProcessStatus
 from dfos.errors import FormatError, NotFound, UnsafeName
-from dfos.fsutil import decode_text
+from dfos.fsutil import decode_text, write_text_atomic
 from dfos.naming import safe_name
 
-__all__ = ["MAX_AB_BYTES", "decode", "read_ab", "read_ab_file"]
+__all__ = ["MAX_AB_BYTES", "decode", "read_ab", "read_ab_file", "write_process_status"]
 
 #: The largest AB file dfos reads (a real one is a few kB).
 MAX_AB_BYTES = 4 * 1024 * 1024
@@ -49,3 +53,31 @@ def read_ab(ab_dir: Path, name: str) -> AB:
     except UnsafeName as exc:
         raise NotFound(f"no such AB in {ab_dir}: {exc.message}") from None
     return read_ab_file(ab_dir / base)
+
+
+#: How far into an AB file its PROCESS_STATUS line is looked for when it is overwritten in place.
+_STATUS_HEAD = 4096
+
+
+def write_process_status(path: Path, ab: AB, status: ProcessStatus) -> None:
+    """Set PROCESS_STATUS in the AB file ``path`` (only that field changes); the caller holds the AB list's lock.
+
+    The value is padded to :data:`~dfos.ab.format.STATUS_WIDTH` in every AB dfos writes, so it is
+    overwritten in place by one ``pwrite`` of a few bytes: no temporary file, no fsync, and neither a
+    crash nor a power cut can leave half an AB (at worst the previous status, which the workspace
+    database, written first, corrects when the cascade resumes).  An AB without the padding (written
+    by hand) is rewritten atomically instead, its line as :mod:`dfos.ab.format` writes it; a file
+    without the line is written anew from ``ab``.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        fd = os.open(path, os.O_RDWR)
+        try:
+            slot = status_slot(os.pread(fd, _STATUS_HEAD, 0))
+            if slot and slot[1] >= len(status.value):
+                os.pwrite(fd, status.value.ljust(slot[1]).encode(), slot[0])
+                return
+        finally:
+            os.close(fd)
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    updated = with_status(text, status)
+    write_text_atomic(path, updated if updated is not None else render(replace(ab, process_status=status)))

@@ -19,7 +19,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from dfos.errors import FormatError
+from dfos.errors import FormatError, UsageError
+from dfos.keys import BatchId, ProcessingKey, Stage, mode_flag
 
 __all__ = ["SAFE_NAME", "ExecFile", "ExecLine", "JobBlock", "check_name", "find_cycle", "parse_blocks",
            "parse_exec", "render_block", "render_exec"]
@@ -144,10 +145,12 @@ def parse_exec(text: str, kind: str | None = None, source: str = "<exec>") -> Ex
 
 @dataclass(frozen=True)
 class JobBlock:
-    """The lines createJob appends to JOBS_NIGHT / JOBS_AUTO for one mode and date."""
+    """The lines createJob appends to JOBS_NIGHT / JOBS_AUTO for one mode and date (processing key)."""
 
     mode: str
+    """CALIB or SCIENCE."""
     date: str
+    """The processing key's written form (a DFO date)."""
     written: str
     """When and by what the block was written (its comment line)."""
     exec_ab: str
@@ -156,12 +159,22 @@ class JobBlock:
     mcal_down: str | None = None
 
     @property
+    def batch(self) -> BatchId:
+        return BatchId.of(self.mode, self.date)
+
+    @property
     def dag_id(self) -> str:
-        return f"{self.mode}_{self.date}"
+        """The id of the block's cascade of ABs, ``<MODE>_<KEY>``."""
+        return self.batch.render()
+
+    @property
+    def qc_dag_id(self) -> str:
+        """The id of its QC cascade, ``QC_<MODE>_<KEY>``."""
+        return BatchId.of(self.mode, self.date, qc=True).render()
 
 
 _BLOCK_HEAD = re.compile(
-    r"^# pipeline jobs for (?P<mode>CALIB|SCIENCE), (?P<date>\d{4}-\d{2}-\d{2}) \((?P<written>.*)\)$"
+    r"^# pipeline jobs for (?P<mode>CALIB|SCIENCE), (?P<date>[A-Za-z0-9][A-Za-z0-9_.+-]*) \((?P<written>.*)\)$"
 )
 
 
@@ -170,7 +183,7 @@ def render_block(block: JobBlock) -> list[str]:
     import shlex
 
     q = shlex.quote
-    flag = "cal_QC" if block.mode == "CALIB" else "sci_QC"
+    flag = mode_flag(block.mode, Stage.QC)
     lines = [f"# pipeline jobs for {block.mode}, {block.date} ({block.written})",
              'echo "starting raw data download ..."']
     lines += [q(path) for path in (block.raw_down, block.mcal_down) if path]  # masters before the cascade
@@ -178,7 +191,7 @@ def render_block(block: JobBlock) -> list[str]:
         f'"$DFOS" exec-cascade --dag-id {q(block.dag_id)} --jobs {q(block.exec_ab)} --wait '
         f'|| echo "exec-cascade for {block.date}: some ABs failed or were blocked"',
         f'echo "exec-cascade for {block.date} done."',
-        f'"$DFOS" exec-cascade --dag-id {q("QC_" + block.dag_id)} --jobs {q(block.exec_qc)} --wait '
+        f'"$DFOS" exec-cascade --dag-id {q(block.qc_dag_id)} --jobs {q(block.exec_qc)} --wait '
         f'|| echo "QC for {block.date}: some ABs could not be measured"',
         f'"$DFOS" flag {flag} -d {block.date}',
     ]
@@ -200,6 +213,10 @@ def parse_blocks(text: str, source: str = "<job file>") -> list[JobBlock]:
         head = _BLOCK_HEAD.match(line)
         if not head:
             continue
+        try:
+            ProcessingKey.parse(head["date"])
+        except UsageError as exc:
+            raise FormatError(f"{source}:{number + 1}: {exc.message}") from None
         found: dict[str, str] = {}
         for body in lines[number + 1 :]:
             if not body.strip() or _BLOCK_HEAD.match(body):

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dfos.ab.lists import read_ab_list
 from dfos.keys import BatchId, KeyLike, Mode
 from dfos.monitor.queries import BatchRecords, batch_records, supersession_counts
-from dfos.steps.create_ab import read_ab_list, supersession_log
+from dfos.steps.create_ab import supersession_log
 from dfos.workspace import Workspace
 
 __all__ = ["STATES", "ABPage", "ABRow", "ab_page"]

@@ -15,19 +15,18 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
+from dfos.ab.lists import tag_done
 from dfos.ab.model import ProcessStatus
 from dfos.ab.store import read_ab
 from dfos.cascade.run import CascadeResult, cascade_state, run_cascade, work_dir
 from dfos.config.settings import QcbqsType
-from dfos.dates import parse_date
 from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError
 from dfos.executors.base import Executor, Task
 from dfos.executors.local import ABRunner
 from dfos.executors.registry import dfos_command, get_executor
 from dfos.keys import BatchId
-from dfos.steps.create_ab import tag_done
-from dfos.steps.process_ab import process_ab, record_run, set_process_status
+from dfos.steps.process_ab import Failure, process_ab, record_run, set_process_status
 from dfos.steps.process_qc import process_qc, write_qc_problem
 from dfos.workspace import Workspace
 
@@ -129,9 +128,9 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
             set_process_status(workspace, ab, _FINAL[state])
         if state == "succeeded":
             batches.setdefault(ab.batch_id, set()).add(name)
-    for batch, names in batches.items():
-        bid = BatchId.parse(batch)
-        tag_done(workspace, bid.mode, parse_date(bid.key.text), names)
+    for batch_id, names in batches.items():
+        batch = BatchId.parse(batch_id)
+        tag_done(workspace.ab_list(batch.mode, batch.key), names)
     return result
 
 
@@ -146,4 +145,4 @@ def _infrastructure_failures(workspace: Workspace, dag_id: str, names: list[str]
               .where(ab_runs.c.dag_id == dag_id, ab_runs.c.ab.in_(names)).group_by(ab_runs.c.ab).subquery())
     with engine_for_url(workspace.db_url).connect() as db:
         rows = db.execute(select(ab_runs.c.ab, ab_runs.c.failure).join(newest, ab_runs.c.id == newest.c.id)).all()
-    return {str(r.ab) for r in rows if r.failure == "infrastructure"}
+    return {str(r.ab) for r in rows if r.failure == Failure.INFRASTRUCTURE}

@@ -26,13 +26,14 @@ from sqlalchemy import insert, select
 
 from dfos import clock
 from dfos.ab.format import parse
+from dfos.ab.lists import ABList, parse_ab_list
 from dfos.ab.model import AB, ProcessStatus
 from dfos.dates import format_timestamp
 from dfos.db import ab_qc, ab_runs, certifications, comments, engine_for_url
 from dfos.errors import FormatError, NotFound, StateError, UsageError
 from dfos.fsutil import write_text_atomic
+from dfos.keys import BatchId, KeyLike, Mode, ProcessingKey, Stage, mode_flag
 from dfos.status.machine import flags_by_key
-from dfos.steps.create_ab import ABList, parse_ab_list
 from dfos.steps.safe_move import read_text
 from dfos.steps.score import latest_decisions
 from dfos.workspace import Workspace
@@ -130,11 +131,11 @@ class Evidence:
 
     def successful(self) -> list[tuple[str, str]]:
         """(AB, RAW_TYPE) whose newest run succeeded, in cascade order."""
-        return [(e.name, e.raw_type) for e in self.entries if self.runs.get(e.name) == "SUCCESSFUL"]
+        return [(e.name, e.raw_type) for e in self.entries if self.runs.get(e.name) == ProcessStatus.SUCCESSFUL]
 
 
 def _list_entries(text: str, source: str) -> list[ABList]:
-    """The AB list's entries (:func:`dfos.steps.create_ab.parse_ab_list`), each AB listed once."""
+    """The AB list's entries (:func:`dfos.ab.lists.parse_ab_list`), each AB listed once."""
     entries: dict[str, tuple[int, ABList]] = {}
     for number, entry in parse_ab_list(text, source):
         first, _ = entries.setdefault(entry.name, (number, entry))
@@ -152,19 +153,21 @@ def _newest_runs(workspace: Workspace, batch: str) -> dict[str, str]:
     return status
 
 
-def read_evidence(workspace: Workspace, mode: str, day: date) -> Evidence:
+def read_evidence(workspace: Workspace, mode: Mode | str, day: KeyLike) -> Evidence:
     """The AB list of the date, its AB files and the database's runs, refused unless they agree.
 
     The list must be a readable UTF-8 file naming each AB once; every AB it names must have its
     file; an AB the list tags DONE or whose file says SUCCESSFUL must have a successful newest run in
     the database, and the other way round; every AB whose newest run succeeded must be listed.
     """
-    key = day.isoformat()
-    path = workspace.mon_dir / f"AB_list_{mode}_{key}"
+    batch = BatchId.of(mode, day)
+    mode, key = batch.mode, batch.key.text
+    path = workspace.ab_list(mode, key)
     entries = _list_entries(read_text(path, f"the AB list of {mode} {key}"), str(path))
-    runs = _newest_runs(workspace, f"{mode}_{key}")
+    runs = _newest_runs(workspace, batch.render())
     listed = {e.name for e in entries}
-    unlisted = sorted(name for name, status in runs.items() if status == "SUCCESSFUL" and name not in listed)
+    unlisted = sorted(name for name, status in runs.items()
+                      if status == ProcessStatus.SUCCESSFUL and name not in listed)
     if unlisted:
         more = f" (and {len(unlisted) - 1} more)" if len(unlisted) > 1 else ""
         raise StateError(f"{path} does not list {unlisted[0]}{more}, which the workspace database ran successfully "
@@ -179,7 +182,7 @@ def read_evidence(workspace: Workspace, mode: str, day: date) -> Evidence:
             raise StateError(f"{path} lists {entry.name}, but its AB file is neither in {workspace.ab_dir} nor in "
                              f"{log_dir}: refused")
         ab = read_ab_file(found)
-        succeeded = runs.get(entry.name) == "SUCCESSFUL"
+        succeeded = runs.get(entry.name) == ProcessStatus.SUCCESSFUL
         if (entry.done or ab.process_status is ProcessStatus.SUCCESSFUL) and not succeeded:
             claim = "tags it DONE" if entry.done else f"lists it and {found} says SUCCESSFUL"
             raise StateError(f"{path} {claim}, but the workspace database has no successful run of {entry.name} "
@@ -191,10 +194,11 @@ def read_evidence(workspace: Workspace, mode: str, day: date) -> Evidence:
     return Evidence(path, tuple(entries), runs, files, abs_)
 
 
-def certification_rows(workspace: Workspace, mode: str, day: date, evidence: Evidence | None = None) -> list[CertRow]:
+def certification_rows(workspace: Workspace, mode: Mode | str, day: KeyLike,
+                       evidence: Evidence | None = None) -> list[CertRow]:
     """The successful ABs with their scores and standing decisions, red first, then grey, then green
     (refused, naming the file, when the evidence disagrees: :func:`read_evidence`)."""
-    abs_ = (evidence or read_evidence(workspace, mode.upper(), day)).successful()
+    abs_ = (evidence or read_evidence(workspace, Mode.parse(mode), day)).successful()
     names = [name for name, _ in abs_]
     with engine_for_url(workspace.db_url).begin() as db:
         qc = {r.ab: r for r in db.execute(select(ab_qc).where(ab_qc.c.ab.in_(names)))}
@@ -206,36 +210,36 @@ def certification_rows(workspace: Workspace, mode: str, day: date, evidence: Evi
     return sorted(rows, key=lambda r: order[r.verdict])
 
 
-def _flags(workspace: Workspace, day: date) -> list[str]:
-    return flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
+def _flags(workspace: Workspace, day: KeyLike) -> list[str]:
+    return flags_by_key(workspace.status_log.read()).get(ProcessingKey.of(day).text, [])
 
 
-def check_state(workspace: Workspace, mode: str, day: date, light: bool = False) -> list[str]:
+def check_state(workspace: Workspace, mode: Mode | str, day: date, light: bool = False) -> list[str]:
     """Refuse unless MODE DATE may be certified now (QC done, not moved; ``light`` only TODAY); its flags."""
-    mode = mode.upper()
+    mode = Mode.parse(mode)
     key = day.isoformat()
     flags = _flags(workspace, day)
-    prefix = "cal" if mode == "CALIB" else "sci"
-    if f"{prefix}_QC" not in flags:
-        raise StateError(f"{mode} {key} has no QC yet ('{prefix}_QC' is not in DFO_STATUS): "
+    qc, updated = mode_flag(mode, Stage.QC), mode_flag(mode, Stage.UPDATED)
+    if qc not in flags:
+        raise StateError(f"{mode} {key} has no QC yet ('{qc}' is not in DFO_STATUS): "
                         "process the date and its QC first")
-    if f"{prefix}_Updated" in flags:
-        raise StateError(f"{mode} {key} is already moved ('{prefix}_Updated'): its certification is final")
+    if updated in flags:
+        raise StateError(f"{mode} {key} is already moved ('{updated}'): its certification is final")
     if light and day != clock.today(workspace.settings):
         raise UsageError(f"-L (light) certifies TODAY ({clock.today(workspace.settings)}) only, not {key}")
     return flags
 
 
-def certify(workspace: Workspace, mode: str, day: date, decisions: Iterable[Decision] = (),
+def certify(workspace: Workspace, mode: Mode | str, day: date, decisions: Iterable[Decision] = (),
             accept_green: bool = False, light: bool = False, user: str = "operator") -> CertifyResult:
     """Record decisions (and with ``accept_green`` accept every green AB without one); see the module.
 
     Everything is checked (state, evidence, the ABs named, the user) before anything is written;
     ``cal_Certif`` is appended only when no successful AB of the date awaits a decision.
     """
-    mode = mode.upper()
+    mode = Mode.parse(mode)
     key = day.isoformat()
-    prefix = "cal" if mode == "CALIB" else "sci"
+    certif = mode_flag(mode, Stage.CERTIF)
     flags = check_state(workspace, mode, day, light)
     if not user or len(user) > MAX_USER or not user.isprintable():
         raise UsageError(f"a user name is 1 to {MAX_USER} printable characters")
@@ -265,17 +269,16 @@ def certify(workspace: Workspace, mode: str, day: date, decisions: Iterable[Deci
     flagged = [] if light else _reject_virtuals(workspace, mode, day, rejected)
     undecided = tuple(name for name in rows if standing.get(name, ("", ""))[0] not in (ACCEPT, REJECT))
     appended = False
-    if not light and not undecided and (not flags or flags[-1] != f"{prefix}_Certif"):
-        workspace.status_log.append(f"{prefix}_Certif", key, clock.now(workspace.settings))
+    if not light and not undecided and (not flags or flags[-1] != certif):
+        workspace.status_log.append(certif, key, clock.now(workspace.settings))
         appended = True
     return CertifyResult(tuple(wanted), undecided, tuple(flagged), appended)
 
 
-def _reject_virtuals(workspace: Workspace, mode: str, day: date, rejected: list[AB]) -> list[str]:
+def _reject_virtuals(workspace: Workspace, mode: Mode, day: date, rejected: list[AB]) -> list[str]:
     """Remove the rejected ABs' VCAL headers; flag the ABs that used them; return those ABs."""
     if not rejected:
         return []
-    key = day.isoformat()
     for ab in rejected:
         for vcal in sorted((workspace.vcal_dir / ab.date).glob(f"{ab.prod_root}_*.hdr")):
             vcal.unlink()
@@ -292,7 +295,7 @@ def _reject_virtuals(workspace: Workspace, mode: str, day: date, rejected: list[
         if users:
             flagged.append(ab.name)
             lines += [f"{ab.name} used a virtual product of {producer}, which was rejected" for producer in users]
-    target = workspace.mon_dir / f"reassociate_{mode}_{key}"
+    target = workspace.mon_dir / f"reassociate_{BatchId.of(mode, day).render()}"
     old = target.read_text(encoding="utf-8", errors="replace").splitlines() if target.is_file() else []
     write_text_atomic(target, "\n".join(dict.fromkeys([*old, *lines])) + ("\n" if lines or old else ""))
     return flagged

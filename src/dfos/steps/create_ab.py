@@ -17,7 +17,8 @@ EXPTIME is absurd (see :data:`BOUNDS`) is refused the same way, rather than date
 
 Incremental: an AB tagged DONE in the AB list is never touched; an existing AB
 whose association is unchanged keeps its file (and status); a FAILED one is
-re-created; a changed one is rewritten as CREATED.
+re-created; a changed one is rewritten as CREATED.  That policy is decided by a pure function
+(:func:`dfos.ab.update.plan_update`); this step associates, then carries out its plan.
 """
 
 from __future__ import annotations
@@ -33,18 +34,21 @@ from astropy.utils.exceptions import AstropyWarning
 
 from dfos import clock
 from dfos.ab.format import check, render
-from dfos.ab.model import AB, Completeness, ProcessStatus
+from dfos.ab.lists import ab_list_lock, read_ab_list, write_ab_list
+from dfos.ab.model import AB, Completeness
 from dfos.ab.store import read_ab_file
+from dfos.ab.update import Supersession, UpdatePlan, calib_inputs, freeze, plan_update
 from dfos.association.classify import Classifier
-from dfos.association.engine import AssociationResult, associate
+from dfos.association.engine import AssociationResult, Planned, associate
 from dfos.association.explain import explain_lines
 from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib
 from dfos.dates import format_timestamp
-from dfos.errors import DfosError, FormatError, NotFound, StateError, UnsafeName, UsageError
-from dfos.fsutil import decode_text, exclusive_lock, write_if_changed, write_text_atomic
+from dfos.errors import DfosError, FormatError, NotFound, StateError, UnsafeName
+from dfos.fsutil import exclusive_lock, write_if_changed, write_text_atomic
 from dfos.headers.io import card_text, dotted_header, read_header
 from dfos.instruments.inventory import cached_esorex_recipes
+from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.naming import confined, safe_name
 from dfos.oca.io import load_rules
 from dfos.oca.syntax import RuleSet
@@ -53,21 +57,15 @@ from dfos.workspace import Workspace
 
 __all__ = [
     "BOUNDS",
-    "ABList",
     "CreateResult",
-    "ab_list_lock",
     "create_abs",
     "explain_text",
-    "parse_ab_list",
-    "product_roots",
-    "read_ab_list",
     "rules_of",
-    "tag_done",
+    "supersession_log",
 ]
 
 _log = logging.getLogger(__name__)
 
-MODES = ("CALIB", "SCIENCE")
 #: The recipes esorex lists, kept in $DFO_MON_DIR until esorex or a pipeline changes: an AB whose
 #: recipe is not installed is INCOMPLETE, saying so.
 RECIPE_CACHE = ".esorex_recipes"
@@ -82,62 +80,11 @@ BOUNDS: dict[str, tuple[float, float]] = {
 
 
 @dataclass(frozen=True)
-class ABList:
-    """One line of ``AB_list_<MODE>_<DATE>``: ``<AB> <RAW_TYPE> <RECIPE> <COMPLETENESS> [DONE]``."""
-
-    name: str
-    raw_type: str
-    recipe: str
-    completeness: str
-    done: bool = False
-
-    def render(self) -> str:
-        fields = [self.name, self.raw_type, self.recipe, self.completeness] + (["DONE"] if self.done else [])
-        return "  ".join(fields)
-
-
-_COMPLETENESS = {c.value for c in Completeness}
-
-
-def read_ab_list(path: Path) -> list[ABList]:
-    """Read an AB list (missing file: empty).
-
-    FormatError naming the file (and line) for a file that is not UTF-8 text or an AB name that is not
-    a safe file name (:func:`dfos.naming.safe_name`): the names are used as paths in ``$DFO_AB_DIR``.
-    """
-    if not path.is_file():
-        return []
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
-    text = decode_text(data, str(path), "repair it, or move it away and run 'dfos create-ab' for the date")
-    return [entry for _, entry in parse_ab_list(text, str(path))]
-
-
-def parse_ab_list(text: str, source: str) -> list[tuple[int, ABList]]:
-    """The lines of an AB list's text with their line numbers; FormatError naming ``source`` and the line for
-    an AB name that is not a safe file name or a line cut short or mangled (never guessed at)."""
-    entries = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
-            continue
-        safe_name(fields[0], f"AB name in {source}:{number}")
-        if (len(fields) not in (4, 5) or not fields[0].endswith(".ab") or fields[3] not in _COMPLETENESS
-                or fields[4:] not in ([], ["DONE"])):
-            raise FormatError(f"{source}:{number}: not '<AB>.ab <RAW_TYPE> <RECIPE> COMPLETE|INCOMPLETE [DONE]': "
-                              f"{line[:120]!r}; repair it, or move it away and run 'dfos create-ab' for the date")
-        entries.append((number, ABList(fields[0], fields[1], fields[2], fields[3], len(fields) == 5)))
-    return entries
-
-
-@dataclass(frozen=True)
 class CreateResult:
     """What one createAB run did."""
 
     date: date
-    mode: str
+    mode: Mode
     abs: tuple[AB, ...]
     """Every AB of the date and mode, in cascade order (DONE ones included as they are on disk)."""
     written: tuple[str, ...]
@@ -226,7 +173,7 @@ def _memory_dates(base: Path, day: date, newest: int) -> list[str]:
     return dates[-newest:]
 
 
-def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier, done: set[str],
+def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier, done: Collection[str],
             problems: list[tuple[str, str]]) -> list[Calib]:
     """Certified masters (MCAL) and virtual products (VCAL) of the recent dates.
 
@@ -276,115 +223,75 @@ def _vcal_text(calib: Calib, batch: str) -> str:
         return card_text(dotted_header(values))
 
 
-def ab_list_lock(workspace: Workspace, mode: str, day: date) -> Path:
-    """The lock file every writer of ``AB_list_<MODE>_<DATE>`` (createAB, processing, DONE tags) holds."""
-    return workspace.mon_dir / f".AB_list_{mode}_{day.isoformat()}.lock"
-
-
-def tag_done(workspace: Workspace, mode: str, day: date, names: set[str]) -> None:
-    """Tag ABs DONE in ``AB_list_<MODE>_<DATE>`` (after they succeeded): createAB will not touch them again."""
-    path = workspace.mon_dir / f"AB_list_{mode}_{day.isoformat()}"
-    with exclusive_lock(ab_list_lock(workspace, mode, day)):
-        entries = read_ab_list(path)
-        tagged = [replace(e, done=e.done or e.name in names) for e in entries]
-        if tagged != entries:
-            write_text_atomic(path, "".join(e.render() + "\n" for e in tagged))
-
-
-def create_abs(workspace: Workspace, day: date, mode: str) -> CreateResult:
+def create_abs(workspace: Workspace, day: date, mode: Mode | str) -> CreateResult:
     """Run createAB for a date and mode; see the module docstring.
 
     One run per date and mode at a time: a second one waits for the first to finish.
     """
-    mode = mode.upper()
-    if mode not in MODES:
-        raise UsageError(f"mode {mode!r} is not CALIB or SCIENCE")
-    with exclusive_lock(ab_list_lock(workspace, mode, day)):
+    mode = Mode.parse(mode)
+    with exclusive_lock(ab_list_lock(workspace.ab_list(mode, day))):
         return _create(workspace, day, mode)
 
 
-def _create(workspace: Workspace, day: date, mode: str) -> CreateResult:
+def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
     key = day.isoformat()
-    batch = f"{mode}_{key}"
+    batch = BatchId.of(mode, day).render()
     rules = rules_of(workspace)
     classifier = Classifier(rules.classify)
     refused: list[tuple[str, str]] = []
     frames, problems = _frames(workspace, day, refused)
-    list_path = workspace.mon_dir / f"AB_list_{mode}_{key}"
+    list_path = workspace.ab_list(mode, day)
     done_entries = [entry for entry in read_ab_list(list_path) if entry.done]
-    done = {entry.name for entry in done_entries}
     existing = _existing(workspace, batch)
-    # ABs tagged DONE are frozen: their raw frames form no new group, their products stay offered.
-    # Until the date is certified, a DONE AB that succeeded is associated again: when a better
-    # calibration arrived since, it is superseded (see _supersede).
-    prefix = "cal" if mode == "CALIB" else "sci"
-    certified = f"{prefix}_Certif" in flags_by_key(workspace.status_log.read()).get(key, [])
-    open_again = set() if certified else {
-        name for name in done if name in existing and existing[name].completeness is Completeness.COMPLETE
-        and existing[name].process_status is ProcessStatus.SUCCESSFUL}
-    frozen = {Path(raw.ref).name for name in done - open_again if name in existing
-              for raw in existing[name].rawfiles}
+    certified = mode_flag(mode, Stage.CERTIF) in flags_by_key(workspace.status_log.read()).get(key, [])
+    frozen = freeze({entry.name for entry in done_entries}, existing, certified)
     settings = workspace.settings
-    memory = _memory(workspace, day, batch, classifier, done - open_again, problems)
+    memory = _memory(workspace, day, batch, classifier, frozen.abs, problems)
     recipes = cached_esorex_recipes(settings.ESOREX, workspace.mon_dir / RECIPE_CACHE)
-    result = associate([f for f in frames if f.name not in frozen], rules, memory, instrument=settings.INSTRUMENT,
-                       date=key, mode=mode, drs_type=settings.DRS_TYPE, classifier=classifier, recipes=recipes)
+    result = associate([f for f in frames if f.name not in frozen.frames], rules, memory,
+                       instrument=settings.INSTRUMENT, date=key, mode=mode.value, drs_type=settings.DRS_TYPE,
+                       classifier=classifier, recipes=recipes)
     result = _refuse_unsafe(result, refused)
-
-    final: list[AB] = []
-    written: list[str] = []
-    unchanged: list[str] = []
-    kept: list[str] = []
-    workspace.ab_dir.mkdir(parents=True, exist_ok=True)
-    better = {p.ab.name for p in result.abs if p.ab.name in open_again
-              and p.ab.completeness is Completeness.COMPLETE and _inputs(p.ab) != _inputs(existing[p.ab.name])}
-    superseded = _with_descendants(better, [p.ab for p in result.abs], done) if better else set()
-    for planned in result.abs:
-        name = planned.ab.name
-        path = confined(workspace.ab_dir / name, workspace.ab_dir)
-        if name in done and name not in superseded:  # never touched, even if its file has moved on
-            kept.append(name)
-            final.append(existing.get(name, planned.ab))
-            continue
-        if name in superseded:
-            _supersede(workspace, existing[name], planned.ab, "a better calibration arrived" if name in better
-                       else "an AB it depends on was superseded")
-            done.discard(name)
-        ab = planned.ab if name in superseded else _carry_status(planned.ab, existing.get(name))
-        (written if write_if_changed(path, render(ab)) else unchanged).append(name)
-        alog = confined(workspace.ab_dir / (name.removesuffix(".ab") + ".alog"), workspace.ab_dir)
-        write_if_changed(alog, "\n".join(explain_lines(planned)) + "\n")
-        final.append(ab)
-    made = {p.ab.name for p in result.abs}
-    removed = sorted(n for n in existing if n not in made and n not in done)
-    leftovers = [e for e in done_entries if e.name not in made]  # DONE, though no group makes them any more
-    kept += [e.name for e in leftovers]
-    for name in removed:
-        (workspace.ab_dir / name).unlink(missing_ok=True)
-        (workspace.ab_dir / (name.removesuffix(".ab") + ".alog")).unlink(missing_ok=True)
-
-    _write_vcals(workspace, key, batch, result, kept)
-    entries = [ABList(ab.name, ab.raw_type, ab.recipe, ab.completeness.value, ab.name in done) for ab in final]
-    entries += leftovers
-    final += [existing[e.name] for e in leftovers if e.name in existing]
-    write_if_changed(list_path, "".join(e.render() + "\n" for e in entries))
+    plan = plan_update([p.ab for p in result.abs], existing, done_entries, frozen.reopened)
+    written, unchanged = _apply(workspace, plan, {p.ab.name: p for p in result.abs})
+    _write_vcals(workspace, key, batch, result, plan.keep)
+    write_ab_list(list_path, plan.ab_list)
     if written:
         write_text_atomic(workspace.mon_dir / "LAST_AB", written[-1] + "\n")
     _write_log(workspace, key, mode, result, problems, refused)
-    workspace.status_log.append("cal_AB" if mode == "CALIB" else "sci_AB", key, clock.now(workspace.settings))
+    workspace.status_log.append(mode_flag(mode, Stage.AB), key, clock.now(workspace.settings))
     return CreateResult(
         date=day,
         mode=mode,
-        abs=tuple(final),
+        abs=plan.abs,
         written=tuple(written),
         unchanged=tuple(unchanged),
-        kept_done=tuple(kept),
-        removed=tuple(removed),
+        kept_done=plan.keep,
+        removed=plan.remove,
         orphans=tuple((o.frame.name, o.reason) for o in result.orphans),
         problems=tuple(problems),
-        superseded=tuple(sorted(superseded)),
+        superseded=plan.superseded,
         refused=tuple(refused),
     )
+
+
+def _apply(workspace: Workspace, plan: UpdatePlan, planned: Mapping[str, Planned]) -> tuple[list[str], list[str]]:
+    """Carry out a plan's supersessions, writes and removals; (ABs written, ABs whose file already said it)."""
+    ab_dir = workspace.ab_dir
+    ab_dir.mkdir(parents=True, exist_ok=True)
+    for supersession in plan.supersede:
+        _supersede(workspace, supersession)
+    written: list[str] = []
+    unchanged: list[str] = []
+    for ab in plan.write:
+        path = confined(ab_dir / ab.name, ab_dir)
+        (written if write_if_changed(path, render(ab)) else unchanged).append(ab.name)
+        alog = confined(ab_dir / (ab.name.removesuffix(".ab") + ".alog"), ab_dir)
+        write_if_changed(alog, "\n".join(explain_lines(planned[ab.name])) + "\n")
+    for name in plan.remove:
+        (ab_dir / name).unlink(missing_ok=True)
+        (ab_dir / (name.removesuffix(".ab") + ".alog")).unlink(missing_ok=True)
+    return written, unchanged
 
 
 def _unsafe(ab: AB) -> str | None:
@@ -412,39 +319,18 @@ def _refuse_unsafe(result: AssociationResult, refused: list[tuple[str, str]]) ->
                    vcals=tuple(c for c in result.vcals if c.producer not in bad))
 
 
-def _inputs(ab: AB) -> set[tuple[str, str]]:
-    """What an AB's recipe reads besides its raw frames: (tag, file) of each calibration."""
-    return {(c.tag, c.sof_path) for c in ab.mcalib}
-
-
-def _with_descendants(roots: set[str], abs_: list[AB], done: set[str]) -> set[str]:
-    """The roots and every DONE AB that waits for one of them, directly or not."""
-    chosen = set(roots)
-    grew = True
-    while grew:
-        grew = False
-        for ab in abs_:
-            if ab.name in done and ab.name not in chosen and chosen.intersection(ab.waitfor):
-                chosen.add(ab.name)
-                grew = True
-    return chosen
-
-
-def product_roots(workspace: Workspace) -> tuple[Path, ...]:
-    """Where an AB's products may be (its PROD_PATH): ``$DFS_PRODUCT``, ``$DFO_CAL_DIR`` (after move),
-    ``$DFO_SCI_DIR``."""
-    return tuple(workspace.path(key) for key in ("DFS_PRODUCT", "DFO_CAL_DIR", "DFO_SCI_DIR"))
-
-
 def supersession_log(workspace: Workspace, batch: str) -> Path:
     """``$DFO_MON_DIR/supersessions_<MODE>_<DATE>``: one line per superseded AB run."""
     return workspace.mon_dir / f"supersessions_{batch}"
 
 
-def _supersede(workspace: Workspace, old: AB, new: AB, reason: str) -> None:
+def _supersede(workspace: Workspace, supersession: Supersession) -> None:
     """Move the old run's products and log aside (verified, never deleted) and log the supersession."""
-    from dfos.steps.safe_move import Planned, carry_out, sha256
+    from dfos.steps.process_ab import product_roots
+    from dfos.steps.safe_move import Planned as Move
+    from dfos.steps.safe_move import carry_out, sha256
 
+    old, new, reason = supersession.old, supersession.new, supersession.reason
     key = old.date
     stem = old.name.removesuffix(".ab")
     log = supersession_log(workspace, old.batch_id)
@@ -456,10 +342,10 @@ def _supersede(workspace: Workspace, old: AB, new: AB, reason: str) -> None:
     files += [p for p in (workspace.ab_dir / old.log_name, workspace.ab_dir / old.name) if p.is_file()]
     aside.mkdir(parents=True, exist_ok=True)
     write_text_atomic(aside / f"{old.name}.superseded", render(old))  # the AB as it ran
-    carry_out([Planned(str(f), str(aside / f.name), sha256(f), f.stat().st_size) for f in files
+    carry_out([Move(str(f), str(aside / f.name), sha256(f), f.stat().st_size) for f in files
                if f.name != old.name])
-    was = ", ".join(sorted(f"{t}={Path(f).name}" for t, f in _inputs(old) - _inputs(new))) or "-"
-    now = ", ".join(sorted(f"{t}={Path(f).name}" for t, f in _inputs(new) - _inputs(old))) or "-"
+    was = ", ".join(sorted(f"{t}={Path(f).name}" for t, f in calib_inputs(old) - calib_inputs(new))) or "-"
+    now = ", ".join(sorted(f"{t}={Path(f).name}" for t, f in calib_inputs(new) - calib_inputs(old))) or "-"
     stamp = format_timestamp(clock.now(workspace.settings))
     line = f"{stamp} {old.name} run {number} superseded ({reason}): was {was}; now {now}; kept in {aside}"
     write_text_atomic(log, "\n".join([*previous, line]) + "\n")
@@ -478,16 +364,8 @@ def _existing(workspace: Workspace, batch: str) -> dict[str, AB]:
     return found
 
 
-def _carry_status(new: AB, old: AB | None) -> AB:
-    """An unchanged association keeps its processing status, except FAILED, which is re-created."""
-    if old is None or old.process_status is ProcessStatus.FAILED:
-        return new
-    if replace(old, process_status=ProcessStatus.CREATED) == new:
-        return old
-    return new
-
-
-def _write_vcals(workspace: Workspace, key: str, batch: str, result: AssociationResult, kept: list[str]) -> None:
+def _write_vcals(workspace: Workspace, key: str, batch: str, result: AssociationResult,
+                 kept: Collection[str]) -> None:
     folder = workspace.vcal_dir / key
     wanted = {Path(c.ref).name: c for c in result.vcals}
     if folder.is_dir():
@@ -505,7 +383,7 @@ def _write_vcals(workspace: Workspace, key: str, batch: str, result: Association
         write_if_changed(target, _vcal_text(calib, batch))
 
 
-def _write_log(workspace: Workspace, key: str, mode: str, result: AssociationResult,
+def _write_log(workspace: Workspace, key: str, mode: Mode, result: AssociationResult,
                problems: list[tuple[str, str]], refused: list[tuple[str, str]]) -> None:
     complete = sum(1 for p in result.abs if p.ab.completeness is Completeness.COMPLETE)
     lines = [f"# association log of {mode} {key}",
@@ -515,7 +393,7 @@ def _write_log(workspace: Workspace, key: str, mode: str, result: AssociationRes
     lines += [f"ORPHAN {o.frame.name}: {o.reason}" for o in result.orphans]
     lines += [f"UNREADABLE {name}: {reason}" for name, reason in problems]
     lines += [f"REFUSED {name}: {reason}" for name, reason in refused]
-    write_text_atomic(workspace.mon_dir / f"assoc_{mode}_{key}.log", "\n".join(lines) + "\n")
+    write_text_atomic(workspace.mon_dir / f"assoc_{BatchId.of(mode, key)}.log", "\n".join(lines) + "\n")
 
 
 def explain_text(workspace: Workspace, ab_name: str) -> str:

@@ -24,14 +24,15 @@ from datetime import date
 from pathlib import Path
 
 from dfos import clock
-from dfos.ab.model import AB
+from dfos.ab.lists import read_ab_list
+from dfos.ab.model import AB, Completeness
 from dfos.cascade.run import forget_cascade
 from dfos.cascade.scheduler import Node, descendants
 from dfos.dates import format_timestamp
-from dfos.errors import NotFound, StateError, UsageError
+from dfos.errors import NotFound, StateError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.jobs.model import ExecFile, ExecLine, JobBlock, check_name, render_block, render_exec
-from dfos.steps.create_ab import read_ab_list
+from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.steps.fetch import missing_masters
 from dfos.steps.process_ab import load_ab
 from dfos.workspace import Workspace
@@ -81,16 +82,14 @@ def _append_block(path: Path, header: str, block: list[str]) -> None:
 
 
 def create_job(
-    workspace: Workspace, day: date, mode: str, auto: bool = False, subcascade: str | None = None
+    workspace: Workspace, day: date, mode: Mode | str, auto: bool = False, subcascade: str | None = None
 ) -> JobFiles:
     """Run createJob; see the module docstring."""
-    mode = mode.upper()
-    if mode not in ("CALIB", "SCIENCE"):
-        raise UsageError(f"mode {mode!r} is not CALIB or SCIENCE")
-    key = day.isoformat()
-    every = read_ab_list(workspace.mon_dir / f"AB_list_{mode}_{key}")
+    batch = BatchId.of(mode, day)
+    mode, key = batch.mode, batch.key.text
+    every = read_ab_list(workspace.ab_list(mode, key))
     entries = every if subcascade is not None else [e for e in every if not e.done]  # -a may redo DONE ABs
-    if not any(e.completeness == "COMPLETE" for e in entries):
+    if not any(e.completeness is Completeness.COMPLETE for e in entries):
         raise StateError(f"no ABs to process for {mode} {key}: run 'dfos create-ab -m {mode} -d {key}' first "
                         "(ABs tagged DONE are not queued again, INCOMPLETE ones cannot run)")
     abs_ = [load_ab(workspace, check_name(e.name)) for e in entries]
@@ -100,40 +99,43 @@ def create_job(
     lines = [ExecLine(ab.name, tuple(p for p in ab.waitfor if p in names) if drs == "CON" else (),
                       local_parallel=drs == "INT") for ab in abs_]
     stamp = f"written by dfos create-job for {mode} {key} at {format_timestamp(clock.now(settings))}"
-    job_dir = workspace.job_dir
-    exec_ab = job_dir / f"execAB_{mode}_{key}"
-
     if subcascade is not None:
-        root = Path(subcascade).name
-        if root not in names:
-            raise NotFound(f"{root} is not an AB of {mode} {key} waiting to be processed")
-        nodes = [Node(line.ab, line.parents) for line in lines]
-        keep = descendants(nodes, root)
-        sub = [ExecLine(line.ab, tuple(p for p in line.parents if p in keep), line.program, line.local_parallel)
-               for line in lines if line.ab in keep]
-        path = job_dir / f"execAB_{mode}_{key}_sub"
-        forget_cascade(workspace, f"{mode}_{key}_sub")
-        header = [stamp, f"subcascade of {root}: run it with 'dfos exec-cascade --dag-id {mode}_{key}_sub'"]
-        write_text_atomic(path, render_exec(ExecFile(drs, tuple(sub)), header), mode=0o644)
-        return JobFiles(path, None, None, None, None, tuple(line.ab for line in sub))
+        return _subcascade(workspace, batch, lines, stamp, Path(subcascade).name)
 
-    forget_cascade(workspace, f"{mode}_{key}", sorted(names))  # a new queue (refused while an executor runs it)
+    exec_ab = workspace.job_dir / f"execAB_{batch}"
+    forget_cascade(workspace, batch.render(), sorted(names))  # a new queue (refused while an executor runs it)
     write_text_atomic(exec_ab, render_exec(ExecFile(drs, tuple(lines)), [stamp, f"DRS_TYPE {drs}"]))
     if drs == "CON":
         _write_dag(workspace, exec_ab, abs_, lines)
-    exec_qc = job_dir / f"execQC_{mode}_{key}"
+    exec_qc = workspace.job_dir / f"execQC_{batch}"
     qc = settings.QCBQS_TYPE
     qc_lines = () if qc == "IMPLICIT" else tuple(ExecLine(ab.name, (), "processQC") for ab in abs_)
     write_text_atomic(exec_qc, render_exec(ExecFile(qc, qc_lines), [stamp, f"QCBQS_TYPE {qc}"]), mode=0o755)
-    raw_down = _raw_down(workspace, abs_, mode, key) if mode == "CALIB" else None
-    mcal_down = _mcal_down(workspace, abs_, mode, key) if mode == "CALIB" else None
+    calib = mode is Mode.CALIB
+    raw_down = _raw_down(workspace, abs_, batch) if calib else None
+    mcal_down = _mcal_down(workspace, abs_, batch) if calib else None
 
     block = render_block(JobBlock(mode, key, stamp, str(exec_ab), str(exec_qc), str(raw_down) if raw_down else None,
                                   str(mcal_down) if mcal_down else None))
-    job_file = job_dir / ("JOBS_AUTO" if auto else "JOBS_NIGHT")
+    job_file = workspace.job_dir / ("JOBS_AUTO" if auto else "JOBS_NIGHT")
     _append_block(job_file, job_header(workspace), block)
-    workspace.status_log.append("cal_Queued" if mode == "CALIB" else "sci_Queued", key, clock.now(settings))
+    workspace.status_log.append(mode_flag(mode, Stage.QUEUED), key, clock.now(settings))
     return JobFiles(exec_ab, exec_qc, raw_down, mcal_down, job_file, tuple(ab.name for ab in abs_))
+
+
+def _subcascade(workspace: Workspace, batch: BatchId, lines: list[ExecLine], stamp: str, root: str) -> JobFiles:
+    """``-a AB``: ``execAB_<MODE>_<KEY>_sub``, that AB and every AB that depends on it."""
+    if root not in {line.ab for line in lines}:
+        raise NotFound(f"{root} is not an AB of {batch.mode} {batch.key} waiting to be processed")
+    keep = descendants([Node(line.ab, line.parents) for line in lines], root)
+    sub = [ExecLine(line.ab, tuple(p for p in line.parents if p in keep), line.program, line.local_parallel)
+           for line in lines if line.ab in keep]
+    dag_id = BatchId.of(batch.mode, batch.key, sub=True).render()
+    path = workspace.job_dir / f"execAB_{dag_id}"
+    forget_cascade(workspace, dag_id)
+    header = [stamp, f"subcascade of {root}: run it with 'dfos exec-cascade --dag-id {dag_id}'"]
+    write_text_atomic(path, render_exec(ExecFile(workspace.settings.DRS_TYPE, tuple(sub)), header), mode=0o644)
+    return JobFiles(path, None, None, None, None, tuple(line.ab for line in sub))
 
 
 def _download_file(workspace: Workspace, path: Path, what: str, command: str, names: list[str]) -> Path | None:
@@ -151,22 +153,23 @@ def _download_file(workspace: Workspace, path: Path, what: str, command: str, na
     return path
 
 
-def _raw_down(workspace: Workspace, abs_: list[AB], mode: str, key: str) -> Path | None:
+def _raw_down(workspace: Workspace, abs_: list[AB], batch: BatchId) -> Path | None:
     wanted: list[str] = []
     for ab in abs_:
-        if ab.completeness.value != "COMPLETE":
+        if ab.completeness is not Completeness.COMPLETE:
             continue
         for raw in ab.rawfiles:
             path = workspace.expand(raw.ref)
             if not path.is_file() and path.name not in wanted:
                 wanted.append(path.name)
-    return _download_file(workspace, workspace.job_dir / f"rawDown_{mode}_{key}", f"raw frames for {mode} {key}",
-                          f"fetch-raw -d {key}", wanted[:RAW_DOWNLOAD_LIMIT])
+    return _download_file(workspace, workspace.job_dir / f"rawDown_{batch}", f"raw frames for {batch.mode} {batch.key}",
+                          f"fetch-raw -d {batch.key}", wanted[:RAW_DOWNLOAD_LIMIT])
 
 
-def _mcal_down(workspace: Workspace, abs_: list[AB], mode: str, key: str) -> Path | None:
-    return _download_file(workspace, workspace.job_dir / f"mcalDown_{mode}_{key}",
-                          f"certified masters for {mode} {key}", "fetch-mcal", missing_masters(workspace, abs_))
+def _mcal_down(workspace: Workspace, abs_: list[AB], batch: BatchId) -> Path | None:
+    return _download_file(workspace, workspace.job_dir / f"mcalDown_{batch}",
+                          f"certified masters for {batch.mode} {batch.key}", "fetch-mcal",
+                          missing_masters(workspace, abs_))
 
 
 def _write_dag(workspace: Workspace, exec_ab: Path, abs_: list[AB], lines: list[ExecLine]) -> Path:
@@ -175,7 +178,7 @@ def _write_dag(workspace: Workspace, exec_ab: Path, abs_: list[AB], lines: list[
     from dfos.executors.condor_dag import Dag, DagNode, node_name, render_dag, submit_text
 
     settings = workspace.settings
-    runnable = {ab.name: ab for ab in abs_ if ab.completeness.value == "COMPLETE"}
+    runnable = {ab.name: ab for ab in abs_ if ab.completeness is Completeness.COMPLETE}
     taken: set[str] = set()
     names = {line.ab: node_name(line.ab, taken) for line in lines if line.ab in runnable}
     nodes = tuple(DagNode(names[line.ab], line.ab, tuple(names[p] for p in line.parents if p in names),

@@ -10,9 +10,10 @@ and the AB's parameters, ``OMP_NUM_THREADS`` set for its slot; keep its log as
 ``$DFS_PRODUCT/<RAW_TYPE>/<DATE>``; set PROCESS_STATUS in the AB; and return a
 :class:`RunRecord` (the caller stores it in the workspace database).
 
-A failure is classified: ``missing_input``, ``recipe_error`` (exit code and the
-recipe's last ERROR line), ``crash`` (killed by a signal), ``timeout``,
-``infrastructure`` (esorex missing, a disk refusing a write).  An infrastructure failure says
+A failure is classified (:mod:`dfos.steps.run_outcome`, pure): ``missing_input``, ``recipe_error``
+(exit code and the recipe's last ERROR line), ``crash`` (killed by a signal), ``timeout``,
+``infrastructure`` (esorex missing, a disk refusing a write).  esorex is started and watched by
+:mod:`dfos.steps.esorex`.  An infrastructure failure says
 nothing about the AB: its PROCESS_STATUS is left as it was and the products this run had placed
 are removed again, so running it again once the cause is fixed just works.
 
@@ -26,47 +27,42 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import json
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import insert
 
 from dfos import clock
-from dfos.ab.format import STATUS_WIDTH, check, render
+from dfos.ab.format import PRODUCT_VARIABLES, check
+from dfos.ab.lists import ab_list_lock
 from dfos.ab.model import AB, Completeness, ProcessStatus
-from dfos.ab.store import read_ab
+from dfos.ab.store import read_ab, write_process_status
 from dfos.archive.client import MissingFile, TransferError, fetch_verified
-from dfos.dates import format_timestamp, parse_date
+from dfos.dates import format_timestamp
 from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError, ExternalToolError, FormatError, StateError
-from dfos.fsutil import exclusive_lock, write_text_atomic
+from dfos.fsutil import exclusive_lock
+from dfos.keys import BatchId
 from dfos.naming import confined, safe_name
-from dfos.steps.create_ab import ab_list_lock, product_roots
+from dfos.steps import esorex
 from dfos.steps.fetch import archive_client, copy_verified, restore_master
+from dfos.steps.run_outcome import Failure, Outcome, classify_exit, last_error_line
 from dfos.workspace import Workspace
 
-__all__ = ["Failure", "RunRecord", "load_ab", "process_ab", "record_run", "set_process_status"]
+__all__ = ["RUN_MARKER", "Failure", "RunRecord", "check_names", "load_ab", "process_ab", "product_roots",
+           "record_run", "set_process_status"]
 
-
-class Failure(StrEnum):
-    MISSING_INPUT = "missing_input"
-    RECIPE_ERROR = "recipe_error"
-    CRASH = "crash"
-    TIMEOUT = "timeout"
-    INFRASTRUCTURE = "infrastructure"
+#: Environment variable that marks a recipe process with the run that started it.
+RUN_MARKER = "DFOS_RUN"
 
 
 @dataclass(frozen=True)
@@ -78,8 +74,8 @@ class RunRecord:
     recipe: str
     started: str
     ended: str
-    status: str
-    failure: str | None
+    status: ProcessStatus
+    failure: Failure | None
     exit_code: int | None
     signal: int | None
     message: str
@@ -90,23 +86,16 @@ class RunRecord:
 
     @property
     def ok(self) -> bool:
-        return self.status == ProcessStatus.SUCCESSFUL.value
+        return self.status is ProcessStatus.SUCCESSFUL
+
+    def row(self) -> dict[str, object]:
+        """The ``ab_runs`` columns (the enums as their text)."""
+        return {**self.__dict__, "status": self.status.value, "failure": self.failure.value if self.failure else None}
 
 
 def load_ab(workspace: Workspace, name: str) -> AB:
     """Read an AB from ``$DFO_AB_DIR``."""
     return read_ab(workspace.ab_dir, name)
-
-
-def _last_error(log: Path) -> str:
-    """The recipe's own last ERROR line (esorex's closing "Execution of recipe ... failed" is not the cause)."""
-    try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return ""
-    errors = [line.split("]", 1)[-1].strip() for line in lines if "[ ERROR ]" in line]
-    causes = [e for e in errors if not e.lstrip(": ").startswith("Execution of recipe")]
-    return (causes or errors or [""])[-1]
 
 
 def check_names(workspace: Workspace, ab: AB) -> Path:
@@ -115,6 +104,12 @@ def check_names(workspace: Workspace, ab: AB) -> Path:
     workspace expands it); return the product directory (PROD_PATH)."""
     check(ab)
     return confined(workspace.expand(ab.prod_path), *product_roots(workspace))
+
+
+def product_roots(workspace: Workspace) -> tuple[Path, ...]:
+    """Where an AB's products may be (its PROD_PATH): ``$DFS_PRODUCT``, ``$DFO_CAL_DIR`` (after move),
+    ``$DFO_SCI_DIR``."""
+    return tuple(workspace.path(key) for key in PRODUCT_VARIABLES)
 
 
 def _fetch_raw(workspace: Workspace, target: Path) -> bool:
@@ -160,35 +155,12 @@ def _fetch_master(workspace: Workspace, target: Path) -> bool:
         raise OSError(exc.message) from None
 
 
-_STATUS_LINE = re.compile(r"^PROCESS_STATUS[ \t]+\S+[ \t]*$", re.MULTILINE)
-_STATUS_FIELD = re.compile(rb"^PROCESS_STATUS[ \t]+(\S+ *)$", re.MULTILINE)
-
-
 def set_process_status(workspace: Workspace, ab: AB, status: ProcessStatus) -> None:
-    """Set PROCESS_STATUS in the AB file (only that line changes), under the AB list's lock.
-
-    The value is padded to :data:`STATUS_WIDTH` in every AB dfos writes, so it is overwritten in
-    place by one ``pwrite`` of a few bytes: no temporary file, no fsync, and neither a crash nor a
-    power cut can leave half an AB (at worst the previous status, which the workspace database,
-    written first, corrects when the cascade resumes).  An AB without the padding (written by
-    hand) is rewritten atomically instead, padded from then on.
-    """
-    mode, _, day = ab.batch_id.partition("_")
-    path = workspace.ab_dir / ab.name
-    with exclusive_lock(ab_list_lock(workspace, mode, parse_date(day))):
-        with contextlib.suppress(FileNotFoundError):
-            fd = os.open(path, os.O_RDWR)
-            try:
-                field = _STATUS_FIELD.search(os.pread(fd, 4096, 0))
-                if field and len(field[1]) >= len(status.value):
-                    os.pwrite(fd, status.value.ljust(len(field[1])).encode(), field.start(1))
-                    return
-            finally:
-                os.close(fd)
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
-        line = f"{'PROCESS_STATUS':<16}{status.value.ljust(STATUS_WIDTH)}"
-        updated, count = _STATUS_LINE.subn(line, text, count=1)
-        write_text_atomic(path, updated if count else render(replace(ab, process_status=status)))
+    """Set PROCESS_STATUS in the AB file (only that field changes, in place:
+    :func:`dfos.ab.store.write_process_status`), under the lock of the AB's list."""
+    batch = BatchId.parse(ab.batch_id)
+    with exclusive_lock(ab_list_lock(workspace.ab_list(batch.mode, batch.key))):
+        write_process_status(workspace.ab_dir / ab.name, ab, status)
 
 
 def _remove_tree(path: Path) -> None:
@@ -214,10 +186,6 @@ def _place(source: Path, target: Path) -> None:
     source.unlink()
 
 
-#: Environment variable that marks a recipe process with the run that started it.
-RUN_MARKER = "DFOS_RUN"
-
-
 def _sof_path(path: Path, work: Path) -> Path:
     """A SOF cannot quote: a path with blanks is linked into the working directory under a safe name."""
     if not any(c.isspace() for c in str(path)):
@@ -228,6 +196,34 @@ def _sof_path(path: Path, work: Path) -> Path:
     link = links / f"{len(list(links.iterdir())):04d}_{safe}"
     link.symlink_to(path)
     return link.relative_to(work)  # relative to the recipe's working directory, which may hold blanks too
+
+
+class _Ended(Exception):
+    """A run that ends before its products are in place: how it ended."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+def _infrastructure(doing: str, exc: OSError, exit_code: int | None = None, rss: int | None = None) -> _Ended:
+    return _Ended(Outcome.failed(Failure.INFRASTRUCTURE, f"{doing}: {_os_error(exc)}", exit_code, max_rss_kb=rss))
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One run of an AB: what it was asked, and where its log and products go."""
+
+    workspace: Workspace
+    ab: AB
+    log: Path
+    product_dir: Path
+    threads: int
+    on_start: Callable[[int], None] | None
+    run_marker: str | None
+    work_dir: Path | None
+    placed: list[Path] = field(default_factory=list)
+    """Products this run placed (removed again after an infrastructure failure)."""
 
 
 def process_ab(
@@ -243,105 +239,119 @@ def process_ab(
     if ab.completeness is Completeness.INCOMPLETE:
         raise StateError(f"{ab.name} is INCOMPLETE ({'; '.join(ab.missing)[:200]}): it is never run")
     product_dir = check_names(workspace, ab)
-    settings = workspace.settings
-    started = clock.now(settings)
-    t0 = time.monotonic()
-    log_path = confined(workspace.ab_dir / ab.log_name, workspace.ab_dir)
-    placed: list[Path] = []
-
-    def finish(status: ProcessStatus, failure: Failure | None, message: str, exit_code: int | None = None,
-               sig: int | None = None, rss: int | None = None) -> RunRecord:
-        if failure is Failure.INFRASTRUCTURE:  # not the AB's fault: its status stays, its partial products go
-            for path in placed:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            message += f"; {ab.name} keeps PROCESS_STATUS {ab.process_status.value}: run it again once this is fixed"
-        else:
-            set_process_status(workspace, ab, status)
-        return RunRecord(
-            ab=ab.name, batch_id=ab.batch_id, recipe=ab.recipe, started=format_timestamp(started),
-            ended=format_timestamp(clock.now(settings)), status=status.value,
-            failure=failure.value if failure else None, exit_code=exit_code, signal=sig, message=message,
-            wall_s=round(time.monotonic() - t0, 3), max_rss_kb=rss, log=str(log_path), host=socket.gethostname(),
-        )
-
+    started, t0 = clock.now(workspace.settings), time.monotonic()
+    log = confined(workspace.ab_dir / ab.log_name, workspace.ab_dir)
+    run = _Run(workspace, ab, log, product_dir, threads, on_start, run_marker, work_dir)
     try:
-        log_path.unlink(missing_ok=True)  # a failure must never point at an earlier run's log
-        missing = _inputs(workspace, ab)
+        outcome = _attempt(run)
+    except _Ended as ended:
+        outcome = ended.outcome
+    return _finish(run, outcome, started, t0)
+
+
+def _attempt(run: _Run) -> Outcome:
+    """Fetch the inputs, run the recipe, place its products; :class:`_Ended` when a stage fails."""
+    _gather_inputs(run)
+    try:
+        work = _prepare(run.workspace, run.ab, run.work_dir)
     except OSError as exc:
-        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"fetching inputs: {_os_error(exc)}")
+        raise _infrastructure("writing the SOF", exc) from None
+    outcome = _run_recipe(run, work)
+    if not outcome.ok:
+        return outcome
+    try:
+        _collect(run.ab, work, run.product_dir, run.placed)
+    except OSError as exc:
+        raise _infrastructure("placing products", exc, 0, outcome.max_rss_kb) from None
+    except DfosError as exc:
+        return Outcome.failed(Failure.RECIPE_ERROR, exc.message, 0, max_rss_kb=outcome.max_rss_kb)
+    _remove_tree(work)
+    return outcome
+
+
+def _gather_inputs(run: _Run) -> None:
+    """Forget an earlier run's log and make the inputs available; :class:`_Ended` when one is missing."""
+    try:
+        run.log.unlink(missing_ok=True)  # a failure must never point at an earlier run's log
+        missing = _inputs(run.workspace, run.ab)
+    except OSError as exc:
+        raise _infrastructure("fetching inputs", exc) from None
     if missing:
-        return finish(ProcessStatus.FAILED, Failure.MISSING_INPUT, "; ".join(missing))
+        raise _Ended(Outcome.failed(Failure.MISSING_INPUT, "; ".join(missing)))
 
-    try:
-        work = _prepare(workspace, ab, work_dir)
-    except OSError as exc:
-        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"writing the SOF: {_os_error(exc)}")
-    sof = work / (ab.name.removesuffix(".ab") + ".sof")
-    esorex = _which(settings.ESOREX)
-    if esorex is None:
-        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE,
-                      f"cannot start {settings.ESOREX}: not found (install esorex, or set ESOREX)")
+
+def _run_recipe(run: _Run, work: Path) -> Outcome:
+    """Run esorex on the SOF in ``work``, keep its log; what its end means (:func:`classify_exit`)."""
+    settings = run.workspace.settings
+    program = esorex.which(settings.ESOREX, os.environ.get("PATH"))
+    if program is None:
+        raise _Ended(Outcome.failed(Failure.INFRASTRUCTURE,
+                                    f"cannot start {settings.ESOREX}: not found (install esorex, or set ESOREX)"))
+    sof = work / (run.ab.name.removesuffix(".ab") + ".sof")
     # paths relative to the working directory (the recipe runs there): a blank in the workspace path
     # cannot break esorex's parsing
-    argv = [esorex, "--output-dir=.", "--log-dir=.", "--products-sof=products.json", ab.recipe, *ab.params,
+    argv = [program, "--output-dir=.", "--log-dir=.", "--products-sof=products.json", run.ab.recipe, *run.ab.params,
             sof.name]
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads)),
-           RUN_MARKER: f"{run_marker or ab.name}@{workspace.root}"}
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, run.threads)),
+           RUN_MARKER: f"{run.run_marker or run.ab.name}@{run.workspace.root}"}
     try:
-        pid = _spawn(argv, work, env)
+        pid = esorex.start(argv, work, env)
     except OSError as exc:
-        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"cannot start {esorex}: {exc.strerror}")
-    if on_start:
-        on_start(pid)
-    timed_out = threading.Event()
+        raise _Ended(Outcome.failed(Failure.INFRASTRUCTURE, f"cannot start {program}: {exc.strerror}")) from None
+    if run.on_start:
+        run.on_start(pid)
+    end = esorex.wait(pid, settings.RECIPE_TIMEOUT)
+    try:
+        log_kept = _keep_log(work, run.log)
+    except OSError as exc:
+        raise _infrastructure("keeping the log", exc, end.code, end.max_rss_kb) from None
+    return classify_exit(end, recipe=run.ab.recipe, esorex=program, timeout=settings.RECIPE_TIMEOUT,
+                         log_kept=log_kept, last_error=_last_error(run.log) if end.code > 0 else "",
+                         said="" if log_kept else _tail(work / esorex.OUTPUT))
 
-    def kill() -> None:
-        timed_out.set()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
 
-    ticket = _WATCHDOG.arm(settings.RECIPE_TIMEOUT, kill)
+def _keep_log(work: Path, log: Path) -> bool:
+    """Copy esorex's log to the AB's LOG_NAME; False when it wrote none."""
+    for produced in ("esorex.log", ".logfile"):  # after a crash only .logfile remains
+        if (work / produced).is_file():
+            shutil.copyfile(work / produced, log)
+            return True
+    return False
+
+
+def _last_error(log: Path) -> str:
+    """The recipe's own last ERROR line in its log ('' when there is none or the log cannot be read)."""
     try:
-        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # ended, but not reaped: its pid cannot be reused yet
-    finally:
-        _WATCHDOG.disarm(ticket)  # after this no kill can come
-    _, wait_status, usage = os.wait4(pid, 0)
-    code = os.waitstatus_to_exitcode(wait_status)
-    rss = int(usage.ru_maxrss)
-    if timed_out.is_set() and code != -signal.SIGKILL:
-        timed_out.clear()  # it ended on its own just as the deadline came
+        return last_error_line(log.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return ""
+
+
+def _tail(path: Path) -> str:
+    """The end of what a program printed ('' when it cannot be read)."""
     try:
-        for produced in ("esorex.log", ".logfile"):  # after a crash only .logfile remains
-            if (work / produced).is_file():
-                shutil.copyfile(work / produced, log_path)
-                break
-    except OSError as exc:
-        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"keeping the log: {_os_error(exc)}",
-                      exit_code=code, rss=rss)
-    if timed_out.is_set():
-        return finish(ProcessStatus.FAILED, Failure.TIMEOUT, f"killed after {settings.RECIPE_TIMEOUT:g} s",
-                      rss=rss)
-    if code < 0:
-        return finish(ProcessStatus.FAILED, Failure.CRASH, f"{ab.recipe} died of signal {-code}",
-                      sig=-code, rss=rss)
-    if code in (125, 126, 127) and not log_path.is_file():  # a wrapper script could not start the recipe
-        said = (work / "esorex.out").read_text(encoding="utf-8", errors="replace").strip()[-300:]
-        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"{esorex} did not start: {said}",
-                      exit_code=code)
-    if code != 0:
-        error = _last_error(log_path) or "no ERROR line in the log"
-        return finish(ProcessStatus.FAILED, Failure.RECIPE_ERROR, f"exit code {code}: {error}", exit_code=code,
-                      rss=rss)
-    try:
-        _collect(ab, work, product_dir, placed)
-    except OSError as exc:
-        return finish(ProcessStatus.FAILED, Failure.INFRASTRUCTURE, f"placing products: {_os_error(exc)}",
-                      exit_code=0, rss=rss)
-    except DfosError as exc:
-        return finish(ProcessStatus.FAILED, Failure.RECIPE_ERROR, exc.message, exit_code=0, rss=rss)
-    _remove_tree(work)
-    return finish(ProcessStatus.SUCCESSFUL, None, "", exit_code=0, rss=rss)
+        return path.read_text(encoding="utf-8", errors="replace").strip()[-300:]
+    except OSError:
+        return ""
+
+
+def _finish(run: _Run, outcome: Outcome, started: datetime, t0: float) -> RunRecord:
+    """Set the AB's PROCESS_STATUS (an infrastructure failure is not the AB's fault: its status stays, the
+    products this run placed go) and make the run record."""
+    ab, message = run.ab, outcome.message
+    if outcome.failure is Failure.INFRASTRUCTURE:
+        for path in run.placed:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        message += f"; {ab.name} keeps PROCESS_STATUS {ab.process_status.value}: run it again once this is fixed"
+    else:
+        set_process_status(run.workspace, ab, outcome.status)
+    return RunRecord(
+        ab=ab.name, batch_id=ab.batch_id, recipe=ab.recipe, started=format_timestamp(started),
+        ended=format_timestamp(clock.now(run.workspace.settings)), status=outcome.status, failure=outcome.failure,
+        exit_code=outcome.exit_code, signal=outcome.signal, message=message, wall_s=round(time.monotonic() - t0, 3),
+        max_rss_kb=outcome.max_rss_kb, log=str(run.log), host=socket.gethostname(),
+    )
 
 
 def _os_error(exc: OSError) -> str:
@@ -367,74 +377,6 @@ def _prepare(workspace: Workspace, ab: AB, work_dir: Path | None) -> Path:
     sof.write_text("".join(f"{_sof_path(workspace.expand(path), work)} {tag}\n" for path, tag in ab.sof),
                    encoding="utf-8")
     return work
-
-
-class _Watchdog:
-    """One thread for every recipe's deadline (instead of a timer thread per AB)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Condition()
-        self.deadlines: dict[int, tuple[float, Callable[[], None]]] = {}
-        self.next_ticket = 0
-        self.thread: threading.Thread | None = None
-
-    def arm(self, seconds: float, action: Callable[[], None]) -> int:
-        with self.lock:
-            self.next_ticket += 1
-            self.deadlines[self.next_ticket] = (time.monotonic() + seconds, action)
-            if self.thread is None:
-                self.thread = threading.Thread(target=self._watch, name="recipe-deadlines", daemon=True)
-                self.thread.start()
-            self.lock.notify()
-            return self.next_ticket
-
-    def disarm(self, ticket: int) -> None:
-        with self.lock:
-            self.deadlines.pop(ticket, None)
-
-    def _watch(self) -> None:
-        while True:
-            with self.lock:
-                now = time.monotonic()
-                due = [t for t, (when, _) in self.deadlines.items() if when <= now]
-                actions = [self.deadlines.pop(t)[1] for t in due]
-                wait = min((when for when, _ in self.deadlines.values()), default=now + 3600) - now
-                if not actions:
-                    self.lock.wait(timeout=max(wait, 0.01))
-                    continue
-            for action in actions:
-                action()
-
-
-_WATCHDOG = _Watchdog()
-
-
-@functools.lru_cache(maxsize=16)
-def _which_cached(program: str, search_path: str | None) -> str | None:
-    return shutil.which(program, path=search_path)
-
-
-def _which(program: str) -> str | None:
-    """``shutil.which``, remembered for the same program and PATH (an executor asks once per AB)."""
-    found = _which_cached(program, os.environ.get("PATH"))
-    if found is None or not os.access(found, os.X_OK):
-        _which_cached.cache_clear()  # installed or removed meanwhile: look again
-        found = _which_cached(program, os.environ.get("PATH"))
-    return found
-
-
-def _spawn(argv: list[str], cwd: Path, env: dict[str, str]) -> int:
-    """Start a program in its own session and directory; what it prints goes to ``esorex.out`` there.
-
-    ``subprocess`` starts it with ``vfork`` (this large process is not copied) and changes the
-    directory in the child.  The caller waits for and reaps the process itself (``waitid`` and
-    ``wait4`` for its peak memory), so the Popen object is told it is done: it must never reap it.
-    """
-    with open(cwd / "esorex.out", "wb") as out:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    proc.returncode = 0  # reaped by the caller, never by subprocess's own clean-up of dropped Popen objects
-    return proc.pid
 
 
 def _listing(work: Path) -> list[tuple[str, str]]:
@@ -478,7 +420,7 @@ def _collect(ab: AB, work: Path, target_dir: Path, placed: list[Path]) -> None:
 def record_run(workspace: Workspace, run: RunRecord, dag_id: str | None = None, attempt: int | None = None) -> None:
     """Store a run record in the workspace database (with the cascade and attempt that ran it)."""
     with engine_for_url(workspace.db_url).begin() as connection:
-        connection.execute(_INSERT_RUN, {**run.__dict__, "dag_id": dag_id, "attempt": attempt})
+        connection.execute(_INSERT_RUN, {**run.row(), "dag_id": dag_id, "attempt": attempt})
 
 
 _INSERT_RUN = insert(ab_runs)
