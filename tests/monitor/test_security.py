@@ -12,9 +12,11 @@ from monitor_helpers import NOW, csrf_of, forge_cookie, log_in, night_with_heade
 from starlette.testclient import TestClient
 
 from dfos.errors import ConfigError
+from dfos.keys import BatchId
 from dfos.monitor.app import create_app
 from dfos.monitor.security.login import LoginLimiter
-from dfos.workspace import Workspace, open_workspace
+from dfos.monitor.security.paths import OutsideWorkspace, shown_file
+from dfos.workspace import Workspace, init_workspace, open_workspace
 
 PASSWORD = "correct horse battery"
 BASE = "http://127.0.0.1"
@@ -298,3 +300,17 @@ def test_the_database_password_shows_nowhere(headers_night: Workspace, postgres_
         export_site(ws, tmp_path / "site", wait=30)
         for path in (tmp_path / "site").rglob("*"):
             assert not path.is_file() or secret.encode() not in path.read_bytes(), path
+
+
+def test_the_file_view_shows_ab_lists_of_every_key(tmp_path: Path) -> None:
+    """AB lists are named by batch id: a date or a run holds '-' and '.', which the allow-list once refused."""
+    init_workspace(tmp_path / "ws", {}, "UVES")
+    ws = open_workspace(tmp_path / "ws", {})
+    for key in ("2013-02-12", "094.D-0192(A)", "NGC253_followup"):
+        path = ws.ab_list("CALIB", key)
+        path.write_text("")
+        assert shown_file(ws, str(path.relative_to(ws.root))) == path.resolve()
+    (ws.mon_dir / "AB_list_x;rm").write_text("")
+    with pytest.raises(OutsideWorkspace):
+        shown_file(ws, str((ws.mon_dir / "AB_list_x;rm").relative_to(ws.root)))
+    assert BatchId.parse(ws.ab_list("SCIENCE", "2013-02-12").name.removeprefix("AB_list_")).key.text == "2013-02-12"

@@ -83,7 +83,7 @@ def ab_page(workspace: Workspace, day: KeyLike, mode: Mode | str = Mode.CALIB, s
             size: int = PAGE_SIZE) -> ABPage:
     """One page of the AB monitor of a date (or other processing key)."""
     batch = BatchId.of(mode, day)
-    entries = read_ab_list(workspace.mon_dir / f"AB_list_{batch.render()}")
+    entries = read_ab_list(workspace.ab_list(batch.mode, batch.key))
     records = batch_records(workspace, batch)
     # state and verdict of every AB (cheap: counts and filters need them); full rows only for the page
     light: list[tuple[Any, str, str]] = []

@@ -19,7 +19,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from dfos.ab.format import parse
 from dfos.config.secrets import mask_url
 from dfos.errors import DfosError, FormatError, UnsafeName, UsageError
-from dfos.keys import BatchId, Mode
+from dfos.keys import Mode
 from dfos.monitor import facts
 from dfos.monitor.abmonitor import STATES, ab_page
 from dfos.monitor.background import Sample
@@ -248,10 +248,10 @@ def history_page(request: Request) -> Response:
 def _calib_abs(ws: Workspace, key: str) -> int | None:
     """ABs in the CALIB AB list of a DFO_STATUS key (None: no list)."""
     try:
-        batch = BatchId.of(Mode.CALIB, key)
+        path = ws.ab_list(Mode.CALIB, key)
     except (UsageError, FormatError):  # not a processing key: it has no AB list
         return None
-    return ab_count(ws.mon_dir / f"AB_list_{batch.render()}")
+    return ab_count(path)
 
 
 def history_rows(ws: Workspace) -> list[dict[str, Any]]:

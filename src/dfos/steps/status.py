@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dfos import clock
 from dfos.errors import NotFound
-from dfos.keys import BatchId, Mode
+from dfos.keys import Mode
 from dfos.status.flags import StatusLine
 from dfos.status.machine import DateFacts, DateView, evaluate_date, flags_by_key, listed_dates
 from dfos.workspace import Workspace
@@ -37,9 +37,9 @@ def ab_count(ab_list: Path) -> int | None:
 
 
 def _view(workspace: Workspace, day: date, flags: list[str], today: date) -> DateView:
-    facts = DateFacts(n_sci_abs=ab_count(workspace.mon_dir / f"AB_list_{BatchId.of(Mode.SCIENCE, day)}"))
+    facts = DateFacts(n_sci_abs=ab_count(workspace.ab_list(Mode.SCIENCE, day)))
     view = evaluate_date(day, flags, is_today=(day == today), facts=facts)
-    n_cal = ab_count(workspace.mon_dir / f"AB_list_{BatchId.of(Mode.CALIB, day)}")
+    n_cal = ab_count(workspace.ab_list(Mode.CALIB, day))
     return replace(view, extra={"n_cal_abs": n_cal, "n_sci_abs": facts.n_sci_abs})
 
 

@@ -8,6 +8,7 @@ from dfos.cli.context import Cli, pass_cli
 from dfos.errors import ExitCode, UsageError, WorkspaceError
 from dfos.steps.cascade import implicit_qc, run_cascade_ab
 from dfos.steps.process_ab import process_ab, record_run
+from dfos.steps.run_outcome import Failure
 
 __all__ = ["process_ab_cmd"]
 
@@ -56,7 +57,7 @@ def process_ab_cmd(cli: Cli, ctx: click.Context, name: str, threads: int, dag_id
             click.echo(f"{run.ab}: SUCCESSFUL, but {trouble}", err=True)
             ctx.exit(FAILED_EXIT)
         return
-    if run.failure == "infrastructure":  # not the AB's fault (a full disk, a refused write): it keeps its status
+    if run.failure is Failure.INFRASTRUCTURE:  # not the AB's fault (a full disk, a refused write): it keeps its status
         raise WorkspaceError(f"{run.ab} was not run to the end: {run.message}")
     click.echo(f"{run.ab}: FAILED ({run.failure}) after {run.wall_s:.1f} s: {run.message}", err=True)
     ctx.exit(FAILED_EXIT)

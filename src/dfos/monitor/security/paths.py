@@ -39,7 +39,7 @@ __all__ = ["FITS", "IMAGES", "OutsideWorkspace", "inside", "shown_file"]
 IMAGES = {".png": "image/png", ".svg": "image/svg+xml"}
 FITS = (".fits", ".fz", ".fits.fz")
 _TEXT = (".log", ".ab", ".sof", ".alog", ".qclog", ".txt", ".lis", ".hdr")
-_MON_NAMES = re.compile(r"^(DFO_STATUS|DFO_POSTIT|LAST_AB|AB_list_\w+|list_hdr_[\w-]+|last_run)$")
+_MON_NAMES = re.compile(r"^(DFO_STATUS|DFO_POSTIT|LAST_AB|AB_list_[\w.+-]+|list_hdr_[\w-]+|last_run)$")
 
 
 class OutsideWorkspace(ValueError):
