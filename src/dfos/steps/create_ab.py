@@ -29,8 +29,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from astropy.utils.exceptions import AstropyWarning
-
 from dfos import clock
 from dfos.ab.format import check, render
 from dfos.ab.model import AB, Completeness, ProcessStatus
@@ -43,7 +41,6 @@ from dfos.association.match import Calib
 from dfos.dates import format_timestamp
 from dfos.errors import DfosError, FormatError, NotFound, StateError, UnsafeName, UsageError
 from dfos.fsutil import decode_text, exclusive_lock, write_if_changed, write_text_atomic
-from dfos.headers.io import card_text, dotted_header, read_header
 from dfos.instruments.inventory import cached_esorex_recipes
 from dfos.naming import confined, safe_name
 from dfos.oca.io import load_rules
@@ -200,6 +197,8 @@ def _frames(workspace: Workspace, day: date,
     folder = workspace.hdr_dir / day.isoformat()
     if not folder.is_dir():
         raise StateError(f"no headers for {day} in {folder}; extract them first with 'dfos headers -d {day}'")
+    from dfos.headers.io import read_header  # astropy: not for processAB, which imports this module
+
     frames, problems = [], []
     for path in sorted(folder.glob("*.hdr")):
         try:
@@ -233,6 +232,8 @@ def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier,
     Virtual products of this batch are made again by this run, except those of ABs tagged DONE,
     which stand as they are.
     """
+    from dfos.headers.io import read_header
+
     s = workspace.settings
     memory: list[Calib] = []
     for kind, newest in (("MCAL", s.N_MCAL_LIST), ("VCAL", s.N_VCAL_LIST)):
@@ -267,6 +268,10 @@ def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier,
 
 def _vcal_text(calib: Calib, batch: str) -> str:
     """A virtual product's header as text, built in one go (card by card, astropy takes quadratic time)."""
+    from astropy.utils.exceptions import AstropyWarning
+
+    from dfos.headers.io import card_text, dotted_header
+
     own = {"SIMPLE", "DFOS.BATCH", "DFOS.FILE"}
     values = [("SIMPLE", True)] + [(k, v) for k, v in calib.frame.header.items()
                                    if k not in own and isinstance(v, (str, int, float, bool))]
@@ -488,6 +493,8 @@ def _carry_status(new: AB, old: AB | None) -> AB:
 
 
 def _write_vcals(workspace: Workspace, key: str, batch: str, result: AssociationResult, kept: list[str]) -> None:
+    from dfos.headers.io import read_header
+
     folder = workspace.vcal_dir / key
     wanted = {Path(c.ref).name: c for c in result.vcals}
     if folder.is_dir():

@@ -42,20 +42,15 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import insert
-
 from dfos import clock
 from dfos.ab.format import STATUS_WIDTH, check, render
 from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.ab.store import read_ab
-from dfos.archive.client import MissingFile, TransferError, fetch_verified
 from dfos.dates import format_timestamp, parse_date
-from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError, ExternalToolError, FormatError, StateError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.naming import confined, safe_name
 from dfos.steps.create_ab import ab_list_lock, product_roots
-from dfos.steps.fetch import archive_client, copy_verified, restore_master
 from dfos.workspace import Workspace
 
 __all__ = ["Failure", "RunRecord", "load_ab", "process_ab", "record_run", "set_process_status"]
@@ -120,6 +115,11 @@ def check_names(workspace: Workspace, ab: AB) -> Path:
 def _fetch_raw(workspace: Workspace, target: Path) -> bool:
     """Fetch a raw frame from the archive into place (verified, atomic); False if the archive lacks it.
     A transfer that fails for another reason raises OSError (an infrastructure failure)."""
+    # the archive client (urllib, ssl) is imported when a frame must be fetched: an AB whose inputs are on disk
+    # starts its recipe sooner
+    from dfos.archive.client import MissingFile, TransferError, fetch_verified
+    from dfos.steps.fetch import archive_client
+
     confined(target, workspace.raw_dir)
     safe_name(target.name, "raw frame name")
     try:
@@ -151,6 +151,9 @@ def _inputs(workspace: Workspace, ab: AB) -> list[str]:
 def _fetch_master(workspace: Workspace, target: Path) -> bool:
     """Fetch a certified master back from the archive; False if there is none (or it is no master).
     A transfer that fails for another reason raises OSError (an infrastructure failure)."""
+    from dfos.archive.client import TransferError
+    from dfos.steps.fetch import restore_master
+
     confined(target, workspace.cal_dir)
     try:
         return restore_master(workspace, target)
@@ -210,6 +213,8 @@ def _place(source: Path, target: Path) -> None:
         return
     except OSError:
         pass
+    from dfos.steps.fetch import copy_verified
+
     copy_verified(source, target)
     source.unlink()
 
@@ -477,8 +482,10 @@ def _collect(ab: AB, work: Path, target_dir: Path, placed: list[Path]) -> None:
 
 def record_run(workspace: Workspace, run: RunRecord, dag_id: str | None = None, attempt: int | None = None) -> None:
     """Store a run record in the workspace database (with the cascade and attempt that ran it)."""
+    # SQLAlchemy is imported here, after the recipe ran: a batch job starts its recipe sooner
+    from sqlalchemy import insert
+
+    from dfos.db import ab_runs, engine_for_url
+
     with engine_for_url(workspace.db_url).begin() as connection:
-        connection.execute(_INSERT_RUN, {**run.__dict__, "dag_id": dag_id, "attempt": attempt})
-
-
-_INSERT_RUN = insert(ab_runs)
+        connection.execute(insert(ab_runs), {**run.__dict__, "dag_id": dag_id, "attempt": attempt})
