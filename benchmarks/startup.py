@@ -8,7 +8,10 @@ Every operator command and every batch job (a Slurm or HTCondor job is one ``dfo
   (``date +%s%N``, so the figure includes starting ``sh`` and ``date``, about 1-2 ms).  The workspace holds one
   COMPLETE AB with no input frames (nothing to fetch); everything processAB does before the recipe runs is in
   the figure: opening the workspace, reading and checking the AB, writing the SOF, spawning esorex.
-- ``dfos process-ab`` whole: the same command to its exit (the stand-in ends at once): the start, the
+- ``dfos process-ab --dag-id --attempt`` start: the same, as a Slurm or HTCondor job of a cascade runs it
+  (``dfos process-ab -a C0.ab --dag-id CALIB_2013-02-12 --attempt 1``: the attempt's own working directory,
+  the run recorded as that attempt).
+- ``dfos process-ab`` whole: the plain command to its exit (the stand-in ends at once): the start, the
   bookkeeping after the recipe (PROCESS_STATUS, the run record in the workspace database) and processQC,
   which QCBQS_TYPE IMPLICIT runs inside processAB (nothing to measure here: the AB has no products).
 
@@ -83,12 +86,12 @@ def one_ab_workspace(tmp: Path) -> Path:
     return ws.root
 
 
-def process_ab_times(tmp: Path, runs: int) -> tuple[list[float], list[float]]:
-    """(start, whole) of ``runs`` process-ab runs, in seconds."""
-    root = one_ab_workspace(tmp)
+def process_ab_times(tmp: Path, runs: int, *extra: str) -> tuple[list[float], list[float]]:
+    """(start, whole) of ``runs`` runs of ``dfos process-ab -a C0.ab [extra]``, in seconds."""
+    root = tmp / "ws" if (tmp / "ws").is_dir() else one_ab_workspace(tmp)
     stamp = tmp / "spawned"
     env = environment(**{STAMP_VAR: str(stamp), "DFOS_ESOREX": str(tmp / "esorex")})
-    argv = [*dfos_command(), "--root", str(root), "process-ab", "-a", "C0.ab"]
+    argv = [*dfos_command(), "--root", str(root), "process-ab", "-a", "C0.ab", *extra]
     starts, wholes = [], []
     for _ in range(runs + 1):
         stamp.unlink(missing_ok=True)
@@ -104,7 +107,9 @@ def main(runs: int = RUNS) -> None:
     report(f"dfos --help, median of {runs} runs", help_times(runs))
     with tempfile.TemporaryDirectory() as name:
         starts, wholes = process_ab_times(Path(name), runs)
+        batch, _ = process_ab_times(Path(name), runs, "--dag-id", "CALIB_2013-02-12", "--attempt", "1")
     report(f"dfos process-ab: start to esorex running, median of {runs}", starts)
+    report(f"dfos process-ab --dag-id --attempt: start, median of {runs}", batch)
     print(f"{f'dfos process-ab: whole (esorex ends at once), median of {runs}':<58} "
           f"{statistics.median(wholes):8.3f} s")
 

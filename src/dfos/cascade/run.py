@@ -25,16 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
-
 from dfos import clock
 from dfos.ab.model import AB, Completeness
 from dfos.ab.store import read_ab
 from dfos.cascade.scheduler import HANDED_OUT, Node, NodeState, Scheduler
 from dfos.config.load import recipe_limits
 from dfos.dates import format_timestamp
-from dfos.db import ab_runs, cascade_nodes, engine_for_url
-from dfos.db.faults import shown_url
 from dfos.errors import DfosError, FormatError, NotFound, StateError
 from dfos.executors.base import Executor, Handle, Task
 from dfos.fsutil import exclusive_lock, read_utf8
@@ -233,6 +229,10 @@ class _Store:
     def write(self, changes: list[tuple[str, dict[str, object]]]) -> None:
         if not changes:
             return
+        from sqlalchemy import bindparam, update
+
+        from dfos.db import cascade_nodes
+
         groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
         stamp = self.now()
         for name, values in changes:
@@ -254,6 +254,10 @@ class _Store:
         """The run records (status, exit code, wall time) of these attempts of ABs of the cascade."""
         if not runs:
             return {}
+        from sqlalchemy import select
+
+        from dfos.db import ab_runs
+
         wanted = dict(runs)
         with self.connection.begin():
             rows = self.connection.execute(
@@ -274,6 +278,12 @@ def run_cascade(
     progress: Callable[[dict[str, int]], None] | None = None,
 ) -> CascadeResult:
     """Run (or resume) a cascade until it is done or stopped; see the module docstring."""
+    # SQLAlchemy is imported by the functions that use it: a batch job (processAB of one AB of a cascade,
+    # which needs only work_dir) starts its recipe sooner
+    from sqlalchemy import delete, insert, select
+
+    from dfos.db import ab_runs, cascade_nodes, engine_for_url
+
     engine = engine_for_url(workspace.db_url)
     settings = workspace.settings
     slots = slots or settings.SLOTS or os.cpu_count() or 1
@@ -480,6 +490,11 @@ def _unsend(scheduler: Scheduler, store: _Store, names: list[str]) -> None:
 
 def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:
     """The persisted state of every AB of a cascade (``cascade-stat``)."""
+    from sqlalchemy import select
+
+    from dfos.db import cascade_nodes, engine_for_url
+    from dfos.db.faults import shown_url
+
     with engine_for_url(workspace.db_url).begin() as db:
         rows = db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()
     if not rows:
@@ -493,6 +508,10 @@ def forget_cascade(workspace: Workspace, dag_id: str, names: list[str] | None = 
     counting, so that run records of earlier queues are never taken for this one's.  ABs not queued
     again (DONE ones) keep their state.  Refused while an executor runs the cascade, and while batch jobs
     a killed executor submitted are still queued."""
+    from sqlalchemy import select, update
+
+    from dfos.db import cascade_nodes, engine_for_url
+
     with _single(workspace, dag_id), engine_for_url(workspace.db_url).begin() as db:
         queued = db.execute(select(cascade_nodes.c.ab, cascade_nodes.c.backend_id).where(
             cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.state == NodeState.SUBMITTED.value,
