@@ -77,6 +77,15 @@ def test_help_imports_no_command_and_nothing_heavy(tmp_path: Path) -> None:
     assert listed == sorted(COMMANDS)
 
 
+def test_the_dfos_names_import_no_command_either() -> None:
+    """``processAB`` and ``processQC`` (job files), ``python -m dfos``: the same light start as ``dfos``."""
+    source = str(Path(dfos.__file__).resolve().parents[1])
+    show = "import sys, dfos.cli.aliases, dfos.__main__; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", show], env={**os.environ, "PYTHONPATH": source}, capture_output=True,
+                         text=True, timeout=60, check=True).stdout.split()
+    assert heavy(out) == [] and [m for m in out if m.startswith("dfos.cli.commands.")] == []
+
+
 @pytest.mark.parametrize("extra", [(), ("--dag-id", "CALIB_2013-02-12", "--attempt", "1")],
                          ids=["by-hand", "batch-job"])
 def test_process_ab_spawns_esorex_before_any_heavy_import(tmp_path: Path, workspace: Workspace,
