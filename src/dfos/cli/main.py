@@ -23,6 +23,7 @@ from dfos.errors import MAX_MESSAGE, DfosError, FormatError, WorkspaceError
 
 __all__ = ["COMMANDS", "cli", "main"]
 
+
 def _commands(module: str, **summaries: str) -> dict[str, LazyCommand]:
     """The commands of ``dfos.cli.commands.<module>``: ``attribute="summary"`` each, named as click names them."""
     return {attribute.removesuffix("_cmd").removesuffix("_group").replace("_", "-"):
