@@ -116,6 +116,7 @@ fuzz: venv
 
 bench: venv
 	@test -x .venv-bench/bin/snakemake || { $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install -q snakemake; }
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/oca_rules.py
 	$(BIN)/python benchmarks/run.py
 

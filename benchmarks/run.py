@@ -6,7 +6,8 @@ association (classification, organisation, matching) of 10,000 and 100,000 heade
 header with 10,000 and 30,000 extra cards (benchmarks/big_headers.py), the cascade
 (benchmarks/cascade.py), the monitor with 60 dates and 10,000 ABs (benchmarks/monitor.py), and the
 same cascades on this machine, Slurm and HTCondor (benchmarks/batch_engines.py). `make bench` runs
-benchmarks/oca_rules.py first (ESO's rule files parsed, ESO's MUSE rules on 10,000 headers).
+benchmarks/startup.py (how long dfos takes to start) and benchmarks/oca_rules.py (ESO's rule files parsed,
+ESO's MUSE rules on 10,000 headers) first.
 """
 
 from __future__ import annotations

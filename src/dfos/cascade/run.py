@@ -26,17 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
-
 from dfos import clock
 from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.ab.store import read_ab
 from dfos.cascade.events import MAX_BOUNCES, BatchDispatch, Dispatch, Dispatcher, LocalDispatch, settled_state
-from dfos.cascade.runner import NodeStore, Runner, interruptible
 from dfos.cascade.scheduler import HANDED_OUT, Node, NodeState, Scheduler
 from dfos.dates import format_timestamp
-from dfos.db import ab_runs, cascade_nodes, engine_for_url
-from dfos.db.faults import shown_url
 from dfos.errors import DfosError, ExitCode, FormatError, NotFound, StateError
 from dfos.executors.base import Executor, Handle
 from dfos.fsutil import exclusive_lock, read_utf8
@@ -206,6 +201,12 @@ def run_cascade(
     progress: Callable[[dict[str, int]], None] | None = None,
 ) -> CascadeResult:
     """Run (or resume) a cascade until it is done or stopped; see the module docstring."""
+    # SQLAlchemy is imported by the functions that use it: a batch job (processAB of one AB of a cascade,
+    # which needs only work_dir) starts its recipe sooner
+
+    from dfos.cascade.runner import NodeStore, Runner, interruptible
+    from dfos.db import engine_for_url
+
     engine = engine_for_url(workspace.db_url)
     settings = workspace.settings
     with _single(workspace, dag_id):
@@ -237,6 +238,10 @@ def _resume(workspace: Workspace, engine: Any, dag_id: str, scheduler: Scheduler
             executor: Executor) -> dict[str, Handle]:
     """Take over what an earlier run of the cascade left (states, attempts, batch jobs to adopt, leftovers of cut
     runs to end) and store every AB's state anew; returns the adopted jobs by AB."""
+    from sqlalchemy import delete, insert, select
+
+    from dfos.db import ab_runs, cascade_nodes
+
     max_attempts = workspace.settings.MAX_ATTEMPTS
     with engine.begin() as db:
         rows = {r["ab"]: r for r in
@@ -277,6 +282,11 @@ def _fresh_row(dag_id: str, name: str, scheduler: Scheduler, old: Any, adopted: 
 
 def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:
     """The persisted state of every AB of a cascade (``cascade-stat``)."""
+    from sqlalchemy import select
+
+    from dfos.db import cascade_nodes, engine_for_url
+    from dfos.db.faults import shown_url
+
     with engine_for_url(workspace.db_url).begin() as db:
         rows = db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()
     if not rows:
@@ -290,6 +300,10 @@ def forget_cascade(workspace: Workspace, dag_id: str, names: list[str] | None = 
     counting, so that run records of earlier queues are never taken for this one's.  ABs not queued
     again (DONE ones) keep their state.  Refused while an executor runs the cascade, and while batch jobs
     a killed executor submitted are still queued."""
+    from sqlalchemy import select, update
+
+    from dfos.db import cascade_nodes, engine_for_url
+
     with _single(workspace, dag_id), engine_for_url(workspace.db_url).begin() as db:
         queued = db.execute(select(cascade_nodes.c.ab, cascade_nodes.c.backend_id).where(
             cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.state == NodeState.SUBMITTED.value,

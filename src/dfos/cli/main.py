@@ -18,31 +18,79 @@ from types import TracebackType
 import click
 
 from dfos import __version__
-from dfos.cli.commands.archive import archive_group, download_cmd
-from dfos.cli.commands.association import create_ab_cmd, explain_cmd
-from dfos.cli.commands.auto import auto_daily_cmd, cron_group
-from dfos.cli.commands.cascade import (
-    cascade_stat_cmd,
-    create_job_cmd,
-    exec_cascade_cmd,
-    fetch_mcal_cmd,
-    fetch_raw_cmd,
-    stop_cascade_cmd,
-    watch_queue_cmd,
-)
-from dfos.cli.commands.closing import certify_cmd, cleanup_cmd, finish_cmd, ingest_cmd, move_cmd, remove_cmd
-from dfos.cli.commands.data import demo_data_cmd, headers_cmd
-from dfos.cli.commands.instruments import instruments_cmd
-from dfos.cli.commands.monitor import monitor_group
-from dfos.cli.commands.oca import oca_group
-from dfos.cli.commands.processing import process_ab_cmd
-from dfos.cli.commands.qc import health_cmd, process_qc_cmd, qc1_cmd, score_cmd, trend_cmd
-from dfos.cli.commands.status import flag_cmd, status_cmd
-from dfos.cli.commands.workspace import config_group, env_cmd, init_cmd
-from dfos.cli.context import Cli
+from dfos.cli.lazy import LazyCommand, LazyGroup
 from dfos.errors import MAX_MESSAGE, DfosError, ExitCode, FormatError, WorkspaceError
 
-__all__ = ["cli", "main"]
+__all__ = ["COMMANDS", "cli", "main"]
+
+
+def _commands(module: str, **summaries: str) -> dict[str, LazyCommand]:
+    """The commands of ``dfos.cli.commands.<module>``: ``attribute="summary"`` each, named as click names them."""
+    return {attribute.removesuffix("_cmd").removesuffix("_group").replace("_", "-"):
+            LazyCommand(f"dfos.cli.commands.{module}:{attribute}", summary) for attribute, summary in summaries.items()}
+
+
+#: Every command: its module and the first paragraph of its help (``dfos --help`` imports none of them;
+#: tests/cli/test_startup.py checks this table against the commands).
+COMMANDS: dict[str, LazyCommand] = {
+    **_commands("workspace",
+                init_cmd="Create a workspace: DIRECTORY/dfos.toml and the DFOS directory tree.",
+                env_cmd="Print 'export NAME=value' lines for every DFOS variable.",
+                config_group="Inspect the layered configuration."),
+    **_commands("instruments", instruments_cmd="List every instrument dfos can run here, and what it needs."),
+    **_commands("status",
+                status_cmd="Show the date table: per DFO date, what is done (DONE), offered (OFFER) or waiting (WAIT).",
+                flag_cmd="Append '<FLAG> <DATE> <now>' to DFO_STATUS, atomically under a lock."),
+    **_commands("data",
+                headers_cmd="Extract the headers of every raw frame of DATE from the archive.",
+                demo_data_cmd="Write realistic synthetic nights of raw frames into the workspace archive."),
+    **_commands("oca", oca_group="Inspect OCA rules (classification, organisation, association)."),
+    **_commands("association",
+                create_ab_cmd="Create the Association Blocks of DATE from its headers (DFOS createAB).",
+                explain_cmd="Explain an AB's association: every input, every candidate, every missing piece."),
+    **_commands("processing", process_ab_cmd="Run one AB (DFOS processAB): fetch inputs, run esorex, place products, "
+                                             "record the run."),
+    **_commands("cascade",
+                create_job_cmd="Write the execution files of DATE and its block in the job file (DFOS createJob).",
+                exec_cascade_cmd="Run a cascade (DFOS vultur_exec_cascade); resumes where a killed run stopped.",
+                cascade_stat_cmd="Show the state of every AB of a cascade (waiting, running, succeeded, failed, "
+                                 "blocked, incomplete).",
+                stop_cascade_cmd="Stop a cascade gracefully: nothing new starts, running ABs finish.",
+                watch_queue_cmd="Live counts of waiting / running / done / failed ABs, refreshed every second "
+                                "(Ctrl-C ends).",
+                fetch_raw_cmd="Copy raw frames of DATE from the archive into $DFO_RAW_DIR/DATE (verified, atomic).",
+                fetch_mcal_cmd="Copy certified masters back from the archive into $DFO_CAL_DIR (verified, atomic)."),
+    **_commands("qc",
+                process_qc_cmd="Measure an AB's products (DFOS processQC): QC1 parameters, QC procedures, plots, "
+                               "scores.",
+                score_cmd="Score every AB of DATE again (DFOS scoreQC), e.g. after a threshold change.",
+                qc1_cmd="QC1 parameters from the workspace database: by date (-d) or one parameter over time.",
+                trend_cmd="Plot a QC1 parameter over time (DFOS trendPlotter): points coloured by score, limits "
+                          "dashed.",
+                health_cmd="The health check: key trends with a traffic light each (a newer green overrides an "
+                           "older red)."),
+    **_commands("monitor",
+                monitor_group="The dfoMonitor, AB monitor, health check and history as one web application."),
+    **_commands("closing",
+                certify_cmd="Accept or reject each processed AB of DATE (DFOS certifyProducts), red scores first.",
+                move_cmd="Move certified products to $DFO_CAL_DIR/DATE under their certified names (DFOS "
+                         "moveProducts).",
+                ingest_cmd="Ingest the certified products of DATE into the archive (DFOS ingestProducts); once per "
+                           "date.",
+                finish_cmd="Close DATE (DFOS finishNight): raw FITS and leftovers go, the date enters the history.",
+                remove_cmd="Take a finished DATE off the monitor (appends 'removed').",
+                cleanup_cmd="Replace ingested FITS in $DFO_CAL_DIR/DATE by their headers (DFOS cleanupProducts), "
+                            "checksums verified."),
+    **_commands("archive",
+                archive_group="The archive side: serve an archive directory over HTTP (the protocol dfos downloads "
+                              "with).",
+                download_cmd="Fetch the frames of DATE from the archive into $DFO_RAW_DIR/DATE (or only their "
+                             "headers)."),
+    **_commands("auto",
+                auto_daily_cmd="One automatic run: new data -> headers, ABs, cascade, QC, trends (DFOS autoDaily).",
+                cron_group="dfosCron: run dfos jobs from cron with logs, and the crontab lines that do it."),
+}
+
 
 
 class _WarningFormatter(logging.Formatter):
@@ -53,7 +101,8 @@ class _WarningFormatter(logging.Formatter):
         return f"{record.levelname.capitalize()}: {_one_line(record.getMessage())}"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, lazy=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="dfos")
 @click.option(
     "--root",
@@ -75,15 +124,9 @@ def cli(ctx: click.Context, root: Path | None, assignments: tuple[str, ...]) -> 
     status' shows what each date needs next.  Every command finds its
     workspace from --root, $DFOS_ROOT or the current directory.
     """
+    from dfos.cli.context import Cli  # not imported for 'dfos --help'
+
     ctx.obj = Cli.from_options(root, assignments)
-
-
-for command in (init_cmd, instruments_cmd, env_cmd, config_group, status_cmd, flag_cmd, headers_cmd, demo_data_cmd,
-                oca_group, create_ab_cmd, explain_cmd, process_ab_cmd, create_job_cmd, exec_cascade_cmd,
-                cascade_stat_cmd, stop_cascade_cmd, watch_queue_cmd, fetch_raw_cmd, fetch_mcal_cmd, process_qc_cmd,
-                score_cmd, qc1_cmd, trend_cmd, health_cmd, monitor_group, certify_cmd, move_cmd, ingest_cmd, finish_cmd,
-                remove_cmd, cleanup_cmd, archive_group, download_cmd, auto_daily_cmd, cron_group):
-    cli.add_command(command)
 
 
 def _one_line(message: str) -> str:

@@ -6,10 +6,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 from dfos.errors import UnknownInstrument
 from dfos.instruments.base import Instrument
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Registered", "available", "get_instrument", "registered"]
 
@@ -56,6 +59,8 @@ def registered() -> dict[str, Registered]:
 
 @cache
 def _scan() -> dict[str, Registered]:
+    from importlib.metadata import entry_points  # imported and scanned only when a plugin may be asked for
+
     return collect(entry_points(group=ENTRY_POINT_GROUP))
 
 
@@ -79,9 +84,17 @@ def collect(eps: Iterable[EntryPoint]) -> dict[str, Registered]:
 
 
 def get_instrument(name: str) -> Instrument:
-    """The instrument plugin called ``name`` (case-insensitive)."""
+    """The instrument plugin called ``name`` (case-insensitive).
+
+    A built-in is found without scanning the installed packages' entry points (it wins over an entry point
+    of its name anyway): every command opens a workspace, and the scan costs what a batch job waits for.
+    """
+    key = name.strip().upper()
+    cls = _builtin().get(key)
+    if cls is not None:
+        return cls()
     known = available()
-    cls = known.get(name.strip().upper())
+    cls = known.get(key)
     if cls is None:
         raise UnknownInstrument(
             f"unknown instrument {name!r}: known instruments are {', '.join(sorted(known))}"

@@ -13,21 +13,17 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import func, select, update
-
 from dfos.ab.lists import tag_done
 from dfos.ab.model import ProcessStatus
 from dfos.ab.store import read_ab
 from dfos.cascade.run import CascadeResult, cascade_state, run_cascade, work_dir
 from dfos.config.settings import QcbqsType
-from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError
 from dfos.executors.base import Executor, Task
 from dfos.executors.local import ABRunner
 from dfos.executors.registry import dfos_command, get_executor
 from dfos.keys import BatchId
 from dfos.steps.process_ab import Failure, process_ab, record_run, set_process_status
-from dfos.steps.process_qc import process_qc, write_qc_problem
 from dfos.workspace import Workspace
 
 __all__ = ["batch_command", "exec_cascade", "implicit_qc", "make_executor", "run_cascade_ab", "run_qc_task"]
@@ -37,6 +33,9 @@ _QC_KINDS = ("SER", "PAR", "IMPLICIT")
 
 def run_qc_task(workspace: Workspace, name: str) -> tuple[bool, int | None, str]:
     """processQC of one AB as a cascade task: (ok, exit code, message)."""
+    # processQC (astropy, numpy) is imported when QC runs: a batch job of processAB starts its recipe sooner
+    from dfos.steps.process_qc import process_qc, write_qc_problem
+
     try:
         result = process_qc(workspace, name)
     except DfosError as exc:
@@ -50,6 +49,8 @@ def implicit_qc(workspace: Workspace, name: str) -> str:
     (the message says what went wrong, '' when all went well)."""
     if workspace.settings.QCBQS_TYPE != QcbqsType.IMPLICIT:
         return ""
+    from dfos.steps.process_qc import write_qc_problem
+
     try:
         ok, _, message = run_qc_task(workspace, name)
     except Exception as exc:
@@ -67,6 +68,10 @@ def implicit_qc(workspace: Workspace, name: str) -> str:
 
 def _note_on_run(workspace: Workspace, name: str, note: str) -> None:
     """Add a note to the message of the AB's newest run record."""
+    from sqlalchemy import func, select, update
+
+    from dfos.db import ab_runs, engine_for_url
+
     with engine_for_url(workspace.db_url).begin() as db:
         newest = db.execute(select(func.max(ab_runs.c.id)).where(ab_runs.c.ab == name)).scalar()
         if newest is not None:
@@ -141,6 +146,10 @@ def _infrastructure_failures(workspace: Workspace, dag_id: str, names: list[str]
     """Those of ``names`` whose newest run in cascade ``dag_id`` failed for the infrastructure."""
     if not names:
         return set()
+    from sqlalchemy import func, select
+
+    from dfos.db import ab_runs, engine_for_url
+
     newest = (select(ab_runs.c.ab, func.max(ab_runs.c.id).label("id"))
               .where(ab_runs.c.dag_id == dag_id, ab_runs.c.ab.in_(names)).group_by(ab_runs.c.ab).subquery())
     with engine_for_url(workspace.db_url).connect() as db:

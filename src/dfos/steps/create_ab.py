@@ -30,8 +30,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from astropy.utils.exceptions import AstropyWarning
-
 from dfos import clock
 from dfos.ab.format import check, render
 from dfos.ab.lists import ab_list_lock, read_ab_list, write_ab_list
@@ -46,7 +44,7 @@ from dfos.association.match import Calib
 from dfos.dates import format_timestamp
 from dfos.errors import DfosError, FormatError, NotFound, StateError, UnsafeName
 from dfos.fsutil import exclusive_lock, write_if_changed, write_text_atomic
-from dfos.headers.io import card_text, dotted_header, read_header
+from dfos.headers.io import read_header
 from dfos.instruments.inventory import cached_esorex_recipes
 from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.naming import confined, safe_name
@@ -147,6 +145,8 @@ def _frames(workspace: Workspace, day: date,
     folder = workspace.hdr_dir / day.isoformat()
     if not folder.is_dir():
         raise StateError(f"no headers for {day} in {folder}; extract them first with 'dfos headers -d {day}'")
+    from dfos.headers.io import read_header  # astropy: not for processAB, which imports this module
+
     frames, problems = [], []
     for path in sorted(folder.glob("*.hdr")):
         try:
@@ -180,6 +180,8 @@ def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier,
     Virtual products of this batch are made again by this run, except those of ABs tagged DONE,
     which stand as they are.
     """
+    from dfos.headers.io import read_header
+
     s = workspace.settings
     memory: list[Calib] = []
     for kind, newest in (("MCAL", s.N_MCAL_LIST), ("VCAL", s.N_VCAL_LIST)):
@@ -214,6 +216,10 @@ def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier,
 
 def _vcal_text(calib: Calib, batch: str) -> str:
     """A virtual product's header as text, built in one go (card by card, astropy takes quadratic time)."""
+    from astropy.utils.exceptions import AstropyWarning
+
+    from dfos.headers.io import card_text, dotted_header
+
     own = {"SIMPLE", "DFOS.BATCH", "DFOS.FILE"}
     values = [("SIMPLE", True)] + [(k, v) for k, v in calib.frame.header.items()
                                    if k not in own and isinstance(v, (str, int, float, bool))]

@@ -39,22 +39,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import insert
-
 from dfos import clock
 from dfos.ab.format import PRODUCT_VARIABLES, check
 from dfos.ab.lists import ab_list_lock
 from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.ab.store import read_ab, write_process_status
-from dfos.archive.client import MissingFile, TransferError, fetch_verified
 from dfos.dates import format_timestamp
-from dfos.db import ab_runs, engine_for_url
 from dfos.errors import DfosError, ExternalToolError, FormatError, StateError
 from dfos.fsutil import exclusive_lock
 from dfos.keys import BatchId
 from dfos.naming import confined, safe_name
 from dfos.steps import esorex
-from dfos.steps.fetch import archive_client, copy_verified, restore_master
 from dfos.steps.run_outcome import Failure, Outcome, classify_exit, last_error_line
 from dfos.workspace import Workspace
 
@@ -115,6 +110,11 @@ def product_roots(workspace: Workspace) -> tuple[Path, ...]:
 def _fetch_raw(workspace: Workspace, target: Path) -> bool:
     """Fetch a raw frame from the archive into place (verified, atomic); False if the archive lacks it.
     A transfer that fails for another reason raises OSError (an infrastructure failure)."""
+    # the archive client (urllib, ssl) is imported when a frame must be fetched: an AB whose inputs are on disk
+    # starts its recipe sooner
+    from dfos.archive.client import MissingFile, TransferError, fetch_verified
+    from dfos.steps.fetch import archive_client
+
     confined(target, workspace.raw_dir)
     safe_name(target.name, "raw frame name")
     try:
@@ -146,6 +146,9 @@ def _inputs(workspace: Workspace, ab: AB) -> list[str]:
 def _fetch_master(workspace: Workspace, target: Path) -> bool:
     """Fetch a certified master back from the archive; False if there is none (or it is no master).
     A transfer that fails for another reason raises OSError (an infrastructure failure)."""
+    from dfos.archive.client import TransferError
+    from dfos.steps.fetch import restore_master
+
     confined(target, workspace.cal_dir)
     try:
         return restore_master(workspace, target)
@@ -182,6 +185,8 @@ def _place(source: Path, target: Path) -> None:
         return
     except OSError:
         pass
+    from dfos.steps.fetch import copy_verified
+
     copy_verified(source, target)
     source.unlink()
 
@@ -419,8 +424,10 @@ def _collect(ab: AB, work: Path, target_dir: Path, placed: list[Path]) -> None:
 
 def record_run(workspace: Workspace, run: RunRecord, dag_id: str | None = None, attempt: int | None = None) -> None:
     """Store a run record in the workspace database (with the cascade and attempt that ran it)."""
+    # SQLAlchemy is imported here, after the recipe ran: a batch job starts its recipe sooner
+    from sqlalchemy import insert
+
+    from dfos.db import ab_runs, engine_for_url
+
     with engine_for_url(workspace.db_url).begin() as connection:
-        connection.execute(_INSERT_RUN, {**run.row(), "dag_id": dag_id, "attempt": attempt})
-
-
-_INSERT_RUN = insert(ab_runs)
+        connection.execute(insert(ab_runs), {**run.row(), "dag_id": dag_id, "attempt": attempt})

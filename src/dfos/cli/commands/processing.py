@@ -6,8 +6,6 @@ import click
 
 from dfos.cli.context import Cli, pass_cli
 from dfos.errors import ExitCode, UsageError, WorkspaceError
-from dfos.steps.cascade import implicit_qc, run_cascade_ab
-from dfos.steps.process_ab import process_ab, record_run
 from dfos.steps.run_outcome import Failure
 
 __all__ = ["process_ab_cmd"]
@@ -38,10 +36,15 @@ def process_ab_cmd(cli: Cli, ctx: click.Context, name: str, threads: int, dag_id
     cascade) the run is recorded as that attempt, in its own working directory,
     exactly as the local executor records it.
     """
+    # imported here, the cascade's only when needed: a batch job starts its recipe sooner (benchmarks/startup.py)
+    from dfos.steps.process_ab import process_ab, record_run
+
     workspace = cli.workspace()
     if (dag_id is None) != (attempt is None):
         raise UsageError("--dag-id and --attempt go together")
     if dag_id is not None and attempt is not None:
+        from dfos.steps.cascade import run_cascade_ab
+
         ok, _, message = run_cascade_ab(workspace, name, dag_id, attempt, threads)
         click.echo(f"{name}: {'SUCCESSFUL' if ok else 'FAILED'} (cascade {dag_id}, attempt {attempt})"
                    + (f": {message}" if message else ""), err=not ok)
@@ -52,6 +55,8 @@ def process_ab_cmd(cli: Cli, ctx: click.Context, name: str, threads: int, dag_id
     record_run(workspace, run)
     if run.ok:
         click.echo(f"{run.ab}: SUCCESSFUL in {run.wall_s:.1f} s ({run.recipe}, peak {run.max_rss_kb or 0} kB)")
+        from dfos.steps.cascade import implicit_qc
+
         trouble = implicit_qc(workspace, name)  # QCBQS_TYPE IMPLICIT: QC follows at once
         if trouble:  # the AB stays SUCCESSFUL (a cascade goes on), but this command did not do all it should
             click.echo(f"{run.ab}: SUCCESSFUL, but {trouble}", err=True)
