@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import re
@@ -38,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dfos import clock
 from dfos.ab.format import PRODUCT_VARIABLES, check
@@ -52,6 +54,9 @@ from dfos.naming import confined, safe_name
 from dfos.steps import esorex
 from dfos.steps.run_outcome import Failure, Outcome, classify_exit, last_error_line
 from dfos.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sqlalchemy import Insert
 
 __all__ = ["RUN_MARKER", "Failure", "RunRecord", "check_names", "load_ab", "process_ab", "product_roots",
            "record_run", "set_process_status"]
@@ -424,10 +429,18 @@ def _collect(ab: AB, work: Path, target_dir: Path, placed: list[Path]) -> None:
 
 def record_run(workspace: Workspace, run: RunRecord, dag_id: str | None = None, attempt: int | None = None) -> None:
     """Store a run record in the workspace database (with the cascade and attempt that ran it)."""
-    # SQLAlchemy is imported here, after the recipe ran: a batch job starts its recipe sooner
-    from sqlalchemy import insert
-
-    from dfos.db import ab_runs, engine_for_url
+    from dfos.db import engine_for_url
 
     with engine_for_url(workspace.db_url).begin() as connection:
-        connection.execute(insert(ab_runs), {**run.row(), "dag_id": dag_id, "attempt": attempt})
+        connection.execute(_insert_run(), {**run.row(), "dag_id": dag_id, "attempt": attempt})
+
+
+@functools.cache
+def _insert_run() -> Insert:
+    """The run record's INSERT, built once, when the first run is recorded: SQLAlchemy is imported after
+    the recipe ran, so that a batch job starts its recipe sooner."""
+    from sqlalchemy import insert
+
+    from dfos.db import ab_runs
+
+    return insert(ab_runs)
