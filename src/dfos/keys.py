@@ -65,7 +65,7 @@ class Mode(StrEnum):
         try:
             return cls(str(text).strip().upper())
         except ValueError:
-            raise UsageError(f"{text!r} is not a processing mode: use CALIB or SCIENCE") from None
+            raise UsageError(f"mode {text!r} is not CALIB or SCIENCE") from None
 
 
 class Stage(StrEnum):
