@@ -77,5 +77,5 @@ def test_mode_flags_are_the_status_flags() -> None:
 def test_mode_parse() -> None:
     assert Mode.parse(" science ") is Mode.SCIENCE
     assert Mode.CALIB == "CALIB"  # a StrEnum: old string comparisons stay true
-    with pytest.raises(UsageError, match="mode .ALL. is not CALIB or SCIENCE"):
+    with pytest.raises(UsageError, match=r"mode .ALL. is not CALIB or SCIENCE"):
         Mode.parse("ALL")
