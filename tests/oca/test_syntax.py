@@ -111,12 +111,14 @@ def test_rule_values_are_immutable() -> None:
 _WORD = st.from_regex(r"[A-Z][A-Z0-9]{0,5}", fullmatch=True).filter(lambda w: w not in ("T", "F"))
 _KEYS = st.builds(Key, st.lists(_WORD, min_size=1, max_size=3).map(".".join), st.booleans())
 _TEXT = st.from_regex(r"[A-Za-z0-9_% .*^$-]{0,12}", fullmatch=True)
+# Regular expressions that compile (an invalid one, e.g. ``*``, is refused at parse, as it should be).
+_PATTERNS = st.from_regex(r"\^?[A-Za-z0-9_ ]{0,6}(\.\*)?[A-Za-z0-9_]{0,4}\$?", fullmatch=True)
 _NUMBERS = st.integers(0, 99999).map(float) | st.integers(0, 999).map(lambda n: n + 0.5)
 _OPERANDS = _KEYS | st.builds(Literal, _TEXT) | st.builds(Literal, _NUMBERS)
 _LEAVES: st.SearchStrategy[Condition] = st.one_of(
     st.builds(Compare, _KEYS, st.sampled_from(["==", "!=", "<", ">", "<=", ">=", "?="]), _OPERANDS),
     st.builds(Like, _KEYS, _TEXT),
-    st.builds(Regexp, _KEYS, _TEXT),
+    st.builds(Regexp, _KEYS, _PATTERNS),
     st.builds(IsType, _KEYS, st.sampled_from(["string", "number", "boolean", "defined", "undefined"]),
               st.booleans()),
     st.builds(Truth, _KEYS | st.builds(Literal, st.booleans())),
