@@ -13,15 +13,36 @@ from __future__ import annotations
 import glob
 from abc import ABC
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from dfos.errors import PipelineMissing
-from dfos.synth.plan import Arm, Template
+from dfos.synth.plan import Arm, FramePlan, Template
 
-__all__ = ["Instrument"]
+if TYPE_CHECKING:
+    from astropy.io import fits
+
+__all__ = ["Instrument", "StaticCalibration"]
+
+
+@dataclass(frozen=True)
+class StaticCalibration:
+    """A static calibration an observatory keeps in its calibration memory (DFOS: ``GEN_CALDIR``), made by a
+    utility recipe from a small text file (e.g. NACO's standard-star catalogue from its ASCII list)."""
+
+    name: str
+    """Its certified name without ``.fits`` (``NA_GSTD_SYNTH``: static calibrations have a G type)."""
+    recipe: str
+    """The utility recipe that makes it (``naco_util_img_std_cat``)."""
+    tag: str
+    """The SOF tag of the text file (``IMG_STD_ASCII``)."""
+    text: str
+    """The text file's content."""
+    pro_catg: str
+    """The PRO.CATG the recipe gives it (``IMG_STD_CATALOG``), checked after the run."""
 
 
 class Instrument(ABC):
@@ -119,6 +140,16 @@ class Instrument(ABC):
 
     def night(self, day: date) -> list[Template]:
         """The templates of a typical synthetic night of DFO date ``day``.  Default: none."""
+        return []
+
+    def render(self, frame: FramePlan, arm: Arm, seed: int) -> fits.HDUList:
+        """One synthetic raw frame.  Default: an echelle frame (:func:`dfos.synth.render.render_frame`)."""
+        from dfos.synth.render import render_frame
+
+        return render_frame(frame, arm, self.name, self.telescope, seed)
+
+    def static_calibrations(self) -> list[StaticCalibration]:
+        """The static calibrations its synthetic nights need (``dfos demo-data`` installs them).  Default: none."""
         return []
 
     @property

@@ -183,7 +183,7 @@ def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier,
     from dfos.headers.io import read_header
 
     s = workspace.settings
-    memory: list[Calib] = []
+    memory: list[Calib] = _static(workspace, classifier, problems)
     for kind, newest in (("MCAL", s.N_MCAL_LIST), ("VCAL", s.N_VCAL_LIST)):
         base = workspace.cal_dir / kind
         for folder in _memory_dates(base, day, newest):
@@ -212,6 +212,24 @@ def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier,
                     memory.append(Calib(frame, ref, str(header.get("DFOS.FILE", "")), mid_exposure(frame),
                                         virtual=True, producer=str(header.get("DFOS.AB", ""))))
     return memory
+
+
+def _static(workspace: Workspace, classifier: Classifier, problems: list[tuple[str, str]]) -> list[Calib]:
+    """The static calibrations (``$DFO_CAL_DIR/GEN``, :mod:`dfos.steps.static_calib`): offered to every date."""
+    from dfos.headers.io import read_header
+    from dfos.steps.static_calib import GEN, gen_dir
+
+    found = []
+    for path in sorted(gen_dir(workspace).glob("*.hdr")):
+        try:
+            header = dict(read_header(path).cards)
+        except FormatError as exc:
+            problems.append((f"{GEN}/{path.name}", exc.message))
+            continue
+        frame = classifier.classify(Frame(path.stem + ".fits", header, path=str(path)))
+        found.append(Calib(frame, f"$DFO_CAL_DIR/{GEN}/{path.name}", f"$DFO_CAL_DIR/{GEN}/{path.stem}.fits",
+                           mid_exposure(frame)))
+    return found
 
 
 def _vcal_text(calib: Calib, batch: str) -> str:

@@ -18,7 +18,6 @@ from dfos.instruments.registry import available, get_instrument
 from dfos.synth.eso_headers import INSTRUMENTS as HEADER_NIGHTS
 from dfos.synth.eso_headers import write_header_night
 from dfos.synth.plan import FramePlan, expand
-from dfos.synth.render import render_frame
 from dfos.workspace import Workspace
 
 __all__ = ["SyntheticNight", "generate_night", "plan_night", "synthetic_plugin", "write_demo_headers"]
@@ -113,7 +112,7 @@ def generate_night(
     for done, frame in enumerate(frames, start=1):
         target = archive.store_path(frame.name.render())
         if not target.exists():
-            hdul = render_frame(frame, arms[frame.template.arm], plugin.name, plugin.telescope, seed)
+            hdul = plugin.render(frame, arms[frame.template.arm], seed)
             with atomic_path(target) as tmp, warnings.catch_warnings():
                 warnings.simplefilter("ignore", AstropyWarning)
                 hdul.writeto(tmp, overwrite=True, output_verify="silentfix")

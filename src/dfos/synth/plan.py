@@ -12,8 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from dfos.naming import RawName
+
+if TYPE_CHECKING:
+    from dfos.synth.imaging import Scene
 
 __all__ = ["Arm", "Chip", "FramePlan", "Keywords", "Signal", "Template", "expand"]
 
@@ -122,6 +126,8 @@ class Template:
     """OBS.PROG.ID (the calibration programme for CALIB)."""
     object: str = ""
     """OBJECT (defaults to DPR.TYPE)."""
+    scene: Scene | None = None
+    """An imaging template's injected truth (:mod:`dfos.synth.imaging`); None: an echelle frame."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dfos.dates import datetime_to_mjd
 from dfos.headers.keywords import to_fits
 from dfos.synth.plan import Arm, Chip, FramePlan, Signal
 
-__all__ = ["LAMP_E", "frame_seed", "order_centres", "render_frame"]
+__all__ = ["LAMP_E", "frame_seed", "order_centres", "primary_cards", "render_frame"]
 
 #: Peak electrons of the order-definition and flat lamps.
 LAMP_E = 20000.0
@@ -217,7 +217,7 @@ def _iso_ms(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
-def _primary_cards(frame: FramePlan, instrument: str, telescope: str) -> dict[str, object]:
+def primary_cards(frame: FramePlan, instrument: str, telescope: str) -> dict[str, object]:
     t = frame.template
     stamp = _iso_ms(frame.moment)
     catg, kind, tech = t.dpr
@@ -265,7 +265,7 @@ def render_frame(frame: FramePlan, arm: Arm, instrument: str, telescope: str, se
     rng = np.random.default_rng(frame_seed(seed, frame))
     template = frame.template
     header = fits.Header()
-    _set(header, _primary_cards(frame, instrument, telescope))
+    _set(header, primary_cards(frame, instrument, telescope))
     _set(header, arm.keywords)
     if len(arm.chips) == 1:
         chip = arm.chips[0]

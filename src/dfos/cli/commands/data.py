@@ -9,8 +9,10 @@ import click
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
 from dfos.cli.progress import progress_bar
+from dfos.instruments.registry import get_instrument
 from dfos.steps.demo_data import generate_night, write_demo_headers
 from dfos.steps.headers import extract_headers
+from dfos.steps.static_calib import gen_dir, install_static
 
 __all__ = ["demo_data_cmd", "headers_cmd"]
 
@@ -89,3 +91,6 @@ def demo_data_cmd(cli: Cli, instrument: str | None, day: date, days: int, small:
             f"{night.instrument} {night_day}: {len(night.frames)} frames ({night.written} new{part}) "
             f"in {night.directory} [{'small' if small else 'full size'}, seed {seed + k}]"
         )
+    static = install_static(workspace, get_instrument(instrument or workspace.settings.INSTRUMENT))
+    for name in static.installed:
+        click.echo(f"static calibration {name} -> {gen_dir(workspace)}")
