@@ -115,3 +115,12 @@ def sleepy(workspace: Workspace) -> Workspace:
     """
     return open_workspace(workspace.root, env={"DFOS_ESOREX": str(Path(__file__).resolve().parents[1] / "benchmarks"
                                                                  / "sleep_recipe.sh")})
+
+
+@pytest.fixture(scope="module")
+def naco_night(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """The small NACO night processed end to end with real esorex (CALIB, then SCIENCE; QC inside each AB),
+    built once per test module (tests/naco_night.py: its date and AB names)."""
+    from naco_night import run_naco_night
+
+    return run_naco_night(tmp_path_factory.mktemp("naco-night") / "ws")

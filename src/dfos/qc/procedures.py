@@ -2,18 +2,22 @@
 draw its QC plot.
 
 A procedure declares the instrument and the PRO.CATG patterns (or RAW_TYPE patterns) it serves and
-registers under the entry-point group ``dfos.qc_procedures``; processQC runs every procedure that
-matches a product.  Procedures are pure numpy over the product (and the AB's raw frames where
-they need them); plots go through matplotlib's Agg backend, never a screen.
+registers under the entry-point group ``dfos.qc_procedures`` (dfos's own procedures are built in: they
+are known even where the package metadata is stale); processQC runs every procedure that matches a
+product.  Procedures are numpy over the product and what processQC hands them in its
+:class:`ProductContext`: the AB's raw frames, its recipe log, and the calibration memory of its date
+(the products of a PRO.CATG that certified or virtual calibrations offer, e.g. the night's zero
+point for a science image).  Plots go through matplotlib's Agg backend, never a screen.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,7 +27,34 @@ from astropy.io import fits
 from dfos.qc.model import QC1Param
 from dfos.qc.plotting import DRAWING, save_figure
 
-__all__ = ["ProductContext", "QCProcedure", "central", "clipped_mean", "procedures_for", "raw_image", "robust_sigma"]
+__all__ = ["BUILTIN", "CalibrationProduct", "ProductContext", "QCProcedure", "central", "clipped_mean",
+           "procedures_for", "raw_image", "robust_sigma"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CalibrationProduct:
+    """A calibration product the calibration memory offers for an AB's date (see
+    :func:`dfos.steps.qc_memory.calibration_finder`)."""
+
+    pro_catg: str
+    ref: str
+    """Where it is, as DFOS writes it: ``$DFO_CAL_DIR/<DATE>/<name>.fits`` (certified, MCAL) or
+    ``$DFS_PRODUCT/<RAW_TYPE>/<DATE>/<name>.fits`` (virtual, VCAL: made by an AB not yet certified)."""
+    memory: str
+    """``MCAL`` or ``VCAL``."""
+    date: str
+    """The DFO date whose memory holds it."""
+    producer: str
+    """The AB that made it (``DFOS.AB``), when known."""
+    mjd_obs: float
+    header: Mapping[str, object]
+    """The product's primary header, keyed by dotted names (``QC.ZPOINT``, ``INS.OPTI6.NAME``)."""
+
+
+def _no_calibrations(_pro_catg: str) -> Sequence[CalibrationProduct]:
+    return ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +70,13 @@ class ProductContext:
     """The product's first image (primary, else the first image extension); None for a table product."""
     raw_frames: tuple[Path, ...]
     """The AB's raw inputs (RAWFILE), on disk."""
+    recipe_log: Path | None = None
+    """The recipe's log of the AB's run (``$DFO_AB_DIR/<LOG_NAME>``), when it is on disk."""
+    date: str = ""
+    """The AB's DFO date."""
+    calibrations: Callable[[str], Sequence[CalibrationProduct]] = field(default=_no_calibrations)
+    """The calibration products of a PRO.CATG in the calibration memory of the AB's date (certified
+    masters, then virtual products of ABs that ran), read when first asked for."""
 
 
 class QCProcedure(ABC):
@@ -71,10 +109,49 @@ class QCProcedure(ABC):
     def param(self, name: str, value: float, unit: str, description: str) -> QC1Param:
         return QC1Param(name, float(value), f"{float(value):.6g}", unit, description, f"procedure:{self.name}")
 
+    def text(self, name: str, text: str, description: str) -> QC1Param:
+        """A text parameter (never scored; the QC log shows it): where a value came from, or why there is none."""
+        return QC1Param(name, None, text, "", description, f"procedure:{self.name}")
+
+
+#: dfos's own procedures, ``name = "module:Class"`` as in its entry points.
+BUILTIN = {
+    "uves_bias": "dfos.qc.uves:UvesBias", "uves_dark": "dfos.qc.uves:UvesDark", "uves_flat": "dfos.qc.uves:UvesFlat",
+    "giraffe_bias": "dfos.qc.giraffe:GiraffeBias", "giraffe_dark": "dfos.qc.giraffe:GiraffeDark",
+    "giraffe_flat": "dfos.qc.giraffe:GiraffeFlat",
+    "naco_master": "dfos.qc.naco:NacoMaster", "naco_zpoint": "dfos.qc.naco:NacoZeroPoint",
+    "naco_coadd": "dfos.qc.naco:NacoCoadd",
+}
+
+
+def _instance(cls: object, origin: str) -> QCProcedure:
+    if not (isinstance(cls, type) and issubclass(cls, QCProcedure)):
+        raise TypeError(f"{origin} is not a QCProcedure class")
+    return cls()
+
+
+def _builtin(value: str) -> QCProcedure:
+    from importlib import import_module
+
+    module, _, name = value.partition(":")
+    return _instance(getattr(import_module(module), name), value)
+
 
 @cache
 def _registered() -> tuple[QCProcedure, ...]:
-    return tuple(ep.load()() for ep in sorted(entry_points(group="dfos.qc_procedures"), key=lambda e: e.name))
+    """The built-in procedures, then those other packages register (a name dfos uses keeps dfos's; a
+    plugin that fails to load is a warning, not a crash)."""
+    from importlib.metadata import entry_points
+
+    found = {name: _builtin(value) for name, value in BUILTIN.items()}
+    for ep in sorted(entry_points(group="dfos.qc_procedures"), key=lambda e: e.name):
+        if ep.name in found:
+            continue
+        try:
+            found[ep.name] = _instance(ep.load(), ep.value)
+        except Exception as exc:  # a third-party plugin may fail in any way
+            log.warning("QC procedure %s (%s) failed to load: %s", ep.name, ep.value, exc)
+    return tuple(found.values())
 
 
 def procedures_for(instrument: str, pro_catg: str, raw_type: str) -> list[QCProcedure]:

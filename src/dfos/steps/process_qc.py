@@ -7,10 +7,13 @@ For every product of a SUCCESSFUL AB (``$DFS_PRODUCT/<RAW_TYPE>/<DATE>/<PROD_ROO
    their PRO.CATG) that the headers do not already hold; units and descriptions from the
    pipeline's QC dictionary;
 2. the parameters of every QC procedure registered for the instrument and the product's PRO.CATG
-   (or the AB's RAW_TYPE), and its plot, ``$DFO_PLT_DIR/<DATE>/<product>.png``;
+   (or the AB's RAW_TYPE), and its plot, ``$DFO_PLT_DIR/<DATE>/<product>.png``; a procedure sees the
+   product, the AB's raw frames, its recipe log and the calibration memory of its date
+   (:mod:`dfos.steps.qc_memory`), whatever the AB's mode (CALIB or SCIENCE);
 3. all of it replaces what an earlier run stored for the AB (one transaction: a re-run is
    idempotent), then the AB is scored (:func:`dfos.steps.score.score_abs`);
-4. what it did (or why it could not) is written to the AB's QC log, ``$DFO_AB_DIR/<AB stem>.qclog``.
+4. what it did (or why it could not) is written to the AB's QC log, ``$DFO_AB_DIR/<AB stem>.qclog``,
+   with the text parameters of the procedures (where a value came from, or why there is none).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from dfos.qc.extract import header_params, paf_params, parse_paf
 from dfos.qc.model import QC1Param
 from dfos.qc.procedures import ProductContext, procedures_for
 from dfos.steps.process_ab import load_ab
+from dfos.steps.qc_memory import calibration_finder, recipe_log
 from dfos.steps.score import ScoreResult, score_abs
 from dfos.workspace import Workspace
 
@@ -89,6 +93,7 @@ def measure_ab(workspace: Workspace, ab: AB) -> list[ProductQC]:
     product_dir = workspace.expand(ab.prod_path)
     pafs = _pafs(product_dir, ab, dictionary)
     raws = tuple(p for p in (workspace.expand(r.ref) for r in ab.rawfiles) if p.is_file())
+    log, calibrations = recipe_log(workspace, ab), calibration_finder(workspace, ab)
     plot_dir = workspace.path("DFO_PLT_DIR") / ab.date
     measured = []
     for path in sorted(product_dir.glob(f"{ab.prod_root}_*.fits")):
@@ -100,7 +105,8 @@ def measure_ab(workspace: Workspace, ab: AB) -> list[ProductQC]:
                 prefix = f"{hdu.header.get('EXTNAME') or f'EXT{number}'} "
                 params += header_params(((c.keyword, c.value, c.comment) for c in hdu.header.cards), dictionary,
                                         prefix)
-            context = ProductContext(path, catg, ab.raw_type, header.copy(), _first_image(hdul), raws)
+            context = ProductContext(path, catg, ab.raw_type, header.copy(), _first_image(hdul), raws, log, ab.date,
+                                     calibrations)
         names = {p.name for p in params}
         params += [p for p in pafs.get(catg, []) if p.name not in names]
         plots = []
@@ -164,6 +170,8 @@ def _log_lines(result: QCResult, now: str) -> list[str]:
             sources[param.source] = sources.get(param.source, 0) + 1
         counted = ", ".join(f"{n} {source}" for source, n in sorted(sources.items()))
         lines.append(f"product {product.product}  {product.pro_catg}  setup '{product.setup}'  {counted or 'none'}")
+        lines += [f"  {p.name} = {p.text}" for p in product.params
+                  if p.value is None and p.source.startswith("procedure:")]
         lines += [f"  plot {plot}" for plot in product.plots]
     name = result.ab
     lines.append(f"score {result.score.summaries.get(name, '0/0')} (red/scored): "
