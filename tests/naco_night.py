@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from dfos.config.settings import QcbqsType
+from dfos.instruments.naco import Naco
 from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.steps.cascade import exec_cascade
 from dfos.steps.create_ab import create_abs
@@ -21,20 +22,32 @@ from dfos.steps.demo_data import generate_night
 from dfos.steps.headers import extract_headers
 from dfos.steps.static_calib import install_static
 from dfos.steps.status import append_flag
+from dfos.synth.imaging import Scene
+from dfos.synth.plan import Template
 from dfos.workspace import Workspace, init_workspace, open_workspace
 
-__all__ = ["CALIB_ABS", "DARK", "FIELD_ABS", "FLAT", "NIGHT", "NOW", "SCIENCE_ABS", "STD", "run_naco_night"]
+__all__ = ["CALIB_ABS", "DARK", "FIELD_ABS", "FLAT", "NIGHT", "NOW", "SCENES", "SCIENCE_ABS", "STD", "ab_name",
+           "run_naco_night"]
 
 NIGHT = date(2013, 2, 12)
 NOW = "2013-02-13T14:00:00"
-DARK = "NACO.2013-02-12T17:00:00.012_tpl.ab"
-FLAT = {"Ks": "NACO.2013-02-12T22:40:00.112_tpl.ab", "H": "NACO.2013-02-12T22:52:00.212_tpl.ab"}
+
+
+def ab_name(template: Template) -> str:
+    """The AB createAB makes of a template: ``NACO.<TPL.START with milliseconds>_tpl.ab``."""
+    return f"NACO.{template.start.isoformat(timespec='milliseconds')}_tpl.ab"
+
+
+_TEMPLATES = tuple(Naco().night(NIGHT))
+SCENES: dict[str, Scene] = {ab_name(t): t.scene for t in _TEMPLATES if t.scene is not None}
+"""AB name -> the injected truth of its template (the small night is rendered at the scenes' own size)."""
+DARK = next(ab_name(t) for t in _TEMPLATES if t.category == "CAL_DARK")
+FLAT = {t.scene.filter: ab_name(t) for t in _TEMPLATES if t.category == "CAL_FLAT_TW" and t.scene}
 """The twilight flat AB of each filter."""
-STD = {"Ks": "NACO.2013-02-13T00:20:00.312_tpl.ab", "H": "NACO.2013-02-13T00:32:00.412_tpl.ab"}
+STD = {t.scene.filter: ab_name(t) for t in _TEMPLATES if t.category == "CAL_STD_JITTER" and t.scene}
 """The standard-star (zero point) AB of each filter."""
-FIELD_ABS = {"SYN_FIELD_1": "NACO.2013-02-13T01:30:00.512_tpl.ab", "SYN_FIELD_2": "NACO.2013-02-13T02:30:00.612_tpl.ab",
-             "SYN_FIELD_3": "NACO.2013-02-13T03:30:00.712_tpl.ab"}
-"""The science jitter AB of each field of ``dfos.instruments.naco.FIELDS`` (in that order)."""
+FIELD_ABS = {t.obs_name: ab_name(t) for t in _TEMPLATES if t.category == "IM_JITTER_OBJ"}
+"""The science jitter AB of each field (``dfos.instruments.naco.FIELDS``)."""
 CALIB_ABS = (DARK, FLAT["Ks"], FLAT["H"], STD["Ks"], STD["H"])
 SCIENCE_ABS = tuple(FIELD_ABS.values())
 

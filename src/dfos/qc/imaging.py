@@ -117,7 +117,7 @@ def clean_image(image: np.ndarray, coverage: np.ndarray | None = None) -> CleanI
 
 def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     """Separable Gaussian smoothing (edges repeated), normalised kernel."""
-    reach = max(1, int(math.ceil(3.0 * sigma)))
+    reach = max(1, math.ceil(3.0 * sigma))
     taps = np.exp(-0.5 * (np.arange(-reach, reach + 1) / sigma) ** 2)
     taps /= taps.sum()
     out = image
@@ -141,7 +141,7 @@ def find_sources(clean: CleanImage, fwhm: float, nsigma: float = 5.0) -> list[So
     if smooth_noise <= 0:
         return []
     snr = smooth * np.sqrt(clean.weight) / smooth_noise
-    reach = max(1, int(math.ceil(fwhm)))
+    reach = max(1, math.ceil(fwhm))
     ny, nx = signal.shape
     candidates = np.argwhere(snr > nsigma)
     order = np.argsort(-snr[candidates[:, 0], candidates[:, 1]], kind="stable")
@@ -184,7 +184,7 @@ def diffraction_psf(wavelength_um: float, pixscale_arcsec: float, diameter_m: fl
     binned = binned.reshape(pixels, oversample, pixels, oversample).sum(axis=(1, 3))
     binned /= psf.sum()
     binned.setflags(write=False)
-    return binned
+    return np.asarray(binned, dtype=np.float64)
 
 
 def _parabola_peak(left: float, middle: float, right: float) -> float:
@@ -215,7 +215,7 @@ def measure_strehl(clean: CleanImage, sources: list[Source], fwhm: float, psf: n
     area; the ideal ratio uses the same aperture on ``psf``."""
     radius, inner, outer = 3.0 * fwhm, 4.0 * fwhm, 6.0 * fwhm
     ny, nx = clean.data.shape
-    reach = int(math.ceil(outer)) + 1
+    reach = math.ceil(outer) + 1
     for star in sorted(sources, key=lambda s: -s.peak):
         x, y = int(star.x), int(star.y)
         if star.peak < min_peak_snr * clean.noise or not _isolated(star, sources, 7.0 * fwhm):

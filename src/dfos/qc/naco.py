@@ -33,8 +33,15 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from dfos.qc.imaging import CleanImage, Source, StrehlMeasurement, clean_image, diffraction_psf, find_sources, \
-    measure_strehl
+from dfos.qc.imaging import (
+    CleanImage,
+    Source,
+    StrehlMeasurement,
+    clean_image,
+    diffraction_psf,
+    find_sources,
+    measure_strehl,
+)
 from dfos.qc.model import QC1Param
 from dfos.qc.plotting import DRAWING, save_figure
 from dfos.qc.procedures import CalibrationProduct, ProductContext, QCProcedure, central, clipped_mean, robust_sigma
@@ -85,7 +92,8 @@ def choose_zero_point(candidates: Sequence[CalibrationProduct], band: str, camer
     and camera (``INS.OPTI6.NAME``, ``INS.OPTI7.NAME``), with a ``QC.ZPOINT``; of the DFO ``date``
     first, then the nearest in time; a certified one before a virtual one at equal distance."""
     fitting = [c for c in candidates
-               if _text(c.header, "INS.OPTI6.NAME") == band and (not camera or _text(c.header, "INS.OPTI7.NAME") == camera)
+               if _text(c.header, "INS.OPTI6.NAME") == band
+               and (not camera or _text(c.header, "INS.OPTI7.NAME") == camera)
                and _number(c.header, "QC.ZPOINT") is not None]
     return min(fitting, key=lambda c: (c.date != date, abs(c.mjd_obs - mjd), c.memory != "MCAL", c.ref), default=None)
 
@@ -291,7 +299,7 @@ def _coadd_plot(product: ProductContext, analysis: tuple[CleanImage, tuple[Sourc
 def _profile(axes: Any, clean: CleanImage, measured: StrehlMeasurement, header: Any, fwhm: float) -> None:
     """A cut along the row through the Strehl star, per unit flux, against the diffraction limit's."""
     x, y = int(measured.star.x), int(measured.star.y)
-    reach = int(math.ceil(4 * fwhm))
+    reach = math.ceil(4 * fwhm)
     row = clean.data[y, max(0, x - reach) : x + reach + 1]
     offsets = np.arange(max(0, x - reach), max(0, x - reach) + row.size) - x
     star = (row - clean.background) / measured.flux

@@ -1,11 +1,11 @@
 """What a recipe says only in its log, read as QC (pure text parsing, no I/O).
 
 ``naco_img_jitter`` counts the sources it finds on the coadded image but writes no QC keyword for it;
-its log says (cpl-plugin-naco 4.4.11)::
+its log says (cpl-plugin-naco 4.4.11; after ``[ INFO  ] naco_img_jitter_qc_apertures: [tid=000]``)::
 
-    [ INFO  ] naco_img_jitter_qc_apertures: [tid=000] Detecting apertures using 4 sigma-levels ranging from 5 down to 0.5
-    [ INFO  ] naco_img_jitter_qc_apertures: [tid=000] Detected 8 (8) apertures at sigma=5
-    [ INFO  ] naco_img_jitter_qc_apertures: [tid=000] 8 of the apertures have FWHMs within the range 3.67782 to 183.891 and eccentricity within 0.2
+    Detecting apertures using 4 sigma-levels ranging from 5 down to 0.5
+    Detected 8 (8) apertures at sigma=5
+    8 of the apertures have FWHMs within the range 3.67782 to 183.891 and eccentricity within 0.2
 
 It tries the sigma levels from the highest down until it finds apertures, so the last ``Detected``
 line is the one that counts.  The second number (in parentheses) is the recipe's own second count of

@@ -81,18 +81,17 @@ def _find(workspace: Workspace, day: str, pro_catg: str) -> list[CalibrationProd
                 entry = _header(hdr)
                 if entry is None or entry.text("PRO.CATG") != pro_catg:
                     continue
+                header: Header | None = entry
                 if kind == "MCAL":
-                    ref, header, producer = f"$DFO_CAL_DIR/{folder}/{hdr.stem}.fits", entry, entry.text("DFOS.AB")
+                    ref = f"$DFO_CAL_DIR/{folder}/{hdr.stem}.fits"
                 else:
-                    ref, producer = entry.text("DFOS.FILE"), entry.text("DFOS.AB")
+                    ref = entry.text("DFOS.FILE")
                     product = workspace.expand(ref)
-                    if not ref or not product.is_file() or not _inside(workspace, product):
-                        continue  # not made (yet), or not where products are
-                    header = _header(product)
-                    if header is None:
-                        continue
-                found.append(CalibrationProduct(pro_catg, ref, kind, folder, producer,
-                                                header.number("MJD-OBS") or 0.0, header))
+                    made = bool(ref) and product.is_file() and _inside(workspace, product)
+                    header = _header(product) if made else None  # not made (yet), or not where products are
+                if header is not None:
+                    found.append(CalibrationProduct(pro_catg, ref, kind, folder, entry.text("DFOS.AB"),
+                                                    header.number("MJD-OBS") or 0.0, header))
     rejected = _rejected(workspace, {c.producer for c in found if c.memory == "VCAL" and c.producer})
     return [c for c in found if not (c.memory == "VCAL" and c.producer in rejected)]
 
