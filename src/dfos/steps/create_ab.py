@@ -35,7 +35,7 @@ from dfos.ab.format import check, render
 from dfos.ab.lists import ab_list_lock, read_ab_list, write_ab_list
 from dfos.ab.model import AB, Completeness
 from dfos.ab.store import read_ab_file
-from dfos.ab.update import Supersession, UpdatePlan, calib_inputs, freeze, plan_update
+from dfos.ab.update import Supersession, UpdatePlan, calib_inputs, freeze, plan_update, reassociated
 from dfos.association.classify import Classifier
 from dfos.association.engine import AssociationResult, Planned, associate
 from dfos.association.explain import explain_lines
@@ -51,6 +51,7 @@ from dfos.naming import confined, safe_name
 from dfos.oca.io import load_rules
 from dfos.oca.syntax import RuleSet
 from dfos.status.machine import flags_by_key
+from dfos.steps.chain import rejections
 from dfos.workspace import Workspace
 
 __all__ = [
@@ -276,8 +277,12 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
                        instrument=settings.INSTRUMENT, date=key, mode=mode.value, drs_type=settings.DRS_TYPE,
                        classifier=classifier, recipes=recipes)
     result = _refuse_unsafe(result, refused)
-    plan = plan_update([p.ab for p in result.abs], existing, done_entries, frozen.reopened)
-    written, unchanged = _apply(workspace, plan, {p.ab.name: p for p in result.abs})
+    made = [p.ab for p in result.abs]
+    producers = {c.producer for ab in existing.values() for c in ab.mcalib if c.virtual and c.producer}
+    fresh = reassociated(made, existing, rejections(workspace, producers))
+    plan = plan_update(made, existing, done_entries, frozen.reopened, rejected=fresh)
+    notes = _keep_notes(workspace, batch, fresh)
+    written, unchanged = _apply(workspace, plan, {p.ab.name: p for p in result.abs}, notes)
     _write_vcals(workspace, key, batch, result, plan.keep)
     write_ab_list(list_path, plan.ab_list)
     if written:
@@ -299,8 +304,10 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
     )
 
 
-def _apply(workspace: Workspace, plan: UpdatePlan, planned: Mapping[str, Planned]) -> tuple[list[str], list[str]]:
-    """Carry out a plan's supersessions, writes and removals; (ABs written, ABs whose file already said it)."""
+def _apply(workspace: Workspace, plan: UpdatePlan, planned: Mapping[str, Planned],
+           notes: Mapping[str, tuple[str, ...]]) -> tuple[list[str], list[str]]:
+    """Carry out a plan's supersessions, writes and removals; (ABs written, ABs whose file already said it).
+    ``notes`` add lines to ABs' association logs (re-associations after a rejection)."""
     ab_dir = workspace.ab_dir
     ab_dir.mkdir(parents=True, exist_ok=True)
     for supersession in plan.supersede:
@@ -311,11 +318,33 @@ def _apply(workspace: Workspace, plan: UpdatePlan, planned: Mapping[str, Planned
         path = confined(ab_dir / ab.name, ab_dir)
         (written if write_if_changed(path, render(ab)) else unchanged).append(ab.name)
         alog = confined(ab_dir / (ab.name.removesuffix(".ab") + ".alog"), ab_dir)
-        write_if_changed(alog, "\n".join(explain_lines(planned[ab.name])) + "\n")
+        lines = [*explain_lines(planned[ab.name]), *(f"  {line}" for line in notes.get(ab.name, ()))]
+        write_if_changed(alog, "\n".join(lines) + "\n")
     for name in plan.remove:
         (ab_dir / name).unlink(missing_ok=True)
         (ab_dir / (name.removesuffix(".ab") + ".alog")).unlink(missing_ok=True)
     return written, unchanged
+
+
+def reassociation_log(workspace: Workspace, batch: str) -> Path:
+    """``$DFO_MON_DIR/reassociated_<MODE>_<DATE>``: ``<AB> <line>``, one line per input an AB was re-associated
+    for after its calibration was rejected (the history ``dfos explain`` shows)."""
+    return workspace.mon_dir / f"reassociated_{batch}"
+
+
+def _keep_notes(workspace: Workspace, batch: str, fresh: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Every re-association note of the batch so far plus ``fresh`` ones (kept in :func:`reassociation_log`)."""
+    log = reassociation_log(workspace, batch)
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+    known = dict.fromkeys(lines)
+    known.update(dict.fromkeys(f"{ab} {line}" for ab, notes in fresh.items() for line in notes))
+    if len(known) != len(lines):
+        write_text_atomic(log, "\n".join(known) + "\n")
+    found: dict[str, tuple[str, ...]] = {}
+    for entry in known:
+        ab, _, line = entry.partition(" ")
+        found[ab] = (*found.get(ab, ()), line)
+    return found
 
 
 def _unsafe(ab: AB) -> str | None:
