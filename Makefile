@@ -96,6 +96,7 @@ bench: venv
 	@test -x .venv-bench/bin/snakemake || { $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install -q snakemake; }
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/oca_rules.py
+	$(BIN)/python benchmarks/naco_night.py
 	$(BIN)/python benchmarks/run.py
 
 clean:
