@@ -3,7 +3,8 @@
 Files written (all atomically):
 
 * ``$DFO_AB_DIR/<AB>`` and ``$DFO_AB_DIR/<AB stem>.alog`` (why each input was chosen);
-* ``$DFO_CAL_DIR/VCAL/<DATE>/<product stem>.hdr`` for each product of a COMPLETE AB;
+* ``$DFO_CAL_DIR/VCAL/<DATE>/<product stem>.hdr`` for each product of a COMPLETE CALIB AB (SCIENCE
+  products never enter the calibration memory);
 * ``$DFO_MON_DIR/AB_list_<MODE>_<DATE>``, ``$DFO_MON_DIR/LAST_AB``;
 * ``$DFO_MON_DIR/assoc_<MODE>_<DATE>.log``: orphans, unreadable headers, a summary;
 * ``$DFO_MON_DIR/.esorex_recipes``: the recipes esorex lists (a cache; an AB whose recipe is missing is INCOMPLETE);
@@ -283,7 +284,8 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
     plan = plan_update(made, existing, done_entries, frozen.reopened, rejected=fresh)
     notes = _keep_notes(workspace, batch, fresh)
     written, unchanged = _apply(workspace, plan, {p.ab.name: p for p in result.abs}, notes)
-    _write_vcals(workspace, key, batch, result, plan.keep)
+    if mode is Mode.CALIB:  # science products are never calibrations: they stay out of the calibration memory
+        _write_vcals(workspace, key, batch, result, plan.keep)
     write_ab_list(list_path, plan.ab_list)
     if written:
         write_text_atomic(workspace.mon_dir / "LAST_AB", written[-1] + "\n")
