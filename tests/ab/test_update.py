@@ -163,3 +163,17 @@ def test_a_done_ab_reassociated_after_a_rejection_is_superseded_for_that_reason(
     plan = plan_update(made, {"S.ab": science}, done(science), reopened={"S.ab"}, rejected={"S.ab"})
     assert plan.supersede == (Supersession(science, made[0], CALIBRATION_REJECTED),)
     assert plan.write == tuple(made) and plan.write[0].process_status is ProcessStatus.CREATED
+
+
+def test_a_done_ab_whose_virtual_input_was_made_again_is_superseded_with_its_descendants() -> None:
+    """The flat of a science AB was made again by its (CALIB) AB after the science ran: the science and what
+    waits for it are superseded, though their association is unchanged."""
+    science = ab("S", mcalib=(VIRTUAL_FLAT,), status=ProcessStatus.SUCCESSFUL)
+    child = ab("C", waitfor=("S",), status=ProcessStatus.SUCCESSFUL)
+    made = [ab("S", mcalib=(VIRTUAL_FLAT,)), ab("C", waitfor=("S",))]
+    existing = {"S.ab": science, "C.ab": child}
+    plan = plan_update(made, existing, done(science, child), reopened={"S.ab", "C.ab"}, remade={"S.ab"})
+    assert plan.supersede == (Supersession(science, made[0], PARENT_SUPERSEDED),
+                              Supersession(child, made[1], PARENT_SUPERSEDED))
+    unchanged = plan_update(made, existing, done(science, child), reopened={"S.ab", "C.ab"})
+    assert unchanged.supersede == () and unchanged.keep == ("S.ab", "C.ab")

@@ -108,8 +108,20 @@ def test_the_chain_between_modes(nights: Workspace) -> None:
     for name, path in made.items():
         assert path.is_file() and path.stat().st_mtime_ns > before[name]  # the products are made again
     # the reason stays in explain after further createAB runs (nothing changes any more)
-    create_abs(ws, SECOND, Mode.SCIENCE)
+    assert create_abs(ws, SECOND, Mode.SCIENCE).superseded == ()
     assert "was rejected (by anna" in explain_text(ws, KS_SCIENCE[0])
+
+    # 4. the H flat is made again after the H science ran (its CALIB AB runs anew): the science made with the
+    #    earlier flat is superseded too, though its association is unchanged
+    create_abs(ws, SECOND, Mode.CALIB)
+    h_flat = "NACO.2013-02-12T22:52:00.212_tpl.ab"
+    create_job(ws, SECOND, Mode.CALIB, subcascade=h_flat)
+    sub = BatchId.of(Mode.CALIB, SECOND, sub=True).render()
+    assert exec_cascade(ws, sub, ws.job_dir / f"execAB_{sub}").counts["succeeded"] == 1
+    again = create_abs(ws, SECOND, Mode.SCIENCE)
+    assert again.superseded == (H_SCIENCE,)
+    assert "(an AB it depends on was superseded)" in supersession_log(ws, BatchId.of(Mode.SCIENCE, SECOND).render()
+                                                                      ).read_text().splitlines()[-1]
 
 
 def test_nothing_of_the_science_reaches_the_calibration_memory(nights: Workspace) -> None:

@@ -116,11 +116,13 @@ def _with_descendants(roots: set[str], abs_: Sequence[AB], done: Collection[str]
 
 
 def _superseded(made: Sequence[AB], existing: Mapping[str, AB], done: Collection[str],
-                reopened: Collection[str]) -> tuple[set[str], set[str]]:
+                reopened: Collection[str], remade: Collection[str]) -> tuple[set[str], set[str]]:
     """(every AB to supersede, those among them that read a better calibration themselves)."""
     better = {ab.name for ab in made if ab.name in reopened and ab.name in existing
               and ab.completeness is Completeness.COMPLETE and calib_inputs(ab) != calib_inputs(existing[ab.name])}
-    return (_with_descendants(better, made, done) if better else set()), better
+    roots = better | {ab.name for ab in made if ab.name in reopened and ab.name in remade
+                      and ab.completeness is Completeness.COMPLETE}
+    return (_with_descendants(roots, made, done) if roots else set()), better
 
 
 def reassociated(made: Sequence[AB], existing: Mapping[str, AB],
@@ -153,14 +155,17 @@ def reassociated(made: Sequence[AB], existing: Mapping[str, AB],
 
 
 def plan_update(made: Sequence[AB], existing: Mapping[str, AB], done_entries: Iterable[ABList],
-                reopened: Collection[str] = (), rejected: Collection[str] = ()) -> UpdatePlan:
+                reopened: Collection[str] = (), rejected: Collection[str] = (),
+                remade: Collection[str] = ()) -> UpdatePlan:
     """The plan for a batch: ``made`` are the ABs the association made (cascade order), ``existing`` the
     batch's ABs on disk, ``done_entries`` the AB list's lines tagged DONE, ``reopened`` the DONE ABs that
     were associated again (:attr:`Frozen.reopened`), ``rejected`` the ABs re-associated because a calibration
-    they used was rejected (:func:`reassociated`; their supersession says so)."""
+    they used was rejected (:func:`reassociated`; their supersession says so), ``remade`` the reopened ABs whose
+    virtual input was made again after their own run (by an AB of another batch: a science AB's flat whose
+    CALIB AB was superseded); they are superseded like the descendants of a superseded AB."""
     done_list = [entry for entry in done_entries if entry.done]
     done = {entry.name for entry in done_list}
-    superseded, better = _superseded(made, existing, done, reopened)
+    superseded, better = _superseded(made, existing, done, reopened, remade)
     final: list[AB] = []
     entries: list[ABList] = []
     write: list[AB] = []

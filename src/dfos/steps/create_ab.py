@@ -176,11 +176,11 @@ def _memory_dates(base: Path, day: date, newest: int) -> list[str]:
 
 
 def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier, done: Collection[str],
-            problems: list[tuple[str, str]]) -> list[Calib]:
+            problems: list[tuple[str, str]], rejected: Collection[str] = ()) -> list[Calib]:
     """Certified masters (MCAL) and virtual products (VCAL) of the recent dates.
 
     Virtual products of this batch are made again by this run, except those of ABs tagged DONE,
-    which stand as they are.
+    which stand as they are; those of ``rejected`` ABs are offered to no one.
     """
     from dfos.headers.io import read_header
 
@@ -198,6 +198,8 @@ def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier,
                     continue
                 if kind == "VCAL" and header.get("DFOS.BATCH") == batch and header.get("DFOS.AB") not in done:
                     continue  # this run makes them again
+                if kind == "VCAL" and header.get("DFOS.AB") in rejected:
+                    continue  # a QC scientist rejected the AB that makes it
                 if kind == "VCAL" and not header.get("DFOS.FILE"):
                     problems.append((where, "a virtual product without DFOS.FILE (where the product will be)"))
                     continue
@@ -272,16 +274,18 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
     certified = mode_flag(mode, Stage.CERTIF) in flags_by_key(workspace.status_log.read()).get(key, [])
     frozen = freeze({entry.name for entry in done_entries}, existing, certified)
     settings = workspace.settings
-    memory = _memory(workspace, day, batch, classifier, frozen.abs, problems)
+    producers = {c.producer for ab in existing.values() for c in ab.mcalib if c.virtual and c.producer}
+    rejected = rejections(workspace, {*existing, *producers})  # offered to no one
+    memory = _memory(workspace, day, batch, classifier, frozen.abs, problems, rejected)
     recipes = cached_esorex_recipes(settings.ESOREX, workspace.mon_dir / RECIPE_CACHE)
     result = associate([f for f in frames if f.name not in frozen.frames], rules, memory,
                        instrument=settings.INSTRUMENT, date=key, mode=mode.value, drs_type=settings.DRS_TYPE,
-                       classifier=classifier, recipes=recipes)
+                       classifier=classifier, recipes=recipes, withheld=rejected)
     result = _refuse_unsafe(result, refused)
     made = [p.ab for p in result.abs]
-    producers = {c.producer for ab in existing.values() for c in ab.mcalib if c.virtual and c.producer}
-    fresh = reassociated(made, existing, rejections(workspace, producers))
-    plan = plan_update(made, existing, done_entries, frozen.reopened, rejected=fresh)
+    fresh = reassociated(made, existing, rejected)
+    plan = plan_update(made, existing, done_entries, frozen.reopened, rejected=fresh,
+                       remade=_remade(workspace, [existing[name] for name in frozen.reopened if name in existing]))
     notes = _keep_notes(workspace, batch, fresh)
     written, unchanged = _apply(workspace, plan, {p.ab.name: p for p in result.abs}, notes)
     if mode is Mode.CALIB:  # science products are never calibrations: they stay out of the calibration memory
@@ -326,6 +330,25 @@ def _apply(workspace: Workspace, plan: UpdatePlan, planned: Mapping[str, Planned
         (ab_dir / name).unlink(missing_ok=True)
         (ab_dir / (name.removesuffix(".ab") + ".alog")).unlink(missing_ok=True)
     return written, unchanged
+
+
+def _remade(workspace: Workspace, abs_: list[AB]) -> set[str]:
+    """The ABs a virtual input of which is newer than their own products: the AB that makes it (in another
+    batch: a SCIENCE AB's flat, made by a CALIB AB) ran again after them, so they were made with what it made
+    before (Make's rule, on the files themselves)."""
+    from dfos.steps.process_ab import product_roots
+
+    stale = set()
+    for ab in abs_:
+        try:
+            product_dir = confined(workspace.expand(ab.prod_path), *product_roots(workspace))
+            own = [(product_dir / p.name).stat().st_mtime_ns for p in ab.products]
+            inputs = [workspace.expand(c.sof_path).stat().st_mtime_ns for c in ab.mcalib if c.virtual]
+        except (OSError, UnsafeName):
+            continue  # a file is gone (moved, never made): nothing to compare; other checks speak for it
+        if own and inputs and max(inputs) > min(own):
+            stale.add(ab.name)
+    return stale
 
 
 def reassociation_log(workspace: Workspace, batch: str) -> Path:
