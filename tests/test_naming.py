@@ -55,7 +55,8 @@ science_names = st.builds(
     ScienceName,
     code=st.from_regex(r"[A-Z][A-Z0-9]{0,3}", fullmatch=True),
     kind=st.from_regex(r"[A-Z0-9]{4}", fullmatch=True),
-    moment=st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31, 23, 59, 59)).map(lambda t: t.replace(microsecond=0)),
+    moment=st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31, 23, 59, 59)).map(
+        lambda t: t.replace(microsecond=0)),
     setup=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9-]{0,12}", fullmatch=True),
     number=st.integers(1, 9999),
 )
