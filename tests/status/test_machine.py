@@ -65,6 +65,28 @@ def test_decision_table(flags: list[str], today: bool, n_sci: int | None, expect
     assert steps(flags, today, n_sci) == dict(zip(names, expected, strict=True))
 
 
+CAL_MOVED = [*BASE, "cal_AB", "cal_Queued", "cal_QC", "cal_Certif", "cal_Updated"]
+SCI_MOVED = ["sci_AB", "sci_Queued", "sci_QC", "sci_Certif", "sci_Updated"]
+
+
+@pytest.mark.parametrize(("flags", "n_cal", "n_sci", "finish"), [
+    (CAL_MOVED, 5, None, OF),  # no SCIENCE AB list
+    (CAL_MOVED, 5, 0, OF),  # no SCIENCE AB
+    (CAL_MOVED, 5, 3, W),  # three SCIENCE ABs not moved yet: finish would refuse
+    ([*BASE, "cal_AB", "sci_AB", "sci_Queued", "sci_QC", "sci_Certif", "cal_Certif", "cal_Updated"], 5, 3, W),
+    ([*CAL_MOVED, *SCI_MOVED], 5, 3, OF),  # both moved
+    ([*BASE, "cal_AB", "cal_QC", *SCI_MOVED], 5, 3, W),  # SCIENCE moved, CALIB not
+    ([*BASE, *SCI_MOVED], 0, 3, OF),  # no CALIB AB
+    ([*BASE, "cal_AB", "sci_AB"], 5, 0, W),  # zero SCIENCE ABs, but CALIB is not moved
+    ([*CAL_MOVED, "sci_AB"], 5, 0, OF),
+    ([*CAL_MOVED, *SCI_MOVED, "finished"], 5, 3, D),
+])
+def test_finish_waits_for_every_mode_that_has_abs(flags: list[str], n_cal: int | None, n_sci: int | None,
+                                                   finish: str) -> None:
+    view = evaluate_date(DAY, flags, is_today=False, facts=DateFacts(n_sci_abs=n_sci, n_cal_abs=n_cal))
+    assert view.finish.value == finish
+
+
 def test_issue_example_shape() -> None:
     view = evaluate_date(
         DAY, ["fits_Requested", "raw_Complete", "cal_AB", "cal_Queued", "cal_QC"], is_today=False

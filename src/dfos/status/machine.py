@@ -60,6 +60,8 @@ class DateFacts:
 
     n_sci_abs: int | None = None
     """Number of SCIENCE ABs of the date (None: no SCIENCE AB list)."""
+    n_cal_abs: int | None = None
+    """Number of CALIB ABs of the date (None: no CALIB AB list)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def evaluate_date(
     is_today
         Whether ``day`` is TODAY.
     facts
-        File-system facts (SCIENCE AB count for the finish rule).
+        File-system facts (the AB counts of each mode, for the finish rule).
     """
     workflow = [flag for flag in flags if flag in _WORKFLOW]
     seen = set(workflow)
@@ -151,6 +153,8 @@ def evaluate_date(
         complete = Completeness.YELLOW
 
     sci_ab_empty = last == F.SCI_AB.value and facts.n_sci_abs == 0
+    # a mode whose AB list names ABs must be moved before the date closes (finish refuses otherwise)
+    unmoved = (bool(facts.n_cal_abs) and not has(F.CAL_UPDATED)) or (bool(facts.n_sci_abs) and not has(F.SCI_UPDATED))
     return DateView(
         date=day,
         today=is_today,
@@ -161,7 +165,7 @@ def evaluate_date(
         abs=_step(last_in(F.CAL_AB, F.CAL_QUEUED, F.CAL_QC), False),
         certify_move=_step(last_in(F.CAL_QC), has(F.CAL_CERTIF)),
         certify_light=_step(last_in(F.CAL_QC) and is_today, False),
-        finish=_step(last_in(F.CAL_UPDATED, F.SCI_UPDATED) or sci_ab_empty, has(F.FINISHED)),
+        finish=_step((last_in(F.CAL_UPDATED, F.SCI_UPDATED) or sci_ab_empty) and not unmoved, has(F.FINISHED)),
         remove=_step(has(F.FINISHED), False),
     )
 
