@@ -207,6 +207,12 @@ def test_a_calib_count_cannot_certify_science_abs(client: TestClient, night: Wor
     assert response.status_code == 400 and "is not a successful AB of 2013-02-12" in response.text
 
 
+def test_the_history_counts_the_abs_of_both_modes(client: TestClient) -> None:
+    row = re.search(r'<tr><td><a href="/abs/2013-02-12">2013-02-12</a></td>(.*?)</tr>', client.get("/history").text,
+                    re.S)
+    assert row and "<td>8</td>" in row[1] and f'<td><a href="/abs/{BATCH}">2</a></td>' in row[1]
+
+
 def test_the_static_export_has_the_science_ab_monitor(night: Workspace, tmp_path: Path) -> None:
     from dfos.monitor.export import export_site
 

@@ -65,15 +65,20 @@ def test_create_science_abs_and_see_the_rejected_flat_in_red(server: tuple[str, 
             expect(page.locator('tr[data-date="2013-02-12"] td:last-child')).to_have_text("sci_AB")
             page.screenshot(path=str(ARTIFACTS / "science-1-dates.png"), full_page=True)
 
-            decide(ws, FLAT_AB, "rejected", comment="ghost in the flat")  # the QC scientist rejects the flat
             science.locator("a").click()
             expect(page.locator("h1")).to_have_text("AB monitor SCIENCE 2013-02-12")
+            expect(page.locator(".rejected-input")).to_have_count(0)
+            page.evaluate("window.loadedOnce = true")
+            decide(ws, FLAT_AB, "rejected", comment="ghost in the flat")  # the QC scientist rejects the flat
             marker = page.locator(f'tr[data-ab="{SCIENCE_AB}"] .rejected-input')
-            expect(marker).to_be_visible()  # on the row itself, not in a tooltip
+            expect(marker).to_be_visible(timeout=30_000)  # on the row itself, not in a tooltip; live
+            assert page.evaluate("window.loadedOnce") is True  # the live update drew it, not a reload
             expect(marker).to_contain_text(f"MASTER_IMG_FLAT from {FLAT_AB}")
             expect(marker).to_contain_text("ghost in the flat")
             assert marker.locator(".badge").evaluate("e => getComputedStyle(e).backgroundColor") == RED
             expect(page.locator(".rejected-input")).to_have_count(1)  # the other SCIENCE AB is clean
+            page.reload()
+            expect(marker).to_be_visible()  # and drawn by the server too
             page.screenshot(path=str(ARTIFACTS / "science-2-abs.png"), full_page=True)
 
             page.click(f'a:text("{SCIENCE_AB}")')

@@ -251,23 +251,28 @@ def history_page(request: Request) -> Response:
     return page(request, "history.html", {"rows": history_rows(state_of(request).workspace)})
 
 
-def _calib_abs(ws: Workspace, key: str) -> int | None:
-    """ABs in the CALIB AB list of a DFO_STATUS key (None: no list)."""
+def _abs_of(ws: Workspace, mode: Mode, key: str) -> int | None:
+    """ABs in the AB list of a mode and DFO_STATUS key (None: no list)."""
     try:
-        path = ws.ab_list(Mode.CALIB, key)
+        path = ws.ab_list(mode, key)
     except (UsageError, FormatError):  # not a processing key: it has no AB list
         return None
     return ab_count(path)
 
 
 def history_rows(ws: Workspace) -> list[dict[str, Any]]:
-    """One line per date of DFO_STATUS: flags, AB counts, failures, certification, comments."""
+    """One line per date of DFO_STATUS: flags, AB counts per mode, failures, certification, comments."""
     flags = flags_by_key(ws.status_log.read())
     tallies = key_tallies(ws)
-    return [{"date": key, "flags": flags[key], "finished": "finished" in flags[key], "n_abs": _calib_abs(ws, key),
-             "failed": tallies.failed.get(key, 0), "certified": tallies.certified.get(key, 0),
-             "comments": tallies.comments.get(key, [])}
-            for key in sorted(flags, reverse=True)]
+    rows = []
+    for key in sorted(flags, reverse=True):
+        n_sci = _abs_of(ws, Mode.SCIENCE, key)
+        rows.append({"date": key, "flags": flags[key], "finished": "finished" in flags[key],
+                     "n_abs": _abs_of(ws, Mode.CALIB, key), "n_sci_abs": n_sci,
+                     "sci_address": address(BatchId.of(Mode.SCIENCE, key)) if n_sci is not None else "",
+                     "failed": tallies.failed.get(key, 0), "certified": tallies.certified.get(key, 0),
+                     "comments": tallies.comments.get(key, [])})
+    return rows
 
 
 # --- jobs, ToDo lists, certification ---------------------------------------------------------------------
