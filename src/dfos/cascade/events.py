@@ -279,7 +279,7 @@ class BatchDispatch(Dispatch):
         return scheduler.submittable()
 
     def waits_for(self, scheduler: Scheduler, node: Node) -> tuple[str, ...]:
-        return tuple(p for p in node.parents if scheduler.state(p) in HANDED_OUT)
+        return tuple(p for p in node.parents if p in scheduler.nodes and scheduler.state(p) in HANDED_OUT)
 
     def started(self, scheduler: Scheduler, handle: Handle) -> dict[str, object]:
         values: dict[str, object] = {"backend_id": handle.backend_id}  # (its process lives on another machine)
