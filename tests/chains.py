@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collections.abc import Sequence
+from pathlib import Path
 
 from dfos.ab.format import render
 from dfos.ab.model import AB, Completeness, ProcessStatus, RawInput

@@ -148,3 +148,12 @@ def test_a_killed_science_cascade_resumes_and_waits_again(sleepy: Workspace) -> 
     assert not thread.is_alive() and results[0].ok
     assert {n: r["attempts"] for n, r in rows(sleepy, SCIENCE).items()} == {"S0.ab": 1, "S1.ab": 1, "S2.ab": 1}
     assert ran(sleepy).count("S2.ab") == 1  # S2 succeeded before the kill: not run again
+
+
+def test_a_calibration_gone_from_the_ab_directory_blocks_with_re_association_advice(sleepy: Workspace) -> None:
+    _, science = two_cascades(sleepy)
+    (sleepy.ab_dir / "C1.ab").unlink()  # superseded by a new association of the night
+    result = exec_cascade(sleepy, SCIENCE, science, slots=2)
+    assert not result.ok and (result.counts["blocked"], result.counts["succeeded"]) == (2, 1)
+    assert rows(sleepy, SCIENCE)["S0.ab"]["reason"] == \
+        "its parent C1.ab is no longer an AB: re-associate with 'dfos create-ab -m SCIENCE -d 2013-02-12'"

@@ -194,8 +194,8 @@ def test_science_abs_are_queued_beside_the_calibrations_without_downloads(night:
 def test_science_abs_keep_their_parents_of_the_calib_batch_which_the_dag_does_not_name(night: Workspace) -> None:
     from chains import write_ab
 
-    for name, parents in (("SCI1.ab", (FLAT,)), ("SCI2.ab", ("SCI1.ab", DARK))):
-        write_ab(night, name, parents, "noop", batch_id="SCIENCE_2013-02-12")
+    for name, waitfor in (("SCI1.ab", (FLAT,)), ("SCI2.ab", ("SCI1.ab", DARK))):
+        write_ab(night, name, waitfor, "noop", batch_id="SCIENCE_2013-02-12")
     _ab_list(night, "SCIENCE").write_text("SCI1.ab  SCI  noop  COMPLETE\nSCI2.ab  SCI  noop  COMPLETE\n")
     files = create_job(night, NIGHT, "SCIENCE")
     parents = {line.ab: line.parents for line in parse_exec(files.exec_ab.read_text()).lines}

@@ -157,7 +157,7 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str, dict[str,
         parents = line.parents if exec_file.kind == "CON" else ab.waitfor
         for parent in parents:
             if parent not in inside and parent not in externals:
-                externals[parent] = External(parent, _listed_ab(workspace, jobs, parent).batch_id, ab.batch_id)
+                externals[parent] = External(parent, _batch_of(workspace, parent), ab.batch_id)
         nodes.append(Node(line.ab, tuple(parents), category=ab.recipe,
                           incomplete=ab.completeness is Completeness.INCOMPLETE,
                           threads=cores if line.local_parallel else 1))
@@ -166,6 +166,15 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str, dict[str,
         raise FormatError(f"{jobs}: its ABs wait for each other in a cycle ({' -> '.join(cycle)}, WAITFOR of their "
                           f"AB files in {workspace.ab_dir}), so none of them could ever run")
     return nodes, exec_file.kind, externals
+
+
+def _batch_of(workspace: Workspace, name: str) -> str:
+    """The batch of an AB of another cascade; an AB that is gone (superseded) is judged at the first look: it
+    blocks the ABs behind it, with the advice to associate them anew."""
+    try:
+        return read_ab(workspace.ab_dir, name).batch_id
+    except (NotFound, FormatError):
+        return "another cascade"
 
 
 def look_outside(workspace: Workspace, store: Any) -> Callable[[Sequence[External]], dict[str, ExternalState]]:
