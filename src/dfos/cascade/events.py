@@ -479,7 +479,6 @@ class Dispatcher:
                      if n != ended and st in (NodeState.WAITING, NodeState.BLOCKED) and n in self.handles)
         return [Cancel(gone)] if gone else []
 
-
     def _externals(self, states: Mapping[str, ExternalState]) -> list[Instruction]:
         """Parents in other cascades that ended: the children of one that succeeded go on at the next turn, those of
         one that failed are blocked with its reason; the children's waiting reasons are brought up to date."""
