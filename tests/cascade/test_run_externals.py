@@ -157,3 +157,17 @@ def test_a_calibration_gone_from_the_ab_directory_blocks_with_re_association_adv
     assert not result.ok and (result.counts["blocked"], result.counts["succeeded"]) == (2, 1)
     assert rows(sleepy, SCIENCE)["S0.ab"]["reason"] == \
         "its parent C1.ab is no longer an AB: re-associate with 'dfos create-ab -m SCIENCE -d 2013-02-12'"
+
+
+def test_a_serial_file_takes_the_parents_in_other_cascades_from_the_waitfor_too(sleepy: Workspace) -> None:
+    calib, _ = two_cascades(sleepy, failing=True)
+    serial = sleepy.job_dir / "execAB_SCIENCE_serial"  # CPL: one AB after the other, parents from WAITFOR
+    serial.write_text("".join(f"processAB -a {name}\n" for name in ("S0.ab", "S1.ab", "S2.ab")))
+    thread, results = in_thread(sleepy, "SCIENCE_serial", serial)
+    wait_until(lambda: rows(sleepy, "SCIENCE_serial").get("S0.ab", {}).get("reason") == WAITING,
+               what="S0 to wait for C1")
+    assert not exec_cascade(sleepy, CALIB, calib).ok
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert (results[0].kind, results[0].counts["blocked"], results[0].counts["succeeded"]) == ("CPL", 2, 1)
+    assert str(rows(sleepy, "SCIENCE_serial")["S1.ab"]["reason"]).startswith("its calibration C1.ab failed")
