@@ -14,6 +14,8 @@ DEMO_DATE ?= 2013-02-12
 DEMO_NOW  ?= 2013-02-13T14:00:00
 # ... and while the night grows, it is still that night (TODAY).
 DEMO_NIGHT_NOW ?= 2013-02-12T23:59:00
+# make demo INSTRUMENT=NACO (calibrations and science) or UVES (calibrations); see demo/run.sh.
+INSTRUMENT ?= NACO
 # make demo ends by serving the monitor (Ctrl-C stops it); SERVE=0 writes the static export instead.
 SERVE ?= 1
 PORT  ?= 8080
@@ -21,7 +23,8 @@ PORT  ?= 8080
 .PHONY: help demo test test-condor fuzz bench system-deps venv lint clean
 
 help:
-	@echo "make demo   - set up everything, run a synthetic night end to end, serve its monitor (SERVE=0: export)"
+	@echo "make demo   - set up everything, run a synthetic night end to end, serve its monitor (SERVE=0: export;"
+	@echo "              INSTRUMENT=NACO: calibrations and science (default), INSTRUMENT=UVES: calibrations)"
 	@echo "make test   - set up everything, then run linters, type checks and the test suite (a private Slurm"
 	@echo "              cluster included), then make test-condor"
 	@echo "make test-condor - the HTCondor tests on a personal pool (Debian trixie chroot, set up once)"
@@ -64,33 +67,8 @@ venv: system-deps $(STAMP)
 
 # --- the main job -------------------------------------------------------------
 demo: venv
-	rm -rf $(DEMO)
-	$(BIN)/dfos init $(DEMO) --instrument UVES
-	@for batch in 1 2 3 4; do \
-	  echo "== $(DEMO_DATE), evening and night: part $$batch of 4 of the frames reaches the archive"; \
-	  DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NIGHT_NOW) $(BIN)/dfos demo-data --date $(DEMO_DATE) --batches 4 || exit 1; \
-	  echo "== auto-daily (cron would start it every hour)"; \
-	  DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NIGHT_NOW) $(BIN)/dfos auto-daily || exit 1; \
-	done
-	@echo "== the next afternoon: auto-daily finds nothing new and closes the night"
-	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos auto-daily
-	DFOS_ROOT=$(DEMO) $(BIN)/dfos explain UVES.$(DEMO_DATE)T21:52:00.500_tpl.ab
-	DFOS_ROOT=$(DEMO) $(BIN)/dfos cascade-stat --dag-id CALIB_$(DEMO_DATE)
-	@echo "products:"; cd $(DEMO)/products && find . -name '*.fits' | sort | sed 's|^\./|  |'
-	DFOS_ROOT=$(DEMO) $(BIN)/dfos health
-	@echo "== certify: green ABs at once, the two without scores by a person (a decision file)"
-	@printf '%s\n' "UVES.$(DEMO_DATE)T21:50:00.500_frm.ab accept orders found" \
-	  "UVES.$(DEMO_DATE)T21:52:00.500_tpl.ab accept flat looks fine" > $(DEMO)/decisions.txt
-	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos certify -m CALIB -d $(DEMO_DATE) --accept-green \
-	  --decisions $(DEMO)/decisions.txt --user demo
-	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos move -m CALIB -d $(DEMO_DATE)
-	DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos status
-	@if [ "$(SERVE)" = 0 ]; then \
-	  DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos monitor export $(DEMO)/export && \
-	  echo "static monitor: $(DEMO)/export/index.html"; \
-	else \
-	  DFOS_ROOT=$(DEMO) DFOS_NOW=$(DEMO_NOW) $(BIN)/dfos monitor serve --port $(PORT); \
-	fi
+	BIN=$(BIN) DEMO=$(DEMO) DEMO_DATE=$(DEMO_DATE) DEMO_NOW=$(DEMO_NOW) DEMO_NIGHT_NOW=$(DEMO_NIGHT_NOW) \
+	  SERVE=$(SERVE) PORT=$(PORT) demo/run.sh $(INSTRUMENT)
 
 # --- tests --------------------------------------------------------------------
 lint: venv
@@ -118,6 +96,7 @@ bench: venv
 	@test -x .venv-bench/bin/snakemake || { $(PYTHON) -m venv .venv-bench && .venv-bench/bin/pip install -q snakemake; }
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/oca_rules.py
+	$(BIN)/python benchmarks/naco_night.py
 	$(BIN)/python benchmarks/run.py
 
 clean:

@@ -37,15 +37,15 @@ def configure(root: Path, **keys: object) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def batch_workspace(backend: str, base: Path, **keys: object) -> Workspace:
-    """A fresh UVES workspace whose cascades run on ``backend`` (local, slurm, condor)."""
+def batch_workspace(backend: str, base: Path, instrument: str = "UVES", **keys: object) -> Workspace:
+    """A fresh workspace (UVES unless said) whose cascades run on ``backend`` (local, slurm, condor)."""
     if backend == "condor":
         from engines import condor_pool
 
         base = Path(tempfile.mkdtemp(prefix="ws-", dir=condor_pool.WORK))
         base.chmod(0o755)
         keys = {"CONDOR_COMMAND": condor_pool.condor_command(), "BATCH_DFOS": condor_pool.batch_dfos(), **keys}
-    ws, _ = init_workspace(base / "ws", env={}, instrument="UVES")
+    ws, _ = init_workspace(base / "ws", env={}, instrument=instrument)
     configure(ws.root, EXECUTOR=backend, BATCH_POLL=0.5, **keys)
     if backend == "condor":
         uid, gid = condor_pool.user_ids()

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dfos.dates import (
     datetime_to_mjd,
     dfo_date,
     format_timestamp,
+    mjd_to_datetime,
     night_bounds,
     parse_date,
     parse_timestamp,
@@ -89,3 +92,11 @@ def test_years_outside_the_supported_range_are_rejected(text: str) -> None:
         parse_date(text)
     with pytest.raises(InvalidDate, match="outside the years dfos handles"):
         parse_timestamp(text + "T00:00:00")
+
+
+@settings(deadline=None)
+@given(st.datetimes(datetime(1900, 1, 1), datetime(2999, 12, 31)).map(
+    lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000)))
+def test_an_ab_mjd_gives_back_the_millisecond(moment: datetime) -> None:
+    """An AB holds MJD-OBS with 8 decimals (0.9 ms): the frame's DATE-OBS, to the millisecond, comes back."""
+    assert mjd_to_datetime(round(datetime_to_mjd(moment), 8)) == moment

@@ -16,14 +16,13 @@ def test_init_creates_the_dfos_tree(tmp_path: Path) -> None:
     ws, created = init_workspace(tmp_path / "ws", env={}, instrument="giraffe")
     assert created
     assert ws.settings.INSTRUMENT == "GIRAFFE"
-    for name in ("raw", "headers", "calib/MCAL", "calib/VCAL", "logs", "plots", "lists", "monitor",
+    for name in ("raw", "headers", "calib/MCAL", "calib/VCAL", "reduced", "logs", "plots", "lists", "monitor",
                  "jobs", "config", "AB", "products", "archive"):
-        assert (ws.root / name).is_dir(), name
-    assert not (ws.root / "reduced").exists()  # science directory only for phoenix
+        assert (ws.root / name).is_dir(), name  # reduced ($DFO_SCI_DIR): move -m SCIENCE in every flavour
     assert 'INSTRUMENT = "GIRAFFE"' in (ws.root / CONFIG_FILE).read_text()
 
 
-def test_phoenix_gets_a_science_directory(tmp_path: Path) -> None:
+def test_phoenix_gets_a_science_directory_too(tmp_path: Path) -> None:
     ws, _ = init_workspace(tmp_path / "ws", env={}, flavour="PHOENIX")
     assert ws.settings.FLAVOUR.value == "phoenix"
     assert (ws.root / "reduced").is_dir()

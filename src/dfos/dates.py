@@ -21,6 +21,7 @@ __all__ = [
     "datetime_to_mjd",
     "dfo_date",
     "format_timestamp",
+    "mjd_to_datetime",
     "night_bounds",
     "parse_date",
     "parse_timestamp",
@@ -114,3 +115,10 @@ def night_bounds(day: date, offset_hours: float = 0.0) -> tuple[datetime, dateti
 def datetime_to_mjd(moment: datetime) -> float:
     """Convert a naive UT datetime to a Modified Julian Date."""
     return (moment - MJD_EPOCH) / timedelta(days=1)
+
+
+def mjd_to_datetime(mjd: float) -> datetime:
+    """The naive UT datetime of a Modified Julian Date, to the millisecond (an AB's MJD-OBS holds 8
+    decimals, 0.9 ms: rounding to the millisecond gives back the frame's DATE-OBS)."""
+    milliseconds = round(mjd * 86_400_000)
+    return MJD_EPOCH + timedelta(milliseconds=milliseconds)

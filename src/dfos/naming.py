@@ -1,5 +1,6 @@
-"""File names: raw frames ``<PREFIX>.<YYYY-MM-DDThh:mm:ss.sss>.fits`` (the ARCFILE form), and
-certified calibrations ``<CODE>_<TYPE>_<YYMMDD><LETTER>_<SETUP>.fits`` (DFOS renameProducts).
+"""File names: raw frames ``<PREFIX>.<YYYY-MM-DDThh:mm:ss.sss>.fits`` (the ARCFILE form),
+certified calibrations ``<CODE>_<TYPE>_<YYMMDD><LETTER>_<SETUP>.fits`` and certified science products
+``<CODE>_<TYPE>_<YYMMDD>T<hhmmss>_<SETUP>[_<N>].fits`` (DFOS renameProducts CALIBNAME, USERSCINAME).
 
 Each codec refuses any name it cannot parse back: ``X.parse(n.render()) == n``.
 
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from dfos.errors import FormatError, UnsafeName
 
-__all__ = ["CALIB_PATTERN", "MAX_NAME_BYTES", "CalibName", "RawName", "confined", "pattern_regex", "safe_name"]
+__all__ = ["CALIB_PATTERN", "MAX_NAME_BYTES", "MAX_SCIENCE_NUMBER", "SCIENCE_PATTERN", "CalibName", "RawName",
+           "ScienceName", "confined", "pattern_regex", "safe_name", "science_pattern_regex"]
 
 #: The longest file name (in UTF-8 bytes) dfos accepts from data: what POSIX file systems store.
 MAX_NAME_BYTES = 255
@@ -106,17 +108,32 @@ _FIELDS = {"code": r"[A-Z][A-Z0-9]{0,3}", "kind": r"[A-Z0-9]{4}", "yymmdd": r"\d
            "setup": r"[A-Za-z0-9][A-Za-z0-9-]*"}
 
 
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """The regular expression of a naming pattern; every field exactly once, separated by literals."""
+def _fields_regex(pattern: str, fields: dict[str, str]) -> re.Pattern[str]:
+    """The regular expression of a naming pattern over ``fields`` (name -> regular expression): every
+    field exactly once, the rest literal; the pattern ends in ``.fits`` and holds no ``/``."""
     parts = re.split(r"(\{[a-z]+\})", pattern)
-    fields = [p[1:-1] for p in parts if p.startswith("{")]
-    if sorted(fields) != sorted(_FIELDS) or any((p and "{" in p) or "}" in p for p in parts if not p.startswith("{")):
-        raise FormatError(f"naming pattern {pattern!r} must hold each of {{code}} {{kind}} {{yymmdd}} {{letter}} "
-                          "{setup} once")
+    used = [p[1:-1] for p in parts if p.startswith("{")]
+    if sorted(used) != sorted(fields) or any((p and "{" in p) or "}" in p for p in parts if not p.startswith("{")):
+        raise FormatError(f"naming pattern {pattern!r} must hold each of "
+                          f"{' '.join('{' + name + '}' for name in fields)} once")
     if not pattern.endswith(".fits") or "/" in pattern:
         raise FormatError(f"naming pattern {pattern!r} must end in .fits and hold no '/'")
-    return re.compile("^" + "".join(f"(?P<{p[1:-1]}>{_FIELDS[p[1:-1]]})" if p.startswith("{") else re.escape(p)
+    return re.compile("^" + "".join(f"(?P<{p[1:-1]}>{fields[p[1:-1]]})" if p.startswith("{") else re.escape(p)
                                     for p in parts) + "$")
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """The regular expression of a certified calibration's naming pattern (:data:`CALIB_PATTERN`)."""
+    return _fields_regex(pattern, _FIELDS)
+
+
+def _yymmdd(text: str, name: str) -> date:
+    """A ``YYMMDD`` field as a date of the years 2000-2099."""
+    try:
+        day = datetime.strptime(text, "%y%m%d").date()
+    except ValueError:
+        raise FormatError(f"{name!r}: invalid date") from None
+    return day.replace(year=day.year + 100) if day.year < 2000 else day
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +170,68 @@ class CalibName:
             example = CalibName("UV", "MBIA", date(2013, 2, 12), "A", "BLUE")
             shown = pattern.format(code=example.code, kind=example.kind, yymmdd="130212", letter="A", setup="BLUE")
             raise FormatError(f"{name!r} is not a certified calibration name like {shown}")
+        return cls(match["code"], match["kind"], _yymmdd(match["yymmdd"], name), match["letter"], match["setup"])
+
+
+#: The default certified science name: ``NA_SCOA_130213T013000_Ks.fits``, ``..._Ks_2.fits``.
+SCIENCE_PATTERN = "{code}_{kind}_{yymmdd}T{hhmmss}_{setup}{n}.fits"
+_SCIENCE_FIELDS = {"code": _FIELDS["code"], "kind": _FIELDS["kind"], "yymmdd": _FIELDS["yymmdd"],
+                   "hhmmss": r"\d{6}", "setup": _FIELDS["setup"], "n": r"(?:_[2-9]|_[1-9]\d{1,3})?"}
+#: The largest product number of a science name (``_9999``).
+MAX_SCIENCE_NUMBER = 9999
+
+
+def science_pattern_regex(pattern: str) -> re.Pattern[str]:
+    """The regular expression of a certified science product's naming pattern (:data:`SCIENCE_PATTERN`)."""
+    return _fields_regex(pattern, _SCIENCE_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class ScienceName:
+    """A certified science product's name, e.g. ``NA_SCOA_130213T013000_Ks.fits`` (the fields, laid out
+    by a pattern: :data:`SCIENCE_PATTERN` unless the installation configures another).
+
+    The time is the start of the AB's first raw frame (UT, to the second): it tells apart the templates
+    of a night, so two science products of one kind and setup differ by it; ``number`` tells apart
+    products of the same kind, time and setup (one AB making several), written ``_2``, ``_3`` ... after
+    the first (which has none).
+    """
+
+    code: str
+    """The instrument's MCAL code (NA, UV)."""
+    kind: str
+    """Four characters for the product type (SCOA: a coadded image ...)."""
+    moment: datetime
+    """When the AB's first raw frame began (UT, whole seconds; written YYMMDDThhmmss: years 2000-2099)."""
+    setup: str
+    """Letters, digits and '-' (Ks, BLUE, 1x1 ...)."""
+    number: int = 1
+    """1, 2, ...: the products of the same kind, time and setup (1 is written as nothing)."""
+
+    def render(self, pattern: str = SCIENCE_PATTERN) -> str:
+        if not 1 <= self.number <= MAX_SCIENCE_NUMBER:
+            raise ValueError(f"{self!r}: a science name numbers its products 1 to {MAX_SCIENCE_NUMBER}")
+        name = pattern.format(code=self.code, kind=self.kind, yymmdd=f"{self.moment:%y%m%d}",
+                              hhmmss=f"{self.moment:%H%M%S}", setup=self.setup,
+                              n="" if self.number == 1 else f"_{self.number}")
         try:
-            day = datetime.strptime(match["yymmdd"], "%y%m%d").date()
+            back = ScienceName.parse(name, pattern)
+        except FormatError:
+            back = None
+        if not 2000 <= self.moment.year <= 2099 or back != self:
+            raise ValueError(f"{self!r} cannot be named losslessly with {pattern!r}")
+        return name
+
+    @classmethod
+    def parse(cls, name: str, pattern: str = SCIENCE_PATTERN) -> ScienceName:
+        match = science_pattern_regex(pattern).match(name)
+        if not match:
+            shown = pattern.format(code="NA", kind="SCOA", yymmdd="130213", hhmmss="013000", setup="Ks", n="")
+            raise FormatError(f"{name!r} is not a certified science product name like {shown}")
+        day = _yymmdd(match["yymmdd"], name)
+        try:
+            clock = datetime.strptime(match["hhmmss"], "%H%M%S").time()
         except ValueError:
-            raise FormatError(f"{name!r}: invalid date") from None
-        if day.year < 2000:
-            day = day.replace(year=day.year + 100)
-        return cls(match["code"], match["kind"], day, match["letter"], match["setup"])
+            raise FormatError(f"{name!r}: invalid time of day") from None
+        number = int(match["n"][1:]) if match["n"] else 1
+        return cls(match["code"], match["kind"], datetime.combine(day, clock), match["setup"], number)

@@ -99,6 +99,11 @@ class Workspace:
         return self.cal_dir / "VCAL"
 
     @property
+    def sci_dir(self) -> Path:
+        """``$DFO_SCI_DIR``: certified science products, ``<DATE>/<science name>``."""
+        return self.path("DFO_SCI_DIR")
+
+    @property
     def log_dir(self) -> Path:
         return self.path("DFO_LOG_DIR")
 
@@ -173,11 +178,9 @@ class Workspace:
         return sorted(days)
 
     def tree(self) -> list[Path]:
-        """Every directory of the DFOS tree this workspace should have."""
-        dirs = [self.path(key) for key in DIRECTORY_KEYS]
-        if self.settings.FLAVOUR is not Flavour.PHOENIX:
-            dirs.remove(self.path("DFO_SCI_DIR"))
-        return [*dirs, self.mcal_dir, self.vcal_dir]
+        """Every directory of the DFOS tree this workspace should have (``$DFO_SCI_DIR`` in every
+        flavour: move -m SCIENCE puts certified science products there)."""
+        return [*(self.path(key) for key in DIRECTORY_KEYS), self.mcal_dir, self.vcal_dir]
 
     def env_vars(self) -> list[tuple[str, str]]:
         """The DFOS environment (``DFO_*`` variables) for scripts and cron lines."""

@@ -8,11 +8,13 @@ from dfos.ab.lists import ABList
 from dfos.ab.model import AB, CalibInput, Completeness, ProcessStatus, RawInput
 from dfos.ab.update import (
     BETTER_CALIBRATION,
+    CALIBRATION_REJECTED,
     PARENT_SUPERSEDED,
     Supersession,
     carry_status,
     freeze,
     plan_update,
+    reassociated,
 )
 from malformed import sample_ab
 
@@ -131,3 +133,47 @@ def test_a_superseded_done_ab_without_a_file_is_written_anew_not_moved_aside() -
 def test_entries_not_tagged_done_are_not_taken_for_done() -> None:
     plan = plan_update([ab("A", mcalib=(NEW_BIAS,))], {"A.ab": ab("A")}, [ABList.of(ab("A"))])
     assert plan.keep == () and names(plan.write) == ["A.ab"]
+
+
+VIRTUAL_FLAT = CalibInput("$DFO_CAL_DIR/VCAL/2013-02-12/r.F_0000.hdr", "MASTER_IMG_FLAT",
+                          "$DFS_PRODUCT/CAL_FLAT_TW/2013-02-12/r.F_0000.fits", virtual=True, producer="F.ab")
+OLD_FLAT = CalibInput("$DFO_CAL_DIR/MCAL/2013-02-11/NA_MFLT_130211A_Ks.hdr", "MASTER_IMG_FLAT",
+                      "$DFO_CAL_DIR/2013-02-11/NA_MFLT_130211A_Ks.fits")
+
+
+def test_an_ab_that_read_a_rejected_calibration_is_reassociated_and_says_so() -> None:
+    """A SCIENCE AB read the night's virtual flat; its producer F was rejected; the new association takes the
+    certified flat of the night before: the note names the old file, its producer, the rejection and the new file."""
+    science = ab("S", mcalib=(VIRTUAL_FLAT,), status=ProcessStatus.SUCCESSFUL)
+    other = ab("T", mcalib=(VIRTUAL_FLAT,))
+    made = [ab("S", mcalib=(OLD_FLAT,)), ab("T", mcalib=(VIRTUAL_FLAT,)), ab("U")]
+    notes = reassociated(made, {"S.ab": science, "T.ab": other}, {"F.ab": "by anna at 2013-02-13T10:00:00: ghost"})
+    assert list(notes) == ["S.ab"]  # T still reads the same file (not re-associated yet), U is new
+    (line,) = notes["S.ab"]
+    assert line == ("re-associated MASTER_IMG_FLAT: r.F_0000.fits made by F.ab was rejected (by anna at "
+                    "2013-02-13T10:00:00: ghost); now $DFO_CAL_DIR/2013-02-11/NA_MFLT_130211A_Ks.fits")
+    assert reassociated(made, {"S.ab": science}, {}) == {}  # nothing rejected: nothing to say
+    nothing = reassociated([ab("S", mcalib=())], {"S.ab": science}, {"F.ab": "by anna"})
+    assert nothing["S.ab"][0].endswith("now none (nothing else qualifies)")
+
+
+def test_a_done_ab_reassociated_after_a_rejection_is_superseded_for_that_reason() -> None:
+    science = ab("S", mcalib=(VIRTUAL_FLAT,), status=ProcessStatus.SUCCESSFUL)
+    made = [ab("S", mcalib=(OLD_FLAT,))]
+    plan = plan_update(made, {"S.ab": science}, done(science), reopened={"S.ab"}, rejected={"S.ab"})
+    assert plan.supersede == (Supersession(science, made[0], CALIBRATION_REJECTED),)
+    assert plan.write == tuple(made) and plan.write[0].process_status is ProcessStatus.CREATED
+
+
+def test_a_done_ab_whose_virtual_input_was_made_again_is_superseded_with_its_descendants() -> None:
+    """The flat of a science AB was made again by its (CALIB) AB after the science ran: the science and what
+    waits for it are superseded, though their association is unchanged."""
+    science = ab("S", mcalib=(VIRTUAL_FLAT,), status=ProcessStatus.SUCCESSFUL)
+    child = ab("C", waitfor=("S",), status=ProcessStatus.SUCCESSFUL)
+    made = [ab("S", mcalib=(VIRTUAL_FLAT,)), ab("C", waitfor=("S",))]
+    existing = {"S.ab": science, "C.ab": child}
+    plan = plan_update(made, existing, done(science, child), reopened={"S.ab", "C.ab"}, remade={"S.ab"})
+    assert plan.supersede == (Supersession(science, made[0], PARENT_SUPERSEDED),
+                              Supersession(child, made[1], PARENT_SUPERSEDED))
+    unchanged = plan_update(made, existing, done(science, child), reopened={"S.ab", "C.ab"})
+    assert unchanged.supersede == () and unchanged.keep == ("S.ab", "C.ab")

@@ -102,3 +102,22 @@ def test_products_without_a_do_catg_rule_are_classified_by_pro_catg() -> None:
     classifier = Classifier(parse_rules(CLASSIFY).classify)
     product = classifier.classify(Frame("p.fits", {"PRO.CATG": "MASTER_X"}))
     assert product.classes["DO.CATG"] == "MASTER_X"
+
+
+def test_a_withheld_ab_is_made_but_its_products_are_offered_to_no_one() -> None:
+    """A rejected AB (``withheld``) keeps its AB and its products, but no other AB takes them, and they are not
+    written to the calibration memory; the user falls back on what else qualifies (here: nothing, minRet 0)."""
+    rules = """
+    select execute(MAKE_A) from inputFiles where SIG.FRAME == 1 and DO.CATG == "RAW_A";
+    select execute(USE_A) from inputFiles where SIG.FRAME == 1 and DO.CATG == "RAW_B";
+    action MAKE_A { product PROD_A; recipe ra; }
+    action USE_A { minRet = 0; maxRet = 1; select file as PA from calibFiles where PRO.CATG == "PROD_A"; recipe rb; }
+    """
+    frames = [frame("a.fits", 1.0, "A"), frame("b.fits", 1.1, "B")]
+    taken = associate(frames, parse_rules(CLASSIFY + rules), [], instrument="X", date="2013-02-12")
+    assert {p.ab.name: p.ab.waitfor for p in taken.abs}["b_frm.ab"] == ("a_frm.ab",) and len(taken.vcals) == 1
+    held = associate(frames, parse_rules(CLASSIFY + rules), [], instrument="X", date="2013-02-12",
+                     withheld={"a_frm.ab"})
+    abs_ = {p.ab.name: p.ab for p in held.abs}
+    assert abs_["a_frm.ab"].products and abs_["a_frm.ab"].completeness.value == "COMPLETE"
+    assert abs_["b_frm.ab"].mcalib == () and abs_["b_frm.ab"].waitfor == () and held.vcals == ()

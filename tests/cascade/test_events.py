@@ -10,9 +10,11 @@ from dfos.cascade.events import (
     MAX_BOUNCES,
     BatchDispatch,
     Cancel,
+    CascadeProgress,
     Close,
     Dispatcher,
     Ended,
+    Externals,
     Instruction,
     Interrupt,
     LocalDispatch,
@@ -27,6 +29,7 @@ from dfos.cascade.events import (
     judge,
     settled_state,
 )
+from dfos.cascade.externals import External, ExternalState
 from dfos.cascade.scheduler import Node, NodeState, Scheduler
 from dfos.executors.base import Handle, Outcome, Task
 
@@ -256,6 +259,82 @@ def test_what_was_not_submitted_when_the_batch_system_refused_waits_again() -> N
     out = d.handle(SendFailed((Handle("C0", "j1"),)))
     assert persisted(out) == {"C0": {"backend_id": "j1"}, "C1": {"state": "waiting", "attempts": 0},
                               "C2": {"state": "waiting", "attempts": 0}}
+
+
+# -- parents in other cascades -------------------------------------------------------------------------------------
+SCI = "SCIENCE_2013-02-12"
+CAL = External("cal.ab", "CALIB_2013-02-12", SCI)
+
+
+def science(dispatch: LocalDispatch | BatchDispatch) -> Dispatcher:
+    """sci1 <- cal.ab (of the CALIB cascade), sci2 <- sci1, free."""
+    nodes = {"sci1": Node("sci1", ("cal.ab",)), "sci2": Node("sci2", ("sci1",)), "free": Node("free")}
+    scheduler = Scheduler(nodes, 4, batch=dispatch.batch, externals=("cal.ab",))
+    return Dispatcher(scheduler, dispatch, SCI, externals={"cal.ab": CAL})
+
+
+def test_an_ab_waiting_for_another_cascade_says_so_and_starts_once_its_parent_succeeded() -> None:
+    d = science(LocalDispatch())
+    out = send(d)
+    assert persisted(out)["sci1"] == {"reason": "waiting for calibration cal.ab of CALIB_2013-02-12"}
+    assert [t.name for t in submitted(out)] == ["free"]
+    assert d.awaited() == [CAL]
+    assert d.progress() == CascadeProgress(d.counts(), "waiting for 1 calibration AB of CALIB_2013-02-12")
+    d.handle(ended("free"))
+    assert d.handle(Externals({"cal.ab": ExternalState(None)})) == []  # not ended yet
+    out = send(d)
+    assert submitted(out) == [] and not d.done
+    assert d.handle(Externals({"cal.ab": ExternalState(True)})) == []
+    out = send(d)
+    assert [t.name for t in submitted(out)] == ["sci1"]
+    assert persisted(out)["sci1"] == {"state": "running", "attempts": 1, "exit_code": None, "pid": None,
+                                      "backend_id": None, "reason": None}  # it waits for nothing any more
+    assert d.awaited() == [] and d.progress().awaiting == ""
+
+
+def test_a_parent_in_another_cascade_that_failed_blocks_the_abs_behind_it_with_its_reason() -> None:
+    d = science(LocalDispatch())
+    send(d)
+    why = "its calibration cal.ab failed in cascade CALIB_2013-02-12: ..."
+    assert d.handle(Externals({"cal.ab": ExternalState(False, why)})) == []
+    d.handle(ended("free"))
+    out = d.handle(Turn())
+    assert persisted(out)["sci1"] == persisted(out)["sci2"] == {"state": "blocked", "attempts": 0, "reason": why}
+    assert d.done and d.counts()["blocked"] == 2
+
+
+def test_an_internal_failure_gives_its_blocked_descendants_a_reason_too() -> None:
+    d = local(*chain(3))
+    send(d)
+    d.handle(ended("C0", ok=False))
+    out = d.handle(Turn())
+    assert persisted(out)["C2"] == {"state": "blocked", "attempts": 0, "reason": "it depends on C0, which failed"}
+
+
+def test_a_batch_system_gets_the_children_of_an_outside_parent_once_it_succeeded() -> None:
+    d = science(BatchDispatch())
+    assert [t.name for t in submitted(send(d, ids={"free": "j1"}))] == ["free"]
+    assert submitted(send(d)) == [] and not d.done
+    d.handle(Externals({"cal.ab": ExternalState(True)}))
+    tasks = submitted(send(d, ids={"sci1": "j2", "sci2": "j3"}))
+    assert [(t.name, t.after) for t in tasks] == [("sci1", ()), ("sci2", ("sci1",))]  # never behind cal.ab
+
+
+def test_an_outside_failure_cancels_the_adopted_jobs_of_its_children() -> None:
+    nodes = {"sci1": Node("sci1", ("cal.ab",)), "sci2": Node("sci2", ("sci1",))}
+    scheduler = Scheduler(nodes, 1, batch=True, externals=("cal.ab",))
+    scheduler.restore({"sci1": (NodeState.SUBMITTED, 1), "sci2": (NodeState.SUBMITTED, 1)}, adopted={"sci1", "sci2"})
+    d = Dispatcher(scheduler, BatchDispatch(), SCI, {"sci1": Handle("sci1", "j7"), "sci2": Handle("sci2", "j8")},
+                   externals={"cal.ab": CAL})
+    out = d.handle(Externals({"cal.ab": ExternalState(False, "its calibration cal.ab was rejected")}))
+    assert sorted(cancelled(out)) == ["j7", "j8"]
+    assert persisted(d.handle(Turn()))["sci2"]["reason"] == "its calibration cal.ab was rejected"
+
+
+def test_an_outside_parent_without_a_label_is_of_another_cascade() -> None:
+    scheduler = Scheduler({"sci": Node("sci", ("cal.ab",))}, 1, externals=("cal.ab",))
+    out = Dispatcher(scheduler, LocalDispatch(), SCI).handle(Turn())
+    assert persisted(out) == {"sci": {"reason": "waiting for parent cal.ab of another cascade"}}
 
 
 def test_an_unknown_event_is_refused() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dfos.cascade.scheduler import Node, NodeState, Scheduler
 
 
@@ -139,3 +141,89 @@ def test_a_cycle_in_a_hand_written_file_never_runs_but_does_not_hang() -> None:
     nodes = {"x": Node("x", ("y",)), "y": Node("y", ("x",)), "z": Node("z")}
     s = Scheduler(nodes, slots=1, batch=True)
     assert s.submittable() == ["z"]
+
+
+# -- parents in other cascades (externals): watched, never run here ------------------------------------------
+
+def science(batch: bool = False) -> Scheduler:
+    """sci1 <- cal (of another cascade), sci2 <- sci1, free (waits for nothing)."""
+    nodes = {"sci1": Node("sci1", ("cal",)), "sci2": Node("sci2", ("sci1",)), "free": Node("free")}
+    return Scheduler(nodes, slots=4, batch=batch, externals=("cal",))
+
+
+def test_an_ab_waits_for_its_parent_in_another_cascade_until_it_succeeded() -> None:
+    s = science()
+    assert s.startable() == ["free"]
+    s.finished("free", True)
+    assert s.startable() == [] and not s.done  # nothing runs, but sci1 waits for cal
+    assert s.awaited() == ["cal"] and s.unresolved_parents("sci1") == ["cal"]
+    assert s.counts() == {"waiting": 2, "submitted": 0, "running": 0, "succeeded": 1, "failed": 0, "blocked": 0,
+                          "incomplete": 0}  # the parent in the other cascade is not an AB of this one
+    assert s.resolve_external("cal", True) == []
+    assert s.awaited() == [] and s.unresolved_parents("sci1") == []
+    assert s.startable() == ["sci1"]
+    s.finished("sci1", True)
+    assert s.startable() == ["sci2"]
+    s.finished("sci2", True)
+    assert s.done and s.counts()["succeeded"] == 3
+
+
+def test_a_parent_in_another_cascade_that_failed_blocks_the_descendants() -> None:
+    s = science()
+    assert s.startable() == ["free"]
+    assert dict(s.resolve_external("cal", False)) == {"sci1": NodeState.BLOCKED, "sci2": NodeState.BLOCKED}
+    assert s.resolve_external("cal", True) == []  # the first resolution holds
+    assert s.state("sci1") is NodeState.BLOCKED and s.awaited() == []
+    s.finished("free", True)
+    assert s.done and s.counts()["blocked"] == 2
+
+
+def test_a_stop_ends_the_waiting() -> None:
+    s = science()
+    s.startable()
+    s.finished("free", True)
+    assert not s.done
+    s.stopping = True
+    assert s.done and s.state("sci1") is NodeState.WAITING
+
+
+def test_an_ab_that_waits_for_nothing_outside_any_more_does_not_keep_the_cascade_open() -> None:
+    nodes = {"x": Node("x"), "sci": Node("sci", ("x", "cal"))}
+    s = Scheduler(nodes, slots=1, externals=("cal",))
+    assert s.startable() == ["x"]
+    s.finished("x", False)  # sci is blocked by x: cal no longer matters
+    assert s.awaited() == [] and s.done
+
+
+def test_batch_mode_submits_the_children_of_an_outside_parent_only_once_it_succeeded() -> None:
+    s = science(batch=True)
+    assert s.submittable() == ["free"]
+    s.finished("free", True)
+    assert s.submittable() == [] and not s.done
+    s.resolve_external("cal", True)
+    assert s.submittable() == ["sci1", "sci2"]  # sci2 queued behind sci1 at once, as usual
+    assert s.state("sci2") is NodeState.SUBMITTED
+
+
+def test_batch_mode_an_outside_failure_blocks_adopted_submitted_children() -> None:
+    s = science(batch=True)
+    s.restore({"sci1": (NodeState.SUBMITTED, 1), "sci2": (NodeState.SUBMITTED, 1)}, adopted={"sci1", "sci2"})
+    assert s.running() == ["sci1", "sci2"] and s.awaited() == []  # nothing waits: nothing to look at
+    changed = dict(s.resolve_external("cal", False))
+    assert changed == {"sci1": NodeState.BLOCKED, "sci2": NodeState.BLOCKED}
+    assert s.attempts("sci1") == 0 and s.running() == []
+
+
+def test_restore_after_a_kill_waits_again_for_the_outside_parent() -> None:
+    s = science()
+    s.restore({"sci1": (NodeState.RUNNING, 1), "free": (NodeState.SUCCEEDED, 1)})
+    assert s.state("sci1") is NodeState.WAITING and s.startable() == [] and not s.done
+    s.resolve_external("cal", True)
+    assert s.startable() == ["sci1"] and s.attempts("sci1") == 2
+
+
+def test_a_name_both_inside_and_outside_or_an_unknown_parent_is_refused() -> None:
+    with pytest.raises(ValueError, match="both in the cascade and outside it: a"):
+        Scheduler({"a": Node("a")}, slots=1, externals=("a",))
+    with pytest.raises(ValueError, match="parents not in the cascade: cal"):
+        Scheduler({"sci": Node("sci", ("cal",))}, slots=1)

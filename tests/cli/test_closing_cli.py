@@ -18,6 +18,9 @@ from dfos.workspace import Workspace
     (["finish", "-d", "2013-02-12"], "is not moved yet"),
     (["remove", "-d", "2013-02-12"], "is not finished"),
     (["cleanup", "-d", "2013-02-12"], "is not finished"),
+    (["certify", "-m", "SCIENCE", "-d", "2013-02-12", "--accept-green"], "SCIENCE 2013-02-12 has no QC yet ('sci_QC'"),
+    (["move", "-m", "science", "-d", "2013-02-12"], "SCIENCE 2013-02-12 is not certified yet ('sci_Certif'"),
+    (["ingest", "-m", "SCIENCE", "-d", "2013-02-12"], "SCIENCE 2013-02-12 is not moved yet ('sci_Updated'"),
 ])
 def test_out_of_order(capsys: pytest.CaptureFixture[str], workspace: Workspace, argv: list[str], message: str) -> None:
     append_flag(workspace, "raw_Complete", date(2013, 2, 12))

@@ -122,7 +122,7 @@ def test_demo_data_for_an_instrument_without_synthetic_night_is_a_usage_error(
     assert run(capsys, "init", str(root), "--instrument", "MUSE")[0] == 0
     code, _, err = run(capsys, "--root", str(root), "demo-data", "--date", "2013-02-12")
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert "no synthetic FITS night of MUSE" in err and "GIRAFFE, UVES" in err
+    assert "no synthetic FITS night of MUSE" in err and "GIRAFFE, NACO, UVES" in err
     assert not any((root / "archive").rglob("*.fits"))
     assert "demo-data --headers" in err
 

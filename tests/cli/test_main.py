@@ -111,9 +111,13 @@ def test_flag_then_status_json(capsys: pytest.CaptureFixture[str], workspace: Wo
                     "abs": "OFFER",
                     "certify_move": "OFFER",
                     "certify_light": "WAIT",
+                    "sci_create_ab": "OFFER",
+                    "sci_abs": "WAIT",
+                    "sci_certify_move": "WAIT",
                     "finish": "WAIT",
                     "remove": "WAIT",
                 },
+                "progress": {"CALIB": "processed", "SCIENCE": None},
             }
         ],
     }

@@ -110,3 +110,38 @@ def forge_cookie(key: str, session: dict[str, object]) -> str:
     """A session cookie signed the way the monitor signs its own (Starlette's SessionMiddleware)."""
     data = b64encode(json.dumps(session).encode("utf-8"))
     return itsdangerous.TimestampSigner(key).sign(data).decode("utf-8")
+
+
+#: The NACO header night's SCIENCE AB (naco_img_jitter) and the CALIB AB whose flat it reads (by=).
+SCIENCE_AB = "NACO.2013-02-13T00:06:00.345_tpl.ab"
+FLAT_AB = "NACO.2013-02-12T22:36:00.234_tpl.ab"
+
+
+def science_night(root: Path) -> Workspace:
+    """A NACO workspace with the synthetic header night of 2013-02-12 listed on the monitor (raw directory,
+    fits_Requested, raw_Complete) and its CALIB ABs created (8, cal_AB); its 2 SCIENCE ABs not yet:
+    ``create_abs(ws, NIGHT, Mode.SCIENCE)`` makes them (sci_AB).  Headers only: nothing can be processed."""
+    from dfos.keys import Mode
+    from dfos.steps.create_ab import create_abs
+    from dfos.steps.demo_data import write_demo_headers
+    from dfos.workspace import init_workspace
+
+    init_workspace(root, env={}, instrument="NACO")
+    ws = open_workspace(root, env={"DFOS_NOW": NOW})
+    write_demo_headers(ws, NIGHT)
+    (ws.raw_dir / NIGHT.isoformat()).mkdir(parents=True, exist_ok=True)
+    append_flag(ws, "fits_Requested", NIGHT)
+    append_flag(ws, "raw_Complete", NIGHT)
+    create_abs(ws, NIGHT, Mode.CALIB)
+    return ws
+
+
+def decide(ws: Workspace, ab: str, decision: str, by: str = "qc-scientist", comment: str = "") -> None:
+    """A certification decision row, as certify writes it (the newest row of an AB stands)."""
+    from sqlalchemy import insert
+
+    from dfos.db import certifications, engine_for_url
+
+    with engine_for_url(ws.db_url).begin() as db:
+        db.execute(insert(certifications).values(ab=ab, decision=decision, by=by, at="2013-02-13T10:00:00",
+                                                 comment=comment))

@@ -191,6 +191,24 @@ def test_science_abs_are_queued_beside_the_calibrations_without_downloads(night:
     assert '"$DFOS" flag sci_QC -d 2013-02-12' in (night.job_dir / "JOBS_NIGHT").read_text()
 
 
+def test_science_abs_keep_their_parents_of_the_calib_batch_which_the_dag_does_not_name(night: Workspace) -> None:
+    from chains import write_ab
+
+    for name, waitfor in (("SCI1.ab", (FLAT,)), ("SCI2.ab", ("SCI1.ab", DARK))):
+        write_ab(night, name, waitfor, "noop", batch_id="SCIENCE_2013-02-12")
+    _ab_list(night, "SCIENCE").write_text("SCI1.ab  SCI  noop  COMPLETE\nSCI2.ab  SCI  noop  COMPLETE\n")
+    files = create_job(night, NIGHT, "SCIENCE")
+    parents = {line.ab: line.parents for line in parse_exec(files.exec_ab.read_text()).lines}
+    assert parents == {"SCI1.ab": (FLAT,), "SCI2.ab": ("SCI1.ab", DARK)}  # the calibrations are waited for
+    dag = (night.job_dir / "execAB_SCIENCE_2013-02-12.dag").read_text()
+    nodes = [line for line in dag.splitlines() if line.startswith(("JOB ", "PARENT "))]
+    assert len([line for line in nodes if line.startswith("JOB ")]) == 2
+    assert not any(FLAT in line or DARK in line for line in nodes)  # DAGMan cannot see another cascade's ABs
+    assert f"# 2 parent(s) in other cascades, not nodes here: {DARK}, {FLAT}" in dag
+    sub = create_job(night, NIGHT, "SCIENCE", subcascade="SCI2.ab")
+    assert {line.ab: line.parents for line in parse_exec(sub.exec_ab.read_text()).lines} == {"SCI2.ab": (DARK,)}
+
+
 def test_a_subcascade_is_the_ab_and_what_depends_on_it(night: Workspace) -> None:
     create_job(night, NIGHT, "CALIB")
     job_before = (night.job_dir / "JOBS_NIGHT").read_text()

@@ -23,11 +23,12 @@ from pathlib import PurePosixPath
 from dfos.ab.lists import ABList
 from dfos.ab.model import AB, Completeness, ProcessStatus
 
-__all__ = ["BETTER_CALIBRATION", "PARENT_SUPERSEDED", "Frozen", "Supersession", "UpdatePlan", "calib_inputs",
-           "carry_status", "freeze", "plan_update"]
+__all__ = ["BETTER_CALIBRATION", "CALIBRATION_REJECTED", "PARENT_SUPERSEDED", "Frozen", "Supersession", "UpdatePlan",
+           "calib_inputs", "carry_status", "freeze", "plan_update", "reassociated"]
 
 #: Why an AB is superseded (written to the supersession log).
 BETTER_CALIBRATION = "a better calibration arrived"
+CALIBRATION_REJECTED = "a calibration it used was rejected"
 PARENT_SUPERSEDED = "an AB it depends on was superseded"
 
 
@@ -115,21 +116,56 @@ def _with_descendants(roots: set[str], abs_: Sequence[AB], done: Collection[str]
 
 
 def _superseded(made: Sequence[AB], existing: Mapping[str, AB], done: Collection[str],
-                reopened: Collection[str]) -> tuple[set[str], set[str]]:
+                reopened: Collection[str], remade: Collection[str]) -> tuple[set[str], set[str]]:
     """(every AB to supersede, those among them that read a better calibration themselves)."""
     better = {ab.name for ab in made if ab.name in reopened and ab.name in existing
               and ab.completeness is Completeness.COMPLETE and calib_inputs(ab) != calib_inputs(existing[ab.name])}
-    return (_with_descendants(better, made, done) if better else set()), better
+    roots = better | {ab.name for ab in made if ab.name in reopened and ab.name in remade
+                      and ab.completeness is Completeness.COMPLETE}
+    return (_with_descendants(roots, made, done) if roots else set()), better
+
+
+def reassociated(made: Sequence[AB], existing: Mapping[str, AB],
+                 rejected: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """The ABs whose file on disk reads a virtual product of a rejected AB and that the new association
+    gives another input instead: AB -> one line per such input, for its association log.
+
+    ``rejected`` maps each rejected AB to how it was rejected (``by anna at 2013-02-13T10:00:00: ...``).
+    """
+    found: dict[str, tuple[str, ...]] = {}
+    for new in made:
+        old = existing.get(new.name)
+        if old is None:
+            continue
+        now = {c.tag: c for c in new.mcalib}
+        lines = []
+        for cal in old.mcalib:
+            if not (cal.virtual and cal.producer in rejected):
+                continue
+            instead = now.get(cal.tag)
+            if instead is not None and instead.sof_path == cal.sof_path:
+                continue
+            taken = f"now {instead.sof_path}" + (f" (made by {instead.producer})" if instead.virtual else "") \
+                if instead is not None else "now none (nothing else qualifies)"
+            lines.append(f"re-associated {cal.tag}: {PurePosixPath(cal.sof_path).name} made by {cal.producer} was "
+                         f"rejected ({rejected[str(cal.producer)]}); {taken}")
+        if lines:
+            found[new.name] = tuple(lines)
+    return found
 
 
 def plan_update(made: Sequence[AB], existing: Mapping[str, AB], done_entries: Iterable[ABList],
-                reopened: Collection[str] = ()) -> UpdatePlan:
+                reopened: Collection[str] = (), rejected: Collection[str] = (),
+                remade: Collection[str] = ()) -> UpdatePlan:
     """The plan for a batch: ``made`` are the ABs the association made (cascade order), ``existing`` the
     batch's ABs on disk, ``done_entries`` the AB list's lines tagged DONE, ``reopened`` the DONE ABs that
-    were associated again (:attr:`Frozen.reopened`)."""
+    were associated again (:attr:`Frozen.reopened`), ``rejected`` the ABs re-associated because a calibration
+    they used was rejected (:func:`reassociated`; their supersession says so), ``remade`` the reopened ABs whose
+    virtual input was made again after their own run (by an AB of another batch: a science AB's flat whose
+    CALIB AB was superseded); they are superseded like the descendants of a superseded AB."""
     done_list = [entry for entry in done_entries if entry.done]
     done = {entry.name for entry in done_list}
-    superseded, better = _superseded(made, existing, done, reopened)
+    superseded, better = _superseded(made, existing, done, reopened, remade)
     final: list[AB] = []
     entries: list[ABList] = []
     write: list[AB] = []
@@ -142,7 +178,8 @@ def plan_update(made: Sequence[AB], existing: Mapping[str, AB], done_entries: It
             entries.append(ABList.of(final[-1], done=True))
             continue
         if new.name in superseded and new.name in existing:
-            reason = BETTER_CALIBRATION if new.name in better else PARENT_SUPERSEDED
+            reason = (CALIBRATION_REJECTED if new.name in rejected else BETTER_CALIBRATION) if new.name in better \
+                else PARENT_SUPERSEDED
             supersede.append(Supersession(existing[new.name], new, reason))
         ab = new if new.name in superseded else carry_status(new, existing.get(new.name))
         write.append(ab)

@@ -9,7 +9,9 @@ Certified master calibrations are kept apart, by the date they certify:
 ``$DFO_ARCHIVE_DIR/calib/<YYYY-MM-DD>/<name>.fits``, the same date and name as in
 ``$DFO_CAL_DIR/<YYYY-MM-DD>`` (where only a ``.hdr`` is left once cleanupProducts
 made room); mcalDown files and processAB fetch them back from there, through the workspace's archive
-client (file id ``calib/<YYYY-MM-DD>/<name>``, also over HTTP).
+client (file id ``calib/<YYYY-MM-DD>/<name>``, also over HTTP).  Certified science products are kept
+the same way in ``$DFO_ARCHIVE_DIR/science/<YYYY-MM-DD>/<name>.fits`` (file id
+``science/<YYYY-MM-DD>/<name>``), as in ``$DFO_SCI_DIR/<YYYY-MM-DD>``.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from dfos.dates import dfo_date
 from dfos.errors import FormatError
 from dfos.naming import RawName, safe_name
 
-__all__ = ["MASTERS", "LocalArchive", "master_id"]
+__all__ = ["MASTERS", "SCIENCE", "LocalArchive", "master_id"]
 
 #: The archive's folder of certified masters (never a date, so never mistaken for a night).
 MASTERS = "calib"
+#: The archive's folder of certified science products (never a date either).
+SCIENCE = "science"
 
 
 class LocalArchive:
@@ -43,18 +47,25 @@ class LocalArchive:
         safe_name(name, "master name")  # UnsafeName (a FormatError) for a path or anything odd
         return self.root / MASTERS / day.isoformat() / name
 
+    def science_path(self, day: date, name: str) -> Path:
+        """Where the certified science product ``name`` of DFO date ``day`` is (or will be) stored."""
+        safe_name(name, "science product name")
+        return self.root / SCIENCE / day.isoformat() / name
+
     def file_path(self, file_id: str) -> Path:
-        """The file an archive file id names: a raw frame's name, or ``calib/<YYYY-MM-DD>/<name>`` for a
-        certified master (see :func:`master_id`).  FormatError for anything else (no other path is reachable)."""
+        """The file an archive file id names: a raw frame's name, ``calib/<YYYY-MM-DD>/<name>`` for a
+        certified master (see :func:`master_id`) or ``science/<YYYY-MM-DD>/<name>`` for a certified science
+        product.  FormatError for anything else (no other path is reachable)."""
         parts = file_id.split("/")
-        if len(parts) == 3 and parts[0] == MASTERS:
+        if len(parts) == 3 and parts[0] in (MASTERS, SCIENCE):
             try:
                 day = date.fromisoformat(parts[1])
             except ValueError:
                 raise FormatError(f"{file_id!r}: {parts[1]!r} is not a date") from None
-            return self.master_path(day, parts[2])
+            return (self.master_path if parts[0] == MASTERS else self.science_path)(day, parts[2])
         if len(parts) != 1:
-            raise FormatError(f"{file_id!r} is neither a raw frame nor calib/<DATE>/<master>")
+            raise FormatError(f"{file_id!r} is neither a raw frame, calib/<DATE>/<master> nor "
+                              "science/<DATE>/<product>")
         return self.store_path(file_id)
 
 

@@ -23,7 +23,7 @@ one is in the calibration memory (:class:`Producers`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -248,10 +248,12 @@ def associate(
     drs_type: str = "CON",
     classifier: Classifier | None = None,
     recipes: frozenset[str] | None = None,
+    withheld: Collection[str] = (),
 ) -> AssociationResult:
     """Associate the frames of a processing key (``date``: a DFO date, a run or a project); see the module
     docstring.  ``frames`` may be unclassified.  ``recipes``: the recipes esorex has (None: unknown); a
-    group whose action names another one cannot run."""
+    group whose action names another one cannot run.  ``withheld``: ABs whose products are offered to no
+    one (rejected by a QC scientist): their ABs are still made, their virtual products are not."""
     key, mode = ProcessingKey.of(date), Mode.parse(mode)
     classifier = classifier or Classifier(rules.classify)
     classified = [f if f.classes else classifier.classify(f) for f in frames]
@@ -265,11 +267,12 @@ def associate(
         action = rules.actions.get(group.action)
         virtual[i] = _virtual(group, names[i], action, classifier, key.text) if action else []
     raw_calibs = _raw_calibs(classified, key.text)
-    offered = [*memory, *(c for cs in virtual.values() for c in cs)]
+    shown = {i: [] if names[i] in withheld else calibs for i, calibs in virtual.items()}  # offered to others
+    offered = [*memory, *(c for cs in shown.values() for c in cs)]
     pools = {"calibFiles": CalibIndex(offered), "rawFiles": CalibIndex(raw_calibs),
              "inputFiles": CalibIndex([*offered, *raw_calibs])}
     template_sizes = Counter(str(f.get("TPL.START")) for f in classified if f.get("TPL.START") is not None)
-    matching = _Matching(groups, names, rules, virtual, pools, template_sizes, Producers.of(rules), recipes)
+    matching = _Matching(groups, names, rules, shown, pools, template_sizes, Producers.of(rules), recipes)
     matching.settle()
 
     planned = []
@@ -281,7 +284,7 @@ def associate(
                     matching.reasons[i])
         planned.append(Planned(ab, group, matching.matches[i]))
         orphans += _left_out(group, names[i])
-    vcals = tuple(c for i, cs in virtual.items() if i not in matching.withdrawn for c in cs)
+    vcals = tuple(c for i, cs in shown.items() if i not in matching.withdrawn for c in cs)
     return AssociationResult(tuple(_cascade_order(planned)), vcals, tuple(orphans), other)
 
 

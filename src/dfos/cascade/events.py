@@ -6,6 +6,7 @@ decision is tested without a process, a database or a batch system.  The runner 
 * :class:`Turn`: it is ready to hand out work (and these tasks were seen to start);
 * :class:`Sent` / :class:`SendFailed`: what the executor took of a :class:`Submit`;
 * :class:`Ended`: tasks ended (with their own run records, for a batch executor);
+* :class:`Externals`: what it saw of parents in other cascades (:mod:`dfos.cascade.externals`);
 * :class:`Stop`: a graceful stop was asked for (``dfos stop-cascade``);
 * :class:`Interrupt`: SIGTERM or Ctrl-C;
 * :class:`Close`: the runner ends,
@@ -22,12 +23,13 @@ leaves its jobs running when interrupted (the next run adopts them).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import ClassVar, TypeAlias
 
 from dfos.ab.model import ProcessStatus
+from dfos.cascade.externals import External, ExternalState, awaiting_text, waiting_reason
 from dfos.cascade.scheduler import HANDED_OUT, Node, NodeState, Scheduler
 from dfos.executors.base import Handle, Outcome, Task
 
@@ -35,11 +37,13 @@ __all__ = [
     "MAX_BOUNCES",
     "BatchDispatch",
     "Cancel",
+    "CascadeProgress",
     "Close",
     "Dispatch",
     "Dispatcher",
     "Ended",
     "Event",
+    "Externals",
     "Instruction",
     "Interrupt",
     "LocalDispatch",
@@ -106,6 +110,13 @@ class Ended:
 
 
 @dataclass(frozen=True)
+class Externals:
+    """What the runner saw of parents in other cascades, by AB (asked for by :meth:`Dispatcher.awaited`)."""
+
+    states: Mapping[str, ExternalState]
+
+
+@dataclass(frozen=True)
 class Stop:
     """A graceful stop: running ABs finish, nothing new starts."""
 
@@ -122,7 +133,17 @@ class Close:
     started: tuple[Handle, ...] = ()
 
 
-Event: TypeAlias = "Turn | Sent | SendFailed | Ended | Stop | Interrupt | Close"
+Event: TypeAlias = "Turn | Sent | SendFailed | Ended | Externals | Stop | Interrupt | Close"
+
+
+@dataclass(frozen=True)
+class CascadeProgress:
+    """What the progress line shows after a turn."""
+
+    counts: dict[str, int]
+    """ABs of the cascade per state."""
+    awaiting: str = ""
+    """The parents in other cascades still waited for (``waiting for 2 calibration ABs of CALIB_2013-02-12``)."""
 
 
 # -- instructions --------------------------------------------------------------------------------------------------
@@ -258,7 +279,7 @@ class BatchDispatch(Dispatch):
         return scheduler.submittable()
 
     def waits_for(self, scheduler: Scheduler, node: Node) -> tuple[str, ...]:
-        return tuple(p for p in node.parents if scheduler.state(p) in HANDED_OUT)
+        return tuple(p for p in node.parents if p in scheduler.nodes and scheduler.state(p) in HANDED_OUT)
 
     def started(self, scheduler: Scheduler, handle: Handle) -> dict[str, object]:
         values: dict[str, object] = {"backend_id": handle.backend_id}  # (its process lives on another machine)
@@ -279,9 +300,13 @@ class Dispatcher:
     out and their handles, what dfos cancelled, and the updates not yet persisted.  Pure: no I/O."""
 
     def __init__(self, scheduler: Scheduler, dispatch: Dispatch, dag_id: str,
-                 handles: Mapping[str, Handle] | None = None) -> None:
-        """``handles``: the jobs adopted from an earlier run (batch), by AB."""
+                 handles: Mapping[str, Handle] | None = None, externals: Mapping[str, External] | None = None) -> None:
+        """``handles``: the jobs adopted from an earlier run (batch), by AB; ``externals``: the scheduler's parents
+        in other cascades, by AB."""
         self.scheduler = scheduler
+        given = externals or {}
+        self.externals = {name: given.get(name) or External(name, "another cascade", dag_id)
+                          for name in scheduler.outside}
         self.dispatch = dispatch
         self.dag_id = dag_id
         self.handles: dict[str, Handle] = dict(handles or {})
@@ -293,6 +318,9 @@ class Dispatcher:
         """Interrupted with a batch system: the runner leaves, the jobs go on."""
         self.sending: list[str] = []
         """The ABs of the last :class:`Submit`."""
+        self.explained: set[str] = set()
+        """ABs whose stored reason says what they wait for (cleared when they start)."""
+        self.pending += self._waiting_reasons(name for name in scheduler.nodes if scheduler.unresolved_parents(name))
 
     # -- queries for the runner ------------------------------------------------------------------------------------
     @property
@@ -306,6 +334,13 @@ class Dispatcher:
 
     def counts(self) -> dict[str, int]:
         return self.scheduler.counts()
+
+    def awaited(self) -> list[External]:
+        """The parents in other cascades that ABs wait for and whose end is not known yet: to look at."""
+        return [self.externals[name] for name in self.scheduler.awaited()]
+
+    def progress(self) -> CascadeProgress:
+        return CascadeProgress(self.counts(), awaiting_text(self.awaited()))
 
     def records_wanted(self, outcomes: Sequence[Outcome]) -> list[tuple[str, int]]:
         """The (AB, attempt) whose run records judge these outcomes: a batch job's record holds esorex's exit
@@ -326,6 +361,8 @@ class Dispatcher:
                 return self._send_failed(event.handles)
             case Ended():
                 return [i for o in event.outcomes for i in self._ended(o, event.records.get(o.name))]
+            case Externals():
+                return self._externals(event.states)
             case Stop():
                 return self._stop()
             case Interrupt():
@@ -348,7 +385,9 @@ class Dispatcher:
         updates = self.pending
         self.pending = []
         updates += [(name, {"state": dispatch.handed.value, "attempts": scheduler.attempts(name), "exit_code": None,
-                            "pid": None, "backend_id": None}) for name in starting]
+                            "pid": None, "backend_id": None, **({"reason": None} if name in self.explained else {})})
+                    for name in starting]
+        self.explained.difference_update(starting)
         updates += [(h.name, dispatch.started(scheduler, h)) for h in started]
         self.cancelled.difference_update(starting)
         self.sending = starting
@@ -427,14 +466,43 @@ class Dispatcher:
         return not (outcome.backend_id and name in self.handles
                     and self.handles[name].backend_id not in ("", outcome.backend_id))
 
-    def _settle(self, changed: list[tuple[str, NodeState]], ended: str, **values: object) -> list[Instruction]:
-        """Note the state changes (``values`` too for the AB that ended); the jobs of ABs that wait again or are
-        blocked without having started are cancelled (batch)."""
+    def _settle(self, changed: list[tuple[str, NodeState]], ended: str, reason: str = "",
+                **values: object) -> list[Instruction]:
+        """Note the state changes (``values`` too for the AB that ended; ``reason`` for the ABs it blocks, by default
+        that they depend on it); the jobs of ABs that wait again or are blocked without having started are
+        cancelled (batch)."""
+        blocked = {"reason": reason or f"it depends on {ended}, which failed"}
         self.pending += [(n, {"state": st.value, "attempts": self.scheduler.attempts(n),
-                              **(values if n == ended else {})}) for n, st in changed]
+                              **(values if n == ended else blocked if st is NodeState.BLOCKED else {})})
+                         for n, st in changed]
         gone = tuple(self.handles.pop(n) for n, st in changed
                      if n != ended and st in (NodeState.WAITING, NodeState.BLOCKED) and n in self.handles)
         return [Cancel(gone)] if gone else []
+
+    def _externals(self, states: Mapping[str, ExternalState]) -> list[Instruction]:
+        """Parents in other cascades that ended: the children of one that succeeded go on at the next turn, those of
+        one that failed are blocked with its reason; the children's waiting reasons are brought up to date."""
+        scheduler = self.scheduler
+        out: list[Instruction] = []
+        touched: set[str] = set()
+        for name, state in states.items():
+            if state.succeeded is None or scheduler.outside.get(name) is not NodeState.WAITING:
+                continue
+            touched.update(scheduler.children[name])
+            out += self._settle(scheduler.resolve_external(name, state.succeeded), name, state.reason)
+        self.pending += self._waiting_reasons(sorted(touched, key=scheduler.rank.__getitem__))
+        return out
+
+    def _waiting_reasons(self, names: Iterable[str]) -> list[NodeUpdate]:
+        """The reasons of these ABs, if WAITING: the parents in other cascades they still wait for (or none)."""
+        scheduler = self.scheduler
+        updates: list[NodeUpdate] = []
+        for name in names:
+            if scheduler.state(name) is NodeState.WAITING:
+                reason = waiting_reason([self.externals[p] for p in scheduler.unresolved_parents(name)])
+                updates.append((name, {"reason": reason}))
+                (self.explained.add if reason else self.explained.discard)(name)
+        return updates
 
 
 def _persist(updates: list[NodeUpdate]) -> list[Instruction]:

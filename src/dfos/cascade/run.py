@@ -9,6 +9,11 @@ backend ids stored with their states and follows them to their end.  One executo
 a second ``exec-cascade`` of the same id stops at once.  A graceful stop
 (``dfos stop-cascade``) lets running ABs finish and starts nothing new.
 
+A parent that the execution file does not list (an AB of another batch: the CALIB AB that makes a
+SCIENCE AB's virtual calibration) is an *external* parent: this cascade never runs it, it waits
+until that AB succeeded in its own cascade, and blocks the AB when it failed
+(:mod:`dfos.cascade.externals`).
+
 This module sets a run up (the execution file read into a :class:`~dfos.cascade.scheduler.Scheduler`,
 the earlier run's states restored, its leftovers ended); :mod:`dfos.cascade.events` decides what
 happens next and :mod:`dfos.cascade.runner` carries it out.
@@ -20,7 +25,7 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +34,16 @@ from typing import Any
 from dfos import clock
 from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.ab.store import read_ab
-from dfos.cascade.events import MAX_BOUNCES, BatchDispatch, Dispatch, Dispatcher, LocalDispatch, settled_state
+from dfos.cascade.events import (
+    MAX_BOUNCES,
+    BatchDispatch,
+    CascadeProgress,
+    Dispatch,
+    Dispatcher,
+    LocalDispatch,
+    settled_state,
+)
+from dfos.cascade.externals import External, ExternalState, Sighting, judge_external
 from dfos.cascade.scheduler import HANDED_OUT, Node, NodeState, Scheduler
 from dfos.dates import format_timestamp
 from dfos.errors import DfosError, ExitCode, FormatError, NotFound, StateError
@@ -48,6 +62,7 @@ __all__ = [
     "check_dag_id",
     "dispatch_for",
     "forget_cascade",
+    "look_outside",
     "request_stop",
     "run_cascade",
     "work_dir",
@@ -116,7 +131,8 @@ def _listed_ab(workspace: Workspace, jobs: Path, name: str) -> AB:
                          "with 'dfos create-job'") from None
 
 
-def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
+def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str, dict[str, External]]:
+    """The cascade's ABs, the execution file's kind, and the parents in other cascades (by AB)."""
     try:
         exec_file = parse_exec(read_utf8(jobs), source=str(jobs))
     except FileNotFoundError:
@@ -128,6 +144,7 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
     inside = {line.ab for line in exec_file.lines}
     cores = os.cpu_count() or 1
     nodes = []
+    externals: dict[str, External] = {}
     for line in exec_file.lines:
         ab = _listed_ab(workspace, jobs, line.ab)
         if line.program == "processQC":  # QC of one AB depends on nothing else; it needs the AB's products
@@ -135,19 +152,52 @@ def _nodes(workspace: Workspace, jobs: Path) -> tuple[list[Node], str]:
                               incomplete=ab.process_status is not ProcessStatus.SUCCESSFUL))
             continue
         # CON lines carry the parents; serial files (CPL, INT) take them from the ABs' WAITFOR, so that
-        # a failure blocks only what depends on it (they run one AB at a time: see run_cascade)
+        # a failure blocks only what depends on it (they run one AB at a time: see run_cascade).  A parent
+        # the file does not list is an AB of another cascade: watched, never run here
         parents = line.parents if exec_file.kind == "CON" else ab.waitfor
-        outside = [p for p in parents if p not in inside]
-        waiting_outside = [p for p in outside
-                           if _listed_ab(workspace, jobs, p).process_status is not ProcessStatus.SUCCESSFUL]
-        nodes.append(Node(line.ab, tuple(p for p in parents if p in inside), category=ab.recipe,
-                          incomplete=ab.completeness is Completeness.INCOMPLETE or bool(waiting_outside),
+        for parent in parents:
+            if parent not in inside and parent not in externals:
+                externals[parent] = External(parent, _batch_of(workspace, parent), ab.batch_id)
+        nodes.append(Node(line.ab, tuple(parents), category=ab.recipe,
+                          incomplete=ab.completeness is Completeness.INCOMPLETE,
                           threads=cores if line.local_parallel else 1))
     cycle = find_cycle({node.name: node.parents for node in nodes})
     if cycle:  # (a CON file's own parents were checked when it was read: these come from the ABs' WAITFOR)
         raise FormatError(f"{jobs}: its ABs wait for each other in a cycle ({' -> '.join(cycle)}, WAITFOR of their "
                           f"AB files in {workspace.ab_dir}), so none of them could ever run")
-    return nodes, exec_file.kind
+    return nodes, exec_file.kind, externals
+
+
+def _batch_of(workspace: Workspace, name: str) -> str:
+    """The batch of an AB of another cascade; an AB that is gone (superseded) is judged at the first look: it
+    blocks the ABs behind it, with the advice to associate them anew."""
+    try:
+        return read_ab(workspace.ab_dir, name).batch_id
+    except (NotFound, FormatError):
+        return "another cascade"
+
+
+def look_outside(workspace: Workspace, store: Any) -> Callable[[Sequence[External]], dict[str, ExternalState]]:
+    """How a runner learns what became of parents in other cascades: their AB files, their rows in their own
+    cascades and their certification decisions (``store``: a :class:`~dfos.cascade.runner.NodeStore`), judged by
+    :func:`~dfos.cascade.externals.judge_external`."""
+    def look(parents: Sequence[External]) -> dict[str, ExternalState]:
+        rows, decisions = store.outside(parents)
+        found = {}
+        for parent in parents:
+            try:
+                ab = read_ab(workspace.ab_dir, parent.name)
+            except NotFound:
+                seen = Sighting(None)
+            except FormatError:  # being rewritten, or broken: looked at again
+                continue
+            else:
+                seen = Sighting(ab.process_status, ab.completeness is Completeness.COMPLETE, rows.get(parent.name),
+                                decisions.get(parent.name))
+            found[parent.name] = judge_external(parent, seen)
+        return found
+
+    return look
 
 
 def _cascade_work(workspace: Workspace, dag_id: str) -> Path:
@@ -198,7 +248,7 @@ def run_cascade(
     jobs: Path,
     executor: Executor,
     slots: int | None = None,
-    progress: Callable[[dict[str, int]], None] | None = None,
+    progress: Callable[[CascadeProgress], None] | None = None,
 ) -> CascadeResult:
     """Run (or resume) a cascade until it is done or stopped; see the module docstring."""
     # SQLAlchemy is imported by the functions that use it: a batch job (processAB of one AB of a cascade,
@@ -212,14 +262,16 @@ def run_cascade(
     with _single(workspace, dag_id):
         stop_file = _stop_file(workspace, dag_id)
         stop_file.unlink(missing_ok=True)
-        nodes, kind = _nodes(workspace, jobs)
+        nodes, kind, externals = _nodes(workspace, jobs)
         dispatch = dispatch_for(executor)
         slots = 1 if kind in SERIAL_KINDS else slots or settings.SLOTS or os.cpu_count() or 1
         limits = {"download": settings.DOWNLOAD_SLOTS, **settings.recipe_limits}
-        scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS, batch=dispatch.batch)
+        scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS, batch=dispatch.batch,
+                              externals=tuple(externals))
         adopted = _resume(workspace, engine, dag_id, scheduler, executor)
         store = NodeStore(engine, dag_id, lambda: format_timestamp(clock.now(settings)))
-        runner = Runner(Dispatcher(scheduler, dispatch, dag_id, adopted), executor, store, stop_file.exists, progress)
+        runner = Runner(Dispatcher(scheduler, dispatch, dag_id, adopted, externals), executor, store,
+                        stop_file.exists, progress, look_outside(workspace, store))
         try:
             with interruptible() as interrupted:
                 return CascadeResult(dag_id, runner.run(interrupted), kind)
@@ -273,11 +325,12 @@ def _fresh_row(dag_id: str, name: str, scheduler: Scheduler, old: Any, adopted: 
     """The ``cascade_nodes`` row of an AB as a run starts: its restored state, what the last run said of it, and
     the batch job it follows (a waiting AB has none)."""
     state = scheduler.state(name)
-    backend_id = adopted.backend_id if adopted else \
-        old["backend_id"] if old is not None and state is not NodeState.WAITING else None
+    kept = old is not None and state is not NodeState.WAITING
+    backend_id = adopted.backend_id if adopted else old["backend_id"] if kept else None
     return {"dag_id": dag_id, "ab": name, "state": state.value, "attempts": scheduler.attempts(name), "updated": now,
             "exit_code": old["exit_code"] if old is not None else None,
-            "wall_s": old["wall_s"] if old is not None else None, "backend_id": backend_id}
+            "wall_s": old["wall_s"] if old is not None else None, "backend_id": backend_id,
+            "reason": old["reason"] if kept else None}
 
 
 def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:
@@ -292,7 +345,7 @@ def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:
     if not rows:
         raise NotFound(f"no cascade {dag_id} in {shown_url(workspace.db_url)}; start it with 'dfos exec-cascade'")
     return [{"ab": r["ab"], "state": r["state"], "attempts": r["attempts"], "exit_code": r["exit_code"],
-             "wall_s": r["wall_s"], "backend_id": r["backend_id"]} for r in rows]
+             "wall_s": r["wall_s"], "backend_id": r["backend_id"], "reason": r["reason"]} for r in rows]
 
 
 def forget_cascade(workspace: Workspace, dag_id: str, names: list[str] | None = None) -> None:
@@ -316,4 +369,4 @@ def forget_cascade(workspace: Workspace, dag_id: str, names: list[str] | None = 
         if names is not None:
             chosen = chosen.where(cascade_nodes.c.ab.in_(names))
         db.execute(chosen.values(state=NodeState.WAITING.value, pid=None, backend_id=None, exit_code=None,
-                                 wall_s=None))
+                                 wall_s=None, reason=None))

@@ -4,24 +4,29 @@
 Every decision is the dispatcher's; this module only does: it writes ``cascade_nodes`` (one
 transaction per turn), submits and cancels through the executor, and waits for tasks to end
 (:meth:`~dfos.executors.base.Executor.poll` blocks until one ends, at most half a second, so an
-ending task is seen at once and a stop request or a signal within half a second).
+ending task is seen at once and a stop request or a signal within half a second).  While ABs wait
+for parents in other cascades, it looks at those parents about once a second (one query of
+``cascade_nodes``, one of ``certifications``, their AB files: :func:`~dfos.cascade.externals.judge_external`).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from dfos.cascade.events import (
     Cancel,
+    CascadeProgress,
     Close,
     Dispatcher,
     Ended,
+    Externals,
     Instruction,
     Interrupt,
     NodeUpdate,
@@ -33,14 +38,20 @@ from dfos.cascade.events import (
     Submit,
     Turn,
 )
-from dfos.db import ab_runs, cascade_nodes
+from dfos.cascade.externals import External, ExternalState
+from dfos.db import ab_runs, cascade_nodes, certifications
 from dfos.errors import DfosError
 from dfos.executors.base import Executor, Handle
 
-__all__ = ["NodeStore", "Runner", "interruptible"]
+__all__ = ["LOOK_INTERVAL", "NodeStore", "Runner", "interruptible"]
 
 #: Seconds a turn waits for a task to end before it looks at signals and the stop request again.
 POLL_TIMEOUT = 0.5
+#: Seconds at least between two looks at the parents in other cascades that ABs wait for.
+LOOK_INTERVAL = 1.0
+
+Look = Callable[[Sequence[External]], Mapping[str, ExternalState]]
+"""How the runner learns what became of parents in other cascades (see :func:`dfos.cascade.run.look_outside`)."""
 
 
 class NodeStore:
@@ -87,6 +98,24 @@ class NodeStore:
                 .where(ab_runs.c.dag_id == self.dag_id, ab_runs.c.ab.in_(list(wanted)))).all()
         return {r.ab: RunRecord(r.status, r.exit_code, r.wall_s) for r in rows if wanted.get(r.ab) == r.attempt}
 
+    def outside(self, parents: Sequence[External]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+        """The states of ABs of other cascades in their own cascades (AB -> cascade -> state) and their newest
+        certification decisions (AB -> decision): one query each."""
+        names = [p.name for p in parents]
+        own = {(p.name, cascade) for p in parents for cascade in p.cascades}
+        newest = (select(certifications.c.ab, func.max(certifications.c.id).label("id"))
+                  .where(certifications.c.ab.in_(names)).group_by(certifications.c.ab).subquery())
+        with self.connection.begin():
+            rows = self.connection.execute(select(cascade_nodes.c.ab, cascade_nodes.c.dag_id, cascade_nodes.c.state)
+                                           .where(cascade_nodes.c.ab.in_(names))).all()
+            decided = self.connection.execute(select(certifications.c.ab, certifications.c.decision)
+                                              .join(newest, certifications.c.id == newest.c.id)).all()
+        states: dict[str, dict[str, str]] = {}
+        for r in rows:
+            if (r.ab, r.dag_id) in own:
+                states.setdefault(r.ab, {})[r.dag_id] = r.state
+        return states, {r.ab: r.decision for r in decided}
+
     def close(self) -> None:
         self.connection.close()
 
@@ -112,12 +141,14 @@ class Runner:
 
     def __init__(self, dispatcher: Dispatcher, executor: Executor, store: NodeStore,
                  stop_requested: Callable[[], bool],
-                 progress: Callable[[dict[str, int]], None] | None = None) -> None:
+                 progress: Callable[[CascadeProgress], None] | None = None, look: Look | None = None) -> None:
         self.dispatcher = dispatcher
         self.executor = executor
         self.store = store
         self.stop_requested = stop_requested
         self.progress = progress
+        self.look = look
+        self.next_look = 0.0
         self.started: list[Handle] = []  # filled by executor threads, handed over on the next turn
         self.lock = threading.Lock()
 
@@ -140,9 +171,10 @@ class Runner:
                     break
             if not dispatcher.stopping and self.stop_requested():
                 self._carry(dispatcher.handle(Stop()))
+            self._look_outside()
             self._carry(dispatcher.handle(Turn(self._started())))
             if self.progress:
-                self.progress(dispatcher.counts())
+                self.progress(dispatcher.progress())
             if dispatcher.done:
                 break
             outcomes = self.executor.poll(timeout=POLL_TIMEOUT)
@@ -150,6 +182,14 @@ class Runner:
             self._carry(dispatcher.handle(Ended(tuple(outcomes), records)))
         self._carry(dispatcher.handle(Close(self._started())))
         return dispatcher.counts()
+
+    def _look_outside(self) -> None:
+        """Look at the parents in other cascades that ABs wait for: at once, then about once a second."""
+        awaited = self.dispatcher.awaited()
+        if not awaited or self.look is None or self.dispatcher.stopping or time.monotonic() < self.next_look:
+            return
+        self.next_look = time.monotonic() + LOOK_INTERVAL
+        self._carry(self.dispatcher.handle(Externals(self.look(awaited))))
 
     def _carry(self, instructions: list[Instruction]) -> None:
         for instruction in instructions:

@@ -17,12 +17,17 @@ Two ways to hand ABs out, one state machine:
   (:meth:`Scheduler.started`).  A SUBMITTED AB has not run, so a parent's final
   failure blocks it like a WAITING one, and a parent's retry sends it back to
   WAITING (its job is cancelled and submitted again behind the parent's new one).
+
+Parents in other cascades (``externals``: e.g. the CALIB ABs whose virtual calibrations a SCIENCE AB
+takes) are never started nor submitted here: their end is learned from outside and told with
+:meth:`Scheduler.resolve_external`.  Until then their children wait (not startable, not submittable)
+and the cascade is not done; a parent resolved failed blocks its children like a failed AB.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -77,12 +82,20 @@ class Scheduler:
     """Set by a graceful stop: nothing new starts."""
     batch: bool = False
     """ABs are handed out with :meth:`submittable` (the backend holds them until their parents succeed)."""
+    externals: Collection[str] = ()
+    """Parents in other cascades: never run here, resolved by :meth:`resolve_external`."""
 
     def __post_init__(self) -> None:
-        unknown = {p for node in self.nodes.values() for p in node.parents if p not in self.nodes}
+        self.outside = {name: NodeState.WAITING for name in self.externals}
+        """The state of each parent in another cascade: WAITING until resolved, then SUCCEEDED or FAILED."""
+        both = sorted(set(self.outside) & set(self.nodes))
+        if both:
+            raise ValueError(f"ABs both in the cascade and outside it: {', '.join(both)}")
+        unknown = {p for node in self.nodes.values() for p in node.parents
+                   if p not in self.nodes and p not in self.outside}
         if unknown:
             raise ValueError(f"parents not in the cascade: {', '.join(sorted(unknown))}")
-        self.children: dict[str, list[str]] = {name: [] for name in self.nodes}
+        self.children: dict[str, list[str]] = {name: [] for name in (*self.nodes, *self.outside)}
         for node in self.nodes.values():
             for parent in node.parents:
                 self.children[parent].append(node.name)
@@ -103,7 +116,7 @@ class Scheduler:
     def _rebuild_ready(self) -> None:
         """Parents not yet succeeded per AB, and the heap of ABs whose parents all succeeded."""
         self.remaining = {
-            name: sum(1 for p in node.parents if self.track[p].state is not NodeState.SUCCEEDED)
+            name: sum(1 for p in node.parents if self._parent_state(p) is not NodeState.SUCCEEDED)
             for name, node in self.nodes.items()
         }
         self.ready = [self.rank[n] for n in self.order
@@ -128,8 +141,8 @@ class Scheduler:
                 else:
                     state = NodeState.WAITING
             self.track[name] = _Track(state, attempts)
-        for name in self.order:
-            if self.track[name].state is NodeState.FAILED:
+        for name in (*self.order, *self.outside):
+            if self._parent_state(name) is NodeState.FAILED:
                 self._block_descendants(name)
         self._dirty = True
         self._rebuild_ready()
@@ -137,6 +150,20 @@ class Scheduler:
     # -- queries ---------------------------------------------------------------------
     def state(self, name: str) -> NodeState:
         return self.track[name].state
+
+    def _parent_state(self, name: str) -> NodeState:
+        """The state of a parent, of this cascade or another one."""
+        track = self.track.get(name)
+        return track.state if track is not None else self.outside[name]
+
+    def awaited(self) -> list[str]:
+        """Parents in other cascades not yet resolved that a WAITING AB waits for (in the order first met)."""
+        return [name for name, state in self.outside.items() if state is NodeState.WAITING
+                and any(self.track[c].state is NodeState.WAITING for c in self.children[name])]
+
+    def unresolved_parents(self, name: str) -> list[str]:
+        """The parents of an AB that are in other cascades and not yet resolved."""
+        return [p for p in self.nodes[name].parents if self.outside.get(p) is NodeState.WAITING]
 
     def attempts(self, name: str) -> int:
         return self.track[name].attempts
@@ -146,12 +173,18 @@ class Scheduler:
 
     @property
     def done(self) -> bool:
-        """Nothing runs and nothing more will start (batch mode: asked right after :meth:`submittable`)."""
+        """Nothing runs and nothing more will start (batch mode: asked right after :meth:`submittable`); while an
+        AB waits for a parent of another cascade not yet resolved, not done (unless stopping)."""
         if self._running:
             return False
-        return self.stopping or self.batch or not self.ready
+        if self.stopping:
+            return True
+        if self.awaited():
+            return False
+        return self.batch or not self.ready
 
     def counts(self) -> dict[str, int]:
+        """ABs of this cascade per state (parents in other cascades are not counted)."""
         found = {state.value: 0 for state in NodeState}
         for t in self.track.values():
             found[t.state.value] += 1
@@ -195,7 +228,7 @@ class Scheduler:
         chosen = []
         for name in self.topo:
             track = self.track[name]
-            if track.state is NodeState.WAITING and all(self.track[p].state in handed
+            if track.state is NodeState.WAITING and all(self._parent_state(p) in handed
                                                         for p in self.nodes[name].parents):
                 track.state = NodeState.SUBMITTED
                 track.attempts += 1
@@ -232,6 +265,23 @@ class Scheduler:
             return [(name, track.state), *self._withdraw_descendants(name)]
         track.state = NodeState.FAILED
         return [(name, track.state), *self._block_descendants(name)]
+
+    def resolve_external(self, name: str, succeeded: bool) -> list[tuple[str, NodeState]]:
+        """A parent in another cascade ended: ``succeeded``, its children may go on (they start or are submitted
+        at the next look); failed, every descendant that has not started is BLOCKED (returned, as by
+        :meth:`finished`).  The first resolution holds: a later one changes nothing."""
+        if self.outside[name] is not NodeState.WAITING:
+            return []
+        if not succeeded:
+            self.outside[name] = NodeState.FAILED
+            return self._block_descendants(name)
+        self.outside[name] = NodeState.SUCCEEDED
+        self._dirty = True
+        for child in self.children[name]:
+            self.remaining[child] -= 1
+            if self.remaining[child] == 0 and self.track[child].state is NodeState.WAITING and not self.batch:
+                heapq.heappush(self.ready, self.rank[child])
+        return []
 
     def requeue(self, name: str, ran: bool = True) -> list[tuple[str, NodeState]]:
         """A handed-out AB was cancelled (the executor stops, or a batch job went away): it waits again.
@@ -297,7 +347,7 @@ def _topological(order: list[str], nodes: Mapping[str, Node]) -> list[str]:
                 continue
             opened.add(name)
             stack.append((name, True))
-            stack.extend((p, False) for p in reversed(nodes[name].parents) if p not in placed)
+            stack.extend((p, False) for p in reversed(nodes[name].parents) if p not in placed and p in nodes)
     return result
 
 

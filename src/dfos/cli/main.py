@@ -73,14 +73,15 @@ COMMANDS: dict[str, LazyCommand] = {
                 monitor_group="The dfoMonitor, AB monitor, health check and history as one web application."),
     **_commands("closing",
                 certify_cmd="Accept or reject each processed AB of DATE (DFOS certifyProducts), red scores first.",
-                move_cmd="Move certified products to $DFO_CAL_DIR/DATE under their certified names (DFOS "
-                         "moveProducts).",
+                move_cmd="Move certified products to $DFO_CAL_DIR/DATE (-m SCIENCE: $DFO_SCI_DIR/DATE) under their "
+                         "certified names (DFOS moveProducts).",
                 ingest_cmd="Ingest the certified products of DATE into the archive (DFOS ingestProducts); once per "
-                           "date.",
-                finish_cmd="Close DATE (DFOS finishNight): raw FITS and leftovers go, the date enters the history.",
+                           "date and mode.",
+                finish_cmd="Close DATE (DFOS finishNight) once every mode with ABs is moved: raw FITS and leftovers "
+                           "go, the date enters the history.",
                 remove_cmd="Take a finished DATE off the monitor (appends 'removed').",
-                cleanup_cmd="Replace ingested FITS in $DFO_CAL_DIR/DATE by their headers (DFOS cleanupProducts), "
-                            "checksums verified."),
+                cleanup_cmd="Replace ingested FITS in $DFO_CAL_DIR/DATE and $DFO_SCI_DIR/DATE by their headers "
+                            "(DFOS cleanupProducts), checksums verified."),
     **_commands("archive",
                 archive_group="The archive side: serve an archive directory over HTTP (the protocol dfos downloads "
                               "with).",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 __all__ = ["Check", "a_directory", "an_instrument_name", "finite", "known", "must", "one_of", "parses",
-           "pattern_parses", "timestamp_or_empty"]
+           "pattern_parses", "science_pattern_parses", "timestamp_or_empty"]
 
 #: ``(key name, value) -> what is wrong`` (one line, starting with the key's name), or None.
 Check: TypeAlias = Callable[[str, Any], "str | None"]
@@ -91,6 +91,18 @@ def pattern_parses(_name: str, value: Any) -> str | None:
 
     try:
         pattern_regex(value)
+    except FormatError as exc:
+        return exc.message
+    return None
+
+
+def science_pattern_parses(_name: str, value: Any) -> str | None:
+    """A name pattern of certified science products (``SCI_NAME_PATTERN``); the pattern's own message."""
+    from dfos.errors import FormatError
+    from dfos.naming import science_pattern_regex
+
+    try:
+        science_pattern_regex(value)
     except FormatError as exc:
         return exc.message
     return None

@@ -33,6 +33,7 @@ from dfos.config.checks import (
     one_of,
     parses,
     pattern_parses,
+    science_pattern_parses,
     timestamp_or_empty,
 )
 from dfos.config.values import JobResources, batch_resources, recipe_limits
@@ -160,6 +161,9 @@ class Settings:
     MCAL_NAME_PATTERN: str = _key("{code}_{kind}_{yymmdd}{letter}_{setup}.fits", "processing",
                                   "certified calibration names; each of {code} {kind} {yymmdd} {letter} {setup} once",
                                   checks=(pattern_parses,))
+    SCI_NAME_PATTERN: str = _key("{code}_{kind}_{yymmdd}T{hhmmss}_{setup}{n}.fits", "processing",
+                                 "certified science names; each of {code} {kind} {yymmdd} {hhmmss} {setup} {n} once",
+                                 checks=(science_pattern_parses,))
 
     # -- batch systems (exec-cascade --executor slurm|condor) -----------------------------
     EXECUTOR: str = _key("local", "batch", "where cascades run: local (this machine), slurm or condor",

@@ -61,6 +61,7 @@ cascade_nodes = Table(
     Column("pid", Integer),
     Column("backend_id", String(128)),
     Column("updated", String(32)),
+    Column("reason", Text),  # why it waits (for ABs of other cascades) or is blocked
     PrimaryKeyConstraint("dag_id", "ab"),
 )
 

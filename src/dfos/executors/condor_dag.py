@@ -56,6 +56,8 @@ class Dag:
     """VARS every node gets (e.g. the cascade id)."""
     status_interval: int = 5
     """Seconds at least between two rewrites of the node status file."""
+    notes: tuple[str, ...] = ()
+    """Comment lines after the first (e.g. parents in other cascades that DAGMan cannot see)."""
 
 
 def validate(dag: Dag) -> list[str]:
@@ -79,6 +81,7 @@ def validate(dag: Dag) -> list[str]:
                 problems.append(f"node {node.name}: VARS {key} value {value!r} cannot be quoted")
     for node in dag.nodes:
         problems += [f"node {node.name}: parent {p} is not a node" for p in node.parents if p not in seen]
+    problems += [f"note {note!r} is not one line" for note in dag.notes if "\n" in note or "\r" in note]
     categories = {n.category for n in dag.nodes if n.category}
     problems += [f"MAXJOBS {c} {n}: at least 1 needed" for c, n in dag.maxjobs if n < 1]
     problems += [f"MAXJOBS {c}: no node of that category" for c, _ in dag.maxjobs if c not in categories]
@@ -114,7 +117,7 @@ def render_dag(dag: Dag) -> str:
     problems = validate(dag)
     if problems:
         raise FormatError(f"not a valid DAG: {problems[0]}")
-    lines = [f"# cascade DAG written by dfos ({len(dag.nodes)} nodes)"]
+    lines = [f"# cascade DAG written by dfos ({len(dag.nodes)} nodes)", *(f"# {note}" for note in dag.notes)]
     for node in dag.nodes:
         lines.append(f"JOB {node.name} {dag.submit_file}")
         pairs = [("ab", node.ab), *dag.extra_vars]

@@ -87,7 +87,8 @@ class Naco(Instrument):
     mcal_code = "NA"
     setup_keys = ("INS.OPTI7.NAME", "INS.OPTI6.NAME", "DET.MODE.NAME")
     kinds: ClassVar[Mapping[str, str]] = {
-        "NACO_IMG_DARK_AVG": "MDRK", "MASTER_IMG_FLAT": "MFLT", "MASTER_IMG_FLAT_BADPIX": "MBPM",
+        "NACO_IMG_DARK_AVG": "MDRK", "NACO_IMG_DARK_HOT": "DHOT", "NACO_IMG_DARK_COLD": "DCLD",
+        "NACO_IMG_DARK_DEV": "DDEV", "MASTER_IMG_FLAT": "MFLT", "MASTER_IMG_FLAT_BADPIX": "MBPM",
         "ZPOINT_TABLE": "ZPNT", "IMG_STD_CATALOG": "GSTD", "COADDED_IMG": "SCOA",
     }
 

@@ -1,8 +1,11 @@
-"""The AB monitor (DFOS getStatusAB): every AB of a date in cascade order, with its state, timing,
-slot and score, filtered and paginated so that 10,000 ABs stay fast.
+"""The AB monitor (DFOS getStatusAB): every AB of a batch (a mode's ABs of a date) in cascade order,
+with its state, timing, slot, score and rejected inputs, filtered and paginated so that 10,000 ABs stay
+fast.
 
 One read of the AB list and three indexed queries (cascade state, newest run per AB, QC summary:
-:func:`~dfos.monitor.queries.batch_records`) per page; no AB file is opened.
+:func:`~dfos.monitor.queries.batch_records`) per page.  Rejected inputs
+(:func:`~dfos.steps.rejected_inputs.rejected_inputs`) cost one more query, and only while some AB
+stands rejected the AB files of the page's rows (parsed again only when they change).
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from dfos.ab.lists import read_ab_list
+from dfos.ab.provenance import RejectedInput
 from dfos.keys import BatchId, KeyLike, Mode
 from dfos.monitor.queries import BatchRecords, batch_records, supersession_counts
 from dfos.steps.create_ab import supersession_log
+from dfos.steps.rejected_inputs import rejected_inputs
 from dfos.workspace import Workspace
 
-__all__ = ["STATES", "ABPage", "ABRow", "ab_page"]
+__all__ = ["STATES", "ABPage", "ABRow", "ab_page", "address"]
 
 #: The states the AB monitor shows (and filters by).
 STATES = ("created", "queued", "running", "succeeded", "failed", "blocked", "incomplete")
@@ -41,11 +46,14 @@ class ABRow:
     message: str
     superseded: int = 0
     """Earlier runs of this AB superseded by a better calibration."""
+    rejected: tuple[RejectedInput, ...] = ()
+    """Inputs made by an AB that now stands rejected (directly or upstream)."""
 
     def to_json(self) -> dict[str, object]:
         return {"ab": self.name, "raw_type": self.raw_type, "recipe": self.recipe, "state": self.state,
                 "attempts": self.attempts, "started": self.started, "wall_s": self.wall_s, "slot": self.slot,
-                "score": self.score, "verdict": self.verdict, "message": self.message, "superseded": self.superseded}
+                "score": self.score, "verdict": self.verdict, "message": self.message, "superseded": self.superseded,
+                "rejected_inputs": [item.to_json() for item in self.rejected]}
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,21 @@ class ABPage:
     counts: dict[str, int]
     """ABs per state (before filtering)."""
     raw_types: tuple[str, ...]
+
+    @property
+    def batch(self) -> BatchId:
+        return BatchId.of(self.mode, self.date)
+
+    @property
+    def address(self) -> str:
+        """The page's place in URLs and export file names (:func:`address`)."""
+        return address(self.batch)
+
+
+def address(batch: BatchId) -> str:
+    """Where the monitor shows a batch: its DFO date for CALIB (``/abs/2013-02-12``, as always), its batch
+    id for the other modes (``/abs/SCIENCE_2013-02-12``)."""
+    return batch.key.text if batch.mode is Mode.CALIB else batch.render()
 
 
 def _state(node: str | None, completeness: str, done: bool, run_status: str | None) -> str:
@@ -98,8 +121,10 @@ def ab_page(workspace: Workspace, day: KeyLike, mode: Mode | str = Mode.CALIB, s
     pages = max(1, -(-len(chosen) // size))
     page = min(max(1, page), pages)
     replaced = supersession_counts(supersession_log(workspace, batch.render()))
-    shown = tuple(_row(records, entry, now, verdict, replaced.get(entry.name, 0))
-                  for entry, now, verdict in chosen[(page - 1) * size : page * size])
+    on_page = chosen[(page - 1) * size : page * size]
+    rejected = rejected_inputs(workspace, batch.mode, batch.key, [entry.name for entry, _, _ in on_page])
+    shown = tuple(_row(records, entry, now, verdict, replaced.get(entry.name, 0), rejected.get(entry.name, ()))
+                  for entry, now, verdict in on_page)
     raw_types = tuple(sorted({entry.raw_type for entry in entries}))
     return ABPage(batch.key.text, batch.mode, shown, len(entries), len(chosen), page, pages, counts, raw_types)
 
@@ -109,7 +134,8 @@ def _entry_state(records: BatchRecords, entry: Any) -> str:
     return _state(node.state if node else None, entry.completeness, entry.done, run.status if run else None)
 
 
-def _row(records: BatchRecords, entry: Any, now: str, verdict: str, superseded: int) -> ABRow:
+def _row(records: BatchRecords, entry: Any, now: str, verdict: str, superseded: int,
+         rejected: tuple[RejectedInput, ...]) -> ABRow:
     """The full row of one AB on the page."""
     node, run, qc = records.nodes.get(entry.name), records.runs.get(entry.name), records.scores.get(entry.name)
     message = f"{run.failure}: {run.message}" if run is not None and run.status == "FAILED" else ""
@@ -117,4 +143,4 @@ def _row(records: BatchRecords, entry: Any, now: str, verdict: str, superseded: 
     return ABRow(entry.name, entry.raw_type, entry.recipe, now,
                  int(node.attempts) if node else (1 if run else 0), run.started if run else "", wall,
                  str(node.backend_id or "") if node else "", f"{qc.n_red}/{qc.n_scored}" if qc else "", verdict,
-                 message, superseded)
+                 message, superseded, rejected)

@@ -19,12 +19,13 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from dfos.dates import parse_date
 from dfos.errors import DfosError
 from dfos.fsutil import write_text_atomic
-from dfos.keys import Mode
+from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.monitor import facts
-from dfos.monitor.jobs import ACTIONS, DATE_ACTIONS, action_steps
+from dfos.monitor.abmonitor import address
+from dfos.monitor.jobs import ACTIONS, DATE_ACTIONS, MODE_ACTIONS, action_label, action_steps
 from dfos.monitor.security.access import changing
 from dfos.monitor.security.audit import audit
-from dfos.monitor.web import Refused, client_of, date_arg, state_of, user_of
+from dfos.monitor.web import Refused, batch_arg, client_of, state_of, user_of
 from dfos.steps.certify import ACCEPT, REJECT, Decision, certification_rows, certify
 
 __all__ = ["certify_submit", "save_postit", "save_todo", "start_action"]
@@ -44,6 +45,13 @@ def _text(form: FormData, name: str, limit: int) -> str:
     return value
 
 
+def _target(action: str, day: date | None, mode: Mode, todo: str) -> str:
+    """What the audit log names: the batch (``SCIENCE_2013-02-12``), the date, or the ToDo list."""
+    if day is None:
+        return todo
+    return BatchId.of(mode, day).render() if action in MODE_ACTIONS else day.isoformat()
+
+
 @changing
 def start_action(request: Request, form: FormData) -> Response:
     state = state_of(request)
@@ -51,19 +59,18 @@ def start_action(request: Request, form: FormData) -> Response:
     if action not in ACTIONS:
         return PlainTextResponse(f"unknown action {action[:100]!r}", status_code=404)
     day = None
-    if action in DATE_ACTIONS:
-        try:
+    try:
+        if action in DATE_ACTIONS:
             day = parse_date(_text(form, "date", 20))
-        except DfosError as exc:
-            return PlainTextResponse(exc.message, status_code=400)
+        mode = Mode.parse(_text(form, "mode", 20) or Mode.CALIB) if action in MODE_ACTIONS else Mode.CALIB
+    except DfosError as exc:
+        return PlainTextResponse(exc.message, status_code=400)
     todo = _text(form, "todo", 40)
     if action == "launch_todo" and todo not in facts.TODO_LISTS:
         return PlainTextResponse("unknown ToDo list", status_code=400)
-    steps = action_steps(state.workspace, action, day, todo or None)
-    label = f"{ACTIONS[action]}" + (f" {day}" if day else f" {todo}" if todo else "")
-    audit(state.workspace, user_of(request) or "-", client_of(request), action,
-          day.isoformat() if day else todo)
-    job = state.jobs.start(action, label, steps)
+    steps = action_steps(state.workspace, action, day, todo or None, mode)
+    audit(state.workspace, user_of(request) or "-", client_of(request), action, _target(action, day, mode, todo))
+    job = state.jobs.start(action, action_label(action, day, mode, todo or None), steps)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
@@ -104,10 +111,13 @@ def _count(form: FormData) -> int:
 
 @changing
 def certify_submit(request: Request, form: FormData) -> Response:
-    day: date = date_arg(request)
+    batch = batch_arg(request)
+    day = batch.key.day
+    if day is None:  # batch_arg takes DFO dates only
+        raise Refused(404, f"{batch} is not a batch of a DFO date")
     count = _count(form)  # the form first: nothing is read for a request that cannot be right
     ws = state_of(request).workspace
-    names = {row.ab for row in certification_rows(ws, Mode.CALIB, day)}
+    names = {row.ab for row in certification_rows(ws, batch.mode, day)}
     if count > len(names):
         raise Refused(400, f"count {count} is more than the {len(names)} AB(s) of the date")
     decisions = []
@@ -122,14 +132,14 @@ def certify_submit(request: Request, form: FormData) -> Response:
                                       _text(form, f"comment_{index}", MAX_COMMENT)))
     light = form.get("light") == "1"
     user = user_of(request) or "operator"
-    audit(ws, user, client_of(request), "certify", f"{day.isoformat()}:{len(decisions)}")
+    audit(ws, user, client_of(request), "certify", f"{batch.render()}:{len(decisions)}")
     try:
-        result = certify(ws, Mode.CALIB, day, decisions, form.get("accept_green") == "1", light, user)
+        result = certify(ws, batch.mode, day, decisions, form.get("accept_green") == "1", light, user)
     except DfosError as exc:
         message = exc.message
     else:
         message = (f"{len(result.recorded)} decision(s) recorded; "
                    + (f"{len(result.undecided)} AB(s) still undecided" if result.undecided else
-                      "certified (cal_Certif)" if result.certified_flag else "all decided"))
-    back = f"/certify/{day.isoformat()}?message={quote(message[:1000])}" + ("&light=1" if light else "")
+                      f"certified ({mode_flag(batch.mode, Stage.CERTIF)})" if result.certified_flag else "all decided"))
+    back = f"/certify/{address(batch)}?message={quote(message[:1000])}" + ("&light=1" if light else "")
     return RedirectResponse(back, status_code=303)

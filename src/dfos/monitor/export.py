@@ -1,6 +1,7 @@
 """``dfos monitor export DIR``: the monitor's pages as static HTML without actions (the version
-published to a web server): ``index.html`` (dfoMonitor), ``abs_<DATE>.html`` (AB monitor, every
-page), ``health.html`` with its images in ``img/``, ``history.html``, and the style sheet.
+published to a web server): ``index.html`` (dfoMonitor), ``abs_<DATE>.html`` (CALIB AB monitor, every
+page; ``abs_SCIENCE_<DATE>.html`` for a date with SCIENCE ABs), ``health.html`` with its images in
+``img/``, ``history.html``, and the style sheet.
 
 Written into a temporary directory beside ``DIR`` and renamed into place at the end, so a web
 server never shows half an export.
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from dfos.keys import Mode
 from dfos.monitor.abmonitor import STATES, ab_page
 from dfos.monitor.background import SystemSampler
 from dfos.monitor.facts import MonitorFacts
@@ -56,6 +59,20 @@ def export_site(workspace: Workspace, target: Path, wait: float = 30.0) -> int:
     return pages
 
 
+def _ab_pages(ws: Workspace, out: Path, day: date, mode: Mode) -> int:
+    """Every page of the AB monitor of a mode's ABs of a date; how many."""
+    first = ab_page(ws, day, mode)
+    stem = f"abs_{first.address}"
+    for number in range(1, first.pages + 1):
+        page = first if number == 1 else ab_page(ws, day, mode, page=number)
+        name = f"{stem}.html" if number == 1 else f"{stem}_p{number}.html"
+        _render(out / name, "abs.html", ws, {
+            "page": page, "chosen": {}, "states": STATES,
+            "prev_url": "" if number == 1 else (f"{stem}.html" if number == 2 else f"{stem}_p{number - 1}.html"),
+            "next_url": f"{stem}_p{number + 1}.html" if number < page.pages else ""})
+    return first.pages
+
+
 def _write(state: MonitorState, out: Path) -> int:
     ws = state.workspace
     shutil.copyfile(HERE / "static" / "monitor.css", out / "monitor.css")
@@ -63,16 +80,9 @@ def _write(state: MonitorState, out: Path) -> int:
     _render(out / "index.html", "monitor.html", ws, context)
     pages = 1
     for row in context["rows"]:
-        first = ab_page(ws, row.view.date)
-        for number in range(1, first.pages + 1):
-            page = first if number == 1 else ab_page(ws, row.view.date, page=number)
-            name = f"abs_{page.date}.html" if number == 1 else f"abs_{page.date}_p{number}.html"
-            _render(out / name, "abs.html", ws, {
-                "page": page, "chosen": {}, "states": STATES,
-                "prev_url": "" if number == 1 else (f"abs_{page.date}.html" if number == 2
-                                                    else f"abs_{page.date}_p{number - 1}.html"),
-                "next_url": f"abs_{page.date}_p{number + 1}.html" if number < page.pages else ""})
-            pages += 1
+        pages += _ab_pages(ws, out, row.view.date, Mode.CALIB)
+        if row.n_sci_abs is not None:
+            pages += _ab_pages(ws, out, row.view.date, Mode.SCIENCE)
     health = health_context(state)
     (out / "img").mkdir()
     for item, _ in health["items"]:

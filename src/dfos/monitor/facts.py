@@ -23,7 +23,8 @@ from dfos.archive.client import TransferError
 from dfos.dates import dfo_date, format_timestamp
 from dfos.errors import DfosError
 from dfos.executors.registry import label as executor_label
-from dfos.keys import Mode
+from dfos.keys import BatchId, Mode
+from dfos.monitor.abmonitor import address
 from dfos.monitor.background import Cached
 from dfos.monitor.queries import newest_run
 from dfos.status.machine import DateView
@@ -220,11 +221,18 @@ class DateRow:
     view: DateView
     key: str
     n_cal_abs: int | None
+    """ABs in the CALIB AB list (None: no list)."""
+    n_sci_abs: int | None
+    """ABs in the SCIENCE AB list ``AB_list_SCIENCE_<DATE>`` (None: no list)."""
     vcal: bool
     mcal: bool
     ingested: bool
     filtered: int
     """Frames filterRaw listed (``$DFO_LST_DIR/filt_<INSTR>_<DATE>.txt``)."""
+
+    def address(self, mode: str) -> str:
+        """Where the AB monitor and the certify page of ``mode`` of this date are (``SCIENCE_2013-02-12``)."""
+        return address(BatchId.of(mode, self.view.date))
 
 
 def dates_state(rows: list[DateRow]) -> str:
@@ -233,7 +241,7 @@ def dates_state(rows: list[DateRow]) -> str:
     The page carries the fingerprint it was drawn with and ``/api/dates`` the current one, so the
     browser reloads when they differ, even for a change that landed between drawing and the first poll.
     """
-    shown = [[r.view.date.isoformat(), r.view.steps(), r.view.last_flag, r.n_cal_abs] for r in rows]
+    shown = [[r.view.date.isoformat(), r.view.steps(), r.view.last_flag, r.n_cal_abs, r.n_sci_abs] for r in rows]
     return hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -249,8 +257,9 @@ def date_rows(workspace: Workspace) -> tuple[str, list[DateRow]]:
         if filt.is_file():
             text = filt.read_text(encoding="utf-8", errors="replace")
             filtered = sum(1 for line in text.splitlines() if line.strip())
-        n_cal = view.extra.get("n_cal_abs")
+        n_cal, n_sci = view.extra.get("n_cal_abs"), view.extra.get("n_sci_abs")
         rows.append(DateRow(view, key, n_cal if isinstance(n_cal, int) else None,
+                            n_sci if isinstance(n_sci, int) else None,
                             (workspace.vcal_dir / key).is_dir(), (workspace.mcal_dir / key).is_dir(),
                             ingest_list(workspace, Mode.CALIB, view.date).is_file(), filtered))
     return table.today.isoformat(), rows

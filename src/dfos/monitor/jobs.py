@@ -1,8 +1,9 @@
 """Actions started from the monitor run as background jobs: a sequence of argument lists (never a
 shell string), each a ``dfos`` command or a job file of the workspace, with one log the page follows.
 
-The request only chooses an action by name and a date (checked as a DFO date); the commands are
-built here.  Logs are kept in ``$DFO_MON_DIR/monitor_jobs/<id>.log``.
+The request only chooses an action by name, a date (checked as a DFO date) and, for the actions of a
+mode, the mode (CALIB or SCIENCE); the commands are built here.  Logs are kept in
+``$DFO_MON_DIR/monitor_jobs/<id>.log``.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from dfos import clock
 from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.workspace import Workspace
 
-__all__ = ["ACTIONS", "DATE_ACTIONS", "Job", "JobRunner", "action_steps"]
+__all__ = ["ACTIONS", "DATE_ACTIONS", "MODE_ACTIONS", "Job", "JobRunner", "action_label", "action_steps"]
 
 #: Action name -> what the button says.
 ACTIONS = {
-    "create_ab": f"createAB -m {Mode.CALIB}",
+    "create_ab": "createAB",
     "process": "createJob + cascade + QC",
-    "move": f"moveProducts -m {Mode.CALIB}",
+    "move": "moveProducts",
     "finish": "finishNight",
     "remove": "remove from the monitor",
     "launch_todo": "launch the ToDo job file",
@@ -35,20 +36,29 @@ ACTIONS = {
 }
 #: Actions that concern one date (the form carries it).
 DATE_ACTIONS = ("create_ab", "process", "move", "finish", "remove")
+#: Actions of one processing mode (the form carries it too: CALIB or SCIENCE).
+MODE_ACTIONS = ("create_ab", "process", "move")
+
+
+def action_label(action: str, day: date | None, mode: Mode = Mode.CALIB, todo: str | None = None) -> str:
+    """What the job is called: ``createAB -m SCIENCE 2013-02-12``, ``finishNight 2013-02-12`` ..."""
+    words = [ACTIONS[action]] + (["-m", mode.value] if action in MODE_ACTIONS else [])
+    return " ".join(words + ([day.isoformat()] if day else [todo] if todo else []))
 
 
 def _dfos(workspace: Workspace, *args: str) -> list[str]:
     return [sys.executable, "-m", "dfos.cli.main", "--root", str(workspace.root), *args]
 
 
-def action_steps(workspace: Workspace, action: str, day: date | None, todo: str | None = None) -> list[list[str]]:
-    """The commands of an action, in order (the monitor's actions are those of the CALIB mode)."""
+def action_steps(workspace: Workspace, action: str, day: date | None, todo: str | None = None,
+                 mode: Mode = Mode.CALIB) -> list[list[str]]:
+    """The commands of an action, in order; ``mode`` for createAB, process and move."""
     if action == "create_ab" and day is not None:
-        return [_dfos(workspace, "create-ab", "-m", Mode.CALIB, "-d", day.isoformat())]
+        return [_dfos(workspace, "create-ab", "-m", mode.value, "-d", day.isoformat())]
     if action == "process" and day is not None:
-        return _process(workspace, day)
+        return _process(workspace, day, mode)
     if action == "move" and day is not None:
-        return [_dfos(workspace, "move", "-m", Mode.CALIB, "-d", day.isoformat())]
+        return [_dfos(workspace, "move", "-m", mode.value, "-d", day.isoformat())]
     if action in ("finish", "remove") and day is not None:
         return [_dfos(workspace, action, "-d", day.isoformat())]
     if action == "auto_daily":
@@ -58,16 +68,16 @@ def action_steps(workspace: Workspace, action: str, day: date | None, todo: str 
     raise ValueError(f"unknown action {action!r}")
 
 
-def _process(workspace: Workspace, day: date) -> list[list[str]]:
-    """createJob, the AB cascade, the QC cascade, then ``cal_QC``."""
-    batch = BatchId.of(Mode.CALIB, day)
-    qc = BatchId.of(Mode.CALIB, day, qc=True)
-    return [_dfos(workspace, "create-job", "-m", Mode.CALIB, "-d", day.isoformat()),
+def _process(workspace: Workspace, day: date, mode: Mode) -> list[list[str]]:
+    """createJob, the AB cascade, the QC cascade, then ``cal_QC`` (``sci_QC``)."""
+    batch = BatchId.of(mode, day)
+    qc = BatchId.of(mode, day, qc=True)
+    return [_dfos(workspace, "create-job", "-m", mode.value, "-d", day.isoformat()),
             _dfos(workspace, "exec-cascade", "--dag-id", batch.render(),
                   "--jobs", str(workspace.job_dir / f"execAB_{batch.render()}")),
             _dfos(workspace, "exec-cascade", "--dag-id", qc.render(),
                   "--jobs", str(workspace.job_dir / f"execQC_{batch.render()}")),
-            _dfos(workspace, "flag", mode_flag(Mode.CALIB, Stage.QC), "-d", day.isoformat())]
+            _dfos(workspace, "flag", mode_flag(mode, Stage.QC), "-d", day.isoformat())]
 
 
 @dataclass

@@ -1,11 +1,15 @@
 """The monitor's URLs.
 
-Pages (:mod:`.views`): ``/`` dfoMonitor, ``/abs/<DATE>`` AB monitor, ``/ab/<AB>`` one AB, ``/health``
+Pages (:mod:`.views`): ``/`` dfoMonitor, ``/abs/<BATCH>`` AB monitor, ``/ab/<AB>`` one AB, ``/health``
 the health check, ``/history`` the processing history, ``/file?path=`` a workspace file on the
-allow-list (:mod:`.security.paths`), ``/todo/<LIST>`` a ToDo list, ``/certify/<DATE>`` certification,
-``/jobs/<id>`` an action's live log.  JSON for live updates: ``/api/abs/<DATE>``, ``/api/dates``,
+allow-list (:mod:`.security.paths`), ``/todo/<LIST>`` a ToDo list, ``/certify/<BATCH>`` certification,
+``/jobs/<id>`` an action's live log.  JSON for live updates: ``/api/abs/<BATCH>``, ``/api/dates``,
 ``/api/jobs/<id>``.  State changes (:mod:`.actions`, :mod:`.security.access`) are POSTs that need a
 login and the session's CSRF token.
+
+``<BATCH>`` is a mode's batch of a DFO date: its batch id (``SCIENCE_2013-02-12``, ``CALIB_2013-02-12``),
+or the bare date for CALIB (``2013-02-12``; ``?mode=SCIENCE`` chooses the other mode):
+:func:`~dfos.monitor.web.batch_arg`.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ __all__ = ["routes"]
 def routes() -> list[BaseRoute]:
     return [
         Route("/", views.dfo_monitor),
-        Route("/abs/{day}", views.ab_monitor),
+        Route("/abs/{batch}", views.ab_monitor),
         Route("/ab/{name}", views.ab_detail),
         Route("/file", views.file_view),
         Route("/health", views.health_page),
@@ -31,9 +35,9 @@ def routes() -> list[BaseRoute]:
         Route("/todo/{name}", views.todo_page),
         Route("/todo/{name}", actions.save_todo, methods=["POST"]),
         Route("/jobs/{id}", views.job_page),
-        Route("/certify/{day}", views.certify_page),
-        Route("/certify/{day}", actions.certify_submit, methods=["POST"]),
-        Route("/api/abs/{day}", views.api_abs),
+        Route("/certify/{batch}", views.certify_page),
+        Route("/certify/{batch}", actions.certify_submit, methods=["POST"]),
+        Route("/api/abs/{batch}", views.api_abs),
         Route("/api/dates", views.api_dates),
         Route("/api/jobs/{id}", views.api_job),
         Route("/login", access.login, methods=["GET", "POST"]),

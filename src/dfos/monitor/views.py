@@ -19,20 +19,21 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from dfos.ab.format import parse
 from dfos.config.secrets import mask_url
 from dfos.errors import DfosError, FormatError, UnsafeName, UsageError
-from dfos.keys import Mode
+from dfos.keys import BatchId, Mode
 from dfos.monitor import facts
-from dfos.monitor.abmonitor import STATES, ab_page
+from dfos.monitor.abmonitor import STATES, ab_page, address
 from dfos.monitor.background import Sample
 from dfos.monitor.jobs import ACTIONS, Job
 from dfos.monitor.queries import ab_records, key_tallies, shown_text, superseded_lines, tail
 from dfos.monitor.security.access import readable
 from dfos.monitor.security.guard import IMAGE_CSP
 from dfos.monitor.security.paths import FITS, IMAGES, OutsideWorkspace, shown_file
-from dfos.monitor.web import MonitorState, Refused, date_arg, page, state_of
+from dfos.monitor.web import MonitorState, Refused, batch_arg, page, state_of
 from dfos.naming import safe_name
 from dfos.status.machine import flags_by_key
 from dfos.steps.certify import certification_rows
 from dfos.steps.create_ab import explain_text, supersession_log
+from dfos.steps.rejected_inputs import rejected_inputs
 from dfos.steps.status import ab_count
 from dfos.steps.trend import health_report
 from dfos.workspace import Workspace
@@ -100,18 +101,11 @@ def _sparkline(history: list[Sample]) -> str:
 def api_dates(request: Request) -> Response:
     today, rows = facts.date_rows(state_of(request).workspace)
     return JSONResponse({"today": today, "state": facts.dates_state(rows),
-                         "dates": [{**r.view.to_json(), "n_cal_abs": r.n_cal_abs} for r in rows]})
+                         "dates": [{**r.view.to_json(), "n_cal_abs": r.n_cal_abs, "n_sci_abs": r.n_sci_abs}
+                                   for r in rows]})
 
 
 # --- AB monitor -----------------------------------------------------------------------------------------
-
-def _mode(text: str) -> Mode:
-    """The ``mode`` query parameter (any case); CALIB for anything else."""
-    try:
-        return Mode(text.upper())
-    except ValueError:
-        return Mode.CALIB
-
 
 def _filters(request: Request) -> dict[str, Any]:
     q = request.query_params
@@ -121,19 +115,18 @@ def _filters(request: Request) -> dict[str, Any]:
     page_number = int(page_text) if page_text.isdigit() and len(page_text) < 9 else 1
     raw_type = (q.get("raw_type") or "")[:100] or None
     return {"state": state if state in STATES else None, "raw_type": raw_type,
-            "score": score if score in SCORES else None, "page": max(1, page_number),
-            "mode": _mode(q.get("mode", Mode.CALIB))}
+            "score": score if score in SCORES else None, "page": max(1, page_number)}
 
 
 @readable
 def ab_monitor(request: Request) -> Response:
-    day = date_arg(request)
+    batch = batch_arg(request)
     chosen = _filters(request)
-    found = ab_page(state_of(request).workspace, day, **chosen)
+    found = ab_page(state_of(request).workspace, batch.key, batch.mode, **chosen)
 
     def url(number: int) -> str:
-        query = {k: v for k, v in chosen.items() if v and k != "page" and not (k == "mode" and v == Mode.CALIB)}
-        return f"/abs/{found.date}?" + urlencode({**query, "page": number})
+        query = {k: v for k, v in chosen.items() if v and k != "page"}
+        return f"/abs/{found.address}?" + urlencode({**query, "page": number})
 
     return page(request, "abs.html", {"page": found, "chosen": chosen, "states": STATES,
                                       "prev_url": url(found.page - 1) if found.page > 1 else "",
@@ -142,8 +135,10 @@ def ab_monitor(request: Request) -> Response:
 
 @readable
 def api_abs(request: Request) -> Response:
-    found = ab_page(state_of(request).workspace, date_arg(request), **_filters(request))
-    return JSONResponse({"date": found.date, "counts": found.counts, "total": found.total, "matching": found.matching,
+    batch = batch_arg(request)
+    found = ab_page(state_of(request).workspace, batch.key, batch.mode, **_filters(request))
+    return JSONResponse({"date": found.date, "mode": found.mode.value, "batch": found.batch.render(),
+                         "counts": found.counts, "total": found.total, "matching": found.matching,
                          "page": found.page, "pages": found.pages, "abs": [r.to_json() for r in found.rows]})
 
 
@@ -180,6 +175,14 @@ def _superseded(ws: Workspace, batch: str | None, name: str) -> list[str]:
     return superseded_lines(supersession_log(ws, batch), name) if batch else []
 
 
+def _batch_of(batch_id: str) -> BatchId | None:
+    """The batch an AB file names (None for an id that is none: the page shows the AB without it)."""
+    try:
+        return BatchId.parse(batch_id).base
+    except DfosError:
+        return None
+
+
 @readable
 def ab_detail(request: Request) -> Response:
     state = state_of(request)
@@ -196,7 +199,10 @@ def ab_detail(request: Request) -> Response:
     plots = sorted((ws.path("DFO_PLT_DIR") / day).glob(f"{prod_root}_*.png")) if day and prod_root else []
     records = ab_records(ws, name)
     sof = "".join(f"{ws.expand(path)} {tag}\n" for path, tag in ab.sof)
+    batch = _batch_of(ab.batch_id)
+    rejected = rejected_inputs(ws, batch.mode, batch.key, [name]).get(name, ()) if batch else ()
     return page(request, "ab.html", {
+        "batch": batch, "address": address(batch) if batch else _safe(ab.date) or "", "rejected": rejected,
         "ab": ab, "text": state.mask(text), "sof": state.mask(sof), "log_tail": state.mask(log_tail),
         "log_rel": _rel(ws, log) if log is not None and log.is_file() else "",
         "products": [(p.name, _rel(ws, p)) for p in products], "plots": [_rel(ws, p) for p in plots],
@@ -245,23 +251,28 @@ def history_page(request: Request) -> Response:
     return page(request, "history.html", {"rows": history_rows(state_of(request).workspace)})
 
 
-def _calib_abs(ws: Workspace, key: str) -> int | None:
-    """ABs in the CALIB AB list of a DFO_STATUS key (None: no list)."""
+def _abs_of(ws: Workspace, mode: Mode, key: str) -> int | None:
+    """ABs in the AB list of a mode and DFO_STATUS key (None: no list)."""
     try:
-        path = ws.ab_list(Mode.CALIB, key)
+        path = ws.ab_list(mode, key)
     except (UsageError, FormatError):  # not a processing key: it has no AB list
         return None
     return ab_count(path)
 
 
 def history_rows(ws: Workspace) -> list[dict[str, Any]]:
-    """One line per date of DFO_STATUS: flags, AB counts, failures, certification, comments."""
+    """One line per date of DFO_STATUS: flags, AB counts per mode, failures, certification, comments."""
     flags = flags_by_key(ws.status_log.read())
     tallies = key_tallies(ws)
-    return [{"date": key, "flags": flags[key], "finished": "finished" in flags[key], "n_abs": _calib_abs(ws, key),
-             "failed": tallies.failed.get(key, 0), "certified": tallies.certified.get(key, 0),
-             "comments": tallies.comments.get(key, [])}
-            for key in sorted(flags, reverse=True)]
+    rows = []
+    for key in sorted(flags, reverse=True):
+        n_sci = _abs_of(ws, Mode.SCIENCE, key)
+        rows.append({"date": key, "flags": flags[key], "finished": "finished" in flags[key],
+                     "n_abs": _abs_of(ws, Mode.CALIB, key), "n_sci_abs": n_sci,
+                     "sci_address": address(BatchId.of(Mode.SCIENCE, key)) if n_sci is not None else "",
+                     "failed": tallies.failed.get(key, 0), "certified": tallies.certified.get(key, 0),
+                     "comments": tallies.comments.get(key, [])})
+    return rows
 
 
 # --- jobs, ToDo lists, certification ---------------------------------------------------------------------
@@ -298,8 +309,11 @@ def todo_page(request: Request) -> Response:
 
 @readable
 def certify_page(request: Request) -> Response:
-    day = date_arg(request)
-    rows = certification_rows(state_of(request).workspace, Mode.CALIB, day)
-    return page(request, "certify.html", {"day": day.isoformat(), "rows": rows,
+    batch = batch_arg(request)
+    ws = state_of(request).workspace
+    rows = certification_rows(ws, batch.mode, batch.key)
+    rejected = rejected_inputs(ws, batch.mode, batch.key, [row.ab for row in rows])
+    return page(request, "certify.html", {"day": batch.key.text, "mode": batch.mode.value, "address": address(batch),
+                                          "rows": rows, "rejected": rejected,
                                           "light": request.query_params.get("light") == "1",
                                           "message": request.query_params.get("message", "")[:1000]})

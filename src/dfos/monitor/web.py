@@ -1,5 +1,5 @@
 """Request plumbing shared by the monitor's pages and actions: the server state, the templates and
-page rendering, who sent a request, error answers, the date in a URL.
+page rendering, who sent a request, error answers, the batch (mode and date) in a URL.
 
 Who may read and who may change is :mod:`dfos.monitor.security.access`.
 """
@@ -7,7 +7,6 @@ Who may read and who may change is :mod:`dfos.monitor.security.access`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +19,7 @@ from starlette.templating import Jinja2Templates
 from dfos import __version__
 from dfos.dates import parse_date
 from dfos.errors import DfosError, FormatError, InvalidDate, NotFound, UsageError
+from dfos.keys import BatchId, Mode
 from dfos.monitor import facts
 from dfos.monitor.background import SystemSampler
 from dfos.monitor.jobs import JobRunner
@@ -27,8 +27,8 @@ from dfos.monitor.security.login import LoginLimiter, PasswordHash
 from dfos.monitor.security.sessions import SessionTable, csrf_token
 from dfos.workspace import Workspace
 
-__all__ = ["HERE", "TEMPLATES", "MonitorState", "Refused", "base_context", "client_of", "date_arg", "error_response",
-           "href", "page", "state_of", "user_of"]
+__all__ = ["HERE", "TEMPLATES", "MonitorState", "Refused", "base_context", "batch_arg", "client_of",
+           "error_response", "href", "page", "state_of", "user_of"]
 
 HERE = Path(__file__).resolve().parent
 
@@ -74,7 +74,8 @@ def href(context: Any, kind: str, arg: str = "", page: int | None = None) -> str
                 "health": "health.html", "history": "history.html", "image": f"img/{Path(arg).name}"}.get(kind, "")
     return {"monitor": "/", "abs": f"/abs/{quote(arg)}" + (f"?page={page}" if page else ""), "ab": f"/ab/{quote(arg)}",
             "health": "/health", "history": "/history", "file": f"/file?path={quote(arg)}",
-            "image": f"/file?path={quote(arg)}", "todo": f"/todo/{quote(arg)}"}.get(kind, "")
+            "image": f"/file?path={quote(arg)}", "todo": f"/todo/{quote(arg)}",
+            "certify": f"/certify/{quote(arg)}"}.get(kind, "")
 
 
 def _templates() -> Jinja2Templates:
@@ -129,9 +130,25 @@ def error_response(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(message, status_code=status)
 
 
-def date_arg(request: Request) -> date:
-    """The ``{day}`` of the URL as a DFO date (404 when it is not one)."""
+def batch_arg(request: Request) -> BatchId:
+    """The ``{batch}`` of the URL: a batch id of a DFO date (``SCIENCE_2013-02-12``), or a DFO date whose
+    mode is the ``mode`` query parameter (any case; CALIB when absent or unknown).  404 otherwise
+    (other keys, QC and sub-cascade ids)."""
+    text = str(request.path_params["batch"])[:80]
     try:
-        return parse_date(str(request.path_params["day"])[:40])
+        if text[:1].isdigit():
+            batch = BatchId.of(_mode(request.query_params.get("mode", "")), parse_date(text))
+        else:
+            batch = BatchId.parse(text)
     except DfosError as exc:
         raise Refused(404, exc.message) from None
+    if batch.qc or batch.sub or batch.key.day is None:
+        raise Refused(404, f"{text!r} is not a batch of a DFO date, like SCIENCE_2013-02-12")
+    return batch
+
+
+def _mode(text: str) -> Mode:
+    try:
+        return Mode.parse(text)
+    except UsageError:
+        return Mode.CALIB

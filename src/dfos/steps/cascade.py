@@ -16,6 +16,7 @@ from pathlib import Path
 from dfos.ab.lists import tag_done
 from dfos.ab.model import ProcessStatus
 from dfos.ab.store import read_ab
+from dfos.cascade.events import CascadeProgress
 from dfos.cascade.run import CascadeResult, cascade_state, run_cascade, work_dir
 from dfos.config.settings import QcbqsType
 from dfos.errors import DfosError
@@ -103,7 +104,7 @@ def make_executor(workspace: Workspace, name: str, run_ab: ABRunner) -> Executor
 
 
 def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | None = None,
-                 progress: Callable[[dict[str, int]], None] | None = None,
+                 progress: Callable[[CascadeProgress], None] | None = None,
                  executor_name: str | None = None) -> CascadeResult:
     """Run a cascade with the configured executor (EXECUTOR, or ``executor_name``): on this machine every
     AB runs processAB (or processQC) in-process; on Slurm or HTCondor each is a batch job running

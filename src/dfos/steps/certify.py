@@ -1,8 +1,9 @@
 """certify (DFOS certifyProducts): a QC scientist accepts or rejects each processed AB's products.
 
-Decisions go to the ``certifications`` table (newest row per AB stands; automatic ones by ``auto``
-from scoring), comments to ``comments``.  When every successful AB of the date has a decision,
-``cal_Certif`` is appended.  A rejected AB's virtual products leave the calibration memory (its
+Both modes alike (``-m CALIB``, ``-m SCIENCE``, after ``cal_QC``/``sci_QC``).  Decisions go to the
+``certifications`` table (newest row per AB stands; automatic ones by ``auto`` from scoring), comments
+to ``comments``.  When every successful AB of the date has a decision, ``cal_Certif`` (``sci_Certif``)
+is appended.  A rejected AB's virtual products leave the calibration memory (its
 VCAL headers are removed: they never become masters) and the ABs that used them are flagged for
 re-association in ``$DFO_MON_DIR/reassociate_<MODE>_<DATE>``.  ``-L`` (light) records provisional
 comments for TODAY and sets no flag.
@@ -78,7 +79,7 @@ class CertifyResult:
     flagged: tuple[str, ...]
     """ABs that used a rejected AB's virtual product (to be associated again)."""
     certified_flag: bool
-    """cal_Certif was appended by this run."""
+    """cal_Certif (sci_Certif) was appended by this run."""
 
 
 def parse_decisions(text: str, source: str = "<decisions>") -> list[Decision]:
@@ -235,7 +236,7 @@ def certify(workspace: Workspace, mode: Mode | str, day: date, decisions: Iterab
     """Record decisions (and with ``accept_green`` accept every green AB without one); see the module.
 
     Everything is checked (state, evidence, the ABs named, the user) before anything is written;
-    ``cal_Certif`` is appended only when no successful AB of the date awaits a decision.
+    ``<cal|sci>_Certif`` is appended only when no successful AB of the date awaits a decision.
     """
     mode = Mode.parse(mode)
     key = day.isoformat()

@@ -3,7 +3,8 @@
 Files written (all atomically):
 
 * ``$DFO_AB_DIR/<AB>`` and ``$DFO_AB_DIR/<AB stem>.alog`` (why each input was chosen);
-* ``$DFO_CAL_DIR/VCAL/<DATE>/<product stem>.hdr`` for each product of a COMPLETE AB;
+* ``$DFO_CAL_DIR/VCAL/<DATE>/<product stem>.hdr`` for each product of a COMPLETE CALIB AB (SCIENCE
+  products never enter the calibration memory);
 * ``$DFO_MON_DIR/AB_list_<MODE>_<DATE>``, ``$DFO_MON_DIR/LAST_AB``;
 * ``$DFO_MON_DIR/assoc_<MODE>_<DATE>.log``: orphans, unreadable headers, a summary;
 * ``$DFO_MON_DIR/.esorex_recipes``: the recipes esorex lists (a cache; an AB whose recipe is missing is INCOMPLETE);
@@ -35,7 +36,7 @@ from dfos.ab.format import check, render
 from dfos.ab.lists import ab_list_lock, read_ab_list, write_ab_list
 from dfos.ab.model import AB, Completeness
 from dfos.ab.store import read_ab_file
-from dfos.ab.update import Supersession, UpdatePlan, calib_inputs, freeze, plan_update
+from dfos.ab.update import Supersession, UpdatePlan, calib_inputs, freeze, plan_update, reassociated
 from dfos.association.classify import Classifier
 from dfos.association.engine import AssociationResult, Planned, associate
 from dfos.association.explain import explain_lines
@@ -51,6 +52,7 @@ from dfos.naming import confined, safe_name
 from dfos.oca.io import load_rules
 from dfos.oca.syntax import RuleSet
 from dfos.status.machine import flags_by_key
+from dfos.steps.chain import rejections
 from dfos.workspace import Workspace
 
 __all__ = [
@@ -174,11 +176,11 @@ def _memory_dates(base: Path, day: date, newest: int) -> list[str]:
 
 
 def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier, done: Collection[str],
-            problems: list[tuple[str, str]]) -> list[Calib]:
+            problems: list[tuple[str, str]], rejected: Collection[str] = ()) -> list[Calib]:
     """Certified masters (MCAL) and virtual products (VCAL) of the recent dates.
 
     Virtual products of this batch are made again by this run, except those of ABs tagged DONE,
-    which stand as they are.
+    which stand as they are; those of ``rejected`` ABs are offered to no one.
     """
     from dfos.headers.io import read_header
 
@@ -196,6 +198,8 @@ def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier,
                     continue
                 if kind == "VCAL" and header.get("DFOS.BATCH") == batch and header.get("DFOS.AB") not in done:
                     continue  # this run makes them again
+                if kind == "VCAL" and header.get("DFOS.AB") in rejected:
+                    continue  # a QC scientist rejected the AB that makes it
                 if kind == "VCAL" and not header.get("DFOS.FILE"):
                     problems.append((where, "a virtual product without DFOS.FILE (where the product will be)"))
                     continue
@@ -270,15 +274,22 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
     certified = mode_flag(mode, Stage.CERTIF) in flags_by_key(workspace.status_log.read()).get(key, [])
     frozen = freeze({entry.name for entry in done_entries}, existing, certified)
     settings = workspace.settings
-    memory = _memory(workspace, day, batch, classifier, frozen.abs, problems)
+    producers = {c.producer for ab in existing.values() for c in ab.mcalib if c.virtual and c.producer}
+    rejected = rejections(workspace, {*existing, *producers})  # offered to no one
+    memory = _memory(workspace, day, batch, classifier, frozen.abs, problems, rejected)
     recipes = cached_esorex_recipes(settings.ESOREX, workspace.mon_dir / RECIPE_CACHE)
     result = associate([f for f in frames if f.name not in frozen.frames], rules, memory,
                        instrument=settings.INSTRUMENT, date=key, mode=mode.value, drs_type=settings.DRS_TYPE,
-                       classifier=classifier, recipes=recipes)
+                       classifier=classifier, recipes=recipes, withheld=rejected)
     result = _refuse_unsafe(result, refused)
-    plan = plan_update([p.ab for p in result.abs], existing, done_entries, frozen.reopened)
-    written, unchanged = _apply(workspace, plan, {p.ab.name: p for p in result.abs})
-    _write_vcals(workspace, key, batch, result, plan.keep)
+    made = [p.ab for p in result.abs]
+    fresh = reassociated(made, existing, rejected)
+    plan = plan_update(made, existing, done_entries, frozen.reopened, rejected=fresh,
+                       remade=_remade(workspace, [existing[name] for name in frozen.reopened if name in existing]))
+    notes = _keep_notes(workspace, batch, fresh)
+    written, unchanged = _apply(workspace, plan, {p.ab.name: p for p in result.abs}, notes)
+    if mode is Mode.CALIB:  # science products are never calibrations: they stay out of the calibration memory
+        _write_vcals(workspace, key, batch, result, plan.keep)
     write_ab_list(list_path, plan.ab_list)
     if written:
         write_text_atomic(workspace.mon_dir / "LAST_AB", written[-1] + "\n")
@@ -299,8 +310,10 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
     )
 
 
-def _apply(workspace: Workspace, plan: UpdatePlan, planned: Mapping[str, Planned]) -> tuple[list[str], list[str]]:
-    """Carry out a plan's supersessions, writes and removals; (ABs written, ABs whose file already said it)."""
+def _apply(workspace: Workspace, plan: UpdatePlan, planned: Mapping[str, Planned],
+           notes: Mapping[str, tuple[str, ...]]) -> tuple[list[str], list[str]]:
+    """Carry out a plan's supersessions, writes and removals; (ABs written, ABs whose file already said it).
+    ``notes`` add lines to ABs' association logs (re-associations after a rejection)."""
     ab_dir = workspace.ab_dir
     ab_dir.mkdir(parents=True, exist_ok=True)
     for supersession in plan.supersede:
@@ -311,11 +324,52 @@ def _apply(workspace: Workspace, plan: UpdatePlan, planned: Mapping[str, Planned
         path = confined(ab_dir / ab.name, ab_dir)
         (written if write_if_changed(path, render(ab)) else unchanged).append(ab.name)
         alog = confined(ab_dir / (ab.name.removesuffix(".ab") + ".alog"), ab_dir)
-        write_if_changed(alog, "\n".join(explain_lines(planned[ab.name])) + "\n")
+        lines = [*explain_lines(planned[ab.name]), *(f"  {line}" for line in notes.get(ab.name, ()))]
+        write_if_changed(alog, "\n".join(lines) + "\n")
     for name in plan.remove:
         (ab_dir / name).unlink(missing_ok=True)
         (ab_dir / (name.removesuffix(".ab") + ".alog")).unlink(missing_ok=True)
     return written, unchanged
+
+
+def _remade(workspace: Workspace, abs_: list[AB]) -> set[str]:
+    """The ABs a virtual input of which is newer than their own products: the AB that makes it (in another
+    batch: a SCIENCE AB's flat, made by a CALIB AB) ran again after them, so they were made with what it made
+    before (Make's rule, on the files themselves)."""
+    from dfos.steps.process_ab import product_roots
+
+    stale = set()
+    for ab in abs_:
+        try:
+            product_dir = confined(workspace.expand(ab.prod_path), *product_roots(workspace))
+            own = [(product_dir / p.name).stat().st_mtime_ns for p in ab.products]
+            inputs = [workspace.expand(c.sof_path).stat().st_mtime_ns for c in ab.mcalib if c.virtual]
+        except (OSError, UnsafeName):
+            continue  # a file is gone (moved, never made): nothing to compare; other checks speak for it
+        if own and inputs and max(inputs) > min(own):
+            stale.add(ab.name)
+    return stale
+
+
+def reassociation_log(workspace: Workspace, batch: str) -> Path:
+    """``$DFO_MON_DIR/reassociated_<MODE>_<DATE>``: ``<AB> <line>``, one line per input an AB was re-associated
+    for after its calibration was rejected (the history ``dfos explain`` shows)."""
+    return workspace.mon_dir / f"reassociated_{batch}"
+
+
+def _keep_notes(workspace: Workspace, batch: str, fresh: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Every re-association note of the batch so far plus ``fresh`` ones (kept in :func:`reassociation_log`)."""
+    log = reassociation_log(workspace, batch)
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+    known = dict.fromkeys(lines)
+    known.update(dict.fromkeys(f"{ab} {line}" for ab, notes in fresh.items() for line in notes))
+    if len(known) != len(lines):
+        write_text_atomic(log, "\n".join(known) + "\n")
+    found: dict[str, tuple[str, ...]] = {}
+    for entry in known:
+        ab, _, line = entry.partition(" ")
+        found[ab] = (*found.get(ab, ()), line)
+    return found
 
 
 def _unsafe(ab: AB) -> str | None:

@@ -14,6 +14,11 @@ Writes (all in ``$DFO_JOB_DIR``, atomically):
 
 ``-a AB`` writes the subcascade ``execAB_<MODE>_<DATE>_sub``: that AB and every AB that
 depends on it, with their dependencies among them.
+
+A parent in another batch (the CALIB AB that makes a SCIENCE AB's virtual calibration) stays in the
+CON line of its child: the cascade waits until that AB succeeded in its own cascade
+(:mod:`dfos.cascade.externals`).  A parent of the same batch that is not queued (tagged DONE, or
+outside a subcascade) is nothing to wait for and is left out.
 """
 
 from __future__ import annotations
@@ -94,13 +99,15 @@ def create_job(
                         "(ABs tagged DONE are not queued again, INCOMPLETE ones cannot run)")
     abs_ = [load_ab(workspace, check_name(e.name)) for e in entries]
     names = {ab.name for ab in abs_}
+    batch_names = {e.name for e in every}
     settings = workspace.settings
     drs = settings.DRS_TYPE
-    lines = [ExecLine(ab.name, tuple(p for p in ab.waitfor if p in names) if drs == "CON" else (),
-                      local_parallel=drs == "INT") for ab in abs_]
+    # parents of another batch are waited for in their own cascade; those of this batch not queued are done
+    lines = [ExecLine(ab.name, tuple(p for p in ab.waitfor if p in names or p not in batch_names) if drs == "CON"
+                      else (), local_parallel=drs == "INT") for ab in abs_]
     stamp = f"written by dfos create-job for {mode} {key} at {format_timestamp(clock.now(settings))}"
     if subcascade is not None:
-        return _subcascade(workspace, batch, lines, stamp, Path(subcascade).name)
+        return _subcascade(workspace, batch, lines, stamp, Path(subcascade).name, batch_names)
 
     exec_ab = workspace.job_dir / f"execAB_{batch}"
     forget_cascade(workspace, batch.render(), sorted(names))  # a new queue (refused while an executor runs it)
@@ -123,13 +130,16 @@ def create_job(
     return JobFiles(exec_ab, exec_qc, raw_down, mcal_down, job_file, tuple(ab.name for ab in abs_))
 
 
-def _subcascade(workspace: Workspace, batch: BatchId, lines: list[ExecLine], stamp: str, root: str) -> JobFiles:
-    """``-a AB``: ``execAB_<MODE>_<KEY>_sub``, that AB and every AB that depends on it."""
+def _subcascade(workspace: Workspace, batch: BatchId, lines: list[ExecLine], stamp: str, root: str,
+                batch_names: set[str]) -> JobFiles:
+    """``-a AB``: ``execAB_<MODE>_<KEY>_sub``, that AB and every AB that depends on it (and their parents of other
+    batches, waited for)."""
     if root not in {line.ab for line in lines}:
         raise NotFound(f"{root} is not an AB of {batch.mode} {batch.key} waiting to be processed")
-    keep = descendants([Node(line.ab, line.parents) for line in lines], root)
-    sub = [ExecLine(line.ab, tuple(p for p in line.parents if p in keep), line.program, line.local_parallel)
-           for line in lines if line.ab in keep]
+    listed = {line.ab for line in lines}
+    keep = descendants([Node(line.ab, tuple(p for p in line.parents if p in listed)) for line in lines], root)
+    sub = [ExecLine(line.ab, tuple(p for p in line.parents if p in keep or p not in batch_names), line.program,
+                    line.local_parallel) for line in lines if line.ab in keep]
     dag_id = BatchId.of(batch.mode, batch.key, sub=True).render()
     path = workspace.job_dir / f"execAB_{dag_id}"
     forget_cascade(workspace, dag_id)
@@ -186,8 +196,12 @@ def _write_dag(workspace: Workspace, exec_ab: Path, abs_: list[AB], lines: list[
     used = {node.category for node in nodes}
     limits = tuple((recipe, n) for recipe, n in sorted(settings.recipe_limits.items()) if recipe in used)
     dag = exec_ab.with_name(exec_ab.name + ".dag")
+    listed = {line.ab for line in lines}
+    outside = sorted({p for line in lines if line.ab in names for p in line.parents if p not in listed})
+    notes = (f"{len(outside)} parent(s) in other cascades, not nodes here: {', '.join(outside)}",
+             "submit this DAG once they succeeded ('dfos exec-cascade' waits for them itself)") if outside else ()
     write_text_atomic(dag, render_dag(Dag(nodes, "dfos_ab.sub", limits, dag.name + ".status",
-                                          (("dag", exec_ab.name.removeprefix("execAB_")),))))
+                                          (("dag", exec_ab.name.removeprefix("execAB_")),), notes=notes)))
     write_text_atomic(dag.with_name("dfos_ab.sub"), submit_text(str(workspace.bin_dir / "dfos"), str(workspace.root),
                                                                 str(workspace.ab_dir), dag.name + ".nodes.log"))
     return dag

@@ -1,21 +1,22 @@
 """finish, remove, cleanup (DFOS finishNight, the monitor's remove, cleanupProducts).
 
-* ``finish``: warns when ingestion is still open; deletes the date's raw FITS (copies of archived
-  frames: each is deleted only when the archive holds it), the cascades' working directories and
-  empty product directories (leftover products are moved to ``$DFO_LOG_DIR/<DATE>/leftover``,
-  never deleted); trims DFO_STATUS to its newest ``STATUS_KEEP_LINES``; adds the date to
-  ``$DFO_MON_DIR/HISTORY``; appends ``finished``.
+* ``finish``: a date closes once every mode that has ABs (its AB list names one) is moved: CALIB
+  and SCIENCE alike; it warns when a moved mode's ingestion is still open; deletes the date's raw
+  FITS (copies of archived frames: each is deleted only when the archive holds it), the cascades'
+  working directories (CALIB and SCIENCE, QC and subcascades) and empty product directories
+  (leftover products are moved to ``$DFO_LOG_DIR/<DATE>/leftover``, never deleted); trims DFO_STATUS
+  to its newest ``STATUS_KEEP_LINES``; adds the date to ``$DFO_MON_DIR/HISTORY``; appends ``finished``.
 * ``remove``: appends ``removed``: the date leaves the monitor.
-* ``cleanup``: replaces each ingested FITS of ``$DFO_CAL_DIR/<DATE>`` by its ``.hdr`` header, only
-  when both the local file and the archived copy have the checksum the catalog recorded; refuses a
-  date that is not finished unless forced.
+* ``cleanup``: replaces each ingested FITS of ``$DFO_CAL_DIR/<DATE>`` and ``$DFO_SCI_DIR/<DATE>`` by its
+  ``.hdr`` header, only when both the local file and the archived copy have the checksum the catalog
+  recorded; refuses a date that is not finished unless forced.
 
-``finish`` and ``cleanup`` first check what they rely on (:func:`check_moved`, :func:`check_ingested`):
-the move finished (its plan ``$DFO_CAL_DIR/<DATE>/.move_<MODE>.json`` is gone), the evidence agrees
+``finish`` and ``cleanup`` first check what they rely on for each moved mode (:func:`check_moved`,
+:func:`check_ingested`): the move finished (its plan ``.move_<MODE>.json`` is gone), the evidence agrees
 (:func:`dfos.steps.certify.read_evidence`), every moved AB is in ``$DFO_LOG_DIR/<DATE>`` and every
-product of an accepted AB is in ``$DFO_CAL_DIR/<DATE>`` (as FITS, or as its ``.hdr`` after cleanup),
-and every line of the ingest list matches the archive catalog.  Otherwise they refuse, naming the
-file, before they delete anything.
+product of an accepted AB is in its product directory (``$DFO_CAL_DIR/<DATE>``, SCIENCE
+``$DFO_SCI_DIR/<DATE>``; as FITS, or as its ``.hdr`` after cleanup), and every line of the ingest list
+matches the archive catalog.  Otherwise they refuse, naming the file, before they delete anything.
 """
 
 from __future__ import annotations
@@ -36,14 +37,18 @@ from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.naming import RawName, safe_name
 from dfos.status.flags import StatusFlag
 from dfos.status.machine import flags_by_key
+from dfos.steps.certified_names import product_dir
 from dfos.steps.certify import ACCEPT, read_ab_file, read_evidence
 from dfos.steps.fetch import archive_client
 from dfos.steps.ingest import WorkspaceArchive, ingest_list
+from dfos.steps.move import plan_file
 from dfos.steps.safe_move import Planned, carry_out, read_text, sha256
 from dfos.steps.score import latest_decisions
+from dfos.steps.status import ab_count
 from dfos.workspace import Workspace
 
-__all__ = ["CleanupResult", "FinishResult", "check_ingested", "check_moved", "cleanup", "finish", "remove"]
+__all__ = ["CleanupResult", "FinishResult", "check_ingested", "check_moved", "cleanup", "finish", "modes_with_abs",
+           "remove"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ def check_moved(workspace: Workspace, mode: Mode | str, day: date) -> None:
     """Refuse (naming the file) unless the move of MODE DATE finished and left everything where it said."""
     mode = Mode.parse(mode)
     key = day.isoformat()
-    plan = workspace.cal_dir / key / f".move_{mode.value}.json"
+    plan = plan_file(workspace, mode, key)
     if plan.exists() or plan.is_symlink():
         raise StateError(f"{plan} is still there: the move of {mode} {key} did not finish; "
                          f"run 'dfos move -m {mode} -d {key}' again")
@@ -77,8 +82,8 @@ def check_moved(workspace: Workspace, mode: Mode | str, day: date) -> None:
         for product in moved.products:
             path = workspace.expand(moved.prod_path) / product.name
             if not (path.is_file() or path.with_suffix(".hdr").is_file()):
-                raise StateError(f"{path} is missing: {log_dir / name} names it as a certified product of {key}; "
-                                 "restore it (it is in the archive once ingested) before closing the date")
+                raise StateError(f"{path} is missing: {log_dir / name} names it as a certified product of {mode} "
+                                 f"{key}; restore it (it is in the archive once ingested) before closing the date")
 
 
 def check_ingested(workspace: Workspace, mode: Mode | str, day: date) -> dict[str, tuple[str, int]]:
@@ -105,17 +110,28 @@ def check_ingested(workspace: Workspace, mode: Mode | str, day: date) -> dict[st
     return entries
 
 
-def _check_closable(workspace: Workspace, day: date, flags: list[str]) -> None:
-    """Refuse a date finished already, not moved yet, or whose move or ingestion did not hold."""
+def modes_with_abs(workspace: Workspace, day: date) -> list[Mode]:
+    """The modes whose AB list of the date names at least one AB: each must be moved before the date closes."""
+    return [mode for mode in Mode if (ab_count(workspace.ab_list(mode, day)) or 0) > 0]
+
+
+def _check_closable(workspace: Workspace, day: date, flags: list[str]) -> list[Mode]:
+    """Refuse a date finished already, not moved yet (every mode that has ABs), or whose move or ingestion
+    did not hold; the modes moved."""
     key = day.isoformat()
     if StatusFlag.FINISHED.value in flags:
         raise StateError(f"{key} is finished already")
     moved = [mode for mode in Mode if mode_flag(mode, Stage.UPDATED) in flags]
     if not moved:
         raise StateError(f"{key} is not moved yet: finish comes after 'dfos move' (no cal_Updated in DFO_STATUS)")
+    for mode in modes_with_abs(workspace, day):
+        if mode not in moved:
+            raise StateError(f"{mode} {key} has ABs but is not moved yet ('{mode_flag(mode, Stage.UPDATED)}' is not "
+                             f"in DFO_STATUS): certify and move it first ('dfos move -m {mode} -d {key}')")
     for mode in moved:
         check_moved(workspace, mode, day)
         check_ingested(workspace, mode, day)
+    return moved
 
 
 def _delete_raw(workspace: Workspace, day: date, warnings: list[str]) -> tuple[int, int]:
@@ -141,10 +157,12 @@ def _delete_raw(workspace: Workspace, day: date, warnings: list[str]) -> tuple[i
 
 
 def _clear_products(workspace: Workspace, key: str, warnings: list[str]) -> None:
-    """Remove the cascades' working directories; move leftover products to the logs, remove their folders."""
-    work_dirs = f"*{BatchId.of(Mode.CALIB, key).render()}*"
-    for work in workspace.work_root.glob(work_dirs) if workspace.work_root.is_dir() else []:
-        shutil.rmtree(work, ignore_errors=True)
+    """Remove the cascades' working directories (every mode's); move leftover products to the logs, remove
+    their folders."""
+    for mode in Mode:
+        work_dirs = f"*{BatchId.of(mode, key).render()}*"
+        for work in workspace.work_root.glob(work_dirs) if workspace.work_root.is_dir() else []:
+            shutil.rmtree(work, ignore_errors=True)
     product_root = workspace.path("DFS_PRODUCT")
     leftover = workspace.path("DFO_LOG_DIR") / key / "leftover"
     for folder in sorted(product_root.glob(f"*/{key}")):
@@ -169,10 +187,9 @@ def finish(workspace: Workspace, day: date) -> FinishResult:
     """Run finishNight for a date; see the module docstring."""
     key = day.isoformat()
     flags = _flags(workspace, day)
-    _check_closable(workspace, day, flags)
-    warnings: list[str] = []
-    if mode_flag(Mode.CALIB, Stage.UPDATED) in flags and not ingest_list(workspace, Mode.CALIB, day).is_file():
-        warnings.append(f"ingestion of CALIB {key} is still open (see JOBS_INGEST)")
+    moved = _check_closable(workspace, day, flags)
+    warnings = [f"ingestion of {mode} {key} is still open (see JOBS_INGEST)" for mode in moved
+                if not ingest_list(workspace, mode, day).is_file()]
     deleted, kept = _delete_raw(workspace, day, warnings)
     _clear_products(workspace, key, warnings)
     workspace.status_log.trim(workspace.settings.STATUS_KEEP_LINES)
@@ -200,24 +217,36 @@ class CleanupResult:
     """FITS files left as they are (not ingested, or a checksum does not match)."""
 
 
+def _cleaned_modes(workspace: Workspace, day: date, flags: list[str]) -> list[Mode]:
+    """The modes whose products cleanup replaces: those moved (``finish`` may have trimmed the flags: a finished
+    date's modes with ABs), checked as finish checks them."""
+    key = day.isoformat()
+    finished = StatusFlag.FINISHED.value in flags
+    modes = [mode for mode in Mode if mode_flag(mode, Stage.UPDATED) in flags
+             or (finished and mode in modes_with_abs(workspace, day))]
+    if not modes:
+        raise StateError(f"{key} is not moved yet ('cal_Updated' is not in DFO_STATUS): nothing certified to clean up")
+    for mode in modes:
+        check_moved(workspace, mode, day)
+        for name in check_ingested(workspace, mode, day):
+            local = product_dir(workspace, mode, key) / name
+            if not (local.is_file() or local.with_suffix(".hdr").is_file()):
+                raise StateError(f"{local} is missing: {ingest_list(workspace, mode, day)} lists it as ingested; "
+                                 "restore it from the archive")
+    return modes
+
+
 def cleanup(workspace: Workspace, day: date, force: bool = False) -> CleanupResult:
-    """Replace ingested FITS files of ``$DFO_CAL_DIR/<DATE>`` by their headers; see the module docstring."""
+    """Replace ingested FITS files of ``$DFO_CAL_DIR/<DATE>`` and ``$DFO_SCI_DIR/<DATE>`` by their headers; see
+    the module docstring."""
     key = day.isoformat()
     flags = _flags(workspace, day)
     if StatusFlag.FINISHED.value not in flags and not force:
         raise StateError(f"{key} is not finished: cleanup comes after 'dfos finish -d {key}' (or use --force)")
-    # finish needs cal_Updated (and may trim it from DFO_STATUS)
-    if not {mode_flag(Mode.CALIB, Stage.UPDATED), StatusFlag.FINISHED.value} & set(flags):
-        raise StateError(f"{key} is not moved yet ('cal_Updated' is not in DFO_STATUS): nothing certified to clean up")
-    check_moved(workspace, Mode.CALIB, day)
-    for name in check_ingested(workspace, Mode.CALIB, day):
-        local = workspace.cal_dir / key / name
-        if not (local.is_file() or local.with_suffix(".hdr").is_file()):
-            raise StateError(f"{local} is missing: {ingest_list(workspace, Mode.CALIB, day)} lists it as ingested; "
-                             "restore it from the archive")
+    modes = _cleaned_modes(workspace, day, flags)
     archive = WorkspaceArchive(workspace)
     replaced, kept = [], []
-    for path in sorted((workspace.cal_dir / key).glob("*.fits")):
+    for path in [p for mode in modes for p in sorted(product_dir(workspace, mode, key).glob("*.fits"))]:
         entry = archive.lookup(path.name)
         if entry is None or sha256(path) != entry.sha256 or not archive.verify(path.name):
             kept.append(path.name)
@@ -230,4 +259,3 @@ def cleanup(workspace: Workspace, day: date, force: bool = False) -> CleanupResu
         path.unlink()
         replaced.append(path.name)
     return CleanupResult(tuple(replaced), tuple(kept))
-

@@ -1,10 +1,15 @@
 """ingest (DFOS ingestProducts): the certified products of a date into the archive.
 
+What goes in: CALIB, the FITS files of ``$DFO_CAL_DIR/<DATE>`` (each must have a certified
+calibration name); SCIENCE, the FITS files of ``$DFO_SCI_DIR/<DATE>`` (each must have a certified
+science name).  Nothing else (the MCAL and VCAL memory, a rejected product) is ever ingested.
+
 Archives sit behind :class:`Ingestor`; the embedded one is the workspace archive: the file goes to
-``$DFO_ARCHIVE_DIR/calib/<DATE>/<name>`` (copied, verified, renamed into place) and a row with its
-SHA-256 into the ``archive_catalog`` table.  A date is ingested once: ``list_ingest_<MODE>_<DATE>.txt``
-lists what went in, and a second ingest of the date, or of a file of the same name with other
-bytes, is refused.  An interrupted ingest is resumed (a file already archived with the same
+``$DFO_ARCHIVE_DIR/calib/<DATE>/<name>`` (SCIENCE: ``science/<DATE>/<name>``; copied, verified,
+renamed into place) and a row with its SHA-256 into the ``archive_catalog`` table.  A date is
+ingested once: ``list_ingest_<MODE>_<DATE>.txt`` lists what went in (empty when the date's move
+certified nothing: every AB rejected), and a second ingest of the date, or of a file of the same name
+with other bytes, is refused.  An interrupted ingest is resumed (a file already archived with the same
 checksum counts as done).  The cleanup call is added to ``JOBS_CLEANUP``.
 """
 
@@ -27,13 +32,16 @@ from dfos.db import archive_catalog, engine_for_url
 from dfos.errors import StateError, WorkspaceError
 from dfos.fsutil import atomic_path, write_text_atomic
 from dfos.keys import BatchId, KeyLike, Mode, Stage, mode_flag
-from dfos.naming import CalibName
+from dfos.naming import CalibName, ScienceName
 from dfos.status.machine import flags_by_key
+from dfos.steps.certified_names import product_dir
+from dfos.steps.certify import ACCEPT, read_evidence
 from dfos.steps.move import append_job_line
 from dfos.steps.safe_move import sha256
+from dfos.steps.score import latest_decisions
 from dfos.workspace import Workspace
 
-__all__ = ["CatalogEntry", "IngestResult", "Ingestor", "WorkspaceArchive", "ingest", "ingest_list"]
+__all__ = ["CatalogEntry", "IngestResult", "Ingestor", "WorkspaceArchive", "certified_name", "ingest", "ingest_list"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,8 @@ class Ingestor(ABC):
 
 
 class WorkspaceArchive(Ingestor):
-    """The embedded archive: files under ``$DFO_ARCHIVE_DIR/calib`` and the ``archive_catalog`` table."""
+    """The embedded archive: files under ``$DFO_ARCHIVE_DIR/calib`` (SCIENCE: ``science``) and the
+    ``archive_catalog`` table."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
@@ -83,7 +92,8 @@ class WorkspaceArchive(Ingestor):
             if known.sha256 != digest:
                 raise StateError(f"the archive already holds another {source.name} (ingested before): refused")
             return known
-        target = self.archive.master_path(day, source.name)
+        where = self.archive.science_path if Mode.parse(mode) is Mode.SCIENCE else self.archive.master_path
+        target = where(day, source.name)
         if not (target.is_file() and sha256(target) == digest):
             with atomic_path(target) as tmp:
                 shutil.copyfile(source, tmp)
@@ -115,6 +125,22 @@ def ingest_list(workspace: Workspace, mode: Mode | str, key: KeyLike) -> Path:
     return workspace.lst_dir / f"list_ingest_{BatchId.of(mode, key).render()}.txt"
 
 
+def certified_name(workspace: Workspace, mode: Mode, name: str) -> None:
+    """Refuse (FormatError naming it) a file name that is not a certified name of ``mode``: only certified
+    products go into the archive."""
+    if mode is Mode.CALIB:
+        CalibName.parse(name, workspace.settings.MCAL_NAME_PATTERN)
+    else:
+        ScienceName.parse(name, workspace.settings.SCI_NAME_PATTERN)
+
+
+def _accepted_any(workspace: Workspace, mode: Mode, day: date) -> bool:
+    """Whether the date's move had an accepted AB (so certified products are expected)."""
+    names = [name for name, _ in read_evidence(workspace, mode, day).successful()]
+    with engine_for_url(workspace.db_url).begin() as db:
+        return any(decision == ACCEPT for decision, _ in latest_decisions(db, names).values())
+
+
 def ingest(workspace: Workspace, mode: Mode | str, day: date, ingestor: Ingestor | None = None) -> IngestResult:
     """Ingest the certified products of a date; see the module docstring."""
     mode = Mode.parse(mode)
@@ -129,18 +155,19 @@ def ingest(workspace: Workspace, mode: Mode | str, day: date, ingestor: Ingestor
     archive = ingestor or WorkspaceArchive(workspace)
     from astropy.io import fits
 
+    folder = product_dir(workspace, mode, key)
+    files = sorted(folder.glob("*.fits"))
+    for path in files:
+        certified_name(workspace, mode, path.name)  # only certified products go in
+    if not files and _accepted_any(workspace, mode, day):
+        raise StateError(f"no certified products in {folder} to ingest, though {mode} {key} has accepted ABs")
     lines = []
-    names = []
-    for path in sorted((workspace.cal_dir / key).glob("*.fits")):
-        CalibName.parse(path.name, workspace.settings.MCAL_NAME_PATTERN)  # only certified products go in
+    for path in files:
         header = fits.getheader(path)
         entry = archive.ingest(path, day, mode.value, str(header.get("HIERARCH ESO PRO REC1 RAW1 NAME", "")),
                                str(header.get("HIERARCH ESO PRO CATG", "")))
-        names.append(path.name)
         lines.append(f"{path.name} {entry.sha256} {entry.size}")
-    if not names:
-        raise StateError(f"no certified products in {workspace.cal_dir / key} to ingest")
-    write_text_atomic(listing, "\n".join(lines) + "\n")
+    write_text_atomic(listing, "".join(line + "\n" for line in lines))
     dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
     append_job_line(workspace, "JOBS_CLEANUP", f"{dfos} --root {shlex.quote(str(workspace.root))} cleanup -d {key}")
-    return IngestResult(tuple(names), listing)
+    return IngestResult(tuple(path.name for path in files), listing)

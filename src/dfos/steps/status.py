@@ -37,10 +37,10 @@ def ab_count(ab_list: Path) -> int | None:
 
 
 def _view(workspace: Workspace, day: date, flags: list[str], today: date) -> DateView:
-    facts = DateFacts(n_sci_abs=ab_count(workspace.ab_list(Mode.SCIENCE, day)))
+    facts = DateFacts(n_sci_abs=ab_count(workspace.ab_list(Mode.SCIENCE, day)),
+                      n_cal_abs=ab_count(workspace.ab_list(Mode.CALIB, day)))
     view = evaluate_date(day, flags, is_today=(day == today), facts=facts)
-    n_cal = ab_count(workspace.ab_list(Mode.CALIB, day))
-    return replace(view, extra={"n_cal_abs": n_cal, "n_sci_abs": facts.n_sci_abs})
+    return replace(view, extra={"n_cal_abs": facts.n_cal_abs, "n_sci_abs": facts.n_sci_abs})
 
 
 def date_table(workspace: Workspace, only: date | None = None) -> DateTable:

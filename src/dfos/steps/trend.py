@@ -20,6 +20,7 @@ from dfos.dates import datetime_to_mjd
 from dfos.db import engine_for_url, qc1_params
 from dfos.errors import NotFound
 from dfos.qc.trend import TrendPoint, health_light, render_trend
+from dfos.steps.rejected_inputs import rows_with_rejected_inputs
 from dfos.steps.score import thresholds
 from dfos.workspace import Workspace
 
@@ -136,21 +137,24 @@ def _write_page(workspace: Workspace, path: Path, items: list[HealthItem], days:
 """)
 
 
-_VIEW = ("ab", "product", "pro_catg", "setup", "date", "name", "value", "text", "unit", "score", "source")
+_VIEW = ("ab", "batch_id", "product", "pro_catg", "setup", "date", "name", "value", "text", "unit", "score",
+         "source")
 
 
 def qc1_by_date(workspace: Workspace, day: date) -> list[dict[str, object]]:
-    """Every parameter of every AB of a date (``dfos qc1 -d DATE``)."""
+    """Every parameter of every AB of a date (``dfos qc1 -d DATE``), each with the AB's inputs made by a
+    rejected AB (``rejected_inputs``: :func:`~dfos.steps.rejected_inputs.rows_with_rejected_inputs`)."""
     with engine_for_url(workspace.db_url).begin() as db:
         rows = db.execute(select(*(qc1_params.c[c] for c in _VIEW)).where(qc1_params.c.date == day.isoformat())
                           .order_by(qc1_params.c.ab, qc1_params.c.product, qc1_params.c.name)).mappings().all()
-    return [dict(r) for r in rows]
+    return rows_with_rejected_inputs(workspace, [dict(r) for r in rows])
 
 
 def qc1_by_param(workspace: Workspace, param: str, since: date) -> list[dict[str, object]]:
-    """A parameter's values since a date (``dfos qc1 --param NAME --since DATE``), oldest first."""
+    """A parameter's values since a date (``dfos qc1 --param NAME --since DATE``), oldest first, each with
+    ``rejected_inputs`` as :func:`qc1_by_date`."""
     with engine_for_url(workspace.db_url).begin() as db:
         rows = db.execute(select(*(qc1_params.c[c] for c in _VIEW))
                           .where(qc1_params.c.name == param, qc1_params.c.date >= since.isoformat())
                           .order_by(qc1_params.c.mjd_obs, qc1_params.c.product)).mappings().all()
-    return [dict(r) for r in rows]
+    return rows_with_rejected_inputs(workspace, [dict(r) for r in rows])

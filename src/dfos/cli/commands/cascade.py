@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dfos.cascade.events import CascadeProgress
 from dfos.cascade.run import cascade_state, check_dag_id, request_stop
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
@@ -101,11 +102,14 @@ def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int |
                   console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("", total=None)
 
-        def show(counts: dict[str, int]) -> None:
+        def show(progress: CascadeProgress) -> None:
+            counts = progress.counts
             total = sum(counts.values())
             finished = total - counts["waiting"] - counts["submitted"] - counts["running"]
-            bar.update(task, total=total, completed=finished,
-                       description=" ".join(f"{k} {v}" for k, v in counts.items() if v))
+            words = [f"{k} {v}" for k, v in counts.items() if v]
+            if progress.awaiting:  # ABs wait for ABs of other cascades: "waiting for 2 calibration ABs of ..."
+                words.append(f"({progress.awaiting})")
+            bar.update(task, total=total, completed=finished, description=" ".join(words))
 
         result = exec_cascade(cli.workspace(), dag_id, jobs, slots, show, executor)
     click.echo(f"{dag_id}: " + ", ".join(f"{v} {k}" for k, v in result.counts.items() if v))
@@ -121,16 +125,19 @@ def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int |
 @click.option("--json", "as_json", is_flag=True)
 @pass_cli
 def cascade_stat_cmd(cli: Cli, dag_id: str, as_json: bool) -> None:
-    """Show the state of every AB of a cascade (waiting, running, succeeded, failed, blocked, incomplete)."""
+    """Show the state of every AB of a cascade (waiting, running, succeeded, failed, blocked, incomplete).
+
+    An AB that waits for ABs of another cascade, or is blocked, says why.
+    """
     rows = cascade_state(cli.workspace(), dag_id)
     if as_json:
-        keys = ("ab", "state", "attempts", "exit_code", "wall_s")
+        keys = ("ab", "state", "attempts", "exit_code", "wall_s", "reason")
         click.echo(json.dumps({"dag_id": dag_id, "abs": [{k: r[k] for k in keys} for r in rows]}, indent=1))
         return
     for r in rows:
         wall = f"{r['wall_s']:.1f} s" if isinstance(r["wall_s"], float) else "-"
         click.echo(f"{r['state']:<11} {r['ab']}  attempts {r['attempts']}  exit {r['exit_code']}  {wall}"
-                   f"  [{r['backend_id'] or '-'}]")
+                   f"  [{r['backend_id'] or '-'}]" + (f"  {r['reason']}" if r["reason"] else ""))
 
 
 @click.command("stop-cascade")

@@ -64,7 +64,7 @@ def certify_cmd(cli: Cli, mode: Mode, day: date, light: bool, accept_green: bool
     """Accept or reject each processed AB of DATE (DFOS certifyProducts), red scores first.
 
     In a terminal without --accept-green/--decisions it asks AB by AB.  When every
-    successful AB has a decision, cal_Certif is appended.  A rejected AB's virtual
+    successful AB has a decision, cal_Certif (-m SCIENCE: sci_Certif) is appended.  A rejected AB's virtual
     products leave the calibration memory; ABs that used them are listed in
     $DFO_MON_DIR/reassociate_<MODE>_<DATE>.
     """
@@ -93,11 +93,13 @@ def certify_cmd(cli: Cli, mode: Mode, day: date, light: bool, accept_green: bool
 @date_option()
 @pass_cli
 def move_cmd(cli: Cli, mode: Mode, day: date) -> None:
-    """Move certified products to $DFO_CAL_DIR/DATE under their certified names (DFOS moveProducts).
+    """Move certified products to $DFO_CAL_DIR/DATE (-m SCIENCE: $DFO_SCI_DIR/DATE) under their certified
+    names (DFOS moveProducts).
 
-    Copy, verify, then delete; masters enter the MCAL memory; ABs and logs go to
-    $DFO_LOG_DIR/DATE; cal_Updated; the ingest call goes to JOBS_INGEST.  An
-    interrupted move resumes; a finished one is not repeated.
+    Copy, verify, then delete; CALIB masters enter the MCAL memory and the ABs still
+    waiting for them name them; ABs and logs go to $DFO_LOG_DIR/DATE; cal_Updated
+    (sci_Updated); the ingest call goes to JOBS_INGEST.  An interrupted move resumes;
+    a finished one is not repeated.
     """
     result = move(cli.workspace(), mode, day)
     if result.already_done:
@@ -105,6 +107,8 @@ def move_cmd(cli: Cli, mode: Mode, day: date) -> None:
         return
     for name in result.masters:
         click.echo(name)
+    for name in result.users:
+        click.echo(f"now names the certified masters: {name}")
     click.echo(f"{mode} {day}: {len(result.masters)} certified products, "
                f"{len(result.rejected)} rejected AB(s), {result.moved_files} files moved")
 
@@ -114,7 +118,7 @@ def move_cmd(cli: Cli, mode: Mode, day: date) -> None:
 @date_option()
 @pass_cli
 def ingest_cmd(cli: Cli, mode: Mode, day: date) -> None:
-    """Ingest the certified products of DATE into the archive (DFOS ingestProducts); once per date."""
+    """Ingest the certified products of DATE into the archive (DFOS ingestProducts); once per date and mode."""
     result = ingest(cli.workspace(), mode, day)
     click.echo(f"{len(result.ingested)} products ingested; list: {result.listing}")
 
@@ -123,7 +127,8 @@ def ingest_cmd(cli: Cli, mode: Mode, day: date) -> None:
 @date_option()
 @pass_cli
 def finish_cmd(cli: Cli, day: date) -> None:
-    """Close DATE (DFOS finishNight): raw FITS and leftovers go, the date enters the history."""
+    """Close DATE (DFOS finishNight) once every mode with ABs is moved: raw FITS and leftovers go, the date
+    enters the history."""
     result = finish(cli.workspace(), day)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -144,7 +149,8 @@ def remove_cmd(cli: Cli, day: date) -> None:
 @click.option("--force", is_flag=True, help="Also for a date that is not finished.")
 @pass_cli
 def cleanup_cmd(cli: Cli, day: date, force: bool) -> None:
-    """Replace ingested FITS in $DFO_CAL_DIR/DATE by their headers (DFOS cleanupProducts), checksums verified."""
+    """Replace ingested FITS in $DFO_CAL_DIR/DATE and $DFO_SCI_DIR/DATE by their headers (DFOS cleanupProducts),
+    checksums verified."""
     result = cleanup(cli.workspace(), day, force)
     click.echo(f"{day}: {len(result.replaced)} FITS replaced by headers, {len(result.kept)} kept")
     for name in result.kept:

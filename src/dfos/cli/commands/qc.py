@@ -62,8 +62,10 @@ def score_cmd(cli: Cli, day: date) -> None:
 def qc1_cmd(cli: Cli, day: date | None, param: str | None, since: date | None, as_json: bool) -> None:
     """QC1 parameters from the workspace database: by date (-d) or one parameter over time.
 
-    Columns: AB, product, PRO.CATG, setup, date, name, value, unit, score
-    (0 green, 1 red, empty: not scored), source.
+    Columns: date, AB, PRO.CATG, name, value, unit, score (0 green, 1 red,
+    empty: not scored), source, and, for an AB processed with an input that a
+    rejected AB made (directly or upstream), 'REJECTED INPUT' and the reason.
+    JSON rows also carry the batch, product, setup and 'rejected_inputs'.
     """
     if (day is None) == (param is None):
         raise UsageError("give either -d DATE or --param NAME --since DATE")
@@ -77,8 +79,10 @@ def qc1_cmd(cli: Cli, day: date | None, param: str | None, since: date | None, a
     for r in rows:
         score = "" if r["score"] is None else str(r["score"])
         shown = r["text"] if r["value"] is None else f"{r['value']:.6g}"
+        items = r["rejected_inputs"]
+        rejected = "; ".join(str(item["reason"]) for item in items) if isinstance(items, list) else ""
         click.echo(f"{r['date']}  {r['ab']}  {r['pro_catg']:<18} {r['name']:<28} {shown:>14} {r['unit']:<8} "
-                   f"{score:>1}  {r['source']}")
+                   f"{score:>1}  {r['source']}" + (f"  REJECTED INPUT: {rejected}" if rejected else ""))
     if not rows:
         click.echo("no QC1 parameters", err=True)
 

@@ -25,13 +25,16 @@ _STYLE = {
     "YELLOW": "yellow",
     "RED": "bold red",
 }
-_TITLES = ("complete?", "createAB", "ABs", "certify/move", "certify -L", "finish", "remove")
+_TITLES = ("complete?", "createAB", "ABs", "certify/move", "certify -L", "SCIENCE\ncreateAB", "SCIENCE\nABs",
+           "SCIENCE\ncertify/move", "finish", "remove")
+#: The AB-count column of each mode's ABs step.
+_COUNTS = {"abs": "n_cal_abs", "sci_abs": "n_sci_abs"}
 
 
 def _cell(view: DateView, step: str, state: str) -> str:
     label = state
-    if step == "abs":
-        n = view.extra.get("n_cal_abs")
+    if step in _COUNTS:
+        n = view.extra.get(_COUNTS[step])
         label = f"{state} ({n})" if n is not None else state
     return f"[{_STYLE[state]}]{label}[/]"
 
@@ -39,10 +42,10 @@ def _cell(view: DateView, step: str, state: str) -> str:
 def render_table(table: DateTable) -> Table:
     """The date table as a rich Table (colours: grey WAIT, yellow OFFER, green DONE, red incomplete)."""
     out = Table(title=f"DFO dates (TODAY = {table.today})", title_justify="left")
-    out.add_column("DATE", no_wrap=True)
+    out.add_column("DATE", no_wrap=True, min_width=10)  # narrow terminals shorten the steps, never the date
     for title in _TITLES:
         out.add_column(title, no_wrap=True)
-    out.add_column("last flag", no_wrap=True)
+    out.add_column("last flag", no_wrap=True, min_width=14)
     for view in table.rows:
         label = f"{view.date} [bold]today[/]" if view.today else str(view.date)
         cells = [_cell(view, step, state) for step, state in view.steps().items()]

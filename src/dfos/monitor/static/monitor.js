@@ -1,6 +1,20 @@
-// dfos monitor: live updates by small fetches (no library). The AB monitor table and an action's
-// log refresh every 2 s; the date table reloads the page when a date's state changes.
+// dfos monitor: live updates by small fetches (no library). The AB monitor table (states, scores,
+// rejected-input markers) and an action's log refresh every 2 s; the date table reloads the page when a
+// date's state changes. Text from the server goes in as text, never as HTML.
 "use strict";
+
+function showRejected(row, items) {
+  var cell = row.querySelector('[data-field="ab"]');
+  row.querySelectorAll('[data-field="rejected"]').forEach(function (old) { old.remove(); });
+  (items || []).forEach(function (item) {
+    var marker = document.createElement("div");
+    var badge = document.createElement("span");
+    marker.className = "rejected-input"; marker.dataset.field = "rejected";
+    badge.className = "badge"; badge.textContent = "rejected input";
+    marker.appendChild(badge); marker.appendChild(document.createTextNode(" " + item.reason));
+    cell.appendChild(marker);
+  });
+}
 
 function refreshAbs(table) {
   fetch(table.dataset.live, {credentials: "same-origin"}).then(function (r) { return r.ok ? r.json() : null; })
@@ -18,6 +32,7 @@ function refreshAbs(table) {
         row.querySelector('[data-field="slot"]').textContent = ab.slot;
         var score = row.querySelector('[data-field="score"]');
         score.textContent = ab.score; score.className = "v-" + (ab.verdict || "none");
+        showRejected(row, ab.rejected_inputs);
       });
       Object.keys(doc.counts).forEach(function (s) {
         var cell = document.querySelector('[data-count="' + s + '"]');

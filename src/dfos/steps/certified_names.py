@@ -1,0 +1,84 @@
+"""The certified name of each product move plans (DFOS renameProducts): where a product of an accepted AB goes.
+
+* CALIB: ``$DFO_CAL_DIR/<DATE>/<CalibName>`` (``MCAL_NAME_PATTERN``), a letter A, B ... per product of the
+  same kind and setup on the date;
+* SCIENCE: ``$DFO_SCI_DIR/<DATE>/<ScienceName>`` (``SCI_NAME_PATTERN``), the time of the AB's first raw
+  frame (its MJD-OBS, to the second) telling the templates of a night apart, and ``_2``, ``_3`` ... only
+  for a product whose kind, time and setup an earlier one of the date has already (one AB making
+  several products of one kind).
+
+The kind (four characters) and the setup come from the instrument (:meth:`Instrument.calib_kind`,
+:meth:`Instrument.calib_setup`); a setup is written with letters, digits and ``-`` only (any other run of
+characters becomes ``-``: ``NB_2.17`` is written ``NB-2-17``).  Names are given in plan order, so the
+same date always gets the same names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from dfos.ab.model import AB
+from dfos.dates import mjd_to_datetime
+from dfos.errors import StateError
+from dfos.keys import Mode
+from dfos.naming import CalibName, ScienceName
+from dfos.workspace import Workspace
+
+__all__ = ["Namer", "product_dir", "setup_field"]
+
+
+def product_dir(workspace: Workspace, mode: Mode, key: str) -> Path:
+    """Where move puts a date's certified products: ``$DFO_CAL_DIR/<DATE>`` (CALIB) or ``$DFO_SCI_DIR/<DATE>``."""
+    return (workspace.cal_dir if mode is Mode.CALIB else workspace.sci_dir) / key
+
+
+def setup_field(setup: str) -> str:
+    """An instrument's setup as a name field: letters, digits and ``-`` (``NA`` when nothing is left)."""
+    return re.sub(r"[^A-Za-z0-9-]+", "-", setup).strip("-") or "NA"
+
+
+@dataclass
+class Namer:
+    """Gives each product of a date's accepted ABs its certified path, in plan order."""
+
+    workspace: Workspace
+    mode: Mode
+    day: date
+    _seen: dict[tuple[object, ...], int] = field(default_factory=dict)
+
+    def target(self, ab: AB, source: Path, header: Mapping[str, object]) -> Path:
+        """The certified path of ``source``, a FITS product of ``ab`` with primary header ``header``."""
+        plugin = self.workspace.instrument
+        code = plugin.mcal_code or plugin.file_prefix[:2].upper()
+        catg = str(header.get("HIERARCH ESO PRO CATG", "PRODUCT"))
+        kind, setup = plugin.calib_kind(catg), setup_field(plugin.calib_setup(catg, header))
+        settings = self.workspace.settings
+        try:
+            if self.mode is Mode.CALIB:
+                name = self._calib(code, kind, setup).render(settings.MCAL_NAME_PATTERN)
+            else:
+                name = self._science(code, kind, setup, ab).render(settings.SCI_NAME_PATTERN)
+        except ValueError as exc:
+            raise StateError(f"{source} cannot get a certified name ({exc}): check PRO.CATG {catg!r} and the "
+                             "naming pattern") from None
+        return product_dir(self.workspace, self.mode, self.day.isoformat()) / name
+
+    def _count(self, key: tuple[object, ...]) -> int:
+        """How many products had ``key`` before this one."""
+        seen = self._seen.get(key, 0)
+        self._seen[key] = seen + 1
+        return seen
+
+    def _calib(self, code: str, kind: str, setup: str) -> CalibName:
+        index = self._count((kind, setup))
+        if index >= 26:
+            raise StateError(f"more than 26 {kind} products of setup {setup} on {self.day}: no letter left")
+        return CalibName(code, kind, self.day, chr(ord("A") + index), setup)
+
+    def _science(self, code: str, kind: str, setup: str, ab: AB) -> ScienceName:
+        moment = mjd_to_datetime(ab.mjd_obs).replace(microsecond=0)
+        return ScienceName(code, kind, moment, setup, self._count((kind, moment, setup)) + 1)
