@@ -63,12 +63,13 @@ def _inside(workspace: Workspace, path: Path) -> bool:
 
 def _rejected(workspace: Workspace, producers: set[str]) -> set[str]:
     from dfos.db import engine_for_url
+    from dfos.steps.certify import REJECT
     from dfos.steps.score import latest_decisions
 
     if not producers:
         return set()
     with engine_for_url(workspace.db_url).begin() as db:
-        return {ab for ab, (decision, _) in latest_decisions(db, producers).items() if decision == "rejected"}
+        return {ab for ab, (decision, _) in latest_decisions(db, producers).items() if decision == REJECT}
 
 
 def _find(workspace: Workspace, day: str, pro_catg: str) -> list[CalibrationProduct]:
