@@ -116,3 +116,11 @@ def test_the_zero_point_of_the_same_filter_camera_and_night_is_chosen() -> None:
     assert choose_zero_point([tonight_ks, certified], "Ks", "S27", 56336.06, "2013-02-12") is certified
     assert choose_zero_point(candidates, "J", "S27", 56336.06, "2013-02-12") is None
     assert choose_zero_point([], "Ks", "S27", 56336.06, "2013-02-12") is None
+
+
+def test_each_health_trend_is_declared_once() -> None:
+    # the health check draws one trend per parameter and PRO.CATG (a series per setup): a second entry
+    # of the same pair would be dropped with its label
+    health = [(t.param, t.pro_catg) for t in load_thresholds(SHIPPED) if t.health]
+    assert len(health) == len(set(health)) == 6
+    assert ("QC ZPOINT", "ZPOINT_TABLE") in health and ("QC RON1", "NACO_IMG_DARK_AVG") in health

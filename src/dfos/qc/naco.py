@@ -158,7 +158,7 @@ def _coverage(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
     return None
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=2)  # measure, then plot, of the same product
 def _analysis(path: str, _stamp: tuple[int, int], fwhm: float, wavelength: float,
               pixscale: float) -> tuple[CleanImage, tuple[Source, ...], StrehlMeasurement | None]:
     """Clean image, sources and Strehl measurement of a coadd (cached: measure and plot share it)."""
@@ -219,11 +219,12 @@ class NacoCoadd(QCProcedure):
     def _inputs(self, product: ProductContext) -> tuple[float, float, float] | None:
         """(FWHM [px], wavelength [um], pixel scale [arcsec]) from the header, if all are there."""
         header = product.header
-        values = (_number(header, "ESO QC FWHM PIX"), _number(header, "ESO INS CWLEN"),
-                  _number(header, "ESO INS PIXSCALE"))
-        if product.image is None or any(v is None or v <= 0 for v in values):
+        fwhm, wavelength = _number(header, "ESO QC FWHM PIX"), _number(header, "ESO INS CWLEN")
+        pixscale = _number(header, "ESO INS PIXSCALE")
+        if product.image is None or fwhm is None or wavelength is None or pixscale is None \
+                or min(fwhm, wavelength, pixscale) <= 0:
             return None
-        return values  # type: ignore[return-value]
+        return fwhm, wavelength, pixscale
 
     def analyse(self, product: ProductContext) -> tuple[CleanImage, tuple[Source, ...], StrehlMeasurement | None] \
             | None:
