@@ -17,6 +17,7 @@ import pytest
 
 from dfos.ab.model import ProcessStatus
 from dfos.ab.store import read_ab
+from dfos.cascade.run import cascade_state
 from dfos.instruments.naco import Naco
 from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.steps.cascade import exec_cascade
@@ -84,44 +85,53 @@ def test_the_chain_between_modes(nights: Workspace) -> None:
     assert all(_flat(ws, name).startswith("$DFS_PRODUCT/CAL_FLAT_TW/2013-02-12/") for name in KS_SCIENCE)
     log = supersession_log(ws, BatchId.of(Mode.SCIENCE, SECOND).render()).read_text()
     assert "(a better calibration arrived)" in log
-    assert _run(ws, Mode.SCIENCE, SECOND)["succeeded"] == 3
-    made = {name: (ws.expand(read_ab(ws.ab_dir, name).prod_path) / f"r.{name.removesuffix('.ab')}_0000.fits")
-            for name in KS_SCIENCE}
-    before = {name: path.stat().st_mtime_ns for name, path in made.items()}
+    aside = {name: ws.path("DFO_LOG_DIR") / "2013-02-12" / "superseded" / f"{name.removesuffix('.ab')}.1"
+             / f"r.{name.removesuffix('.ab')}_0000.fits" for name in KS_SCIENCE}
+    assert all(path.is_file() for path in aside.values())  # the first science, kept aside
 
-    # 3. the night's Ks flat is rejected: the science that used it is re-associated with the previous certified
-    #    flat (the file is asserted), made again, and explain names the reason
+    # 3. before the science runs again, the night's Ks flat is rejected: the Ks science waits (blocked, saying
+    #    why and what to do), the H science runs
     certify(ws, Mode.CALIB, SECOND, [Decision(KS_FLAT, REJECT, "flat has a ghost")], user="anna")
     assert not list((ws.vcal_dir / "2013-02-12").glob("r.NACO.2013-02-12T22:40:00.112_tpl_*.hdr"))
+    dag = BatchId.of(Mode.SCIENCE, SECOND).render()
+    create_job(ws, SECOND, Mode.SCIENCE)
+    assert exec_cascade(ws, dag, ws.job_dir / f"execAB_{dag}").counts["succeeded"] == 1
+    states = {str(row["ab"]): row for row in cascade_state(ws, dag)}
+    for name in KS_SCIENCE:
+        assert states[name]["state"] == "blocked"  # not run: its AB is still as createAB wrote it
+        assert read_ab(ws.ab_dir, name).process_status is ProcessStatus.CREATED
+        assert f"its calibration {KS_FLAT} was rejected" in str(states[name]["reason"])
+        assert "dfos create-ab -m SCIENCE -d 2013-02-12" in str(states[name]["reason"])
+    assert states[H_SCIENCE]["state"] == "succeeded"
+
+    # 4. createAB re-associates the Ks science with the previous certified flat (the file), explain says why,
+    #    and the products are made again
     result = create_abs(ws, SECOND, Mode.SCIENCE)
-    assert set(result.superseded) == set(KS_SCIENCE)  # the H science keeps the H flat, which stands
+    assert set(result.written) >= set(KS_SCIENCE)
     for name in KS_SCIENCE:
         assert _flat(ws, name) == OLD_FLAT
         assert read_ab(ws.ab_dir, name).process_status is ProcessStatus.CREATED
         reason = explain_text(ws, name)
         assert f"made by {KS_FLAT} was rejected (by anna at " in reason and "flat has a ghost" in reason
         assert f"now {OLD_FLAT}" in reason
-    assert not _flat(ws, H_SCIENCE).startswith("$DFO_CAL_DIR/2013-02-11")
-    log = supersession_log(ws, BatchId.of(Mode.SCIENCE, SECOND).render()).read_text()
-    assert "(a calibration it used was rejected)" in log
-    assert _run(ws, Mode.SCIENCE, SECOND)["succeeded"] == 2  # only the two re-associated ABs run again
-    for name, path in made.items():
-        assert path.is_file() and path.stat().st_mtime_ns > before[name]  # the products are made again
+    assert _flat(ws, H_SCIENCE).startswith("$DFS_PRODUCT/CAL_FLAT_TW/2013-02-12/")  # its flat stands
+    assert _run(ws, Mode.SCIENCE, SECOND)["succeeded"] == 2  # only the two re-associated ABs run
+    for name in KS_SCIENCE:
+        made = ws.expand(read_ab(ws.ab_dir, name).prod_path) / f"r.{name.removesuffix('.ab')}_0000.fits"
+        assert made.is_file() and made.read_bytes() != aside[name].read_bytes()
     # the reason stays in explain after further createAB runs (nothing changes any more)
     assert create_abs(ws, SECOND, Mode.SCIENCE).superseded == ()
     assert "was rejected (by anna" in explain_text(ws, KS_SCIENCE[0])
 
-    # 4. the H flat is made again after the H science ran (its CALIB AB runs anew): the science made with the
+    # 5. the H flat is made again after the H science ran (its CALIB AB runs anew): the science made with the
     #    earlier flat is superseded too, though its association is unchanged
-    create_abs(ws, SECOND, Mode.CALIB)
     h_flat = "NACO.2013-02-12T22:52:00.212_tpl.ab"
     create_job(ws, SECOND, Mode.CALIB, subcascade=h_flat)
     sub = BatchId.of(Mode.CALIB, SECOND, sub=True).render()
     assert exec_cascade(ws, sub, ws.job_dir / f"execAB_{sub}").counts["succeeded"] == 1
-    again = create_abs(ws, SECOND, Mode.SCIENCE)
-    assert again.superseded == (H_SCIENCE,)
-    assert "(an AB it depends on was superseded)" in supersession_log(ws, BatchId.of(Mode.SCIENCE, SECOND).render()
-                                                                      ).read_text().splitlines()[-1]
+    assert create_abs(ws, SECOND, Mode.SCIENCE).superseded == (H_SCIENCE,)
+    last = supersession_log(ws, BatchId.of(Mode.SCIENCE, SECOND).render()).read_text().splitlines()[-1]
+    assert H_SCIENCE in last and "(an AB it depends on was superseded)" in last
 
 
 def test_nothing_of_the_science_reaches_the_calibration_memory(nights: Workspace) -> None:

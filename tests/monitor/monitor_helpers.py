@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import itsdangerous
 from starlette.testclient import TestClient
@@ -145,3 +145,14 @@ def decide(ws: Workspace, ab: str, decision: str, by: str = "qc-scientist", comm
     with engine_for_url(ws.db_url).begin() as db:
         db.execute(insert(certifications).values(ab=ab, decision=decision, by=by, at="2013-02-13T10:00:00",
                                                  comment=comment))
+
+
+#: Debian's Chromium, which the browser tests drive through Playwright.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium started by Playwright (headless), as every browser test starts it."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from monitor_helpers import monitor_server
+from monitor_helpers import launch_chromium, monitor_server
 
 from dfos.steps.headers import extract_headers
 from dfos.steps.status import append_flag
@@ -24,7 +24,6 @@ pytestmark = pytest.mark.esorex
 NIGHT = date(2013, 2, 12)
 PASSWORD = "operator-pw"
 ARTIFACTS = Path(os.environ.get("DFOS_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -44,9 +43,7 @@ def test_log_in_create_abs_run_the_cascade_and_watch_it_live(server: tuple[str, 
     url, ws = server
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(url + "/")

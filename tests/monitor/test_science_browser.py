@@ -11,13 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from monitor_helpers import FLAT_AB, SCIENCE_AB, decide, monitor_server, science_night
+from monitor_helpers import FLAT_AB, SCIENCE_AB, decide, launch_chromium, monitor_server, science_night
 
 from dfos.workspace import Workspace
 
 PASSWORD = "science-pw"
 ARTIFACTS = Path(os.environ.get("DFOS_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
-CHROMIUM = "/usr/bin/chromium"
 #: The colour of the rejected-input badge (monitor.css: #c62828).
 RED = "rgb(198, 40, 40)"
 
@@ -37,9 +36,7 @@ def test_create_science_abs_and_see_the_rejected_flat_in_red(server: tuple[str, 
     url, ws = server
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         try:
             page.goto(url + "/login?next=/")

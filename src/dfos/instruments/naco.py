@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from typing import ClassVar
-
-import numpy as np
-from astropy.io import fits
+from typing import TYPE_CHECKING, ClassVar
 
 from dfos.instruments.base import Instrument, StaticCalibration
-from dfos.synth.imaging import Detector, Exposure, Scene, Star, render_imaging
 from dfos.synth.plan import Arm, Chip, FramePlan, Signal, Template
+from dfos.synth.scene import Detector, Exposure, Scene, Star
+
+if TYPE_CHECKING:
+    from astropy.io import fits
 
 __all__ = ["FULL_SIZE", "SMALL_SIZE", "STANDARD", "Naco"]
 
@@ -53,6 +53,8 @@ def _at(day: date, hhmmss: str, next_day: bool = False) -> datetime:
 
 def _field_stars(name: str, count: int, size: int) -> tuple[Star, ...]:
     """Stars spread over a field, away from the edges the jitter uncovers; deterministic per field."""
+    import numpy as np  # (plugins load with every command: numpy only when a night is described)
+
     rng = np.random.default_rng(sum(map(ord, name)))
     margin = 0.15 * size
     stars: list[Star] = []
@@ -151,6 +153,7 @@ class Naco(Instrument):
 
     def render(self, frame: FramePlan, arm: Arm, seed: int) -> fits.HDUList:
         """An imaging frame (:func:`~dfos.synth.imaging.render_imaging`), its scene scaled to the arm's size."""
+        from dfos.synth.imaging import render_imaging
         from dfos.synth.render import primary_cards
 
         scene = frame.template.scene

@@ -56,7 +56,7 @@ class BatchRecords:
     """The rows of a batch's ABs, by AB name: three indexed queries for a whole AB monitor page."""
 
     nodes: dict[str, AnyRow]
-    """Cascade state: ``state``, ``attempts``, ``wall_s``, ``backend_id``."""
+    """Cascade state: ``state``, ``attempts``, ``wall_s``, ``backend_id``, ``reason`` (why it waits or is blocked)."""
     runs: dict[str, AnyRow]
     """The newest run: ``started``, ``wall_s``, ``status``, ``message``, ``failure``."""
     scores: dict[str, AnyRow]
@@ -69,7 +69,7 @@ def batch_records(workspace: Workspace, batch: BatchId) -> BatchRecords:
     with engine_for_url(workspace.db_url).begin() as db:
         nodes = {r.ab: r for r in db.execute(
             select(cascade_nodes.c.ab, cascade_nodes.c.state, cascade_nodes.c.attempts, cascade_nodes.c.wall_s,
-                   cascade_nodes.c.backend_id).where(cascade_nodes.c.dag_id == dag))}
+                   cascade_nodes.c.backend_id, cascade_nodes.c.reason).where(cascade_nodes.c.dag_id == dag))}
         newest = (select(ab_runs.c.ab, func.max(ab_runs.c.id).label("id"))
                   .where(ab_runs.c.batch_id == dag).group_by(ab_runs.c.ab).subquery())
         runs = {r.ab: r for r in db.execute(

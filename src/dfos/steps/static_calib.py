@@ -12,7 +12,6 @@ the product into place (a failed run leaves nothing behind).  A calibration alre
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -72,8 +71,7 @@ def _make(workspace: Workspace, static: StaticCalibration, fits_path: Path) -> N
         argv = [esorex, "--suppress-prefix=TRUE", f"--output-dir={work}", f"--log-dir={work}", static.recipe,
                 str(work / "input.sof")]
         try:
-            done = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=300,
-                                  env={**os.environ}, check=False)
+            done = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=300, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise StateError(f"cannot run {static.recipe} to make {static.name}: {exc}") from None
         made = [p for p in sorted(work.glob("*.fits"))

@@ -11,7 +11,7 @@ import click
 
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
-from dfos.keys import Mode, Stage, mode_flag
+from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.steps.certify import (
     ACCEPT,
     REJECT,
@@ -25,6 +25,7 @@ from dfos.steps.certify import (
 from dfos.steps.finish import cleanup, finish, remove
 from dfos.steps.ingest import ingest
 from dfos.steps.move import move
+from dfos.workspace import Workspace
 
 __all__ = ["certify_cmd", "cleanup_cmd", "finish_cmd", "ingest_cmd", "move_cmd", "remove_cmd"]
 
@@ -80,8 +81,10 @@ def certify_cmd(cli: Cli, mode: Mode, day: date, light: bool, accept_green: bool
     for row in certification_rows(workspace, mode, day):
         click.echo(f"{row.verdict or '-':<6} {row.summary or '-':>6}  {row.decision or 'undecided':<10} "
                    f"{row.by or '':<10} {row.ab}")
-    for name in result.flagged:
-        click.echo(f"to associate again: {name}", err=True)
+    for users, names in _by_batch(workspace, result.flagged).items():
+        click.echo(f"{len(names)} AB(s) of {users.mode} {users.key} used a rejected AB's products and wait: "
+                   f"re-associate them with 'dfos create-ab -m {users.mode} -d {users.key}' "
+                   f"({', '.join(names)})", err=True)
     if result.undecided:
         click.echo(f"{len(result.undecided)} AB(s) still await a decision", err=True)
     elif result.certified_flag:
@@ -155,3 +158,18 @@ def cleanup_cmd(cli: Cli, day: date, force: bool) -> None:
     click.echo(f"{day}: {len(result.replaced)} FITS replaced by headers, {len(result.kept)} kept")
     for name in result.kept:
         click.echo(f"kept (not ingested or checksum differs): {name}", err=True)
+
+
+def _by_batch(workspace: Workspace, names: tuple[str, ...]) -> dict[BatchId, list[str]]:
+    """The ABs grouped by the batch their files name (an unreadable one under its name alone)."""
+    from dfos.ab.store import read_ab
+    from dfos.errors import DfosError
+
+    found: dict[BatchId, list[str]] = {}
+    for name in names:
+        try:
+            batch = BatchId.parse(read_ab(workspace.ab_dir, name).batch_id)
+        except DfosError:
+            continue
+        found.setdefault(batch, []).append(name)
+    return found
