@@ -22,8 +22,8 @@ from dfos.steps.demo_data import generate_night
 from dfos.steps.headers import extract_headers
 from dfos.steps.static_calib import install_static
 from dfos.steps.status import append_flag
-from dfos.synth.imaging import Scene
 from dfos.synth.plan import Template
+from dfos.synth.scene import Scene
 from dfos.workspace import Workspace, init_workspace, open_workspace
 
 __all__ = ["CALIB_ABS", "DARK", "FIELD_ABS", "FLAT", "NIGHT", "NOW", "SCENES", "SCIENCE_ABS", "STD", "ab_name",
