@@ -74,9 +74,9 @@ class DateFacts:
     """File-system facts the decision table needs besides the flags."""
 
     n_sci_abs: int | None = None
-    """Number of SCIENCE ABs of the date (None: no SCIENCE AB list)."""
+    """Number of SCIENCE ABs of the date that can run, COMPLETE ones (None: no SCIENCE AB list)."""
     n_cal_abs: int | None = None
-    """Number of CALIB ABs of the date (None: no CALIB AB list)."""
+    """Number of CALIB ABs of the date that can run, COMPLETE ones (None: no CALIB AB list)."""
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from dfos.steps.ingest import WorkspaceArchive, ingest_list
 from dfos.steps.move import plan_file
 from dfos.steps.safe_move import Planned, carry_out, read_text, sha256
 from dfos.steps.score import latest_decisions
-from dfos.steps.status import ab_count
+from dfos.steps.status import runnable_count
 from dfos.workspace import Workspace
 
 __all__ = ["CleanupResult", "FinishResult", "check_ingested", "check_moved", "cleanup", "finish", "modes_with_abs",
@@ -111,8 +111,9 @@ def check_ingested(workspace: Workspace, mode: Mode | str, day: date) -> dict[st
 
 
 def modes_with_abs(workspace: Workspace, day: date) -> list[Mode]:
-    """The modes whose AB list of the date names at least one AB: each must be moved before the date closes."""
-    return [mode for mode in Mode if (ab_count(workspace.ab_list(mode, day)) or 0) > 0]
+    """The modes whose AB list of the date names at least one AB that can run (COMPLETE): each must be moved
+    before the date closes (a mode of INCOMPLETE ABs only has nothing to process, certify or move)."""
+    return [mode for mode in Mode if (runnable_count(workspace.ab_list(mode, day)) or 0) > 0]
 
 
 def _check_closable(workspace: Workspace, day: date, flags: list[str]) -> list[Mode]:

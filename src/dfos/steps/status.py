@@ -7,7 +7,9 @@ from datetime import date
 from pathlib import Path
 
 from dfos import clock
-from dfos.errors import NotFound
+from dfos.ab.lists import read_ab_list
+from dfos.ab.model import Completeness
+from dfos.errors import DfosError, NotFound
 from dfos.keys import Mode
 from dfos.status.flags import StatusLine
 from dfos.status.machine import DateFacts, DateView, evaluate_date, flags_by_key, listed_dates
@@ -36,11 +38,24 @@ def ab_count(ab_list: Path) -> int | None:
     return sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
 
+def runnable_count(ab_list: Path) -> int | None:
+    """Number of COMPLETE ABs in an AB list: those a mode must process, certify and move before its date
+    closes (INCOMPLETE ones cannot run: UVES science without static line tables).  None: no list; an
+    unreadable list counts every line (the closing steps then refuse it, naming the file)."""
+    if not ab_list.is_file():
+        return None
+    try:
+        return sum(1 for entry in read_ab_list(ab_list) if entry.completeness is Completeness.COMPLETE)
+    except DfosError:
+        return ab_count(ab_list)
+
+
 def _view(workspace: Workspace, day: date, flags: list[str], today: date) -> DateView:
-    facts = DateFacts(n_sci_abs=ab_count(workspace.ab_list(Mode.SCIENCE, day)),
-                      n_cal_abs=ab_count(workspace.ab_list(Mode.CALIB, day)))
+    facts = DateFacts(n_sci_abs=runnable_count(workspace.ab_list(Mode.SCIENCE, day)),
+                      n_cal_abs=runnable_count(workspace.ab_list(Mode.CALIB, day)))
     view = evaluate_date(day, flags, is_today=(day == today), facts=facts)
-    return replace(view, extra={"n_cal_abs": facts.n_cal_abs, "n_sci_abs": facts.n_sci_abs})
+    return replace(view, extra={"n_cal_abs": ab_count(workspace.ab_list(Mode.CALIB, day)),
+                                "n_sci_abs": ab_count(workspace.ab_list(Mode.SCIENCE, day))})
 
 
 def date_table(workspace: Workspace, only: date | None = None) -> DateTable:
