@@ -25,7 +25,6 @@ re-created; a changed one is rewritten as CREATED.  That policy is decided by a 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -40,8 +39,7 @@ from dfos.ab.update import Supersession, UpdatePlan, calib_inputs, freeze, plan_
 from dfos.association.classify import Classifier
 from dfos.association.engine import AssociationResult, Planned, associate
 from dfos.association.explain import explain_lines
-from dfos.association.frames import Frame, mid_exposure
-from dfos.association.match import Calib
+from dfos.association.frames import Frame
 from dfos.dates import format_timestamp
 from dfos.errors import DfosError, FormatError, NotFound, StateError, UnsafeName
 from dfos.fsutil import exclusive_lock, write_if_changed, write_text_atomic
@@ -52,6 +50,8 @@ from dfos.naming import confined, safe_name
 from dfos.oca.io import load_rules
 from dfos.oca.syntax import RuleSet
 from dfos.status.machine import flags_by_key
+from dfos.steps.calib_memory import BOUNDS, absurd, write_vcals
+from dfos.steps.calib_memory import memory as calib_memory
 from dfos.steps.chain import rejections
 from dfos.workspace import Workspace
 
@@ -69,15 +69,6 @@ _log = logging.getLogger(__name__)
 #: The recipes esorex lists, kept in $DFO_MON_DIR until esorex or a pipeline changes: an AB whose
 #: recipe is not installed is INCOMPLETE, saying so.
 RECIPE_CACHE = ".esorex_recipes"
-
-#: The plausible range of the numbers createAB computes with; a frame outside it is refused, naming the
-#: keyword (``EXPTIME = 1.0E308`` would otherwise make an absurd mid-exposure MJD).
-BOUNDS: dict[str, tuple[float, float]] = {
-    "MJD-OBS": (0.0, 100_000.0),  # 1858-11-17 .. 2132-09-01
-    "EXPTIME": (0.0, 86_400.0),  # at most a day, in seconds
-    "TPL.NEXP": (0.0, 100_000.0),
-}
-
 
 @dataclass(frozen=True)
 class CreateResult:
@@ -130,16 +121,7 @@ def _bad_header(header: Mapping[str, object], instrument: str, accepted: Collect
     nexp = header.get("TPL.NEXP")
     if nexp is not None and (isinstance(nexp, bool) or not isinstance(nexp, (int, float))):
         return f"TPL.NEXP is {nexp!r}, not a number"
-    return _absurd(header)
-
-
-def _absurd(header: Mapping[str, object]) -> str | None:
-    """Which number createAB computes with lies outside :data:`BOUNDS` (None: all are plausible)."""
-    for key, (low, high) in BOUNDS.items():
-        value = header.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
-            return f"{key} is {value!r}, outside {low:g}..{high:g}: refused rather than dated absurdly"
-    return None
+    return absurd(header)
 
 
 def _frames(workspace: Workspace, day: date,
@@ -147,7 +129,6 @@ def _frames(workspace: Workspace, day: date,
     folder = workspace.hdr_dir / day.isoformat()
     if not folder.is_dir():
         raise StateError(f"no headers for {day} in {folder}; extract them first with 'dfos headers -d {day}'")
-    from dfos.headers.io import read_header  # astropy: not for processAB, which imports this module
 
     frames, problems = [], []
     for path in sorted(folder.glob("*.hdr")):
@@ -167,88 +148,6 @@ def _frames(workspace: Workspace, day: date,
             continue
         frames.append(Frame(name=name, header=cards, path=str(path)))
     return frames, problems
-
-
-def _memory_dates(base: Path, day: date, newest: int) -> list[str]:
-    dates = sorted(p.name for p in base.iterdir() if p.is_dir() and len(p.name) == 10 and p.name <= day.isoformat()) \
-        if base.is_dir() else []
-    return dates[-newest:]
-
-
-def _memory(workspace: Workspace, day: date, batch: str, classifier: Classifier, done: Collection[str],
-            problems: list[tuple[str, str]], rejected: Collection[str] = ()) -> list[Calib]:
-    """Certified masters (MCAL) and virtual products (VCAL) of the recent dates.
-
-    Virtual products of this batch are made again by this run, except those of ABs tagged DONE,
-    which stand as they are; those of ``rejected`` ABs are offered to no one.
-    """
-    from dfos.headers.io import read_header
-
-    s = workspace.settings
-    memory: list[Calib] = _static(workspace, classifier, problems)
-    for kind, newest in (("MCAL", s.N_MCAL_LIST), ("VCAL", s.N_VCAL_LIST)):
-        base = workspace.cal_dir / kind
-        for folder in _memory_dates(base, day, newest):
-            for path in sorted((base / folder).glob("*.hdr")):
-                where = f"{kind}/{folder}/{path.name}"
-                try:
-                    header = dict(read_header(path).cards)
-                except FormatError as exc:
-                    problems.append((where, exc.message))
-                    continue
-                if kind == "VCAL" and header.get("DFOS.BATCH") == batch and header.get("DFOS.AB") not in done:
-                    continue  # this run makes them again
-                if kind == "VCAL" and header.get("DFOS.AB") in rejected:
-                    continue  # a QC scientist rejected the AB that makes it
-                if kind == "VCAL" and not header.get("DFOS.FILE"):
-                    problems.append((where, "a virtual product without DFOS.FILE (where the product will be)"))
-                    continue
-                why = _absurd(header)
-                if why:
-                    problems.append((where, why))
-                    continue
-                frame = Frame(path.stem + ".fits", header, path=str(path))
-                frame = classifier.classify(frame) if kind == "MCAL" else classifier.classify_virtual(frame)
-                ref = f"$DFO_CAL_DIR/{kind}/{folder}/{path.name}"
-                if kind == "MCAL":
-                    memory.append(Calib(frame, ref, f"$DFO_CAL_DIR/{folder}/{path.stem}.fits", mid_exposure(frame)))
-                else:
-                    memory.append(Calib(frame, ref, str(header.get("DFOS.FILE", "")), mid_exposure(frame),
-                                        virtual=True, producer=str(header.get("DFOS.AB", ""))))
-    return memory
-
-
-def _static(workspace: Workspace, classifier: Classifier, problems: list[tuple[str, str]]) -> list[Calib]:
-    """The static calibrations (``$DFO_CAL_DIR/GEN``, :mod:`dfos.steps.static_calib`): offered to every date."""
-    from dfos.headers.io import read_header
-    from dfos.steps.static_calib import GEN, gen_dir
-
-    found = []
-    for path in sorted(gen_dir(workspace).glob("*.hdr")):
-        try:
-            header = dict(read_header(path).cards)
-        except FormatError as exc:
-            problems.append((f"{GEN}/{path.name}", exc.message))
-            continue
-        frame = classifier.classify(Frame(path.stem + ".fits", header, path=str(path)))
-        found.append(Calib(frame, f"$DFO_CAL_DIR/{GEN}/{path.name}", f"$DFO_CAL_DIR/{GEN}/{path.stem}.fits",
-                           mid_exposure(frame)))
-    return found
-
-
-def _vcal_text(calib: Calib, batch: str) -> str:
-    """A virtual product's header as text, built in one go (card by card, astropy takes quadratic time)."""
-    from astropy.utils.exceptions import AstropyWarning
-
-    from dfos.headers.io import card_text, dotted_header
-
-    own = {"SIMPLE", "DFOS.BATCH", "DFOS.FILE"}
-    values = [("SIMPLE", True)] + [(k, v) for k, v in calib.frame.header.items()
-                                   if k not in own and isinstance(v, (str, int, float, bool))]
-    values += [("DFOS.BATCH", batch), ("DFOS.FILE", calib.sof_path)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AstropyWarning)
-        return card_text(dotted_header(values))
 
 
 def create_abs(workspace: Workspace, day: date, mode: Mode | str) -> CreateResult:
@@ -276,7 +175,7 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
     settings = workspace.settings
     producers = {c.producer for ab in existing.values() for c in ab.mcalib if c.virtual and c.producer}
     rejected = rejections(workspace, {*existing, *producers})  # offered to no one
-    memory = _memory(workspace, day, batch, classifier, frozen.abs, problems, rejected)
+    memory = calib_memory(workspace, day, batch, classifier, frozen.abs, problems, rejected)
     recipes = cached_esorex_recipes(settings.ESOREX, workspace.mon_dir / RECIPE_CACHE)
     result = associate([f for f in frames if f.name not in frozen.frames], rules, memory,
                        instrument=settings.INSTRUMENT, date=key, mode=mode.value, drs_type=settings.DRS_TYPE,
@@ -289,7 +188,7 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
     notes = _keep_notes(workspace, batch, fresh)
     written, unchanged = _apply(workspace, plan, {p.ab.name: p for p in result.abs}, notes)
     if mode is Mode.CALIB:  # science products are never calibrations: they stay out of the calibration memory
-        _write_vcals(workspace, key, batch, result, plan.keep)
+        write_vcals(workspace, key, batch, result, plan.keep)
     write_ab_list(list_path, plan.ab_list)
     if written:
         write_text_atomic(workspace.mon_dir / "LAST_AB", written[-1] + "\n")
@@ -440,25 +339,6 @@ def _existing(workspace: Workspace, batch: str) -> dict[str, AB]:
         if ab.batch_id == batch:  # (read_ab_file refuses an AB with an unsafe name: it is never touched)
             found[ab.name] = ab
     return found
-
-
-def _write_vcals(workspace: Workspace, key: str, batch: str, result: AssociationResult,
-                 kept: Collection[str]) -> None:
-    folder = workspace.vcal_dir / key
-    wanted = {Path(c.ref).name: c for c in result.vcals}
-    if folder.is_dir():
-        for path in folder.glob("*.hdr"):
-            if path.name in wanted:
-                continue
-            try:
-                header = dict(read_header(path).cards)
-            except FormatError:
-                continue
-            if header.get("DFOS.BATCH") == batch and header.get("DFOS.AB") not in kept:
-                path.unlink(missing_ok=True)  # the AB that would make it is gone or INCOMPLETE now
-    for name, calib in wanted.items():
-        target = confined(folder / safe_name(name, "virtual product name"), folder)
-        write_if_changed(target, _vcal_text(calib, batch))
 
 
 def _write_log(workspace: Workspace, key: str, mode: Mode, result: AssociationResult,
