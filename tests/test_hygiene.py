@@ -57,7 +57,7 @@ def test_only_the_clock_reads_the_system_time() -> None:
 
 
 def test_every_error_raised_has_a_documented_exit_code() -> None:
-    """DfosError itself is abstract: each raise names a kind whose exit code is 2-6, or an outcome 10-13."""
+    """DfosError itself is abstract: each raise names a kind whose exit code is 2-6, or an outcome 10-14."""
     raising_root = [str(p.relative_to(SRC)) for p in MODULES
                     if any(isinstance(n, ast.Raise) and isinstance(n.exc, ast.Call)
                            and isinstance(n.exc.func, ast.Name) and n.exc.func.id == "DfosError"

@@ -6,7 +6,7 @@ hostile value such as a path escape) or passes a bad argument, runs one command 
 ``dfos.cli.main.main`` and asserts the error contract:
 
 * no traceback: no exception leaves ``main`` and no ``Traceback`` is printed;
-* the exit code is one the case documents (0 when the command may go on, 2-6 for errors, 10-13
+* the exit code is one the case documents (0 when the command may go on, 2-6 for errors, 10-14
   for outcomes); on an error, stderr is ``Warning:`` lines then exactly one ``Error:`` line, and no
   line is longer than an error message may be (a 5 MB argument is never echoed);
 * nothing is written outside the workspace (a sibling directory, the current directory, /tmp, and

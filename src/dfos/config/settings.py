@@ -178,6 +178,12 @@ class Settings:
     CONDOR_COMMAND: str = _key("", "batch", "argument list put before every condor_* command, e.g. to reach "
                                             "a pool in a chroot: 'chroot --userspec=ci /srv/condor-root'")
 
+    # -- phoenix (dfos phoenix) ---------------------------------------------------------
+    PHOENIX_CERTIFY: str = _key("no-red", "phoenix",
+                                "what phoenix accepts: no-red (every successful AB without a red score) or green "
+                                "(all scores green; unscored ABs wait for a person too)",
+                                checks=(one_of(("no-red", "green")),), normal=str.lower)
+
     # -- status and monitor ----------------------------------------------------
     N_DFO_HDR: int = _key(20, "status", "newest header dates considered for the date table", checks=(_POSITIVE,))
     STATUS_KEEP_LINES: int = _key(5000, "status", "lines DFO_STATUS keeps when it is trimmed", checks=(_POSITIVE,))

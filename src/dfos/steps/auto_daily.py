@@ -23,11 +23,10 @@ from datetime import date
 from pathlib import Path
 
 from dfos import clock
-from dfos.ab.model import Completeness
 from dfos.dates import dfo_date, format_timestamp, parse_date
 from dfos.errors import DfosError, ExitCode, InvalidDate
 from dfos.fsutil import exclusive_lock, write_text_atomic
-from dfos.keys import BatchId, Mode, Stage, mode_flag
+from dfos.keys import Mode
 from dfos.naming import RawName
 from dfos.status.flags import StatusFlag
 from dfos.status.machine import flags_by_key
@@ -138,41 +137,6 @@ def _single_run(workspace: Workspace) -> Iterator[None]:
         raise AutoDailyBusy(f"auto-daily is already running (pid {pid}); this one stops") from None
 
 
-def _process_mode(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], None]) -> bool:
-    """createAB, createJob -F, downloads, the cascade, QC and ``<mode>_QC`` for one mode of a date; False when
-    there was nothing to process (said in the log).  SCIENCE runs after CALIB, so its ABs find the night's
-    calibrations made (a SCIENCE cascade would otherwise wait for them)."""
-    from dfos.steps.cascade import exec_cascade
-    from dfos.steps.create_ab import create_abs
-    from dfos.steps.create_job import create_job
-    from dfos.steps.fetch import fetch_many
-
-    key = day.isoformat()
-    try:
-        created = create_abs(workspace, day, mode)
-    except DfosError as exc:
-        note(f"{key}: {mode} createAB: {exc.message}")
-        return False
-    note(f"{key}: {mode} createAB: {len(created.abs)} ABs ({len(created.written)} new or changed)")
-    if not any(ab.completeness is Completeness.COMPLETE for ab in created.abs) and mode is Mode.SCIENCE:
-        note(f"{key}: {mode}: nothing to process")
-        return False
-    try:
-        files = create_job(workspace, day, mode, auto=True)
-    except DfosError as exc:
-        note(f"{key}: {mode} createJob: {exc.message}")
-        return False
-    needed = sorted({Path(workspace.expand(r.ref)).name for ab in created.abs
-                     if ab.name in files.abs for r in ab.rawfiles})
-    fetch_many(workspace, day, needed)
-    dag = BatchId.of(mode, day).render()
-    cascade = exec_cascade(workspace, dag, workspace.job_dir / f"execAB_{dag}")
-    note(f"{key}: {mode} cascade: " + ", ".join(f"{v} {k}" for k, v in cascade.counts.items() if v))
-    exec_cascade(workspace, BatchId.of(mode, day, qc=True).render(), workspace.job_dir / f"execQC_{dag}")
-    workspace.status_log.append(mode_flag(mode, Stage.QC), key, clock.now(workspace.settings))
-    return True
-
-
 def auto_daily(workspace: Workspace, dates: list[date] | None = None,
                say: Callable[[str], None] | None = None) -> AutoDailyResult:
     """One autoDaily run; see the module docstring.  ``dates`` overrides the detection (``-D``)."""
@@ -182,6 +146,7 @@ def auto_daily(workspace: Workspace, dates: list[date] | None = None,
 
 def _run(workspace: Workspace, dates: list[date] | None, say: Callable[[str], None] | None) -> AutoDailyResult:
     from dfos.steps.headers import extract_headers
+    from dfos.steps.run_mode import run_mode
     from dfos.steps.trend import health_report
 
     settings = workspace.settings
@@ -212,7 +177,7 @@ def _run(workspace: Workspace, dates: list[date] | None, say: Callable[[str], No
         intake = extract_headers(workspace, day)
         flag = _raw_flag(workspace, day, len(intake.problems))
         note(f"{key}: {len(intake.frames)} frames ({intake.written} new headers)" + (f", {flag}" if flag else ""))
-        processed = [_process_mode(workspace, day, mode, note) for mode in (Mode.CALIB, Mode.SCIENCE)]
+        processed = [run_mode(workspace, day, mode, note) for mode in (Mode.CALIB, Mode.SCIENCE)]
         if any(processed):
             result.dates.append(key)
     if todo:

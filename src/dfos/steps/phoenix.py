@@ -1,0 +1,185 @@
+"""phoenix: unsupervised reprocessing of archived nights into science products (DFOS phoenix, IDP mode).
+
+``dfos phoenix -d DATE`` takes one date through the whole chain without a person: the headers of the
+archive's frames of the date, then for CALIB and after it for SCIENCE: createAB, createJob, the raw
+frames the ABs need, the cascade, QC; automatic certification (:func:`auto_decisions`: every
+successful AB without a red score passes, as DFOS's phoenix does; red ones wait for a person;
+``PHOENIX_CERTIFY = "green"`` lets only all-green ABs pass); move and ingest.  When both modes are moved the
+date is finished (raw frames and working products deleted, once verified copies exist) unless ``-n``
+keeps the working files.  ``dfos phoenix -m YYYY-MM`` does the same for every date of the month that
+the archive holds, in date order.
+
+Every date of a campaign is a line of ``$DFO_JOB_DIR/JOBS_PHOENIX`` (:func:`queue`): the command that
+processes it, and once it ran, a comment with when and how it ended, so the file is the campaign's
+ToDo list and its record (running a line again is safe: finished work is not repeated).  The flags go
+to DFO_STATUS as for any date.  A date whose ABs wait for a person stops at certification and says
+so; ``dfos certify`` and ``dfos phoenix -d DATE`` again take it on.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from dfos import clock
+from dfos.config.settings import Flavour
+from dfos.dates import format_timestamp
+from dfos.errors import StateError, UsageError
+from dfos.fsutil import exclusive_lock, write_text_atomic
+from dfos.keys import Mode, Stage, mode_flag
+from dfos.status.flags import StatusFlag
+from dfos.status.machine import flags_by_key
+from dfos.steps.certify import ACCEPT, CertRow, Decision
+from dfos.workspace import Workspace
+
+__all__ = ["PhoenixResult", "auto_decisions", "jobs_file", "month_dates", "phoenix_date", "queue"]
+
+#: The campaign's job file in $DFO_JOB_DIR.
+JOBS_PHOENIX = "JOBS_PHOENIX"
+
+
+@dataclass
+class PhoenixResult:
+    """What one ``phoenix -d`` did."""
+
+    date: str
+    messages: list[str] = field(default_factory=list)
+    waiting: dict[str, list[str]] = field(default_factory=dict)
+    """Mode -> ABs that wait for a person's decision (red scores, or no automatic certification)."""
+    finished: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """One line for JOBS_PHOENIX."""
+        if self.waiting:
+            return "waits for certification: " + "; ".join(f"{m} {len(abs_)} AB(s)" for m, abs_ in self.waiting.items())
+        return "finished" if self.finished else "done (kept: -n)"
+
+
+def jobs_file(workspace: Workspace) -> str:
+    """``$DFO_JOB_DIR/JOBS_PHOENIX``."""
+    return str(workspace.job_dir / JOBS_PHOENIX)
+
+
+def _line(day: date) -> str:
+    return f'"$DFOS" phoenix -d {day.isoformat()}'
+
+
+def queue(workspace: Workspace, days: Iterable[date], outcome: Callable[[date], str | None] = lambda _: None) -> None:
+    """Make sure JOBS_PHOENIX has a line for each date (in date order, once each), and write ``outcome(day)``
+    (when not None) as that line's comment; other lines stay as they are."""
+    from dfos.steps.create_job import job_header
+
+    path = workspace.job_dir / JOBS_PHOENIX
+    with exclusive_lock(path.with_name(f".{JOBS_PHOENIX}.lock")):
+        text = path.read_text(encoding="utf-8") if path.is_file() else job_header(workspace)
+        lines = text.rstrip("\n").split("\n")
+        wanted = sorted(set(days))
+        for day in wanted:
+            head = _line(day)
+            found = [i for i, line in enumerate(lines) if line.split("  #", 1)[0] == head]
+            said = outcome(day)
+            if not found:
+                lines.append(head + (f"  # {said}" if said else ""))
+            elif said:
+                lines[found[0]] = f"{head}  # {said}"
+        write_text_atomic(path, "\n".join(lines) + "\n", mode=0o755)
+
+
+def month_dates(workspace: Workspace, month: str) -> list[date]:
+    """The dates of ``YYYY-MM`` that the archive holds frames of, oldest first."""
+    from dfos.steps.fetch import archive_client
+
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        first = date(year, number, 1)
+    except ValueError:
+        raise UsageError(f"month {month!r} is not YYYY-MM") from None
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    client = archive_client(workspace)
+    return [day for day in client.list_dates() if first <= day <= last]
+
+
+def auto_decisions(rows: Iterable[CertRow], policy: str = "no-red") -> tuple[list[Decision], list[str]]:
+    """(decisions, waiting) for the successful ABs of a batch (:func:`~dfos.steps.certify.certification_rows`)
+    by ``PHOENIX_CERTIFY``: ``no-red`` accepts every undecided one without a red score, ``green`` only those
+    whose scores are all green (unscored ones wait too); the others wait for a person."""
+    passing = {"no-red": ("green", "grey", ""), "green": ("green",)}[policy]
+    decisions: list[Decision] = []
+    waiting: list[str] = []
+    for row in rows:
+        if row.decision:
+            continue
+        if row.verdict in passing:
+            decisions.append(Decision(row.ab, ACCEPT, f"phoenix ({policy}): successful, no red score"))
+        else:
+            waiting.append(row.ab)
+    return decisions, waiting
+
+
+def phoenix_date(workspace: Workspace, day: date, keep: bool = False,
+                 say: Callable[[str], None] | None = None) -> PhoenixResult:
+    """``dfos phoenix -d DATE``; see the module docstring."""
+    if workspace.settings.FLAVOUR is not Flavour.PHOENIX:
+        settings = workspace.settings
+        raise StateError(f"phoenix runs in a phoenix workspace; this one is {settings.FLAVOUR.value}: "
+                         f"make one with 'dfos init DIR --flavour phoenix --instrument {settings.INSTRUMENT}'")
+    result = PhoenixResult(day.isoformat())
+
+    def note(message: str) -> None:
+        result.messages.append(message)
+        if say:
+            say(message)
+
+    queue(workspace, [day])
+    _intake(workspace, day, note)
+    for mode in (Mode.CALIB, Mode.SCIENCE):
+        _mode(workspace, day, mode, result, note)
+    flags = flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
+    moved = [mode for mode in Mode if mode_flag(mode, Stage.UPDATED) in flags]
+    result.finished = StatusFlag.FINISHED.value in flags
+    if not result.waiting and moved and not keep and not result.finished:
+        from dfos.steps.finish import finish
+
+        finish(workspace, day)
+        result.finished = True
+        note(f"{day}: finished (raw frames and working products removed; -n keeps them)")
+    queue(workspace, [day], lambda _: f"{format_timestamp(clock.now(workspace.settings))} {result.outcome}")
+    return result
+
+
+def _intake(workspace: Workspace, day: date, note: Callable[[str], None]) -> None:
+    from dfos.steps.headers import extract_headers
+
+    intake = extract_headers(workspace, day)
+    note(f"{day}: {len(intake.frames)} frames in the archive ({intake.written} new headers)")
+
+
+def _mode(workspace: Workspace, day: date, mode: Mode, result: PhoenixResult, note: Callable[[str], None]) -> None:
+    """Process, certify automatically, move and ingest one mode of the date (each step only once)."""
+    from dfos.steps.certify import certification_rows, certify
+    from dfos.steps.ingest import ingest
+    from dfos.steps.move import move
+    from dfos.steps.run_mode import run_mode
+
+    flags = flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
+    if mode_flag(mode, Stage.UPDATED) in flags:
+        note(f"{day}: {mode} moved already")
+        return
+    if mode_flag(mode, Stage.QC) not in flags and not run_mode(workspace, day, mode, note):
+        return
+    rows = certification_rows(workspace, mode, day)
+    decisions, waiting = auto_decisions(rows, workspace.settings.PHOENIX_CERTIFY)
+    if decisions or not waiting:  # (green ABs are certified by processQC already: this appends the flag)
+        certify(workspace, mode, day, decisions, user="phoenix")
+    if waiting:
+        result.waiting[mode.value] = waiting
+        note(f"{day}: {mode}: {len(waiting)} AB(s) wait for a person: 'dfos certify -m {mode} -d {day}', "
+             f"then 'dfos phoenix -d {day}' again")
+        return
+    moved = move(workspace, mode, day)
+    note(f"{day}: {mode}: {len(moved.masters)} product(s) moved")
+    ingested = ingest(workspace, mode, day)
+    note(f"{day}: {mode}: {len(ingested.ingested)} product(s) ingested ({ingested.listing.name})")
