@@ -89,7 +89,8 @@ def test_phoenix_science_products_become_idps(naco_night: Workspace, tmp_path: P
         assert header["FILTER"] == frames[0]["HIERARCH ESO INS OPTI6 NAME"] and header["OBSTECH"] == "IMAGE,JITTER"
         # the zero point QC found for the coadd (1 ADU/s), for pixels in ADU of one DIT
         dit = frames[0]["HIERARCH ESO DET DIT"]
-        assert header["PHOTZP"] == pytest.approx(float(qc[ab]["QC ZPOINT"][0] or "nan") + 2.5 * math.log10(dit), abs=1e-5)
+        zero_point = float(qc[ab]["QC ZPOINT"][0] or "nan")
+        assert header["PHOTZP"] == pytest.approx(zero_point + 2.5 * math.log10(dit), abs=1e-5)
         assert header["PSF_FWHM"] == pytest.approx(qc[ab]["QC FWHM ARCSEC"][0])
         assert "ABMAGLIM" not in header and "CTYPE1" not in header  # no source: left out
 
