@@ -165,6 +165,12 @@ class Settings:
                                  "certified science names; each of {code} {kind} {yymmdd} {hhmmss} {setup} {n} once",
                                  checks=(science_pattern_parses,))
 
+    # -- phoenix: Internal Data Products (docs/idp.md) -------------------------------------
+    IDP_MODE: bool = _key(False, "phoenix", "move -m SCIENCE writes the SDP keywords of IDPs into science products "
+                                            "(always in the phoenix flavour)")
+    UPDATE_YN: bool = _key(False, "phoenix", "move -m SCIENCE may replace products already in $DFO_SCI_DIR/<DATE> "
+                                             "(no: it refuses, naming them)")
+
     # -- batch systems (exec-cascade --executor slurm|condor) -----------------------------
     EXECUTOR: str = _key("local", "batch", "where cascades run: local (this machine), slurm or condor",
                           checks=(known(EXECUTORS.knows, EXECUTORS.names),), normal=str.lower)

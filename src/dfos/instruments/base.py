@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from dfos.errors import PipelineMissing
+from dfos.qc.idp import ImageProfile
 from dfos.synth.plan import Arm, FramePlan, Template
 
 if TYPE_CHECKING:
@@ -82,6 +83,12 @@ class Instrument(ABC):
         """The setup part of a certified name: the binning, e.g. ``1x1``."""
         binx, biny = header.get("ESO DET WIN1 BINX"), header.get("ESO DET WIN1 BINY")
         return f"{binx}x{biny}" if binx is not None and biny is not None else "NA"
+
+    def idp_image(self, pro_catg: str) -> ImageProfile | None:
+        """What the SDP keywords of a science image of ``pro_catg`` need from the instrument (its product
+        category, pixel unit, filter keyword, photometric system: :mod:`dfos.qc.idp`); None: products of
+        this category are not made into IDPs (the default)."""
+        return None
 
     def setup(self, header: Mapping[str, object]) -> str:
         """The setup of a product: the values of :attr:`setup_keys` in its header, blank-separated

@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from dfos.instruments.base import Instrument, StaticCalibration
+from dfos.qc.idp import ImageProfile
 from dfos.synth.plan import Arm, Chip, FramePlan, Signal, Template
 from dfos.synth.scene import Detector, Exposure, Scene, Star
 
@@ -104,6 +105,15 @@ class Naco(Instrument):
             return f"{dit:g}s" if isinstance(dit, (int, float)) else "NA"
         band = header.get("ESO INS OPTI6 NAME")
         return str(band) if band else "NA"
+
+    def idp_image(self, pro_catg: str) -> ImageProfile | None:
+        """``naco_img_jitter``'s coadd (COADDED_IMG): the mean of the sky-subtracted jittered frames, each
+        the mean of its NDIT sub-integrations, so ADU of one DIT; zero points from the standard-star
+        catalogue's (Vega) magnitudes; NACO is an adaptive-optics instrument."""
+        if pro_catg.upper() != "COADDED_IMG":
+            return None
+        return ImageProfile(prodcatg="SCIENCE.IMAGE", bunit="ADU", unit_seconds_key="DET.DIT",
+                            filter_key="INS.OPTI6.NAME", photsys="VEGA", adaptive_optics=True)
 
     def arms(self, small: bool) -> dict[str, Arm]:
         size = SMALL_SIZE if small else FULL_SIZE

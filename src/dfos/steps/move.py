@@ -17,6 +17,10 @@ products the certified science of the date.
    products (the date's SCIENCE ABs) names the master instead;
 5. ``<mode>_Updated`` is appended and the ingest call is added to ``JOBS_INGEST``.
 
+IDP mode (the phoenix flavour, or ``IDP_MODE``): before the plan, every accepted SCIENCE product the instrument
+makes IDPs of gets the SDP keywords (:mod:`dfos.steps.idp`).  A SCIENCE product that would replace one already
+in ``$DFO_SCI_DIR/<DATE>`` with other bytes is refused unless ``UPDATE_YN``.
+
 Running it again after it completed changes nothing.  Before anything moves, the evidence is checked
 (:func:`dfos.steps.certify.read_evidence`: the AB list, the AB files, the database), every product a
 decided AB names must exist under ``$DFS_PRODUCT`` (an accepted SCIENCE AB must have made one), an
@@ -46,6 +50,7 @@ from dfos.naming import confined, safe_name
 from dfos.status.machine import flags_by_key
 from dfos.steps.certified_names import Namer, product_dir
 from dfos.steps.certify import ACCEPT, REJECT, certification_rows, read_evidence
+from dfos.steps.idp import apply_idp, idp_mode
 from dfos.steps.safe_move import MovePlan, Planned, carry_out, read_plan, sha256, write_plan
 from dfos.steps.score import latest_decisions
 from dfos.steps.update_ab import update_users, updated_ab
@@ -169,14 +174,30 @@ def _decisions(workspace: Workspace, mode: Mode, day: date) -> tuple[list[str], 
     return names, [evidence.abs[name] for name in names], decided
 
 
+def _replacing(workspace: Workspace, mode: Mode, plan: MovePlan, key: str) -> None:
+    """SCIENCE: refuse to replace a product already in ``$DFO_SCI_DIR/<DATE>`` with other bytes (an earlier
+    IDP of the date) unless ``UPDATE_YN``; with it, the move replaces it after a verified copy."""
+    if mode is not Mode.SCIENCE or workspace.settings.UPDATE_YN:
+        return
+    earlier = [Path(e.target) for e in plan if Path(e.target).parent == product_dir(workspace, mode, key)
+               and Path(e.target).is_file() and sha256(Path(e.target)) != e.sha256]
+    if earlier:
+        raise StateError(f"{earlier[0]} is an earlier product of {key} ({len(earlier)} would be replaced) and "
+                         "UPDATE_YN is NO: set UPDATE_YN=YES to replace them, or remove them first")
+
+
 def _the_plan(workspace: Workspace, mode: Mode, day: date, abs_: list[AB], decided: dict[str, str],
               path: Path) -> MovePlan:
-    """An interrupted move's plan (checked), else a new one, written before anything moves."""
+    """An interrupted move's plan (checked), else a new one, written before anything moves; in IDP mode the
+    science products get their IDP keywords first, so the plan holds the checksums of the final files."""
     plan = read_plan(path)
     if plan is not None:
         return _checked_plan(workspace, mode, path, plan, day.isoformat())
     _expected(workspace, mode, abs_, decided)
+    if mode is Mode.SCIENCE and idp_mode(workspace.settings):
+        apply_idp(workspace, abs_, {name: decision == ACCEPT for name, decision in decided.items()})
     plan = _plan(workspace, mode, day, abs_, decided)
+    _replacing(workspace, mode, plan, day.isoformat())
     write_plan(path, plan)
     return plan
 
