@@ -165,11 +165,15 @@ class Settings:
                                  "certified science names; each of {code} {kind} {yymmdd} {hhmmss} {setup} {n} once",
                                  checks=(science_pattern_parses,))
 
-    # -- phoenix: Internal Data Products (docs/idp.md) -------------------------------------
+    # -- phoenix: campaigns, Internal Data Products (docs/phoenix.md, docs/idp.md) ----------
     IDP_MODE: bool = _key(False, "phoenix", "move -m SCIENCE writes the SDP keywords of IDPs into science products "
                                             "(always in the phoenix flavour)")
     UPDATE_YN: bool = _key(False, "phoenix", "move -m SCIENCE may replace products already in $DFO_SCI_DIR/<DATE> "
                                              "(no: it refuses, naming them)")
+    PHOENIX_CERTIFY: str = _key("no-red", "phoenix",
+                                "what phoenix accepts: no-red (every successful AB without a red score) or green "
+                                "(all scores green; unscored ABs wait for a person too)",
+                                checks=(one_of(("no-red", "green")),), normal=str.lower)
 
     # -- batch systems (exec-cascade --executor slurm|condor) -----------------------------
     EXECUTOR: str = _key("local", "batch", "where cascades run: local (this machine), slurm or condor",
@@ -183,12 +187,6 @@ class Settings:
     SLURM_OPTIONS: str = _key("", "batch", "more sbatch options for every job, e.g. '--partition=qc --account=dfo'")
     CONDOR_COMMAND: str = _key("", "batch", "argument list put before every condor_* command, e.g. to reach "
                                             "a pool in a chroot: 'chroot --userspec=ci /srv/condor-root'")
-
-    # -- phoenix (dfos phoenix) ---------------------------------------------------------
-    PHOENIX_CERTIFY: str = _key("no-red", "phoenix",
-                                "what phoenix accepts: no-red (every successful AB without a red score) or green "
-                                "(all scores green; unscored ABs wait for a person too)",
-                                checks=(one_of(("no-red", "green")),), normal=str.lower)
 
     # -- status and monitor ----------------------------------------------------
     N_DFO_HDR: int = _key(20, "status", "newest header dates considered for the date table", checks=(_POSITIVE,))
