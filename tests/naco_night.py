@@ -27,7 +27,7 @@ from dfos.synth.scene import Scene
 from dfos.workspace import Workspace, init_workspace, open_workspace
 
 __all__ = ["CALIB_ABS", "DARK", "FIELD_ABS", "FLAT", "NIGHT", "NOW", "SCENES", "SCIENCE_ABS", "STD", "ab_name",
-           "run_naco_night"]
+           "phoenix_workspace", "run_naco_night"]
 
 NIGHT = date(2013, 2, 12)
 NOW = "2013-02-13T14:00:00"
@@ -71,4 +71,15 @@ def run_naco_night(root: Path, env: Mapping[str, str] | None = None, seed: int =
             qc = BatchId.of(mode, NIGHT, qc=True).render()
             assert exec_cascade(ws, qc, files.exec_qc, slots=2).ok, qc
         append_flag(ws, mode_flag(mode, Stage.QC), NIGHT)
+    return ws
+
+
+def phoenix_workspace(root: Path, *nights: date, env: Mapping[str, str] | None = None) -> Workspace:
+    """A phoenix-flavour NACO workspace at ``root`` whose archive holds the small synthetic ``nights`` (seeds 3,
+    4, ...), with the static calibrations installed: what ``dfos phoenix`` reprocesses."""
+    init_workspace(root, env={}, instrument="NACO", flavour="phoenix")
+    ws = open_workspace(root, env={"DFOS_NOW": "2013-03-02T14:00:00", **(env or {})})
+    for seed, night in enumerate(nights, start=3):
+        generate_night(ws, night, small=True, seed=seed)
+    install_static(ws, Naco())
     return ws

@@ -13,10 +13,10 @@ from dfos.db import ab_runs, archive_catalog, engine_for_url
 from dfos.errors import StateError
 from dfos.keys import Mode
 from dfos.steps.certify import ACCEPT, CertRow, Decision, certification_rows, certify
-from dfos.steps.demo_data import generate_night
 from dfos.steps.phoenix import auto_decisions, month_dates, phoenix_date
 from dfos.steps.score import threshold_file
 from dfos.workspace import Workspace, init_workspace, open_workspace
+from naco_night import phoenix_workspace
 
 pytestmark = pytest.mark.esorex
 
@@ -24,17 +24,8 @@ NIGHT, NEXT = date(2013, 2, 12), date(2013, 2, 14)
 NOW = {"DFOS_NOW": "2013-03-02T14:00:00"}
 
 
-def _phoenix(root: Path, *nights: date, **env: str) -> Workspace:
-    """A phoenix-flavour NACO workspace whose archive holds the small synthetic nights."""
-    init_workspace(root, env={}, instrument="NACO", flavour="phoenix")
-    ws = open_workspace(root, env={**NOW, **env})
-    for seed, night in enumerate(nights, start=3):
-        generate_night(ws, night, small=True, seed=seed)
-    from dfos.instruments.naco import Naco
-    from dfos.steps.static_calib import install_static
-
-    install_static(ws, Naco())
-    return ws
+def _phoenix(root: Path, *nights: date) -> Workspace:
+    return phoenix_workspace(root, *nights, env=NOW)
 
 
 def _runs(ws: Workspace) -> int:

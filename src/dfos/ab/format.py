@@ -20,7 +20,8 @@ from typing import Any
 
 from dfos import __version__
 from dfos.ab.model import AB, MJD_DECIMALS, CalibInput, Completeness, ProcessStatus, Product, RawInput
-from dfos.errors import FormatError
+from dfos.errors import DfosError, FormatError
+from dfos.keys import ProcessingKey
 from dfos.naming import safe_name
 
 __all__ = ["MAX_LEVEL", "MAX_LINE", "PATH_VARIABLES", "PRODUCT_VARIABLES", "STATUS_WIDTH", "check", "parse",
@@ -50,8 +51,9 @@ _IGNORED = ("TOOL_VERSION",)
 #: What str.splitlines() breaks a line on: never inside a value.
 _LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def qualifier_line(key: str, *values: object) -> str:
     """One qualifier line as dfos writes it: the key padded to 16 columns, then the values two blanks apart.
@@ -220,6 +222,14 @@ def _calib_check(cal: CalibInput, what: str) -> None:
         raise FormatError(f"{what} level={cal.level} must be 0 to {MAX_LEVEL}")
 
 
+def _other_key(value: str) -> bool:
+    """Whether ``value`` is written as a processing key that is no date (a run ID, a project)."""
+    try:
+        return ProcessingKey.parse(value).text == value
+    except DfosError:
+        return False
+
+
 def _check_single(ab: AB, key: str) -> None:
     """Check the value of one single-valued qualifier."""
     value = getattr(ab, _SINGLE[key])
@@ -227,9 +237,10 @@ def _check_single(ab: AB, key: str) -> None:
         safe_name(value, key)
         if not value.endswith(".ab"):
             raise FormatError(f"AB_NAME {_shown(value)} must end in .ab")
-    elif key == "DATE":
-        if not _DATE.fullmatch(value):
-            raise FormatError(f"DATE {_shown(value)} is not a date YYYY-MM-DD")
+    elif key == "DATE":  # a processing key: a DFO date, a run ID (DEEP mode) or a project
+        if not _DATE.fullmatch(value) and not _other_key(value):
+            raise FormatError(f"DATE {_shown(value)} is not a date YYYY-MM-DD nor another processing key "
+                              "(a run ID like 090.C-0456A, a project)")
     elif key in ("INSTRUMENT", "RAW_TYPE", "RECIPE", "BATCH_ID", "PROD_ROOT_NAME", "LOG_NAME"):
         safe_name(value, key)
     elif key in ("MJD-OBS", "MJD-OBS_MOD"):

@@ -20,7 +20,8 @@ from datetime import date
 from pathlib import Path
 
 from dfos.dates import dfo_date
-from dfos.errors import FormatError
+from dfos.errors import DfosError, FormatError
+from dfos.keys import KeyLike, ProcessingKey
 from dfos.naming import RawName, safe_name
 
 __all__ = ["MASTERS", "SCIENCE", "LocalArchive", "master_id"]
@@ -47,22 +48,29 @@ class LocalArchive:
         safe_name(name, "master name")  # UnsafeName (a FormatError) for a path or anything odd
         return self.root / MASTERS / day.isoformat() / name
 
-    def science_path(self, day: date, name: str) -> Path:
-        """Where the certified science product ``name`` of DFO date ``day`` is (or will be) stored."""
+    def science_path(self, day: KeyLike, name: str) -> Path:
+        """Where the certified science product ``name`` of processing key ``day`` (a DFO date, or a run ID in
+        DEEP mode) is (or will be) stored."""
         safe_name(name, "science product name")
-        return self.root / SCIENCE / day.isoformat() / name
+        return self.root / SCIENCE / ProcessingKey.of(day).text / name
 
     def file_path(self, file_id: str) -> Path:
         """The file an archive file id names: a raw frame's name, ``calib/<YYYY-MM-DD>/<name>`` for a
         certified master (see :func:`master_id`) or ``science/<YYYY-MM-DD>/<name>`` for a certified science
         product.  FormatError for anything else (no other path is reachable)."""
         parts = file_id.split("/")
-        if len(parts) == 3 and parts[0] in (MASTERS, SCIENCE):
+        if len(parts) == 3 and parts[0] == SCIENCE:
+            try:
+                key = ProcessingKey.parse(parts[1])
+            except DfosError:
+                raise FormatError(f"{file_id!r}: {parts[1]!r} is not a date nor a run ID") from None
+            return self.science_path(key, parts[2])
+        if len(parts) == 3 and parts[0] == MASTERS:
             try:
                 day = date.fromisoformat(parts[1])
             except ValueError:
                 raise FormatError(f"{file_id!r}: {parts[1]!r} is not a date") from None
-            return (self.master_path if parts[0] == MASTERS else self.science_path)(day, parts[2])
+            return self.master_path(day, parts[2])
         if len(parts) != 1:
             raise FormatError(f"{file_id!r} is neither a raw frame, calib/<DATE>/<master> nor "
                               "science/<DATE>/<product>")

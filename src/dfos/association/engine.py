@@ -23,7 +23,7 @@ one is in the calibration memory (:class:`Producers`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -249,17 +249,21 @@ def associate(
     classifier: Classifier | None = None,
     recipes: frozenset[str] | None = None,
     withheld: Collection[str] = (),
+    regroup: Callable[[Sequence[Group]], Sequence[Group]] | None = None,
 ) -> AssociationResult:
     """Associate the frames of a processing key (``date``: a DFO date, a run or a project); see the module
     docstring.  ``frames`` may be unclassified.  ``recipes``: the recipes esorex has (None: unknown); a
     group whose action names another one cannot run.  ``withheld``: ABs whose products are offered to no
-    one (rejected by a QC scientist): their ABs are still made, their virtual products are not."""
+    one (rejected by a QC scientist): their ABs are still made, their virtual products are not.  ``regroup``
+    turns the organisation's groups into others before association (DEEP mode:
+    :func:`dfos.association.deep.deep_groups`)."""
     key, mode = ProcessingKey.of(date), Mode.parse(mode)
     classifier = classifier or Classifier(rules.classify)
     classified = [f if f.classes else classifier.classify(f) for f in frames]
     organisation = organise(classified, rules.organise)
-    groups = [g for g in organisation.groups if _group_mode(g) is mode]
-    other = tuple(g for g in organisation.groups if _group_mode(g) is not mode)
+    organised = tuple(regroup(organisation.groups)) if regroup else organisation.groups
+    groups = [g for g in organised if _group_mode(g) is mode]
+    other = tuple(g for g in organised if _group_mode(g) is not mode)
     names = _names(groups)
 
     virtual: dict[int, list[Calib]] = {}

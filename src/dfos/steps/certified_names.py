@@ -2,7 +2,8 @@
 
 * CALIB: ``$DFO_CAL_DIR/<DATE>/<CalibName>`` (``MCAL_NAME_PATTERN``), a letter A, B ... per product of the
   same kind and setup on the date;
-* SCIENCE: ``$DFO_SCI_DIR/<DATE>/<ScienceName>`` (``SCI_NAME_PATTERN``), the time of the AB's first raw
+* SCIENCE: ``$DFO_SCI_DIR/<DATE>/<ScienceName>`` (``SCI_NAME_PATTERN``; a run's deep product in DEEP mode:
+  ``$DFO_SCI_DIR/<RUN_ID>/``, its setup ending in ``-DEEP``), the time of the AB's first raw
   frame (its MJD-OBS, to the second) telling the templates of a night apart, and ``_2``, ``_3`` ... only
   for a product whose kind, time and setup an earlier one of the date has already (one AB making
   several products of one kind).
@@ -18,13 +19,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 from dfos.ab.model import AB
 from dfos.dates import mjd_to_datetime
 from dfos.errors import StateError
-from dfos.keys import Mode
+from dfos.keys import KeyLike, Mode, ProcessingKey
 from dfos.naming import CalibName, ScienceName
 from dfos.workspace import Workspace
 
@@ -47,7 +47,7 @@ class Namer:
 
     workspace: Workspace
     mode: Mode
-    day: date
+    day: KeyLike
     _seen: dict[tuple[object, ...], int] = field(default_factory=dict)
 
     def target(self, ab: AB, source: Path, header: Mapping[str, object]) -> Path:
@@ -65,7 +65,7 @@ class Namer:
         except ValueError as exc:
             raise StateError(f"{source} cannot get a certified name ({exc}): check PRO.CATG {catg!r} and the "
                              "naming pattern") from None
-        return product_dir(self.workspace, self.mode, self.day.isoformat()) / name
+        return product_dir(self.workspace, self.mode, ProcessingKey.of(self.day).text) / name
 
     def _count(self, key: tuple[object, ...]) -> int:
         """How many products had ``key`` before this one."""
@@ -77,8 +77,13 @@ class Namer:
         index = self._count((kind, setup))
         if index >= 26:
             raise StateError(f"more than 26 {kind} products of setup {setup} on {self.day}: no letter left")
-        return CalibName(code, kind, self.day, chr(ord("A") + index), setup)
+        day = ProcessingKey.of(self.day).day
+        if day is None:
+            raise StateError(f"{ProcessingKey.of(self.day)} is no DFO date: certified calibrations belong to dates")
+        return CalibName(code, kind, day, chr(ord("A") + index), setup)
 
     def _science(self, code: str, kind: str, setup: str, ab: AB) -> ScienceName:
         moment = mjd_to_datetime(ab.mjd_obs).replace(microsecond=0)
+        if ProcessingKey.of(self.day).day is None:  # a run's deep product: told apart from the night's own
+            setup = f"{setup}-DEEP"
         return ScienceName(code, kind, moment, setup, self._count((kind, moment, setup)) + 1)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy import insert, select
@@ -215,10 +214,10 @@ def _flags(workspace: Workspace, day: KeyLike) -> list[str]:
     return flags_by_key(workspace.status_log.read()).get(ProcessingKey.of(day).text, [])
 
 
-def check_state(workspace: Workspace, mode: Mode | str, day: date, light: bool = False) -> list[str]:
+def check_state(workspace: Workspace, mode: Mode | str, day: KeyLike, light: bool = False) -> list[str]:
     """Refuse unless MODE DATE may be certified now (QC done, not moved; ``light`` only TODAY); its flags."""
     mode = Mode.parse(mode)
-    key = day.isoformat()
+    key = ProcessingKey.of(day).text
     flags = _flags(workspace, day)
     qc, updated = mode_flag(mode, Stage.QC), mode_flag(mode, Stage.UPDATED)
     if qc not in flags:
@@ -231,7 +230,7 @@ def check_state(workspace: Workspace, mode: Mode | str, day: date, light: bool =
     return flags
 
 
-def certify(workspace: Workspace, mode: Mode | str, day: date, decisions: Iterable[Decision] = (),
+def certify(workspace: Workspace, mode: Mode | str, day: KeyLike, decisions: Iterable[Decision] = (),
             accept_green: bool = False, light: bool = False, user: str = "operator") -> CertifyResult:
     """Record decisions (and with ``accept_green`` accept every green AB without one); see the module.
 
@@ -239,7 +238,7 @@ def certify(workspace: Workspace, mode: Mode | str, day: date, decisions: Iterab
     ``<cal|sci>_Certif`` is appended only when no successful AB of the date awaits a decision.
     """
     mode = Mode.parse(mode)
-    key = day.isoformat()
+    key = ProcessingKey.of(day).text
     certif = mode_flag(mode, Stage.CERTIF)
     flags = check_state(workspace, mode, day, light)
     if not user or len(user) > MAX_USER or not user.isprintable():
@@ -276,7 +275,7 @@ def certify(workspace: Workspace, mode: Mode | str, day: date, decisions: Iterab
     return CertifyResult(tuple(wanted), undecided, tuple(flagged), appended)
 
 
-def _reject_virtuals(workspace: Workspace, mode: Mode, day: date, rejected: list[AB]) -> list[str]:
+def _reject_virtuals(workspace: Workspace, mode: Mode, day: KeyLike, rejected: list[AB]) -> list[str]:
     """Remove the rejected ABs' VCAL headers; flag the ABs that used them; return those ABs."""
     if not rejected:
         return []

@@ -25,7 +25,7 @@ re-created; a changed one is rewritten as CREATED.  That policy is decided by a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -40,12 +40,13 @@ from dfos.association.classify import Classifier
 from dfos.association.engine import AssociationResult, Planned, associate
 from dfos.association.explain import explain_lines
 from dfos.association.frames import Frame
+from dfos.association.organise import Group
 from dfos.dates import format_timestamp
-from dfos.errors import DfosError, FormatError, NotFound, StateError, UnsafeName
+from dfos.errors import DfosError, FormatError, NotFound, StateError, UnsafeName, UsageError
 from dfos.fsutil import exclusive_lock, write_if_changed, write_text_atomic
 from dfos.headers.io import read_header
 from dfos.instruments.inventory import cached_esorex_recipes
-from dfos.keys import BatchId, Mode, Stage, mode_flag
+from dfos.keys import BatchId, KeyKind, KeyLike, Mode, ProcessingKey, Stage, mode_flag
 from dfos.naming import confined, safe_name
 from dfos.oca.io import load_rules
 from dfos.oca.syntax import RuleSet
@@ -91,6 +92,8 @@ class CreateResult:
     """DONE ABs made again because a better calibration arrived (and the ABs depending on them)."""
     refused: tuple[tuple[str, str], ...] = ()
     """Frames and ABs refused because a name from data is not a safe file name: (name, reason)."""
+    key: str = ""
+    """The processing key (the date, or a run ID in DEEP mode)."""
 
 
 def rules_of(workspace: Workspace) -> RuleSet:
@@ -157,17 +160,80 @@ def create_abs(workspace: Workspace, day: date, mode: Mode | str) -> CreateResul
     """
     mode = Mode.parse(mode)
     with exclusive_lock(ab_list_lock(workspace.ab_list(mode, day))):
-        return _create(workspace, day, mode)
+        refused: list[tuple[str, str]] = []
+        frames, problems = _frames(workspace, day, refused)
+        return _create(workspace, _Source(ProcessingKey.of(day), day, frames, problems, refused), mode)
 
 
-def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
-    key = day.isoformat()
-    batch = BatchId.of(mode, day).render()
+def create_run_abs(workspace: Workspace, run: KeyLike) -> CreateResult:
+    """DEEP mode (``phoenix -r RUN_ID -C``): the run's SCIENCE ABs, one per target and setup, combining the target's
+    science frames of every night of the run whose headers are in ``$DFO_HDR_DIR`` (frames whose OBS.PROG.ID is
+    the run) into one AB (:func:`dfos.association.deep.deep_groups`); the batch is ``SCIENCE_<RUN>``.  Their
+    calibrations come from the calibration memory as of the run's last night (its nights' certified masters)."""
+    from functools import partial
+
+    from dfos.association.deep import deep_groups
+
+    key = ProcessingKey.of(run)
+    if key.kind is not KeyKind.RUN:
+        raise UsageError(f"{key.text} is not a run ID like 090.C-0456(A)")
+    with exclusive_lock(ab_list_lock(workspace.ab_list(Mode.SCIENCE, key))):
+        refused: list[tuple[str, str]] = []
+        frames, problems, days = _run_frames(workspace, key, refused)
+        if not frames:
+            raise StateError(f"no science frame of run {key.text} in {workspace.hdr_dir}: take in its nights' headers "
+                             f"first ('dfos headers -d DATE', or 'dfos phoenix -d DATE' for each night)")
+        regroup = partial(deep_groups, setup_keys=workspace.instrument.setup_keys)
+        return _create(workspace, _Source(key, max(days), frames, problems, refused, regroup), Mode.SCIENCE)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """What createAB associates: the frames of a processing key, and the day whose calibration memory serves."""
+
+    key: ProcessingKey
+    memory_day: date
+    frames: list[Frame]
+    problems: list[tuple[str, str]]
+    refused: list[tuple[str, str]]
+    regroup: Callable[[Sequence[Group]], Sequence[Group]] | None = None
+
+
+def _run_frames(workspace: Workspace, run: ProcessingKey,
+                refused: list[tuple[str, str]]) -> tuple[list[Frame], list[tuple[str, str]], list[date]]:
+    """The science frames of a run among every date's headers, the problems met, and the dates they lie on."""
+    frames: list[Frame] = []
+    problems: list[tuple[str, str]] = []
+    days: list[date] = []
+    for day in workspace.date_dirs("DFO_HDR_DIR"):
+        found, trouble = _frames(workspace, day, refused)
+        problems += trouble
+        mine = [f for f in found if str(f.header.get("DPR.CATG", "")).upper() == "SCIENCE"
+                and _run_of(f.header.get("OBS.PROG.ID")) == run.text]
+        if mine:
+            frames += mine
+            days.append(day)
+    return frames, problems, days
+
+
+def _run_of(prog_id: object) -> str | None:
+    """The run key an OBS.PROG.ID names (``090.C-0456(A)`` -> ``090.C-0456A``), None when it names none."""
+    try:
+        key = ProcessingKey.parse(str(prog_id))
+    except DfosError:
+        return None
+    return key.text if key.kind is KeyKind.RUN else None
+
+
+def _create(workspace: Workspace, source: _Source, mode: Mode) -> CreateResult:
+    key = source.key.text
+    day = source.memory_day
+    batch = BatchId.of(mode, source.key).render()
     rules = rules_of(workspace)
     classifier = Classifier(rules.classify)
-    refused: list[tuple[str, str]] = []
-    frames, problems = _frames(workspace, day, refused)
-    list_path = workspace.ab_list(mode, day)
+    refused = source.refused
+    frames, problems = source.frames, source.problems
+    list_path = workspace.ab_list(mode, source.key)
     done_entries = [entry for entry in read_ab_list(list_path) if entry.done]
     existing = _existing(workspace, batch)
     certified = mode_flag(mode, Stage.CERTIF) in flags_by_key(workspace.status_log.read()).get(key, [])
@@ -179,7 +245,7 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
     recipes = cached_esorex_recipes(settings.ESOREX, workspace.mon_dir / RECIPE_CACHE)
     result = associate([f for f in frames if f.name not in frozen.frames], rules, memory,
                        instrument=settings.INSTRUMENT, date=key, mode=mode.value, drs_type=settings.DRS_TYPE,
-                       classifier=classifier, recipes=recipes, withheld=rejected)
+                       classifier=classifier, recipes=recipes, withheld=rejected, regroup=source.regroup)
     result = _refuse_unsafe(result, refused)
     made = [p.ab for p in result.abs]
     fresh = reassociated(made, existing, rejected)
@@ -206,6 +272,7 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
         problems=tuple(problems),
         superseded=plan.superseded,
         refused=tuple(refused),
+        key=key,
     )
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from dfos import clock
@@ -37,7 +36,7 @@ from dfos.dates import format_timestamp
 from dfos.errors import NotFound, StateError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.jobs.model import ExecFile, ExecLine, JobBlock, check_name, render_block, render_exec
-from dfos.keys import BatchId, Mode, Stage, mode_flag
+from dfos.keys import BatchId, KeyLike, Mode, Stage, mode_flag
 from dfos.steps.fetch import missing_masters
 from dfos.steps.process_ab import load_ab
 from dfos.workspace import Workspace
@@ -87,7 +86,7 @@ def _append_block(path: Path, header: str, block: list[str]) -> None:
 
 
 def create_job(
-    workspace: Workspace, day: date, mode: Mode | str, auto: bool = False, subcascade: str | None = None
+    workspace: Workspace, day: KeyLike, mode: Mode | str, auto: bool = False, subcascade: str | None = None
 ) -> JobFiles:
     """Run createJob; see the module docstring."""
     batch = BatchId.of(mode, day)

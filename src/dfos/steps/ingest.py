@@ -31,7 +31,7 @@ from dfos.dates import format_timestamp
 from dfos.db import archive_catalog, engine_for_url
 from dfos.errors import StateError, WorkspaceError
 from dfos.fsutil import atomic_path, write_text_atomic
-from dfos.keys import BatchId, KeyLike, Mode, Stage, mode_flag
+from dfos.keys import BatchId, KeyLike, Mode, ProcessingKey, Stage, mode_flag
 from dfos.naming import CalibName, ScienceName
 from dfos.status.machine import flags_by_key
 from dfos.steps.certified_names import product_dir
@@ -56,7 +56,7 @@ class Ingestor(ABC):
     """An archive that takes certified products."""
 
     @abstractmethod
-    def ingest(self, source: Path, day: date, mode: str, ab: str, pro_catg: str) -> CatalogEntry:
+    def ingest(self, source: Path, day: KeyLike, mode: str, ab: str, pro_catg: str) -> CatalogEntry:
         """Archive one file (idempotent for the same bytes; refuses a name it holds with other bytes)."""
 
     @abstractmethod
@@ -85,15 +85,17 @@ class WorkspaceArchive(Ingestor):
         entry = self.lookup(name)
         return entry is not None and Path(entry.path).is_file() and sha256(Path(entry.path)) == entry.sha256
 
-    def ingest(self, source: Path, day: date, mode: str, ab: str, pro_catg: str) -> CatalogEntry:
+    def ingest(self, source: Path, day: KeyLike, mode: str, ab: str, pro_catg: str) -> CatalogEntry:
         digest, size = sha256(source), source.stat().st_size
         known = self.lookup(source.name)
         if known is not None:
             if known.sha256 != digest:
                 raise StateError(f"the archive already holds another {source.name} (ingested before): refused")
             return known
-        where = self.archive.science_path if Mode.parse(mode) is Mode.SCIENCE else self.archive.master_path
-        target = where(day, source.name)
+        if Mode.parse(mode) is Mode.SCIENCE:
+            target = self.archive.science_path(day, source.name)
+        else:
+            target = self.archive.master_path(_date(day), source.name)
         if not (target.is_file() and sha256(target) == digest):
             with atomic_path(target) as tmp:
                 shutil.copyfile(source, tmp)
@@ -103,7 +105,8 @@ class WorkspaceArchive(Ingestor):
         try:
             with engine_for_url(self.workspace.db_url).begin() as db:
                 db.execute(insert(archive_catalog).values(
-                    name=entry.name, path=entry.path, date=day.isoformat(), mode=mode, ab=ab, pro_catg=pro_catg,
+                    name=entry.name, path=entry.path, date=ProcessingKey.of(day).text, mode=mode, ab=ab,
+                    pro_catg=pro_catg,
                     size=size, sha256=digest, source=str(source),
                     ingested=format_timestamp(clock.now(self.workspace.settings))))
         except IntegrityError:  # another ingest recorded it meanwhile
@@ -120,6 +123,14 @@ class IngestResult:
     listing: Path
 
 
+def _date(day: KeyLike) -> date:
+    """The DFO date of a processing key; calibrations are certified per date (a run key: StateError)."""
+    key = ProcessingKey.of(day)
+    if key.day is None:
+        raise StateError(f"{key.text} is no DFO date: certified calibrations belong to dates")
+    return key.day
+
+
 def ingest_list(workspace: Workspace, mode: Mode | str, key: KeyLike) -> Path:
     """``$DFO_LST_DIR/list_ingest_<MODE>_<KEY>.txt``: what an ingest put into the archive, with checksums."""
     return workspace.lst_dir / f"list_ingest_{BatchId.of(mode, key).render()}.txt"
@@ -134,17 +145,17 @@ def certified_name(workspace: Workspace, mode: Mode, name: str) -> None:
         ScienceName.parse(name, workspace.settings.SCI_NAME_PATTERN)
 
 
-def _accepted_any(workspace: Workspace, mode: Mode, day: date) -> bool:
+def _accepted_any(workspace: Workspace, mode: Mode, day: KeyLike) -> bool:
     """Whether the date's move had an accepted AB (so certified products are expected)."""
     names = [name for name, _ in read_evidence(workspace, mode, day).successful()]
     with engine_for_url(workspace.db_url).begin() as db:
         return any(decision == ACCEPT for decision, _ in latest_decisions(db, names).values())
 
 
-def ingest(workspace: Workspace, mode: Mode | str, day: date, ingestor: Ingestor | None = None) -> IngestResult:
+def ingest(workspace: Workspace, mode: Mode | str, day: KeyLike, ingestor: Ingestor | None = None) -> IngestResult:
     """Ingest the certified products of a date; see the module docstring."""
     mode = Mode.parse(mode)
-    key = day.isoformat()
+    key = ProcessingKey.of(day).text
     updated = mode_flag(mode, Stage.UPDATED)
     listing = ingest_list(workspace, mode, day)
     if listing.is_file():

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from astropy.io import fits
@@ -45,7 +44,7 @@ from dfos.db import engine_for_url
 from dfos.errors import StateError, UnsafeName
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.headers.io import write_hdr
-from dfos.keys import Mode, Stage, mode_flag
+from dfos.keys import KeyLike, Mode, ProcessingKey, Stage, mode_flag
 from dfos.naming import confined, safe_name
 from dfos.status.machine import flags_by_key
 from dfos.steps.certified_names import Namer, product_dir
@@ -136,8 +135,8 @@ def _checked_plan(workspace: Workspace, mode: Mode, plan_file: Path, plan: MoveP
     return plan
 
 
-def _plan(workspace: Workspace, mode: Mode, day: date, abs_: list[AB], decided: dict[str, str]) -> list[Planned]:
-    log_dir = workspace.path("DFO_LOG_DIR") / day.isoformat()
+def _plan(workspace: Workspace, mode: Mode, day: KeyLike, abs_: list[AB], decided: dict[str, str]) -> list[Planned]:
+    log_dir = workspace.path("DFO_LOG_DIR") / ProcessingKey.of(day).text
     namer = Namer(workspace, mode, day)
     plan: list[Planned] = []
 
@@ -160,7 +159,7 @@ def _plan(workspace: Workspace, mode: Mode, day: date, abs_: list[AB], decided: 
     return plan
 
 
-def _decisions(workspace: Workspace, mode: Mode, day: date) -> tuple[list[str], list[AB], dict[str, str]]:
+def _decisions(workspace: Workspace, mode: Mode, day: KeyLike) -> tuple[list[str], list[AB], dict[str, str]]:
     """The names and ABs of the date to move (refused while one has no decision) and each one's decision."""
     evidence = read_evidence(workspace, mode, day)
     rows = certification_rows(workspace, mode, day, evidence)
@@ -168,8 +167,8 @@ def _decisions(workspace: Workspace, mode: Mode, day: date) -> tuple[list[str], 
         decided = {name: decision for name, (decision, _) in latest_decisions(db, [r.ab for r in rows]).items()}
     undecided = [r.ab for r in rows if decided.get(r.ab) not in (ACCEPT, REJECT)]
     if undecided:
-        raise StateError(f"{len(undecided)} AB(s) of {day.isoformat()} have no decision (e.g. {undecided[0]}): "
-                         "certify them first")
+        raise StateError(f"{len(undecided)} AB(s) of {ProcessingKey.of(day)} have no decision "
+                         f"(e.g. {undecided[0]}): certify them first")
     names = [r.ab for r in rows]
     return names, [evidence.abs[name] for name in names], decided
 
@@ -186,18 +185,18 @@ def _replacing(workspace: Workspace, mode: Mode, plan: MovePlan, key: str) -> No
                          "UPDATE_YN is NO: set UPDATE_YN=YES to replace them, or remove them first")
 
 
-def _the_plan(workspace: Workspace, mode: Mode, day: date, abs_: list[AB], decided: dict[str, str],
+def _the_plan(workspace: Workspace, mode: Mode, day: KeyLike, abs_: list[AB], decided: dict[str, str],
               path: Path) -> MovePlan:
     """An interrupted move's plan (checked), else a new one, written before anything moves; in IDP mode the
     science products get their IDP keywords first, so the plan holds the checksums of the final files."""
     plan = read_plan(path)
     if plan is not None:
-        return _checked_plan(workspace, mode, path, plan, day.isoformat())
+        return _checked_plan(workspace, mode, path, plan, ProcessingKey.of(day).text)
     _expected(workspace, mode, abs_, decided)
     if mode is Mode.SCIENCE and idp_mode(workspace.settings):
         apply_idp(workspace, abs_, {name: decision == ACCEPT for name, decision in decided.items()})
     plan = _plan(workspace, mode, day, abs_, decided)
-    _replacing(workspace, mode, plan, day.isoformat())
+    _replacing(workspace, mode, plan, ProcessingKey.of(day).text)
     write_plan(path, plan)
     return plan
 
@@ -235,10 +234,10 @@ def _science_products(ab: AB, certified: list[Path], moved: dict[Path, Path]) ->
 
 
 def _update_abs(workspace: Workspace, mode: Mode, abs_: list[AB], decided: dict[str, str], moved: dict[Path, Path],
-                certified: list[Path], day: date) -> list[str]:
+                certified: list[Path], day: KeyLike) -> list[str]:
     """updateAB: each AB (updated when accepted) and its SOF into the date's log directory, out of the AB
     directory; the problems found."""
-    key = day.isoformat()
+    key = ProcessingKey.of(day).text
     log_dir = workspace.path("DFO_LOG_DIR") / key
     problems = []
     for ab in abs_:
@@ -257,10 +256,10 @@ def _update_abs(workspace: Workspace, mode: Mode, abs_: list[AB], decided: dict[
     return problems
 
 
-def move(workspace: Workspace, mode: Mode | str, day: date) -> MoveResult:
+def move(workspace: Workspace, mode: Mode | str, day: KeyLike) -> MoveResult:
     """Run move for a date; see the module docstring."""
     mode = Mode.parse(mode)
-    key = day.isoformat()
+    key = ProcessingKey.of(day).text
     updated_flag = mode_flag(mode, Stage.UPDATED)
     flags = flags_by_key(workspace.status_log.read()).get(key, [])
     path = plan_file(workspace, mode, key)

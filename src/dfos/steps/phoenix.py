@@ -28,13 +28,14 @@ from dfos.config.settings import Flavour
 from dfos.dates import format_timestamp
 from dfos.errors import StateError, UsageError
 from dfos.fsutil import exclusive_lock, write_text_atomic
-from dfos.keys import Mode, Stage, mode_flag
+from dfos.keys import KeyLike, Mode, Stage, mode_flag
 from dfos.status.flags import StatusFlag
 from dfos.status.machine import flags_by_key
 from dfos.steps.certify import ACCEPT, CertRow, Decision
 from dfos.workspace import Workspace
 
-__all__ = ["PhoenixResult", "auto_decisions", "jobs_file", "month_dates", "phoenix_date", "queue"]
+__all__ = ["PhoenixResult", "auto_decisions", "deep_create", "deep_move", "deep_process", "jobs_file", "month_dates",
+           "phoenix_date", "queue", "queue_run"]
 
 #: The campaign's job file in $DFO_JOB_DIR.
 JOBS_PHOENIX = "JOBS_PHOENIX"
@@ -122,10 +123,7 @@ def auto_decisions(rows: Iterable[CertRow], policy: str = "no-red") -> tuple[lis
 def phoenix_date(workspace: Workspace, day: date, keep: bool = False,
                  say: Callable[[str], None] | None = None) -> PhoenixResult:
     """``dfos phoenix -d DATE``; see the module docstring."""
-    if workspace.settings.FLAVOUR is not Flavour.PHOENIX:
-        settings = workspace.settings
-        raise StateError(f"phoenix runs in a phoenix workspace; this one is {settings.FLAVOUR.value}: "
-                         f"make one with 'dfos init DIR --flavour phoenix --instrument {settings.INSTRUMENT}'")
+    _phoenix_only(workspace)
     result = PhoenixResult(day.isoformat())
 
     def note(message: str) -> None:
@@ -183,3 +181,87 @@ def _mode(workspace: Workspace, day: date, mode: Mode, result: PhoenixResult, no
     note(f"{day}: {mode}: {len(moved.masters)} product(s) moved")
     ingested = ingest(workspace, mode, day)
     note(f"{day}: {mode}: {len(ingested.ingested)} product(s) ingested ({ingested.listing.name})")
+
+
+# -- DEEP mode: a run's targets, each combined across its nights -------------------------------------------------
+
+def deep_create(workspace: Workspace, run: KeyLike) -> list[str]:
+    """``phoenix -r RUN -C``: the run's deep ABs, one per target (:func:`dfos.steps.create_ab.create_run_abs`)."""
+    from dfos.steps.create_ab import create_run_abs
+
+    _phoenix_only(workspace)
+    result = create_run_abs(workspace, run)
+    queue_run(workspace, result.key, "-C", f"{len(result.abs)} deep AB(s)")
+    return [ab.name for ab in result.abs]
+
+
+def deep_process(workspace: Workspace, run: KeyLike, ab: str | None = None,
+                 note: Callable[[str], None] = lambda _: None) -> dict[str, int]:
+    """``phoenix -r RUN -P [-a AB]``: the run's cascade, or one target's AB and what depends on it
+    (TARGET_SELECT), then QC and ``sci_QC``; the cascade's counts."""
+    from dfos.keys import BatchId, ProcessingKey
+    from dfos.steps.cascade import exec_cascade
+    from dfos.steps.create_job import create_job
+
+    _phoenix_only(workspace)
+    key = ProcessingKey.of(run)
+    files = create_job(workspace, key, Mode.SCIENCE, subcascade=ab)
+    dag = BatchId.of(Mode.SCIENCE, key, sub=ab is not None).render()
+    counts = exec_cascade(workspace, dag, files.exec_ab).counts
+    note(f"{key}: {dag}: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
+    if files.exec_qc is not None:
+        exec_cascade(workspace, BatchId.of(Mode.SCIENCE, key, qc=True).render(), files.exec_qc)
+    workspace.status_log.append(mode_flag(Mode.SCIENCE, Stage.QC), key.text, clock.now(workspace.settings))
+    queue_run(workspace, key.text, "-P" + (f" -a {ab}" if ab else ""), ", ".join(f"{n} {s}" for s, n in counts.items()
+                                                                                  if n))
+    return counts
+
+
+def deep_move(workspace: Workspace, run: KeyLike, note: Callable[[str], None] = lambda _: None) -> list[str]:
+    """``phoenix -r RUN -M``: certify the run's deep ABs by the policy, move their products to
+    ``$DFO_SCI_DIR/<RUN_ID>`` and ingest them; the ABs that wait for a person (nothing moves then)."""
+    from dfos.keys import ProcessingKey
+    from dfos.steps.certify import certification_rows, certify
+    from dfos.steps.ingest import ingest
+    from dfos.steps.move import move
+
+    _phoenix_only(workspace)
+    key = ProcessingKey.of(run)
+    if mode_flag(Mode.SCIENCE, Stage.UPDATED) in flags_by_key(workspace.status_log.read()).get(key.text, []):
+        note(f"{key}: moved already ({workspace.sci_dir / key.text})")
+        return []
+    rows = certification_rows(workspace, Mode.SCIENCE, key)
+    decisions, waiting = auto_decisions(rows, workspace.settings.PHOENIX_CERTIFY)
+    if decisions or not waiting:
+        certify(workspace, Mode.SCIENCE, key, decisions, user="phoenix")
+    if waiting:
+        note(f"{key}: {len(waiting)} deep AB(s) wait for a person: 'dfos certify -m SCIENCE -d {key}'")
+        queue_run(workspace, key.text, "-M", f"waits for certification: {len(waiting)} AB(s)")
+        return waiting
+    moved = move(workspace, Mode.SCIENCE, key)
+    ingested = ingest(workspace, Mode.SCIENCE, key)
+    note(f"{key}: {len(moved.masters)} deep product(s) in {workspace.sci_dir / key.text}, "
+         f"{len(ingested.ingested)} ingested")
+    queue_run(workspace, key.text, "-M", f"{len(moved.masters)} deep product(s) moved and ingested")
+    return []
+
+
+def queue_run(workspace: Workspace, run: str, option: str, outcome: str) -> None:
+    """Record a DEEP step in JOBS_PHOENIX: ``"$DFOS" phoenix -r RUN <option>  # <when> <outcome>`` (once per
+    run and option: a later run of the same step replaces its comment)."""
+    from dfos.steps.create_job import job_header
+
+    path = workspace.job_dir / JOBS_PHOENIX
+    head = f'"$DFOS" phoenix -r {run} {option}'
+    stamp = format_timestamp(clock.now(workspace.settings))
+    with exclusive_lock(path.with_name(f".{JOBS_PHOENIX}.lock")):
+        text = path.read_text(encoding="utf-8") if path.is_file() else job_header(workspace)
+        lines = [line for line in text.rstrip("\n").split("\n") if line.split("  #", 1)[0] != head]
+        write_text_atomic(path, "\n".join([*lines, f"{head}  # {stamp} {outcome}"]) + "\n", mode=0o755)
+
+
+def _phoenix_only(workspace: Workspace) -> None:
+    if workspace.settings.FLAVOUR is not Flavour.PHOENIX:
+        settings = workspace.settings
+        raise StateError(f"phoenix runs in a phoenix workspace; this one is {settings.FLAVOUR.value}: "
+                         f"make one with 'dfos init DIR --flavour phoenix --instrument {settings.INSTRUMENT}'")

@@ -1,4 +1,5 @@
-"""``dfos phoenix``: unsupervised reprocessing of archived nights (DFOS phoenix, IDP mode)."""
+"""``dfos phoenix``: unsupervised reprocessing of archived nights (DFOS phoenix): IDP mode by date or month,
+DEEP mode by run."""
 
 from __future__ import annotations
 
@@ -15,22 +16,41 @@ __all__ = ["phoenix_cmd"]
 @click.command("phoenix")
 @click.option("-d", "--date", "day", type=DFO_DATE, help="Process this DFO date (YYYY-MM-DD).")
 @click.option("-m", "--month", metavar="YYYY-MM", help="Process every date of this month the archive holds.")
+@click.option("-r", "--run", "run", metavar="RUN_ID", help="DEEP mode: a run (090.C-0456(A)), with -C, -P or -M.")
+@click.option("-C", "create", is_flag=True, help="DEEP: create the run's ABs, one per target, across its nights.")
+@click.option("-P", "process", is_flag=True, help="DEEP: process the run's ABs (or one target with -a).")
+@click.option("-M", "finish_run", is_flag=True, help="DEEP: certify, move to $DFO_SCI_DIR/RUN_ID and ingest.")
+@click.option("-a", "ab", metavar="AB", help="DEEP -P: only this target's AB (TARGET_SELECT).")
 @click.option("-n", "keep", is_flag=True, help="Keep the working files (raw frames, working products): no finish.")
 @pass_cli
-def phoenix_cmd(cli: Cli, day: date | None, month: str | None, keep: bool) -> None:
+def phoenix_cmd(cli: Cli, day: date | None, month: str | None, run: str | None, create: bool, process: bool,
+                finish_run: bool, ab: str | None, keep: bool) -> None:
     """Reprocess archived nights unsupervised into science products (DFOS phoenix): one date (-d) or a month (-m).
 
     For each date: the archive's headers, then CALIB and SCIENCE: createAB, createJob, the raw frames, the
     cascade, QC; every successful AB without a red score is certified automatically (PHOENIX_CERTIFY),
-    red ones wait for a person; move, ingest; finish unless -n.  Each date is a line of
-    $DFO_JOB_DIR/JOBS_PHOENIX with how it ended.  Runs only in a phoenix workspace
-    (dfos init DIR --flavour phoenix).  Exit 14 when some date waits for a person.
+    red ones wait for a person; move (science products carry the IDP keywords), ingest; finish unless -n.
+    DEEP mode: -r RUN_ID -C creates one AB per target of the run, combining its frames of every night whose
+    headers are in; -P processes them (-a AB: one target); -M certifies, moves and ingests.  Each step is a
+    line of $DFO_JOB_DIR/JOBS_PHOENIX with how it ended.  Runs only in a phoenix workspace
+    (dfos init DIR --flavour phoenix).  Exit 14 when something waits for a person, 11 when -P ends with
+    failed or blocked ABs.
     """
     from dfos.errors import ExitCode, UsageError
+
+    if sum(x is not None for x in (day, month, run)) != 1:
+        raise UsageError("give one of -d DATE, -m YYYY-MM or -r RUN_ID")
+    if run is None and (create or process or finish_run or ab):
+        raise UsageError("-C, -P, -M and -a go with -r RUN_ID (DEEP mode)")
+    waiting = _deep(cli, run, create, process, finish_run, ab) if run is not None else _dates(cli, day, month, keep)
+    if waiting:
+        raise click.exceptions.Exit(ExitCode.WAITS_FOR_PERSON)
+
+
+def _dates(cli: Cli, day: date | None, month: str | None, keep: bool) -> int:
+    from dfos.errors import UsageError
     from dfos.steps.phoenix import month_dates, phoenix_date, queue
 
-    if (day is None) == (month is None):
-        raise UsageError("give one of -d DATE or -m YYYY-MM")
     workspace = cli.workspace()
     days = [day] if day is not None else month_dates(workspace, str(month))
     if not days:
@@ -41,5 +61,27 @@ def phoenix_cmd(cli: Cli, day: date | None, month: str | None, keep: bool) -> No
         result = phoenix_date(workspace, one, keep=keep, say=click.echo)
         waiting += bool(result.waiting)
         click.echo(f"{one}: {result.outcome}")
-    if waiting:
-        raise click.exceptions.Exit(ExitCode.WAITS_FOR_PERSON)
+    return waiting
+
+
+def _deep(cli: Cli, run: str, create: bool, process: bool, finish_run: bool, ab: str | None) -> int:
+    from dfos.errors import UsageError
+    from dfos.steps.phoenix import deep_create, deep_move, deep_process
+
+    if sum((create, process, finish_run)) != 1:
+        raise UsageError("-r RUN_ID takes one of -C (create), -P (process) or -M (certify and move)")
+    if ab is not None and not process:
+        raise UsageError("-a AB goes with -P (process one target)")
+    workspace = cli.workspace()
+    if create:
+        for name in deep_create(workspace, run):
+            click.echo(f"deep AB {name}")
+        return 0
+    if process:
+        counts = deep_process(workspace, run, ab, note=click.echo)
+        if counts.get("failed") or counts.get("blocked"):
+            from dfos.errors import ExitCode
+
+            raise click.exceptions.Exit(ExitCode.CASCADE_FAILED)
+        return 0
+    return len(deep_move(workspace, run, note=click.echo))
