@@ -50,7 +50,7 @@ from dfos.naming import confined, safe_name
 from dfos.oca.io import load_rules
 from dfos.oca.syntax import RuleSet
 from dfos.status.machine import flags_by_key
-from dfos.steps.calib_memory import BOUNDS, absurd, write_vcals
+from dfos.steps.calib_memory import BOUNDS, Skipped, absurd, skip_notes, write_vcals
 from dfos.steps.calib_memory import memory as calib_memory
 from dfos.steps.chain import rejections
 from dfos.workspace import Workspace
@@ -175,7 +175,11 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
     settings = workspace.settings
     producers = {c.producer for ab in existing.values() for c in ab.mcalib if c.virtual and c.producer}
     rejected = rejections(workspace, {*existing, *producers})  # offered to no one
-    memory = calib_memory(workspace, day, batch, classifier, frozen.abs, problems, rejected)
+    from dfos.steps.release import memory_policy  # (SQLAlchemy: not at import)
+
+    skipped: list[Skipped] = []  # certified masters a raw2raw window or a release's hide keeps out
+    memory = calib_memory(workspace, day, batch, classifier, frozen.abs, problems, rejected,
+                          memory_policy(workspace), skipped)
     recipes = cached_esorex_recipes(settings.ESOREX, workspace.mon_dir / RECIPE_CACHE)
     result = associate([f for f in frames if f.name not in frozen.frames], rules, memory,
                        instrument=settings.INSTRUMENT, date=key, mode=mode.value, drs_type=settings.DRS_TYPE,
@@ -186,6 +190,8 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
     plan = plan_update(made, existing, done_entries, frozen.reopened, rejected=fresh,
                        remade=_remade(workspace, [existing[name] for name in frozen.reopened if name in existing]))
     notes = _keep_notes(workspace, batch, fresh)
+    for name, lines in skip_notes(result.abs, skipped).items():
+        notes[name] = (*notes.get(name, ()), *lines)
     written, unchanged = _apply(workspace, plan, {p.ab.name: p for p in result.abs}, notes)
     if mode is Mode.CALIB:  # science products are never calibrations: they stay out of the calibration memory
         write_vcals(workspace, key, batch, result, plan.keep)
