@@ -90,6 +90,7 @@ def test_replacing_a_release(nights: Workspace) -> None:
     open_window(ws, FIRST, SECOND, "R2")
     flats = _flats(ws)
     assert _virtual(flats)
+    assert any(n.startswith("2013-02-12/NA_MFLT_130212A_") for n in create_abs(ws, SECOND, Mode.SCIENCE).skipped)
     name = next(iter(flats))
     why = explain_text(ws, name)
     assert "skipped MCAL 2013-02-12/NA_MFLT_130212A_" in why

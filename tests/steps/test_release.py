@@ -80,7 +80,8 @@ def test_hide_a_year_keeps_static_ones_and_other_years_undo_and_hide_again(archi
     assert _states(ws) == {"UV_MBIA_130212A_BLUE.fits": "hidden by R2", "UV_MFLA_130301A_BLUE.fits": "hidden by R2",
                            "UV_MBIA_140105A_BLUE.fits": "visible", "UV_SOBF_130212A_BLUE.fits": "visible",
                            STATIC: "static"}
-    assert WorkspaceArchive(ws).lookup("UV_MBIA_130212A_BLUE.fits").hidden_by == "R2"  # still listed
+    listed = WorkspaceArchive(ws).lookup("UV_MBIA_130212A_BLUE.fits")
+    assert listed is not None and listed.hidden_by == "R2"  # still listed
     assert memory_policy(ws).hidden == {"UV_MBIA_130212A_BLUE.fits": "R2", "UV_MFLA_130301A_BLUE.fits": "R2"}
     log = release_log(ws).read_text()
     assert "2013-06-01T12:00:00 hide R2 UV_MBIA_130212A_BLUE.fits 2013-02-12 CALIB\n" in log

@@ -7,7 +7,9 @@ of the recent dates, and the static calibrations (GEN) of every date; and the VC
   says where: ``DFOS.FILE``, and which AB: ``DFOS.AB``), the newest ``N_VCAL_LIST`` dates;
 * ``$DFO_CAL_DIR/GEN/<name>.hdr``: static calibrations (:mod:`dfos.steps.static_calib`), offered to every date.
 
-A virtual product of an AB a QC scientist rejected is offered to no one.
+A virtual product of an AB a QC scientist rejected is offered to no one; nor is a certified master dated inside
+an open raw2raw window, or hidden in the archive by a release (:class:`dfos.archive.releases.MemoryPolicy`,
+docs/releases.md): :func:`skip_notes` tells ``dfos explain`` of the ABs that would have chosen among them.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ refused (``REFUSED`` in the association log, a warning on the command line); eve
 is checked to stay in its directory (:func:`dfos.naming.confined`).  A frame whose MJD-OBS or
 EXPTIME is absurd (see :data:`BOUNDS`) is refused the same way, rather than dated absurdly.
 
+Certified masters of an open raw2raw window's dates, and those a release hides, are not associated (read once
+per run: :func:`dfos.steps.release.memory_policy`); the association log of an AB that would have chosen
+among them names them (docs/releases.md).
+
 Incremental: an AB tagged DONE in the AB list is never touched; an existing AB
 whose association is unchanged keeps its file (and status); a FAILED one is
 re-created; a changed one is rewritten as CREATED.  That policy is decided by a pure function
@@ -91,6 +95,8 @@ class CreateResult:
     """DONE ABs made again because a better calibration arrived (and the ABs depending on them)."""
     refused: tuple[tuple[str, str], ...] = ()
     """Frames and ABs refused because a name from data is not a safe file name: (name, reason)."""
+    skipped: tuple[str, ...] = ()
+    """Certified masters (``<DATE>/<name>``) not offered: a raw2raw window's or hidden by a release."""
 
 
 def rules_of(workspace: Workspace) -> RuleSet:
@@ -212,6 +218,7 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
         problems=tuple(problems),
         superseded=plan.superseded,
         refused=tuple(refused),
+        skipped=tuple(s.name for s in skipped),
     )
 
 

@@ -52,9 +52,9 @@ def hide_cmd(cli: Cli, release: str | None, first: date | None, last: date | Non
     verb = "would hide" if dry_run else "hidden"
     for entry in result.hidden:
         click.echo(f"{verb} {entry.date} {entry.mode} {entry.name}")
-    others = sorted({e.hidden_by for e in result.already if e.hidden_by != result.release})
+    others = sorted({str(e.hidden_by) for e in result.already if e.hidden_by != result.release})
     click.echo(f"{release} {first}..{last} {kind.upper()}: {len(result.hidden)} {verb}, "
-               f"{len(result.already)} hidden before" + (f" (by {', '.join(map(str, others))})" if others else "")
+               f"{len(result.already)} hidden before" + (f" (by {', '.join(others)})" if others else "")
                + f", {len(result.static)} static calibrations kept visible (a release never replaces them)")
 
 
