@@ -178,3 +178,18 @@ def test_the_commands_print_what_they_change(capsys: pytest.CaptureFixture[str],
     assert main([*root, "raw2raw", "--off"]) == 0
     assert main([*root, "undo", "--release", "R2"]) == 0
     assert "R2: 2 shown again" in capsys.readouterr().out
+
+
+def test_a_year_of_masters_is_hidden_in_one_go(workspace: Workspace) -> None:
+    from sqlalchemy import insert
+
+    from dfos.db import archive_catalog, engine_for_url
+
+    rows = [dict(name=f"UV_MBIA_13{m:02d}{d:02d}{k}_BLUE.fits", path="-", date=f"2013-{m:02d}-{d:02d}", mode="CALIB",
+                 ab="-", pro_catg="MASTER_BIAS_BLUE", size=1, sha256="0" * 64, source="-", ingested="-")
+            for m in range(1, 13) for d in range(1, 29) for k in "ABCD"]
+    with engine_for_url(workspace.db_url).begin() as db:
+        db.execute(insert(archive_catalog), rows)
+    assert len(hide(workspace, "R2", *YEAR).hidden) == len(rows) == 1344
+    assert set(_states(workspace).values()) == {"hidden by R2"}
+    assert len(read_events(workspace)) == len(rows)

@@ -3,8 +3,9 @@ raw2raw window createAB honours meanwhile (``dfos release``; docs/releases.md).
 
 State lives in the workspace database (``archive_catalog.hidden_by``/``hidden_at``, ``release_windows``); every
 change is also appended to ``$DFO_MON_DIR/RELEASE_LOG`` (:class:`dfos.archive.releases.ReleaseEvent` lines),
-under the log's lock, which also serialises the changes: one release change at a time.  The rules are pure
-(:mod:`dfos.archive.releases`); this module reads and writes.
+under the log's lock, which also serialises the changes: one release change at a time.  The lines are written
+inside the database transaction, before it commits: a log that cannot be written leaves the database as it
+was.  The rules are pure (:mod:`dfos.archive.releases`); this module reads and writes.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ __all__ = ["KINDS", "Entry", "HideResult", "UndoResult", "WindowRecord", "catalo
 #: ``--kind``: which catalog entries a hide takes.
 KINDS = ("CALIB", "SCIENCE", "ALL")
 LOG_NAME = "RELEASE_LOG"
+#: Names per UPDATE (SQLite allows 999 parameters in older builds).
+_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def _locked(workspace: Workspace) -> Iterator[None]:
 
 
 def _append(workspace: Workspace, events: list[ReleaseEvent]) -> None:
-    """Append events to the log (the caller holds its lock), flushed to disk."""
+    """Append events to the log (the caller holds its lock and the transaction of the change), flushed to disk."""
     if not events:
         return
     log = release_log(workspace)
@@ -157,17 +160,19 @@ def hide(workspace: Workspace, release: str, first: date, last: date, kind: str 
     static calibrations, never an entry hidden already (a repeated hide changes nothing)."""
     release, kind = release_id(release), _kind(kind)
     Window(first, last)  # the dates in order
-    with _locked(workspace):
-        with engine_for_url(workspace.db_url).begin() as db:
-            found = _entries(db, workspace, first, last, kind)
-            static = tuple(e for e in found if e.static and not e.hidden_by)
-            already = tuple(e for e in found if e.hidden_by)
-            todo = tuple(e for e in found if not e.static and not e.hidden_by)
-            if dry_run or not todo:
-                return HideResult(release, todo, already, static, dry_run)
-            now = clock.now(workspace.settings)
-            c = archive_catalog.c
-            db.execute(update(archive_catalog).where(c.name.in_([e.name for e in todo]), c.hidden_by.is_(None))
+    with _locked(workspace), engine_for_url(workspace.db_url).begin() as db:
+        found = _entries(db, workspace, first, last, kind)
+        static = tuple(e for e in found if e.static and not e.hidden_by)
+        already = tuple(e for e in found if e.hidden_by)
+        todo = tuple(e for e in found if not e.static and not e.hidden_by)
+        if dry_run or not todo:
+            return HideResult(release, todo, already, static, dry_run)
+        now = clock.now(workspace.settings)
+        c = archive_catalog.c
+        names = [e.name for e in todo]
+        for start in range(0, len(names), _CHUNK):  # a year of masters: more names than SQL parameters
+            db.execute(update(archive_catalog)
+                       .where(c.name.in_(names[start:start + _CHUNK]), c.hidden_by.is_(None))
                        .values(hidden_by=release, hidden_at=format_timestamp(now)))
         _append(workspace, [ReleaseEvent(now, Action.HIDE, release, e.name, (e.date, e.mode)) for e in todo])
     return HideResult(release, tuple(Entry(e.name, e.date, e.mode, e.pro_catg, release) for e in todo), already,
@@ -178,20 +183,19 @@ def undo(workspace: Workspace, release: str) -> UndoResult:
     """Show again every entry ``release`` hides, and lift its raw2raw window if one is open.  NotFound for a
     release neither the log nor the database knows; nothing left to undo changes nothing."""
     release = release_id(release)
-    with _locked(workspace):
-        with engine_for_url(workspace.db_url).begin() as db:
-            c = archive_catalog.c
-            rows = db.execute(select(c.name, c.date, c.mode, c.pro_catg).where(c.hidden_by == release)
-                              .order_by(c.date, c.name)).all()
-            current = _open_window(db)
-            lifted = current if current is not None and current.release == release else None
-            if not rows and lifted is None and release not in releases(read_events(workspace)):
-                raise NotFound(f"no release {release} in {release_log(workspace)}: "
-                               "'dfos release status' lists the releases")
-            now = clock.now(workspace.settings)
-            db.execute(update(archive_catalog).where(c.hidden_by == release).values(hidden_by=None, hidden_at=None))
-            if lifted is not None:
-                _lift(db, now)
+    with _locked(workspace), engine_for_url(workspace.db_url).begin() as db:
+        c = archive_catalog.c
+        rows = db.execute(select(c.name, c.date, c.mode, c.pro_catg).where(c.hidden_by == release)
+                          .order_by(c.date, c.name)).all()
+        current = _open_window(db)
+        lifted = current if current is not None and current.release == release else None
+        if not rows and lifted is None and release not in releases(read_events(workspace)):
+            raise NotFound(f"no release {release} in {release_log(workspace)}: "
+                           "'dfos release status' lists the releases")
+        now = clock.now(workspace.settings)
+        db.execute(update(archive_catalog).where(c.hidden_by == release).values(hidden_by=None, hidden_at=None))
+        if lifted is not None:
+            _lift(db, now)
         events = [ReleaseEvent(now, Action.SHOW, release, r.name, (r.date, r.mode)) for r in rows]
         if lifted is not None:
             events.append(ReleaseEvent(now, Action.RAW2MASTER, release, lifted.render(), ("undo",)))
@@ -219,28 +223,26 @@ def window(workspace: Workspace) -> Window | None:
 def open_window(workspace: Workspace, first: date, last: date, release: str | None = None) -> Window:
     """Open the raw2raw window ``first`` .. ``last``; StateError while another one is open."""
     wanted = Window(first, last, release_id(release) if release else NO_RELEASE)
-    with _locked(workspace):
-        with engine_for_url(workspace.db_url).begin() as db:
-            current = _open_window(db)
-            if current is not None:
-                raise StateError(f"a raw2raw window is already set ({current.render()}, release "
-                                 f"{current.release}): lift it first with 'dfos release raw2raw --lift'")
-            now = clock.now(workspace.settings)
-            db.execute(insert(release_windows).values(release=wanted.release, first=first.isoformat(),
-                                                      last=last.isoformat(), opened=format_timestamp(now)))
+    with _locked(workspace), engine_for_url(workspace.db_url).begin() as db:
+        current = _open_window(db)
+        if current is not None:
+            raise StateError(f"a raw2raw window is already set ({current.render()}, release "
+                             f"{current.release}): lift it first with 'dfos release raw2raw --lift'")
+        now = clock.now(workspace.settings)
+        db.execute(insert(release_windows).values(release=wanted.release, first=first.isoformat(),
+                                                  last=last.isoformat(), opened=format_timestamp(now)))
         _append(workspace, [ReleaseEvent(now, Action.RAW2RAW, wanted.release, wanted.render())])
     return wanted
 
 
 def lift_window(workspace: Workspace) -> Window:
     """Lift the open raw2raw window (raw2master again); StateError when none is open."""
-    with _locked(workspace):
-        with engine_for_url(workspace.db_url).begin() as db:
-            current = _open_window(db)
-            if current is None:
-                raise StateError("no raw2raw window is set: nothing to lift ('dfos release status' shows them)")
-            now = clock.now(workspace.settings)
-            _lift(db, now)
+    with _locked(workspace), engine_for_url(workspace.db_url).begin() as db:
+        current = _open_window(db)
+        if current is None:
+            raise StateError("no raw2raw window is set: nothing to lift ('dfos release status' shows them)")
+        now = clock.now(workspace.settings)
+        _lift(db, now)
         _append(workspace, [ReleaseEvent(now, Action.RAW2MASTER, current.release, current.render())])
     return current
 
