@@ -369,7 +369,7 @@ def _database_cases() -> list[Case]:
         cases += [case(f"db-{kind}-{argv[0]}", argv, {3, 5, 6}, damage)
                   for argv in (CERTIFY, ["qc1", "-d", D], ["health"], ["cascade-stat", "--dag-id", DAG],
                                ["score", "-d", D], ["trend", "--param", "QC BIAS LEVEL"], ["process-qc", "-a", FLAT],
-                               ["move", "-d", D])]
+                               ["move", "-d", D], ["release", "hide", "--release", "R2", "--from", D, "--to", D])]
         cases.append(case(f"db-{kind}-status", ["status"], {0, 3, 6}, damage))  # status needs no database
     return cases
 
@@ -420,10 +420,35 @@ def _argument_cases() -> list[Case]:
     return cases
 
 
+def _release_cases() -> list[Case]:
+    """The release log ($DFO_MON_DIR/RELEASE_LOG) and the release commands' arguments."""
+    log = "monitor/RELEASE_LOG"
+    hide = ["release", "hide", "--release", "R2", "--from", D, "--to", D]
+    cases: list[Case] = []
+    for kind, damage in [("non-utf8", written(log, b"2013-02-13T14:00:00 hide R2 caf\xe9.fits 2013-02-12 CALIB\n")),
+                         ("garbage", written(log, b"not a release log line\n")),
+                         ("huge-line", written(log, b"Z" * 5_000_000 + b"\n")),
+                         ("directory", written(log + "/inside", b"a directory\n"))]:
+        cases += [case(f"RELEASE_LOG-{kind}-status", ["release", "status"], {0, 3, 5}, damage),
+                  case(f"RELEASE_LOG-{kind}-undo", ["release", "undo", "--release", "R2"], {2, 3, 5}, damage),
+                  case(f"RELEASE_LOG-{kind}-hide", hide, {0, 3}, damage)]
+    for name, value in [("newline", "a\nb"), ("5MB", BIG), ("escape", "../../dfos.toml")]:
+        cases += [case(f"arg-{name}-release-hide", ["release", "hide", "--release", value, "--from", D, "--to", D],
+                       {2}),
+                  case(f"arg-{name}-release-undo", ["release", "undo", "--release", value], {2})]
+    for bad in ("2013-02-30", BIG):
+        tag = bad if len(bad) < 20 else "5MB"
+        cases += [case(f"date-{tag}-release-hide", ["release", "hide", "--release", "R2", "--from", bad, "--to", D],
+                       {2}),
+                  case(f"date-{tag}-release-raw2raw", ["release", "raw2raw", "--from", D, "--to", bad], {2})]
+    cases.append(case("arg-reversed-release-raw2raw", ["release", "raw2raw", "--from", D, "--to", "2013-01-01"], {2}))
+    return cases
+
+
 def corpus() -> list[Case]:
     """Every case, section by section (one input each, and the commands that read it)."""
     sections = (_dfo_status_cases, _ab_file_cases, _ab_list_cases, _exec_ab_cases, _job_file_cases, _decisions_cases,
-                _header_cases, _toml_cases, _rules_cases, _database_cases, _argument_cases)
+                _header_cases, _toml_cases, _rules_cases, _database_cases, _argument_cases, _release_cases)
     return [one for section in sections for one in section()]
 
 

@@ -87,6 +87,9 @@ COMMANDS: dict[str, LazyCommand] = {
                               "with).",
                 download_cmd="Fetch the frames of DATE from the archive into $DFO_RAW_DIR/DATE (or only their "
                              "headers)."),
+    **_commands("release",
+                release_group="Replace a processing release: hide what it supersedes in the archive, raw2raw "
+                              "meanwhile, undo."),
     **_commands("auto",
                 auto_daily_cmd="One automatic run: new data -> headers, ABs, cascade, QC, trends (DFOS autoDaily).",
                 cron_group="dfosCron: run dfos jobs from cron with logs, and the crontab lines that do it."),

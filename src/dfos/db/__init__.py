@@ -32,10 +32,12 @@ from dfos.db.schema import (
     comments,
     metadata,
     qc1_params,
+    release_windows,
 )
 
 __all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "database_fault",
-           "dispose_engines", "engine_for_url", "metadata", "qc1_params", "sqlalchemy_url"]
+           "dispose_engines", "engine_for_url", "metadata", "qc1_params", "release_windows",
+           "sqlalchemy_url"]
 
 
 def sqlalchemy_url(url: str) -> str:

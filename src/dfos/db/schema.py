@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 __all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "metadata",
-           "qc1_params"]
+           "qc1_params", "release_windows"]
 
 metadata = MetaData()
 
@@ -152,4 +152,19 @@ archive_catalog = Table(
     Column("sha256", String(64), nullable=False),
     Column("source", String(1024), nullable=False),  # the file it was ingested from
     Column("ingested", String(32), nullable=False),
+    Column("hidden_by", String(64), index=True),  # the release that hides it (NULL: visible); docs/releases.md
+    Column("hidden_at", String(32)),
+)
+
+#: raw2raw windows of releases (docs/releases.md): createAB associates no certified master dated inside an
+#: open window (``lifted`` NULL; at most one is open).
+release_windows = Table(
+    "release_windows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("release", String(64), nullable=False),  # "-" when opened without a release
+    Column("first", String(10), nullable=False),
+    Column("last", String(10), nullable=False),
+    Column("opened", String(32), nullable=False),
+    Column("lifted", String(32)),
 )

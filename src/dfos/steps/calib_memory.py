@@ -7,18 +7,22 @@ of the recent dates, and the static calibrations (GEN) of every date; and the VC
   says where: ``DFOS.FILE``, and which AB: ``DFOS.AB``), the newest ``N_VCAL_LIST`` dates;
 * ``$DFO_CAL_DIR/GEN/<name>.hdr``: static calibrations (:mod:`dfos.steps.static_calib`), offered to every date.
 
-A virtual product of an AB a QC scientist rejected is offered to no one.
+A virtual product of an AB a QC scientist rejected is offered to no one; nor is a certified master dated inside
+an open raw2raw window, or hidden in the archive by a release (:class:`dfos.archive.releases.MemoryPolicy`,
+docs/releases.md): :func:`skip_notes` tells ``dfos explain`` of the ABs that would have chosen among them.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from dfos.archive.releases import MemoryPolicy
 from dfos.association.classify import Classifier
-from dfos.association.engine import AssociationResult
+from dfos.association.engine import AssociationResult, Planned
 from dfos.association.frames import Frame, mid_exposure
 from dfos.association.match import Calib
 from dfos.errors import FormatError
@@ -26,7 +30,7 @@ from dfos.fsutil import write_if_changed
 from dfos.naming import confined, safe_name
 from dfos.workspace import Workspace
 
-__all__ = ["BOUNDS", "absurd", "memory", "write_vcals"]
+__all__ = ["BOUNDS", "Skipped", "absurd", "memory", "skip_notes", "write_vcals"]
 
 #: The plausible range of the numbers createAB computes with; a frame outside it is refused, naming the
 #: keyword (``EXPTIME = 1.0E308`` would otherwise make an absurd mid-exposure MJD).
@@ -52,16 +56,30 @@ def _memory_dates(base: Path, day: date, newest: int) -> list[str]:
     return dates[-newest:]
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A certified master createAB did not offer (:class:`MemoryPolicy`): which, of what kind, why."""
+
+    name: str
+    """``<DATE>/<name>.fits``."""
+    catg: str
+    """Its classified DO.CATG (what an input's tag selects)."""
+    reason: str
+
+
 def memory(workspace: Workspace, day: date, batch: str, classifier: Classifier, done: Collection[str],
-            problems: list[tuple[str, str]], rejected: Collection[str] = ()) -> list[Calib]:
+           problems: list[tuple[str, str]], rejected: Collection[str] = (), policy: MemoryPolicy | None = None,
+           skipped: list[Skipped] | None = None) -> list[Calib]:
     """Certified masters (MCAL) and virtual products (VCAL) of the recent dates.
 
     Virtual products of this batch are made again by this run, except those of ABs tagged DONE,
-    which stand as they are; those of ``rejected`` ABs are offered to no one.
+    which stand as they are; those of ``rejected`` ABs are offered to no one.  Certified masters ``policy``
+    skips (a raw2raw window, hidden by a release) are not offered either: they go to ``skipped``.
     """
     from dfos.headers.io import read_header
 
     s = workspace.settings
+    aside = [] if skipped is None else skipped
     memory: list[Calib] = _static(workspace, classifier, problems)
     for kind, newest in (("MCAL", s.N_MCAL_LIST), ("VCAL", s.N_VCAL_LIST)):
         base = workspace.cal_dir / kind
@@ -73,26 +91,52 @@ def memory(workspace: Workspace, day: date, batch: str, classifier: Classifier, 
                 except FormatError as exc:
                     problems.append((where, exc.message))
                     continue
-                if kind == "VCAL" and header.get("DFOS.BATCH") == batch and header.get("DFOS.AB") not in done:
-                    continue  # this run makes them again
-                if kind == "VCAL" and header.get("DFOS.AB") in rejected:
-                    continue  # a QC scientist rejected the AB that makes it
-                if kind == "VCAL" and not header.get("DFOS.FILE"):
-                    problems.append((where, "a virtual product without DFOS.FILE (where the product will be)"))
-                    continue
-                why = absurd(header)
+                why = _left_out(kind, header, batch, done, rejected)
                 if why:
-                    problems.append((where, why))
+                    if why != _SKIP:
+                        problems.append((where, why))
                     continue
                 frame = Frame(path.stem + ".fits", header, path=str(path))
                 frame = classifier.classify(frame) if kind == "MCAL" else classifier.classify_virtual(frame)
                 ref = f"$DFO_CAL_DIR/{kind}/{folder}/{path.name}"
-                if kind == "MCAL":
-                    memory.append(Calib(frame, ref, f"$DFO_CAL_DIR/{folder}/{path.stem}.fits", mid_exposure(frame)))
-                else:
+                if kind == "VCAL":
                     memory.append(Calib(frame, ref, str(header.get("DFOS.FILE", "")), mid_exposure(frame),
                                         virtual=True, producer=str(header.get("DFOS.AB", ""))))
+                    continue
+                reason = policy.skip(date.fromisoformat(folder), frame.name) if policy else None
+                if reason:
+                    aside.append(Skipped(f"{folder}/{frame.name}", str(frame.category or ""), reason))
+                    continue
+                memory.append(Calib(frame, ref, f"$DFO_CAL_DIR/{folder}/{path.stem}.fits", mid_exposure(frame)))
     return memory
+
+
+#: :func:`_left_out`'s answer for a file left out without a problem to report.
+_SKIP = "skip"
+
+
+def _left_out(kind: str, header: Mapping[str, object], batch: str, done: Collection[str],
+              rejected: Collection[str]) -> str | None:
+    """Why a file of the memory is left out: :data:`_SKIP` (by design) or a problem; None: it is offered."""
+    if kind == "VCAL" and header.get("DFOS.BATCH") == batch and header.get("DFOS.AB") not in done:
+        return _SKIP  # this run makes them again
+    if kind == "VCAL" and header.get("DFOS.AB") in rejected:
+        return _SKIP  # a QC scientist rejected the AB that makes it
+    if kind == "VCAL" and not header.get("DFOS.FILE"):
+        return "a virtual product without DFOS.FILE (where the product will be)"
+    return absurd(header)
+
+
+def skip_notes(planned: Iterable[Planned], skipped: Collection[Skipped]) -> dict[str, tuple[str, ...]]:
+    """AB -> the lines its association log (``dfos explain``) gets for masters the policy skipped: those of
+    the kind one of its inputs selects (their DO.CATG is the input's tag)."""
+    notes: dict[str, tuple[str, ...]] = {}
+    for plan in planned:
+        tags = {match.select.tag for match in plan.inputs}
+        lines = tuple(f"skipped MCAL {s.name} ({s.catg}): {s.reason}" for s in skipped if s.catg in tags)
+        if lines:
+            notes[plan.ab.name] = lines
+    return notes
 
 
 def _static(workspace: Workspace, classifier: Classifier, problems: list[tuple[str, str]]) -> list[Calib]:

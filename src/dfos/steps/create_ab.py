@@ -16,6 +16,10 @@ refused (``REFUSED`` in the association log, a warning on the command line); eve
 is checked to stay in its directory (:func:`dfos.naming.confined`).  A frame whose MJD-OBS or
 EXPTIME is absurd (see :data:`BOUNDS`) is refused the same way, rather than dated absurdly.
 
+Certified masters of an open raw2raw window's dates, and those a release hides, are not associated (read once
+per run: :func:`dfos.steps.release.memory_policy`); the association log of an AB that would have chosen
+among them names them (docs/releases.md).
+
 Incremental: an AB tagged DONE in the AB list is never touched; an existing AB
 whose association is unchanged keeps its file (and status); a FAILED one is
 re-created; a changed one is rewritten as CREATED.  That policy is decided by a pure function
@@ -51,7 +55,7 @@ from dfos.naming import confined, safe_name
 from dfos.oca.io import load_rules
 from dfos.oca.syntax import RuleSet
 from dfos.status.machine import flags_by_key
-from dfos.steps.calib_memory import BOUNDS, absurd, write_vcals
+from dfos.steps.calib_memory import BOUNDS, Skipped, absurd, skip_notes, write_vcals
 from dfos.steps.calib_memory import memory as calib_memory
 from dfos.steps.chain import rejections
 from dfos.workspace import Workspace
@@ -94,6 +98,8 @@ class CreateResult:
     """Frames and ABs refused because a name from data is not a safe file name: (name, reason)."""
     key: str = ""
     """The processing key (the date, or a run ID in DEEP mode)."""
+    skipped: tuple[str, ...] = ()
+    """Certified masters (``<DATE>/<name>``) not offered: a raw2raw window's or hidden by a release."""
 
 
 def rules_of(workspace: Workspace) -> RuleSet:
@@ -241,7 +247,11 @@ def _create(workspace: Workspace, source: _Source, mode: Mode) -> CreateResult:
     settings = workspace.settings
     producers = {c.producer for ab in existing.values() for c in ab.mcalib if c.virtual and c.producer}
     rejected = rejections(workspace, {*existing, *producers})  # offered to no one
-    memory = calib_memory(workspace, day, batch, classifier, frozen.abs, problems, rejected)
+    from dfos.steps.release import memory_policy  # (SQLAlchemy: not at import)
+
+    skipped: list[Skipped] = []  # certified masters a raw2raw window or a release's hide keeps out
+    memory = calib_memory(workspace, day, batch, classifier, frozen.abs, problems, rejected,
+                          memory_policy(workspace), skipped)
     recipes = cached_esorex_recipes(settings.ESOREX, workspace.mon_dir / RECIPE_CACHE)
     result = associate([f for f in frames if f.name not in frozen.frames], rules, memory,
                        instrument=settings.INSTRUMENT, date=key, mode=mode.value, drs_type=settings.DRS_TYPE,
@@ -252,6 +262,8 @@ def _create(workspace: Workspace, source: _Source, mode: Mode) -> CreateResult:
     plan = plan_update(made, existing, done_entries, frozen.reopened, rejected=fresh,
                        remade=_remade(workspace, [existing[name] for name in frozen.reopened if name in existing]))
     notes = _keep_notes(workspace, batch, fresh)
+    for name, lines in skip_notes(result.abs, skipped).items():
+        notes[name] = (*notes.get(name, ()), *lines)
     written, unchanged = _apply(workspace, plan, {p.ab.name: p for p in result.abs}, notes)
     if mode is Mode.CALIB:  # science products are never calibrations: they stay out of the calibration memory
         write_vcals(workspace, key, batch, result, plan.keep)
@@ -273,6 +285,7 @@ def _create(workspace: Workspace, source: _Source, mode: Mode) -> CreateResult:
         superseded=plan.superseded,
         refused=tuple(refused),
         key=key,
+        skipped=tuple(s.name for s in skipped),
     )
 
 

@@ -71,10 +71,16 @@ def master_source(workspace: Workspace, target: Path) -> str:
 
 def restore_master(workspace: Workspace, target: Path) -> bool:
     """Fetch the certified master that belongs at ``target`` back from the workspace's archive (the
-    archive directory, or ARCHIVE_URL over HTTP; verified, atomic); False when the archive has none.
-    Raises FormatError for a path that is no certified master's, TransferError when the archive fails."""
+    archive directory, or ARCHIVE_URL over HTTP; verified, atomic); False when the archive has none, or
+    hides it (a release superseded it: docs/releases.md).  Raises FormatError for a path that is no certified
+    master's, TransferError when the archive fails."""
+    from dfos.steps.release import hidden_by
+
+    source = master_source(workspace, target)
+    if hidden_by(workspace, target.name):
+        return False
     try:
-        fetch_verified(archive_client(workspace), master_source(workspace, target), target.parent,
+        fetch_verified(archive_client(workspace), source, target.parent,
                        retries=workspace.settings.DOWNLOAD_RETRIES)
     except MissingFile:
         return False
@@ -102,6 +108,12 @@ def fetch_master(workspace: Workspace, name: str) -> Path:
     """Make one certified master available again; ``name`` is ``<DATE>/<file>`` under ``$DFO_CAL_DIR``."""
     target = confined(workspace.cal_dir / master_name(name), workspace.cal_dir)
     if not target.is_file() and not restore_master(workspace, target):
+        from dfos.steps.release import hidden_by
+
+        release = hidden_by(workspace, target.name)
+        if release:
+            raise NotFound(f"the master {name} is hidden in the archive by release {release}: "
+                           f"'dfos release undo --release {release}' shows it again")
         where = workspace.settings.ARCHIVE_URL or workspace.archive_dir
         raise NotFound(f"the master {name} is not in the archive {where}")
     return target

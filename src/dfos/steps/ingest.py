@@ -41,7 +41,8 @@ from dfos.steps.safe_move import sha256
 from dfos.steps.score import latest_decisions
 from dfos.workspace import Workspace
 
-__all__ = ["CatalogEntry", "IngestResult", "Ingestor", "WorkspaceArchive", "certified_name", "ingest", "ingest_list"]
+__all__ = ["CatalogEntry", "IngestResult", "Ingestor", "WorkspaceArchive", "certified_name", "ingest", "ingest_list",
+           "ingest_static"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class CatalogEntry:
     path: str
     sha256: str
     size: int
+    hidden_by: str | None = None
+    """The release that hides it (docs/releases.md); None: visible."""
 
 
 class Ingestor(ABC):
@@ -61,7 +64,7 @@ class Ingestor(ABC):
 
     @abstractmethod
     def lookup(self, name: str) -> CatalogEntry | None:
-        """What the archive holds under a name (None: nothing)."""
+        """What the archive holds under a name (None: nothing), hidden or not."""
 
     @abstractmethod
     def verify(self, name: str) -> bool:
@@ -79,7 +82,7 @@ class WorkspaceArchive(Ingestor):
     def lookup(self, name: str) -> CatalogEntry | None:
         with engine_for_url(self.workspace.db_url).begin() as db:
             row = db.execute(select(archive_catalog).where(archive_catalog.c.name == name)).mappings().first()
-        return CatalogEntry(row["name"], row["path"], row["sha256"], row["size"]) if row else None
+        return CatalogEntry(row["name"], row["path"], row["sha256"], row["size"], row["hidden_by"]) if row else None
 
     def verify(self, name: str) -> bool:
         entry = self.lookup(name)
@@ -182,3 +185,19 @@ def ingest(workspace: Workspace, mode: Mode | str, day: KeyLike, ingestor: Inges
     dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
     append_job_line(workspace, "JOBS_CLEANUP", f"{dfos} --root {shlex.quote(str(workspace.root))} cleanup -d {key}")
     return IngestResult(tuple(path.name for path in files), listing)
+
+
+def ingest_static(workspace: Workspace, ingestor: Ingestor | None = None) -> tuple[str, ...]:
+    """Archive the static calibrations (``$DFO_CAL_DIR/GEN/*.fits``, :mod:`dfos.steps.static_calib`) under
+    TODAY (they have no date of their own); the names archived (again: an archived one counts as done).  A
+    release's hide never touches them (docs/releases.md)."""
+    from astropy.io import fits
+
+    from dfos.steps.static_calib import gen_dir
+
+    archive = ingestor or WorkspaceArchive(workspace)
+    day = clock.today(workspace.settings)
+    files = sorted(gen_dir(workspace).glob("*.fits"))
+    for path in files:
+        archive.ingest(path, day, Mode.CALIB.value, "", str(fits.getval(path, "HIERARCH ESO PRO CATG", default="")))
+    return tuple(path.name for path in files)

@@ -38,6 +38,9 @@ def create_ab_cmd(cli: Cli, mode: Mode, day: date) -> None:
     click.echo(f"{result.mode} {day}: {len(result.abs)} ABs ({len(incomplete)} INCOMPLETE); "
                f"{len(result.written)} written, {len(result.unchanged)} unchanged, "
                f"{len(result.kept_done)} DONE kept, {len(result.removed)} removed")
+    if result.skipped:
+        click.echo(f"{len(result.skipped)} certified masters not associated (a raw2raw window, or hidden by a "
+                   "release: 'dfos release status'; 'dfos explain AB' names them)")
     for ab in result.abs:
         parents = f"  <- {', '.join(ab.waitfor)}" if ab.waitfor else ""
         click.echo(f"  {ab.completeness.value:<10} {ab.name}  {ab.recipe}{parents}")

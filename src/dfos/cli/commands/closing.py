@@ -118,12 +118,28 @@ def move_cmd(cli: Cli, mode: Mode, day: date) -> None:
 
 @click.command("ingest")
 @_MODE
-@date_option()
+@date_option(required=False)
+@click.option("--static", is_flag=True, help="Archive the static calibrations of $DFO_CAL_DIR/GEN instead (no -d).")
 @pass_cli
-def ingest_cmd(cli: Cli, mode: Mode, day: date) -> None:
+def ingest_cmd(cli: Cli, mode: Mode, day: date | None, static: bool) -> None:
     """Ingest the certified products of DATE into the archive (DFOS ingestProducts); once per date and mode."""
-    result = ingest(cli.workspace(), mode, day)
+    from dfos.errors import UsageError
+    from dfos.steps.ingest import ingest_static
+    from dfos.steps.release import window
+
+    workspace = cli.workspace()
+    if static == (day is not None):
+        raise UsageError("give either -d DATE or --static")
+    if day is None:
+        names = ingest_static(workspace)
+        click.echo(f"{len(names)} static calibrations in the archive")
+        return
+    result = ingest(workspace, mode, day)
     click.echo(f"{len(result.ingested)} products ingested; list: {result.listing}")
+    current = window(workspace)
+    if current is not None and current.covers(day):
+        click.echo(f"note: the raw2raw window {current.render()} is open; once the new release's masters are all "
+                   "in, lift it with 'dfos release raw2raw --lift'")
 
 
 @click.command("finish")
