@@ -403,6 +403,7 @@ def _argument_cases() -> list[Case]:
             ["download", "-d", bad], ["fetch-raw", "-d", bad, f"UVES.{D}T18:05:00.500.fits"], ["qc1", "-d", bad],
             ["health", "--until", bad],
             ["auto-daily", "-D", bad], ["demo-data", "-d", bad], ["trend", "--param", "QC BIAS LEVEL", "--until", bad],
+            ["phoenix", "-d", bad],
         )]
     cases += [
         case("arg-instrument-init", ["init", W + "sub", "--instrument", "NOPE"], {2}),
@@ -416,6 +417,12 @@ def _argument_cases() -> list[Case]:
         case("arg-trend-5MB", ["trend", "--param", BIG], {0, 2}),
         case("arg-qc1-5MB", ["qc1", "--param", BIG], {0, 2}),
         case("arg-download-parallel", ["download", "-d", D, "--parallel", "0"], {2}),
+        case("arg-phoenix-in-an-ops-workspace", ["phoenix", "-d", D], {3}),
+        case("arg-phoenix-nothing", ["phoenix"], {2}),
+        case("arg-phoenix-month", ["phoenix", "-m", "2013-13"], {2}),
+        case("arg-phoenix-run-without-step", ["phoenix", "-r", "090.C-0456(A)"], {2}),
+        case("arg-phoenix-5MB-run", ["phoenix", "-r", BIG, "-C"], {2, 3}),
+        case("arg-phoenix-escape-run", ["phoenix", "-r", "../../x", "-C"], {2, 3}),
     ]
     return cases
 

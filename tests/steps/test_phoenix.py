@@ -102,4 +102,4 @@ def test_phoenix_needs_a_phoenix_workspace_and_one_of_date_or_month(tmp_path: Pa
     assert main([*root, "phoenix"]) == 2
     assert main([*root, "phoenix", "-m", "2013-13"]) == 2
     err = capsys.readouterr().err
-    assert "give one of -d DATE or -m YYYY-MM" in err and "month '2013-13' is not YYYY-MM" in err
+    assert "give one of -d DATE, -m YYYY-MM or -r RUN_ID" in err and "month '2013-13' is not YYYY-MM" in err
