@@ -55,7 +55,7 @@ class FakeEngine:
 
 
 def end(d: Dispatcher, name: str, ok: bool = True, wall: float = 1.0, **flags: bool) -> list[Instruction]:
-    job = d.handles[name].backend_id
+    job = d.handles[name].backend_id if name in d.handles else "withdrawn"
     record = None if flags.get("never_ran") else RunRecord("SUCCESSFUL" if ok else "FAILED", 0 if ok else 3, wall)
     return d.handle(Ended((Outcome(name, ok, 0 if ok else 1, wall, "", job, **flags),),
                           {name: record} if record else {}))
