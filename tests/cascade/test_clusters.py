@@ -75,7 +75,8 @@ def updates(instructions: Sequence[Instruction]) -> dict[str, dict[str, object]]
 
 
 def test_short_independent_abs_share_jobs_of_at_most_the_cluster_size_and_long_ones_run_alone() -> None:
-    nodes = [Node(f"S{i}", category="short") for i in range(7)] + [Node("L", category="long"), Node("U", category="new")]
+    nodes = [*(Node(f"S{i}", category="short") for i in range(7)), Node("L", category="long"),
+             Node("U", category="new")]
     engine = FakeEngine()
     engine.turn(dispatcher(nodes))
     assert sorted(engine.jobs) == [("L",), ("S0", "S1", "S2"), ("S3", "S4", "S5"), ("S6",), ("U",)]

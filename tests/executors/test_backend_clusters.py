@@ -12,14 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
 
-from batch import SLEEP_RECIPE, batch_workspace, remove_workspace, runs
+from batch import SLEEP_RECIPE, batch_workspace, ran_before, remove_workspace, runs
 from chains import write_ab, write_chain, write_exec
 from dfos.ab.lists import ABList, write_ab_list
 from dfos.ab.store import read_ab
 from dfos.cascade.run import cascade_state, request_stop
-from dfos.db import ab_runs, engine_for_url
 from dfos.keys import Mode, ProcessingKey
 from dfos.monitor.abmonitor import ab_page
 from dfos.steps.cascade import exec_cascade
@@ -29,14 +27,6 @@ from waiting import wait_until
 SLURM = pytest.param("slurm", marks=pytest.mark.xdist_group("slurm"))
 CONDOR = pytest.param("condor", marks=[pytest.mark.condor, pytest.mark.xdist_group("condor")])
 DAG = "CALIB_2013-02-12"
-
-
-def ran_before(ws: Workspace, recipe: str, seconds: float) -> None:
-    """An earlier successful run of ``recipe`` (of another batch) in the workspace's records: it is known short."""
-    with engine_for_url(ws.db_url).begin() as db:
-        db.execute(insert(ab_runs).values(ab="EARLIER.ab", batch_id="CALIB_2013-02-11", recipe=recipe,
-                                          started="2013-02-12T10:00:00", ended="2013-02-12T10:00:01",
-                                          status="SUCCESSFUL", wall_s=seconds))
 
 
 @pytest.fixture
