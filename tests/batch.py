@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from astropy.io import fits
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from dfos.ab.lists import read_ab_list
 from dfos.ab.store import read_ab
@@ -57,6 +57,15 @@ def batch_workspace(backend: str, base: Path, instrument: str = "UVES", **keys: 
 def remove_workspace(ws: Workspace) -> None:
     if "dfos-condor-work" in str(ws.root):
         shutil.rmtree(ws.root.parent, ignore_errors=True)
+
+
+def ran_before(ws: Workspace, recipe: str, seconds: float) -> None:
+    """An earlier successful run of ``recipe`` (of another batch) in the workspace's run records: the cascade
+    knows it short, and clusters its ABs (BATCH_CLUSTER_SECONDS)."""
+    with engine_for_url(ws.db_url).begin() as db:
+        db.execute(insert(ab_runs).values(ab="EARLIER.ab", batch_id="CALIB_2013-02-11", recipe=recipe,
+                                          started="2013-02-12T10:00:00", ended="2013-02-12T10:00:01",
+                                          status="SUCCESSFUL", wall_s=seconds))
 
 
 def runs(ws: Workspace) -> list[dict[str, object]]:

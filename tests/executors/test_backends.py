@@ -116,7 +116,9 @@ def test_a_failing_ab_blocks_its_descendants_and_independent_branches_finish(nig
 def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Workspace, Path]]:
     backend = request.param
     _engine(request, backend)
-    ws = batch_workspace(backend, tmp_path, ESOREX=str(SLEEP_RECIPE))
+    # one job per AB: these follow the engines' own jobs (a resumed HTCondor round runs from its rescue DAG);
+    # a resumed cascade would otherwise cluster the recipe it saw succeed (test_backend_clusters.py)
+    ws = batch_workspace(backend, tmp_path, ESOREX=str(SLEEP_RECIPE), BATCH_CLUSTER=1)
     jobs = write_chain(ws, 4, 1.5)
     yield ws, jobs
     remove_workspace(ws)

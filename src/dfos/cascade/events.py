@@ -29,6 +29,7 @@ from enum import Enum
 from typing import ClassVar, TypeAlias
 
 from dfos.ab.model import ProcessStatus
+from dfos.cascade.clusters import ClusterRule, Packer
 from dfos.cascade.externals import External, ExternalState, awaiting_text, waiting_reason
 from dfos.cascade.scheduler import HANDED_OUT, Node, NodeState, Scheduler
 from dfos.executors.base import Handle, Outcome, Task
@@ -160,6 +161,9 @@ class Submit:
     report :class:`Sent` or :class:`SendFailed`."""
 
     tasks: tuple[Task, ...]
+    clusters: tuple[tuple[str, ...], ...] = ()
+    """Tasks (names, in the order to run) that share one batch job
+    (:meth:`~dfos.executors.base.Executor.submit_cluster`); every other task is a job of its own."""
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,13 @@ class Dispatch(ABC):
     def on_stop(self, scheduler: Scheduler) -> list[str]:
         """The ABs to take back on a graceful stop."""
 
+    def clusters(self) -> tuple[tuple[str, ...], ...]:
+        """The ABs of the last :meth:`hand_out` that share a job (batch clusters; none by default)."""
+        return ()
+
+    def learn(self, recipe: str, wall_s: float | None) -> None:  # noqa: B027 - most strategies learn nothing
+        """An AB of ``recipe`` succeeded in ``wall_s`` seconds."""
+
 
 class LocalDispatch(Dispatch):
     """This machine: ABs start within the slots; an interrupt cancels what runs."""
@@ -270,13 +281,30 @@ class LocalDispatch(Dispatch):
 
 
 class BatchDispatch(Dispatch):
-    """A batch system: every AB whose parents are handed out is submitted behind them; the jobs outlive dfos."""
+    """A batch system: every AB whose parents are handed out is submitted behind them; the jobs outlive dfos.
+    Short ABs share jobs (:mod:`dfos.cascade.clusters`) when ``rule`` allows more than one AB per job."""
 
     batch: ClassVar[bool] = True
     handed: ClassVar[NodeState] = NodeState.SUBMITTED
 
+    def __init__(self, rule: ClusterRule | None = None) -> None:
+        self.rule = rule or ClusterRule()
+        self.in_cluster: dict[str, str] = {}
+        """Handed-out ABs that run in a cluster job (AB -> cluster), set by the dispatcher."""
+        self.packer: Packer | None = None
+
     def hand_out(self, scheduler: Scheduler) -> list[str]:
-        return scheduler.submittable()
+        if self.rule.size <= 1:
+            return scheduler.submittable()
+        self.packer = Packer(self.rule, scheduler, self.in_cluster)
+        return scheduler.submittable(self.packer.admit)
+
+    def clusters(self) -> tuple[tuple[str, ...], ...]:
+        packer, self.packer = self.packer, None
+        return packer.clusters_formed if packer else ()
+
+    def learn(self, recipe: str, wall_s: float | None) -> None:
+        self.rule.learn(recipe, wall_s)
 
     def waits_for(self, scheduler: Scheduler, node: Node) -> tuple[str, ...]:
         return tuple(p for p in node.parents if p in scheduler.nodes and scheduler.state(p) in HANDED_OUT)
@@ -392,7 +420,7 @@ class Dispatcher:
         self.cancelled.difference_update(starting)
         self.sending = starting
         tasks = tuple(self._task(scheduler.nodes[name]) for name in starting)
-        return [*_persist(updates), Submit(tasks)]
+        return [*_persist(updates), Submit(tasks, dispatch.clusters())]
 
     def _task(self, node: Node) -> Task:
         return Task(node.name, (node.program, "-a", node.name), node.category, node.threads, self.dag_id,
@@ -400,7 +428,7 @@ class Dispatcher:
 
     def _sent(self, handles: tuple[Handle, ...]) -> list[Instruction]:
         """The backend ids go on disk at once: a restarted dfos adopts the jobs."""
-        self.handles.update((h.name, h) for h in handles)
+        self._took(handles)
         names = dict.fromkeys(h.name for h in handles)
         return _persist([(n, {"backend_id": self.handles[n].backend_id}) for n in names if self.handles[n].backend_id])
 
@@ -408,13 +436,23 @@ class Dispatcher:
         """Jobs already queued keep their ids (the next run adopts them); what was not submitted waits again,
         its attempt uncounted."""
         sent = {h.name: h for h in taken if h.backend_id}
-        self.handles.update(sent)
+        self._took(tuple(sent.values()))
         updates: list[NodeUpdate] = [(n, {"backend_id": h.backend_id}) for n, h in sent.items()]
         for name in self.sending:
             if name not in sent and self.scheduler.state(name) in HANDED_OUT:
                 updates += [(n, {"state": st.value, "attempts": self.scheduler.attempts(n)})
                             for n, st in self.scheduler.requeue(name, ran=False)]
         return _persist(updates)
+
+    def _took(self, handles: tuple[Handle, ...]) -> None:
+        """The executor took these tasks: their handles, and which of them run in a cluster job."""
+        self.handles.update((h.name, h) for h in handles)
+        if isinstance(self.dispatch, BatchDispatch):
+            for h in handles:
+                if h.cluster:
+                    self.dispatch.in_cluster[h.name] = h.cluster
+                else:
+                    self.dispatch.in_cluster.pop(h.name, None)
 
     def _stop(self) -> list[Instruction]:
         if self.scheduler.stopping:
@@ -454,6 +492,8 @@ class Dispatcher:
         if record is not None:  # the run record written by the job itself: esorex's exit code, its time
             ok = record.ok if outcome.lost else ok  # how a lost job ended: the record tells
             exit_code, wall_s = record.exit_code, record.wall_s
+        if ok:
+            self.dispatch.learn(self.scheduler.nodes[name].category, wall_s)
         self.handles.pop(name, None)
         return self._settle(self.scheduler.finished(name, ok), name, exit_code=exit_code, wall_s=wall_s)
 

@@ -34,6 +34,7 @@ from typing import Any
 from dfos import clock
 from dfos.ab.model import AB, Completeness, ProcessStatus
 from dfos.ab.store import read_ab
+from dfos.cascade.clusters import ClusterRule, expected_seconds
 from dfos.cascade.events import (
     MAX_BOUNCES,
     BatchDispatch,
@@ -65,6 +66,7 @@ __all__ = [
     "look_outside",
     "request_stop",
     "run_cascade",
+    "stop_requested",
     "work_dir",
 ]
 
@@ -107,6 +109,11 @@ def _stop_file(workspace: Workspace, dag_id: str) -> Path:
 def request_stop(workspace: Workspace, dag_id: str) -> None:
     """Ask the executor of a cascade to start nothing new (running ABs finish)."""
     _stop_file(workspace, dag_id).touch()
+
+
+def stop_requested(workspace: Workspace, dag_id: str) -> bool:
+    """A graceful stop of the cascade was asked for (a cluster job starts none of its ABs left)."""
+    return _stop_file(workspace, dag_id).exists()
 
 
 @contextmanager
@@ -263,7 +270,7 @@ def run_cascade(
         stop_file = _stop_file(workspace, dag_id)
         stop_file.unlink(missing_ok=True)
         nodes, kind, externals = _nodes(workspace, jobs)
-        dispatch = dispatch_for(executor)
+        dispatch = dispatch_for(executor, _cluster_rule(workspace, engine, executor))
         slots = 1 if kind in SERIAL_KINDS else slots or settings.SLOTS or os.cpu_count() or 1
         limits = {"download": settings.DOWNLOAD_SLOTS, **settings.recipe_limits}
         scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS, batch=dispatch.batch,
@@ -281,9 +288,28 @@ def run_cascade(
                 _cascade_work(workspace, dag_id).rmdir()
 
 
-def dispatch_for(executor: Executor) -> Dispatch:
-    """How ABs are handed to ``executor``: all at once to a batch system, within the slots here."""
-    return BatchDispatch() if executor.batch else LocalDispatch()
+def dispatch_for(executor: Executor, rule: ClusterRule | None = None) -> Dispatch:
+    """How ABs are handed to ``executor``: all at once to a batch system (short ABs clustered by ``rule``),
+    within the slots here."""
+    return BatchDispatch(rule) if executor.batch else LocalDispatch()
+
+
+def _cluster_rule(workspace: Workspace, engine: Any, executor: Executor) -> ClusterRule:
+    """BATCH_CLUSTER and BATCH_CLUSTER_SECONDS, with the recipes' times from the workspace's run records (an
+    executor that cannot run several ABs in one job gets one job per AB)."""
+    settings = workspace.settings
+    if not (executor.batch and executor.clusters) or settings.BATCH_CLUSTER <= 1:
+        return ClusterRule()
+    from sqlalchemy import select
+
+    from dfos.db import ab_runs
+
+    walls: dict[str, list[float]] = {}
+    with engine.begin() as db:
+        for recipe, wall in db.execute(select(ab_runs.c.recipe, ab_runs.c.wall_s).where(
+                ab_runs.c.status == ProcessStatus.SUCCESSFUL.value, ab_runs.c.wall_s.is_not(None))):
+            walls.setdefault(recipe, []).append(float(wall))
+    return ClusterRule(settings.BATCH_CLUSTER, settings.BATCH_CLUSTER_SECONDS, expected_seconds(walls))
 
 
 def _resume(workspace: Workspace, engine: Any, dag_id: str, scheduler: Scheduler,
@@ -305,7 +331,8 @@ def _resume(workspace: Workspace, engine: Any, dag_id: str, scheduler: Scheduler
                     for name, row in rows.items()}
         adopted = {name: Handle(name, str(rows[name]["backend_id"])) for name, (state, _) in restored.items()
                    if state in HANDED_OUT and rows[name]["backend_id"] and name in scheduler.nodes}
-        adopted = {name: adopted[name] for name in executor.adopt(adopted.values()) if name in adopted}
+        adopted = {name: Handle(name, adopted[name].backend_id, executor.cluster_of(name))
+                   for name in executor.adopt(adopted.values()) if name in adopted}
         cut = {name: attempts for name, (state, attempts) in restored.items()
                if state is NodeState.RUNNING and name not in adopted}
         if cut:  # a dead executor's runs: end what they left behind

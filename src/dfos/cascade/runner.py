@@ -203,9 +203,15 @@ class Runner:
 
     def _submit(self, submit: Submit) -> None:
         taken: list[Handle] = []
+        shared = {name: cluster for cluster in submit.clusters for name in cluster}
+        by_name = {task.name: task for task in submit.tasks}
         try:
             for task in submit.tasks:
-                taken.append(self.executor.submit(task, self.on_start))
+                if task.name not in shared:
+                    taken.append(self.executor.submit(task, self.on_start))
+                elif shared[task.name][0] == task.name:  # a cluster goes where its first task is
+                    tasks = [by_name[name] for name in shared[task.name]]
+                    taken += self.executor.submit_cluster(tasks, self.on_start)
             taken += self.executor.flush()  # a round ends (DAGMan: one DAG)
         except DfosError:  # the batch system refuses or cannot be reached
             self._carry(self.dispatcher.handle(SendFailed(tuple(taken))))

@@ -27,7 +27,7 @@ and the cascade is not done; a parent resolved failed blocks its children like a
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -217,10 +217,11 @@ class Scheduler:
             heapq.heappush(self.ready, rank)
         return started
 
-    def submittable(self) -> list[str]:
+    def submittable(self, admit: Callable[[str], bool] | None = None) -> list[str]:
         """Batch mode: every WAITING AB whose parents all succeeded or are handed out, parents first
         (marked SUBMITTED, attempts counted).  No slot limit: the batch system holds each job until its
-        parents succeed."""
+        parents succeed.  ``admit``, asked in that order, may hold an AB back (it waits; asked again after
+        the next end)."""
         if self.stopping or not self._dirty:
             return []
         self._dirty = False
@@ -229,7 +230,8 @@ class Scheduler:
         for name in self.topo:
             track = self.track[name]
             if track.state is NodeState.WAITING and all(self._parent_state(p) in handed
-                                                        for p in self.nodes[name].parents):
+                                                        for p in self.nodes[name].parents) \
+                    and (admit is None or admit(name)):
                 track.state = NodeState.SUBMITTED
                 track.attempts += 1
                 self._running.add(name)
@@ -252,6 +254,7 @@ class Scheduler:
         self._running.discard(name)
         if ok:
             track.state = NodeState.SUCCEEDED
+            self._dirty = True  # (batch: a child held back until this parent ended may go now)
             for child in self.children[name]:
                 self.remaining[child] -= 1
                 if self.remaining[child] == 0 and self.track[child].state is NodeState.WAITING and not self.batch:

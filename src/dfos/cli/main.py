@@ -49,7 +49,9 @@ COMMANDS: dict[str, LazyCommand] = {
                 create_ab_cmd="Create the Association Blocks of DATE from its headers (DFOS createAB).",
                 explain_cmd="Explain an AB's association: every input, every candidate, every missing piece."),
     **_commands("processing", process_ab_cmd="Run one AB (DFOS processAB): fetch inputs, run esorex, place products, "
-                                             "record the run."),
+                                             "record the run.",
+                process_cluster_cmd="Run the ABs of a cluster job one after another (what a batch job of several "
+                                    "short ABs runs)."),
     **_commands("cascade",
                 create_job_cmd="Write the execution files of DATE and its block in the job file (DFOS createJob).",
                 exec_cascade_cmd="Run a cascade (DFOS vultur_exec_cascade); resumes where a killed run stopped.",

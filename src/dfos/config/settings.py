@@ -184,6 +184,11 @@ class Settings:
                                 checks=(parses(batch_resources),))
     BATCH_POLL: float = _key(1.0, "batch", "seconds between two looks at the batch system's queue",
                               checks=(must(finite(0.05, 600), "between 0.05 and 600 seconds"),))
+    BATCH_CLUSTER: int = _key(20, "batch", "ABs one batch job runs at most, one after another (short recipes only, "
+                                         "see BATCH_CLUSTER_SECONDS); 1: one job per AB", checks=(_POSITIVE,))
+    BATCH_CLUSTER_SECONDS: float = _key(60.0, "batch", "a recipe whose earlier runs took at most this long (median) "
+                                                       "is clustered; longer or never run recipes get a job per AB",
+                                        checks=(must(finite(0.0, 86400), "between 0 and 86400 seconds"),))
     SLURM_OPTIONS: str = _key("", "batch", "more sbatch options for every job, e.g. '--partition=qc --account=dfo'")
     CONDOR_COMMAND: str = _key("", "batch", "argument list put before every condor_* command, e.g. to reach "
                                             "a pool in a chroot: 'chroot --userspec=ci /srv/condor-root'")

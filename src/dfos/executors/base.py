@@ -18,7 +18,7 @@ submissions (DAGMan submits one DAG per round).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -47,6 +47,8 @@ class Handle:
     name: str
     backend_id: str
     """The backend's own id (a pid, a Slurm job id ...), shown by cascade-stat."""
+    cluster: str = ""
+    """The cluster job the task runs in (:meth:`Executor.submit_cluster`); empty: a job of its own."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class Executor(ABC):
     name: ClassVar[str]
     batch: ClassVar[bool] = False
     """Takes the whole cascade at once, holds each task until its parents succeed; jobs outlive dfos."""
+    clusters: ClassVar[bool] = False
+    """Runs several tasks in one job (:meth:`submit_cluster`): the cascade clusters short ABs."""
 
     @abstractmethod
     def submit(self, task: Task, on_start: Callable[[Handle], None] | None = None) -> Handle:
@@ -82,6 +86,16 @@ class Executor(ABC):
     @abstractmethod
     def cancel(self, handles: Iterable[Handle]) -> None:
         """Stop tasks (their outcomes still arrive through :meth:`poll`)."""
+
+    def submit_cluster(self, tasks: Sequence[Task], on_start: Callable[[Handle], None] | None = None) -> list[Handle]:
+        """Batch executors with ``clusters``: run these tasks one after another in one job, each reported on its
+        own (start, outcome); a task runs only when its parents in the job (:attr:`Task.after`) succeeded.  Every
+        other parent has succeeded.  By default each task is a job of its own."""
+        return [self.submit(task, on_start) for task in tasks]
+
+    def cluster_of(self, name: str) -> str:
+        """The cluster job an adopted task runs in (empty: a job of its own)."""
+        return ""
 
     def flush(self) -> list[Handle]:
         """End a round of submissions; return handles whose backend ids are known only now."""

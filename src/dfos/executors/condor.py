@@ -36,6 +36,7 @@ from dfos.config.load import JobResources
 from dfos.errors import ExternalToolError, UsageError
 from dfos.executors.base import Executor, Handle, Outcome, Task
 from dfos.executors.batch import Pacer, Runner, dfos_arguments, request, run_command
+from dfos.executors.cluster import ClusterJob, request_all
 from dfos.executors.condor_dag import Dag, DagNode, node_name, parse_dag, render_dag, rescued
 from dfos.fsutil import write_text_atomic
 
@@ -138,6 +139,8 @@ class _Round:
     """Nodes whose end has not been reported."""
     started: set[str] = field(default_factory=set)
     halted: bool = False
+    groups: dict[str, ClusterJob] = field(default_factory=dict)
+    """Node -> the cluster job it is (its ABs followed through its progress file)."""
 
 
 class CondorExecutor(Executor):
@@ -145,6 +148,7 @@ class CondorExecutor(Executor):
 
     name: ClassVar[str] = "condor"
     batch: ClassVar[bool] = True
+    clusters: ClassVar[bool] = True
 
     def __init__(self, prefix: Sequence[str], command: Sequence[str], job_dir: Path,
                  resources: Mapping[str, JobResources], limits: Mapping[str, int] | None = None,
@@ -158,6 +162,7 @@ class CondorExecutor(Executor):
         self.run = run
         self.pending: list[tuple[Task, Callable[[Handle], None] | None]] = []
         self.held: list[tuple[Task, Callable[[Handle], None] | None]] = []
+        self.pending_groups: list[tuple[tuple[Task, ...], Callable[[Handle], None] | None]] = []
         self.rounds: dict[str, _Round] = {}
         self.callbacks: dict[str, Callable[[Handle], None] | None] = {}
         self.pacer = Pacer(poll_interval)
@@ -197,13 +202,24 @@ class CondorExecutor(Executor):
         self.pending.append((task, on_start))
         return Handle(task.name, "")
 
+    def submit_cluster(self, tasks: Sequence[Task], on_start: Callable[[Handle], None] | None = None) -> list[Handle]:
+        """One DAG node running ``process-cluster`` over a manifest of the tasks (in the next round)."""
+        self.pending_groups.append((tuple(tasks), on_start))
+        return [Handle(t.name, "") for t in tasks]
+
+    def cluster_of(self, name: str) -> str:
+        return next((job.manifest.name.removesuffix(".cluster") for r in self.rounds.values()
+                     for job in r.groups.values() if name in job.open), "")
+
     def _live(self) -> set[str]:
         """The ABs in a submitted round whose end is not yet reported."""
-        return {r.nodes[n][0] for r in self.rounds.values() for n in r.open}
+        return {r.nodes[n][0] for r in self.rounds.values() for n in r.open if n not in r.groups} | \
+            {ab for r in self.rounds.values() for job in r.groups.values() for ab in job.open}
 
     def flush(self) -> list[Handle]:
-        if not self.pending and not self.held:
+        if not self.pending and not self.held and not self.pending_groups:
             return []
+        groups, self.pending_groups = self.pending_groups, []
         batch, self.pending = self.held + self.pending, []
         self.held = []
         live = self._live()
@@ -215,34 +231,58 @@ class CondorExecutor(Executor):
                 self.held.append((task, callback))
             else:
                 now.append((task, callback))
-        return self._round(now) if now else []
+        return self._round(now, groups) if now or groups else []
 
-    def _round(self, tasks: list[tuple[Task, Callable[[Handle], None] | None]]) -> list[Handle]:
+    def _round(self, tasks: list[tuple[Task, Callable[[Handle], None] | None]],
+               groups: list[tuple[tuple[Task, ...], Callable[[Handle], None] | None]]) -> list[Handle]:
         self.job_dir.mkdir(parents=True, exist_ok=True)
-        dag_id = tasks[0][0].dag_id
-        again = self._rescue_round(dag_id, {(t.name, t.attempt) for t, _ in tasks})
+        dag_id = (tasks[0][0] if tasks else groups[0][0][0]).dag_id
+        again = None if groups else self._rescue_round(dag_id, {(t.name, t.attempt) for t, _ in tasks})
+        jobs: dict[str, ClusterJob] = {}
         if again is not None:  # DAGMan starts from the rescue DAG (the halt that ended it is taken back)
             dag_file, nodes = again
             dag_file.with_name(dag_file.name + ".halt").unlink(missing_ok=True)
             dag_file.with_name(dag_file.name + ".status").unlink(missing_ok=True)  # the last run's states
         else:
-            dag_file, nodes = self._write_dag(dag_id, [t for t, _ in tasks])
+            dag_file, nodes, jobs = self._write_dag(dag_id, [t for t, _ in tasks], [g for g, _ in groups])
         done = self._call(["condor_submit_dag", "-batch-name", dag_id, "-notification", "never", str(dag_file)])
         found = _SUBMITTED_TO.search(done.stdout)
         if done.returncode != 0 or not found:
             reason = ((done.stderr or done.stdout).strip().splitlines() or ["no cluster id"])[-1]
             raise ExternalToolError(f"condor_submit_dag refused {dag_file.name}: {reason.strip()[:300]}")
         cluster = found.group(1)
-        key = f"{cluster}"
-        by_ab = {ab: node for node, (ab, _) in nodes.items()}
-        self.rounds[key] = _Round(dag_file, cluster, nodes, open={by_ab[t.name] for t, _ in tasks})
+        by_ab = {ab: node for node, (ab, _) in nodes.items() if node not in jobs}
+        self.rounds[cluster] = _Round(dag_file, cluster, nodes, open={by_ab[t.name] for t, _ in tasks} | set(jobs),
+                                      groups=jobs)
         with (self.job_dir / f"{_stem(dag_id)}.rounds").open("a", encoding="utf-8") as index:
             index.write(f"{cluster} {dag_file.name}\n")
         for task, callback in tasks:
             self.callbacks[f"{cluster}/{by_ab[task.name]}"] = callback
-        return [Handle(t.name, f"{cluster}/{by_ab[t.name]}") for t, _ in tasks]
+        handles = [Handle(t.name, f"{cluster}/{by_ab[t.name]}") for t, _ in tasks]
+        for (_, callback), (node, job) in zip(groups, jobs.items(), strict=True):
+            job.backend_id = f"{cluster}/{node}"
+            self.callbacks[job.backend_id] = callback
+            handles += [Handle(ab, job.backend_id, job.manifest.name.removesuffix(".cluster")) for ab in job.members]
+        return handles
 
-    def _write_dag(self, dag_id: str, tasks: list[Task]) -> tuple[Path, dict[str, tuple[str, int]]]:
+    def _cluster_nodes(self, stem: str, n: int, groups: list[tuple[Task, ...]], taken: set[str]
+                       ) -> tuple[list[DagNode], dict[str, ClusterJob]]:
+        """A DAG node per cluster (``process-cluster`` over its manifest); no parents, no children."""
+        nodes, jobs = [], {}
+        for i, tasks in enumerate(groups, start=1):
+            node = node_name(f"k{i}", taken)
+            job = ClusterJob.write(self.job_dir / f"{stem}.r{n}.{node}.cluster", tasks)
+            want = request_all(self.resources, tasks)
+            words = [*self.command[1:], "process-cluster", str(job.manifest)]
+            nodes.append(DagNode(node, job.manifest.name, category="cluster", vars=(
+                ("attempt", "0"), ("dfos_args", condor_arguments(words)), ("cpus", str(want.cpus)),
+                ("mem", str(want.mem_mb or 512)), ("out", str(job.manifest.with_suffix(".out"))),
+                ("cluster", "yes"))))
+            jobs[node] = job
+        return nodes, jobs
+
+    def _write_dag(self, dag_id: str, tasks: list[Task], groups: Sequence[tuple[Task, ...]] = ()
+                   ) -> tuple[Path, dict[str, tuple[str, int]], dict[str, ClusterJob]]:
         stem = _stem(dag_id)
         n = 1
         while (self.job_dir / f"{stem}.r{n}.dag").exists():
@@ -263,10 +303,12 @@ class CondorExecutor(Executor):
                                  vars=(("attempt", str(task.attempt)), ("dfos_args", condor_arguments(words)),
                                        ("cpus", str(want.cpus)), ("mem", str(want.mem_mb or 512)),
                                        ("out", str(out)))))
+        extra, jobs = self._cluster_nodes(stem, n, list(groups), taken)
+        nodes += extra
         dag = Dag(tuple(nodes), str(self._submit_file()), tuple(sorted(limits.items())),
                   f"{dag_file}.status", status_interval=1)
         write_text_atomic(dag_file, render_dag(dag))
-        return dag_file, {node.name: (node.ab, int(dict(node.vars)["attempt"])) for node in nodes}
+        return dag_file, {node.name: (node.ab, int(dict(node.vars)["attempt"])) for node in nodes}, jobs
 
     def _rescue_round(self, dag_id: str,
                       wanted: set[tuple[str, int]]) -> tuple[Path, dict[str, tuple[str, int]]] | None:
@@ -295,23 +337,28 @@ class CondorExecutor(Executor):
 
     def adopt(self, handles: Iterable[Handle]) -> set[str]:
         """Follow the rounds an earlier dfos submitted (their DAG files are listed in ``<cascade>.rounds``)."""
-        wanted: dict[str, dict[str, str]] = {}
+        wanted: dict[str, list[tuple[str, str]]] = {}
         for handle in handles:
             cluster, _, node = handle.backend_id.partition("/")
             if cluster.isdigit() and node:
-                wanted.setdefault(cluster, {})[node] = handle.name
+                wanted.setdefault(cluster, []).append((node, handle.name))
         taken: set[str] = set()
         files = {line.split()[0]: line.split()[1]
                  for index in self.job_dir.glob("*.rounds")
                  for line in index.read_text(encoding="utf-8").splitlines() if len(line.split()) == 2}
-        for cluster, nodes in wanted.items():
+        for cluster, names in wanted.items():
             if cluster not in files or not (self.job_dir / files[cluster]).exists():
                 continue
             dag_file = self.job_dir / files[cluster]
             members = _members(dag_file)
-            known = {node for node, ab in nodes.items() if members.get(node, ("", 0))[0] == ab}
-            self.rounds[cluster] = _Round(dag_file, cluster, members, open=known)
-            taken.update(nodes[n] for n in known)
+            grouped = _cluster_nodes(dag_file)
+            known = {node for node, ab in names if node not in grouped and members.get(node, ("", 0))[0] == ab}
+            jobs = {node: ClusterJob.read(self.job_dir / members[node][0], f"{cluster}/{node}",
+                                          {ab for n, ab in names if n == node})
+                    for node in grouped if any(n == node for n, _ in names)}
+            self.rounds[cluster] = _Round(dag_file, cluster, members, open=known | set(jobs), groups=jobs)
+            taken.update(members[n][0] for n in known)
+            taken.update(ab for job in jobs.values() for ab in job.open)
         return taken
 
     # -- following ---------------------------------------------------------------------------------
@@ -339,6 +386,13 @@ class CondorExecutor(Executor):
             ad = ads.get(node, {})
             state = NodeStatus.of(ad)
             handle_id = f"{r.cluster}/{node}"
+            if node in r.groups:  # a cluster job: its ABs, from its progress file
+                over = gone or state in (NodeStatus.DONE, NodeStatus.ERROR, NodeStatus.FUTILE)
+                ended += r.groups[node].look(over, self.callbacks.get(handle_id))
+                if over:
+                    r.open.discard(node)
+                    self.callbacks.pop(handle_id, None)
+                continue
             if state in _STARTED and node not in r.started:
                 r.started.add(node)
                 callback = self.callbacks.get(handle_id)
@@ -355,6 +409,7 @@ class CondorExecutor(Executor):
         """Halt every round all of whose unstarted nodes are cancelled (nothing new starts, running nodes
         finish); a node of a round that goes on is left to DAGMan (it is futile: its parent failed).
         A task not yet in any DAG is dropped."""
+        handles = list(handles)
         asked: dict[str, set[str]] = {}
         unsent: set[str] = set()
         for handle in handles:
@@ -365,10 +420,16 @@ class CondorExecutor(Executor):
             asked.setdefault(cluster, set()).add(node)
         self.held = [(t, c) for t, c in self.held if t.name not in unsent]
         self.pending = [(t, c) for t, c in self.pending if t.name not in unsent]
+        self.pending_groups = [(g, c) for g, c in self.pending_groups if not {t.name for t in g} <= unsent]
         for cluster, nodes in asked.items():
             r = self.rounds.get(cluster)
             if r is None or r.halted:
                 continue
+            for node in nodes & set(r.groups):  # a cluster job skips its ABs withdrawn
+                if r.groups[node].withdraw({h.name for h in handles if h.backend_id == f"{cluster}/{node}"}):
+                    nodes = nodes | {node}
+                else:
+                    nodes = nodes - {node}
             if (r.open - r.started) <= nodes:
                 r.dag_file.with_name(r.dag_file.name + ".halt").touch()
                 r.halted = True
@@ -394,6 +455,12 @@ def _members(dag_file: Path) -> dict[str, tuple[str, int]]:
     """Node -> (AB, attempt) of a DAG dfos wrote."""
     dag = parse_dag(dag_file.read_text(encoding="utf-8"), str(dag_file))
     return {n.name: (n.ab, int(dict(n.vars).get("attempt", "1"))) for n in dag.nodes}
+
+
+def _cluster_nodes(dag_file: Path) -> set[str]:
+    """The nodes of a DAG dfos wrote that are cluster jobs."""
+    dag = parse_dag(dag_file.read_text(encoding="utf-8"), str(dag_file))
+    return {n.name for n in dag.nodes if dict(n.vars).get("cluster") == "yes"}
 
 
 def _stem(dag_id: str) -> str:

@@ -18,6 +18,7 @@ satisfied, so dfos never relies on Slurm for that.
 from __future__ import annotations
 
 import getpass
+import glob
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,9 +30,10 @@ from dfos.config.load import JobResources
 from dfos.errors import ConfigError, ExternalToolError
 from dfos.executors.base import Executor, Handle, Outcome, Task
 from dfos.executors.batch import Pacer, Runner, dfos_arguments, request, run_command
+from dfos.executors.cluster import ClusterJob, request_all
 from dfos.fsutil import write_text_atomic
 
-__all__ = ["SlurmExecutor", "SlurmJob", "parse_sacct", "parse_squeue", "sbatch_argv"]
+__all__ = ["SlurmExecutor", "SlurmJob", "cluster_sbatch_argv", "parse_sacct", "parse_squeue", "sbatch_argv"]
 
 JOB_SCRIPT = """#!/bin/sh
 # A dfos batch job: runs its arguments (one AB's dfos command), nothing else. Written by dfos.
@@ -79,15 +81,27 @@ def parse_sacct(text: str) -> dict[str, SlurmJob]:
 def sbatch_argv(task: Task, script: Path, command: Sequence[str], output: Path, workdir: Path,
                 resources: JobResources, after: Sequence[str], options: Sequence[str]) -> list[str]:
     """The ``sbatch`` argument list of one task (pure: tested without Slurm)."""
-    argv = ["sbatch", "--parsable", f"--job-name={task.dag_id}:{task.name}", f"--chdir={workdir}",
-            f"--output={output}", "--kill-on-invalid-dep=yes", f"--cpus-per-task={resources.cpus}"]
+    argv = _sbatch_head(f"{task.dag_id}:{task.name}", output, workdir, resources)
+    if after:
+        argv.append("--dependency=afterok:" + ":".join(after))
+    return [*argv, *options, str(script), *command, *dfos_arguments(task, resources.cpus)]
+
+
+def cluster_sbatch_argv(name: str, manifest: Path, script: Path, command: Sequence[str], output: Path, workdir: Path,
+                        resources: JobResources, options: Sequence[str]) -> list[str]:
+    """The ``sbatch`` argument list of a cluster job (it waits for nothing: its ABs' other parents succeeded)."""
+    return [*_sbatch_head(name, output, workdir, resources), *options, str(script), *command,
+            "process-cluster", str(manifest)]
+
+
+def _sbatch_head(name: str, output: Path, workdir: Path, resources: JobResources) -> list[str]:
+    argv = ["sbatch", "--parsable", f"--job-name={name}", f"--chdir={workdir}", f"--output={output}",
+            "--kill-on-invalid-dep=yes", f"--cpus-per-task={resources.cpus}"]
     if resources.mem_mb is not None:
         argv.append(f"--mem={resources.mem_mb}M")
     if resources.minutes is not None:
         argv.append(f"--time={resources.minutes}")
-    if after:
-        argv.append("--dependency=afterok:" + ":".join(after))
-    return [*argv, *options, str(script), *command, *dfos_arguments(task, resources.cpus)]
+    return argv
 
 
 def _used(elapsed: str) -> bool:
@@ -100,6 +114,7 @@ class SlurmExecutor(Executor):
 
     name: ClassVar[str] = "slurm"
     batch: ClassVar[bool] = True
+    clusters: ClassVar[bool] = True
 
     def __init__(self, command: Sequence[str], job_dir: Path, workdir: Path,
                  resources: Mapping[str, JobResources], options: Sequence[str] = (), poll_interval: float = 1.0,
@@ -123,6 +138,9 @@ class SlurmExecutor(Executor):
         self.on_start: dict[str, Callable[[Handle], None] | None] = {}
         self.pacer = Pacer(poll_interval)
         self.checked = False
+        self.groups: dict[str, ClusterJob] = {}
+        """Job id -> the cluster job it is (its ABs followed through its progress file)."""
+        self.numbers: dict[str, int] = {}
 
     # -- submitting -------------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -166,25 +184,62 @@ class SlurmExecutor(Executor):
         want = request(self.resources, task)
         after = [self.current[p] for p in task.after if p in self.current]
         argv = sbatch_argv(task, self.script, self.command, output, self.workdir, want, after, self.options)
+        job_id = self._sbatch(argv, task.name)
+        self.jobs[job_id] = task.name
+        self.current[task.name] = job_id
+        self.on_start[job_id] = on_start
+        return Handle(task.name, job_id)
+
+    def _sbatch(self, argv: list[str], what: str) -> str:
+        """Submit; the job id.  'temporarily unable to accept job': tried again briefly."""
         message = ""
-        for delay in (0.5, 1.0, 2.0, 0.0):  # 'temporarily unable to accept job': try again briefly
+        for delay in (0.5, 1.0, 2.0, 0.0):
             done = self._call(argv, "sbatch")
             if done.returncode == 0 and done.stdout.strip():
-                job_id = done.stdout.strip().split(";")[0]
-                self.jobs[job_id] = task.name
-                self.current[task.name] = job_id
-                self.on_start[job_id] = on_start
-                return Handle(task.name, job_id)
+                return done.stdout.strip().split(";")[0]
             message = ((done.stderr or done.stdout).strip().splitlines() or ["no job id"])[-1]
             time.sleep(delay)
-        raise ExternalToolError(f"sbatch refused the job of {task.name}: {message.strip()[:300]}")
+        raise ExternalToolError(f"sbatch refused the job of {what}: {message.strip()[:300]}")
+
+    def submit_cluster(self, tasks: Sequence[Task], on_start: Callable[[Handle], None] | None = None) -> list[Handle]:
+        """One job running ``process-cluster`` over a manifest of the tasks; each AB's handle is
+        ``<job id>/<cluster>``."""
+        self._prepare()
+        stem = tasks[0].dag_id.replace("/", "_")
+        if stem not in self.numbers:
+            self.numbers[stem] = len(list(self.job_dir.glob(f"{glob.escape(stem)}.k*.cluster")))
+        self.numbers[stem] += 1
+        name = f"{stem}.k{self.numbers[stem]}"
+        while (self.job_dir / f"{name}.cluster").exists():
+            self.numbers[stem] += 1
+            name = f"{stem}.k{self.numbers[stem]}"
+        out_dir = self.job_dir / stem
+        out_dir.mkdir(parents=True, exist_ok=True)
+        job = ClusterJob.write(self.job_dir / f"{name}.cluster", tasks)
+        argv = cluster_sbatch_argv(f"{tasks[0].dag_id}:{name}", job.manifest, self.script, self.command,
+                                   out_dir / f"{name}.out", self.workdir, request_all(self.resources, tasks),
+                                   self.options)
+        job_id = self._sbatch(argv, f"{len(tasks)} ABs ({tasks[0].name} ...)")
+        job.backend_id = f"{job_id}/{name}"
+        self.groups[job_id] = job
+        self.on_start[job_id] = on_start
+        return [Handle(t.name, job.backend_id, name) for t in tasks]
+
+    def cluster_of(self, name: str) -> str:
+        return next((job.manifest.name.removesuffix(".cluster") for job in self.groups.values()
+                     if name in job.open), "")
 
     def adopt(self, handles: Iterable[Handle]) -> set[str]:
         """Follow jobs an earlier dfos submitted; those Slurm no longer knows are left to the runner."""
-        wanted = {h.backend_id: h.name for h in handles if h.backend_id}
-        if not wanted:
+        handles = list(handles)
+        wanted = {h.backend_id: h.name for h in handles if h.backend_id and "/" not in h.backend_id}
+        grouped: dict[str, set[str]] = {}
+        for h in handles:
+            if "/" in h.backend_id:
+                grouped.setdefault(h.backend_id, set()).add(h.name)
+        if not wanted and not grouped:
             return set()
-        known = self._states(list(wanted))
+        known = self._states([*wanted, *(b.split("/")[0] for b in grouped)])
         if known is None:
             raise ExternalToolError("squeue failed: Slurm cannot say what became of the cascade's jobs; "
                                     "is slurmctld up?")
@@ -195,6 +250,19 @@ class SlurmExecutor(Executor):
                 self.current[name] = job_id
                 self.on_start[job_id] = None
                 taken.add(name)
+        return taken | self._adopt_clusters(grouped, set(known))
+
+    def _adopt_clusters(self, grouped: Mapping[str, set[str]], known: set[str]) -> set[str]:
+        """Cluster jobs Slurm still knows, whose manifests are here: their ABs are followed on."""
+        taken: set[str] = set()
+        for backend_id, names in grouped.items():
+            job_id, _, cluster = backend_id.partition("/")
+            manifest = self.job_dir / f"{cluster}.cluster"
+            if job_id in known and cluster and manifest.is_file():
+                job = ClusterJob.read(manifest, backend_id, names)
+                self.groups[job_id] = job
+                self.on_start[job_id] = None
+                taken |= job.open
         return taken
 
     # -- following ------------------------------------------------------------------------------
@@ -216,15 +284,15 @@ class SlurmExecutor(Executor):
         return found
 
     def poll(self, timeout: float | None = None) -> list[Outcome]:
-        if not self.jobs:
+        if not self.jobs and not self.groups:
             time.sleep(timeout or 0.0)
             return []
         if not self.pacer.due(timeout):
             return []
-        states = self._states(list(self.jobs))
+        states = self._states([*self.jobs, *self.groups])
         if states is None:  # not an answer about any job: ask again at the next look
             return []
-        ended: list[Outcome] = []
+        ended: list[Outcome] = self._follow_clusters(states)
         for job_id, name in list(self.jobs.items()):
             job = states.get(job_id)
             if job is None:
@@ -236,6 +304,21 @@ class SlurmExecutor(Executor):
             if job.state in _PENDING or job.state in _RUNNING:
                 continue
             ended.append(self._end(job_id, self._outcome(job_id, name, job)))
+        return ended
+
+    def _follow_clusters(self, states: Mapping[str, SlurmJob]) -> list[Outcome]:
+        """What the cluster jobs' ABs did since the last look (their progress files, read after Slurm's states:
+        a job that ended wrote all it will)."""
+        ended: list[Outcome] = []
+        for job_id, job in list(self.groups.items()):
+            state = states.get(job_id)
+            over = state is None or (state.state not in _PENDING and state.state not in _RUNNING)
+            ended += job.look(over, self.on_start.get(job_id))
+            if over:
+                for name in job.open:  # (none: an ended job's ABs all have an outcome)
+                    ended.append(Outcome(name, False, None, 0.0, "cluster job ended", job.backend_id, lost=True))
+                del self.groups[job_id]
+                self.on_start.pop(job_id, None)
         return ended
 
     def _seen_start(self, job_id: str, name: str) -> None:
@@ -267,7 +350,18 @@ class SlurmExecutor(Executor):
         return outcome
 
     def cancel(self, handles: Iterable[Handle]) -> None:
-        ids = [h.backend_id for h in handles if h.backend_id]
+        """Jobs of their own are cancelled; ABs of a cluster job are withdrawn from it (it skips them), and the
+        job is cancelled once none of it is left to run."""
+        handles = list(handles)
+        ids = [h.backend_id for h in handles if h.backend_id and "/" not in h.backend_id]
+        withdrawn: dict[str, set[str]] = {}
+        for h in handles:
+            if "/" in h.backend_id:
+                withdrawn.setdefault(h.backend_id.split("/")[0], set()).add(h.name)
+        for job_id, names in withdrawn.items():
+            job = self.groups.get(job_id)
+            if job is not None and job.withdraw(names):
+                ids.append(job_id)
         if ids:
             self.cancelled.update(ids)
             self._call(["scancel", *ids], "scancel")

@@ -1,6 +1,8 @@
-"""``dfos process-ab``: run one AB with its recipe."""
+"""``dfos process-ab``: run one AB with its recipe; ``dfos process-cluster``: run a cluster job's ABs."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -8,7 +10,7 @@ from dfos.cli.context import Cli, pass_cli
 from dfos.errors import ExitCode, UsageError, WorkspaceError
 from dfos.steps.run_outcome import Failure
 
-__all__ = ["process_ab_cmd"]
+__all__ = ["process_ab_cmd", "process_cluster_cmd"]
 
 #: Exit code of ``process-ab`` when the AB ran and FAILED, or succeeded but its IMPLICIT processQC failed
 #: (distinct from operator errors; stderr says which).
@@ -66,3 +68,24 @@ def process_ab_cmd(cli: Cli, ctx: click.Context, name: str, threads: int, dag_id
         raise WorkspaceError(f"{run.ab} was not run to the end: {run.message}")
     click.echo(f"{run.ab}: FAILED ({run.failure}) after {run.wall_s:.1f} s: {run.message}", err=True)
     ctx.exit(FAILED_EXIT)
+
+
+@click.command("process-cluster")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+@pass_cli
+def process_cluster_cmd(cli: Cli, ctx: click.Context, manifest: Path) -> None:
+    """Run the ABs of a cluster job one after another (what a batch job of several short ABs runs).
+
+    MANIFEST is the cluster's manifest, written by dfos (docs/batch.md, "Clusters"): the cascade, and per AB
+    its attempt, threads and parents in the job.  Each AB runs and is recorded exactly as 'process-ab
+    --dag-id --attempt' runs it; progress goes to MANIFEST.progress.  Exits 0 when every AB succeeded, 10
+    when one failed or was skipped (each AB's own run record says which).
+    """
+    from dfos.steps.cluster_job import run_cluster
+
+    result = run_cluster(cli.workspace(), manifest)
+    click.echo(f"{manifest.name}: {result.ran} ran, {result.failed} failed, {result.skipped} skipped",
+               err=not result.ok)
+    if not result.ok:
+        ctx.exit(FAILED_EXIT)
