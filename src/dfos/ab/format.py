@@ -47,6 +47,9 @@ _SINGLE = {
 }
 _REPEATED = ("RAW_MATCH_KEY", "RAWFILE", "MCALIB", "MASSOC", "SOF_CONTENT", "PARAM", "PRODUCTS", "WAITFOR", "MISSING")
 _IGNORED = ("TOOL_VERSION",)
+#: Single-valued qualifiers an AB file may leave out (files written before them): key -> AB field.
+_OPTIONAL = {"CONTENT_KEY": "content_key"}
+_CONTENT_KEY = re.compile(r"^[0-9a-f]{64}$")
 #: What str.splitlines() breaks a line on: never inside a value.
 _LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
@@ -89,6 +92,8 @@ def _single_lines(ab: AB) -> Iterator[str]:
         ("LOG_NAME", ab.log_name),
     ):
         yield qualifier_line(key, value)
+    if ab.content_key is not None:
+        yield qualifier_line("CONTENT_KEY", ab.content_key)
 
 
 def _mcalib_line(cal: CalibInput) -> str:
@@ -272,6 +277,11 @@ def _check_line(what: str) -> Callable[[str], None]:
     return checker
 
 
+def _check_content_key(value: str) -> None:
+    if not _CONTENT_KEY.fullmatch(value):
+        raise FormatError(f"CONTENT_KEY {_shown(value)} must be 64 lower-case hex digits (a SHA-256)")
+
+
 def _check_waitfor(parent: str) -> None:
     safe_name(parent, "WAITFOR")
 
@@ -298,6 +308,8 @@ def check(ab: AB) -> AB:
     for key, items in _repeated(ab).items():
         for item in items:
             _ITEM_CHECKS[key](item)
+    if ab.content_key is not None:
+        _check_content_key(ab.content_key)
     if ab.sof_content == ():  # no SOF_CONTENT line reads back as "the SOF RAWFILE and MCALIB give"
         raise FormatError("SOF_CONTENT is edited to list no file: a recipe needs at least one")
     return ab
@@ -353,7 +365,7 @@ def parse(text: str, source: str = "<AB>") -> AB:
     for where, key, rest in _lines(text, source):
         if key in _REPEATED:
             lists[key].append((where, rest))
-        elif key in _SINGLE:
+        elif key in _SINGLE or key in _OPTIONAL:
             if key in single:
                 raise FormatError(f"{where}: {key} given twice (first at line {seen[key].rsplit(':', 1)[1]})")
             single[key], seen[key] = rest, where
@@ -363,6 +375,7 @@ def parse(text: str, source: str = "<AB>") -> AB:
     if missing:
         raise FormatError(f"{source}: the qualifier {missing[0]} is missing; is this an AB file?")
     values: dict[str, object] = {field: single[key] for key, field in _SINGLE.items()}
+    values.update({field: single[key] for key, field in _OPTIONAL.items() if key in single})
     for key, field, kind in (("COMPLETENESS", "completeness", Completeness),
                              ("PROCESS_STATUS", "process_status", ProcessStatus)):
         try:
@@ -385,6 +398,8 @@ def parse(text: str, source: str = "<AB>") -> AB:
     )
     for key in _SINGLE:
         _located(seen[key], _check_single, ab, key)
+    if ab.content_key is not None:
+        _located(seen["CONTENT_KEY"], _check_content_key, ab.content_key)
     return ab
 
 

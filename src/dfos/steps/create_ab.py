@@ -2,7 +2,8 @@
 
 Files written (all atomically):
 
-* ``$DFO_AB_DIR/<AB>`` and ``$DFO_AB_DIR/<AB stem>.alog`` (why each input was chosen);
+* ``$DFO_AB_DIR/<AB>`` and ``$DFO_AB_DIR/<AB stem>.alog`` (why each input was chosen); each AB holds its
+  CONTENT_KEY (:mod:`dfos.ab.content`, computed parents first by :mod:`dfos.steps.content_keys`);
 * ``$DFO_CAL_DIR/VCAL/<DATE>/<product stem>.hdr`` for each product of a COMPLETE CALIB AB (SCIENCE
   products never enter the calibration memory);
 * ``$DFO_MON_DIR/AB_list_<MODE>_<DATE>``, ``$DFO_MON_DIR/LAST_AB``;
@@ -53,6 +54,7 @@ from dfos.status.machine import flags_by_key
 from dfos.steps.calib_memory import BOUNDS, absurd, write_vcals
 from dfos.steps.calib_memory import memory as calib_memory
 from dfos.steps.chain import rejections
+from dfos.steps.content_keys import with_content_keys
 from dfos.workspace import Workspace
 
 __all__ = [
@@ -181,7 +183,7 @@ def _create(workspace: Workspace, day: date, mode: Mode) -> CreateResult:
                        instrument=settings.INSTRUMENT, date=key, mode=mode.value, drs_type=settings.DRS_TYPE,
                        classifier=classifier, recipes=recipes, withheld=rejected)
     result = _refuse_unsafe(result, refused)
-    made = [p.ab for p in result.abs]
+    made = with_content_keys(workspace, [p.ab for p in result.abs])  # parents first: keys chain
     fresh = reassociated(made, existing, rejected)
     plan = plan_update(made, existing, done_entries, frozen.reopened, rejected=fresh,
                        remade=_remade(workspace, [existing[name] for name in frozen.reopened if name in existing]))
