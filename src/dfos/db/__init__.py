@@ -30,11 +30,12 @@ from dfos.db.schema import (
     cascade_nodes,
     certifications,
     comments,
+    content_runs,
     metadata,
     qc1_params,
 )
 
-__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "database_fault",
+__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "content_runs", "database_fault",
            "dispose_engines", "engine_for_url", "metadata", "qc1_params", "sqlalchemy_url"]
 
 

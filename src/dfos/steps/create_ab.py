@@ -306,6 +306,7 @@ def supersession_log(workspace: Workspace, batch: str) -> Path:
 def _supersede(workspace: Workspace, supersession: Supersession) -> None:
     """Move the old run's products and log aside (verified, never deleted) and log the supersession."""
     from dfos.steps.process_ab import product_roots
+    from dfos.steps.reuse import mark_superseded
     from dfos.steps.safe_move import Planned as Move
     from dfos.steps.safe_move import carry_out, sha256
 
@@ -326,6 +327,7 @@ def _supersede(workspace: Workspace, supersession: Supersession) -> None:
     was = ", ".join(sorted(f"{t}={Path(f).name}" for t, f in calib_inputs(old) - calib_inputs(new))) or "-"
     now = ", ".join(sorted(f"{t}={Path(f).name}" for t, f in calib_inputs(new) - calib_inputs(old))) or "-"
     stamp = format_timestamp(clock.now(workspace.settings))
+    mark_superseded(workspace, old.name, stamp)  # its products are never reused again
     line = f"{stamp} {old.name} run {number} superseded ({reason}): was {was}; now {now}; kept in {aside}"
     write_text_atomic(log, "\n".join([*previous, line]) + "\n")
 
