@@ -35,7 +35,8 @@ from pathlib import PurePosixPath
 
 from dfos.ab.model import AB
 
-__all__ = ["KEY_VERSION", "ContentParts", "Input", "content_key", "descendants", "keys_in_order", "parts_of", "serialise"]
+__all__ = ["KEY_VERSION", "ContentParts", "Input", "content_key", "descendants", "keys_in_order", "parts_of",
+           "serialise"]
 
 #: The first element of every serialisation: a new layout gets a new version, so old keys never match.
 KEY_VERSION = "dfos-content-key/1"

@@ -396,11 +396,16 @@ def parse(text: str, source: str = "<AB>") -> AB:
         missing=items["MISSING"],
         sof_content=items["SOF_CONTENT"] or None,  # no SOF_CONTENT line: the SOF is what RAWFILE and MCALIB give
     )
+    _check_read(ab, seen)
+    return ab
+
+
+def _check_read(ab: AB, seen: dict[str, str]) -> None:
+    """Check the single-valued qualifiers of an AB read, each error naming the line (``seen``: key -> file:line)."""
     for key in _SINGLE:
         _located(seen[key], _check_single, ab, key)
     if ab.content_key is not None:
         _located(seen["CONTENT_KEY"], _check_content_key, ab.content_key)
-    return ab
 
 
 def _located(where: str, function: Callable[..., Any], *args: Any) -> Any:

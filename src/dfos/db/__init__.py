@@ -35,8 +35,8 @@ from dfos.db.schema import (
     qc1_params,
 )
 
-__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "content_runs", "database_fault",
-           "dispose_engines", "engine_for_url", "metadata", "qc1_params", "sqlalchemy_url"]
+__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "content_runs",
+           "database_fault", "dispose_engines", "engine_for_url", "metadata", "qc1_params", "sqlalchemy_url"]
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -77,7 +77,7 @@ def _catalog_checksums(workspace: Workspace, names: set[str]) -> dict[str, str]:
 
 def _file_identities(workspace: Workspace, abs_: Sequence[AB]) -> dict[str, str]:
     """SOF path -> identity of every file input of ``abs_`` that is neither a raw frame nor virtual."""
-    paths = set()
+    paths: set[str] = set()
     for ab in abs_:
         raws = {raw.ref for raw in ab.rawfiles}
         virtual = {cal.sof_path for cal in ab.mcalib if cal.virtual}

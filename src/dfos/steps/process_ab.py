@@ -286,8 +286,8 @@ def _reuse(run: _Run) -> Outcome | None:
     (:mod:`dfos.steps.reuse`); None when there is none to take."""
     if run.key is None:
         return None
-    source = reusable(run.workspace, run.key)
-    if source is None or not {p.name for p in run.ab.products} <= {run.ab.prod_root + p.suffix for p in source.products}:
+    source = reusable(run.workspace, run.key, run.ab)
+    if source is None:
         return None
     try:
         run.log.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ The rule (processAB asks it before it fetches anything or starts esorex):
   recorded), was not superseded (createAB marks the runs of a superseded AB), its AB's newest certification
   decision is not a rejection, and every one of its products is still where it was put with the size and
   SHA-256 recorded (a product changed on disk, moved or removed disqualifies the run);
+* the AB's declared products are among the run's, under the same suffix and PRO.CATG (:func:`covers`);
 * the products are hard-linked (copied, verified, across file systems) into this AB's PROD_PATH under this
   AB's product names (``<PROD_ROOT_NAME><suffix>``: the same suffix ``_0000.fits``, ``_qc0000.paf`` ...),
   the recipe log is copied to its LOG_NAME, and the run is recorded as successful with
@@ -37,7 +38,7 @@ from dfos.workspace import Workspace
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-__all__ = ["ContentRun", "StoredProduct", "current_key", "made_products", "mark_superseded", "place",
+__all__ = ["ContentRun", "StoredProduct", "covers", "current_key", "made_products", "mark_superseded", "place",
            "record_content_run", "reusable"]
 
 
@@ -50,6 +51,8 @@ class StoredProduct:
     """As the AB names its directory: ``$DFS_PRODUCT/IMG/2013-02-12/r.NACO..._0000.fits``."""
     sha256: str
     size: int
+    catg: str = ""
+    """The PRO.CATG the AB declared for it ('' for a product it did not declare: ``_0001.fits``, a ``.paf``)."""
 
 
 @dataclass(frozen=True)
@@ -77,12 +80,20 @@ def made_products(workspace: Workspace, ab: AB, key: str, placed: Sequence[Path]
                   reused_from: str | None = None) -> ContentRun:
     """What a run placed, with each file's size and SHA-256, to record under ``key``."""
     products = []
+    declared = {p.name: p.catg for p in ab.products}
     for path in placed:
         if not path.name.startswith(ab.prod_root):
             continue
         products.append(StoredProduct(path.name[len(ab.prod_root):], f"{ab.prod_path}/{path.name}", sha256_file(path),
-                                      path.stat().st_size))
+                                      path.stat().st_size, declared.get(path.name, "")))
     return ContentRun(key, ab.name, tuple(products), str(log), reused_from)
+
+
+def covers(source: ContentRun, ab: AB) -> bool:
+    """Every product ``ab`` declares is among ``source``'s under the same name after the product root and with
+    the same PRO.CATG (declared products are not part of the key: a product map may declare others)."""
+    made = {(p.suffix, p.catg) for p in source.products}
+    return all((p.name[len(ab.prod_root):], p.catg) in made for p in ab.products)
 
 
 def _verified(workspace: Workspace, products: Sequence[StoredProduct]) -> bool:
@@ -103,8 +114,9 @@ def _rejected(workspace: Workspace, names: set[str]) -> set[str]:
     return set(rejections(workspace, names))
 
 
-def reusable(workspace: Workspace, key: str) -> ContentRun | None:
-    """The newest run recorded under ``key`` that may be reused (see the module docstring), else None."""
+def reusable(workspace: Workspace, key: str, ab: AB) -> ContentRun | None:
+    """The newest run recorded under ``key`` whose products ``ab`` may take (see the module docstring), else
+    None."""
     from sqlalchemy import select
 
     from dfos.db import content_runs, engine_for_url
@@ -123,8 +135,9 @@ def reusable(workspace: Workspace, key: str) -> ContentRun | None:
             products = tuple(StoredProduct(**item) for item in json.loads(row.products))
         except (ValueError, TypeError):
             continue
-        if products and _verified(workspace, products):
-            return ContentRun(key, row.ab, products, row.log, row.reused_from)
+        run = ContentRun(key, row.ab, products, row.log, row.reused_from)
+        if products and covers(run, ab) and _verified(workspace, products):
+            return run
     return None
 
 
