@@ -17,6 +17,7 @@ from dfos.ab.format import render
 from dfos.ab.lists import read_ab_list, write_ab_list
 from dfos.ab.model import AB, ProcessStatus
 from dfos.ab.store import read_ab
+from dfos.cascade.run import cascade_state
 from dfos.db import ab_runs, content_runs, engine_for_url
 from dfos.fsutil import sha256_file
 from dfos.keys import BatchId, Mode
@@ -92,6 +93,9 @@ def test_the_night_asked_again_reuses_every_product_and_a_parameter_change_runs_
     assert _newest_runs(ws) == {name: name for name in every}  # each reused its own earlier run
     assert _products(ws, every) == before  # byte-identical
     assert all(read_ab(ws.ab_dir, n).process_status is ProcessStatus.SUCCESSFUL for n in every)
+    stat = {row["ab"]: row for mode in MODES for row in cascade_state(ws, BatchId.of(mode, NIGHT).render())}
+    assert {name: (stat[name]["state"], stat[name]["reused_from"]) for name in every} == {
+        name: ("succeeded", name) for name in every}  # cascade-stat shows it
 
     # a recipe parameter: the flats get new keys, and so does every AB reading a flat (across modes)
     product_map = ws.root / "config" / "naco.products.oca"
