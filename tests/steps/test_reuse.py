@@ -92,6 +92,7 @@ def test_the_night_asked_again_reuses_every_product_and_a_parameter_change_runs_
     assert _recipe_runs(calls) == first_runs  # esorex started no recipe
     assert _newest_runs(ws) == {name: name for name in every}  # each reused its own earlier run
     assert _products(ws, every) == before  # byte-identical
+    assert all((ws.ab_dir / read_ab(ws.ab_dir, n).log_name).is_file() for n in every)  # each keeps its recipe log
     assert all(read_ab(ws.ab_dir, n).process_status is ProcessStatus.SUCCESSFUL for n in every)
     stat = {row["ab"]: row for mode in MODES for row in cascade_state(ws, BatchId.of(mode, NIGHT).render())}
     assert {name: (stat[name]["state"], stat[name]["reused_from"]) for name in every} == {
@@ -132,6 +133,7 @@ def test_an_ab_of_the_same_key_takes_hard_links_under_its_own_names(naco_night: 
         rows = db.execute(select(content_runs.c.ab, content_runs.c.reused_from)
                           .where(content_runs.c.content_key == dark.content_key)).all()
     assert (twin.name, dark.name) in [tuple(r) for r in rows]
+    assert (ws.ab_dir / twin.log_name).read_bytes() == (ws.ab_dir / dark.log_name).read_bytes()
 
     # the bytes on disk changed (both copies share them): no recorded run verifies, the recipe runs
     theirs = ws.expand(dark.prod_path) / dark.products[0].name

@@ -290,7 +290,6 @@ def _reuse(run: _Run) -> Outcome | None:
     if source is None:
         return None
     try:
-        run.log.unlink(missing_ok=True)
         place(run.workspace, run.ab, run.product_dir, source, run.log, run.placed)
     except OSError as exc:
         raise _infrastructure("placing reused products", exc) from None

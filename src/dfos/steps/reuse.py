@@ -147,7 +147,7 @@ def place(workspace: Workspace, ab: AB, product_dir: Path, source: ContentRun, l
     a product that already is the same file stays), and its log at ``log``; each product placed is added to
     ``placed``.  OSError when a file cannot be written."""
     from dfos.naming import confined, safe_name
-    from dfos.steps.fetch import copy_verified
+    from dfos.steps.fetch import copy_verified  # the archive client is imported only when needed
 
     product_dir.mkdir(parents=True, exist_ok=True)
     for product in source.products:
@@ -164,10 +164,24 @@ def place(workspace: Workspace, ab: AB, product_dir: Path, source: ContentRun, l
             copy_verified(origin, temporary)
         os.replace(temporary, target)
         placed.append(target)
-    origin_log = Path(source.log)
-    with contextlib.suppress(OSError):  # a log is kept for the reader: a missing one does not stop the reuse
-        if origin_log.is_file() and not (log.exists() and os.path.samefile(origin_log, log)):
-            copy_verified(origin_log, log)  # a copy: processAB writes logs in place
+    _copy_log(Path(source.log), log)
+
+
+def _copy_log(origin: Path, log: Path) -> None:
+    """The recipe log of the reused run as this AB's log (a copy: processAB writes logs in place); when there
+    is none, no log (never an earlier run's).  A log is for the reader: a missing one does not stop the reuse."""
+    from dfos.steps.fetch import copy_verified
+
+    try:
+        if origin.resolve() == log.resolve():
+            return  # the AB's own earlier run: its log is there
+        if origin.is_file():
+            copy_verified(origin, log)
+            return
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        log.unlink(missing_ok=True)
 
 
 def record_content_run(db: Connection, run: ContentRun, batch_id: str, created: str) -> None:
