@@ -98,6 +98,7 @@ bench: venv
 	$(BIN)/python benchmarks/oca_rules.py
 	$(BIN)/python benchmarks/naco_night.py
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/plan_campaign.py
 
 clean:
 	rm -rf $(VENV) .venv-bench $(DEMO)

@@ -89,6 +89,8 @@ def ab_strategy(draw: st.DrawFn) -> AB:
     )
     if draw(st.booleans()):
         ab = replace(ab, sof_content=tuple(draw(st.lists(st.tuples(_paths, _names), min_size=1, max_size=3))))
+    if draw(st.booleans()):  # CONTENT_KEY is optional: AB files written before content keys have none
+        ab = replace(ab, content_key=draw(st.text("0123456789abcdef", min_size=64, max_size=64)))
     return ab
 
 

@@ -247,3 +247,18 @@ def test_a_name_or_date_with_a_trailing_line_break_is_refused(field: str, value:
     changed: dict[str, Any] = {field: value}
     with pytest.raises(FormatError):
         render(replace(sample_ab(), **changed))
+
+
+def test_content_key_is_written_read_and_may_be_absent() -> None:
+    """CONTENT_KEY is written after LOG_NAME and read back; an AB file without it (written before content
+    keys) still reads, as an AB without a key; a value that is no SHA-256 is refused, naming the line."""
+    ab = replace(sample_ab(), content_key="ab" * 32)
+    text = render(ab)
+    assert f"CONTENT_KEY     {'ab' * 32}" in text.splitlines()
+    assert parse(text).content_key == "ab" * 32
+    old = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("CONTENT_KEY"))
+    assert parse(old) == replace(ab, content_key=None)
+    with pytest.raises(FormatError, match=r":\d+: CONTENT_KEY 'xyz' must be 64"):
+        parse(text.replace("ab" * 32, "xyz"), SOURCE)
+    with pytest.raises(FormatError, match="CONTENT_KEY given twice"):
+        parse(text.replace("CONTENT_KEY", f"CONTENT_KEY     {'cd' * 32}\nCONTENT_KEY", 1), SOURCE)

@@ -66,6 +66,15 @@ def test_carry_status() -> None:
     assert carry_status(new, replace(kept, recipe="other")) is new
 
 
+def test_a_changed_content_key_is_a_changed_association_and_an_old_file_without_one_keeps_its_status() -> None:
+    new = replace(ab("A"), content_key="a" * 64)
+    kept = replace(new, process_status=ProcessStatus.SUCCESSFUL)
+    assert carry_status(new, kept) is kept
+    assert carry_status(new, replace(kept, content_key="b" * 64)) is new  # a parent's parameters changed
+    old = carry_status(new, replace(kept, content_key=None))  # written before content keys
+    assert old.process_status is ProcessStatus.SUCCESSFUL and old.content_key == "a" * 64
+
+
 def test_done_abs_are_kept_as_they_are_on_disk_even_when_no_group_makes_them_any_more() -> None:
     on_disk = ab("A", status=ProcessStatus.SUCCESSFUL, mcalib=(OLD_BIAS,))
     gone = ab("G", status=ProcessStatus.SUCCESSFUL)

@@ -62,7 +62,7 @@ def test_the_job_file_processes_the_date(capsys: pytest.CaptureFixture[str], nig
     doc = json.loads(out)
     assert code == 0 and doc["dag_id"] == DAG
     assert sorted(a["state"] for a in doc["abs"]) == ["incomplete"] * 2 + ["succeeded"] * 5
-    assert set(doc["abs"][0]) == {"ab", "state", "attempts", "exit_code", "wall_s", "reason"}
+    assert set(doc["abs"][0]) == {"ab", "state", "attempts", "exit_code", "wall_s", "reason", "reused_from"}
     assert night.status_log.read()[-1].flag == "cal_QC"
     code, out, _ = run(capsys, "watch-queue", "--dag-id", DAG, "--once")
     assert code == 0 and "5 succeeded" in out

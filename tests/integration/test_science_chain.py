@@ -10,10 +10,12 @@ with night 1's flat, is made again, and ``dfos explain`` says why).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
+from dfos.ab.format import render
 from dfos.ab.model import ProcessStatus
 from dfos.ab.store import read_ab
 from dfos.cascade.run import cascade_state
@@ -123,8 +125,11 @@ def test_the_chain_between_modes(nights: Workspace) -> None:
     assert "was rejected (by anna" in explain_text(ws, KS_SCIENCE[0])
 
     # 5. the H flat is made again after the H science ran (its CALIB AB runs anew): the science made with the
-    #    earlier flat is superseded too, though its association is unchanged
+    #    earlier flat is superseded too, though its association is unchanged.  Run again as it was, the flat would
+    #    take its own products (the same content key: dfos.steps.reuse) and nothing would change; the operator
+    #    gives it a parameter (an edit of its AB file), so its recipe runs and makes other bytes
     h_flat = "NACO.2013-02-12T22:52:00.212_tpl.ab"
+    (ws.ab_dir / h_flat).write_text(render(replace(read_ab(ws.ab_dir, h_flat), params=("--prop=TRUE",))))
     create_job(ws, SECOND, Mode.CALIB, subcascade=h_flat)
     sub = BatchId.of(Mode.CALIB, SECOND, sub=True).render()
     assert exec_cascade(ws, sub, ws.job_dir / f"execAB_{sub}").counts["succeeded"] == 1

@@ -48,6 +48,9 @@ _SINGLE = {
 }
 _REPEATED = ("RAW_MATCH_KEY", "RAWFILE", "MCALIB", "MASSOC", "SOF_CONTENT", "PARAM", "PRODUCTS", "WAITFOR", "MISSING")
 _IGNORED = ("TOOL_VERSION",)
+#: Single-valued qualifiers an AB file may leave out (files written before them): key -> AB field.
+_OPTIONAL = {"CONTENT_KEY": "content_key"}
+_CONTENT_KEY = re.compile(r"^[0-9a-f]{64}$")
 #: What str.splitlines() breaks a line on: never inside a value.
 _LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
@@ -91,6 +94,8 @@ def _single_lines(ab: AB) -> Iterator[str]:
         ("LOG_NAME", ab.log_name),
     ):
         yield qualifier_line(key, value)
+    if ab.content_key is not None:
+        yield qualifier_line("CONTENT_KEY", ab.content_key)
 
 
 def _mcalib_line(cal: CalibInput) -> str:
@@ -283,6 +288,11 @@ def _check_line(what: str) -> Callable[[str], None]:
     return checker
 
 
+def _check_content_key(value: str) -> None:
+    if not _CONTENT_KEY.fullmatch(value):
+        raise FormatError(f"CONTENT_KEY {_shown(value)} must be 64 lower-case hex digits (a SHA-256)")
+
+
 def _check_waitfor(parent: str) -> None:
     safe_name(parent, "WAITFOR")
 
@@ -309,6 +319,8 @@ def check(ab: AB) -> AB:
     for key, items in _repeated(ab).items():
         for item in items:
             _ITEM_CHECKS[key](item)
+    if ab.content_key is not None:
+        _check_content_key(ab.content_key)
     if ab.sof_content == ():  # no SOF_CONTENT line reads back as "the SOF RAWFILE and MCALIB give"
         raise FormatError("SOF_CONTENT is edited to list no file: a recipe needs at least one")
     return ab
@@ -364,7 +376,7 @@ def parse(text: str, source: str = "<AB>") -> AB:
     for where, key, rest in _lines(text, source):
         if key in _REPEATED:
             lists[key].append((where, rest))
-        elif key in _SINGLE:
+        elif key in _SINGLE or key in _OPTIONAL:
             if key in single:
                 raise FormatError(f"{where}: {key} given twice (first at line {seen[key].rsplit(':', 1)[1]})")
             single[key], seen[key] = rest, where
@@ -374,6 +386,7 @@ def parse(text: str, source: str = "<AB>") -> AB:
     if missing:
         raise FormatError(f"{source}: the qualifier {missing[0]} is missing; is this an AB file?")
     values: dict[str, object] = {field: single[key] for key, field in _SINGLE.items()}
+    values.update({field: single[key] for key, field in _OPTIONAL.items() if key in single})
     for key, field, kind in (("COMPLETENESS", "completeness", Completeness),
                              ("PROCESS_STATUS", "process_status", ProcessStatus)):
         try:
@@ -394,9 +407,16 @@ def parse(text: str, source: str = "<AB>") -> AB:
         missing=items["MISSING"],
         sof_content=items["SOF_CONTENT"] or None,  # no SOF_CONTENT line: the SOF is what RAWFILE and MCALIB give
     )
+    _check_read(ab, seen)
+    return ab
+
+
+def _check_read(ab: AB, seen: dict[str, str]) -> None:
+    """Check the single-valued qualifiers of an AB read, each error naming the line (``seen``: key -> file:line)."""
     for key in _SINGLE:
         _located(seen[key], _check_single, ab, key)
-    return ab
+    if ab.content_key is not None:
+        _located(seen["CONTENT_KEY"], _check_content_key, ab.content_key)
 
 
 def _located(where: str, function: Callable[..., Any], *args: Any) -> Any:

@@ -109,6 +109,9 @@ class AB:
     sof_content: tuple[tuple[str, str], ...] | None = field(default=None)
     """The SOF_CONTENT lines as written in the AB file, when they differ from what RAWFILE and MCALIB
     give (an operator edited them); None when they agree.  They are the SOF processAB writes."""
+    content_key: str | None = field(default=None)
+    """CONTENT_KEY: the SHA-256 of what the recipe call is made of (:mod:`dfos.ab.content`); None in an AB
+    file written before content keys."""
 
     def __post_init__(self) -> None:
         # one value per meaning, so that equal ABs compare equal:

@@ -94,9 +94,13 @@ def calib_inputs(ab: AB) -> set[tuple[str, str]]:
 
 
 def carry_status(new: AB, old: AB | None) -> AB:
-    """An unchanged association keeps its processing status, except FAILED, which is re-created."""
+    """An unchanged association keeps its processing status, except FAILED, which is re-created.  A changed
+    CONTENT_KEY is a changed association (its recipe call reads other bytes: a parent's parameters changed);
+    an AB file written before content keys (none in it) gets the new key and keeps its status."""
     if old is None or old.process_status is ProcessStatus.FAILED:
         return new
+    if old.content_key is None and new.content_key is not None:
+        old = replace(old, content_key=new.content_key)
     if replace(old, process_status=ProcessStatus.CREATED) == new:
         return old
     return new

@@ -361,18 +361,24 @@ def _fresh_row(dag_id: str, name: str, scheduler: Scheduler, old: Any, adopted: 
 
 
 def cascade_state(workspace: Workspace, dag_id: str) -> list[dict[str, object]]:
-    """The persisted state of every AB of a cascade (``cascade-stat``)."""
-    from sqlalchemy import select
+    """The persisted state of every AB of a cascade (``cascade-stat``), with the AB whose products its newest
+    run in the cascade reused (``reused_from``; None: its recipe ran, or it has not run)."""
+    from sqlalchemy import func, select
 
-    from dfos.db import cascade_nodes, engine_for_url
+    from dfos.db import ab_runs, cascade_nodes, engine_for_url
     from dfos.db.faults import shown_url
 
+    newest = (select(func.max(ab_runs.c.id).label("id")).where(ab_runs.c.dag_id == dag_id)
+              .group_by(ab_runs.c.ab).subquery())
     with engine_for_url(workspace.db_url).begin() as db:
         rows = db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()
+        reused = {row.ab: row.reused_from for row in db.execute(
+            select(ab_runs.c.ab, ab_runs.c.reused_from).join(newest, ab_runs.c.id == newest.c.id))} if rows else {}
     if not rows:
         raise NotFound(f"no cascade {dag_id} in {shown_url(workspace.db_url)}; start it with 'dfos exec-cascade'")
     return [{"ab": r["ab"], "state": r["state"], "attempts": r["attempts"], "exit_code": r["exit_code"],
-             "wall_s": r["wall_s"], "backend_id": r["backend_id"], "reason": r["reason"]} for r in rows]
+             "wall_s": r["wall_s"], "backend_id": r["backend_id"], "reason": r["reason"],
+             "reused_from": reused.get(r["ab"])} for r in rows]
 
 
 def forget_cascade(workspace: Workspace, dag_id: str, names: list[str] | None = None) -> None:

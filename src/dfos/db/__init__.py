@@ -30,13 +30,14 @@ from dfos.db.schema import (
     cascade_nodes,
     certifications,
     comments,
+    content_runs,
     metadata,
     qc1_params,
     release_windows,
 )
 
-__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "database_fault",
-           "dispose_engines", "engine_for_url", "metadata", "qc1_params", "release_windows",
+__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "content_runs",
+           "database_fault", "dispose_engines", "engine_for_url", "metadata", "qc1_params", "release_windows",
            "sqlalchemy_url"]
 
 

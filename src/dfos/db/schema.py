@@ -20,8 +20,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "metadata",
-           "qc1_params", "release_windows"]
+__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "content_runs",
+           "metadata", "qc1_params", "release_windows"]
 
 metadata = MetaData()
 
@@ -46,6 +46,23 @@ ab_runs = Table(
     Column("host", String(128)),
     Column("dag_id", String(128), index=True),  # set when an executor ran it
     Column("attempt", Integer),
+    Column("reused_from", String(255)),  # the AB whose products were reused (no recipe ran); NULL: it ran
+)
+
+#: The products of each successful run of a content key (an AB's CONTENT_KEY), which an AB of the same
+#: key reuses instead of running (dfos.steps.reuse).
+content_runs = Table(
+    "content_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("content_key", String(64), nullable=False, index=True),
+    Column("ab", String(255), nullable=False, index=True),
+    Column("batch_id", String(64), nullable=False),
+    Column("products", Text, nullable=False),  # JSON: [{"suffix", "path", "sha256", "size"}, ...]
+    Column("log", String(1024), nullable=False, default=""),  # the recipe log of the run, as LOG_NAME's path
+    Column("reused_from", String(255)),  # the products were themselves reused from this AB
+    Column("created", String(32), nullable=False),
+    Column("superseded", String(32)),  # when createAB superseded the AB's run: never reused after
 )
 
 #: The state of each AB of a cascade run by an executor (dag_id = e.g. CALIB_2013-02-12).

@@ -139,6 +139,8 @@ def _row(records: BatchRecords, entry: Any, now: str, verdict: str, superseded: 
     """The full row of one AB on the page."""
     node, run, qc = records.nodes.get(entry.name), records.runs.get(entry.name), records.scores.get(entry.name)
     message = f"{run.failure}: {run.message}" if run is not None and run.status == "FAILED" else ""
+    if run is not None and run.status == "SUCCESSFUL" and run.reused_from:
+        message = str(run.message)  # reused from <AB> (content key ...): no recipe ran
     if node is not None and node.reason and now in ("queued", "blocked"):
         message = str(node.reason)  # waiting for calibrations of another cascade, or why it will not run
     wall = node.wall_s if node and node.wall_s is not None else (run.wall_s if run else None)

@@ -74,7 +74,7 @@ def batch_records(workspace: Workspace, batch: BatchId) -> BatchRecords:
                   .where(ab_runs.c.batch_id == dag).group_by(ab_runs.c.ab).subquery())
         runs = {r.ab: r for r in db.execute(
             select(ab_runs.c.ab, ab_runs.c.started, ab_runs.c.wall_s, ab_runs.c.status, ab_runs.c.message,
-                   ab_runs.c.failure).join(newest, ab_runs.c.id == newest.c.id))}
+                   ab_runs.c.failure, ab_runs.c.reused_from).join(newest, ab_runs.c.id == newest.c.id))}
         scores = {r.ab: r for r in db.execute(
             select(ab_qc.c.ab, ab_qc.c.n_red, ab_qc.c.n_scored, ab_qc.c.verdict)
             .where(ab_qc.c.date == batch.key.text))}

@@ -2,7 +2,8 @@
 
 Files written (all atomically):
 
-* ``$DFO_AB_DIR/<AB>`` and ``$DFO_AB_DIR/<AB stem>.alog`` (why each input was chosen);
+* ``$DFO_AB_DIR/<AB>`` and ``$DFO_AB_DIR/<AB stem>.alog`` (why each input was chosen); each AB holds its
+  CONTENT_KEY (:mod:`dfos.ab.content`, computed parents first by :mod:`dfos.steps.content_keys`);
 * ``$DFO_CAL_DIR/VCAL/<DATE>/<product stem>.hdr`` for each product of a COMPLETE CALIB AB (SCIENCE
   products never enter the calibration memory);
 * ``$DFO_MON_DIR/AB_list_<MODE>_<DATE>``, ``$DFO_MON_DIR/LAST_AB``;
@@ -58,6 +59,7 @@ from dfos.status.machine import flags_by_key
 from dfos.steps.calib_memory import BOUNDS, Skipped, absurd, skip_notes, write_vcals
 from dfos.steps.calib_memory import memory as calib_memory
 from dfos.steps.chain import rejections
+from dfos.steps.content_keys import with_content_keys
 from dfos.workspace import Workspace
 
 __all__ = [
@@ -257,7 +259,7 @@ def _create(workspace: Workspace, source: _Source, mode: Mode) -> CreateResult:
                        instrument=settings.INSTRUMENT, date=key, mode=mode.value, drs_type=settings.DRS_TYPE,
                        classifier=classifier, recipes=recipes, withheld=rejected, regroup=source.regroup)
     result = _refuse_unsafe(result, refused)
-    made = [p.ab for p in result.abs]
+    made = with_content_keys(workspace, [p.ab for p in result.abs])  # parents first: keys chain
     fresh = reassociated(made, existing, rejected)
     plan = plan_update(made, existing, done_entries, frozen.reopened, rejected=fresh,
                        remade=_remade(workspace, [existing[name] for name in frozen.reopened if name in existing]))
@@ -384,6 +386,7 @@ def supersession_log(workspace: Workspace, batch: str) -> Path:
 def _supersede(workspace: Workspace, supersession: Supersession) -> None:
     """Move the old run's products and log aside (verified, never deleted) and log the supersession."""
     from dfos.steps.process_ab import product_roots
+    from dfos.steps.reuse import mark_superseded
     from dfos.steps.safe_move import Planned as Move
     from dfos.steps.safe_move import carry_out, sha256
 
@@ -404,6 +407,7 @@ def _supersede(workspace: Workspace, supersession: Supersession) -> None:
     was = ", ".join(sorted(f"{t}={Path(f).name}" for t, f in calib_inputs(old) - calib_inputs(new))) or "-"
     now = ", ".join(sorted(f"{t}={Path(f).name}" for t, f in calib_inputs(new) - calib_inputs(old))) or "-"
     stamp = format_timestamp(clock.now(workspace.settings))
+    mark_superseded(workspace, old.name, stamp)  # its products are never reused again
     line = f"{stamp} {old.name} run {number} superseded ({reason}): was {was}; now {now}; kept in {aside}"
     write_text_atomic(log, "\n".join([*previous, line]) + "\n")
 

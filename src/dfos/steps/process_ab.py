@@ -52,6 +52,7 @@ from dfos.fsutil import exclusive_lock
 from dfos.keys import BatchId
 from dfos.naming import confined, safe_name
 from dfos.steps import esorex
+from dfos.steps.reuse import ContentRun, current_key, made_products, place, reusable
 from dfos.steps.run_outcome import Failure, Outcome, classify_exit, last_error_line
 from dfos.workspace import Workspace
 
@@ -83,6 +84,10 @@ class RunRecord:
     max_rss_kb: int | None
     log: str
     host: str
+    reused_from: str | None = None
+    """The AB whose products this run reused (no recipe ran: :mod:`dfos.steps.reuse`); None: the recipe ran."""
+    content: ContentRun | None = None
+    """What a successful run with a content key made, to record under the key (not an ``ab_runs`` column)."""
 
     @property
     def ok(self) -> bool:
@@ -90,7 +95,9 @@ class RunRecord:
 
     def row(self) -> dict[str, object]:
         """The ``ab_runs`` columns (the enums as their text)."""
-        return {**self.__dict__, "status": self.status.value, "failure": self.failure.value if self.failure else None}
+        row = {**self.__dict__, "status": self.status.value, "failure": self.failure.value if self.failure else None}
+        del row["content"]
+        return row
 
 
 def load_ab(workspace: Workspace, name: str) -> AB:
@@ -234,6 +241,10 @@ class _Run:
     work_dir: Path | None
     placed: list[Path] = field(default_factory=list)
     """Products this run placed (removed again after an infrastructure failure)."""
+    key: str | None = None
+    """The AB's content key as its file reads now (None: no key, nothing reused or recorded)."""
+    reused: list[ContentRun] = field(default_factory=list)
+    """The recorded run whose products this run took instead of running the recipe."""
 
 
 def process_ab(
@@ -251,12 +262,40 @@ def process_ab(
     product_dir = check_names(workspace, ab)
     started, t0 = clock.now(workspace.settings), time.monotonic()
     log = confined(workspace.ab_dir / ab.log_name, workspace.ab_dir)
-    run = _Run(workspace, ab, log, product_dir, threads, on_start, run_marker, work_dir)
+    run = _Run(workspace, ab, log, product_dir, threads, on_start, run_marker, work_dir, key=_key(workspace, ab))
     try:
-        outcome = _attempt(run)
+        outcome = _reuse(run) or _attempt(run)
     except _Ended as ended:
         outcome = ended.outcome
     return _finish(run, outcome, started, t0)
+
+
+def _key(workspace: Workspace, ab: AB) -> str | None:
+    """The AB's content key as its file reads now; None when it has none (an AB file written before content
+    keys, a parent without a key) or the database cannot say what an archived master's checksum is."""
+    if ab.content_key is None:
+        return None
+    try:
+        return current_key(workspace, ab)
+    except DfosError:
+        return None
+
+
+def _reuse(run: _Run) -> Outcome | None:
+    """Take the products of a recorded run of the AB's content key instead of running the recipe
+    (:mod:`dfos.steps.reuse`); None when there is none to take."""
+    if run.key is None:
+        return None
+    source = reusable(run.workspace, run.key, run.ab)
+    if source is None:
+        return None
+    try:
+        place(run.workspace, run.ab, run.product_dir, source, run.log, run.placed)
+    except OSError as exc:
+        raise _infrastructure("placing reused products", exc) from None
+    run.reused.append(source)
+    return Outcome(ProcessStatus.SUCCESSFUL, message=f"reused from {source.ab} (content key {run.key[:12]})",
+                   exit_code=0)
 
 
 def _attempt(run: _Run) -> Outcome:
@@ -356,11 +395,19 @@ def _finish(run: _Run, outcome: Outcome, started: datetime, t0: float) -> RunRec
         message += f"; {ab.name} keeps PROCESS_STATUS {ab.process_status.value}: run it again once this is fixed"
     else:
         set_process_status(run.workspace, ab, outcome.status)
+    source = run.reused[0] if run.reused else None
+    content = None
+    if outcome.ok and run.key is not None:
+        try:
+            content = made_products(run.workspace, ab, run.key, run.placed, run.log, source.ab if source else None)
+        except OSError:
+            content = None  # a product that cannot be read back is not offered to others
     return RunRecord(
         ab=ab.name, batch_id=ab.batch_id, recipe=ab.recipe, started=format_timestamp(started),
         ended=format_timestamp(clock.now(run.workspace.settings)), status=outcome.status, failure=outcome.failure,
         exit_code=outcome.exit_code, signal=outcome.signal, message=message, wall_s=round(time.monotonic() - t0, 3),
         max_rss_kb=outcome.max_rss_kb, log=str(run.log), host=socket.gethostname(),
+        reused_from=source.ab if source else None, content=content,
     )
 
 
@@ -430,9 +477,12 @@ def _collect(ab: AB, work: Path, target_dir: Path, placed: list[Path]) -> None:
 def record_run(workspace: Workspace, run: RunRecord, dag_id: str | None = None, attempt: int | None = None) -> None:
     """Store a run record in the workspace database (with the cascade and attempt that ran it)."""
     from dfos.db import engine_for_url
+    from dfos.steps.reuse import record_content_run
 
     with engine_for_url(workspace.db_url).begin() as connection:
         connection.execute(_insert_run(), {**run.row(), "dag_id": dag_id, "attempt": attempt})
+        if run.ok and run.content is not None:
+            record_content_run(connection, run.content, run.batch_id, run.ended)
 
 
 @functools.cache

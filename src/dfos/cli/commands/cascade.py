@@ -127,17 +127,19 @@ def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int |
 def cascade_stat_cmd(cli: Cli, dag_id: str, as_json: bool) -> None:
     """Show the state of every AB of a cascade (waiting, running, succeeded, failed, blocked, incomplete).
 
-    An AB that waits for ABs of another cascade, or is blocked, says why.
+    An AB that waits for ABs of another cascade, or is blocked, says why; one that took the products of an
+    earlier run of its content key instead of running says which AB's.
     """
     rows = cascade_state(cli.workspace(), dag_id)
     if as_json:
-        keys = ("ab", "state", "attempts", "exit_code", "wall_s", "reason")
+        keys = ("ab", "state", "attempts", "exit_code", "wall_s", "reason", "reused_from")
         click.echo(json.dumps({"dag_id": dag_id, "abs": [{k: r[k] for k in keys} for r in rows]}, indent=1))
         return
     for r in rows:
         wall = f"{r['wall_s']:.1f} s" if isinstance(r["wall_s"], float) else "-"
         click.echo(f"{r['state']:<11} {r['ab']}  attempts {r['attempts']}  exit {r['exit_code']}  {wall}"
-                   f"  [{r['backend_id'] or '-'}]" + (f"  {r['reason']}" if r["reason"] else ""))
+                   f"  [{r['backend_id'] or '-'}]" + (f"  {r['reason']}" if r["reason"] else "")
+                   + (f"  reused from {r['reused_from']}" if r["reused_from"] else ""))
 
 
 @click.command("stop-cascade")
