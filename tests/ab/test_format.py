@@ -87,10 +87,17 @@ def test_unsafe_names_and_paths_are_unsafe_name_errors() -> None:
 
 def test_missing_and_duplicated_keys_name_the_line() -> None:
     with pytest.raises(FormatError, match=r"^ab/X.ab: the qualifier PROD_PATH is missing"):
-        parse("\n".join(line for line in FLAT.splitlines() if not line.startswith("PROD_PATH")), SOURCE)
+        parse("".join(line + "\n" for line in FLAT.splitlines() if not line.startswith("PROD_PATH")), SOURCE)
     doubled = edit(FLAT, "PROD_PATH", "PROD_PATH       $DFS_PRODUCT/X\nPROD_PATH")
     with pytest.raises(FormatError, match=r"^ab/X.ab:\d+: PROD_PATH given twice \(first at line \d+\)"):
         parse(doubled, SOURCE)
+
+
+def test_a_file_cut_short_is_refused_even_when_its_last_line_looks_complete() -> None:
+    assert parse(FLAT, SOURCE).name  # dfos writes every line with its newline
+    cut = FLAT[: FLAT.rindex("  ", 0, FLAT.rindex("SOF_CONTENT")) + 8]  # inside a tag: the line still parses
+    with pytest.raises(FormatError, match=r"^ab/X.ab:\d+: the file ends in the middle of a line: it was cut short"):
+        parse(cut, SOURCE)
 
 
 def test_over_long_lines_and_line_breaks_in_values() -> None:

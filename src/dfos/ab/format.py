@@ -369,7 +369,15 @@ def _lines(text: str, source: str) -> Iterator[tuple[str, str, str]]:
 
 
 def parse(text: str, source: str = "<AB>") -> AB:
-    """Read an AB file; raise :class:`FormatError` naming the file and line on anything unexpected."""
+    """Read an AB file; raise :class:`FormatError` naming the file and line on anything unexpected.
+
+    An AB file ends with a newline (every line does, as dfos writes them): one that ends in the middle of a
+    line was cut short, and its last line may look complete (a RAWFILE with half its tag), so it is refused.
+    """
+    if text and not text.endswith("\n"):
+        last = text.count("\n") + 1
+        raise FormatError(f"{source}:{last}: the file ends in the middle of a line: it was cut short (a full disk, a "
+                          "killed copy); write it again ('dfos create-ab') or end its last line")
     single: dict[str, str] = {}
     seen: dict[str, str] = {}
     lists: dict[str, list[tuple[str, str]]] = {key: [] for key in _REPEATED}
