@@ -27,6 +27,7 @@ def run_mode(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], 
     from dfos.steps.fetch import fetch_many
 
     key = day.isoformat()
+    resumed = _resume_queued(workspace, day, mode, note)
     try:
         created = create_abs(workspace, day, mode)
     except DfosError as exc:
@@ -39,6 +40,9 @@ def run_mode(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], 
     try:
         files = create_job(workspace, day, mode, auto=True)
     except DfosError as exc:
+        if resumed:  # the resumed cascade did every AB there is: its QC and the flag are what is left
+            _qc(workspace, day, mode)
+            return True
         note(f"{key}: {mode} createJob: {exc.message}")
         return False
     needed = sorted({Path(workspace.expand(r.ref)).name for ab in created.abs
@@ -47,6 +51,34 @@ def run_mode(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], 
     dag = BatchId.of(mode, day).render()
     cascade = exec_cascade(workspace, dag, workspace.job_dir / f"execAB_{dag}")
     note(f"{key}: {mode} cascade: " + ", ".join(f"{v} {k}" for k, v in cascade.counts.items() if v))
-    exec_cascade(workspace, BatchId.of(mode, day, qc=True).render(), workspace.job_dir / f"execQC_{dag}")
-    workspace.status_log.append(mode_flag(mode, Stage.QC), key, clock.now(workspace.settings))
+    _qc(workspace, day, mode)
     return True
+
+
+def _qc(workspace: Workspace, day: date, mode: Mode) -> None:
+    """The mode's QC cascade (``execQC_<MODE>_<DATE>``), then ``<mode>_QC``."""
+    from dfos.steps.cascade import exec_cascade
+
+    dag = BatchId.of(mode, day).render()
+    exec_cascade(workspace, BatchId.of(mode, day, qc=True).render(), workspace.job_dir / f"execQC_{dag}")
+    workspace.status_log.append(mode_flag(mode, Stage.QC), day.isoformat(), clock.now(workspace.settings))
+
+
+def _resume_queued(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], None]) -> bool:
+    """A cascade queued and not yet QC'd (its runner was killed: the mode's newest flag is ``<mode>_Queued``) is
+    resumed first, so that its succeeded ABs are tagged DONE and never run again: queuing anew would make
+    every AB the killed run finished wait again."""
+    from dfos.keys import parse_mode_flag
+    from dfos.status.machine import flags_by_key
+    from dfos.steps.cascade import exec_cascade
+
+    flags = [f for f in flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
+             if (parse_mode_flag(f) or (None, None))[0] is mode]
+    dag = BatchId.of(mode, day).render()
+    jobs = workspace.job_dir / f"execAB_{dag}"
+    if flags and flags[-1] == mode_flag(mode, Stage.QUEUED) and jobs.is_file():
+        counts = exec_cascade(workspace, dag, jobs).counts
+        note(f"{day.isoformat()}: {mode}: resumed the queued cascade: "
+             + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
+        return True
+    return False
