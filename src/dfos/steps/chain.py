@@ -21,15 +21,7 @@ def rejections(workspace: Workspace, producers: Collection[str]) -> dict[str, st
     (``by anna at 2013-02-13T10:00:00: flat too noisy``)."""
     if not producers:
         return {}
-    from sqlalchemy import func, select
+    from dfos.steps.rejected_inputs import standing_rejections  # (SQLAlchemy: not at import)
 
-    from dfos.db import certifications, engine_for_url
-
-    newest = (select(func.max(certifications.c.id).label("id"))
-              .where(certifications.c.ab.in_(sorted(producers))).group_by(certifications.c.ab).subquery())
-    with engine_for_url(workspace.db_url).begin() as db:
-        rows = db.execute(select(certifications.c.ab, certifications.c.decision, certifications.c.by,
-                                 certifications.c.at, certifications.c.comment)
-                          .join(newest, certifications.c.id == newest.c.id)).all()
-    return {r.ab: f"by {r.by} at {r.at}" + (f": {r.comment}" if r.comment else "")
-            for r in rows if r.decision == "rejected"}
+    return {ab: f"by {r.by} at {r.at}" + (f": {r.comment}" if r.comment else "")
+            for ab, r in standing_rejections(workspace, sorted(producers)).items()}

@@ -71,14 +71,8 @@ def _line(day: date) -> str:
 def queue(workspace: Workspace, days: Iterable[date], outcome: Callable[[date], str | None] = lambda _: None) -> None:
     """Make sure JOBS_PHOENIX has a line for each date (in date order, once each), and write ``outcome(day)``
     (when not None) as that line's comment; other lines stay as they are."""
-    from dfos.steps.create_job import job_header
-
-    path = workspace.job_dir / JOBS_PHOENIX
-    with exclusive_lock(path.with_name(f".{JOBS_PHOENIX}.lock")):
-        text = path.read_text(encoding="utf-8") if path.is_file() else job_header(workspace)
-        lines = text.rstrip("\n").split("\n")
-        wanted = sorted(set(days))
-        for day in wanted:
+    def edit(lines: list[str]) -> list[str]:
+        for day in sorted(set(days)):
             head = _line(day)
             found = [i for i, line in enumerate(lines) if line.split("  #", 1)[0] == head]
             said = outcome(day)
@@ -86,7 +80,19 @@ def queue(workspace: Workspace, days: Iterable[date], outcome: Callable[[date], 
                 lines.append(head + (f"  # {said}" if said else ""))
             elif said:
                 lines[found[0]] = f"{head}  # {said}"
-        write_text_atomic(path, "\n".join(lines) + "\n", mode=0o755)
+        return lines
+
+    _edit_jobs(workspace, edit)
+
+
+def _edit_jobs(workspace: Workspace, edit: Callable[[list[str]], list[str]]) -> None:
+    """Rewrite JOBS_PHOENIX's lines with ``edit``, under its lock (a new file starts with the job header)."""
+    from dfos.steps.create_job import job_header
+
+    path = workspace.job_dir / JOBS_PHOENIX
+    with exclusive_lock(path.with_name(f".{JOBS_PHOENIX}.lock")):
+        text = path.read_text(encoding="utf-8") if path.is_file() else job_header(workspace)
+        write_text_atomic(path, "\n".join(edit(text.rstrip("\n").split("\n"))) + "\n", mode=0o755)
 
 
 def month_dates(workspace: Workspace, month: str) -> list[date]:
@@ -249,15 +255,10 @@ def deep_move(workspace: Workspace, run: KeyLike, note: Callable[[str], None] = 
 def queue_run(workspace: Workspace, run: str, option: str, outcome: str) -> None:
     """Record a DEEP step in JOBS_PHOENIX: ``"$DFOS" phoenix -r RUN <option>  # <when> <outcome>`` (once per
     run and option: a later run of the same step replaces its comment)."""
-    from dfos.steps.create_job import job_header
-
-    path = workspace.job_dir / JOBS_PHOENIX
     head = f'"$DFOS" phoenix -r {run} {option}'
     stamp = format_timestamp(clock.now(workspace.settings))
-    with exclusive_lock(path.with_name(f".{JOBS_PHOENIX}.lock")):
-        text = path.read_text(encoding="utf-8") if path.is_file() else job_header(workspace)
-        lines = [line for line in text.rstrip("\n").split("\n") if line.split("  #", 1)[0] != head]
-        write_text_atomic(path, "\n".join([*lines, f"{head}  # {stamp} {outcome}"]) + "\n", mode=0o755)
+    _edit_jobs(workspace, lambda lines: [*(line for line in lines if line.split("  #", 1)[0] != head),
+                                         f"{head}  # {stamp} {outcome}"])
 
 
 def _phoenix_only(workspace: Workspace) -> None:

@@ -13,7 +13,7 @@ refresh.  The monitor shows the result on the AB monitor, the AB page and the ce
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 from sqlalchemy import select
@@ -32,10 +32,11 @@ from dfos.workspace import Workspace
 __all__ = ["rejected_inputs", "rows_with_rejected_inputs", "standing_rejections"]
 
 
-def standing_rejections(workspace: Workspace) -> dict[str, Rejection]:
-    """Every AB whose newest certification decision is a rejection, with who decided, when and why."""
+def standing_rejections(workspace: Workspace, names: Collection[str] | None = None) -> dict[str, Rejection]:
+    """Every AB (of ``names``, when given) whose newest certification decision is a rejection, with who decided,
+    when and why."""
     with engine_for_url(workspace.db_url).begin() as db:
-        rejected = [ab for ab, (decision, _) in latest_decisions(db).items() if decision == REJECT]
+        rejected = [ab for ab, (decision, _) in latest_decisions(db, names).items() if decision == REJECT]
         found: dict[str, Rejection] = {}
         if rejected:
             rows = db.execute(select(certifications.c.ab, certifications.c.by, certifications.c.at,
