@@ -170,6 +170,11 @@ class Settings:
                                             "(always in the phoenix flavour)")
     UPDATE_YN: bool = _key(False, "phoenix", "move -m SCIENCE may replace products already in $DFO_SCI_DIR/<DATE> "
                                              "(no: it refuses, naming them)")
+    COMPLETE_MODE: bool = _key(False, "phoenix",
+                               "phoenix builds the calibrations each science date needs, found by association on the "
+                               "dates around it (COMPLETE_DAYS), once, into $DFO_CAL_DIR/NEW, then the science")
+    COMPLETE_DAYS: int = _key(3, "phoenix", "COMPLETE_MODE: how many days before and after a science date its "
+                                            "calibrations may lie", checks=(_NOT_NEGATIVE,))
     PHOENIX_CERTIFY: str = _key("no-red", "phoenix",
                                 "what phoenix accepts: no-red (every successful AB without a red score) or green "
                                 "(all scores green; unscored ABs wait for a person too)",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from dfos.archive.releases import MemoryPolicy
@@ -50,10 +50,13 @@ def absurd(header: Mapping[str, object]) -> str | None:
     return None
 
 
-def _memory_dates(base: Path, day: date, newest: int) -> list[str]:
-    dates = sorted(p.name for p in base.iterdir() if p.is_dir() and len(p.name) == 10 and p.name <= day.isoformat()) \
+def _memory_dates(base: Path, day: date, newest: int, ahead: int = 0) -> list[str]:
+    """The newest ``newest`` date folders up to ``day``, and those of the ``ahead`` days after it."""
+    last = (day + timedelta(days=ahead)).isoformat()
+    dates = sorted(p.name for p in base.iterdir() if p.is_dir() and len(p.name) == 10 and p.name <= last) \
         if base.is_dir() else []
-    return dates[-newest:]
+    later = sum(1 for name in dates if name > day.isoformat())
+    return dates[-(newest + later):]
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,9 @@ class Skipped:
 
 def memory(workspace: Workspace, day: date, batch: str, classifier: Classifier, done: Collection[str],
            problems: list[tuple[str, str]], rejected: Collection[str] = (), policy: MemoryPolicy | None = None,
-           skipped: list[Skipped] | None = None) -> list[Calib]:
-    """Certified masters (MCAL) and virtual products (VCAL) of the recent dates.
+           skipped: list[Skipped] | None = None, ahead: int = 0) -> list[Calib]:
+    """Certified masters (MCAL) and virtual products (VCAL) of the recent dates (and of the ``ahead`` days after
+    ``day``: a phoenix campaign in COMPLETE_MODE takes a science date's calibrations from either side).
 
     Virtual products of this batch are made again by this run, except those of ABs tagged DONE,
     which stand as they are; those of ``rejected`` ABs are offered to no one.  Certified masters ``policy``
@@ -83,7 +87,7 @@ def memory(workspace: Workspace, day: date, batch: str, classifier: Classifier, 
     memory: list[Calib] = _static(workspace, classifier, problems)
     for kind, newest in (("MCAL", s.N_MCAL_LIST), ("VCAL", s.N_VCAL_LIST)):
         base = workspace.cal_dir / kind
-        for folder in _memory_dates(base, day, newest):
+        for folder in _memory_dates(base, day, newest, ahead):
             for path in sorted((base / folder).glob("*.hdr")):
                 where = f"{kind}/{folder}/{path.name}"
                 try:
@@ -107,7 +111,8 @@ def memory(workspace: Workspace, day: date, batch: str, classifier: Classifier, 
                 if reason:
                     aside.append(Skipped(f"{folder}/{frame.name}", str(frame.category or ""), reason))
                     continue
-                memory.append(Calib(frame, ref, f"$DFO_CAL_DIR/{folder}/{path.stem}.fits", mid_exposure(frame)))
+                where = str(header.get("DFOS.FILE") or f"$DFO_CAL_DIR/{folder}/{path.stem}.fits")  # NEW/<DATE>
+                memory.append(Calib(frame, ref, where, mid_exposure(frame)))
     return memory
 
 

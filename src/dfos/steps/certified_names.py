@@ -1,7 +1,8 @@
 """The certified name of each product move plans (DFOS renameProducts): where a product of an accepted AB goes.
 
 * CALIB: ``$DFO_CAL_DIR/<DATE>/<CalibName>`` (``MCAL_NAME_PATTERN``), a letter A, B ... per product of the
-  same kind and setup on the date;
+  same kind and setup on the date; a phoenix campaign in COMPLETE_MODE puts its new masters apart, in
+  ``$DFO_CAL_DIR/NEW/<DATE>`` (:func:`cal_folder`);
 * SCIENCE: ``$DFO_SCI_DIR/<DATE>/<ScienceName>`` (``SCI_NAME_PATTERN``; a run's deep product in DEEP mode:
   ``$DFO_SCI_DIR/<RUN_ID>/``, its setup ending in ``-DEEP``), the time of the AB's first raw
   frame (its MJD-OBS, to the second) telling the templates of a night apart, and ``_2``, ``_3`` ... only
@@ -28,12 +29,31 @@ from dfos.keys import KeyLike, Mode, ProcessingKey
 from dfos.naming import CalibName, ScienceName
 from dfos.workspace import Workspace
 
-__all__ = ["Namer", "product_dir", "setup_field"]
+__all__ = ["NEW", "Namer", "cal_folder", "product_dir", "product_ref", "setup_field"]
+
+#: Where COMPLETE_MODE's new masters go under ``$DFO_CAL_DIR`` (DFOS phoenix: "The products of the CALIB mode
+#: are in $DFO_CAL_DIR/NEW"), one folder per date: never mixed with masters of an earlier release.
+NEW = "NEW"
+
+
+def cal_folder(workspace: Workspace, key: str) -> str:
+    """A date's certified masters under ``$DFO_CAL_DIR``: ``<DATE>``, or ``NEW/<DATE>`` in a phoenix workspace
+    with COMPLETE_MODE."""
+    from dfos.config.settings import Flavour
+
+    settings = workspace.settings
+    return f"{NEW}/{key}" if settings.COMPLETE_MODE and settings.FLAVOUR is Flavour.PHOENIX else key
 
 
 def product_dir(workspace: Workspace, mode: Mode, key: str) -> Path:
-    """Where move puts a date's certified products: ``$DFO_CAL_DIR/<DATE>`` (CALIB) or ``$DFO_SCI_DIR/<DATE>``."""
-    return (workspace.cal_dir if mode is Mode.CALIB else workspace.sci_dir) / key
+    """Where move puts a date's certified products: ``$DFO_CAL_DIR/<DATE>`` (CALIB; :func:`cal_folder`) or
+    ``$DFO_SCI_DIR/<DATE>``."""
+    return workspace.cal_dir / cal_folder(workspace, key) if mode is Mode.CALIB else workspace.sci_dir / key
+
+
+def product_ref(workspace: Workspace, mode: Mode, key: str) -> str:
+    """:func:`product_dir` as an AB names it: ``$DFO_CAL_DIR/<DATE>``, ``$DFO_SCI_DIR/<DATE>``."""
+    return f"$DFO_CAL_DIR/{cal_folder(workspace, key)}" if mode is Mode.CALIB else f"$DFO_SCI_DIR/{key}"
 
 
 def setup_field(setup: str) -> str:

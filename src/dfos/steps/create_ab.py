@@ -161,8 +161,9 @@ def _frames(workspace: Workspace, day: date,
     return frames, problems
 
 
-def create_abs(workspace: Workspace, day: date, mode: Mode | str) -> CreateResult:
-    """Run createAB for a date and mode; see the module docstring.
+def create_abs(workspace: Workspace, day: date, mode: Mode | str, ahead: int = 0) -> CreateResult:
+    """Run createAB for a date and mode; see the module docstring.  ``ahead``: the calibration memory holds the
+    masters and virtual products of that many days after the date too (phoenix COMPLETE_MODE).
 
     One run per date and mode at a time: a second one waits for the first to finish.
     """
@@ -170,7 +171,7 @@ def create_abs(workspace: Workspace, day: date, mode: Mode | str) -> CreateResul
     with exclusive_lock(ab_list_lock(workspace.ab_list(mode, day))):
         refused: list[tuple[str, str]] = []
         frames, problems = _frames(workspace, day, refused)
-        return _create(workspace, _Source(ProcessingKey.of(day), day, frames, problems, refused), mode)
+        return _create(workspace, _Source(ProcessingKey.of(day), day, frames, problems, refused, ahead=ahead), mode)
 
 
 def create_run_abs(workspace: Workspace, run: KeyLike) -> CreateResult:
@@ -205,6 +206,8 @@ class _Source:
     problems: list[tuple[str, str]]
     refused: list[tuple[str, str]]
     regroup: Callable[[Sequence[Group]], Sequence[Group]] | None = None
+    ahead: int = 0
+    """Days after ``memory_day`` whose calibrations are offered too."""
 
 
 def _run_frames(workspace: Workspace, run: ProcessingKey,
@@ -253,7 +256,7 @@ def _create(workspace: Workspace, source: _Source, mode: Mode) -> CreateResult:
 
     skipped: list[Skipped] = []  # certified masters a raw2raw window or a release's hide keeps out
     memory = calib_memory(workspace, day, batch, classifier, frozen.abs, problems, rejected,
-                          memory_policy(workspace), skipped)
+                          memory_policy(workspace), skipped, source.ahead)
     recipes = cached_esorex_recipes(settings.ESOREX, workspace.mon_dir / RECIPE_CACHE)
     result = associate([f for f in frames if f.name not in frozen.frames], rules, memory,
                        instrument=settings.INSTRUMENT, date=key, mode=mode.value, drs_type=settings.DRS_TYPE,

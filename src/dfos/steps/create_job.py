@@ -41,7 +41,7 @@ from dfos.steps.fetch import missing_masters
 from dfos.steps.process_ab import load_ab
 from dfos.workspace import Workspace
 
-__all__ = ["JobFiles", "create_job", "job_header"]
+__all__ = ["JobFiles", "create_group_job", "create_job", "job_header"]
 
 #: Raw frames a rawDown file fetches at most (DFOS: the first 50).
 RAW_DOWNLOAD_LIMIT = 50
@@ -127,6 +127,32 @@ def create_job(
     _append_block(job_file, job_header(workspace), block)
     workspace.status_log.append(mode_flag(mode, Stage.QUEUED), key, clock.now(settings))
     return JobFiles(exec_ab, exec_qc, raw_down, mcal_down, job_file, tuple(ab.name for ab in abs_))
+
+
+def create_group_job(workspace: Workspace, dag_id: str, abs_: list[AB], what: str) -> JobFiles:
+    """One cascade over ABs of several batches (phoenix COMPLETE_MODE: the CALIB ABs a month's science needs, then
+    the month's SCIENCE ABs): ``execAB_<dag_id>`` and ``execQC_<dag_id>``, no job block.  A parent among ``abs_`` is
+    waited for in the cascade; one tagged DONE in its batch is left out; any other stays, watched in its own
+    cascade.  ``<mode>_Queued`` goes to DFO_STATUS for each batch."""
+    settings = workspace.settings
+    names = {ab.name for ab in abs_}
+    done = {e.name for key in {BatchId.parse(ab.batch_id) for ab in abs_}
+            for e in read_ab_list(workspace.ab_list(key.mode, key.key)) if e.done}
+    drs = settings.DRS_TYPE
+    lines = [ExecLine(ab.name, tuple(p for p in ab.waitfor if p in names or p not in done) if drs == "CON" else (),
+                      local_parallel=drs == "INT") for ab in abs_]
+    stamp = f"written by dfos phoenix for {what} at {format_timestamp(clock.now(settings))}"
+    exec_ab = workspace.job_dir / f"execAB_{dag_id}"
+    forget_cascade(workspace, dag_id, sorted(names))
+    write_text_atomic(exec_ab, render_exec(ExecFile(drs, tuple(lines)), [stamp, f"DRS_TYPE {drs}"]))
+    exec_qc = workspace.job_dir / f"execQC_{dag_id}"
+    qc = settings.QCBQS_TYPE
+    qc_lines = () if qc == "IMPLICIT" else tuple(ExecLine(ab.name, (), "processQC") for ab in abs_)
+    write_text_atomic(exec_qc, render_exec(ExecFile(qc, qc_lines), [stamp, f"QCBQS_TYPE {qc}"]), mode=0o755)
+    for batch in sorted({ab.batch_id for ab in abs_}):
+        parsed = BatchId.parse(batch)
+        workspace.status_log.append(mode_flag(parsed.mode, Stage.QUEUED), parsed.key.text, clock.now(settings))
+    return JobFiles(exec_ab, exec_qc, None, None, None, tuple(ab.name for ab in abs_))
 
 
 def _subcascade(workspace: Workspace, batch: BatchId, lines: list[ExecLine], stamp: str, root: str,

@@ -57,10 +57,13 @@ def fetch_raw(workspace: Workspace, day: date, name: str) -> Path:
 
 
 def master_source(workspace: Workspace, target: Path) -> str:
-    """The archive file id of a master that belongs at ``target`` (``$DFO_CAL_DIR/<DATE>/<name>``)."""
+    """The archive file id of a master that belongs at ``target`` (``$DFO_CAL_DIR/<DATE>/<name>``, or
+    ``$DFO_CAL_DIR/NEW/<DATE>/<name>``: COMPLETE_MODE's)."""
+    from dfos.steps.certified_names import NEW
+
     folder = target.parent
     try:
-        if folder.parent != workspace.cal_dir:
+        if folder.parent not in (workspace.cal_dir, workspace.cal_dir / NEW):
             raise ValueError
         day = parse_date(folder.name)
     except (ValueError, InvalidDate):

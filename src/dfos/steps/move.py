@@ -47,7 +47,7 @@ from dfos.headers.io import write_hdr
 from dfos.keys import KeyLike, Mode, ProcessingKey, Stage, mode_flag
 from dfos.naming import confined, safe_name
 from dfos.status.machine import flags_by_key
-from dfos.steps.certified_names import Namer, product_dir
+from dfos.steps.certified_names import Namer, product_dir, product_ref
 from dfos.steps.certify import ACCEPT, REJECT, certification_rows, read_evidence
 from dfos.steps.idp import apply_idp, idp_mode
 from dfos.steps.safe_move import MovePlan, Planned, carry_out, read_plan, sha256, write_plan
@@ -209,7 +209,10 @@ def _certified(workspace: Workspace, mode: Mode, plan: MovePlan, key: str) -> li
 def _enter_memory(workspace: Workspace, masters: list[Path], abs_: list[AB], key: str) -> None:
     """The masters' headers into the MCAL memory, the VCAL entries they replace out."""
     for target in masters:
-        write_hdr(workspace.mcal_dir / key / f"{target.stem}.hdr", fits.getheader(target))
+        header = fits.getheader(target)
+        if target.parent != workspace.cal_dir / key:  # (COMPLETE_MODE: $DFO_CAL_DIR/NEW/<DATE>) the memory says where
+            header["HIERARCH ESO DFOS FILE"] = "$DFO_CAL_DIR/" + target.relative_to(workspace.cal_dir).as_posix()
+        write_hdr(workspace.mcal_dir / key / f"{target.stem}.hdr", header)
     for ab in abs_:
         for vcal in sorted((workspace.vcal_dir / ab.date).glob(f"{ab.prod_root}_*.hdr")):
             vcal.unlink()
@@ -243,7 +246,8 @@ def _update_abs(workspace: Workspace, mode: Mode, abs_: list[AB], decided: dict[
     for ab in abs_:
         accepted = decided[ab.name] == ACCEPT
         products = _science_products(ab, certified, moved) if mode is Mode.SCIENCE else []
-        updated = updated_ab(ab, mode, key, moved, products, workspace.expand, product_dir(workspace, mode, key)) \
+        updated = updated_ab(ab, mode, key, moved, products, workspace.expand, product_dir(workspace, mode, key),
+                             product_ref(workspace, mode, key), workspace.cal_dir) \
             if accepted else ab
         write_text_atomic(log_dir / ab.name, render(updated))
         write_text_atomic(log_dir / f"{ab.name.removesuffix('.ab')}.sof",

@@ -19,14 +19,14 @@ so; ``dfos certify`` and ``dfos phoenix -d DATE`` again take it on.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from dfos import clock
 from dfos.config.settings import Flavour
 from dfos.dates import format_timestamp
-from dfos.errors import StateError, UsageError
+from dfos.errors import DfosError, StateError, UsageError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.keys import KeyLike, Mode, Stage, mode_flag
 from dfos.status.flags import StatusFlag
@@ -34,8 +34,8 @@ from dfos.status.machine import flags_by_key
 from dfos.steps.certify import ACCEPT, CertRow, Decision
 from dfos.workspace import Workspace
 
-__all__ = ["PhoenixResult", "auto_decisions", "deep_create", "deep_move", "deep_process", "jobs_file", "month_dates",
-           "phoenix_date", "queue", "queue_run"]
+__all__ = ["PhoenixResult", "auto_decisions", "conclude", "deep_create", "deep_move", "deep_process", "intake",
+           "jobs_file", "month_dates", "phoenix_date", "phoenix_dates", "queue", "queue_run"]
 
 #: The campaign's job file in $DFO_JOB_DIR.
 JOBS_PHOENIX = "JOBS_PHOENIX"
@@ -138,23 +138,69 @@ def phoenix_date(workspace: Workspace, day: date, keep: bool = False,
             say(message)
 
     queue(workspace, [day])
-    _intake(workspace, day, note)
+    intake(workspace, day, note)
     for mode in (Mode.CALIB, Mode.SCIENCE):
         _mode(workspace, day, mode, result, note)
-    flags = flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
-    moved = [mode for mode in Mode if mode_flag(mode, Stage.UPDATED) in flags]
-    result.finished = StatusFlag.FINISHED.value in flags
-    if not result.waiting and moved and not keep and not result.finished:
-        from dfos.steps.finish import finish
-
-        finish(workspace, day)
-        result.finished = True
-        note(f"{day}: finished (raw frames and working products removed; -n keeps them)")
-    queue(workspace, [day], lambda _: f"{format_timestamp(clock.now(workspace.settings))} {result.outcome}")
+    _finish(workspace, day, result, keep, note)
+    _record(workspace, day, result)
     return result
 
 
-def _intake(workspace: Workspace, day: date, note: Callable[[str], None]) -> None:
+def phoenix_dates(workspace: Workspace, days: Sequence[date], name: str, keep: bool = False,
+                  say: Callable[[str], None] | None = None) -> list[PhoenixResult]:
+    """``phoenix -d DATE`` (``name``: the date) and ``phoenix -m YYYY-MM`` (the month's dates): date after date
+    (:func:`phoenix_date`), or with COMPLETE_MODE all of them together (:mod:`dfos.steps.complete_mode`)."""
+    _phoenix_only(workspace)
+    queue(workspace, days)  # the campaign's ToDo list, before anything runs
+    if not workspace.settings.COMPLETE_MODE:
+        return [phoenix_date(workspace, day, keep=keep, say=say) for day in days]
+    from dfos.steps.complete_mode import CompleteSpan, phoenix_complete
+
+    note = say or (lambda _: None)
+    waiting = phoenix_complete(workspace, CompleteSpan(name, tuple(days)), note)
+    for key, modes in waiting.items():
+        if date.fromisoformat(key) not in days:  # a neighbour's calibrations: the science they serve waits too
+            note(f"{key}: " + "; ".join(f"{m}: {len(n)} AB(s) wait for a person: 'dfos certify -m {m} -d {key}'"
+                                        for m, n in modes.items()))
+    results = []
+    for day in days:
+        result = PhoenixResult(day.isoformat(), waiting=dict(waiting.get(day.isoformat(), {})))
+        flags = flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
+        if not result.waiting and mode_flag(Mode.SCIENCE, Stage.QC) in flags \
+                and mode_flag(Mode.SCIENCE, Stage.UPDATED) not in flags:
+            conclude(workspace, day, Mode.SCIENCE, result, note)
+        _finish(workspace, day, result, keep, note)
+        _record(workspace, day, result)
+        results.append(result)
+    return results
+
+
+def _record(workspace: Workspace, day: date, result: PhoenixResult) -> None:
+    """The date's JOBS_PHOENIX line gets when and how it ended."""
+    said = f"{format_timestamp(clock.now(workspace.settings))} {result.outcome}"
+    queue(workspace, [day], lambda _: said)
+
+
+def _finish(workspace: Workspace, day: date, result: PhoenixResult, keep: bool, note: Callable[[str], None]) -> None:
+    """finish a date whose modes are moved and that nothing waits on (unless ``keep``)."""
+    from dfos.steps.finish import finish
+
+    flags = flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
+    result.finished = StatusFlag.FINISHED.value in flags
+    moved = [mode for mode in Mode if mode_flag(mode, Stage.UPDATED) in flags]
+    if result.waiting or not moved or keep or result.finished:
+        return
+    try:
+        finish(workspace, day)
+    except DfosError as exc:
+        note(f"{day}: not finished: {exc.message}")
+        return
+    result.finished = True
+    note(f"{day}: finished (raw frames and working products removed; -n keeps them)")
+
+
+def intake(workspace: Workspace, day: date, note: Callable[[str], None]) -> None:
+    """The headers of the archive's frames of a date (``fits_Requested``)."""
     from dfos.steps.headers import extract_headers
 
     intake = extract_headers(workspace, day)
@@ -163,9 +209,6 @@ def _intake(workspace: Workspace, day: date, note: Callable[[str], None]) -> Non
 
 def _mode(workspace: Workspace, day: date, mode: Mode, result: PhoenixResult, note: Callable[[str], None]) -> None:
     """Process, certify automatically, move and ingest one mode of the date (each step only once)."""
-    from dfos.steps.certify import certification_rows, certify
-    from dfos.steps.ingest import ingest
-    from dfos.steps.move import move
     from dfos.steps.run_mode import run_mode
 
     flags = flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
@@ -174,6 +217,16 @@ def _mode(workspace: Workspace, day: date, mode: Mode, result: PhoenixResult, no
         return
     if mode_flag(mode, Stage.QC) not in flags and not run_mode(workspace, day, mode, note):
         return
+    conclude(workspace, day, mode, result, note)
+
+
+def conclude(workspace: Workspace, day: date, mode: Mode, result: PhoenixResult, note: Callable[[str], None]) -> None:
+    """A processed mode of a date (``<mode>_QC``): certification by PHOENIX_CERTIFY, then move and ingest; the ABs
+    that wait for a person go to ``result.waiting`` (nothing moves then)."""
+    from dfos.steps.certify import certification_rows, certify
+    from dfos.steps.ingest import ingest
+    from dfos.steps.move import move
+
     rows = certification_rows(workspace, mode, day)
     decisions, waiting = auto_decisions(rows, workspace.settings.PHOENIX_CERTIFY)
     if decisions or not waiting:  # (green ABs are certified by processQC already: this appends the flag)

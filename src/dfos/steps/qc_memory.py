@@ -84,7 +84,7 @@ def _find(workspace: Workspace, day: str, pro_catg: str) -> list[CalibrationProd
                     continue
                 header: Header | None = entry
                 if kind == "MCAL":
-                    ref = f"$DFO_CAL_DIR/{folder}/{hdr.stem}.fits"
+                    ref = entry.text("DFOS.FILE") or f"$DFO_CAL_DIR/{folder}/{hdr.stem}.fits"  # (NEW/<DATE>)
                 else:
                     ref = entry.text("DFOS.FILE")
                     product = workspace.expand(ref)

@@ -42,11 +42,13 @@ _log = logging.getLogger(__name__)
 Expand = Callable[[str], Path]
 
 
-def certified_input(cal: CalibInput, master: Path) -> CalibInput:
-    """A virtual input as the certified master ``master`` (``$DFO_CAL_DIR/<DATE>/<name>.fits``) that replaced
-    it: the MCAL header as the reference, the master as the file the recipe reads."""
+def certified_input(cal: CalibInput, master: Path, cal_dir: Path | None = None) -> CalibInput:
+    """A virtual input as the certified master ``master`` (``$DFO_CAL_DIR/<DATE>/<name>.fits``, or under ``cal_dir``
+    wherever it lies: ``$DFO_CAL_DIR/NEW/<DATE>/<name>.fits``) that replaced it: the MCAL header as the reference,
+    the master as the file the recipe reads."""
     key = master.parent.name
-    return CalibInput(f"$DFO_CAL_DIR/MCAL/{key}/{master.stem}.hdr", cal.tag, f"$DFO_CAL_DIR/{key}/{master.name}",
+    folder = master.parent.relative_to(cal_dir).as_posix() if cal_dir is not None else key
+    return CalibInput(f"$DFO_CAL_DIR/MCAL/{key}/{master.stem}.hdr", cal.tag, f"$DFO_CAL_DIR/{folder}/{master.name}",
                       virtual=False, producer=None, level=cal.level)
 
 
@@ -55,9 +57,9 @@ def uses_masters(ab: AB, masters: Mapping[Path, Path], expand: Expand) -> bool:
     return any(cal.virtual and expand(cal.sof_path) in masters for cal in ab.mcalib)
 
 
-def with_masters(ab: AB, masters: Mapping[Path, Path], expand: Expand) -> AB:
-    """``ab`` with each virtual input that became a master (``masters``: old path -> master) named as that
-    master; an operator's SOF_CONTENT follows the same replacement.  Unchanged when none did."""
+def with_masters(ab: AB, masters: Mapping[Path, Path], expand: Expand, cal_dir: Path | None = None) -> AB:
+    """``ab`` with each virtual input that became a master (``masters``: old path -> master, under ``cal_dir``)
+    named as that master; an operator's SOF_CONTENT follows the same replacement.  Unchanged when none did."""
     inputs: list[CalibInput] = []
     renamed: dict[str, str] = {}
     for cal in ab.mcalib:
@@ -65,7 +67,7 @@ def with_masters(ab: AB, masters: Mapping[Path, Path], expand: Expand) -> AB:
         if master is None:
             inputs.append(cal)
             continue
-        inputs.append(certified_input(cal, master))
+        inputs.append(certified_input(cal, master, cal_dir))
         renamed[cal.sof_path] = inputs[-1].sof_path
     if not renamed:
         return ab
@@ -74,24 +76,26 @@ def with_masters(ab: AB, masters: Mapping[Path, Path], expand: Expand) -> AB:
 
 
 def updated_ab(ab: AB, mode: Mode, key: str, moved: Mapping[Path, Path], products: list[Product],
-               expand: Expand, product_dir: Path) -> AB:
+               expand: Expand, product_dir: Path, product_ref: str | None = None, cal_dir: Path | None = None) -> AB:
     """A moved, accepted AB as updateAB writes it to ``$DFO_LOG_DIR/<DATE>``.
 
     ``moved`` maps every moved file to its target; ``products`` are the certified science products of a
     SCIENCE AB (name, PRO.CATG), in plan order.  A CALIB AB keeps its declared products, renamed.
+    ``product_ref`` is ``product_dir`` as the AB names it (default ``$DFO_CAL_DIR/<DATE>``, ``$DFO_SCI_DIR/<DATE>``).
     """
     masters = {source: target for source, target in moved.items() if target.parent == product_dir} \
         if mode is Mode.CALIB else {}
-    ab = with_masters(ab, masters, expand)
+    ab = with_masters(ab, masters, expand, cal_dir)
+    ref = product_ref or f"${'DFO_SCI_DIR' if mode is Mode.SCIENCE else 'DFO_CAL_DIR'}/{key}"
     if mode is Mode.SCIENCE:
-        return replace(ab, products=tuple(products), prod_path=f"$DFO_SCI_DIR/{key}") if products else ab
+        return replace(ab, products=tuple(products), prod_path=ref) if products else ab
     renamed = []
     for product in ab.products:
         target = moved.get(expand(ab.prod_path) / product.name)
         renamed.append(Product(target.name, product.catg) if target is not None else product)
     if renamed == list(ab.products):
         return ab
-    return replace(ab, products=tuple(renamed), prod_path=f"$DFO_CAL_DIR/{key}")
+    return replace(ab, products=tuple(renamed), prod_path=ref)
 
 
 def _readable(path: Path) -> AB | None:
@@ -124,7 +128,7 @@ def update_users(workspace: Workspace, masters: Mapping[Path, Path]) -> list[str
             now = _readable(path)  # as it is under the lock (processAB may have set its status meanwhile)
             if now is None:
                 continue
-            updated = with_masters(now, masters, workspace.expand)
+            updated = with_masters(now, masters, workspace.expand, workspace.cal_dir)
             if updated != now:
                 write_text_atomic(path, render(updated))
                 rewritten.append(now.name)

@@ -49,19 +49,17 @@ def phoenix_cmd(cli: Cli, day: date | None, month: str | None, run: str | None, 
 
 def _dates(cli: Cli, day: date | None, month: str | None, keep: bool) -> int:
     from dfos.errors import UsageError
-    from dfos.steps.phoenix import month_dates, phoenix_date, queue
+    from dfos.steps.phoenix import month_dates, phoenix_dates
 
     workspace = cli.workspace()
     days = [day] if day is not None else month_dates(workspace, str(month))
     if not days:
         raise UsageError(f"the archive holds no date of {month}")
-    queue(workspace, days)  # the campaign's ToDo list, before anything runs
-    waiting = 0
-    for one in days:
-        result = phoenix_date(workspace, one, keep=keep, say=click.echo)
-        waiting += bool(result.waiting)
-        click.echo(f"{one}: {result.outcome}")
-    return waiting
+    results = phoenix_dates(workspace, days, day.isoformat() if day is not None else str(month), keep=keep,
+                            say=click.echo)
+    for result in results:
+        click.echo(f"{result.date}: {result.outcome}")
+    return sum(bool(result.waiting) for result in results)
 
 
 def _deep(cli: Cli, run: str, create: bool, process: bool, finish_run: bool, ab: str | None) -> int:
