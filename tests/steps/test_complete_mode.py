@@ -3,6 +3,10 @@ the dates around it, each built once into $DFO_CAL_DIR/NEW, and ``-d`` inside th
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -14,10 +18,13 @@ from sqlalchemy import select
 from batch import configure
 from dfos.ab.store import read_ab_file
 from dfos.db import ab_runs, engine_for_url
+from dfos.fsutil import sha256_file
+from dfos.steps.content_keys import CHECKSUMS, recorded_checksums, with_content_keys
 from dfos.steps.demo_data import generate_night
 from dfos.steps.phoenix import phoenix_dates
 from dfos.steps.static_calib import install_static
 from dfos.workspace import Workspace, init_workspace, open_workspace
+from waiting import wait_until
 
 pytestmark = pytest.mark.esorex
 
@@ -82,6 +89,15 @@ def test_a_month_builds_the_calibrations_its_science_needs_once(tmp_path: Path) 
     flags = [line.flag for line in ws.status_log.read() if line.key == "2013-02-12"]
     assert "finished" in flags and "sci_Updated" in flags
 
+    # the archive's checksums of the raw frames, recorded at intake, are part of each AB's content key
+    sums = (ws.hdr_dir / "2013-02-12" / CHECKSUMS).read_text().splitlines()
+    digest, name = sums[0].split("  ")
+    assert len(sums) == 15 and [digest] == [sha256_file(p) for p in ws.archive_dir.glob(f"*/{name}")]
+    jitter = next(read_ab_file(p) for p in (ws.path("DFO_LOG_DIR") / "2013-02-12").glob("*.ab")
+                  if read_ab_file(p).recipe == "naco_img_jitter")
+    assert recorded_checksums(ws, [jitter])[jitter.rawfiles[0].ref.rsplit("/", 1)[1]]
+    assert with_content_keys(ws, [jitter]) != with_content_keys(ws, [jitter], raw_checksums={})
+
     # -d of a date inside the processed month: nothing runs again
     before = _executed(ws)
     again = phoenix_dates(ws, [D12], "2013-02-12")
@@ -106,3 +122,29 @@ def test_a_date_first_then_its_month_runs_nothing_twice(tmp_path: Path) -> None:
     # the month's SCIENCE cascade ran the 11th's science only (its ABs are named after their first frame)
     listed = (ws.job_dir / "execAB_PHOENIX_SCIENCE_2013-02").read_text()
     assert "NACO.2013-02-12T01:30" in listed and "NACO.2013-02-13T01:30" not in listed
+
+
+@pytest.mark.parametrize("cut", ["CALIB", "SCIENCE"])
+def test_a_month_killed_in_a_cascade_resumes_without_running_an_ab_twice(tmp_path: Path, cut: str) -> None:
+    ws = _workspace(tmp_path / "ws")
+    science = ("NACO.2013-02-12T01:30", "NACO.2013-02-13T01:30")  # the first jitter ABs of the 11th and 12th
+    env = {**os.environ, **NOW}
+    child = subprocess.Popen([sys.executable, "-m", "dfos", "--root", str(ws.root), "phoenix", "-m", "2013-02"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:  # dfos and its recipes (its session) are killed once an AB of that phase has succeeded
+        wait_until(lambda: any(ab.startswith(science) == (cut == "SCIENCE") for ab in _executed(ws))
+                   or child.poll() is not None, timeout=600, what=f"a {cut} AB to succeed")
+        assert child.poll() is None, "phoenix ended before it could be killed"
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    before = _executed(ws)
+    results = phoenix_dates(open_workspace(ws.root, env=NOW), [D11, D12, D13], "2013-02")  # started again
+    assert all(r.finished and not r.waiting for r in results), [r.outcome for r in results]
+    after = _executed(ws)
+    assert set(after) >= set(before) and set(after.values()) == {1}, after  # none ran twice
+    assert len(list(ws.sci_dir.glob("*/NA_SCOA_*.fits"))) == 6
+    flags = [line.flag for line in ws.status_log.read() if line.key == "2013-02-11"]
+    assert flags.count("cal_QC") == 1 and flags.count("sci_Updated") == 1, flags

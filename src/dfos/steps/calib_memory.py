@@ -30,7 +30,7 @@ from dfos.fsutil import write_if_changed
 from dfos.naming import confined, safe_name
 from dfos.workspace import Workspace
 
-__all__ = ["BOUNDS", "Skipped", "absurd", "memory", "skip_notes", "write_vcals"]
+__all__ = ["BOUNDS", "Skipped", "absurd", "master_file", "memory", "skip_notes", "write_vcals"]
 
 #: The plausible range of the numbers createAB computes with; a frame outside it is refused, naming the
 #: keyword (``EXPTIME = 1.0E308`` would otherwise make an absurd mid-exposure MJD).
@@ -111,9 +111,15 @@ def memory(workspace: Workspace, day: date, batch: str, classifier: Classifier, 
                 if reason:
                     aside.append(Skipped(f"{folder}/{frame.name}", str(frame.category or ""), reason))
                     continue
-                where = str(header.get("DFOS.FILE") or f"$DFO_CAL_DIR/{folder}/{path.stem}.fits")  # NEW/<DATE>
-                memory.append(Calib(frame, ref, where, mid_exposure(frame)))
+                memory.append(Calib(frame, ref, master_file(header, folder, path.stem), mid_exposure(frame)))
     return memory
+
+
+def master_file(header: Mapping[str, object], folder: str, stem: str) -> str:
+    """Where a certified master of the MCAL memory (``MCAL/<folder>/<stem>.hdr``) is: ``$DFO_CAL_DIR/<DATE>/``, or
+    what its ``DFOS.FILE`` says when that lies in ``$DFO_CAL_DIR`` (COMPLETE_MODE: ``$DFO_CAL_DIR/NEW/<DATE>/``)."""
+    said = str(header.get("DFOS.FILE") or "")
+    return said if said.startswith("$DFO_CAL_DIR/") else f"$DFO_CAL_DIR/{folder}/{stem}.fits"
 
 
 #: :func:`_left_out`'s answer for a file left out without a problem to report.

@@ -99,6 +99,8 @@ def phoenix_complete(workspace: Workspace, span: CompleteSpan, note: Note) -> Wa
     from dfos.steps.phoenix import intake
 
     reach = workspace.settings.COMPLETE_DAYS
+    for mode in (Mode.CALIB, Mode.SCIENCE):
+        _resume(workspace, span, mode, note)
     around = window(span.days, archive_client(workspace).list_dates(), reach)
     for day in around:
         intake(workspace, day, note)
@@ -121,13 +123,13 @@ def phoenix_complete(workspace: Workspace, span: CompleteSpan, note: Note) -> Wa
 
 
 def _create_calib(workspace: Workspace, days: Sequence[date], note: Note) -> None:
-    """createAB CALIB for each date whose CALIB is not moved yet, oldest first."""
+    """createAB CALIB for each date whose CALIB is not processed yet (QC'd), oldest first."""
     from dfos.steps.create_ab import create_abs
 
     flags = _flags(workspace)
     for day in days:
-        if _moved(flags, Mode.CALIB, day):
-            continue
+        if mode_flag(Mode.CALIB, Stage.QC) in flags.get(day.isoformat(), []):
+            continue  # processed: its ABs stand (they wait for certification, or are moved)
         try:
             created = create_abs(workspace, day, Mode.CALIB)
         except DfosError as exc:
@@ -137,15 +139,15 @@ def _create_calib(workspace: Workspace, days: Sequence[date], note: Note) -> Non
 
 
 def _create_science(workspace: Workspace, days: Sequence[date], reach: int, note: Note) -> dict[date, list[AB]]:
-    """createAB SCIENCE for each science date not moved yet (the memory reaching ``reach`` days ahead): its
+    """createAB SCIENCE for each science date not processed yet (the memory reaching ``reach`` days ahead): its
     COMPLETE ABs not tagged DONE."""
     from dfos.steps.create_ab import create_abs
 
     flags = _flags(workspace)
     found: dict[date, list[AB]] = {}
     for day in days:
-        if _moved(flags, Mode.SCIENCE, day):
-            continue
+        if mode_flag(Mode.SCIENCE, Stage.QC) in flags.get(day.isoformat(), []):
+            continue  # processed: it waits for certification, or is moved
         try:
             created = create_abs(workspace, day, Mode.SCIENCE, ahead=reach)
         except DfosError as exc:
@@ -194,33 +196,50 @@ def _virtual(science: Mapping[date, list[AB]]) -> dict[date, list[str]]:
     return {day: [ab.name for ab in abs_ if any(cal.virtual for cal in ab.mcalib)] for day, abs_ in science.items()}
 
 
+def _resume(workspace: Workspace, span: CompleteSpan, mode: Mode, note: Note) -> None:
+    """A phase cascade that was queued and whose batches are not QC'd (the campaign was killed) runs to its end
+    first, before createAB looks at the batches again: its finished ABs are tagged DONE and never run again."""
+    from dfos.ab.store import read_ab
+    from dfos.jobs.model import parse_exec
+    from dfos.steps.cascade import exec_cascade
+
+    dag = span.dag(mode)
+    jobs = workspace.job_dir / f"execAB_{dag}"
+    if not jobs.is_file():
+        return
+    try:
+        listed = [line.ab for line in parse_exec(jobs.read_text(encoding="utf-8"), source=str(jobs)).lines]
+        keys = {BatchId.parse(read_ab(workspace.ab_dir, name).batch_id).key for name in listed}
+    except DfosError:
+        return  # ABs moved already (the phase is over), or a file that is no execution file: nothing to resume
+    if any(_newest(workspace, mode, key) == mode_flag(mode, Stage.QUEUED) for key in keys):
+        counts = exec_cascade(workspace, dag, jobs).counts
+        note(f"{span.name}: {dag}: resumed: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
+
+
 def _phase(workspace: Workspace, span: CompleteSpan, mode: Mode, batches: Sequence[BatchId], note: Note) -> None:
-    """One cascade over the batches' COMPLETE ABs that are not DONE, its QC cascade, ``<mode>_QC`` for each
-    batch.  A phase queued and not QC'd (a killed campaign) is resumed first."""
+    """One cascade over the batches' COMPLETE ABs that are not DONE, the QC cascade of what was queued, and
+    ``<mode>_QC`` for each batch that has ABs that ran."""
     from dfos.steps.cascade import exec_cascade
     from dfos.steps.create_job import create_group_job
     from dfos.steps.process_ab import load_ab
 
     dag = span.dag(mode)
     jobs, qc_jobs = workspace.job_dir / f"execAB_{dag}", workspace.job_dir / f"execQC_{dag}"
-    open_ = [b for b in batches if _newest(workspace, mode, b.key) == mode_flag(mode, Stage.QUEUED)]
-    if open_ and jobs.is_file() and qc_jobs.is_file():
-        counts = exec_cascade(workspace, dag, jobs).counts
-        note(f"{span.name}: {dag}: resumed: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
-    else:
-        names = [e.name for b in batches for e in read_ab_list(workspace.ab_list(b.mode, b.key))
-                 if not e.done and e.completeness is Completeness.COMPLETE]
-        if not names:
-            note(f"{span.name}: {mode}: nothing to run")
-            _qc_flags(workspace, mode, [b for b in batches if _ran(workspace, b)])
-            return
+    if any(_ran(workspace, b) and not _qc_done(workspace, b) for b in batches) and qc_jobs.is_file():
+        exec_cascade(workspace, f"QC_{dag}", qc_jobs)  # a queue whose QC did not run (killed), before a new one
+    names = [e.name for b in batches for e in read_ab_list(workspace.ab_list(b.mode, b.key))
+             if not e.done and e.completeness is Completeness.COMPLETE]
+    if names:
         abs_ = [load_ab(workspace, name) for name in names]
         create_group_job(workspace, dag, abs_, f"{mode} of {span.name}")
         _fetch(workspace, abs_)
         counts = exec_cascade(workspace, dag, jobs).counts
         note(f"{span.name}: {dag}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
-    exec_cascade(workspace, f"QC_{dag}", qc_jobs)
-    _qc_flags(workspace, mode, batches)
+        exec_cascade(workspace, f"QC_{dag}", qc_jobs)
+    else:
+        note(f"{span.name}: {mode}: nothing to run")
+    _qc_flags(workspace, mode, [b for b in batches if _ran(workspace, b)])
 
 
 def _newest(workspace: Workspace, mode: Mode, key: ProcessingKey) -> str | None:
@@ -234,9 +253,15 @@ def _ran(workspace: Workspace, batch: BatchId) -> bool:
     return any(e.done for e in read_ab_list(workspace.ab_list(batch.mode, batch.key)))
 
 
+def _qc_done(workspace: Workspace, batch: BatchId) -> bool:
+    """Whether a batch is QC'd (``<mode>_QC``): processed; it waits for certification, or is moved."""
+    return mode_flag(batch.mode, Stage.QC) in _flags(workspace).get(batch.key.text, [])
+
+
 def _qc_flags(workspace: Workspace, mode: Mode, batches: Iterable[BatchId]) -> None:
+    """``<mode>_QC`` for each batch that is not QC'd yet."""
     for batch in batches:
-        if _newest(workspace, mode, batch.key) != mode_flag(mode, Stage.QC):
+        if not _qc_done(workspace, batch):
             workspace.status_log.append(mode_flag(mode, Stage.QC), batch.key.text, clock.now(workspace.settings))
 
 

@@ -8,7 +8,9 @@ What the rule needs from the machine and the workspace, each looked up cheaply:
   kept per path, size and modification time (a file is read once per process while it does not change);
   a master that is not on disk takes the checksum the embedded archive's catalog holds for it (the same
   bytes give the same identity, fetched back or not), else its name (archived masters are immutable);
-* the key of a parent in another batch (a SCIENCE AB's flat, made by a CALIB AB): its AB file's CONTENT_KEY.
+* the key of a parent in another batch (a SCIENCE AB's flat, made by a CALIB AB): its AB file's CONTENT_KEY;
+* the checksum of a raw frame: the archive's, when phoenix's intake recorded it (:data:`CHECKSUMS`); otherwise
+  the ARCFILE alone names the frame (archive files are immutable).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from dfos.fsutil import sha256_file
 from dfos.instruments.inventory import pipeline_version
 from dfos.workspace import Workspace
 
-__all__ = ["file_identity", "installed_pipeline", "with_content_keys"]
+__all__ = ["CHECKSUMS", "file_identity", "installed_pipeline", "recorded_checksums", "with_content_keys",
+           "write_checksums"]
 
 _SHA_CACHE: dict[str, tuple[int, int, str]] = {}
 _SHA_LOCK = threading.Lock()
@@ -96,6 +99,35 @@ def _file_identities(workspace: Workspace, abs_: Sequence[AB]) -> dict[str, str]
     return found
 
 
+#: The archive's checksums of a date's raw frames, as phoenix's intake records them beside their headers
+#: (``$DFO_HDR_DIR/<DATE>/CHECKSUMS``: ``<sha256>  <name>`` per line, what ``sha256sum -c`` reads).
+CHECKSUMS = "CHECKSUMS"
+
+
+def write_checksums(workspace: Workspace, day: str, checksums: Mapping[str, str]) -> None:
+    """Record the archive's checksums of a date's raw frames (``name -> sha256``) in ``$DFO_HDR_DIR/<DATE>``."""
+    from dfos.fsutil import write_if_changed
+
+    write_if_changed(workspace.hdr_dir / day / CHECKSUMS,
+                     "".join(f"{digest}  {name}\n" for name, digest in sorted(checksums.items())))
+
+
+def recorded_checksums(workspace: Workspace, abs_: Sequence[AB]) -> dict[str, str]:
+    """ARCFILE -> sha256 of the raw frames of ``abs_`` whose date has a CHECKSUMS file (:func:`write_checksums`)."""
+    found: dict[str, str] = {}
+    for day in sorted({PurePosixPath(raw.ref).parent.name for ab in abs_ for raw in ab.rawfiles}):
+        path = workspace.hdr_dir / day / CHECKSUMS
+        try:
+            text = path.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for line in text.splitlines():
+            digest, _, name = line.partition("  ")
+            if len(digest) == 64 and name:
+                found[name] = digest
+    return found
+
+
 def _key_in_file(workspace: Workspace, name: str) -> str | None:
     """The CONTENT_KEY of an AB file of ``$DFO_AB_DIR`` (None: no such AB, or written before content keys)."""
     try:
@@ -117,5 +149,7 @@ def with_content_keys(workspace: Workspace, abs_: Sequence[AB], known: Mapping[s
             known[name] = _key_in_file(workspace, name)
         return known[name]
 
+    if raw_checksums is None:
+        raw_checksums = recorded_checksums(workspace, abs_)
     keys = keys_in_order(abs_, lambda _recipe: pipeline, outside, identities.__getitem__, raw_checksums)
     return [replace(ab, content_key=keys[ab.name]) for ab in abs_]

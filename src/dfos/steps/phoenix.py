@@ -204,7 +204,24 @@ def intake(workspace: Workspace, day: date, note: Callable[[str], None]) -> None
     from dfos.steps.headers import extract_headers
 
     intake = extract_headers(workspace, day)
+    _checksums(workspace, day)
     note(f"{day}: {len(intake.frames)} frames in the archive ({intake.written} new headers)")
+
+
+def _checksums(workspace: Workspace, day: date) -> None:
+    """The archive's checksums of the date's raw frames, beside their headers: an AB's content key includes them
+    (:mod:`dfos.steps.content_keys`), so a frame the archive replaced changes the key of every AB that reads it."""
+    from datetime import timedelta
+
+    from dfos.steps.content_keys import write_checksums
+    from dfos.steps.fetch import archive_client
+
+    names = {f"{p.stem}.fits" for p in (workspace.hdr_dir / day.isoformat()).glob("*.hdr")}
+    client = archive_client(workspace)
+    nights = (day - timedelta(days=1), day, day + timedelta(days=1))  # a DFO date's frames span archive nights
+    found = {entry.name: entry.sha256 for night in nights for entry in client.list_files(night, checksums=True)
+             if entry.sha256 and entry.name in names}
+    write_checksums(workspace, day.isoformat(), found)
 
 
 def _mode(workspace: Workspace, day: date, mode: Mode, result: PhoenixResult, note: Callable[[str], None]) -> None:

@@ -19,6 +19,7 @@ from dfos.ab.model import AB
 from dfos.errors import DfosError
 from dfos.headers.header import Header
 from dfos.qc.procedures import CalibrationProduct
+from dfos.steps.calib_memory import master_file
 from dfos.workspace import Workspace
 
 __all__ = ["calibration_finder", "recipe_log"]
@@ -84,7 +85,7 @@ def _find(workspace: Workspace, day: str, pro_catg: str) -> list[CalibrationProd
                     continue
                 header: Header | None = entry
                 if kind == "MCAL":
-                    ref = entry.text("DFOS.FILE") or f"$DFO_CAL_DIR/{folder}/{hdr.stem}.fits"  # (NEW/<DATE>)
+                    ref = master_file({"DFOS.FILE": entry.text("DFOS.FILE")}, folder, hdr.stem)
                 else:
                     ref = entry.text("DFOS.FILE")
                     product = workspace.expand(ref)
