@@ -30,8 +30,8 @@ from dfos.fsutil import sha256_file
 from dfos.instruments.inventory import pipeline_version
 from dfos.workspace import Workspace
 
-__all__ = ["CHECKSUMS", "file_identity", "installed_pipeline", "recorded_checksums", "with_content_keys",
-           "write_checksums"]
+__all__ = ["CHECKSUMS", "file_identity", "installed_pipeline", "recorded_checksums", "recorded_names",
+           "with_content_keys", "write_checksums"]
 
 _SHA_CACHE: dict[str, tuple[int, int, str]] = {}
 _SHA_LOCK = threading.Lock()
@@ -112,19 +112,30 @@ def write_checksums(workspace: Workspace, day: str, checksums: Mapping[str, str]
                      "".join(f"{digest}  {name}\n" for name, digest in sorted(checksums.items())))
 
 
+def _recorded(workspace: Workspace, day: str) -> dict[str, str]:
+    """name -> sha256 of a date's CHECKSUMS file (empty when there is none, or it cannot be read)."""
+    try:
+        text = (workspace.hdr_dir / day / CHECKSUMS).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    found = {}
+    for line in text.splitlines():
+        digest, _, name = line.partition("  ")
+        if len(digest) == 64 and name:
+            found[name] = digest
+    return found
+
+
+def recorded_names(workspace: Workspace, day: str) -> set[str]:
+    """The raw frames of a date whose checksum is recorded."""
+    return set(_recorded(workspace, day))
+
+
 def recorded_checksums(workspace: Workspace, abs_: Sequence[AB]) -> dict[str, str]:
     """ARCFILE -> sha256 of the raw frames of ``abs_`` whose date has a CHECKSUMS file (:func:`write_checksums`)."""
     found: dict[str, str] = {}
     for day in sorted({PurePosixPath(raw.ref).parent.name for ab in abs_ for raw in ab.rawfiles}):
-        path = workspace.hdr_dir / day / CHECKSUMS
-        try:
-            text = path.read_text(encoding="ascii")
-        except (OSError, UnicodeDecodeError):
-            continue
-        for line in text.splitlines():
-            digest, _, name = line.partition("  ")
-            if len(digest) == 64 and name:
-                found[name] = digest
+        found.update(_recorded(workspace, day))
     return found
 
 

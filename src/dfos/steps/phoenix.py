@@ -210,16 +210,19 @@ def intake(workspace: Workspace, day: date, note: Callable[[str], None]) -> None
 
 def _checksums(workspace: Workspace, day: date) -> None:
     """The archive's checksums of the date's raw frames, beside their headers: an AB's content key includes them
-    (:mod:`dfos.steps.content_keys`), so a frame the archive replaced changes the key of every AB that reads it."""
-    from datetime import timedelta
-
-    from dfos.steps.content_keys import write_checksums
+    (:mod:`dfos.steps.content_keys`), so a frame the archive replaced changes the key of every AB that reads it.
+    Asked once per date (a date taken in again keeps its record), of the archive nights its frames lie in."""
+    from dfos.dates import dfo_date
+    from dfos.naming import RawName
+    from dfos.steps.content_keys import recorded_names, write_checksums
     from dfos.steps.fetch import archive_client
 
     names = {f"{p.stem}.fits" for p in (workspace.hdr_dir / day.isoformat()).glob("*.hdr")}
+    if not names or names <= recorded_names(workspace, day.isoformat()):
+        return
+    nights = {dfo_date(RawName.parse(name).moment) for name in names}  # the archive's plain 12:00 UT nights
     client = archive_client(workspace)
-    nights = (day - timedelta(days=1), day, day + timedelta(days=1))  # a DFO date's frames span archive nights
-    found = {entry.name: entry.sha256 for night in nights for entry in client.list_files(night, checksums=True)
+    found = {entry.name: entry.sha256 for night in sorted(nights) for entry in client.list_files(night, checksums=True)
              if entry.sha256 and entry.name in names}
     write_checksums(workspace, day.isoformat(), found)
 
