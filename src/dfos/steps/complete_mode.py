@@ -31,7 +31,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dfos import clock
 from dfos.ab.lists import read_ab_list
@@ -41,9 +43,14 @@ from dfos.keys import BatchId, Mode, ProcessingKey, Stage, mode_flag, parse_mode
 from dfos.status.machine import flags_by_key
 from dfos.workspace import Workspace
 
+if TYPE_CHECKING:
+    from dfos.cascade.events import CascadeProgress
+
 __all__ = ["CompleteSpan", "phoenix_complete", "producers", "window"]
 
 Note = Callable[[str], None]
+Progress = Callable[[str, "CascadeProgress"], None]
+"""Told the state of a cascade (its id, its progress) after each turn: a progress bar."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,7 @@ Waiting = dict[str, dict[str, list[str]]]
 """Key (a date) -> mode -> the ABs that wait for a person (or for calibrations a person has to certify)."""
 
 
-def phoenix_complete(workspace: Workspace, span: CompleteSpan, note: Note) -> Waiting:
+def phoenix_complete(workspace: Workspace, span: CompleteSpan, note: Note, progress: Progress | None = None) -> Waiting:
     """Steps 1 to 6 of the module docstring up to the SCIENCE QC; what waits for a person (certification and
     move of each date's SCIENCE are left to the caller, as for any date)."""
     from dfos.steps.fetch import archive_client
@@ -100,7 +107,7 @@ def phoenix_complete(workspace: Workspace, span: CompleteSpan, note: Note) -> Wa
 
     reach = workspace.settings.COMPLETE_DAYS
     for mode in (Mode.CALIB, Mode.SCIENCE):
-        _resume(workspace, span, mode, note)
+        _resume(workspace, span, mode, note, progress)
     around = window(span.days, archive_client(workspace).list_dates(), reach)
     for day in around:
         intake(workspace, day, note)
@@ -109,7 +116,7 @@ def phoenix_complete(workspace: Workspace, span: CompleteSpan, note: Note) -> Wa
     batches = _calib_batches(workspace, span.days, science)
     note(f"{span.name}: COMPLETE_MODE: calibrations of {len(batches)} date(s) to build "
          f"({', '.join(b.key.text for b in batches) or 'none'}) for the science of {len(span.days)} date(s)")
-    _phase(workspace, span, Mode.CALIB, batches, note)
+    _phase(workspace, span, Mode.CALIB, batches, note, progress)
     waiting = _conclude_calib(workspace, batches, note)
     science = _create_science(workspace, span.days, reach, note)
     blocked = {day: names for day, names in _virtual(science).items() if names}
@@ -118,7 +125,7 @@ def phoenix_complete(workspace: Workspace, span: CompleteSpan, note: Note) -> Wa
         waiting.setdefault(day.isoformat(), {})[Mode.SCIENCE.value] = names
     runnable = [BatchId.of(Mode.SCIENCE, day) for day in span.days if day in science and day not in blocked
                 and _listed(workspace, BatchId.of(Mode.SCIENCE, day))]
-    _phase(workspace, span, Mode.SCIENCE, runnable, note)
+    _phase(workspace, span, Mode.SCIENCE, runnable, note, progress)
     return waiting
 
 
@@ -196,7 +203,7 @@ def _virtual(science: Mapping[date, list[AB]]) -> dict[date, list[str]]:
     return {day: [ab.name for ab in abs_ if any(cal.virtual for cal in ab.mcalib)] for day, abs_ in science.items()}
 
 
-def _resume(workspace: Workspace, span: CompleteSpan, mode: Mode, note: Note) -> None:
+def _resume(workspace: Workspace, span: CompleteSpan, mode: Mode, note: Note, progress: Progress | None) -> None:
     """A phase cascade that was queued and whose batches are not QC'd (the campaign was killed) runs to its end
     first, before createAB looks at the batches again: its finished ABs are tagged DONE and never run again."""
     from dfos.ab.store import read_ab
@@ -213,11 +220,12 @@ def _resume(workspace: Workspace, span: CompleteSpan, mode: Mode, note: Note) ->
     except DfosError:
         return  # ABs moved already (the phase is over), or a file that is no execution file: nothing to resume
     if any(_newest(workspace, mode, key) == mode_flag(mode, Stage.QUEUED) for key in keys):
-        counts = exec_cascade(workspace, dag, jobs).counts
+        counts = exec_cascade(workspace, dag, jobs, progress=_told(progress, dag)).counts
         note(f"{span.name}: {dag}: resumed: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
 
 
-def _phase(workspace: Workspace, span: CompleteSpan, mode: Mode, batches: Sequence[BatchId], note: Note) -> None:
+def _phase(workspace: Workspace, span: CompleteSpan, mode: Mode, batches: Sequence[BatchId], note: Note,
+           progress: Progress | None) -> None:
     """One cascade over the batches' COMPLETE ABs that are not DONE, the QC cascade of what was queued, and
     ``<mode>_QC`` for each batch that has ABs that ran."""
     from dfos.steps.cascade import exec_cascade
@@ -227,19 +235,24 @@ def _phase(workspace: Workspace, span: CompleteSpan, mode: Mode, batches: Sequen
     dag = span.dag(mode)
     jobs, qc_jobs = workspace.job_dir / f"execAB_{dag}", workspace.job_dir / f"execQC_{dag}"
     if any(_ran(workspace, b) and not _qc_done(workspace, b) for b in batches) and qc_jobs.is_file():
-        exec_cascade(workspace, f"QC_{dag}", qc_jobs)  # a queue whose QC did not run (killed), before a new one
+        # a queue whose QC did not run (killed), before a new queue replaces its execution file
+        exec_cascade(workspace, f"QC_{dag}", qc_jobs, progress=_told(progress, f"QC_{dag}"))
     names = [e.name for b in batches for e in read_ab_list(workspace.ab_list(b.mode, b.key))
              if not e.done and e.completeness is Completeness.COMPLETE]
     if names:
         abs_ = [load_ab(workspace, name) for name in names]
         create_group_job(workspace, dag, abs_, f"{mode} of {span.name}")
         _fetch(workspace, abs_)
-        counts = exec_cascade(workspace, dag, jobs).counts
+        counts = exec_cascade(workspace, dag, jobs, progress=_told(progress, dag)).counts
         note(f"{span.name}: {dag}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
-        exec_cascade(workspace, f"QC_{dag}", qc_jobs)
+        exec_cascade(workspace, f"QC_{dag}", qc_jobs, progress=_told(progress, f"QC_{dag}"))
     else:
         note(f"{span.name}: {mode}: nothing to run")
     _qc_flags(workspace, mode, [b for b in batches if _ran(workspace, b)])
+
+
+def _told(progress: Progress | None, dag: str) -> Callable[[CascadeProgress], None] | None:
+    return partial(progress, dag) if progress is not None else None
 
 
 def _newest(workspace: Workspace, mode: Mode, key: ProcessingKey) -> str | None:

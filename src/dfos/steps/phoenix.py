@@ -22,6 +22,7 @@ import calendar
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from dfos import clock
 from dfos.config.settings import Flavour
@@ -33,6 +34,9 @@ from dfos.status.flags import StatusFlag
 from dfos.status.machine import flags_by_key
 from dfos.steps.certify import ACCEPT, CertRow, Decision
 from dfos.workspace import Workspace
+
+if TYPE_CHECKING:
+    from dfos.cascade.events import CascadeProgress
 
 __all__ = ["PhoenixResult", "auto_decisions", "conclude", "deep_create", "deep_move", "deep_process", "intake",
            "jobs_file", "month_dates", "phoenix_date", "phoenix_dates", "queue", "queue_run"]
@@ -147,7 +151,8 @@ def phoenix_date(workspace: Workspace, day: date, keep: bool = False,
 
 
 def phoenix_dates(workspace: Workspace, days: Sequence[date], name: str, keep: bool = False,
-                  say: Callable[[str], None] | None = None) -> list[PhoenixResult]:
+                  say: Callable[[str], None] | None = None,
+                  progress: Callable[[str, CascadeProgress], None] | None = None) -> list[PhoenixResult]:
     """``phoenix -d DATE`` (``name``: the date) and ``phoenix -m YYYY-MM`` (the month's dates): date after date
     (:func:`phoenix_date`), or with COMPLETE_MODE all of them together (:mod:`dfos.steps.complete_mode`)."""
     _phoenix_only(workspace)
@@ -157,7 +162,7 @@ def phoenix_dates(workspace: Workspace, days: Sequence[date], name: str, keep: b
     from dfos.steps.complete_mode import CompleteSpan, phoenix_complete
 
     note = say or (lambda _: None)
-    waiting = phoenix_complete(workspace, CompleteSpan(name, tuple(days)), note)
+    waiting = phoenix_complete(workspace, CompleteSpan(name, tuple(days)), note, progress)
     for key, modes in waiting.items():
         if date.fromisoformat(key) not in days:  # a neighbour's calibrations: the science they serve waits too
             note(f"{key}: " + "; ".join(f"{m}: {len(n)} AB(s) wait for a person: 'dfos certify -m {m} -d {key}'"

@@ -6,16 +6,15 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dfos.cascade.events import CascadeProgress
 from dfos.cascade.run import cascade_state, check_dag_id, request_stop
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
+from dfos.cli.progress import cascade_bars
 from dfos.errors import ExitCode, UnsafeName
 from dfos.steps.cascade import exec_cascade
 from dfos.steps.create_job import create_job
@@ -97,21 +96,8 @@ def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int |
     that can run succeeded, 11 when some failed or were blocked (or still run),
     12 when another executor already runs this cascade.
     """
-    console = Console(stderr=True)
-    with Progress(TextColumn(f"{dag_id}"), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task("", total=None)
-
-        def show(progress: CascadeProgress) -> None:
-            counts = progress.counts
-            total = sum(counts.values())
-            finished = total - counts["waiting"] - counts["submitted"] - counts["running"]
-            words = [f"{k} {v}" for k, v in counts.items() if v]
-            if progress.awaiting:  # ABs wait for ABs of other cascades: "waiting for 2 calibration ABs of ..."
-                words.append(f"({progress.awaiting})")
-            bar.update(task, total=total, completed=finished, description=" ".join(words))
-
-        result = exec_cascade(cli.workspace(), dag_id, jobs, slots, show, executor)
+    with cascade_bars() as show:
+        result = exec_cascade(cli.workspace(), dag_id, jobs, slots, partial(show, dag_id), executor)
     click.echo(f"{dag_id}: " + ", ".join(f"{v} {k}" for k, v in result.counts.items() if v))
     if result.counts.get("submitted") or result.counts.get("running"):
         click.echo(f"{dag_id}: its batch jobs go on; 'dfos exec-cascade --dag-id {dag_id} --jobs {jobs}' "

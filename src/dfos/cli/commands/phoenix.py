@@ -55,8 +55,11 @@ def _dates(cli: Cli, day: date | None, month: str | None, keep: bool) -> int:
     days = [day] if day is not None else month_dates(workspace, str(month))
     if not days:
         raise UsageError(f"the archive holds no date of {month}")
-    results = phoenix_dates(workspace, days, day.isoformat() if day is not None else str(month), keep=keep,
-                            say=click.echo)
+    from dfos.cli.progress import cascade_bars
+
+    with cascade_bars() as show:
+        results = phoenix_dates(workspace, days, day.isoformat() if day is not None else str(month), keep=keep,
+                                say=click.echo, progress=show)
     for result in results:
         click.echo(f"{result.date}: {result.outcome}")
     return sum(bool(result.waiting) for result in results)
