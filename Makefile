@@ -99,6 +99,7 @@ bench: venv
 	$(BIN)/python benchmarks/naco_night.py
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/plan_campaign.py
+	$(BIN)/python benchmarks/phoenix_monitor.py
 
 clean:
 	rm -rf $(VENV) .venv-bench $(DEMO)
