@@ -174,10 +174,11 @@ class _Standing:
     """The standing certification decision of every AB with QC, counted per batch, kept up to date by reading only
     the ``certifications`` rows added since the last look (the table is append-only: the newest row of an AB
     stands), so that a page does not group 100,000 decisions on every request.  One per database URL; a table
-    that shrank (another database at the same URL) is read again from the start."""
+    whose last row read is no longer the same (another database at the same URL) is read again from the start."""
 
     def __init__(self) -> None:
         self.last_id = 0
+        self.last_ab: str | None = None
         self.latest: dict[str, tuple[str | None, str]] = {}
         """AB -> (its batch from ``ab_qc``, None while it has no QC summary; its standing decision)."""
         self.counts: dict[str, dict[str, int]] = {}
@@ -195,7 +196,8 @@ class _Standing:
     def read(self, db: Connection) -> dict[str, dict[str, int]]:
         with self.lock:
             newest = db.execute(select(func.max(certifications.c.id))).scalar() or 0
-            if newest < self.last_id:
+            seen = db.execute(select(certifications.c.ab).where(certifications.c.id == self.last_id)).scalar()
+            if self.last_id and (newest < self.last_id or seen != self.last_ab):  # not the table read before
                 self.__init__()  # type: ignore[misc]
             rows = db.execute(select(certifications.c.id, certifications.c.ab, certifications.c.decision, ab_qc.c.batch_id)
                               .select_from(certifications.outerjoin(ab_qc, ab_qc.c.ab == certifications.c.ab))
@@ -203,6 +205,7 @@ class _Standing:
                               .order_by(certifications.c.id))
             for row in rows:
                 self._place(row.ab, row.batch_id, row.decision)
+                self.last_ab = row.ab
             self.last_id = newest
             unplaced = [ab for ab, (batch, _) in self.latest.items() if batch is None]
             for chunk in range(0, len(unplaced), 500):  # decided before their QC summary was written
