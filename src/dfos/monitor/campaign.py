@@ -142,7 +142,7 @@ def _tally(tallies: CampaignTallies, batch: BatchId, listed: ListSummary | None,
     verdicts = {v: tallies.verdicts.get(name, {}).get(v, 0) for v in VERDICTS}
     accepted, rejected = said.get("certified", 0), said.get("rejected", 0)
     certification = {"accepted": accepted, "rejected": rejected,
-                     "undecided": max(0, sum(tallies.verdicts.get(name, {}).values()) - accepted - rejected - provisional),
+                     "undecided": max(0, sum(verdicts.values()) - accepted - rejected - provisional),
                      "provisional": provisional}
     states = mode_states(listed or ListSummary(0, 0, 0), tallies.nodes.get(name, {}))
     return ModeTally(batch.mode, address(batch), listed.total if listed else None, states,
@@ -209,10 +209,10 @@ def campaign_json(found: CampaignPage) -> dict[str, object]:
             "abs_total": found.abs_total, "abs_failed": found.abs_failed, "started": stamp(found.started),
             "estimated_end": stamp(found.estimate.end) if not found.estimate.finished else None,
             "rate_keys_per_hour": found.estimate.rate, "estimate": found.estimate.text(),
-            "keys": [{"key": row.key.text, "kind": row.key.kind.value, "state": row.state, "done_at": stamp(row.done_at),
-                      "flags": list(row.flags),
-                      "jobs": [{"command": j.command, "state": j.state.value, "when": stamp(j.when), "outcome": j.outcome}
-                               for j in row.jobs],
+            "keys": [{"key": row.key.text, "kind": row.key.kind.value, "state": row.state,
+                      "done_at": stamp(row.done_at), "flags": list(row.flags),
+                      "jobs": [{"command": j.command, "state": j.state.value, "when": stamp(j.when),
+                                "outcome": j.outcome} for j in row.jobs],
                       "modes": [{"mode": m.mode.value, "abs": m.listed, "states": m.states, "reused": m.reused,
                                  "certification": m.certification, "verdicts": m.verdicts, "products": m.products,
                                  "address": m.address} for m in row.modes]}

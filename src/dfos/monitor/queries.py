@@ -199,7 +199,8 @@ class _Standing:
             seen = db.execute(select(certifications.c.ab).where(certifications.c.id == self.last_id)).scalar()
             if self.last_id and (newest < self.last_id or seen != self.last_ab):  # not the table read before
                 self.__init__()  # type: ignore[misc]
-            rows = db.execute(select(certifications.c.id, certifications.c.ab, certifications.c.decision, ab_qc.c.batch_id)
+            rows = db.execute(select(certifications.c.id, certifications.c.ab, certifications.c.decision,
+                                     ab_qc.c.batch_id)
                               .select_from(certifications.outerjoin(ab_qc, ab_qc.c.ab == certifications.c.ab))
                               .where(certifications.c.id > self.last_id, certifications.c.id <= newest)
                               .order_by(certifications.c.id))

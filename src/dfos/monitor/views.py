@@ -23,8 +23,8 @@ from dfos.errors import DfosError, FormatError, UnsafeName, UsageError
 from dfos.keys import BatchId, Mode
 from dfos.monitor import facts
 from dfos.monitor.abmonitor import STATES, ab_page, address
-from dfos.monitor.campaign import CERTIFICATION, VERDICTS, campaign_json, campaign_page
 from dfos.monitor.background import Sample
+from dfos.monitor.campaign import CERTIFICATION, VERDICTS, campaign_json, campaign_page
 from dfos.monitor.jobs import ACTIONS, Job
 from dfos.monitor.queries import ab_records, key_tallies, shown_text, superseded_lines, tail
 from dfos.monitor.security.access import readable
@@ -40,9 +40,9 @@ from dfos.steps.status import ab_count
 from dfos.steps.trend import health_report
 from dfos.workspace import Workspace
 
-__all__ = ["ab_detail", "ab_monitor", "api_abs", "api_campaign", "api_dates", "api_job", "certify_page", "dates_page", "dfo_monitor", "file_view",
-           "health_context", "health_page", "history_page", "history_rows", "job_page", "monitor_context",
-           "todo_page"]
+__all__ = ["ab_detail", "ab_monitor", "api_abs", "api_campaign", "api_dates", "api_job", "certify_page", "dates_page",
+           "dfo_monitor", "file_view", "health_context", "health_page", "history_page", "history_rows", "job_page",
+           "monitor_context", "todo_page"]
 
 #: The scores the AB monitor filters by.
 SCORES = ("green", "red", "grey")
@@ -136,9 +136,17 @@ def _filters(request: Request) -> dict[str, Any]:
             "score": score if score in SCORES else None, "page": max(1, page_number)}
 
 
+def _ab_batch(request: Request) -> BatchId:
+    """The batch of an AB monitor URL: of a date, or of a phoenix run that has an AB list (404 otherwise)."""
+    batch = batch_arg(request, runs=True)
+    if batch.key.day is None and not state_of(request).workspace.ab_list(batch.mode, batch.key).is_file():
+        raise Refused(404, f"no ABs of the run {batch.key} yet: 'dfos phoenix -r {batch.key} -C' creates them")
+    return batch
+
+
 @readable
 def ab_monitor(request: Request) -> Response:
-    batch = batch_arg(request, runs=True)
+    batch = _ab_batch(request)
     chosen = _filters(request)
     found = ab_page(state_of(request).workspace, batch.key, batch.mode, **chosen)
 
@@ -155,7 +163,7 @@ def ab_monitor(request: Request) -> Response:
 
 @readable
 def api_abs(request: Request) -> Response:
-    batch = batch_arg(request, runs=True)
+    batch = _ab_batch(request)
     found = ab_page(state_of(request).workspace, batch.key, batch.mode, **_filters(request))
     return JSONResponse({"date": found.date, "mode": found.mode.value, "batch": found.batch.render(),
                          "counts": found.counts, "total": found.total, "matching": found.matching,

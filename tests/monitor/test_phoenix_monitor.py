@@ -81,16 +81,17 @@ def _batch(ws: Workspace, mode: Mode, key: str, states: list[str], verdicts: lis
     """A batch as the steps leave it: the AB list, cascade nodes, runs, QC summaries."""
     batch = f"{mode}_{ProcessingKey.parse(key).text}"
     names = [f"NACO.{key}.{mode.prefix}{n:03d}_tpl.ab" for n in range(len(states))]
+    pairs = list(zip(names, states, strict=True))
     write_ab_list(ws.ab_list(mode, ProcessingKey.parse(key)),
-                  [ABList(n, "OBJECT", "r", Completeness.COMPLETE, s == "succeeded") for n, s in zip(names, states)])
-    _insert(ws, cascade_nodes, [{"dag_id": batch, "ab": n, "state": s, "attempts": 1} for n, s in zip(names, states)])
+                  [ABList(n, "OBJECT", "r", Completeness.COMPLETE, s == "succeeded") for n, s in pairs])
+    _insert(ws, cascade_nodes, [{"dag_id": batch, "ab": n, "state": s, "attempts": 1} for n, s in pairs])
     _insert(ws, ab_runs, [{"ab": n, "batch_id": batch, "recipe": "r", "started": "2026-01-05T08:00:00",
                            "ended": "2026-01-05T08:01:00", "status": "SUCCESSFUL" if s == "succeeded" else "FAILED",
                            "reused_from": names[0] if k == 1 else None}
-                          for k, (n, s) in enumerate(zip(names, states)) if s in ("succeeded", "failed")])
+                          for k, (n, s) in enumerate(zip(names, states, strict=True)) if s in ("succeeded", "failed")])
     _insert(ws, ab_qc, [{"ab": n, "batch_id": batch, "date": key, "instrument": "NACO", "raw_type": "OBJECT",
                          "n_params": 1, "n_scored": 1, "n_red": int(v == "red"), "verdict": v, "plots": "",
-                         "updated": "x"} for n, v in zip(names, verdicts)])
+                         "updated": "x"} for n, v in zip(names, verdicts, strict=False)])
     return names
 
 
@@ -162,6 +163,7 @@ def test_the_front_page_in_the_phoenix_flavour_and_the_run_ab_monitor(phoenix: W
         assert client.get(f"/api/abs/SCIENCE_{RUN}").json()["total"] == 450
         assert client.get(f"/certify/SCIENCE_{RUN}").status_code == 404  # certify stays by date
         assert client.get("/abs/SCIENCE_NGC253_followup").status_code == 404
+        assert client.get("/abs/SCIENCE_091.C-0001A").status_code == 404  # a run without ABs
 
 
 def test_other_flavours_keep_the_dfo_monitor(tmp_path: Path) -> None:
