@@ -121,6 +121,12 @@ def test_the_aggregates_and_the_campaign_page(phoenix: Workspace) -> None:
     decide(ws, science[1], "certified", by="phoenix")  # read on the next request (only the new rows)
     decide(ws, science[2], "certified", by="anna")
     assert campaign_tallies(ws).decisions["SCIENCE_2013-02-12"] == {"certified": 3, "rejected": 0}
+    decide(ws, "NACO.late_tpl.ab", "rejected")  # decided before its QC summary: counted once that is written
+    assert "rejected" not in {d for t in campaign_tallies(ws).decisions.values() for d, n in t.items() if n}
+    _insert(ws, ab_qc, [{"ab": "NACO.late_tpl.ab", "batch_id": "CALIB_2013-02-12", "date": "2013-02-12",
+                         "instrument": "NACO", "raw_type": "DARK", "n_params": 0, "n_scored": 0, "n_red": 0,
+                         "verdict": "grey", "plots": "", "updated": "x"}])
+    assert campaign_tallies(ws).decisions["CALIB_2013-02-12"] == {"rejected": 1}
 
     queue(ws, [NIGHT, NEXT], lambda day: "2026-01-05T10:00:00 finished" if day == NIGHT else None)
     queue_run(ws, RUN, "-C", "3 deep AB(s)")

@@ -177,19 +177,27 @@ class _Standing:
     whose last row read is no longer the same (another database at the same URL) is read again from the start."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
         self.last_id = 0
         self.last_ab: str | None = None
         self.latest: dict[str, tuple[str | None, str]] = {}
         """AB -> (its batch from ``ab_qc``, None while it has no QC summary; its standing decision)."""
+        self.unplaced: set[str] = set()
+        """ABs decided before their QC summary was written (placed once it is)."""
         self.counts: dict[str, dict[str, int]] = {}
-        self.lock = threading.Lock()
 
     def _place(self, ab: str, batch: str | None, decision: str) -> None:
         old = self.latest.get(ab)
         if old is not None and old[0] is not None:
             self.counts[old[0]][old[1]] -= 1
         self.latest[ab] = (batch, decision)
-        if batch is not None:
+        if batch is None:
+            self.unplaced.add(ab)
+        else:
+            self.unplaced.discard(ab)
             tally = self.counts.setdefault(batch, {})
             tally[decision] = tally.get(decision, 0) + 1
 
@@ -198,7 +206,7 @@ class _Standing:
             newest = db.execute(select(func.max(certifications.c.id))).scalar() or 0
             seen = db.execute(select(certifications.c.ab).where(certifications.c.id == self.last_id)).scalar()
             if self.last_id and (newest < self.last_id or seen != self.last_ab):  # not the table read before
-                self.__init__()  # type: ignore[misc]
+                self._reset()
             rows = db.execute(select(certifications.c.id, certifications.c.ab, certifications.c.decision,
                                      ab_qc.c.batch_id)
                               .select_from(certifications.outerjoin(ab_qc, ab_qc.c.ab == certifications.c.ab))
@@ -208,8 +216,8 @@ class _Standing:
                 self._place(row.ab, row.batch_id, row.decision)
                 self.last_ab = row.ab
             self.last_id = newest
-            unplaced = [ab for ab, (batch, _) in self.latest.items() if batch is None]
-            for chunk in range(0, len(unplaced), 500):  # decided before their QC summary was written
+            unplaced = sorted(self.unplaced)
+            for chunk in range(0, len(unplaced), 500):
                 for ab, batch in db.execute(select(ab_qc.c.ab, ab_qc.c.batch_id)
                                             .where(ab_qc.c.ab.in_(unplaced[chunk:chunk + 500]))):
                     self._place(ab, batch, self.latest[ab][1])
