@@ -100,6 +100,7 @@ bench: venv
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/plan_campaign.py
 	$(BIN)/python benchmarks/phoenix_month.py
+	$(BIN)/python benchmarks/phoenix_monitor.py
 
 clean:
 	rm -rf $(VENV) .venv-bench $(DEMO)

@@ -47,6 +47,7 @@ ab_runs = Table(
     Column("dag_id", String(128), index=True),  # set when an executor ran it
     Column("attempt", Integer),
     Column("reused_from", String(255)),  # the AB whose products were reused (no recipe ran); NULL: it ran
+    Index("ix_ab_runs_reused_from", "reused_from"),
 )
 
 #: The products of each successful run of a content key (an AB's CONTENT_KEY), which an AB of the same
@@ -80,6 +81,7 @@ cascade_nodes = Table(
     Column("updated", String(32)),
     Column("reason", Text),  # why it waits (for ABs of other cascades) or is blocked
     PrimaryKeyConstraint("dag_id", "ab"),
+    Index("ix_cascade_nodes_dag_id_state", "dag_id", "state"),  # the phoenixMonitor's counts per cascade
 )
 
 #: QC1 parameters: one row per AB, product and parameter, with its score.
@@ -128,6 +130,7 @@ ab_qc = Table(
     Column("verdict", String(8), nullable=False),  # green (all scored green) | red | grey (nothing scored)
     Column("plots", Text, nullable=False, default=""),  # QC plots, one path per line
     Column("updated", String(32), nullable=False),
+    Index("ix_ab_qc_batch_id_verdict", "batch_id", "verdict"),
 )
 
 #: Certification decisions, newest last (the latest row of an AB stands); ``by`` is a person or ``auto``.
@@ -140,6 +143,7 @@ certifications = Table(
     Column("by", String(64), nullable=False),
     Column("at", String(32), nullable=False),
     Column("comment", Text, nullable=False, default=""),
+    Index("ix_certifications_decision_ab", "decision", "ab"),  # the ABs ever rejected (standing rejections)
 )
 
 #: Comments of QC scientists on an AB, a product or a date.

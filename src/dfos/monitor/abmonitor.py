@@ -1,4 +1,4 @@
-"""The AB monitor (DFOS getStatusAB): every AB of a batch (a mode's ABs of a date) in cascade order,
+"""The AB monitor (DFOS getStatusAB): every AB of a batch (a mode's ABs of a date, or a phoenix run's) in cascade order,
 with its state, timing, slot, score and rejected inputs, filtered and paginated so that 10,000 ABs stay
 fast.
 
@@ -70,6 +70,17 @@ class ABPage:
     counts: dict[str, int]
     """ABs per state (before filtering)."""
     raw_types: tuple[str, ...]
+    size: int = 200
+    """Rows per page."""
+
+    @property
+    def first_row(self) -> int:
+        """The number of the page's first row among the matching ones (0: none)."""
+        return (self.page - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def last_row(self) -> int:
+        return self.first_row + len(self.rows) - 1 if self.rows else 0
 
     @property
     def batch(self) -> BatchId:
@@ -126,7 +137,7 @@ def ab_page(workspace: Workspace, day: KeyLike, mode: Mode | str = Mode.CALIB, s
     shown = tuple(_row(records, entry, now, verdict, replaced.get(entry.name, 0), rejected.get(entry.name, ()))
                   for entry, now, verdict in on_page)
     raw_types = tuple(sorted({entry.raw_type for entry in entries}))
-    return ABPage(batch.key.text, batch.mode, shown, len(entries), len(chosen), page, pages, counts, raw_types)
+    return ABPage(batch.key.text, batch.mode, shown, len(entries), len(chosen), page, pages, counts, raw_types, size)
 
 
 def _entry_state(records: BatchRecords, entry: Any) -> str:

@@ -8,6 +8,7 @@ export, never on the event loop.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,9 @@ from dfos.errors import FormatError
 from dfos.keys import BatchId
 from dfos.workspace import Workspace
 
-__all__ = ["ABRecords", "AnyRow", "BatchRecords", "KeyTallies", "ab_records", "batch_records", "key_tallies",
-           "newest_run", "shown_text", "superseded_lines", "supersession_counts", "tail"]
+__all__ = ["ABRecords", "AnyRow", "BatchRecords", "CampaignTallies", "KeyTallies", "ab_records", "batch_records",
+           "campaign_tallies", "key_tallies", "newest_run", "shown_text", "superseded_lines", "supersession_counts",
+           "tail"]
 
 #: A row of any columns (read by name).
 AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
@@ -126,6 +128,122 @@ def _comments(db: Connection) -> dict[str, list[str]]:
     for row in db.execute(select(comments.c.subject, comments.c.text).where(comments.c.scope == "date")):
         notes.setdefault(row.subject, []).append(row.text)
     return notes
+
+
+@dataclass(frozen=True)
+class CampaignTallies:
+    """Aggregates over every batch of the workspace (the phoenix campaign page), each a GROUP BY query: no
+    row per AB reaches Python.  Keys are base batch ids (``SCIENCE_2013-02-12``, ``SCIENCE_090.C-0456A``)."""
+
+    nodes: dict[str, dict[str, int]]
+    """Cascade node states per cascade (``cascade_nodes``: waiting, submitted, running, succeeded ...)."""
+    reused: dict[str, int]
+    """ABs that succeeded by reusing the products of an earlier run of their content key."""
+    verdicts: dict[str, dict[str, int]]
+    """QC verdicts per batch (``ab_qc``: green, red, grey)."""
+    decisions: dict[str, dict[str, int]]
+    """Standing certification decisions of the batch's ABs with QC: ``certified``, ``rejected``, ``pending``
+    (ABs with none: the batch's verdicts less these)."""
+    provisional: dict[str, int]
+    """ABs with a provisional decision (``certify -L`` comments) and no standing one."""
+    first_start: str
+    """The start of the first recipe run ('' before any)."""
+
+
+def campaign_tallies(workspace: Workspace) -> CampaignTallies:
+    """The campaign page's counts (:class:`CampaignTallies`): aggregate queries (indexed: revision 0007), and the
+    certification rows added since the last request."""
+    with engine_for_url(workspace.db_url).begin() as db:
+        nodes: dict[str, dict[str, int]] = {}
+        for dag, state, n in db.execute(select(cascade_nodes.c.dag_id, cascade_nodes.c.state, func.count())
+                                        .group_by(cascade_nodes.c.dag_id, cascade_nodes.c.state)):
+            nodes.setdefault(dag, {})[state] = n
+        reused = {batch: n for batch, n in db.execute(  # only successful runs reuse
+            select(ab_runs.c.batch_id, func.count(ab_runs.c.ab.distinct()))
+            .where(ab_runs.c.reused_from.is_not(None)).group_by(ab_runs.c.batch_id))}
+        verdicts: dict[str, dict[str, int]] = {}
+        for batch, verdict, n in db.execute(select(ab_qc.c.batch_id, ab_qc.c.verdict, func.count())
+                                            .group_by(ab_qc.c.batch_id, ab_qc.c.verdict)):
+            verdicts.setdefault(batch, {})[verdict] = n
+        decisions, provisional = _standing(db, workspace.db_url)
+        first = db.execute(select(func.min(ab_runs.c.started))).scalar()
+    return CampaignTallies(nodes, reused, verdicts, decisions, provisional, str(first or ""))
+
+
+class _Standing:
+    """The standing certification decision of every AB with QC, counted per batch, kept up to date by reading only
+    the ``certifications`` rows added since the last look (the table is append-only: the newest row of an AB
+    stands), so that a page does not group 100,000 decisions on every request.  One per database URL; a table
+    whose last row read is no longer the same (another database at the same URL) is read again from the start."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.last_id = 0
+        self.last_ab: str | None = None
+        self.latest: dict[str, tuple[str | None, str]] = {}
+        """AB -> (its batch from ``ab_qc``, None while it has no QC summary; its standing decision)."""
+        self.unplaced: set[str] = set()
+        """ABs decided before their QC summary was written (placed once it is)."""
+        self.counts: dict[str, dict[str, int]] = {}
+
+    def _place(self, ab: str, batch: str | None, decision: str) -> None:
+        old = self.latest.get(ab)
+        if old is not None and old[0] is not None:
+            self.counts[old[0]][old[1]] -= 1
+        self.latest[ab] = (batch, decision)
+        if batch is None:
+            self.unplaced.add(ab)
+        else:
+            self.unplaced.discard(ab)
+            tally = self.counts.setdefault(batch, {})
+            tally[decision] = tally.get(decision, 0) + 1
+
+    def read(self, db: Connection) -> dict[str, dict[str, int]]:
+        with self.lock:
+            newest = db.execute(select(func.max(certifications.c.id))).scalar() or 0
+            seen = db.execute(select(certifications.c.ab).where(certifications.c.id == self.last_id)).scalar()
+            if self.last_id and (newest < self.last_id or seen != self.last_ab):  # not the table read before
+                self._reset()
+            rows = db.execute(select(certifications.c.id, certifications.c.ab, certifications.c.decision,
+                                     ab_qc.c.batch_id)
+                              .select_from(certifications.outerjoin(ab_qc, ab_qc.c.ab == certifications.c.ab))
+                              .where(certifications.c.id > self.last_id, certifications.c.id <= newest)
+                              .order_by(certifications.c.id))
+            for row in rows:
+                self._place(row.ab, row.batch_id, row.decision)
+                self.last_ab = row.ab
+            self.last_id = newest
+            unplaced = sorted(self.unplaced)
+            for chunk in range(0, len(unplaced), 500):
+                for ab, batch in db.execute(select(ab_qc.c.ab, ab_qc.c.batch_id)
+                                            .where(ab_qc.c.ab.in_(unplaced[chunk:chunk + 500]))):
+                    self._place(ab, batch, self.latest[ab][1])
+            return {batch: dict(tally) for batch, tally in self.counts.items()}
+
+
+_STANDING: dict[str, _Standing] = {}
+_STANDING_LOCK = threading.Lock()
+
+
+def _standing(db: Connection, url: str) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Per batch: its ABs with QC by standing certification decision (:class:`_Standing`; ABs without one are
+    the batch's ``ab_qc`` rows less these), and those with only a provisional one (a ``provisional ...``
+    comment of ``certify -L`` and no decision)."""
+    with _STANDING_LOCK:
+        standing = _STANDING.setdefault(url, _Standing())
+    decisions = standing.read(db)
+    provisional: dict[str, int] = {}
+    for batch, n in db.execute(
+            select(ab_qc.c.batch_id, func.count(ab_qc.c.ab.distinct()))
+            .join(comments, (comments.c.subject == ab_qc.c.ab) & (comments.c.scope == "ab"))
+            .where(comments.c.text.like("provisional %"),
+                   ~select(certifications.c.id).where(certifications.c.ab == ab_qc.c.ab).exists())
+            .group_by(ab_qc.c.batch_id)):
+        provisional[batch] = n
+    return decisions, provisional
 
 
 def newest_run(workspace: Workspace) -> AnyRow | None:

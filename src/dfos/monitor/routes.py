@@ -1,9 +1,10 @@
 """The monitor's URLs.
 
-Pages (:mod:`.views`): ``/`` dfoMonitor, ``/abs/<BATCH>`` AB monitor, ``/ab/<AB>`` one AB, ``/health``
+Pages (:mod:`.views`): ``/`` dfoMonitor (the phoenixMonitor in the phoenix flavour, :mod:`.campaign`),
+``/dates`` the dfoMonitor in every flavour, ``/abs/<BATCH>`` AB monitor, ``/ab/<AB>`` one AB, ``/health``
 the health check, ``/history`` the processing history, ``/file?path=`` a workspace file on the
 allow-list (:mod:`.security.paths`), ``/todo/<LIST>`` a ToDo list, ``/certify/<BATCH>`` certification,
-``/jobs/<id>`` an action's live log.  JSON for live updates: ``/api/abs/<BATCH>``, ``/api/dates``,
+``/jobs/<id>`` an action's live log.  JSON for live updates: ``/api/abs/<BATCH>``, ``/api/dates``, ``/api/campaign``,
 ``/api/jobs/<id>``.  State changes (:mod:`.actions`, :mod:`.security.access`) are POSTs that need a
 login and the session's CSRF token.
 
@@ -27,6 +28,7 @@ __all__ = ["routes"]
 def routes() -> list[BaseRoute]:
     return [
         Route("/", views.dfo_monitor),
+        Route("/dates", views.dates_page),
         Route("/abs/{batch}", views.ab_monitor),
         Route("/ab/{name}", views.ab_detail),
         Route("/file", views.file_view),
@@ -39,6 +41,7 @@ def routes() -> list[BaseRoute]:
         Route("/certify/{batch}", actions.certify_submit, methods=["POST"]),
         Route("/api/abs/{batch}", views.api_abs),
         Route("/api/dates", views.api_dates),
+        Route("/api/campaign", views.api_campaign),
         Route("/api/jobs/{id}", views.api_job),
         Route("/login", access.login, methods=["GET", "POST"]),
         Route("/logout", access.logout, methods=["POST"]),

@@ -18,11 +18,13 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 
 from dfos.ab.format import parse
 from dfos.config.secrets import mask_url
+from dfos.config.settings import Flavour
 from dfos.errors import DfosError, FormatError, UnsafeName, UsageError
 from dfos.keys import BatchId, Mode
 from dfos.monitor import facts
 from dfos.monitor.abmonitor import STATES, ab_page, address
 from dfos.monitor.background import Sample
+from dfos.monitor.campaign import CERTIFICATION, VERDICTS, campaign_json, campaign_page
 from dfos.monitor.jobs import ACTIONS, Job
 from dfos.monitor.queries import ab_records, key_tallies, shown_text, superseded_lines, tail
 from dfos.monitor.security.access import readable
@@ -38,9 +40,9 @@ from dfos.steps.status import ab_count
 from dfos.steps.trend import health_report
 from dfos.workspace import Workspace
 
-__all__ = ["ab_detail", "ab_monitor", "api_abs", "api_dates", "api_job", "certify_page", "dfo_monitor", "file_view",
-           "health_context", "health_page", "history_page", "history_rows", "job_page", "monitor_context",
-           "todo_page"]
+__all__ = ["ab_detail", "ab_monitor", "api_abs", "api_campaign", "api_dates", "api_job", "certify_page", "dates_page",
+           "dfo_monitor", "file_view", "health_context", "health_page", "history_page", "history_rows", "job_page",
+           "monitor_context", "todo_page"]
 
 #: The scores the AB monitor filters by.
 SCORES = ("green", "red", "grey")
@@ -77,7 +79,23 @@ def monitor_context(state: MonitorState) -> dict[str, Any]:
 
 @readable
 def dfo_monitor(request: Request) -> Response:
+    """The front page: the phoenixMonitor in the phoenix flavour, the dfoMonitor otherwise."""
+    state = state_of(request)
+    if state.workspace.settings.FLAVOUR is Flavour.PHOENIX:
+        return page(request, "campaign.html", {"campaign": campaign_page(state.workspace), "states": STATES,
+                                               "certification": CERTIFICATION, "verdicts": VERDICTS})
+    return page(request, "monitor.html", monitor_context(state))
+
+
+@readable
+def dates_page(request: Request) -> Response:
+    """The dfoMonitor (panels and the DATE table) in every flavour; the phoenixMonitor links to it."""
     return page(request, "monitor.html", monitor_context(state_of(request)))
+
+
+@readable
+def api_campaign(request: Request) -> Response:
+    return JSONResponse(campaign_json(campaign_page(state_of(request).workspace)))
 
 
 def _sparkline(history: list[Sample]) -> str:
@@ -118,9 +136,17 @@ def _filters(request: Request) -> dict[str, Any]:
             "score": score if score in SCORES else None, "page": max(1, page_number)}
 
 
+def _ab_batch(request: Request) -> BatchId:
+    """The batch of an AB monitor URL: of a date, or of a phoenix run that has an AB list (404 otherwise)."""
+    batch = batch_arg(request, runs=True)
+    if batch.key.day is None and not state_of(request).workspace.ab_list(batch.mode, batch.key).is_file():
+        raise Refused(404, f"no ABs of the run {batch.key} yet: 'dfos phoenix -r {batch.key} -C' creates them")
+    return batch
+
+
 @readable
 def ab_monitor(request: Request) -> Response:
-    batch = batch_arg(request)
+    batch = _ab_batch(request)
     chosen = _filters(request)
     found = ab_page(state_of(request).workspace, batch.key, batch.mode, **chosen)
 
@@ -129,13 +155,15 @@ def ab_monitor(request: Request) -> Response:
         return f"/abs/{found.address}?" + urlencode({**query, "page": number})
 
     return page(request, "abs.html", {"page": found, "chosen": chosen, "states": STATES,
+                                      "first_url": url(1) if found.page > 1 else "",
                                       "prev_url": url(found.page - 1) if found.page > 1 else "",
-                                      "next_url": url(found.page + 1) if found.page < found.pages else ""})
+                                      "next_url": url(found.page + 1) if found.page < found.pages else "",
+                                      "last_url": url(found.pages) if found.page < found.pages else ""})
 
 
 @readable
 def api_abs(request: Request) -> Response:
-    batch = batch_arg(request)
+    batch = _ab_batch(request)
     found = ab_page(state_of(request).workspace, batch.key, batch.mode, **_filters(request))
     return JSONResponse({"date": found.date, "mode": found.mode.value, "batch": found.batch.render(),
                          "counts": found.counts, "total": found.total, "matching": found.matching,

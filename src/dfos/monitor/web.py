@@ -17,9 +17,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.templating import Jinja2Templates
 
 from dfos import __version__
-from dfos.dates import parse_date
 from dfos.errors import DfosError, FormatError, InvalidDate, NotFound, UsageError
-from dfos.keys import BatchId, Mode
+from dfos.keys import BatchId, KeyKind, Mode, ProcessingKey
 from dfos.monitor import facts
 from dfos.monitor.background import SystemSampler
 from dfos.monitor.jobs import JobRunner
@@ -130,20 +129,25 @@ def error_response(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(message, status_code=status)
 
 
-def batch_arg(request: Request) -> BatchId:
+def batch_arg(request: Request, runs: bool = False) -> BatchId:
     """The ``{batch}`` of the URL: a batch id of a DFO date (``SCIENCE_2013-02-12``), or a DFO date whose
-    mode is the ``mode`` query parameter (any case; CALIB when absent or unknown).  404 otherwise
-    (other keys, QC and sub-cascade ids)."""
+    mode is the ``mode`` query parameter (any case; CALIB when absent or unknown).  With ``runs`` (the AB
+    monitor) also the SCIENCE batch of a phoenix run (``SCIENCE_090.C-0456A``, or the bare run ID).  404
+    otherwise (other keys, QC and sub-cascade ids)."""
     text = str(request.path_params["batch"])[:80]
     try:
         if text[:1].isdigit():
-            batch = BatchId.of(_mode(request.query_params.get("mode", "")), parse_date(text))
+            key = ProcessingKey.parse(text)
+            mode = Mode.SCIENCE if key.kind is KeyKind.RUN else _mode(request.query_params.get("mode", ""))
+            batch = BatchId.of(mode, key)
         else:
             batch = BatchId.parse(text)
     except DfosError as exc:
         raise Refused(404, exc.message) from None
-    if batch.qc or batch.sub or batch.key.day is None:
-        raise Refused(404, f"{text!r} is not a batch of a DFO date, like SCIENCE_2013-02-12")
+    run = runs and batch.key.kind is KeyKind.RUN and batch.mode is Mode.SCIENCE
+    if batch.qc or batch.sub or (batch.key.day is None and not run):
+        raise Refused(404, f"{text!r} is not a batch of a DFO date, like SCIENCE_2013-02-12"
+                           + (", or of a run, like SCIENCE_090.C-0456A" if runs else ""))
     return batch
 
 

@@ -2,7 +2,8 @@
 processed with that came from an AB whose standing certification decision is a rejection.
 
 The rule is :func:`dfos.ab.provenance.trace_rejected`; this module reads what it needs: the standing
-decisions (:func:`dfos.steps.score.latest_decisions` over ``certifications``), the batch's AB list,
+rejections (one indexed query over ``certifications``: the ABs ever rejected, then their newest
+rows), the batch's AB list,
 and the AB files of the batch's ABs and of their producers, upstream as far as they go (in
 ``$DFO_AB_DIR``, or in ``$DFO_LOG_DIR/<DATE>`` once moved).  Nothing is read when no AB stands
 rejected, and an AB file is parsed again only when it changed, so the AB monitor can ask on every
@@ -16,7 +17,7 @@ import functools
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dfos.ab.format import parse
 from dfos.ab.lists import read_ab_list
@@ -26,7 +27,6 @@ from dfos.db import certifications, engine_for_url
 from dfos.errors import DfosError
 from dfos.keys import BatchId, KeyLike, Mode
 from dfos.steps.certify import REJECT
-from dfos.steps.score import latest_decisions
 from dfos.workspace import Workspace
 
 __all__ = ["rejected_inputs", "rows_with_rejected_inputs", "standing_rejections"]
@@ -35,16 +35,16 @@ __all__ = ["rejected_inputs", "rows_with_rejected_inputs", "standing_rejections"
 def standing_rejections(workspace: Workspace, names: Collection[str] | None = None) -> dict[str, Rejection]:
     """Every AB (of ``names``, when given) whose newest certification decision is a rejection, with who decided,
     when and why."""
+    ever = select(certifications.c.ab).where(certifications.c.decision == REJECT)  # indexed: a few ABs
+    if names is not None:
+        ever = ever.where(certifications.c.ab.in_(list(names)))
+    newest = (select(func.max(certifications.c.id).label("id")).where(certifications.c.ab.in_(ever))
+              .group_by(certifications.c.ab).subquery())
     with engine_for_url(workspace.db_url).begin() as db:
-        rejected = [ab for ab, (decision, _) in latest_decisions(db, names).items() if decision == REJECT]
-        found: dict[str, Rejection] = {}
-        if rejected:
-            rows = db.execute(select(certifications.c.ab, certifications.c.by, certifications.c.at,
-                                     certifications.c.comment)
-                              .where(certifications.c.ab.in_(rejected)).order_by(certifications.c.id))
-            for row in rows:  # the newest row of each AB comes last: it stands
-                found[row.ab] = Rejection(row.ab, row.by, row.at, row.comment or "")
-    return found
+        rows = db.execute(select(certifications.c.ab, certifications.c.by, certifications.c.at,
+                                 certifications.c.comment).join(newest, certifications.c.id == newest.c.id)
+                          .where(certifications.c.decision == REJECT))
+        return {row.ab: Rejection(row.ab, row.by, row.at, row.comment or "") for row in rows}
 
 
 @functools.lru_cache(maxsize=8192)
