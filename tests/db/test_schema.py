@@ -78,3 +78,22 @@ def test_qc1_rows_round_trip(db_url: str, tmp_path: Path) -> None:
     with engine.connect() as connection:
         got = connection.execute(select(qc1_params).where(qc1_params.c.ab == "A.ab")).mappings().one()
     assert {k: got[k] for k in row} == row and got["score"] is None
+
+
+def test_rows_of_a_run_key_go_in(db_url: str, tmp_path: Path) -> None:
+    """A DEEP run's pseudo-date (longer than a DFO date) in every column that holds a processing key."""
+    from dfos.db import ab_qc, archive_catalog
+
+    engine = engine_for_url(db_url or f"sqlite:///{tmp_path / 'dfos.sqlite'}")
+    key = "090.C-0456A"
+    with engine.begin() as connection:
+        connection.execute(insert(ab_qc), [{"ab": "D.ab", "batch_id": f"SCIENCE_{key}", "date": key, "instrument": "NACO",
+                                            "raw_type": "JITTER", "n_params": 1, "n_scored": 1, "n_red": 0,
+                                            "verdict": "green", "plots": "", "updated": "2013-03-02T14:00:00"}])
+        connection.execute(insert(archive_catalog), [{"name": "NA_SCOA_x-DEEP.fits", "path": "/a/x", "date": key,
+                                                      "mode": "SCIENCE", "ab": "D.ab", "pro_catg": "COADDED",
+                                                      "size": 1, "sha256": "0" * 64, "source": "/w/x",
+                                                      "ingested": "2013-03-02T14:00:00"}])
+    with engine.connect() as connection:
+        assert connection.execute(select(ab_qc.c.date)).scalar_one() == key
+        assert connection.execute(select(archive_catalog.c.date)).scalar_one() == key

@@ -91,7 +91,7 @@ qc1_params = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("ab", String(255), nullable=False),
     Column("batch_id", String(64), nullable=False),
-    Column("date", String(10), nullable=False),  # DFO date (or pseudo-date) of the AB
+    Column("date", String(64), nullable=False),  # DFO date (or pseudo-date: a run ID) of the AB
     Column("instrument", String(32), nullable=False),
     Column("raw_type", String(64), nullable=False),
     Column("pro_catg", String(64), nullable=False),
@@ -121,7 +121,7 @@ ab_qc = Table(
     metadata,
     Column("ab", String(255), primary_key=True),
     Column("batch_id", String(64), nullable=False),
-    Column("date", String(10), nullable=False, index=True),
+    Column("date", String(64), nullable=False, index=True),  # DFO date or pseudo-date (a run ID)
     Column("instrument", String(32), nullable=False),
     Column("raw_type", String(64), nullable=False),
     Column("n_params", Integer, nullable=False),
@@ -165,7 +165,7 @@ archive_catalog = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(255), nullable=False, unique=True),  # the file name (unique in the archive)
     Column("path", String(1024), nullable=False),  # where the archive keeps it
-    Column("date", String(10), nullable=False, index=True),
+    Column("date", String(64), nullable=False, index=True),  # DFO date or pseudo-date (a run ID)
     Column("mode", String(16), nullable=False),  # CALIB | SCIENCE
     Column("ab", String(255), nullable=False),
     Column("pro_catg", String(64), nullable=False),
