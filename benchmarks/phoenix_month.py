@@ -30,16 +30,15 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from batch import configure  # noqa: E402  (the tests' helper for dfos.toml keys)
-
-import dfos.steps.cascade as cascade_step  # noqa: E402
-from dfos.ab.store import read_ab_file  # noqa: E402
-from dfos.db import ab_runs, engine_for_url  # noqa: E402
-from dfos.instruments.naco import Naco  # noqa: E402
-from dfos.steps.demo_data import generate_night  # noqa: E402
-from dfos.steps.phoenix import month_dates, phoenix_dates  # noqa: E402
-from dfos.steps.static_calib import install_static  # noqa: E402
-from dfos.workspace import Workspace, init_workspace, open_workspace  # noqa: E402
+import dfos.steps.cascade as cascade_step
+from batch import configure
+from dfos.ab.store import read_ab_file
+from dfos.db import ab_runs, engine_for_url
+from dfos.instruments.naco import Naco
+from dfos.steps.demo_data import generate_night
+from dfos.steps.phoenix import month_dates, phoenix_dates
+from dfos.steps.static_calib import install_static
+from dfos.workspace import Workspace, init_workspace, open_workspace
 
 NIGHTS = 8
 FIRST = date(2013, 2, 4)

@@ -88,7 +88,8 @@ def test_rows_of_a_run_key_go_in(db_url: str, tmp_path: Path) -> None:
     key = "090.C-0456A"
     with engine.begin() as connection:
         connection.execute(insert(ab_qc), [{"ab": "D.ab", "batch_id": f"SCIENCE_{key}", "date": key,
-                                            "instrument": "NACO", "raw_type": "JITTER", "n_params": 1, "n_scored": 1, "n_red": 0,
+                                            "instrument": "NACO", "raw_type": "JITTER", "n_params": 1,
+                                            "n_scored": 1, "n_red": 0,
                                             "verdict": "green", "plots": "", "updated": "2013-03-02T14:00:00"}])
         connection.execute(insert(archive_catalog), [{"name": "NA_SCOA_x-DEEP.fits", "path": "/a/x", "date": key,
                                                       "mode": "SCIENCE", "ab": "D.ab", "pro_catg": "COADDED",
