@@ -30,6 +30,7 @@ from dfos.monitor.abmonitor import STATES, address
 from dfos.monitor.queries import CampaignTallies, campaign_tallies
 from dfos.status.flags import StatusFlag, StatusLine
 from dfos.status.log import StatusLog
+from dfos.steps.certified_names import cal_root
 from dfos.workspace import Workspace
 
 __all__ = ["CERTIFICATION", "VERDICTS", "CampaignPage", "Estimate", "KeyRow", "ListSummary", "ModeTally",
@@ -127,7 +128,8 @@ class ModeTally:
     certification: dict[str, int]
     verdicts: dict[str, int]
     products: int
-    """Products moved: science products in ``$DFO_SCI_DIR/<KEY>``, masters in ``$DFO_CAL_DIR/<KEY>``."""
+    """Products moved: science products in ``$DFO_SCI_DIR/<KEY>``, masters in ``$DFO_CAL_DIR/<KEY>`` (COMPLETE_MODE:
+    ``$DFO_CAL_DIR/NEW/<KEY>``)."""
 
     @property
     def trouble(self) -> bool:
@@ -240,7 +242,7 @@ def campaign_page(workspace: Workspace) -> CampaignPage:
     for line in _STATUS.get(workspace.status_log.path) or []:
         status.setdefault(line.key, []).append(line)
     tallies = campaign_tallies(workspace)
-    places = _Places(workspace.mon_dir, workspace.sci_dir, workspace.cal_dir)
+    places = _Places(workspace.mon_dir, workspace.sci_dir, cal_root(workspace))
     rows = tuple(_row(places, tallies, key, key_jobs, status.get(key.text, [])) for key, key_jobs in by_key.items())
     stamps = [line.timestamp for key in by_key for line in status.get(key.text, [])]
     if tallies.first_start:
@@ -256,8 +258,8 @@ def campaign_page(workspace: Workspace) -> CampaignPage:
 
 @dataclass(frozen=True)
 class _Places:
-    """Where a key's AB lists and products are (:meth:`Workspace.ab_list`, ``$DFO_SCI_DIR``, ``$DFO_CAL_DIR``),
-    resolved once per page."""
+    """Where a key's AB lists and products are (:meth:`Workspace.ab_list`, ``$DFO_SCI_DIR``, ``$DFO_CAL_DIR``, or
+    ``$DFO_CAL_DIR/NEW`` in COMPLETE_MODE: :func:`~dfos.steps.certified_names.cal_root`), resolved once per page."""
 
     mon_dir: Path
     sci_dir: Path

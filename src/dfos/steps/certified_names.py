@@ -29,20 +29,28 @@ from dfos.keys import KeyLike, Mode, ProcessingKey
 from dfos.naming import CalibName, ScienceName
 from dfos.workspace import Workspace
 
-__all__ = ["NEW", "Namer", "cal_folder", "product_dir", "product_ref", "setup_field"]
+__all__ = ["NEW", "Namer", "cal_folder", "cal_root", "product_dir", "product_ref", "setup_field"]
 
 #: Where COMPLETE_MODE's new masters go under ``$DFO_CAL_DIR`` (DFOS phoenix: "The products of the CALIB mode
 #: are in $DFO_CAL_DIR/NEW"), one folder per date: never mixed with masters of an earlier release.
 NEW = "NEW"
 
 
+def _complete_mode(workspace: Workspace) -> bool:
+    from dfos.config.settings import Flavour
+
+    return workspace.settings.COMPLETE_MODE and workspace.settings.FLAVOUR is Flavour.PHOENIX
+
+
 def cal_folder(workspace: Workspace, key: str) -> str:
     """A date's certified masters under ``$DFO_CAL_DIR``: ``<DATE>``, or ``NEW/<DATE>`` in a phoenix workspace
     with COMPLETE_MODE."""
-    from dfos.config.settings import Flavour
+    return f"{NEW}/{key}" if _complete_mode(workspace) else key
 
-    settings = workspace.settings
-    return f"{NEW}/{key}" if settings.COMPLETE_MODE and settings.FLAVOUR is Flavour.PHOENIX else key
+
+def cal_root(workspace: Workspace) -> Path:
+    """Where move puts the dates' folders of certified masters: ``$DFO_CAL_DIR`` (COMPLETE_MODE: ``.../NEW``)."""
+    return workspace.cal_dir / NEW if _complete_mode(workspace) else workspace.cal_dir
 
 
 def product_dir(workspace: Workspace, mode: Mode, key: str) -> Path:
