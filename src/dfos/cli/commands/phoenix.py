@@ -30,6 +30,9 @@ def phoenix_cmd(cli: Cli, day: date | None, month: str | None, run: str | None, 
     For each date: the archive's headers, then CALIB and SCIENCE: createAB, createJob, the raw frames, the
     cascade, QC; every successful AB without a red score is certified automatically (PHOENIX_CERTIFY),
     red ones wait for a person; move (science products carry the IDP keywords), ingest; finish unless -n.
+    With COMPLETE_MODE (dfos.toml), the science takes its calibrations from the dates around it
+    (COMPLETE_DAYS): the calibrations it needs are built first, once, in one cascade, into
+    $DFO_CAL_DIR/NEW/DATE, then the science of every date in one cascade.
     DEEP mode: -r RUN_ID -C creates one AB per target of the run, combining its frames of every night whose
     headers are in; -P processes them (-a AB: one target); -M certifies, moves and ingests.  Each step is a
     line of $DFO_JOB_DIR/JOBS_PHOENIX with how it ended.  Runs only in a phoenix workspace
