@@ -337,15 +337,22 @@ def move_abs(workspace: Workspace, mode: Mode | str, day: KeyLike, names: Sequen
     if all(e.name in moved for e in evidence.entries if e.completeness is not Completeness.INCOMPLETE):
         _moved_flag(workspace, mode, key, flags_by_key(workspace.status_log.read()).get(key, []))
     done = [part for part in parts if part is not None]
+    if done:
+        _ingest_line(workspace, mode, key)
     return MoveResult(tuple(m for p in done for m in p.masters), tuple(r for p in done for r in p.rejected),
                       sum(p.moved_files for p in done), not done and not held, tuple(u for p in done for u in p.users),
                       tuple(a for p in done for a in p.abs), tuple(held))
 
 
 def _moved_flag(workspace: Workspace, mode: Mode, key: str, flags: list[str]) -> None:
-    """``<mode>_Updated`` (once) and the ingest call in ``JOBS_INGEST`` (once: the same line is not added again)."""
+    """``<mode>_Updated`` (once) and the ingest call in ``JOBS_INGEST``."""
     if mode_flag(mode, Stage.UPDATED) not in flags:
         workspace.status_log.append(mode_flag(mode, Stage.UPDATED), key, clock.now(workspace.settings))
+    _ingest_line(workspace, mode, key)
+
+
+def _ingest_line(workspace: Workspace, mode: Mode, key: str) -> None:
+    """The ingest call in ``JOBS_INGEST``, once (the same line is not added again: one line serves a run)."""
     dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
     append_job_line(workspace, "JOBS_INGEST",
                     f"{dfos} --root {shlex.quote(str(workspace.root))} ingest -m {mode} -d {key}")
