@@ -306,10 +306,10 @@ def move(workspace: Workspace, mode: Mode | str, day: KeyLike, abs_: Sequence[st
     if certif_flag not in flags:
         raise StateError(f"{mode} {key} is not certified yet ('{certif_flag}' is not in DFO_STATUS): "
                         f"run 'dfos certify -m {mode} -d {key}' first")
-    result = _move_planned(workspace, mode, day, planned_abs(path) if path.exists() else None, path)
-    assert result is not None
+    parts = [_move_planned(workspace, mode, day, planned_abs(path), path)] if path.exists() else []
+    parts.append(_move_planned(workspace, mode, day, None, path))  # (after an interrupted plan: what is left)
     _moved_flag(workspace, mode, key, flags)
-    return result
+    return _merged(parts, [])
 
 
 def move_abs(workspace: Workspace, mode: Mode | str, day: KeyLike, names: Sequence[str]) -> MoveResult:
@@ -336,9 +336,14 @@ def move_abs(workspace: Workspace, mode: Mode | str, day: KeyLike, names: Sequen
     moved = moved_abs(workspace, evidence)
     if all(e.name in moved for e in evidence.entries if e.completeness is not Completeness.INCOMPLETE):
         _moved_flag(workspace, mode, key, flags_by_key(workspace.status_log.read()).get(key, []))
-    done = [part for part in parts if part is not None]
-    if done:
+    if any(part is not None for part in parts):
         _ingest_line(workspace, mode, key)
+    return _merged(parts, held)
+
+
+def _merged(parts: list[MoveResult | None], held: list[str]) -> MoveResult:
+    """One result of several plans carried out (None: held back)."""
+    done = [part for part in parts if part is not None]
     return MoveResult(tuple(m for p in done for m in p.masters), tuple(r for p in done for r in p.rejected),
                       sum(p.moved_files for p in done), not done and not held, tuple(u for p in done for u in p.users),
                       tuple(a for p in done for a in p.abs), tuple(held))
