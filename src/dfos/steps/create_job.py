@@ -13,7 +13,8 @@ Writes (all in ``$DFO_JOB_DIR``, atomically):
   shell script of dfos commands, every value shell-quoted.
 
 ``-a AB`` writes the subcascade ``execAB_<MODE>_<DATE>_sub``: that AB and every AB that
-depends on it, with their dependencies among them.
+depends on it, with their dependencies among them (an AB moved already, its file out of ``$DFO_AB_DIR``, is
+never queued again: a run's target moved before another is processed).
 
 A parent in another batch (the CALIB AB that makes a SCIENCE AB's virtual calibration) stays in the
 CON line of its child: the cascade waits until that AB succeeded in its own cascade
@@ -92,7 +93,8 @@ def create_job(
     batch = BatchId.of(mode, day)
     mode, key = batch.mode, batch.key.text
     every = read_ab_list(workspace.ab_list(mode, key))
-    entries = every if subcascade is not None else [e for e in every if not e.done]  # -a may redo DONE ABs
+    # -a may redo DONE ABs, but not moved ones (their file left $DFO_AB_DIR: their certification is final)
+    entries = [e for e in every if not e.done or (subcascade is not None and (workspace.ab_dir / e.name).is_file())]
     if not any(e.completeness is Completeness.COMPLETE for e in entries):
         raise StateError(f"no ABs to process for {mode} {key}: run 'dfos create-ab -m {mode} -d {key}' first "
                         "(ABs tagged DONE are not queued again, INCOMPLETE ones cannot run)")

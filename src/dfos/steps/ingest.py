@@ -9,8 +9,11 @@ Archives sit behind :class:`Ingestor`; the embedded one is the workspace archive
 renamed into place) and a row with its SHA-256 into the ``archive_catalog`` table.  A date is
 ingested once: ``list_ingest_<MODE>_<DATE>.txt`` lists what went in (empty when the date's move
 certified nothing: every AB rejected), and a second ingest of the date, or of a file of the same name
-with other bytes, is refused.  An interrupted ingest is resumed (a file already archived with the same
-checksum counts as done).  The cleanup call is added to ``JOBS_CLEANUP``.
+with other bytes, is refused.  A run's products (phoenix DEEP mode, ``$DFO_SCI_DIR/<RUN_ID>``) accumulate,
+target after target: its ingest may run again and again, each time archiving what is not in its list yet
+(and refusing, as above, a listed name whose bytes changed), so one ``JOBS_INGEST`` line serves the run.
+An interrupted ingest is resumed (a file already archived with the same checksum counts as done).
+The cleanup call is added to ``JOBS_CLEANUP``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from dfos.status.machine import flags_by_key
 from dfos.steps.certified_names import product_dir
 from dfos.steps.certify import ACCEPT, read_evidence
 from dfos.steps.move import append_job_line
-from dfos.steps.safe_move import sha256
+from dfos.steps.safe_move import read_text, sha256
 from dfos.steps.score import latest_decisions
 from dfos.workspace import Workspace
 
@@ -156,16 +159,12 @@ def _accepted_any(workspace: Workspace, mode: Mode, day: KeyLike) -> bool:
 
 
 def ingest(workspace: Workspace, mode: Mode | str, day: KeyLike, ingestor: Ingestor | None = None) -> IngestResult:
-    """Ingest the certified products of a date; see the module docstring."""
+    """Ingest the certified products of a date (a run: those not ingested yet); see the module docstring."""
     mode = Mode.parse(mode)
     key = ProcessingKey.of(day).text
-    updated = mode_flag(mode, Stage.UPDATED)
     listing = ingest_list(workspace, mode, day)
-    if listing.is_file():
-        raise StateError(f"{mode} {key} is already ingested ({listing}): refused to ingest it twice")
-    if updated not in flags_by_key(workspace.status_log.read()).get(key, []):
-        raise StateError(f"{mode} {key} is not moved yet ('{updated}' is not in DFO_STATUS): "
-                        f"run 'dfos move -m {mode} -d {key}' first")
+    accumulates = ProcessingKey.of(day).day is None  # a run: its targets are moved one after the other
+    _ingestable(workspace, mode, key, listing, accumulates)
     archive = ingestor or WorkspaceArchive(workspace)
     from astropy.io import fits
 
@@ -173,18 +172,46 @@ def ingest(workspace: Workspace, mode: Mode | str, day: KeyLike, ingestor: Inges
     files = sorted(folder.glob("*.fits"))
     for path in files:
         certified_name(workspace, mode, path.name)  # only certified products go in
-    if not files and _accepted_any(workspace, mode, day):
+    if not files and not accumulates and _accepted_any(workspace, mode, day):
         raise StateError(f"no certified products in {folder} to ingest, though {mode} {key} has accepted ABs")
-    lines = []
+    listed = _listed(listing) if accumulates else {}
+    lines, new = [], []
     for path in files:
+        if path.name in listed and listed[path.name].split()[1] == sha256(path):
+            lines.append(listed[path.name])  # ingested by an earlier call
+            continue
         header = fits.getheader(path)
         entry = archive.ingest(path, day, mode.value, str(header.get("HIERARCH ESO PRO REC1 RAW1 NAME", "")),
                                str(header.get("HIERARCH ESO PRO CATG", "")))
         lines.append(f"{path.name} {entry.sha256} {entry.size}")
+        new.append(path.name)
     write_text_atomic(listing, "".join(line + "\n" for line in lines))
     dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
     append_job_line(workspace, "JOBS_CLEANUP", f"{dfos} --root {shlex.quote(str(workspace.root))} cleanup -d {key}")
-    return IngestResult(tuple(path.name for path in files), listing)
+    return IngestResult(tuple(new), listing)
+
+
+def _ingestable(workspace: Workspace, mode: Mode, key: str, listing: Path, accumulates: bool) -> None:
+    """Refuse a date ingested already or not moved yet; a run is ingested again and again (what its moves added),
+    once something of it is moved."""
+    if accumulates:
+        if not product_dir(workspace, mode, key).is_dir():
+            raise StateError(f"nothing of {mode} {key} is moved yet: run 'dfos phoenix -r {key} -M' first")
+        return
+    if listing.is_file():
+        raise StateError(f"{mode} {key} is already ingested ({listing}): refused to ingest it twice")
+    updated = mode_flag(mode, Stage.UPDATED)
+    if updated not in flags_by_key(workspace.status_log.read()).get(key, []):
+        raise StateError(f"{mode} {key} is not moved yet ('{updated}' is not in DFO_STATUS): "
+                        f"run 'dfos move -m {mode} -d {key}' first")
+
+
+def _listed(listing: Path) -> dict[str, str]:
+    """A run's listing so far: name -> its line (``<name> <sha256> <size>``)."""
+    if not listing.is_file():
+        return {}
+    text = read_text(listing, "the ingest list")
+    return {line.split()[0]: line for line in text.splitlines() if len(line.split()) == 3}
 
 
 def ingest_static(workspace: Workspace, ingestor: Ingestor | None = None) -> tuple[str, ...]:

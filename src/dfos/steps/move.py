@@ -32,6 +32,7 @@ otherwise it refuses, naming the file, and moves nothing.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from astropy.io import fits
 
 from dfos import clock
 from dfos.ab.format import render
-from dfos.ab.model import AB, Product
+from dfos.ab.model import AB, Completeness, Product
 from dfos.db import engine_for_url
 from dfos.errors import StateError, UnsafeName
 from dfos.fsutil import exclusive_lock, write_text_atomic
@@ -48,14 +49,14 @@ from dfos.keys import KeyLike, Mode, ProcessingKey, Stage, mode_flag
 from dfos.naming import confined, safe_name
 from dfos.status.machine import flags_by_key
 from dfos.steps.certified_names import Namer, product_dir, product_ref
-from dfos.steps.certify import ACCEPT, REJECT, certification_rows, read_evidence
+from dfos.steps.certify import ACCEPT, REJECT, Evidence, certification_rows, read_evidence
 from dfos.steps.idp import apply_idp, idp_mode
-from dfos.steps.safe_move import MovePlan, Planned, carry_out, read_plan, sha256, write_plan
+from dfos.steps.safe_move import MovePlan, Planned, carry_out, read_plan, read_text, sha256, write_plan
 from dfos.steps.score import latest_decisions
 from dfos.steps.update_ab import update_users, updated_ab
 from dfos.workspace import Workspace
 
-__all__ = ["MoveResult", "append_job_line", "move", "plan_file"]
+__all__ = ["MoveResult", "append_job_line", "move", "move_abs", "moved_abs", "plan_file", "planned_abs"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ class MoveResult:
     already_done: bool
     users: tuple[str, ...] = ()
     """ABs of other batches (still in $DFO_AB_DIR) that now name this date's masters instead of virtual products."""
+    abs: tuple[str, ...] = ()
+    """The ABs this move moved (updateAB put them into $DFO_LOG_DIR/<DATE>)."""
+    held: tuple[str, ...] = ()
+    """ABs held back (:func:`move_abs`): their products would replace earlier ones and UPDATE_YN is NO."""
 
 
 def plan_file(workspace: Workspace, mode: Mode | str, key: str) -> Path:
@@ -159,46 +164,75 @@ def _plan(workspace: Workspace, mode: Mode, day: KeyLike, abs_: list[AB], decide
     return plan
 
 
-def _decisions(workspace: Workspace, mode: Mode, day: KeyLike) -> tuple[list[str], list[AB], dict[str, str]]:
-    """The names and ABs of the date to move (refused while one has no decision) and each one's decision."""
-    evidence = read_evidence(workspace, mode, day)
+def _decisions(workspace: Workspace, mode: Mode, day: KeyLike, evidence: Evidence,
+               only: list[str] | None = None) -> tuple[list[str], list[AB], dict[str, str]]:
+    """The names and ABs to move (``only`` these, else every successful AB of the date; refused while one has
+    no decision) and each one's decision."""
     rows = certification_rows(workspace, mode, day, evidence)
+    names = [r.ab for r in rows] if only is None else only
+    unknown = [name for name in names if name not in {r.ab for r in rows}]
+    if unknown:
+        raise StateError(f"{unknown[0]} is no successful {mode} AB of {ProcessingKey.of(day)}: nothing of it to move")
     with engine_for_url(workspace.db_url).begin() as db:
-        decided = {name: decision for name, (decision, _) in latest_decisions(db, [r.ab for r in rows]).items()}
-    undecided = [r.ab for r in rows if decided.get(r.ab) not in (ACCEPT, REJECT)]
+        decided = {name: decision for name, (decision, _) in latest_decisions(db, names).items()}
+    undecided = [name for name in names if decided.get(name) not in (ACCEPT, REJECT)]
     if undecided:
         raise StateError(f"{len(undecided)} AB(s) of {ProcessingKey.of(day)} have no decision "
                          f"(e.g. {undecided[0]}): certify them first")
-    names = [r.ab for r in rows]
     return names, [evidence.abs[name] for name in names], decided
 
 
-def _replacing(workspace: Workspace, mode: Mode, plan: MovePlan, key: str) -> None:
-    """SCIENCE: refuse to replace a product already in ``$DFO_SCI_DIR/<DATE>`` with other bytes (an earlier
-    IDP of the date) unless ``UPDATE_YN``; with it, the move replaces it after a verified copy."""
+def moved_abs(workspace: Workspace, evidence: Evidence) -> set[str]:
+    """The ABs of a date (or run) that are moved: updateAB has put their file into ``$DFO_LOG_DIR/<KEY>`` and
+    taken it out of ``$DFO_AB_DIR`` (the last thing the move of an AB does, so a kill before it leaves the AB
+    unmoved and its plan to be resumed)."""
+    return {name for name, path in evidence.files.items() if path.parent != workspace.ab_dir}
+
+
+def _replaced(workspace: Workspace, mode: Mode, plan: MovePlan, key: str) -> list[Path]:
+    """SCIENCE without ``UPDATE_YN``: the products already in ``$DFO_SCI_DIR/<DATE>`` that the plan would replace
+    with other bytes (an earlier IDP of the date); with ``UPDATE_YN`` none (the move replaces them after a
+    verified copy)."""
     if mode is not Mode.SCIENCE or workspace.settings.UPDATE_YN:
-        return
-    earlier = [Path(e.target) for e in plan if Path(e.target).parent == product_dir(workspace, mode, key)
-               and Path(e.target).is_file() and sha256(Path(e.target)) != e.sha256]
-    if earlier:
-        raise StateError(f"{earlier[0]} is an earlier product of {key} ({len(earlier)} would be replaced) and "
-                         "UPDATE_YN is NO: set UPDATE_YN=YES to replace them, or remove them first")
+        return []
+    return [Path(e.target) for e in plan if Path(e.target).parent == product_dir(workspace, mode, key)
+            and Path(e.target).is_file() and sha256(Path(e.target)) != e.sha256]
 
 
 def _the_plan(workspace: Workspace, mode: Mode, day: KeyLike, abs_: list[AB], decided: dict[str, str],
-              path: Path) -> MovePlan:
-    """An interrupted move's plan (checked), else a new one, written before anything moves; in IDP mode the
-    science products get their IDP keywords first, so the plan holds the checksums of the final files."""
+              path: Path, hold: bool = False) -> MovePlan | None:
+    """An interrupted move's plan (checked), else a new one, written before anything moves (with the names of
+    its ABs beside it: :func:`planned_abs`); in IDP mode the science products get their IDP keywords first, so
+    the plan holds the checksums of the final files.  A plan that would replace earlier products (:func:`_replaced`)
+    is refused, or with ``hold`` not written (None: the ABs stay where they are)."""
+    key = ProcessingKey.of(day).text
     plan = read_plan(path)
     if plan is not None:
-        return _checked_plan(workspace, mode, path, plan, ProcessingKey.of(day).text)
+        return _checked_plan(workspace, mode, path, plan, key)
     _expected(workspace, mode, abs_, decided)
     if mode is Mode.SCIENCE and idp_mode(workspace.settings):
         apply_idp(workspace, abs_, {name: decision == ACCEPT for name, decision in decided.items()})
     plan = _plan(workspace, mode, day, abs_, decided)
-    _replacing(workspace, mode, plan, ProcessingKey.of(day).text)
+    earlier = _replaced(workspace, mode, plan, key)
+    if earlier and hold:
+        return None
+    if earlier:
+        raise StateError(f"{earlier[0]} is an earlier product of {key} ({len(earlier)} would be replaced) and "
+                         "UPDATE_YN is NO: set UPDATE_YN=YES to replace them, or remove them first")
+    write_text_atomic(_abs_file(path), "".join(f"{ab.name}\n" for ab in abs_))
     write_plan(path, plan)
     return plan
+
+
+def _abs_file(plan: Path) -> Path:
+    """Beside a move's plan, the ABs it moves, one a line (``.move_<MODE>.abs``)."""
+    return plan.with_suffix(".abs")
+
+
+def planned_abs(plan: Path) -> list[str] | None:
+    """The ABs an interrupted move's plan moves (None: a plan without that record, which moves the whole date)."""
+    names = _abs_file(plan)
+    return read_text(names, "the ABs of a move plan").split() if names.is_file() else None
 
 
 def _certified(workspace: Workspace, mode: Mode, plan: MovePlan, key: str) -> list[Path]:
@@ -260,9 +294,12 @@ def _update_abs(workspace: Workspace, mode: Mode, abs_: list[AB], decided: dict[
     return problems
 
 
-def move(workspace: Workspace, mode: Mode | str, day: KeyLike) -> MoveResult:
-    """Run move for a date; see the module docstring."""
+def move(workspace: Workspace, mode: Mode | str, day: KeyLike, abs_: Sequence[str] | None = None) -> MoveResult:
+    """Run move for a date (``abs_``: only these ABs, each on its own, see :func:`move_abs`); see the module
+    docstring."""
     mode = Mode.parse(mode)
+    if abs_ is not None:
+        return move_abs(workspace, mode, day, abs_)
     key = ProcessingKey.of(day).text
     updated_flag = mode_flag(mode, Stage.UPDATED)
     flags = flags_by_key(workspace.status_log.read()).get(key, [])
@@ -273,23 +310,88 @@ def move(workspace: Workspace, mode: Mode | str, day: KeyLike) -> MoveResult:
     if certif_flag not in flags:
         raise StateError(f"{mode} {key} is not certified yet ('{certif_flag}' is not in DFO_STATUS): "
                         f"run 'dfos certify -m {mode} -d {key}' first")
-    names, abs_, decided = _decisions(workspace, mode, day)
-    plan = _the_plan(workspace, mode, day, abs_, decided, path)
-    moved_files = carry_out(plan)
-    certified = _certified(workspace, mode, plan, key)
-    moved = {Path(entry.source): Path(entry.target) for entry in plan}
-    if mode is Mode.CALIB:
-        _enter_memory(workspace, certified, abs_, key)
-    problems = _update_abs(workspace, mode, abs_, decided, moved, certified, day)
-    if problems:
-        raise StateError(f"updateAB found {len(problems)} problem(s), e.g. {problems[0]}; run 'dfos move' again "
-                        "after fixing them")
-    users = update_users(workspace, {s: t for s, t in moved.items() if t in certified}) if mode is Mode.CALIB else []
-    if updated_flag not in flags:
-        workspace.status_log.append(updated_flag, key, clock.now(workspace.settings))
+    parts = [_move_planned(workspace, mode, day, planned_abs(path), path)] if path.exists() else []
+    parts.append(_move_planned(workspace, mode, day, None, path))  # (after an interrupted plan: what is left)
+    _moved_flag(workspace, mode, key, flags)
+    return _merged(parts, [])
+
+
+def move_abs(workspace: Workspace, mode: Mode | str, day: KeyLike, names: Sequence[str]) -> MoveResult:
+    """Move these ABs of a date or run (each successful and decided), target after target: each AB its own plan
+    and updateAB, so a kill loses at most the plan in progress, which the next call finishes first.  ABs moved
+    before are left as they are; an AB whose products would replace earlier ones with other bytes while
+    ``UPDATE_YN`` is NO is held back (``held``: it stays, and so do the earlier products).  ``<mode>_Updated`` is
+    appended once every AB of the list that can run (not INCOMPLETE) is moved."""
+    mode = Mode.parse(mode)
+    key = ProcessingKey.of(day).text
+    path = plan_file(workspace, mode, key)
+    parts = []
+    if path.exists():  # an interrupted move first
+        parts.append(_move_planned(workspace, mode, day, planned_abs(path), path))
+    held = []
+    for name in names:
+        if name in moved_abs(workspace, read_evidence(workspace, mode, day)):
+            continue
+        part = _move_planned(workspace, mode, day, [name], path, hold=True)
+        if part is None:
+            held.append(name)
+        parts.append(part)
+    evidence = read_evidence(workspace, mode, day)
+    moved = moved_abs(workspace, evidence)
+    if all(e.name in moved for e in evidence.entries if e.completeness is not Completeness.INCOMPLETE):
+        _moved_flag(workspace, mode, key, flags_by_key(workspace.status_log.read()).get(key, []))
+    if any(part is not None for part in parts):
+        _ingest_line(workspace, mode, key)
+    return _merged(parts, held)
+
+
+def _merged(parts: list[MoveResult | None], held: list[str]) -> MoveResult:
+    """One result of several plans carried out (None: held back)."""
+    done = [part for part in parts if part is not None]
+    return MoveResult(tuple(m for p in done for m in p.masters), tuple(r for p in done for r in p.rejected),
+                      sum(p.moved_files for p in done), not done and not held, tuple(u for p in done for u in p.users),
+                      tuple(a for p in done for a in p.abs), tuple(held))
+
+
+def _moved_flag(workspace: Workspace, mode: Mode, key: str, flags: list[str]) -> None:
+    """``<mode>_Updated`` (once) and the ingest call in ``JOBS_INGEST``."""
+    if mode_flag(mode, Stage.UPDATED) not in flags:
+        workspace.status_log.append(mode_flag(mode, Stage.UPDATED), key, clock.now(workspace.settings))
+    _ingest_line(workspace, mode, key)
+
+
+def _ingest_line(workspace: Workspace, mode: Mode, key: str) -> None:
+    """The ingest call in ``JOBS_INGEST``, once (the same line is not added again: one line serves a run)."""
     dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
     append_job_line(workspace, "JOBS_INGEST",
                     f"{dfos} --root {shlex.quote(str(workspace.root))} ingest -m {mode} -d {key}")
+
+
+def _move_planned(workspace: Workspace, mode: Mode, day: KeyLike, names: list[str] | None, path: Path,
+                  hold: bool = False) -> MoveResult | None:
+    """Plan (or take up the interrupted plan), carry out and updateAB the ABs ``names`` (None: every AB of the
+    date not moved yet); None when ``hold`` kept them back (:func:`_the_plan`)."""
+    key = ProcessingKey.of(day).text
+    evidence = read_evidence(workspace, mode, day)
+    names, abs_, decided = _decisions(workspace, mode, day, evidence, names)
+    if not path.exists():
+        moved = moved_abs(workspace, evidence)
+        abs_ = [ab for ab in abs_ if ab.name not in moved]
+    plan = _the_plan(workspace, mode, day, abs_, decided, path, hold)
+    if plan is None:
+        return None
+    moved_files = carry_out(plan)
+    certified = _certified(workspace, mode, plan, key)
+    moved_to = {Path(entry.source): Path(entry.target) for entry in plan}
+    if mode is Mode.CALIB:
+        _enter_memory(workspace, certified, abs_, key)
+    problems = _update_abs(workspace, mode, abs_, decided, moved_to, certified, day)
+    if problems:
+        raise StateError(f"updateAB found {len(problems)} problem(s), e.g. {problems[0]}; run 'dfos move' again "
+                        "after fixing them")
+    users = update_users(workspace, {s: t for s, t in moved_to.items() if t in certified}) \
+        if mode is Mode.CALIB else []
     path.unlink()
-    return MoveResult(tuple(p.name for p in certified), tuple(name for name in names if decided.get(name) == REJECT),
-                      moved_files, False, tuple(users))
+    _abs_file(path).unlink(missing_ok=True)
+    return MoveResult(tuple(p.name for p in certified), tuple(ab.name for ab in abs_ if decided[ab.name] == REJECT),
+                      moved_files, False, tuple(users), tuple(ab.name for ab in abs_))

@@ -38,8 +38,8 @@ from dfos.workspace import Workspace
 if TYPE_CHECKING:
     from dfos.cascade.events import CascadeProgress
 
-__all__ = ["PhoenixResult", "auto_decisions", "conclude", "deep_create", "deep_move", "deep_process", "intake",
-           "jobs_file", "month_dates", "phoenix_date", "phoenix_dates", "queue", "queue_run"]
+__all__ = ["PhoenixResult", "auto_decisions", "conclude", "deep_create", "deep_process", "intake", "jobs_file",
+           "month_dates", "phoenix_date", "phoenix_dates", "queue", "queue_run"]
 
 #: The campaign's job file in $DFO_JOB_DIR.
 JOBS_PHOENIX = "JOBS_PHOENIX"
@@ -299,35 +299,6 @@ def deep_process(workspace: Workspace, run: KeyLike, ab: str | None = None,
     queue_run(workspace, key.text, "-P" + (f" -a {ab}" if ab else ""), ", ".join(f"{n} {s}" for s, n in counts.items()
                                                                                   if n))
     return counts
-
-
-def deep_move(workspace: Workspace, run: KeyLike, note: Callable[[str], None] = lambda _: None) -> list[str]:
-    """``phoenix -r RUN -M``: certify the run's deep ABs by the policy, move their products to
-    ``$DFO_SCI_DIR/<RUN_ID>`` and ingest them; the ABs that wait for a person (nothing moves then)."""
-    from dfos.keys import ProcessingKey
-    from dfos.steps.certify import certification_rows, certify
-    from dfos.steps.ingest import ingest
-    from dfos.steps.move import move
-
-    _phoenix_only(workspace)
-    key = ProcessingKey.of(run)
-    if mode_flag(Mode.SCIENCE, Stage.UPDATED) in flags_by_key(workspace.status_log.read()).get(key.text, []):
-        note(f"{key}: moved already ({workspace.sci_dir / key.text})")
-        return []
-    rows = certification_rows(workspace, Mode.SCIENCE, key)
-    decisions, waiting = auto_decisions(rows, workspace.settings.PHOENIX_CERTIFY)
-    if decisions or not waiting:
-        certify(workspace, Mode.SCIENCE, key, decisions, user="phoenix")
-    if waiting:
-        note(f"{key}: {len(waiting)} deep AB(s) wait for a person: 'dfos certify -m SCIENCE -d {key}'")
-        queue_run(workspace, key.text, "-M", f"waits for certification: {len(waiting)} AB(s)")
-        return waiting
-    moved = move(workspace, Mode.SCIENCE, key)
-    ingested = ingest(workspace, Mode.SCIENCE, key)
-    note(f"{key}: {len(moved.masters)} deep product(s) in {workspace.sci_dir / key.text}, "
-         f"{len(ingested.ingested)} ingested")
-    queue_run(workspace, key.text, "-M", f"{len(moved.masters)} deep product(s) moved and ingested")
-    return []
 
 
 def queue_run(workspace: Workspace, run: str, option: str, outcome: str) -> None:
