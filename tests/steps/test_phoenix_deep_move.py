@@ -153,11 +153,26 @@ def test_an_earlier_product_stays_unless_update_yn(created: Path, tmp_path: Path
 
     monkeypatch.setenv("DFOS_UPDATE_YN", "yes")
     # allowed now: replaced after a verified copy; the archive, which holds the earlier one, refuses the new bytes
-    # (dfos has no ENABLE_UPDATES yet: docs/idp.md)
+    # unless ENABLE_UPDATES
     assert _phoenix(ws, "-M") == 3
-    assert f"the archive already holds another {TARGETS[SECOND]}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"the archive already holds another {TARGETS[SECOND]}" in err and "ENABLE_UPDATES = true" in err
     assert sha256(earlier) != before and fits.getheader(earlier)["PRODCATG"] == "SCIENCE.IMAGE"
     assert not (ws.ab_dir / SECOND).exists() and mode_flag(Mode.SCIENCE, Stage.UPDATED) in _run_flags(ws)
+
+    # ENABLE_UPDATES: the run's ingest (its JOBS_INGEST line) replaces the archived file; the earlier one is kept
+    monkeypatch.setenv("DFOS_ENABLE_UPDATES", "yes")
+    assert main(["--root", str(ws.root), "ingest", "-m", "SCIENCE", "-d", KEY]) == 0
+    with engine_for_url(ws.db_url).begin() as db:
+        archived = db.execute(select(archive_catalog.c.path, archive_catalog.c.sha256)
+                              .where(archive_catalog.c.name == TARGETS[SECOND])).one()
+    assert archived.sha256 == sha256(earlier) == sha256(Path(archived.path))
+    kept = ws.archive_dir / "superseded" / before[:12] / TARGETS[SECOND]
+    assert sha256(kept) == before  # the earlier bytes are not lost
+    log = (ws.mon_dir / "ARCHIVE_UPDATES").read_text().splitlines()
+    assert len(log) == 1 and f"{TARGETS[SECOND]} {before} -> {archived.sha256}" in log[0]
+    assert main(["--root", str(ws.root), "ingest", "-m", "SCIENCE", "-d", KEY]) == 0  # again: nothing more
+    assert len((ws.mon_dir / "ARCHIVE_UPDATES").read_text().splitlines()) == 1
 
 
 CHILD = """

@@ -170,6 +170,8 @@ class Settings:
                                             "(always in the phoenix flavour)")
     UPDATE_YN: bool = _key(False, "phoenix", "move -m SCIENCE may replace products already in $DFO_SCI_DIR/<DATE> "
                                              "(no: it refuses, naming them)")
+    ENABLE_UPDATES: bool = _key(False, "phoenix", "ingest may replace a product the archive holds under the same "
+                                                  "name with other bytes (the earlier file is kept aside, logged)")
     COMPLETE_MODE: bool = _key(False, "phoenix",
                                "phoenix builds the calibrations each science date needs, found by association on the "
                                "dates around it (COMPLETE_DAYS), once, into $DFO_CAL_DIR/NEW, then the science")

@@ -13,6 +13,9 @@ with other bytes, is refused.  A run's products (phoenix DEEP mode, ``$DFO_SCI_D
 target after target: its ingest may run again and again, each time archiving what is not in its list yet
 (and refusing, as above, a listed name whose bytes changed), so one ``JOBS_INGEST`` line serves the run.
 An interrupted ingest is resumed (a file already archived with the same checksum counts as done).
+With ``ENABLE_UPDATES`` (DFOS ``config.ingestProducts``; phoenix: a re-processed IDP, a run's target moved again
+with ``UPDATE_YN``) a file of an archived name with other bytes replaces the archived one, the earlier file
+kept aside and the replacement logged (:meth:`WorkspaceArchive._update`).
 The cleanup call is added to ``JOBS_CLEANUP``.
 """
 
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dfos import clock
@@ -33,7 +36,7 @@ from dfos.archive.local import LocalArchive
 from dfos.dates import format_timestamp
 from dfos.db import archive_catalog, engine_for_url
 from dfos.errors import StateError, WorkspaceError
-from dfos.fsutil import atomic_path, write_text_atomic
+from dfos.fsutil import atomic_path, exclusive_lock, write_text_atomic
 from dfos.keys import BatchId, KeyLike, Mode, ProcessingKey, Stage, mode_flag
 from dfos.naming import CalibName, ScienceName
 from dfos.status.machine import flags_by_key
@@ -81,6 +84,7 @@ class WorkspaceArchive(Ingestor):
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self.archive = LocalArchive(workspace.archive_dir)
+        self.updates = workspace.settings.ENABLE_UPDATES
 
     def lookup(self, name: str) -> CatalogEntry | None:
         with engine_for_url(self.workspace.db_url).begin() as db:
@@ -95,9 +99,12 @@ class WorkspaceArchive(Ingestor):
         digest, size = sha256(source), source.stat().st_size
         known = self.lookup(source.name)
         if known is not None:
-            if known.sha256 != digest:
-                raise StateError(f"the archive already holds another {source.name} (ingested before): refused")
-            return known
+            if known.sha256 == digest:
+                return known
+            if not self.updates:
+                raise StateError(f"the archive already holds another {source.name} (ingested before): refused; "
+                                 "ENABLE_UPDATES = true lets a new release replace it")
+            return self._update(known, source, digest, size)
         if Mode.parse(mode) is Mode.SCIENCE:
             target = self.archive.science_path(day, source.name)
         else:
@@ -121,6 +128,35 @@ class WorkspaceArchive(Ingestor):
                 raise StateError(f"the archive already holds another {source.name}: refused") from None
             return again
         return entry
+
+
+    def _update(self, known: CatalogEntry, source: Path, digest: str, size: int) -> CatalogEntry:
+        """ENABLE_UPDATES: the new bytes replace the archived ones under the same name.  The old file is kept,
+        renamed to ``superseded/<first 12 digits of its SHA-256>/<name>`` in the archive, before the new one is
+        copied in (verified); the catalog row takes the new checksum; ``$DFO_MON_DIR/ARCHIVE_UPDATES`` gets a
+        line.  A kill in between is taken on by the next ingest (the old file aside already, or not yet)."""
+        target = Path(known.path)
+        kept = self.archive.root / "superseded" / known.sha256[:12] / known.name
+        if target.is_file() and sha256(target) == known.sha256:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            target.replace(kept)  # (a rename: the old bytes are never copied, never lost)
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+            if sha256(tmp) != digest:
+                raise WorkspaceError(f"the archive copy of {source.name} does not match its checksum")
+        now = format_timestamp(clock.now(self.workspace.settings))
+        with engine_for_url(self.workspace.db_url).begin() as db:
+            db.execute(update(archive_catalog).where(archive_catalog.c.name == known.name).values(
+                sha256=digest, size=size, source=str(source), ingested=now))
+        with exclusive_lock(self.workspace.mon_dir / ".ARCHIVE_UPDATES.lock"):
+            log = self.workspace.mon_dir / UPDATES_LOG
+            with log.open("a", encoding="utf-8") as out:
+                out.write(f"{now} {known.name} {known.sha256} -> {digest} (the earlier file: {kept})\n")
+        return CatalogEntry(known.name, str(target), digest, size, known.hidden_by)
+
+
+#: ``$DFO_MON_DIR/ARCHIVE_UPDATES``: one line per archived file a new release replaced (ENABLE_UPDATES).
+UPDATES_LOG = "ARCHIVE_UPDATES"
 
 
 @dataclass(frozen=True)
