@@ -15,8 +15,10 @@ from dfos.status.flags import StatusFlag
 days = st.dates(min_value=date(1900, 1, 1), max_value=date(2999, 12, 31))
 runs = st.builds(lambda p, c, n, letter: f"{p:03d}.{c}-{n:04d}{letter}",
                  st.integers(60, 999), st.sampled_from("ABCDEH"), st.integers(0, 9999), st.sampled_from("ABCZ"))
+new_runs = st.from_regex(r"\A\d{3}\.[0-9A-Z]{4}\.\d{3}\Z")  # from period 110 on: 113.26XA.001
 projects = st.from_regex(r"\A[A-Za-z][A-Za-z0-9_.+-]{0,30}\Z").filter(lambda s: not s.endswith("_sub"))
-keys = st.one_of(days.map(ProcessingKey.of_date), runs.map(ProcessingKey.parse), projects.map(ProcessingKey.parse))
+keys = st.one_of(days.map(ProcessingKey.of_date), runs.map(ProcessingKey.parse), new_runs.map(ProcessingKey.parse),
+                 projects.map(ProcessingKey.parse))
 
 
 @given(keys)
@@ -42,6 +44,8 @@ def test_kinds_are_told_apart_by_their_written_form() -> None:
     run = ProcessingKey.parse("094.D-0192(A)")
     assert (run.kind, run.text, run.run_id, run.day) == (KeyKind.RUN, "094.D-0192A", "094.D-0192(A)", None)
     assert ProcessingKey.parse("094.D-0192A") == run
+    new = ProcessingKey.parse("113.26XA.001")  # ESO's run IDs from period 110 on
+    assert (new.kind, new.text, new.run_id) == (KeyKind.RUN, "113.26XA.001", "113.26XA.001")
     assert ProcessingKey.parse("NGC253_followup").kind is KeyKind.PROJECT
     assert ProcessingKey.of(date(2013, 2, 12)) == ProcessingKey.parse("2013-02-12")
 

@@ -13,6 +13,7 @@ date      ``YYYY-MM-DD``               ``2013-02-12``
 run       ``PPP.C-NNNN<L>``            ``094.D-0192A`` (ESO writes ``094.D-0192(A)``;
                                        both are read, the form without brackets is
                                        written because it is a safe file name)
+run       ``PPP.XXXX.NNN``             ``113.26XA.001`` (ESO's run IDs from period 110 on)
 project   a letter, then letters,      ``NGC253_followup``
           digits and ``_ - . +``
 ========  ===========================  ===============================================
@@ -108,6 +109,8 @@ class KeyKind(StrEnum):
 
 _DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _RUN_RE = re.compile(r"^(?P<period>\d{2,3})\.(?P<category>[A-Z])-(?P<number>\d{4})(?:\((?P<b>[A-Z])\)|(?P<l>[A-Z]))$")
+#: ESO's run IDs from period 110 on: ``<period>.<programme, 4 characters>.<run, 3 digits>`` (``113.26XA.001``).
+_NEW_RUN_RE = re.compile(r"^\d{3}\.[0-9A-Z]{4}\.\d{3}$")
 _PROJECT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.+-]{0,79}$")
 
 
@@ -143,6 +146,8 @@ class ProcessingKey:
                 return cls.of_date(parse_date(value))
             except InvalidDate as exc:
                 raise UsageError(str(exc)) from None
+        if _NEW_RUN_RE.match(value):
+            return cls(KeyKind.RUN, value)
         run = _RUN_RE.match(value)
         if run:
             letter = run["b"] or run["l"]
@@ -165,8 +170,10 @@ class ProcessingKey:
 
     @property
     def run_id(self) -> str | None:
-        """ESO's form of a run key (``094.D-0192(A)``); None for other kinds."""
-        return f"{self.text[:-1]}({self.text[-1]})" if self.kind is KeyKind.RUN else None
+        """ESO's form of a run key (``094.D-0192(A)``, ``113.26XA.001``); None for other kinds."""
+        if self.kind is not KeyKind.RUN:
+            return None
+        return self.text if _NEW_RUN_RE.match(self.text) else f"{self.text[:-1]}({self.text[-1]})"
 
 
 KeyLike: TypeAlias = "ProcessingKey | date | str"

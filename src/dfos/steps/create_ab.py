@@ -135,14 +135,16 @@ def _bad_header(header: Mapping[str, object], instrument: str, accepted: Collect
     return absurd(header)
 
 
-def _frames(workspace: Workspace, day: date,
-            refused: list[tuple[str, str]]) -> tuple[list[Frame], list[tuple[str, str]]]:
+def _frames(workspace: Workspace, day: date, refused: list[tuple[str, str]],
+            only: Collection[str] | None = None) -> tuple[list[Frame], list[tuple[str, str]]]:
+    """The date's frames from their headers (``only``: of those header files), and the problems met."""
     folder = workspace.hdr_dir / day.isoformat()
     if not folder.is_dir():
         raise StateError(f"no headers for {day} in {folder}; extract them first with 'dfos headers -d {day}'")
 
     frames, problems = [], []
-    for path in sorted(folder.glob("*.hdr")):
+    paths = sorted(folder.glob("*.hdr")) if only is None else [folder / name for name in sorted(only)]
+    for path in paths:
         try:
             cards = dict(read_header(path).cards)
         except FormatError as exc:
@@ -212,28 +214,25 @@ class _Source:
 
 def _run_frames(workspace: Workspace, run: ProcessingKey,
                 refused: list[tuple[str, str]]) -> tuple[list[Frame], list[tuple[str, str]], list[date]]:
-    """The science frames of a run among every date's headers, the problems met, and the dates they lie on."""
+    """The science frames of a run among every date's headers, the problems met, and the dates they lie on (only
+    the run's headers are read: :func:`dfos.steps.run_index.runs_of_date`)."""
+    from dfos.steps.run_index import run_of, runs_of_date
+
     frames: list[Frame] = []
     problems: list[tuple[str, str]] = []
     days: list[date] = []
     for day in workspace.date_dirs("DFO_HDR_DIR"):
-        found, trouble = _frames(workspace, day, refused)
+        names = runs_of_date(workspace, day).get(run.text)
+        if not names:
+            continue
+        found, trouble = _frames(workspace, day, refused, only=names)
         problems += trouble
         mine = [f for f in found if str(f.header.get("DPR.CATG", "")).upper() == "SCIENCE"
-                and _run_of(f.header.get("OBS.PROG.ID")) == run.text]
+                and run_of(f.header.get("OBS.PROG.ID")) == run.text]
         if mine:
             frames += mine
             days.append(day)
     return frames, problems, days
-
-
-def _run_of(prog_id: object) -> str | None:
-    """The run key an OBS.PROG.ID names (``090.C-0456(A)`` -> ``090.C-0456A``), None when it names none."""
-    try:
-        key = ProcessingKey.parse(str(prog_id))
-    except DfosError:
-        return None
-    return key.text if key.kind is KeyKind.RUN else None
 
 
 def _create(workspace: Workspace, source: _Source, mode: Mode) -> CreateResult:
