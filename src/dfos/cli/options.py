@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from dfos.dates import parse_date
 from dfos.errors import InvalidDate
 
-__all__ = ["DFO_DATE", "DfoDateType", "date_option"]
+if TYPE_CHECKING:
+    from dfos.keys import ProcessingKey
+
+__all__ = ["DFO_DATE", "PROCESSING_KEY", "DfoDateType", "ProcessingKeyType", "date_option", "key_option"]
 
 
 class DfoDateType(click.ParamType[date]):
@@ -31,6 +34,28 @@ class DfoDateType(click.ParamType[date]):
 DFO_DATE = DfoDateType()
 
 
+class ProcessingKeyType(click.ParamType["date | ProcessingKey"]):
+    """A DFO date ``YYYY-MM-DD`` (a date), or another processing key: a phoenix run ID (``090.C-0456(A)``,
+    ``113.26XA.001``), an OPSHUB project."""
+
+    name = "KEY"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date | ProcessingKey:
+        from dfos.errors import DfosError
+        from dfos.keys import ProcessingKey
+
+        if isinstance(value, (date, ProcessingKey)):
+            return value
+        try:
+            key = ProcessingKey.parse(str(value))
+        except DfosError as exc:
+            self.fail(exc.message, param, ctx)
+        return key.day if key.day is not None else key
+
+
+PROCESSING_KEY = ProcessingKeyType()
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -39,3 +64,9 @@ def date_option(
 ) -> Callable[[F], F]:
     """The DFOS ``-d DATE`` option."""
     return click.option("-d", "--date", "day", type=DFO_DATE, required=required, help=help)
+
+
+def key_option(help: str = "DFO date (YYYY-MM-DD), or a phoenix run ID (090.C-0456(A)) in DEEP mode."
+               ) -> Callable[[F], F]:
+    """``-d KEY``: a DFO date or another processing key (the closing commands of a phoenix run)."""
+    return click.option("-d", "--date", "day", type=PROCESSING_KEY, required=True, help=help)

@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from dfos.cli.context import Cli, pass_cli
-from dfos.cli.options import date_option
-from dfos.keys import BatchId, Mode, Stage, mode_flag
+from dfos.cli.options import PROCESSING_KEY, date_option, key_option
+from dfos.keys import BatchId, Mode, ProcessingKey, Stage, mode_flag
 from dfos.steps.certify import (
     ACCEPT,
     REJECT,
@@ -51,7 +51,7 @@ def _ask(rows: list[CertRow]) -> list[Decision]:
 
 @click.command("certify")
 @_MODE
-@date_option()
+@key_option()
 @click.option("-L", "light", is_flag=True, help="Light: provisional comments for TODAY, no flag.")
 @click.option("--accept-green", is_flag=True, help="Accept every AB whose scores are all green.")
 @click.option("--decisions", "batch", type=click.Path(path_type=Path, dir_okay=False, exists=True),
@@ -60,7 +60,7 @@ def _ask(rows: list[CertRow]) -> list[Decision]:
 @click.option("--interactive/--no-interactive", default=None,
               help="Ask AB by AB (default: when standard input is a terminal and no decisions are given).")
 @pass_cli
-def certify_cmd(cli: Cli, mode: Mode, day: date, light: bool, accept_green: bool, batch: Path | None,
+def certify_cmd(cli: Cli, mode: Mode, day: date | ProcessingKey, light: bool, accept_green: bool, batch: Path | None,
                 user: str | None, interactive: bool | None) -> None:
     """Accept or reject each processed AB of DATE (DFOS certifyProducts), red scores first.
 
@@ -93,9 +93,9 @@ def certify_cmd(cli: Cli, mode: Mode, day: date, light: bool, accept_green: bool
 
 @click.command("move")
 @_MODE
-@date_option()
+@key_option()
 @pass_cli
-def move_cmd(cli: Cli, mode: Mode, day: date) -> None:
+def move_cmd(cli: Cli, mode: Mode, day: date | ProcessingKey) -> None:
     """Move certified products to $DFO_CAL_DIR/DATE (-m SCIENCE: $DFO_SCI_DIR/DATE) under their certified
     names (DFOS moveProducts).
 
@@ -118,10 +118,11 @@ def move_cmd(cli: Cli, mode: Mode, day: date) -> None:
 
 @click.command("ingest")
 @_MODE
-@date_option(required=False)
+@click.option("-d", "--date", "day", type=PROCESSING_KEY,
+              help="DFO date (YYYY-MM-DD), or a phoenix run ID (090.C-0456(A)): its products moved so far.")
 @click.option("--static", is_flag=True, help="Archive the static calibrations of $DFO_CAL_DIR/GEN instead (no -d).")
 @pass_cli
-def ingest_cmd(cli: Cli, mode: Mode, day: date | None, static: bool) -> None:
+def ingest_cmd(cli: Cli, mode: Mode, day: date | ProcessingKey | None, static: bool) -> None:
     """Ingest the certified products of DATE into the archive (DFOS ingestProducts); once per date and mode."""
     from dfos.errors import UsageError
     from dfos.steps.ingest import ingest_static
@@ -137,7 +138,7 @@ def ingest_cmd(cli: Cli, mode: Mode, day: date | None, static: bool) -> None:
     result = ingest(workspace, mode, day)
     click.echo(f"{len(result.ingested)} products ingested; list: {result.listing}")
     current = window(workspace)
-    if current is not None and current.covers(day):
+    if current is not None and isinstance(day, date) and current.covers(day):
         click.echo(f"note: the raw2raw window {current.render()} is open; once the new release's masters are all "
                    "in, lift it with 'dfos release raw2raw --lift'")
 
