@@ -164,15 +164,16 @@ def _intake(workspace: Workspace, day: date, note: Callable[[str], None]) -> Non
 def _mode(workspace: Workspace, day: date, mode: Mode, result: PhoenixResult, note: Callable[[str], None]) -> None:
     """Process, certify automatically, move and ingest one mode of the date (each step only once)."""
     from dfos.steps.certify import certification_rows, certify
-    from dfos.steps.ingest import ingest
-    from dfos.steps.move import move
     from dfos.steps.run_mode import run_mode
 
     flags = flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
     if mode_flag(mode, Stage.UPDATED) in flags:
-        note(f"{day}: {mode} moved already")
+        if _closed(workspace, mode, day):
+            note(f"{day}: {mode} moved already")
+        else:  # killed while it moved or ingested: what is left of both
+            _move_and_ingest(workspace, day, mode, note)
         return
-    if mode_flag(mode, Stage.QC) not in flags and not run_mode(workspace, day, mode, note):
+    if mode_flag(mode, Stage.QC) not in flags and not run_mode(workspace, day, mode, note, reassociate=False):
         return
     rows = certification_rows(workspace, mode, day)
     decisions, waiting = auto_decisions(rows, workspace.settings.PHOENIX_CERTIFY)
@@ -183,8 +184,28 @@ def _mode(workspace: Workspace, day: date, mode: Mode, result: PhoenixResult, no
         note(f"{day}: {mode}: {len(waiting)} AB(s) wait for a person: 'dfos certify -m {mode} -d {day}', "
              f"then 'dfos phoenix -d {day}' again")
         return
+    _move_and_ingest(workspace, day, mode, note)
+
+
+def _closed(workspace: Workspace, mode: Mode, day: date) -> bool:
+    """The mode's move finished (its plan is gone) and its products are ingested (the ingest list is written)."""
+    from dfos.steps.ingest import ingest_list
+    from dfos.steps.move import plan_file
+
+    return not plan_file(workspace, mode, day.isoformat()).exists() and ingest_list(workspace, mode, day).is_file()
+
+
+def _move_and_ingest(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], None]) -> None:
+    """move (an interrupted one is carried on by its plan), then ingest unless the ingest list says it is done
+    (an interrupted ingest goes on: what is archived with the same checksum counts as done)."""
+    from dfos.steps.ingest import ingest, ingest_list
+    from dfos.steps.move import move
+
     moved = move(workspace, mode, day)
-    note(f"{day}: {mode}: {len(moved.masters)} product(s) moved")
+    if not moved.already_done:
+        note(f"{day}: {mode}: {len(moved.masters)} product(s) moved")
+    if ingest_list(workspace, mode, day).is_file():
+        return
     ingested = ingest(workspace, mode, day)
     note(f"{day}: {mode}: {len(ingested.ingested)} product(s) ingested ({ingested.listing.name})")
 
