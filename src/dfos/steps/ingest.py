@@ -181,9 +181,9 @@ def ingest(workspace: Workspace, mode: Mode | str, day: KeyLike, ingestor: Inges
         entry = archive.ingest(path, day, mode.value, str(header.get("HIERARCH ESO PRO REC1 RAW1 NAME", "")),
                                str(header.get("HIERARCH ESO PRO CATG", "")))
         lines.append(f"{path.name} {entry.sha256} {entry.size}")
-    write_text_atomic(listing, "".join(line + "\n" for line in lines))
     dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
     append_job_line(workspace, "JOBS_CLEANUP", f"{dfos} --root {shlex.quote(str(workspace.root))} cleanup -d {key}")
+    write_text_atomic(listing, "".join(line + "\n" for line in lines))  # last: the list says the ingest is done
     return IngestResult(tuple(path.name for path in files), listing)
 
 
