@@ -137,6 +137,7 @@ def phoenix_date(workspace: Workspace, day: date, keep: bool = False,
         if say:
             say(message)
 
+    _remove_partials(workspace, day)
     queue(workspace, [day])
     _intake(workspace, day, note)
     for mode in (Mode.CALIB, Mode.SCIENCE):
@@ -152,6 +153,22 @@ def phoenix_date(workspace: Workspace, day: date, keep: bool = False,
         note(f"{day}: finished (raw frames and working products removed; -n keeps them)")
     queue(workspace, [day], lambda _: f"{format_timestamp(clock.now(workspace.settings))} {result.outcome}")
     return result
+
+
+def _remove_partials(workspace: Workspace, day: date) -> None:
+    """What a killed phoenix of the date left half-written (temporaries of its dead writers) in the directories
+    it writes: the date's, the archive's of the date, the job, list, monitor and AB directories."""
+    from dfos.fsutil import remove_dead_partials
+
+    key = day.isoformat()
+    archive = workspace.archive_dir
+    dated = [workspace.path(name) / key for name in ("DFO_RAW_DIR", "DFO_HDR_DIR", "DFO_CAL_DIR", "DFO_SCI_DIR",
+                                                     "DFO_LOG_DIR", "DFO_PLT_DIR")]
+    dated += [archive / key, archive / "calib" / key, archive / "science" / key, workspace.mcal_dir / key,
+              workspace.vcal_dir / key, workspace.log_dir / key / "rejected",
+              *workspace.path("DFS_PRODUCT").glob(f"*/{key}")]
+    for directory in [*dated, workspace.job_dir, workspace.lst_dir, workspace.mon_dir, workspace.ab_dir]:
+        remove_dead_partials(directory)
 
 
 def _intake(workspace: Workspace, day: date, note: Callable[[str], None]) -> None:
