@@ -43,3 +43,25 @@ def test_a_bounded_wait_gets_the_lock_released_within_it(tmp_path: Path) -> None
         assert Path(f"{path}.done").exists()  # only after the holder ended
     proc.communicate()
     assert entered
+
+
+def test_a_killed_writers_temporary_is_removed_and_a_live_writers_kept(tmp_path: Path) -> None:
+    import signal
+
+    from dfos.fsutil import atomic_path, remove_dead_partials
+
+    target = tmp_path / "JOBS_INGEST"
+    script = ("import os, signal, sys; from pathlib import Path; from dfos.fsutil import atomic_path\n"
+              "with atomic_path(Path(sys.argv[1])) as tmp:\n"
+              "    tmp.write_text('half')\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    killed = subprocess.run([sys.executable, "-c", script, str(target)], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    (left,) = tmp_path.glob(".JOBS_INGEST.*.part")  # what the kill left beside the target
+    elsewhere = tmp_path / ".JOBS_INGEST.otherhost-1.abcdefgh.part"  # a writer of another host: not ours to judge
+    elsewhere.write_text("")
+    with atomic_path(target) as mine:
+        mine.write_text("whole")
+        assert remove_dead_partials(tmp_path) == [left]  # this process's own temporary is kept
+        assert mine.is_file()
+    assert target.read_text() == "whole" and not left.exists() and elsewhere.exists()

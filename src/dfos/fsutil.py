@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -12,8 +14,8 @@ from pathlib import Path
 
 from dfos.errors import FormatError
 
-__all__ = ["atomic_path", "decode_text", "exclusive_lock", "fsync_dir", "read_utf8", "write_if_changed",
-           "write_text_atomic"]
+__all__ = ["atomic_path", "decode_text", "exclusive_lock", "fsync_dir", "read_utf8", "remove_dead_partials",
+           "write_if_changed", "write_text_atomic", "writer_tag"]
 
 
 def fsync_dir(directory: Path) -> None:
@@ -48,7 +50,7 @@ def atomic_path(target: Path, mode: int | None = None, durable: bool = True) -> 
         except FileNotFoundError:
             mode = 0o666 & ~_umask()
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.{writer_tag()}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -63,6 +65,42 @@ def atomic_path(target: Path, mode: int | None = None, durable: bool = True) -> 
         raise
     if durable:
         fsync_dir(target.parent)
+
+
+def writer_tag() -> str:
+    """``<host>-<pid>``: who writes a temporary file (``.<name>.<host>-<pid>.<random>.part``), so that what a killed
+    writer left can be told from what a live one is writing (:func:`remove_dead_partials`)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def remove_dead_partials(directory: Path) -> list[Path]:
+    """Remove the temporary files that writers of this host left in ``directory`` when they were killed before
+    renaming them into place (``.<name>.<host>-<pid>.<random>.part``, and a move's ``.part.lnk``) and whose process
+    is gone; a live writer's (this process's included) and another host's are kept.  The files removed.
+
+    A killed writer never leaves half a file under its final name (:func:`atomic_path`), only such a temporary
+    beside it: a command started again after a kill calls this on the directories it writes."""
+    if not directory.is_dir():
+        return []
+    tag = re.compile(re.escape(f".{socket.gethostname()}-") + r"(\d+)\.[^.]+\.part(\.lnk)?$")
+    removed = []
+    for entry in os.scandir(directory):
+        found = tag.search(entry.name) if entry.name.startswith(".") else None
+        if found and int(found.group(1)) != os.getpid() and not _alive(int(found.group(1))):
+            path = Path(entry.path)
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def decode_text(data: bytes, source: str, hint: str = "fix or replace the file", encoding: str = "utf-8") -> str:

@@ -192,3 +192,21 @@ def test_an_older_kept_working_directory_of_the_same_attempt_is_replaced(queued:
     run = process_ab(queued, BIAS, run_marker=f"{DAG}/{BIAS}/1", work_dir=work)
     assert run.ok, run.message
     assert not work.exists()  # the success removed it, stale file included
+
+
+def test_an_ab_whose_executor_was_killed_before_its_qc_gets_its_qc_when_resumed(queued: Workspace) -> None:
+    from dfos.db import ab_qc
+    from killpoint import run_killed
+
+    jobs = queued.job_dir / f"execAB_{DAG}"
+    argv = ["--root", str(queued.root), "exec-cascade", "--dag-id", DAG, "--jobs", str(jobs), "--slots", "1"]
+    killed = run_killed(argv, "dfos.steps.cascade:implicit_qc", when="before")  # the first AB's run is recorded
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    (first,) = [str(r["ab"]) for r in runs(queued) if r["status"] == "SUCCESSFUL"]
+    with engine_for_url(queued.db_url).begin() as db:
+        assert not db.execute(select(ab_qc).where(ab_qc.c.ab == first)).first()  # its QC never ran
+    result = exec_cascade(queued, DAG, jobs, slots=1)
+    assert result.ok and result.recovered == (first,)
+    with engine_for_url(queued.db_url).begin() as db:
+        assert db.execute(select(ab_qc).where(ab_qc.c.ab == first)).first()  # now it has
+    assert sorted(str(r["ab"]) for r in runs(queued) if r["status"] == "SUCCESSFUL") == sorted(RUNNABLE)

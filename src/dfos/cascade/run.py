@@ -90,6 +90,10 @@ class CascadeResult:
     counts: dict[str, int]
     kind: str = "CON"
     """The execution file's kind (CON, CPL, INT; SER, PAR or IMPLICIT for QC)."""
+    recovered: tuple[str, ...] = ()
+    """ABs whose success this run learned from their run records: the executor that ran them was killed after
+    their recipe was recorded and before it saw them end (what came after the record in their task, QC with
+    QCBQS_TYPE IMPLICIT, may not have run)."""
 
     @property
     def ok(self) -> bool:
@@ -275,13 +279,13 @@ def run_cascade(
         limits = {"download": settings.DOWNLOAD_SLOTS, **settings.recipe_limits}
         scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS, batch=dispatch.batch,
                               externals=tuple(externals))
-        adopted = _resume(workspace, engine, dag_id, scheduler, executor)
+        adopted, recovered = _resume(workspace, engine, dag_id, scheduler, executor)
         store = NodeStore(engine, dag_id, lambda: format_timestamp(clock.now(settings)))
         runner = Runner(Dispatcher(scheduler, dispatch, dag_id, adopted, externals), executor, store,
                         stop_file.exists, progress, look_outside(workspace, store))
         try:
             with interruptible() as interrupted:
-                return CascadeResult(dag_id, runner.run(interrupted), kind)
+                return CascadeResult(dag_id, runner.run(interrupted), kind, recovered)
         finally:
             store.close()
             with contextlib.suppress(OSError):  # the cascade's working area, once nothing is kept in it
@@ -313,9 +317,10 @@ def _cluster_rule(workspace: Workspace, engine: Any, executor: Executor) -> Clus
 
 
 def _resume(workspace: Workspace, engine: Any, dag_id: str, scheduler: Scheduler,
-            executor: Executor) -> dict[str, Handle]:
+            executor: Executor) -> tuple[dict[str, Handle], tuple[str, ...]]:
     """Take over what an earlier run of the cascade left (states, attempts, batch jobs to adopt, leftovers of cut
-    runs to end) and store every AB's state anew; returns the adopted jobs by AB."""
+    runs to end) and store every AB's state anew; returns the adopted jobs by AB, and the ABs handed out whose
+    success only their run records tell (:attr:`CascadeResult.recovered`)."""
     from sqlalchemy import delete, insert, select
 
     from dfos.db import ab_runs, cascade_nodes
@@ -337,6 +342,8 @@ def _resume(workspace: Workspace, engine: Any, dag_id: str, scheduler: Scheduler
                if state is NodeState.RUNNING and name not in adopted}
         if cut:  # a dead executor's runs: end what they left behind
             _clear_leftovers(workspace, dag_id, cut, executor)
+        recovered = tuple(name for name, (state, _) in restored.items() if name in scheduler.nodes
+                          and state is NodeState.SUCCEEDED and NodeState(rows[name]["state"]) in HANDED_OUT)
         scheduler.restore({k: v for k, v in restored.items() if k in scheduler.nodes}, adopted)
         names = list(scheduler.nodes)  # rows of ABs not in this file are left as they are
         db.execute(delete(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(names)))
@@ -344,7 +351,7 @@ def _resume(workspace: Workspace, engine: Any, dag_id: str, scheduler: Scheduler
         fresh = [_fresh_row(dag_id, name, scheduler, rows.get(name), adopted.get(name), now) for name in names]
         if fresh:  # an empty execution file (QCBQS_TYPE IMPLICIT's execQC) has nothing to store
             db.execute(insert(cascade_nodes), fresh)
-    return adopted
+    return adopted, recovered
 
 
 def _fresh_row(dag_id: str, name: str, scheduler: Scheduler, old: Any, adopted: Handle | None,

@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from dfos.fsutil import writer_tag
+
 __all__ = ["DRAWING", "save_figure"]
 
 DRAWING = threading.RLock()
@@ -16,7 +18,7 @@ DRAWING = threading.RLock()
 def save_figure(figure: Any, target: Path, dpi: int) -> Path:
     """Write a figure atomically (temporary file, rename); the format follows the suffix."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{threading.get_ident()}.part")
+    tmp = target.with_name(f".{target.name}.{writer_tag()}.{threading.get_ident()}.part")
     figure.savefig(tmp, dpi=dpi, format=target.suffix.lstrip(".").lower() or "png")
     tmp.replace(target)
     return target

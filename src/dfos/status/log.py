@@ -140,6 +140,21 @@ class StatusLog:
             self._write_all(fd, (render_line(StatusLine(flag, key, when)) + "\n").encode("utf-8"))
             return True
 
+    def append_unless_newest(self, flag: str, key: str, when: datetime) -> bool:
+        """Append ``flag`` for ``key`` unless it is already the newest flag of ``key``; True if written.
+
+        For a step repeated with nothing in between (a run killed right after it, started again): the
+        second line would say nothing new.  Checked and appended under one lock.
+        """
+        with self._exclusive() as fd:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                existing, _ = parse_text(handle.read())
+            mine = [line.flag for line in existing if line.key == key]
+            if mine and mine[-1] == flag:
+                return False
+            self._write_all(fd, (render_line(StatusLine(flag, key, when)) + "\n").encode("utf-8"))
+            return True
+
     @staticmethod
     def _write_all(fd: int, data: bytes) -> None:
         """Write complete lines at the end of the locked file, or nothing at all."""

@@ -2,7 +2,9 @@
 
 An execAB file runs processAB per AB (with QCBQS_TYPE IMPLICIT, processQC follows each success in
 the same task); an execQC file (SER, PAR) runs processQC per AB, as the QC cascade
-``QC_<MODE>_<DATE>``.  An IMPLICIT processQC that fails does not fail its AB, but it is said: in the
+``QC_<MODE>_<DATE>``.  An AB whose executor was killed after its run was recorded (its success is learned
+from that record when the cascade resumes) gets its IMPLICIT processQC then: it may not have run.  An IMPLICIT
+processQC that fails does not fail its AB, but it is said: in the
 AB's QC log, in the message of the AB's run record (``ab_runs.message``: ``processQC failed: ...``)
 and, for ``dfos process-ab``, by its exit status.
 """
@@ -119,6 +121,8 @@ def exec_cascade(workspace: Workspace, dag_id: str, jobs: Path, slots: int | Non
         result = run_cascade(workspace, dag_id, jobs, executor, slots, progress)
     finally:
         executor.close()
+    for name in result.recovered:  # killed between an AB's run record and the end of its task: its QC again
+        implicit_qc(workspace, name)
     if result.kind in _QC_KINDS or not sum(result.counts.values()):
         return result  # a QC cascade, or an empty execution file: nothing to tag DONE
     # Succeeded ABs are tagged DONE once, at the end (also those recovered from a crashed run):

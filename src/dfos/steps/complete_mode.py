@@ -138,7 +138,7 @@ def _create_calib(workspace: Workspace, days: Sequence[date], note: Note) -> Non
         if mode_flag(Mode.CALIB, Stage.QC) in flags.get(day.isoformat(), []):
             continue  # processed: its ABs stand (they wait for certification, or are moved)
         try:
-            created = create_abs(workspace, day, Mode.CALIB)
+            created = create_abs(workspace, day, Mode.CALIB, repeat_flag=False)
         except DfosError as exc:
             note(f"{day}: CALIB createAB: {exc.message}")
             continue
@@ -156,7 +156,7 @@ def _create_science(workspace: Workspace, days: Sequence[date], reach: int, note
         if mode_flag(Mode.SCIENCE, Stage.QC) in flags.get(day.isoformat(), []):
             continue  # processed: it waits for certification, or is moved
         try:
-            created = create_abs(workspace, day, Mode.SCIENCE, ahead=reach)
+            created = create_abs(workspace, day, Mode.SCIENCE, ahead=reach, repeat_flag=False)
         except DfosError as exc:
             note(f"{day}: SCIENCE createAB: {exc.message}")
             continue
@@ -187,8 +187,11 @@ def _calib_batches(workspace: Workspace, days: Sequence[date], science: Mapping[
         ab = read(name)
         if ab is not None:
             keys.add(date.fromisoformat(BatchId.parse(ab.batch_id).key.text))
-    flags = _flags(workspace)
-    return [BatchId.of(Mode.CALIB, day) for day in sorted(keys) if not _moved(flags, Mode.CALIB, day)
+    from dfos.steps.phoenix import closed
+
+    flags = _flags(workspace)  # (a batch moved, but whose move or ingest a kill interrupted, is carried on)
+    return [BatchId.of(Mode.CALIB, day) for day in sorted(keys)
+            if not (_moved(flags, Mode.CALIB, day) and closed(workspace, Mode.CALIB, day))
             and _listed(workspace, BatchId.of(Mode.CALIB, day))]
 
 
@@ -293,13 +296,13 @@ def _fetch(workspace: Workspace, abs_: Sequence[AB]) -> None:
 def _conclude_calib(workspace: Workspace, batches: Sequence[BatchId], note: Note) -> Waiting:
     """Certification by policy, move (to ``$DFO_CAL_DIR/NEW/<DATE>``) and ingest of each CALIB batch; what waits
     for a person."""
-    from dfos.steps.phoenix import PhoenixResult, conclude
+    from dfos.steps.phoenix import PhoenixResult, carry_on, conclude
 
     waiting: Waiting = {}
     for batch in batches:
         day = date.fromisoformat(batch.key.text)
-        if _moved(_flags(workspace), Mode.CALIB, day) or not _ran(workspace, batch):
-            continue
+        if carry_on(workspace, day, Mode.CALIB, note) or not _ran(workspace, batch):
+            continue  # moved (a move or ingest a kill interrupted is carried on first), or nothing ran
         result = PhoenixResult(batch.key.text)
         conclude(workspace, day, Mode.CALIB, result, note)
         if result.waiting:

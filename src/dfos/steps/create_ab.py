@@ -163,17 +163,21 @@ def _frames(workspace: Workspace, day: date, refused: list[tuple[str, str]],
     return frames, problems
 
 
-def create_abs(workspace: Workspace, day: date, mode: Mode | str, ahead: int = 0) -> CreateResult:
+def create_abs(workspace: Workspace, day: date, mode: Mode | str, ahead: int = 0,
+                repeat_flag: bool = True) -> CreateResult:
     """Run createAB for a date and mode; see the module docstring.  ``ahead``: the calibration memory holds the
     masters and virtual products of that many days after the date too (phoenix COMPLETE_MODE).
 
-    One run per date and mode at a time: a second one waits for the first to finish.
+    One run per date and mode at a time: a second one waits for the first to finish.  Each run appends
+    ``<mode>_AB``; with ``repeat_flag`` False not when it is the date's newest flag already (phoenix started
+    again after a kill between createAB and createJob: the flag would say nothing new).
     """
     mode = Mode.parse(mode)
     with exclusive_lock(ab_list_lock(workspace.ab_list(mode, day))):
         refused: list[tuple[str, str]] = []
         frames, problems = _frames(workspace, day, refused)
-        return _create(workspace, _Source(ProcessingKey.of(day), day, frames, problems, refused, ahead=ahead), mode)
+        return _create(workspace, _Source(ProcessingKey.of(day), day, frames, problems, refused, ahead=ahead), mode,
+                       repeat_flag)
 
 
 def create_run_abs(workspace: Workspace, run: KeyLike) -> CreateResult:
@@ -235,7 +239,7 @@ def _run_frames(workspace: Workspace, run: ProcessingKey,
     return frames, problems, days
 
 
-def _create(workspace: Workspace, source: _Source, mode: Mode) -> CreateResult:
+def _create(workspace: Workspace, source: _Source, mode: Mode, repeat_flag: bool = True) -> CreateResult:
     key = source.key.text
     day = source.memory_day
     batch = BatchId.of(mode, source.key).render()
@@ -275,7 +279,8 @@ def _create(workspace: Workspace, source: _Source, mode: Mode) -> CreateResult:
     if written:
         write_text_atomic(workspace.mon_dir / "LAST_AB", written[-1] + "\n")
     _write_log(workspace, key, mode, result, problems, refused)
-    workspace.status_log.append(mode_flag(mode, Stage.AB), key, clock.now(workspace.settings))
+    append = workspace.status_log.append if repeat_flag else workspace.status_log.append_unless_newest
+    append(mode_flag(mode, Stage.AB), key, clock.now(workspace.settings))
     return CreateResult(
         date=day,
         mode=mode,

@@ -221,9 +221,9 @@ def ingest(workspace: Workspace, mode: Mode | str, day: KeyLike, ingestor: Inges
                                str(header.get("HIERARCH ESO PRO CATG", "")))
         lines.append(f"{path.name} {entry.sha256} {entry.size}")
         new.append(path.name)
-    write_text_atomic(listing, "".join(line + "\n" for line in lines))
     dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
     append_job_line(workspace, "JOBS_CLEANUP", f"{dfos} --root {shlex.quote(str(workspace.root))} cleanup -d {key}")
+    write_text_atomic(listing, "".join(line + "\n" for line in lines))  # last: the list says the ingest is done
     return IngestResult(tuple(new), listing)
 
 

@@ -38,8 +38,8 @@ from dfos.workspace import Workspace
 if TYPE_CHECKING:
     from dfos.cascade.events import CascadeProgress
 
-__all__ = ["PhoenixResult", "auto_decisions", "conclude", "deep_create", "deep_process", "intake", "jobs_file",
-           "month_dates", "phoenix_date", "phoenix_dates", "queue", "queue_run"]
+__all__ = ["PhoenixResult", "auto_decisions", "carry_on", "closed", "conclude", "deep_create", "deep_process", "intake",
+           "jobs_file", "month_dates", "phoenix_date", "phoenix_dates", "queue", "queue_run"]
 
 #: The campaign's job file in $DFO_JOB_DIR.
 JOBS_PHOENIX = "JOBS_PHOENIX"
@@ -141,6 +141,7 @@ def phoenix_date(workspace: Workspace, day: date, keep: bool = False,
         if say:
             say(message)
 
+    _remove_partials(workspace, day)
     queue(workspace, [day])
     intake(workspace, day, note)
     for mode in (Mode.CALIB, Mode.SCIENCE):
@@ -148,6 +149,22 @@ def phoenix_date(workspace: Workspace, day: date, keep: bool = False,
     _finish(workspace, day, result, keep, note)
     _record(workspace, day, result)
     return result
+
+
+def _remove_partials(workspace: Workspace, day: date) -> None:
+    """What a killed phoenix of the date left half-written (temporaries of its dead writers) in the directories
+    it writes: the date's, the archive's of the date, the job, list, monitor and AB directories."""
+    from dfos.fsutil import remove_dead_partials
+
+    key = day.isoformat()
+    archive = workspace.archive_dir
+    dated = [workspace.path(name) / key for name in ("DFO_RAW_DIR", "DFO_HDR_DIR", "DFO_CAL_DIR", "DFO_SCI_DIR",
+                                                     "DFO_LOG_DIR", "DFO_PLT_DIR")]
+    dated += [archive / key, archive / "calib" / key, archive / "science" / key, workspace.mcal_dir / key,
+              workspace.vcal_dir / key, workspace.log_dir / key / "rejected",
+              *workspace.path("DFS_PRODUCT").glob(f"*/{key}")]
+    for directory in [*dated, workspace.job_dir, workspace.lst_dir, workspace.mon_dir, workspace.ab_dir]:
+        remove_dead_partials(directory)
 
 
 def phoenix_dates(workspace: Workspace, days: Sequence[date], name: str, keep: bool = False,
@@ -162,6 +179,8 @@ def phoenix_dates(workspace: Workspace, days: Sequence[date], name: str, keep: b
     from dfos.steps.complete_mode import CompleteSpan, phoenix_complete
 
     note = say or (lambda _: None)
+    for day in days:
+        _remove_partials(workspace, day)
     waiting = phoenix_complete(workspace, CompleteSpan(name, tuple(days)), note, progress)
     for key, modes in waiting.items():
         if date.fromisoformat(key) not in days:  # a neighbour's calibrations: the science they serve waits too
@@ -172,7 +191,7 @@ def phoenix_dates(workspace: Workspace, days: Sequence[date], name: str, keep: b
         result = PhoenixResult(day.isoformat(), waiting=dict(waiting.get(day.isoformat(), {})))
         flags = flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
         if not result.waiting and mode_flag(Mode.SCIENCE, Stage.QC) in flags \
-                and mode_flag(Mode.SCIENCE, Stage.UPDATED) not in flags:
+                and not carry_on(workspace, day, Mode.SCIENCE, note):
             conclude(workspace, day, Mode.SCIENCE, result, note)
         _finish(workspace, day, result, keep, note)
         _record(workspace, day, result)
@@ -236,11 +255,10 @@ def _mode(workspace: Workspace, day: date, mode: Mode, result: PhoenixResult, no
     """Process, certify automatically, move and ingest one mode of the date (each step only once)."""
     from dfos.steps.run_mode import run_mode
 
-    flags = flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
-    if mode_flag(mode, Stage.UPDATED) in flags:
-        note(f"{day}: {mode} moved already")
+    if carry_on(workspace, day, mode, note):
         return
-    if mode_flag(mode, Stage.QC) not in flags and not run_mode(workspace, day, mode, note):
+    flags = flags_by_key(workspace.status_log.read()).get(day.isoformat(), [])
+    if mode_flag(mode, Stage.QC) not in flags and not run_mode(workspace, day, mode, note, reassociate=False):
         return
     conclude(workspace, day, mode, result, note)
 
@@ -249,8 +267,6 @@ def conclude(workspace: Workspace, day: date, mode: Mode, result: PhoenixResult,
     """A processed mode of a date (``<mode>_QC``): certification by PHOENIX_CERTIFY, then move and ingest; the ABs
     that wait for a person go to ``result.waiting`` (nothing moves then)."""
     from dfos.steps.certify import certification_rows, certify
-    from dfos.steps.ingest import ingest
-    from dfos.steps.move import move
 
     rows = certification_rows(workspace, mode, day)
     decisions, waiting = auto_decisions(rows, workspace.settings.PHOENIX_CERTIFY)
@@ -261,8 +277,40 @@ def conclude(workspace: Workspace, day: date, mode: Mode, result: PhoenixResult,
         note(f"{day}: {mode}: {len(waiting)} AB(s) wait for a person: 'dfos certify -m {mode} -d {day}', "
              f"then 'dfos phoenix -d {day}' again")
         return
+    _move_and_ingest(workspace, day, mode, note)
+
+
+def carry_on(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], None]) -> bool:
+    """Whether a mode of the date is moved (``<mode>_Updated``); one killed while it moved or ingested is carried
+    on first (what is left of both)."""
+    if mode_flag(mode, Stage.UPDATED) not in flags_by_key(workspace.status_log.read()).get(day.isoformat(), []):
+        return False
+    if closed(workspace, mode, day):
+        note(f"{day}: {mode} moved already")
+    else:
+        _move_and_ingest(workspace, day, mode, note)
+    return True
+
+
+def closed(workspace: Workspace, mode: Mode, day: date) -> bool:
+    """The mode's move finished (its plan is gone) and its products are ingested (the ingest list is written)."""
+    from dfos.steps.ingest import ingest_list
+    from dfos.steps.move import plan_file
+
+    return not plan_file(workspace, mode, day.isoformat()).exists() and ingest_list(workspace, mode, day).is_file()
+
+
+def _move_and_ingest(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], None]) -> None:
+    """move (an interrupted one is carried on by its plan), then ingest unless the ingest list says it is done
+    (an interrupted ingest goes on: what is archived with the same checksum counts as done)."""
+    from dfos.steps.ingest import ingest, ingest_list
+    from dfos.steps.move import move
+
     moved = move(workspace, mode, day)
-    note(f"{day}: {mode}: {len(moved.masters)} product(s) moved")
+    if not moved.already_done:
+        note(f"{day}: {mode}: {len(moved.masters)} product(s) moved")
+    if ingest_list(workspace, mode, day).is_file():
+        return
     ingested = ingest(workspace, mode, day)
     note(f"{day}: {mode}: {len(ingested.ingested)} product(s) ingested ({ingested.listing.name})")
 

@@ -17,10 +17,16 @@ from dfos.workspace import Workspace
 __all__ = ["run_mode"]
 
 
-def run_mode(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], None]) -> bool:
+def run_mode(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], None],
+             reassociate: bool = True) -> bool:
     """createAB, createJob -F, downloads, the cascade, QC and ``<mode>_QC`` for one mode of a date; False when
     there was nothing to process (said in the log).  SCIENCE runs after CALIB, so its ABs find the night's
-    calibrations made (a SCIENCE cascade would otherwise wait for them)."""
+    calibrations made (a SCIENCE cascade would otherwise wait for them).
+
+    A cascade a killed run left queued is resumed first.  ``reassociate`` (autoDaily: frames of the night may
+    have come since) then associates the date again and queues what is new; without it (phoenix: an archived
+    night's frames are all there, and were associated before the cascade was queued) the resumed cascade is
+    the mode's whole cascade, and its QC follows, as in a run that was not killed."""
     from dfos.steps.cascade import exec_cascade
     from dfos.steps.create_ab import create_abs
     from dfos.steps.create_job import create_job
@@ -28,8 +34,11 @@ def run_mode(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], 
 
     key = day.isoformat()
     resumed = _resume_queued(workspace, day, mode, note)
+    if resumed and not reassociate:
+        _qc(workspace, day, mode)
+        return True
     try:
-        created = create_abs(workspace, day, mode)
+        created = create_abs(workspace, day, mode, repeat_flag=reassociate)
     except DfosError as exc:
         note(f"{key}: {mode} createAB: {exc.message}")
         return False
