@@ -305,6 +305,7 @@ def move(workspace: Workspace, mode: Mode | str, day: KeyLike, abs_: Sequence[st
     flags = flags_by_key(workspace.status_log.read()).get(key, [])
     path = plan_file(workspace, mode, key)
     if updated_flag in flags and not path.exists():
+        _ingest_line(workspace, mode, key)  # (a kill right after the flag lost it otherwise)
         return MoveResult((), (), 0, already_done=True)
     certif_flag = mode_flag(mode, Stage.CERTIF)
     if certif_flag not in flags:
