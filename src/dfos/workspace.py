@@ -26,7 +26,8 @@ from dfos.instruments.registry import get_instrument
 from dfos.keys import BatchId, KeyLike, Mode
 from dfos.status.log import StatusLog
 
-__all__ = ["CONFIG_FILE", "DIRECTORY_KEYS", "Workspace", "find_root", "init_workspace", "open_workspace"]
+__all__ = ["CONFIG_FILE", "DIRECTORY_KEYS", "Workspace", "find_root", "init_workspace", "open_workspace",
+           "read_workspace"]
 
 #: The file that marks a workspace root.
 CONFIG_FILE = "dfos.toml"
@@ -239,6 +240,18 @@ def open_workspace(
     config = load_config(found / CONFIG_FILE, env, cli)
     _check_instrument(config)
     return Workspace(root=found, config=config)
+
+
+def read_workspace(root: Path, env: Mapping[str, str] | None = None) -> Workspace:
+    """Open the workspace whose root is ``root`` exactly (no walking up, no ``DFOS_ROOT``), reading only its
+    ``dfos.toml`` (and ``env``, default none): for a tool that looks at another workspace (``dfos compare``).
+    Nothing is created or changed."""
+    root = Path(root).expanduser()
+    if not (root / CONFIG_FILE).is_file():
+        raise WorkspaceError(f"{root} is not a dfos workspace (no {CONFIG_FILE})")
+    config = load_config(root / CONFIG_FILE, env or {})
+    _check_instrument(config)
+    return Workspace(root=root.resolve(), config=config)
 
 
 def _check_instrument(config: LoadedConfig) -> None:
