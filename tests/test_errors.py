@@ -28,8 +28,8 @@ def test_the_exit_codes_are_the_documented_ones() -> None:
     assert {c.name: int(c) for c in ExitCode} == {
         "OK": 0, "FAILURE": 1, "USAGE": 2, "WORKSPACE": 3, "CONFIG": 4, "FORMAT": 5, "EXTERNAL_TOOL": 6,
         "AB_FAILED": 10, "CASCADE_FAILED": 11, "CASCADE_BUSY": 12, "AUTO_DAILY_BUSY": 13, "WAITS_FOR_PERSON": 14,
-        "INTERRUPTED": 130}
-    assert [int(c) for c in ExitCode if c.outcome] == [10, 11, 12, 13, 14]
+        "DIFFER": 15, "INTERRUPTED": 130}
+    assert [int(c) for c in ExitCode if c.outcome] == [10, 11, 12, 13, 14, 15]
 
 
 def test_every_error_kind_sits_in_the_documented_tree_with_its_code() -> None:
@@ -60,8 +60,8 @@ def test_the_outcome_codes_of_the_commands_are_the_exit_codes() -> None:
 def test_readme_and_the_security_notes_list_the_same_codes() -> None:
     security = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
     table = {int(m[1]) for m in re.finditer(r"^\| (\d+) \|", security, flags=re.MULTILINE)}
-    assert table == {int(c) for c in ExitCode if 2 <= c <= 14}
+    assert table == {int(c) for c in ExitCode if 2 <= c <= 15}
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Errors and exit codes", 1)[1].split("\n## ", 1)[0]
-    for code in (c for c in ExitCode if 2 <= c <= 14):
+    for code in (c for c in ExitCode if 2 <= c <= 15):
         assert re.search(rf"\b{int(code)}\b", section), code

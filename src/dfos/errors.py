@@ -27,10 +27,10 @@ this root, prints ``Error: <message>`` on one line and exits with the error's
     ├── CascadeBusy              exit 12  outcome: another executor runs the cascade (dfos.cascade.run)
     └── AutoDailyBusy            exit 13  outcome: another auto-daily holds the lock (dfos.steps.auto_daily)
 
-Outcomes (not errors; the command did its work and reports how it ended) use 10-14:
+Outcomes (not errors; the command did its work and reports how it ended) use 10-15:
 10 an AB failed or its IMPLICIT processQC did (process-ab), 11 a cascade ended with failed/blocked
 ABs, 12 the cascade is already running, 13 auto-daily is already running, 14 a phoenix date waits for
-a person's certification.  :class:`ExitCode` names
+a person's certification, 15 two workspaces differ beyond tolerance (compare).  :class:`ExitCode` names
 every status; README.md and ``docs/security.md`` list them all.  A kind defined elsewhere (the
 modules named above) is listed here too (``tests/test_errors.py`` checks it).
 """
@@ -59,7 +59,7 @@ __all__ = [
 
 
 class ExitCode(IntEnum):
-    """Every exit status of ``dfos``: 2-6 for errors (by kind), 10-14 for outcomes that are not errors."""
+    """Every exit status of ``dfos``: 2-6 for errors (by kind), 10-15 for outcomes that are not errors."""
 
     OK = 0
     FAILURE = 1
@@ -84,13 +84,15 @@ class ExitCode(IntEnum):
     """Outcome of ``auto-daily``: another run holds the lock."""
     WAITS_FOR_PERSON = 14
     """Outcome of ``phoenix``: a date's ABs wait for a person's certification (red scores)."""
+    DIFFER = 15
+    """Outcome of ``compare``: the two workspaces differ beyond tolerance."""
     INTERRUPTED = 130
     """Ctrl-C (or click's Abort)."""
 
     @property
     def outcome(self) -> bool:
-        """An outcome (10-14): the command did its work and says how it ended; not an error."""
-        return 10 <= self <= 14
+        """An outcome (10-15): the command did its work and says how it ended; not an error."""
+        return 10 <= self <= 15
 
 
 #: An error message is one line of at most this many characters (data quoted in it is cut).

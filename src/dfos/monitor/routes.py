@@ -34,6 +34,7 @@ def routes() -> list[BaseRoute]:
         Route("/file", views.file_view),
         Route("/health", views.health_page),
         Route("/history", views.history_page),
+        Route("/compare", views.compare_page),
         Route("/todo/{name}", views.todo_page),
         Route("/todo/{name}", actions.save_todo, methods=["POST"]),
         Route("/jobs/{id}", views.job_page),

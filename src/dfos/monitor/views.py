@@ -19,8 +19,8 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from dfos.ab.format import parse
 from dfos.config.secrets import mask_url
 from dfos.config.settings import Flavour
-from dfos.errors import DfosError, FormatError, UnsafeName, UsageError
-from dfos.keys import BatchId, Mode
+from dfos.errors import ConfigError, DfosError, FormatError, UnsafeName, UsageError, WorkspaceError
+from dfos.keys import BatchId, Mode, ProcessingKey
 from dfos.monitor import facts
 from dfos.monitor.abmonitor import STATES, ab_page, address
 from dfos.monitor.background import Sample
@@ -40,7 +40,8 @@ from dfos.steps.status import ab_count
 from dfos.steps.trend import health_report
 from dfos.workspace import Workspace
 
-__all__ = ["ab_detail", "ab_monitor", "api_abs", "api_campaign", "api_dates", "api_job", "certify_page", "dates_page",
+__all__ = ["ab_detail", "ab_monitor", "api_abs", "api_campaign", "api_dates", "api_job", "certify_page", "compare_body",
+           "compare_page", "dates_page",
            "dfo_monitor", "file_view", "health_context", "health_page", "history_page", "history_rows", "job_page",
            "monitor_context", "todo_page"]
 
@@ -345,3 +346,38 @@ def certify_page(request: Request) -> Response:
                                           "rows": rows, "rejected": rejected,
                                           "light": request.query_params.get("light") == "1",
                                           "message": request.query_params.get("message", "")[:1000]})
+
+
+def compare_body(ws: Workspace, other: str, key: str = "", mode: str = "") -> str:
+    """The HTML of ``dfos compare`` of this workspace (A) against the workspace at ``other`` (B), for a page body
+    (the compare page; a migration page that shows compare results).  Only reads both workspaces."""
+    from dfos.steps.compare import compare_workspaces, render_html_body
+    from dfos.workspace import read_workspace
+
+    b = read_workspace(Path(other))
+    if b.root == ws.root:
+        raise UsageError("B is this workspace: name another workspace's root")
+    report = compare_workspaces(read_workspace(ws.root), b, keys=[key] if key else None,
+                                mode=mode.upper() or None)
+    return render_html_body(report)
+
+
+@readable
+def compare_page(request: Request) -> Response:
+    """``/compare?b=ROOT[&d=DATE][&mode=CALIB|SCIENCE]``: this workspace against another one (read-only)."""
+    q = request.query_params
+    other, key, mode = q.get("b", "")[:1000], q.get("d", "")[:80], q.get("mode", "")[:16]
+    if mode and mode.upper() not in ("CALIB", "SCIENCE"):
+        raise Refused(400, "mode must be CALIB or SCIENCE")
+    if key:
+        try:
+            key = ProcessingKey.parse(key).text
+        except UsageError as exc:
+            raise Refused(400, exc.message) from None
+    body = ""
+    if other:
+        try:
+            body = compare_body(state_of(request).workspace, other, key, mode)
+        except (WorkspaceError, UsageError, ConfigError) as exc:
+            raise Refused(400, exc.message) from None
+    return page(request, "compare.html", {"other": other, "key": key, "mode": mode.upper(), "body": body})
