@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from batch import batch_workspace, remove_workspace
 from dfos.cli.main import main
 from dfos.db import dispose_engines
+from dfos.monitor.app import create_app
 from dfos.qc.compare import Kind, Severity
 from dfos.steps.cascade import exec_cascade
 from dfos.steps.compare import compare_workspaces, render_html, render_text
@@ -132,6 +134,17 @@ def test_a_changed_recipe_parameter_in_b_is_found(local: Workspace, tmp_path: Pa
     loose.write_text('[default]\nrel = 1.0\n[pixels]\nabs = 100.0\n', encoding="utf-8")
     wide = compare_workspaces(read_workspace(local.root), read_workspace(b.root), tolerances=loose)
     assert {d.kind for d in wide.differences} == {Kind.PARAMS} and wide.tolerances == str(loose)
+
+    # the monitor's compare page: this workspace (A) against B, read-only on B
+    before = _tree(b.root)
+    with TestClient(create_app(local, token="compare-token"), base_url="http://127.0.0.1") as client:
+        assert client.get("/login?token=compare-token").status_code == 200
+        page = client.get("/compare", params={"b": str(b.root), "d": "2013-02-12", "mode": "calib"})
+        assert page.status_code == 200 and "DIFFER on 1 of 1 key" in page.text and "--stack_method=mean" in page.text
+        assert client.get("/compare").status_code == 200
+        assert client.get("/compare", params={"b": str(tmp_path / "nowhere")}).status_code == 400
+        assert client.get("/compare", params={"b": str(b.root), "d": "yesterday!"}).status_code == 400
+    assert _tree(b.root) == before
 
 
 def test_a_changed_threshold_in_b_changes_only_score_rows(local: Workspace, tmp_path: Path) -> None:

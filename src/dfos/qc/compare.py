@@ -46,6 +46,7 @@ __all__ = [
     "ab_differences",
     "ab_set_differences",
     "certification_differences",
+    "json_safe",
     "parse_tolerances",
     "product_differences",
     "qc1_differences",
@@ -131,7 +132,18 @@ class Difference:
     def to_dict(self) -> dict[str, Any]:
         return {"severity": int(self.severity), "severity_name": self.severity.label, "kind": self.kind.value,
                 "key": self.key, "mode": self.mode, "subject": self.subject, "item": self.item,
-                "a": self.a, "b": self.b, "note": self.note}
+                "a": json_safe(self.a), "b": json_safe(self.b), "note": self.note}
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities written as text (``"nan"``, ``"inf"``): JSON has no numbers for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    return value
 
 
 def ranked(differences: Iterable[Difference]) -> tuple[Difference, ...]:
@@ -260,14 +272,15 @@ def _calib_line(cal: CalibInput) -> str:
 
 
 def _lines_diff(key: str, mode: str, ab: str, item: str, a: Sequence[str], b: Sequence[str]) -> list[Difference]:
-    """Lines only one side has (a list of lines each), or the same lines in another order."""
+    """The lines only A has and those only B has, or both lists when they hold the same lines in another order."""
     if list(a) == list(b):
         return []
     only_a = [line for line in a if line not in set(b)]
     only_b = [line for line in b if line not in set(a)]
-    note = "another order" if not only_a and not only_b else f"{len(only_a)} only in A, {len(only_b)} only in B"
-    return [Difference(key, mode, Kind.INPUTS if item != "PARAM" else Kind.PARAMS, ab, item,
-                       only_a or list(a), only_b or list(b), note)]
+    kind = Kind.INPUTS if item != "PARAM" else Kind.PARAMS
+    if not only_a and not only_b:
+        return [Difference(key, mode, kind, ab, item, list(a), list(b), "another order")]
+    return [Difference(key, mode, kind, ab, item, only_a, only_b, f"{len(only_a)} only in A, {len(only_b)} only in B")]
 
 
 def ab_differences(key: str, mode: str, a: AB, b: AB) -> list[Difference]:
@@ -287,7 +300,9 @@ def ab_differences(key: str, mode: str, a: AB, b: AB) -> list[Difference]:
                        [_calib_line(c) for c in b.mcalib])
     out += _lines_diff(key, mode, a.name, "MASSOC", [_calib_line(c) for c in a.massoc],
                        [_calib_line(c) for c in b.massoc])
-    out += _lines_diff(key, mode, a.name, "SOF_CONTENT", [f"{p} {t}" for p, t in a.sof], [f"{p} {t}" for p, t in b.sof])
+    if a.sof_edited or b.sof_edited:  # else the SOF is RAWFILE and MCALIB, compared already
+        out += _lines_diff(key, mode, a.name, "SOF_CONTENT", [f"{p} {t}" for p, t in a.sof],
+                           [f"{p} {t}" for p, t in b.sof])
     return out
 
 
