@@ -74,7 +74,7 @@ def _copy(ws: Workspace, base: Path) -> Workspace:
 def _tree(root: Path) -> dict[str, object]:
     """Every file's SHA-256 and every directory's mtime under ``root``."""
     out: dict[str, object] = {}
-    for folder, dirs, files in os.walk(root):
+    for folder, _, files in os.walk(root):
         out[folder] = os.stat(folder).st_mtime_ns
         for name in files:
             path = Path(folder) / name

@@ -141,7 +141,8 @@ def test_paths_are_compared_as_written_so_other_roots_agree() -> None:
 
 def test_abs_or_batches_only_one_side_has() -> None:
     diffs = ab_set_differences(KEY, MODE, "CALIB_2013-02-12", ["a.ab", "b.ab"], ["b.ab", "c.ab"])
-    assert [(d.kind, d.subject, d.note) for d in diffs] == [(Kind.AB, "a.ab", "only in A"), (Kind.AB, "c.ab", "only in B")]
+    assert [(d.kind, d.subject, d.note) for d in diffs] == [(Kind.AB, "a.ab", "only in A"),
+                                                            (Kind.AB, "c.ab", "only in B")]
     (batch,) = ab_set_differences(KEY, MODE, "CALIB_2013-02-12", None, ["b.ab"])
     assert batch.kind is Kind.BATCH and "only B has the AB list" in batch.note
     assert ab_set_differences(KEY, MODE, "CALIB_2013-02-12", None, None) == []
@@ -167,7 +168,7 @@ def test_products_are_matched_by_pro_catg_and_compared_by_their_largest_pixel_di
     assert "shape" in broken.note
     loose = replace(DEFAULT_TOLERANCES, pixels=Tolerance(rel=0.01, abs=0.0))  # 1% of the peak 200: 2.0
     assert product_differences(KEY, MODE, "X.ab", products, products, [off], loose) == []
-    (missing,) = product_differences(KEY, MODE, "X.ab", products + [("BKG_FLAT", "r.X_0001.fits")], products, [],
+    (missing,) = product_differences(KEY, MODE, "X.ab", [*products, ("BKG_FLAT", "r.X_0001.fits")], products, [],
                                      DEFAULT_TOLERANCES)
     assert (missing.kind, missing.item, missing.a, missing.b) == (Kind.PRODUCT, "BKG_FLAT", ["r.X_0001.fits"], [])
 
