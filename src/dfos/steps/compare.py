@@ -10,6 +10,7 @@ See docs/migration.md for the tolerance file, the JSON keys, the severity order 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -58,6 +59,8 @@ __all__ = ["TOLERANCE_FILE", "CompareReport", "compare_workspaces", "keys_of", "
 TOLERANCE_FILE = "compare_tolerances.toml"
 
 Progress = Callable[[int, int], None]
+
+_log = logging.getLogger(__name__)
 
 
 def tolerance_file(workspace: Workspace) -> Path:
@@ -136,7 +139,7 @@ def _product_files(workspace: Workspace, ab: AB) -> list[tuple[str, Path]]:
     for path in paths:
         try:
             catg = str(fits.getval(path, "HIERARCH ESO PRO CATG"))
-        except (OSError, KeyError):
+        except (OSError, KeyError, ValueError):
             catg = declared.get(path.name, "?")
         out.append((catg, path))
     return sorted(out, key=lambda pair: (pair[0], pair[1].name))
@@ -278,6 +281,9 @@ def compare_workspaces(a: Workspace, b: Workspace, keys: Sequence[str] | None = 
         raise UsageError("give keys or a first date (since), not both")
     modes = [Mode.parse(mode)] if mode is not None else list(Mode)
     rules = load_tolerances(a, b, tolerances)
+    if a.db_url == b.db_url and not a.db_url.startswith("sqlite"):
+        _log.warning("A and B use the same database (DB_URL): their QC1 parameters, scores and decisions are the "
+                     "same rows and cannot differ; give each workspace its own database")
     chosen = _chosen_keys(a, b, keys, since, modes)
     batches = [BatchId.of(m, k) for k in chosen for m in modes]
     found = _Found([], [], {"ABs": 0, "products": 0, "QC1 parameters": 0})

@@ -59,6 +59,9 @@ def compare_cmd(a: Path, b: Path, day: date | ProcessingKey | None, since: date 
     with progress_bar("compare") as bar:
         report = compare_workspaces(left, right, keys=keys, since=since, mode=mode, tolerances=tolerances,
                                     progress=bar)
+    if not any(n for what, n in report.counts if what == "ABs") and report.agree:
+        click.echo(f"Warning: nothing compared: no AB of {'these keys' if report.keys else 'any key'} on either "
+                   "side (check A, B, -d, --since and -m)", err=True)
     text = json.dumps(report.to_dict(), indent=1) + "\n" if fmt == "json" else \
         render_html(report) if fmt == "html" else render_text(report)
     if output is None:
