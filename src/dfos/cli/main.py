@@ -95,6 +95,8 @@ COMMANDS: dict[str, LazyCommand] = {
     **_commands("auto",
                 auto_daily_cmd="One automatic run: new data -> headers, ABs, cascade, QC, trends (DFOS autoDaily).",
                 cron_group="dfosCron: run dfos jobs from cron with logs, and the crontab lines that do it."),
+    **_commands("migrate", migrate_cmd="Move an installation to a new machine (DFOS muc_migrate): set up NEW from OLD, "
+                                       "then copy."),
     **_commands("phoenix", phoenix_cmd="Reprocess archived nights unsupervised into science products (DFOS "
                                        "phoenix): one date (-d) or a month (-m)."),
 }
