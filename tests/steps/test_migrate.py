@@ -100,12 +100,12 @@ def test_new_changes_are_kept_as_conflicts_and_old_changes_copied(old: Workspace
 
 def test_backwards_and_unrelated_pairs_are_refused(old: Workspace, tmp_path: Path) -> None:
     new = _new(tmp_path, old)
-    with pytest.raises(UsageError, match="refused: .* was set up from"):
+    with pytest.raises(UsageError, match=r"refused: .* was set up from"):
         migrate(new, old.root, everything=True)
     other, _ = init_workspace(tmp_path / "other", env={})
     with pytest.raises(StateError, match="not set up from"):
         migrate(old.root, other.root, everything=True)
-    with pytest.raises(DfosError, match="not set up from|is already a dfos workspace"):
+    with pytest.raises(DfosError, match=r"not set up from|is already a dfos workspace"):
         setup(old.root, other.root)
 
 
@@ -153,7 +153,8 @@ def test_plan_excludes_temporaries_locks_and_fits(tmp_path: Path) -> None:
 
 def test_map_ab_text_writes_references_and_lists_the_rest() -> None:
     prefixes = [("/fujisan3/data/uves/raw", "DFO_RAW_DIR"), ("/fujisan3/data/uves/calib", "DFO_CAL_DIR")]
-    text = ("# raw /fujisan3/data/uves/raw stays in a comment\nRAWFILE  /fujisan3/data/uves/raw/2013-02-12/a.fits  BIAS\n"
+    text = ("# raw /fujisan3/data/uves/raw stays in a comment\n"
+            "RAWFILE  /fujisan3/data/uves/raw/2013-02-12/a.fits  BIAS\n"
             "MCALIB  /fujisan3/data/uves/calib/2013-02-10/m.fits  MASTER_BIAS\nMASSOC  /tmp/x.fits  BPM\n")
     new, mapped, unmapped = map_ab_text(text, prefixes)
     assert "RAWFILE  $DFO_RAW_DIR/2013-02-12/a.fits  BIAS" in new
