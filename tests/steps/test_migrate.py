@@ -3,9 +3,11 @@ calibrations, job files naming NEW, the database rows, and a DFOS tree imported 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from dfos.errors import DfosError, StateError, UsageError
 from dfos.steps.cascade import exec_cascade
@@ -214,3 +216,37 @@ def test_qc1_export_needs_its_columns(tmp_path: Path) -> None:
     export.write_text("date,ab,value\n2013-02-12,a.ab,1\n", encoding="utf-8")
     rows, refused = read_qc1_export(export, "UVES")
     assert rows == [] and "no column 'parameter'" in refused[0]
+
+
+def test_rows_upserted_once_updated_from_old_and_new_changes_kept(tmp_path: Path, db_url: str) -> None:
+    from sqlalchemy import update
+
+    from dfos.db import engine_for_url, qc1_params
+    from dfos.steps.migrate.database import DbReport, upsert_rows
+
+    ws, _ = init_workspace(tmp_path / "new", env={})
+    ws = open_workspace(ws.root, env={"DFOS_DB_URL": db_url} if db_url else {})
+    engine, manifest = engine_for_url(ws.db_url), tmp_path / "db_manifest"
+    export = tmp_path / "qc1.csv"
+
+    def run(values: tuple[str, str]) -> DbReport:
+        export.write_text("date,ab,parameter,value\n" + "".join(f"2013-02-12,{ab}.ab,QC RON,{v}\n" for ab, v in
+                                                                  zip(("a", "b"), values, strict=True)),
+                          encoding="utf-8")
+        os.utime(export, (0, 0))
+        rows, refused = read_qc1_export(export, "UVES")
+        assert not refused
+        report = DbReport()
+        upsert_rows(engine, "qc1_params", rows, manifest, report)
+        return report
+
+    assert run(("1.5", "2.5")).inserted == 2
+    second = run(("1.5", "2.5"))
+    assert (second.inserted, second.updated, second.unchanged) == (0, 0, 2)
+    assert run(("1.7", "2.5")).updated == 1  # OLD changed a row NEW had not touched
+    with engine.begin() as conn:  # NEW measures b again itself
+        conn.execute(update(qc1_params).where(qc1_params.c.ab == "b.ab").values(value=9.0, text="9.0"))
+    fourth = run(("1.7", "2.9"))
+    assert fourth.updated == 0 and len(fourth.conflicts) == 1 and "b.ab" in fourth.conflicts[0]
+    with engine.connect() as conn:
+        assert conn.execute(select(qc1_params.c.value).where(qc1_params.c.ab == "b.ab")).scalar_one() == 9.0

@@ -101,7 +101,8 @@ def migrate_cmd(cli: Cli, words: tuple[str, ...], incremental: bool, everything:
     from dfos.steps.migrate.run import migrate
 
     with progress_bar("migrate") as bar:
-        report = migrate(Path(words[0]), Path(words[1]), everything, _since(since, months), bar, old_db_url)
+        report = migrate(Path(words[0]), Path(words[1]), everything, _since(since, months), bar, old_db_url,
+                         cli.env)
     click.echo(report.render(limit=20), nl=False)
     if report.files.failed:
         raise click.exceptions.Exit(1)

@@ -8,7 +8,7 @@ NEW must have been set up from OLD, and a pair the other way round is refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path, PurePosixPath
@@ -169,15 +169,17 @@ def _write_reports(report: MigrateReport) -> None:
 
 
 def migrate(old: Path, new: Path, everything: bool, since: date | None = None,
-            progress: Callable[[int, int], None] | None = None, old_db_url: str | None = None) -> MigrateReport:
-    """Copy OLD into NEW (``everything``: -A, else -I with ``since``); see the module."""
+            progress: Callable[[int, int], None] | None = None, old_db_url: str | None = None,
+            env: Mapping[str, str] | None = None) -> MigrateReport:
+    """Copy OLD into NEW (``everything``: -A, else -I with ``since``); see the module.  NEW is opened with ``env``
+    (its ``DFOS_DB_URL``, say); OLD with its dfos.toml only (``old_db_url``: its database when that names none)."""
     old, new = old.expanduser().resolve(), new.expanduser().resolve()
     if not everything and since is None:
         raise UsageError("-I needs --since DATE or --months N: the dated directories it copies")
     origin = check_direction(old, new)
     if not old.is_dir():
         raise WorkspaceError(f"OLD {old} is not a directory (any more)")
-    new_ws = open_workspace(new, env={})
+    new_ws = open_workspace(new, env=dict(env or {}))
     try:
         with exclusive_lock(new / MIGRATE_DIR / ".lock", wait=0):
             refused: list[str] = []
