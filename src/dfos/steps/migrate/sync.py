@@ -281,6 +281,7 @@ def _note(report: SyncReport, cand: Candidate, made: Transformed) -> None:
 
 def _one(ctx: _Context, cand: Candidate) -> None:
     report = ctx.report
+    _clean(ctx, cand.target.parent)  # what a killed run left here (also beside files not copied again)
     src = cand.source.stat()
     verdict = _decide(ctx, cand, src)
     if verdict == "skip":
