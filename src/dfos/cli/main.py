@@ -97,6 +97,8 @@ COMMANDS: dict[str, LazyCommand] = {
                 cron_group="dfosCron: run dfos jobs from cron with logs, and the crontab lines that do it."),
     **_commands("compare", compare_cmd="Compare the results of two workspaces A and B (roots), read-only on both "
                                        "sides."),
+    **_commands("migrate", migrate_cmd="Move an installation to a new machine (DFOS muc_migrate): set up NEW from OLD, "
+                                       "then copy."),
     **_commands("phoenix", phoenix_cmd="Reprocess archived nights unsupervised into science products (DFOS "
                                        "phoenix): one date (-d) or a month (-m)."),
 }
