@@ -95,6 +95,8 @@ COMMANDS: dict[str, LazyCommand] = {
     **_commands("auto",
                 auto_daily_cmd="One automatic run: new data -> headers, ABs, cascade, QC, trends (DFOS autoDaily).",
                 cron_group="dfosCron: run dfos jobs from cron with logs, and the crontab lines that do it."),
+    **_commands("sharing", sharing_group="No hidden sharing: check the database, directories and job files; "
+                                          "relocate job files; claim the database."),
     **_commands("phoenix", phoenix_cmd="Reprocess archived nights unsupervised into science products (DFOS "
                                        "phoenix): one date (-d) or a month (-m)."),
 }
