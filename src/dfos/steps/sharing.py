@@ -13,7 +13,7 @@ top-level files of ``$DFO_JOB_DIR``):
 * **directories**: a directory setting (``DFO_MON_DIR`` holds DFO_STATUS, ``DFO_JOB_DIR``, ...) that lies
   inside another workspace's root (a ``dfos.toml`` above it that is not ours) is REFUSED; ``DFO_CONFIG_DIR``
   there is a warning (rules read by both); ``DFO_ARCHIVE_DIR`` is the archive, shared on purpose.
-* **job files**: a file of ``$DFO_JOB_DIR`` naming another root (``--root /other``: written by an older dfos
+* **job files**: a job file (``JOBS_*``, ``rawDown_*``, ``mcalDown_*``, a ``.sub``) naming another root (``--root /other``: written by an older dfos
   or copied by hand) is a WARNING, with the fix: ``dfos sharing relocate`` rewrites such files (and those of
   an older dfos naming this root) into the relocatable form (:mod:`dfos.jobs.relocate`), atomically.
 
@@ -48,6 +48,8 @@ REFUSE, WARN = "refuse", "warn"
 #: Directory settings another workspace may hold on purpose (the archive), or that only warn (rules).
 _SHARED_ON_PURPOSE = ("DFO_ARCHIVE_DIR",)
 _WARN_ONLY = ("DFO_CONFIG_DIR",)
+#: The job files one launches (the monitor too): checked before every command that changes state.
+_TODO = ("JOBS_",)
 #: Job files larger than this are not read by the check (a job file is a few kB).
 _MAX_JOB_FILE = 4 << 20
 
@@ -166,12 +168,16 @@ def _directory_findings(workspace: Workspace) -> list[Finding]:
     return found
 
 
-def _job_files(workspace: Workspace) -> list[Path]:
+def _job_files(workspace: Workspace, todo_only: bool = False) -> list[Path]:
+    """The files of ``$DFO_JOB_DIR`` that may name a root: the job files (``JOBS_*``, with ``todo_only`` only
+    those), download files and HTCondor submit files (execAB/execQC files name ABs only: never read)."""
     job_dir = workspace.job_dir
     if not job_dir.is_dir():
         return []
-    return sorted(p for p in job_dir.iterdir() if not p.name.startswith(".") and p.is_file()
-                  and p.stat().st_size <= _MAX_JOB_FILE)
+    kinds = _TODO if todo_only else (*_TODO, "rawDown_", "mcalDown_")
+    return sorted(p for p in job_dir.iterdir()
+                  if (p.name.startswith(kinds) or (not todo_only and p.name.endswith(".sub")))
+                  and p.is_file() and p.stat().st_size <= _MAX_JOB_FILE)
 
 
 def _read(path: Path) -> str:
@@ -189,10 +195,10 @@ def job_file_roots(workspace: Workspace, name: str) -> list[str]:
     return _roots_named(_read(path), _root(workspace)) if path.is_file() else []
 
 
-def _job_findings(workspace: Workspace) -> list[Finding]:
+def _job_findings(workspace: Workspace, todo_only: bool = False) -> list[Finding]:
     root = _root(workspace)
     found = []
-    for path in _job_files(workspace):
+    for path in _job_files(workspace, todo_only):
         others = _roots_named(_read(path), root)
         if others:
             found.append(Finding("jobs", WARN,
@@ -202,20 +208,21 @@ def _job_findings(workspace: Workspace) -> list[Finding]:
     return found
 
 
-def sharing_findings(workspace: Workspace, claim: bool = False) -> list[Finding]:
+def sharing_findings(workspace: Workspace, claim: bool = False, todo_only: bool = False) -> list[Finding]:
     """Every finding: the database's owner (``claim``: a database nobody owns, or a copy's, is claimed), the
-    directory settings, the job files."""
+    directory settings, the job files (``todo_only``: the ``JOBS_*`` files only, the quick look of
+    :func:`enforce`)."""
     found = []
     db = _db_finding(workspace, claim)
     if db is not None:
         found.append(db)
-    return [*found, *_directory_findings(workspace), *_job_findings(workspace)]
+    return [*found, *_directory_findings(workspace), *_job_findings(workspace, todo_only)]
 
 
 def enforce(workspace: Workspace) -> list[Finding]:
     """Before a command changes state: refuse (:class:`SharingRefused`, the first refusal's line) or log each
     warning; the warnings."""
-    found = sharing_findings(workspace, claim=True)
+    found = sharing_findings(workspace, claim=True, todo_only=True)
     refused = [f for f in found if f.severity == REFUSE]
     if refused:
         raise SharingRefused(refused[0].message)
