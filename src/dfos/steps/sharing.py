@@ -13,9 +13,10 @@ top-level files of ``$DFO_JOB_DIR``):
 * **directories**: a directory setting (``DFO_MON_DIR`` holds DFO_STATUS, ``DFO_JOB_DIR``, ...) that lies
   inside another workspace's root (a ``dfos.toml`` above it that is not ours) is REFUSED; ``DFO_CONFIG_DIR``
   there is a warning (rules read by both); ``DFO_ARCHIVE_DIR`` is the archive, shared on purpose.
-* **job files**: a job file (``JOBS_*``, ``rawDown_*``, ``mcalDown_*``, a ``.sub``) naming another root (``--root /other``: written by an older dfos
-  or copied by hand) is a WARNING, with the fix: ``dfos sharing relocate`` rewrites such files (and those of
-  an older dfos naming this root) into the relocatable form (:mod:`dfos.jobs.relocate`), atomically.
+* **job files**: a job file (``JOBS_*``, ``rawDown_*``, ``mcalDown_*``, a ``.sub``) naming another root
+  (``--root /other``: written by an older dfos or copied by hand) is a WARNING, with the fix: ``dfos sharing
+  relocate`` rewrites such files (and those of an older dfos naming this root) into the relocatable form
+  (:mod:`dfos.jobs.relocate`), atomically.  Commands that change state look at the ``JOBS_*`` files only.
 
 :func:`enforce` runs the checks for the commands that change state (``dfos.cli.context``): a refusal raises
 :class:`~dfos.errors.SharingRefused` (one line: what is shared, with whom, what to do), warnings are logged.
