@@ -125,6 +125,11 @@ def test_the_relocated_form_of_an_old_job_file() -> None:
     assert canonical_line("/opt/dfos/bin/dfos --root /data/old/ws cleanup -d 2013-02-12") == \
         '"$DFOS" --root "$DFOS_ROOT" cleanup -d 2013-02-12'
     assert relocate_text(new, [], "/opt/dfos/bin/dfos", "..", "/data/new/ws", "jobs") == new  # idempotent
+    download = ("#!/usr/bin/env bash\n# raw frames\nset -euo pipefail\n"
+                "/opt/dfos/bin/dfos --root '/data/old ws' fetch-raw -d 2013-02-12 --parallel 8 \\\n    UVES.a.fits\n")
+    moved = relocate_text(download, ["/data/old ws"], "/opt/dfos/bin/dfos", "..", "/data/new", "jobs")
+    assert "old ws" not in moved and "DFOS_ROOT=\"$(cd" in moved and "    UVES.a.fits" in moved
+    assert "--root \"$DFOS_ROOT\" fetch-raw -d 2013-02-12 --parallel 8 \\\n" in moved
 
 
 def test_job_files_naming_another_root_warn_and_relocate_fixes_them(workspace: Workspace, tmp_path: Path,
@@ -134,6 +139,10 @@ def test_job_files_naming_another_root_warn_and_relocate_fixes_them(workspace: W
     job.write_text(OLD_INGEST.replace("/data/old/ws", str(other.root)).replace("/opt/dfos/bin/dfos",
                                                                                  str(workspace.bin_dir / "dfos")))
     job.chmod(0o755)
+    sub = workspace.job_dir / "dfos_ab.sub"
+    sub.write_text(f"executable = /x/dfos\narguments = \"--root '{other.root}' process-ab -a $(ab)\"\n")
+    assert [f.kind for f in sharing_findings(workspace)] == ["jobs", "jobs"]
+    sub.unlink()
     (finding,) = sharing_findings(workspace)
     assert finding.kind == "jobs" and finding.severity == WARN and str(other.root) in finding.message
     assert "sharing relocate" in finding.fix
@@ -141,8 +150,10 @@ def test_job_files_naming_another_root_warn_and_relocate_fixes_them(workspace: W
     assert code == 0 and "Warning:" in err and "JOBS_INGEST" in err
     assert main(["--root", str(workspace.root), "sharing", "check"]) == 1
 
+    sub.write_text(f"executable = /x/dfos\narguments = \"--root '{other.root}' process-ab -a $(ab)\"\n")
     assert main(["--root", str(workspace.root), "sharing", "relocate"]) == 0
-    assert "1 job file(s) rewritten" in capsys.readouterr().out
+    assert "2 job file(s) rewritten" in capsys.readouterr().out
+    assert sub.read_text() == f"executable = /x/dfos\narguments = \"--root '{workspace.root}' process-ab -a $(ab)\"\n"
     text = job.read_text()
     assert str(other.root) not in text and os.access(job, os.X_OK)
     assert sharing_findings(workspace) == [] and main(["--root", str(workspace.root), "sharing", "relocate"]) == 0
