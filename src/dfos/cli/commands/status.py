@@ -56,9 +56,15 @@ def render_table(table: DateTable) -> Table:
 
 def _sharing(workspace: Workspace) -> None:
     """What the workspace shares with another (docs/migration.md), on stderr: one line each."""
+    from dfos.errors import DfosError
     from dfos.steps.sharing import REFUSE, sharing_findings
 
-    for finding in sharing_findings(workspace):
+    try:
+        found = sharing_findings(workspace)
+    except DfosError as exc:  # the date table needs no database: say why sharing was not checked
+        click.echo(f"Warning: sharing not checked: {exc.message}", err=True)
+        return
+    for finding in found:
         word = "REFUSED" if finding.severity == REFUSE else "Warning"
         click.echo(f"{word}: {finding.message}", err=True)
 
