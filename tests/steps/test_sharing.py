@@ -121,7 +121,7 @@ def test_the_relocated_form_of_an_old_job_file() -> None:
     assert "/data/old" not in new and foreign_roots(new, "/data/new/ws") == []
     assert command_line("ingest", "-m", "CALIB", "-d", "2013-02-12") in new.splitlines()
     assert '--jobs "$DFO_JOB_DIR"/execAB_CALIB_2013-02-12 --wait' in new
-    assert 'DFOS_ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")"/.. && pwd)"' in new
+    assert 'DFOS_ROOT="$(cd -- "$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")"/.. && pwd)"' in new
     assert canonical_line("/opt/dfos/bin/dfos --root /data/old/ws cleanup -d 2013-02-12") == \
         '"$DFOS" --root "$DFOS_ROOT" cleanup -d 2013-02-12'
     assert relocate_text(new, [], "/opt/dfos/bin/dfos", "..", "/data/new/ws", "jobs") == new  # idempotent

@@ -24,6 +24,8 @@ __all__ = ["ROOT_VARIABLE", "canonical_line", "command_line", "foreign_roots", "
 #: The shell variable every line's ``--root`` names.
 ROOT_VARIABLE = '"$DFOS_ROOT"'
 
+#: The directory this file lies in (a symbolic link to it followed), as the shell computes it.
+_HERE = '"$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")"'
 _ROOT_WORD = re.compile(r"--root(?:\s+|=)('[^']*'|\"[^\"]*\"|[^\s)\"']+)")
 _OLD_ENV = re.compile(r"^eval \"\$\((?P<program>.+?) --root (?P<root>.+?) env\)\"$")
 _WORD = re.compile(r"'[^']*'|[^\s'\"|;&()]+")
@@ -37,8 +39,8 @@ def root_lines(dfos: str, up: str | None, root: str) -> list[str]:
                  f"DFOS_ROOT={shlex.quote(root)}"]
     else:
         where = ["# the workspace is where this file lies (a copy of the workspace runs on the copy;",
-                 "# an inherited DFOS_ROOT is ignored)",
-                 f'DFOS_ROOT="$(cd -- "$(dirname -- "${{BASH_SOURCE[0]}}")"/{shlex.quote(up)} && pwd)"']
+                 "# an inherited DFOS_ROOT is ignored; a symbolic link to this file leads here too)",
+                 f'DFOS_ROOT="$(cd -- {_HERE}/{shlex.quote(up)} && pwd)"']
     return [*where, "export DFOS_ROOT", f"DFOS={shlex.quote(dfos)}"]
 
 
