@@ -33,11 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from dfos import clock
 from dfos.dates import format_timestamp
 from dfos.db import engine_for_url, workspace_owner
-from dfos.errors import SharingRefused
+from dfos.errors import DfosError, SharingRefused
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.jobs.relocate import foreign_roots, relocate_text
 from dfos.workspace import CONFIG_FILE, DIRECTORY_KEYS, Workspace
@@ -121,7 +122,10 @@ def _db_finding(workspace: Workspace, claim: bool) -> Finding | None:
                or (owner.host == here and not (Path(owner.root) / CONFIG_FILE).is_file()))
     if reclaim:
         if claim:
-            claim_database(workspace)
+            try:
+                claim_database(workspace)
+            except (DfosError, IntegrityError):  # another process claimed it at this very moment: look again
+                return _db_finding(workspace, claim=False) if owner is None else None
         return None
     assert owner is not None
     where = f" on host {owner.host}" if owner.host != here else ""
