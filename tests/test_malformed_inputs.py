@@ -282,6 +282,9 @@ def _job_file_cases() -> list[Case]:
         cases += [
             case(f"JOBS_NIGHT-{kind}-create-job", ["create-job", "-d", D], {3, 5}, damage),
             case(f"JOBS_NIGHT-{kind}-monitor-export", ["monitor", "export", W + "export"], {0, 5}, damage),
+            # exit 1: the copy's dfos_ab.sub names the root it was copied from (a warning)
+            case(f"JOBS_NIGHT-{kind}-sharing-check", ["sharing", "check"], {0, 1}, damage),
+            case(f"JOBS_NIGHT-{kind}-sharing-relocate", ["sharing", "relocate"], {0}, damage),
         ]
     return cases
 
@@ -369,7 +372,8 @@ def _database_cases() -> list[Case]:
         cases += [case(f"db-{kind}-{argv[0]}", argv, {3, 5, 6}, damage)
                   for argv in (CERTIFY, ["qc1", "-d", D], ["health"], ["cascade-stat", "--dag-id", DAG],
                                ["score", "-d", D], ["trend", "--param", "QC BIAS LEVEL"], ["process-qc", "-a", FLAT],
-                               ["move", "-d", D], ["release", "hide", "--release", "R2", "--from", D, "--to", D])]
+                               ["move", "-d", D], ["release", "hide", "--release", "R2", "--from", D, "--to", D],
+                               ["sharing", "check"])]
         cases.append(case(f"db-{kind}-status", ["status"], {0, 3, 6}, damage))  # status needs no database
     return cases
 

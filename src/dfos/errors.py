@@ -16,7 +16,9 @@ this root, prints ``Error: <message>`` on one line and exits with the error's
     │   └── StateError                    the date/AB is not in the state this step needs,
     │                                     or its evidence (AB list, AB files, database) disagrees
     ├── ConfigError              exit 4   dfos.toml or DFOS_* value unusable
-    │   └── PipelineMissing               the instrument's ESO pipeline package is not installed
+    │   ├── PipelineMissing               the instrument's ESO pipeline package is not installed
+    │   └── SharingRefused                the database or a directory is another workspace's
+    │                                     (dfos.steps.sharing: no hidden sharing)
     ├── FormatError              exit 5   a dfos file (status, header, AB, job file) unreadable
     │   ├── UnsafeName                    a name from data is not a safe file name
     │   └── RuleSyntaxError      exit 2   an OCA rule file the user hands in does not parse
@@ -50,6 +52,7 @@ __all__ = [
     "InvalidDate",
     "NotFound",
     "PipelineMissing",
+    "SharingRefused",
     "StateError",
     "UnknownInstrument",
     "UnsafeName",
@@ -157,6 +160,12 @@ class ConfigError(DfosError):
 class PipelineMissing(ConfigError):
     """The workspace's instrument needs an ESO pipeline package (its rules, its recipes) that is not
     installed; the message names the Debian package."""
+
+
+class SharingRefused(ConfigError):
+    """The workspace shares its database or a directory (DFO_STATUS, job files) with another workspace: a
+    command that changes state refuses (:mod:`dfos.steps.sharing`); the message names the other root and the
+    setting to change."""
 
 
 class FormatError(DfosError):

@@ -43,7 +43,7 @@ def test_create_job_writes_the_files_and_queues(capsys: pytest.CaptureFixture[st
     job = night.job_dir / "JOBS_NIGHT"
     assert os.access(job, os.X_OK)
     text = job.read_text()
-    assert f'"$DFOS" exec-cascade --dag-id {DAG} --jobs {night.job_dir / f"execAB_{DAG}"} --wait' in text
+    assert f'"$DFOS" exec-cascade --dag-id {DAG} --jobs "$DFO_JOB_DIR"/execAB_{DAG} --wait' in text
     assert text.index("rawDown_") < text.index("exec-cascade") < text.index("execQC_") < text.index("flag cal_QC")
     assert night.status_log.read()[-1].flag == "cal_Queued"
     code, out, _ = run(capsys, "create-job", "-d", "2013-02-12", "-a", "UVES.2013-02-12T18:05:00.500_tpl.ab")
@@ -103,7 +103,7 @@ def test_qc_job_types_run_the_qc_cascade(capsys: pytest.CaptureFixture[str], nig
     first = "UVES.2013-02-12T18:05:00.500_tpl.ab"
     assert (f"processQC -a {first}" if kind == "SER" else f"{first} || processQC || -a {first} || NONE") in exec_qc
     text = (night.job_dir / "JOBS_NIGHT").read_text()
-    assert f"exec-cascade --dag-id QC_{DAG} --jobs {night.job_dir / f'execQC_{DAG}'}" in text
+    assert f"exec-cascade --dag-id QC_{DAG} --jobs \"$DFO_JOB_DIR\"/execQC_{DAG}" in text
     env = {k: v for k, v in os.environ.items() if not k.startswith("DFOS_")}
     done = subprocess.run([str(night.job_dir / "JOBS_NIGHT")], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

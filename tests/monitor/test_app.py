@@ -196,6 +196,22 @@ def test_todo_lists_can_be_edited_and_launched(client: TestClient, night: Worksp
     assert doc["state"] == "done" and "ingesting 2013-02-12" in doc["log"]
 
 
+def test_a_job_file_naming_another_workspace_shows_and_is_not_launched(client: TestClient, night: Workspace,
+                                                                        tmp_path: Path) -> None:
+    """Issue 19: JOBS_INGEST copied from another workspace (--root OTHER) would ingest there: the main page
+    says so in its sharing panel, and the monitor refuses to launch it until 'dfos sharing relocate'."""
+    csrf = login(client)
+    other = tmp_path / "other-ws"
+    script = f"#!/bin/sh\ntouch {other}/ingested\n/x/bin/dfos --root {other} ingest -m CALIB -d 2013-02-12\n"
+    assert client.post("/todo/JOBS_INGEST", data={"text": script, "csrf": csrf},
+                       follow_redirects=False).status_code == 303
+    page = client.get("/").text
+    assert 'id="sharing"' in page and f"--root {other}" in page and "sharing relocate" in page
+    response = client.post("/action/launch_todo", data={"todo": "JOBS_INGEST", "csrf": csrf}, follow_redirects=False)
+    assert response.status_code == 409 and "sharing relocate" in response.text
+    assert not other.exists()
+
+
 def test_the_link_bar() -> None:
     from dfos.monitor.facts import link_bar
 

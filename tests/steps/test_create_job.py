@@ -69,7 +69,8 @@ def test_a_date_is_queued_with_its_dependencies_a_dag_and_the_raw_frames_to_fetc
     fetched = [line.strip().removesuffix(" \\") for line in raw.read_text().splitlines() if line.startswith("    ")]
     assert len(fetched) == len(set(fetched)) == 19 and "UVES.2013-02-12T18:05:00.500.fits" in fetched
     assert "UVES.2013-02-12T22:02:00.500.fits" not in fetched  # a frame of an INCOMPLETE AB only: never needed
-    assert "fetch-raw -d 2013-02-12 --parallel 8" in raw.read_text()
+    assert '"$DFOS" --root "$DFOS_ROOT" fetch-raw -d 2013-02-12 --parallel 8' in raw.read_text()
+    assert str(night.root) not in raw.read_text()
     assert files.mcal_down is None  # no master reduced to a header
 
 
@@ -77,10 +78,11 @@ def test_the_job_block_and_the_queued_flag(night: Workspace) -> None:
     files = create_job(night, NIGHT, "CALIB")
     assert files.job_file == night.job_dir / "JOBS_NIGHT" and os.access(files.job_file, os.X_OK)
     text = files.job_file.read_text()
-    assert text.startswith("#!/usr/bin/env bash\n") and f"--root {night.root} env" in text
+    assert text.startswith("#!/usr/bin/env bash\n") and '--root "$DFOS_ROOT" env' in text
+    assert str(night.root) not in text  # relocatable: the file finds its workspace from where it lies
     (block,) = parse_blocks(text)
     assert (block.mode, block.date, block.dag_id) == ("CALIB", "2013-02-12", DAG)
-    assert block.exec_ab == str(files.exec_ab) and block.raw_down == str(files.raw_down)
+    assert block.exec_ab == f"$DFO_JOB_DIR/{files.exec_ab.name}" and block.raw_down == f"$DFO_JOB_DIR/rawDown_{DAG}"
     last = night.status_log.read()[-1]
     assert (last.flag, last.key, last.timestamp) == ("cal_Queued", "2013-02-12", datetime(2013, 2, 13, 14, 0))
 

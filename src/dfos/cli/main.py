@@ -99,6 +99,8 @@ COMMANDS: dict[str, LazyCommand] = {
                                        "sides."),
     **_commands("migrate", migrate_cmd="Move an installation to a new machine (DFOS muc_migrate): set up NEW from OLD, "
                                        "then copy."),
+    **_commands("sharing", sharing_group="No hidden sharing: check the database, directories and job files; "
+                                          "relocate job files; claim the database."),
     **_commands("phoenix", phoenix_cmd="Reprocess archived nights unsupervised into science products (DFOS "
                                        "phoenix): one date (-d) or a month (-m)."),
 }

@@ -34,11 +34,26 @@ from dfos.db.schema import (
     metadata,
     qc1_params,
     release_windows,
+    workspace_owner,
 )
 
-__all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "content_runs",
-           "database_fault", "dispose_engines", "engine_for_url", "metadata", "qc1_params", "release_windows",
-           "sqlalchemy_url"]
+__all__ = [
+    "ab_qc",
+    "ab_runs",
+    "archive_catalog",
+    "cascade_nodes",
+    "certifications",
+    "comments",
+    "content_runs",
+    "database_fault",
+    "dispose_engines",
+    "engine_for_url",
+    "metadata",
+    "qc1_params",
+    "release_windows",
+    "sqlalchemy_url",
+    "workspace_owner",
+]
 
 
 def sqlalchemy_url(url: str) -> str:

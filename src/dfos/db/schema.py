@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 __all__ = ["ab_qc", "ab_runs", "archive_catalog", "cascade_nodes", "certifications", "comments", "content_runs",
-           "metadata", "qc1_params", "release_windows"]
+           "metadata", "qc1_params", "release_windows", "workspace_owner"]
 
 metadata = MetaData()
 
@@ -188,4 +188,17 @@ release_windows = Table(
     Column("last", String(10), nullable=False),
     Column("opened", String(32), nullable=False),
     Column("lifted", String(32)),
+)
+
+#: Which workspace owns this database (issue 19, "no hidden sharing"): one row (``slot`` 1), written by the
+#: first command that changes state.  A workspace whose database another existing workspace owns refuses to
+#: change state (:mod:`dfos.steps.sharing`); a copied ``dfos.sqlite`` inside the copy's own root is re-claimed.
+workspace_owner = Table(
+    "workspace_owner",
+    metadata,
+    Column("slot", Integer, primary_key=True, autoincrement=False),  # always 1: one owner
+    Column("workspace_id", String(64), nullable=False),  # a random id, new at each claim
+    Column("root", String(1024), nullable=False),  # the owning workspace's root (resolved)
+    Column("host", String(255), nullable=False),  # the host it was claimed on
+    Column("claimed", String(32), nullable=False),  # when (ISO timestamp)
 )

@@ -178,11 +178,20 @@ _BLOCK_HEAD = re.compile(
 )
 
 
+#: How a block names a file of the job directory (``$DFO_JOB_DIR/execAB_CALIB_2013-02-12``).
+JOB_DIR_PREFIX = "$DFO_JOB_DIR/"
+
+
 def render_block(block: JobBlock) -> list[str]:
-    """The block's shell lines, in the order of DFOS createJob; every path shell-quoted."""
+    """The block's shell lines, in the order of DFOS createJob; every path shell-quoted, files of the job
+    directory as ``"$DFO_JOB_DIR"/<name>`` (a copied workspace runs its own)."""
     import shlex
 
-    q = shlex.quote
+    def q(path: str) -> str:  # a file of the job directory stays relative to it: "$DFO_JOB_DIR"/<name>
+        if path.startswith(JOB_DIR_PREFIX):
+            return '"$DFO_JOB_DIR"/' + shlex.quote(path.removeprefix(JOB_DIR_PREFIX))
+        return shlex.quote(path)
+
     flag = mode_flag(block.mode, Stage.QC)
     lines = [f"# pipeline jobs for {block.mode}, {block.date} ({block.written})",
              'echo "starting raw data download ..."']

@@ -27,6 +27,7 @@ from dfos.monitor.security.access import changing
 from dfos.monitor.security.audit import audit
 from dfos.monitor.web import Refused, batch_arg, client_of, state_of, user_of
 from dfos.steps.certify import ACCEPT, REJECT, Decision, certification_rows, certify
+from dfos.steps.sharing import job_file_roots
 
 __all__ = ["certify_submit", "save_postit", "save_todo", "start_action"]
 
@@ -68,6 +69,9 @@ def start_action(request: Request, form: FormData) -> Response:
     todo = _text(form, "todo", 40)
     if action == "launch_todo" and todo not in facts.TODO_LISTS:
         return PlainTextResponse("unknown ToDo list", status_code=400)
+    if action == "launch_todo" and (others := job_file_roots(state.workspace, todo)):
+        return PlainTextResponse(f"{todo} names another workspace (--root {others[0]}): launching it would change "
+                                 "that workspace; run 'dfos sharing relocate' first", status_code=409)
     steps = action_steps(state.workspace, action, day, todo or None, mode)
     audit(state.workspace, user_of(request) or "-", client_of(request), action, _target(action, day, mode, todo))
     job = state.jobs.start(action, action_label(action, day, mode, todo or None), steps)

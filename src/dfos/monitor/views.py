@@ -36,6 +36,7 @@ from dfos.status.machine import flags_by_key
 from dfos.steps.certify import certification_rows
 from dfos.steps.create_ab import explain_text, supersession_log
 from dfos.steps.rejected_inputs import rejected_inputs
+from dfos.steps.sharing import WARN, Finding, sharing_findings
 from dfos.steps.status import ab_count
 from dfos.steps.trend import health_report
 from dfos.workspace import Workspace
@@ -58,6 +59,14 @@ def _rel(ws: Workspace, path: Path) -> str:
 
 # --- dfoMonitor -----------------------------------------------------------------------------------------
 
+def _sharing(ws: Workspace) -> list[Finding]:
+    """What the workspace shares with another (docs/migration.md); a database fault is said, not raised."""
+    try:
+        return sharing_findings(ws)
+    except DfosError as exc:
+        return [Finding("database", WARN, f"sharing not checked: {exc.message}")]
+
+
 def monitor_context(state: MonitorState) -> dict[str, Any]:
     """Everything the dfoMonitor page shows."""
     ws = state.workspace
@@ -75,6 +84,7 @@ def monitor_context(state: MonitorState) -> dict[str, Any]:
         "todos": facts.todo_lists(ws), "postit": shown_text(ws.mon_dir / "DFO_POSTIT"),
         "links": facts.link_bar(ws.settings.MONITOR_LINKS), "system": history[-1] if history else None,
         "spark": _sparkline(history), "jobs": state.jobs.recent(5), "actions": ACTIONS,
+        "sharing": _sharing(ws),
     }
 
 

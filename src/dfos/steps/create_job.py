@@ -24,6 +24,7 @@ outside a subcascade) is nothing to wait for and is left out.
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,12 +38,13 @@ from dfos.dates import format_timestamp
 from dfos.errors import NotFound, StateError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.jobs.model import ExecFile, ExecLine, JobBlock, check_name, render_block, render_exec
+from dfos.jobs.relocate import command_line, header_lines, root_lines
 from dfos.keys import BatchId, KeyLike, Mode, Stage, mode_flag
 from dfos.steps.fetch import missing_masters
 from dfos.steps.process_ab import load_ab
 from dfos.workspace import Workspace
 
-__all__ = ["JobFiles", "create_group_job", "create_job", "job_header"]
+__all__ = ["JobFiles", "create_group_job", "create_job", "job_header", "job_path", "root_up"]
 
 #: Raw frames a rawDown file fetches at most (DFOS: the first 50).
 RAW_DOWNLOAD_LIMIT = 50
@@ -58,16 +60,24 @@ class JobFiles:
     abs: tuple[str, ...]
 
 
+def root_up(workspace: Workspace) -> str | None:
+    """The path from ``$DFO_JOB_DIR`` up to the workspace root (``..``); None when the job directory lies
+    outside the root (its files then name the root as is)."""
+    job_dir, root = workspace.job_dir.resolve(), workspace.root.resolve()
+    if job_dir != root and root not in job_dir.parents:
+        return None
+    return os.path.relpath(root, job_dir)
+
+
 def job_header(workspace: Workspace) -> str:
-    """The first lines of a job file: it sets up the DFOS environment of this workspace itself."""
-    dfos = workspace.bin_dir / "dfos"
-    return (
-        "#!/usr/bin/env bash\n"
-        "# dfos job file: run it to process what it lists ('dfos create-job' appends blocks).\n"
-        "set -euo pipefail\n"
-        f"eval \"$({shlex.quote(str(dfos))} --root {shlex.quote(str(workspace.root))} env)\"\n"
-        'DFOS="$DFO_BIN_DIR/dfos"\n'
-    )
+    """The first lines of a job file: it finds its workspace from where it lies (``DFOS_ROOT``, exported),
+    and sets up that workspace's DFOS environment (:mod:`dfos.jobs.relocate`)."""
+    return "\n".join(header_lines(str(workspace.bin_dir / "dfos"), root_up(workspace), str(workspace.root))) + "\n"
+
+
+def job_path(workspace: Workspace, path: Path) -> str:
+    """A file of ``$DFO_JOB_DIR`` as a job file names it: ``$DFO_JOB_DIR/<name>`` (:func:`render_block`)."""
+    return f"$DFO_JOB_DIR/{path.name}" if path.parent == workspace.job_dir else str(path)
 
 
 def _append_block(path: Path, header: str, block: list[str]) -> None:
@@ -123,8 +133,9 @@ def create_job(
     raw_down = _raw_down(workspace, abs_, batch) if calib else None
     mcal_down = _mcal_down(workspace, abs_, batch) if calib else None
 
-    block = render_block(JobBlock(mode, key, stamp, str(exec_ab), str(exec_qc), str(raw_down) if raw_down else None,
-                                  str(mcal_down) if mcal_down else None))
+    block = render_block(JobBlock(mode, key, stamp, job_path(workspace, exec_ab), job_path(workspace, exec_qc),
+                                  job_path(workspace, raw_down) if raw_down else None,
+                                  job_path(workspace, mcal_down) if mcal_down else None))
     job_file = workspace.job_dir / ("JOBS_AUTO" if auto else "JOBS_NIGHT")
     _append_block(job_file, job_header(workspace), block)
     workspace.status_log.append(mode_flag(mode, Stage.QUEUED), key, clock.now(settings))
@@ -175,15 +186,16 @@ def _subcascade(workspace: Workspace, batch: BatchId, lines: list[ExecLine], sta
     return JobFiles(path, None, None, None, None, tuple(line.ab for line in sub))
 
 
-def _download_file(workspace: Workspace, path: Path, what: str, command: str, names: list[str]) -> Path | None:
+def _download_file(workspace: Workspace, path: Path, what: str, command: tuple[str, ...],
+                   names: list[str]) -> Path | None:
     """Write a download file (or remove a stale one when there is nothing to fetch)."""
     if not names:
         path.unlink(missing_ok=True)
         return None
     slots = workspace.settings.DOWNLOAD_SLOTS
     lines = ["#!/usr/bin/env bash", f"# {what}: at most {slots} downloads at once", "set -euo pipefail",
-             f"{shlex.quote(str(workspace.bin_dir / 'dfos'))} --root {shlex.quote(str(workspace.root))} "
-             f"{command} --parallel {slots} \\"]
+             *root_lines(str(workspace.bin_dir / "dfos"), root_up(workspace), str(workspace.root)),
+             f"{command_line(*command, '--parallel', str(slots))} \\"]
     lines += [f"    {shlex.quote(name)} \\" for name in names]
     lines[-1] = lines[-1].removesuffix(" \\")
     write_text_atomic(path, "\n".join(lines) + "\n", mode=0o755)
@@ -200,12 +212,12 @@ def _raw_down(workspace: Workspace, abs_: list[AB], batch: BatchId) -> Path | No
             if not path.is_file() and path.name not in wanted:
                 wanted.append(path.name)
     return _download_file(workspace, workspace.job_dir / f"rawDown_{batch}", f"raw frames for {batch.mode} {batch.key}",
-                          f"fetch-raw -d {batch.key}", wanted[:RAW_DOWNLOAD_LIMIT])
+                          ("fetch-raw", "-d", batch.key.text), wanted[:RAW_DOWNLOAD_LIMIT])
 
 
 def _mcal_down(workspace: Workspace, abs_: list[AB], batch: BatchId) -> Path | None:
     return _download_file(workspace, workspace.job_dir / f"mcalDown_{batch}",
-                          f"certified masters for {batch.mode} {batch.key}", "fetch-mcal",
+                          f"certified masters for {batch.mode} {batch.key}", ("fetch-mcal",),
                           missing_masters(workspace, abs_))
 
 

@@ -21,7 +21,6 @@ The cleanup call is added to ``JOBS_CLEANUP``.
 
 from __future__ import annotations
 
-import shlex
 import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from dfos.dates import format_timestamp
 from dfos.db import archive_catalog, engine_for_url
 from dfos.errors import StateError, WorkspaceError
 from dfos.fsutil import atomic_path, exclusive_lock, write_text_atomic
+from dfos.jobs.relocate import command_line
 from dfos.keys import BatchId, KeyLike, Mode, ProcessingKey, Stage, mode_flag
 from dfos.naming import CalibName, ScienceName
 from dfos.status.machine import flags_by_key
@@ -221,8 +221,7 @@ def ingest(workspace: Workspace, mode: Mode | str, day: KeyLike, ingestor: Inges
                                str(header.get("HIERARCH ESO PRO CATG", "")))
         lines.append(f"{path.name} {entry.sha256} {entry.size}")
         new.append(path.name)
-    dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
-    append_job_line(workspace, "JOBS_CLEANUP", f"{dfos} --root {shlex.quote(str(workspace.root))} cleanup -d {key}")
+    append_job_line(workspace, "JOBS_CLEANUP", command_line("cleanup", "-d", key))
     write_text_atomic(listing, "".join(line + "\n" for line in lines))  # last: the list says the ingest is done
     return IngestResult(tuple(new), listing)
 

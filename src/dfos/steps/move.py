@@ -31,7 +31,6 @@ otherwise it refuses, naming the file, and moves nothing.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from dfos.db import engine_for_url
 from dfos.errors import StateError, UnsafeName
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.headers.io import write_hdr
+from dfos.jobs.relocate import command_line
 from dfos.keys import KeyLike, Mode, ProcessingKey, Stage, mode_flag
 from dfos.naming import confined, safe_name
 from dfos.status.machine import flags_by_key
@@ -82,13 +82,15 @@ def plan_file(workspace: Workspace, mode: Mode | str, key: str) -> Path:
 
 
 def append_job_line(workspace: Workspace, name: str, line: str) -> None:
-    """Add a command to a ToDo job file (JOBS_INGEST, JOBS_CLEANUP) once, under its lock."""
+    """Add a command to a ToDo job file (JOBS_INGEST, JOBS_CLEANUP) once, under its lock (a line there in the
+    form of an older dfos, ``/x/bin/dfos --root /r ...``, counts as the same line)."""
+    from dfos.jobs.relocate import canonical_line
     from dfos.steps.create_job import job_header
 
     path = workspace.job_dir / name
     with exclusive_lock(path.with_name(f".{name}.lock")):
         text = path.read_text(encoding="utf-8") if path.is_file() else job_header(workspace)
-        if line not in text.splitlines():
+        if line not in {canonical_line(old) for old in text.splitlines()}:
             write_text_atomic(path, text.rstrip("\n") + "\n" + line + "\n", mode=0o755)
 
 
@@ -363,9 +365,7 @@ def _moved_flag(workspace: Workspace, mode: Mode, key: str, flags: list[str]) ->
 
 def _ingest_line(workspace: Workspace, mode: Mode, key: str) -> None:
     """The ingest call in ``JOBS_INGEST``, once (the same line is not added again: one line serves a run)."""
-    dfos = shlex.quote(str(workspace.bin_dir / "dfos"))
-    append_job_line(workspace, "JOBS_INGEST",
-                    f"{dfos} --root {shlex.quote(str(workspace.root))} ingest -m {mode} -d {key}")
+    append_job_line(workspace, "JOBS_INGEST", command_line("ingest", "-m", mode.value, "-d", key))
 
 
 def _move_planned(workspace: Workspace, mode: Mode, day: KeyLike, names: list[str] | None, path: Path,

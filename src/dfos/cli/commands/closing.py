@@ -165,16 +165,72 @@ def remove_cmd(cli: Cli, day: date) -> None:
 
 
 @click.command("cleanup")
-@date_option()
-@click.option("--force", is_flag=True, help="Also for a date that is not finished.")
+@date_option(required=False, help="The finished DFO date whose ingested FITS become headers.")
+@click.option("--force", is_flag=True, help="Also for a date that is not finished (-d).")
+@click.option("-E", "everything", is_flag=True,
+              help="Find every FITS under the workspace that should no longer be on disk (ingested, raw frames of "
+                   "finished dates, stray); list them.")
+@click.option("--apply", is_flag=True, help="With -E: remove those whose bytes the archive holds (checksums equal).")
+@click.option("--json", "as_json", is_flag=True, help="With -E: print the list (and what --apply did) as JSON.")
 @pass_cli
-def cleanup_cmd(cli: Cli, day: date, force: bool) -> None:
+def cleanup_cmd(cli: Cli, day: date | None, force: bool, everything: bool, apply: bool, as_json: bool) -> None:
     """Replace ingested FITS in $DFO_CAL_DIR/DATE and $DFO_SCI_DIR/DATE by their headers (DFOS cleanupProducts),
-    checksums verified."""
+    checksums verified.
+
+    'dfos cleanup -E' (cleanupProducts -E) lists every FITS file under the workspace that should no
+    longer be on disk: certified products of finished dates the archive holds, raw frames of finished
+    dates, and stray FITS (in logs, lists, the monitor, job, config or header directories ...), with
+    path, size and why.  With --apply it removes each one only after the archive's checksum of the
+    same file matched the local file (a product is replaced by its .hdr).  The archive, the static
+    calibrations ($DFO_CAL_DIR/GEN), the calibration memory and working products are never touched.
+    """
+    if everything:
+        if day is not None or force:
+            raise click.UsageError("-E looks at the whole workspace: give it without -d and --force")
+        _cleanup_everything(cli.workspace(), apply, as_json)
+        return
+    if day is None:
+        raise click.UsageError("give -d DATE (one finished date) or -E (the whole workspace)")
+    if apply or as_json:
+        raise click.UsageError("--apply and --json go with -E")
     result = cleanup(cli.workspace(), day, force)
     click.echo(f"{day}: {len(result.replaced)} FITS replaced by headers, {len(result.kept)} kept")
     for name in result.kept:
         click.echo(f"kept (not ingested or checksum differs): {name}", err=True)
+
+
+def _cleanup_everything(workspace: Workspace, apply: bool, as_json: bool) -> None:
+    """``cleanup -E``: the list, and with ``apply`` the removal of what the archive holds."""
+    import json
+
+    from dfos.cli.progress import progress_bar
+    from dfos.steps.cleanup_e import find_candidates, remove_candidates
+
+    found = find_candidates(workspace)
+    removal = None
+    if apply:
+        with progress_bar("checksums") as progress:
+            removal = remove_candidates(workspace, found, progress)
+    if as_json:
+        kept = {str(c.path): why for c, why in removal.kept} if removal else {}
+        removed = {str(c.path) for c in removal.removed} if removal else set()
+        click.echo(json.dumps([{"path": str(c.path), "size": c.size, "kind": c.kind, "why": c.why,
+                                "archived": c.archived, "removed": str(c.path) in removed,
+                                "kept": kept.get(str(c.path))} for c in found], indent=1))
+        return
+    for c in found:
+        click.echo(f"{c.size:>12}  {c.path}  {c.why}{'' if c.archived else ' (not in the archive)'}")
+    total = sum(c.size for c in found)
+    click.echo(f"{len(found)} FITS file(s), {total / 1e6:.1f} MB", err=True)
+    if removal is None:
+        if found:
+            click.echo("nothing removed: 'dfos cleanup -E --apply' removes those the archive holds with the same "
+                       "checksum", err=True)
+        return
+    for c, why in removal.kept:
+        click.echo(f"kept {c.path}: {why}", err=True)
+    click.echo(f"removed {len(removal.removed)} ({sum(c.size for c in removal.removed) / 1e6:.1f} MB), "
+               f"kept {len(removal.kept)}", err=True)
 
 
 def _by_batch(workspace: Workspace, names: tuple[str, ...]) -> dict[BatchId, list[str]]:

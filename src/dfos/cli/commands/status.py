@@ -14,6 +14,7 @@ from dfos.cli.options import date_option
 from dfos.status.flags import StatusFlag
 from dfos.status.machine import DateView
 from dfos.steps.status import DateTable, append_flag, date_table, trim_status
+from dfos.workspace import Workspace
 
 __all__ = ["flag_cmd", "render_table", "status_cmd"]
 
@@ -53,6 +54,21 @@ def render_table(table: DateTable) -> Table:
     return out
 
 
+def _sharing(workspace: Workspace) -> None:
+    """What the workspace shares with another (docs/migration.md), on stderr: one line each."""
+    from dfos.errors import DfosError
+    from dfos.steps.sharing import REFUSE, sharing_findings
+
+    try:
+        found = sharing_findings(workspace)
+    except DfosError as exc:  # the date table needs no database: say why sharing was not checked
+        click.echo(f"Warning: sharing not checked: {exc.message}", err=True)
+        return
+    for finding in found:
+        word = "REFUSED" if finding.severity == REFUSE else "Warning"
+        click.echo(f"{word}: {finding.message}", err=True)
+
+
 @click.command("status")
 @date_option(required=False, help="Show only this date (even if the table would not list it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON for scripts.")
@@ -69,6 +85,7 @@ def status_cmd(cli: Cli, day: date | None, as_json: bool, trim: bool) -> None:
         dropped = trim_status(workspace)
         click.echo(f"DFO_STATUS: {dropped} old line(s) trimmed", err=True)
     table = date_table(workspace, only=day)
+    _sharing(workspace)
     if as_json:
         click.echo(json.dumps(table.to_json(), indent=1))
         return
