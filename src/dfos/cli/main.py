@@ -97,6 +97,8 @@ COMMANDS: dict[str, LazyCommand] = {
                 cron_group="dfosCron: run dfos jobs from cron with logs, and the crontab lines that do it."),
     **_commands("phoenix", phoenix_cmd="Reprocess archived nights unsupervised into science products (DFOS "
                                        "phoenix): one date (-d) or a month (-m)."),
+    **_commands("shadow", shadow_cmd="Process every date the reference installation processes, here, and compare "
+                                     "each (shadow mode)."),
 }
 
 
