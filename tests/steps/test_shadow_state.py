@@ -63,5 +63,6 @@ def test_moving_autodaily_comments_out_only_the_references_autodaily_lines() -> 
     assert count == 2
     lines = moved.splitlines()
     assert lines[0] == "MAILTO=qc"
-    assert lines[1] == "# autoDaily moved to /data/new (dfos shadow): 17 * * * * /bin/dfos --root /data/old cron run -t autoDaily"
+    assert lines[1] == ("# autoDaily moved to /data/new (dfos shadow): "
+                        "17 * * * * /bin/dfos --root /data/old cron run -t autoDaily")
     assert lines[3:] == crontab.splitlines()[3:]

@@ -258,11 +258,11 @@ def shadow(workspace: Workspace, reference_root: Path, since: date | None = None
     """One shadow run; see the module docstring.  ``dates`` compares these dates again (after a fix) even when
     compared before; without it, only the dates not compared yet."""
     say = say or (lambda _message: None)
+    reference = open_reference(workspace, reference_root)
     state = read_state(workspace)
     if state.took_over:
         raise StateError(f"this installation took over from its reference ({state.took_over}): shadow mode is "
                          "over; autoDaily runs here")
-    reference = open_reference(workspace, reference_root)
     today = clock.today(workspace.settings)
     candidates = reference_dates(reference, today)
     folder = shadow_dir(workspace)
