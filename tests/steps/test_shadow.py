@@ -88,6 +88,8 @@ def test_shadow_mode_reaches_ready_and_never_writes_into_the_reference(
     assert "cal_QC" in flags and "cal_Certif" not in flags and "cal_Ingested" not in flags
     assert tree_sums(ref.root) == before
 
+    _migration_page_in_chromium(new)
+
     # the autoDaily line moves from the reference to the new installation
     table = tmp_path / "crontab.txt"
     program = tmp_path / "bin" / "crontab"
@@ -132,3 +134,30 @@ def test_a_reference_that_is_not_a_workspace_or_shares_the_database_is_refused(
     assert nothing.returncode == 2 and "is not a dfos workspace" in nothing.stderr
     itself = dfos(new, "shadow", "--reference", str(new))
     assert itself.returncode == 2 and "is this workspace" in itself.stderr
+
+
+def _migration_page_in_chromium(new: Path) -> None:
+    """The monitor's migration page: the phases with their state, ready, each date's compare report."""
+    from monitor_helpers import launch_chromium, monitor_server
+    from playwright.sync_api import expect, sync_playwright
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DFOS_")},
+           "DFOS_MONITOR_PASSWORD": "pw", "DFOS_NOW": NOW}
+    with monitor_server(new, env) as port, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/login?next=/migration")
+            page.fill("#password", "pw")
+            page.click("#login-button")
+            page.click("text=migration")
+            expect(page.locator("#verdict")).to_contain_text("ready to take over")
+            states = {row.get_attribute("data-phase"): row.get_attribute("data-state")
+                      for row in page.locator("#phases tr[data-phase]").all()}
+            assert states == {"baseline": "done", "verification": "done", "commissioning": "done",
+                              "operations": "current"}
+            assert page.locator("#compared tr[data-date]").count() == 3
+            page.click("#compared a >> text=2013-02-13")
+            expect(page.locator("#report")).to_contain_text("2013-02-13")
+        finally:
+            browser.close()
