@@ -94,8 +94,8 @@ def test_shadow_mode_reaches_ready_and_never_writes_into_the_reference(
     table = tmp_path / "crontab.txt"
     program = tmp_path / "bin" / "crontab"
     program.parent.mkdir()
-    program.write_text("#!/bin/sh\n"
-                       f'if [ "$1" = -l ]; then cat {shlex.quote(str(table))}; else cat > {shlex.quote(str(table))}; fi\n')
+    quoted = shlex.quote(str(table))
+    program.write_text(f'#!/bin/sh\nif [ "$1" = -l ]; then cat {quoted}; else cat > {quoted}; fi\n')
     program.chmod(0o755)
     old_lines = dfos(ref.root, "cron", "install").stdout
     table.write_text(old_lines)
@@ -116,7 +116,7 @@ def test_shadow_mode_reaches_ready_and_never_writes_into_the_reference(
 
 def test_taking_over_is_refused_before_shadow_mode_is_ready(installations: tuple[Workspace, Path],
                                                             tmp_path: Path) -> None:
-    ref, new = installations
+    ref, _new = installations
     other = tmp_path / "other"
     assert dfos(ref.root, "migrate", "setup", str(ref.root), str(other)).returncode == 0
     conf = shadow_dir(open_workspace(other, env={}))
@@ -129,7 +129,7 @@ def test_taking_over_is_refused_before_shadow_mode_is_ready(installations: tuple
 
 def test_a_reference_that_is_not_a_workspace_or_shares_the_database_is_refused(
         installations: tuple[Workspace, Path], tmp_path: Path) -> None:
-    ref, new = installations
+    _ref, new = installations
     nothing = dfos(new, "shadow", "--reference", str(tmp_path))
     assert nothing.returncode == 2 and "is not a dfos workspace" in nothing.stderr
     itself = dfos(new, "shadow", "--reference", str(new))
