@@ -200,6 +200,11 @@ class Settings:
     CONDOR_COMMAND: str = _key("", "batch", "argument list put before every condor_* command, e.g. to reach "
                                             "a pool in a chroot: 'chroot --userspec=ci /srv/condor-root'")
 
+    # -- moving an installation (dfos migrate, compare, shadow: docs/migration.md) -------------
+    SHADOW_READY_DATES: int = _key(5, "migration", "shadow mode: consecutive dates that must compare equal with the "
+                                                   "reference before this installation may take over autoDaily",
+                                   checks=(_POSITIVE,))
+
     # -- status and monitor ----------------------------------------------------
     N_DFO_HDR: int = _key(20, "status", "newest header dates considered for the date table", checks=(_POSITIVE,))
     STATUS_KEEP_LINES: int = _key(5000, "status", "lines DFO_STATUS keeps when it is trimmed", checks=(_POSITIVE,))

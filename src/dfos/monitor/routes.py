@@ -2,7 +2,8 @@
 
 Pages (:mod:`.views`): ``/`` dfoMonitor (the phoenixMonitor in the phoenix flavour, :mod:`.campaign`),
 ``/dates`` the dfoMonitor in every flavour, ``/abs/<BATCH>`` AB monitor, ``/ab/<AB>`` one AB, ``/health``
-the health check, ``/history`` the processing history, ``/file?path=`` a workspace file on the
+the health check, ``/history`` the processing history, ``/migration`` the migration (shadow mode: phases, compare per
+date) and ``/migration/<DATE>`` a date's compare report, ``/file?path=`` a workspace file on the
 allow-list (:mod:`.security.paths`), ``/todo/<LIST>`` a ToDo list, ``/certify/<BATCH>`` certification,
 ``/jobs/<id>`` an action's live log.  JSON for live updates: ``/api/abs/<BATCH>``, ``/api/dates``, ``/api/campaign``,
 ``/api/jobs/<id>``.  State changes (:mod:`.actions`, :mod:`.security.access`) are POSTs that need a
@@ -35,6 +36,8 @@ def routes() -> list[BaseRoute]:
         Route("/health", views.health_page),
         Route("/history", views.history_page),
         Route("/compare", views.compare_page),
+        Route("/migration", views.migration_page),
+        Route("/migration/{key}", views.migration_report),
         Route("/todo/{name}", views.todo_page),
         Route("/todo/{name}", actions.save_todo, methods=["POST"]),
         Route("/jobs/{id}", views.job_page),

@@ -44,6 +44,7 @@ from dfos.workspace import Workspace
 __all__ = ["ab_detail", "ab_monitor", "api_abs", "api_campaign", "api_dates", "api_job", "certify_page", "compare_body",
            "compare_page", "dates_page",
            "dfo_monitor", "file_view", "health_context", "health_page", "history_page", "history_rows", "job_page",
+           "migration_page", "migration_report",
            "monitor_context", "todo_page"]
 
 #: The scores the AB monitor filters by.
@@ -283,6 +284,34 @@ def health_context(state: MonitorState) -> dict[str, Any]:
 @readable
 def health_page(request: Request) -> Response:
     return page(request, "health.html", health_context(state_of(request)))
+
+
+def migration_context(ws: Workspace) -> dict[str, Any]:
+    """The migration page: shadow mode's reference, the phases of the migration plan, the compared dates."""
+    from dfos.steps.shadow import phases, read_state
+
+    state = read_state(ws)
+    return {"state": state, "phases": phases(state, baseline=(ws.root / ".migrate").is_dir()),
+            "entries": list(reversed(state.entries))}
+
+
+@readable
+def migration_page(request: Request) -> Response:
+    return page(request, "migration.html", migration_context(state_of(request).workspace))
+
+
+@readable
+def migration_report(request: Request) -> Response:
+    """One date's compare report of shadow mode (the text report, as ``dfos compare`` prints it)."""
+    from dfos.dates import parse_date
+    from dfos.steps.shadow import shadow_dir
+
+    key = parse_date(request.path_params["key"]).isoformat()
+    ws = state_of(request).workspace
+    report = shadow_dir(ws) / f"compare_{key}.txt"
+    if not report.is_file():
+        raise Refused(404, f"no compare report for {key}")
+    return page(request, "migration_report.html", {"key": key, "text": shown_text(report)})
 
 
 @readable

@@ -74,7 +74,8 @@ def href(context: Any, kind: str, arg: str = "", page: int | None = None) -> str
     return {"monitor": "/", "abs": f"/abs/{quote(arg)}" + (f"?page={page}" if page else ""), "ab": f"/ab/{quote(arg)}",
             "health": "/health", "history": "/history", "file": f"/file?path={quote(arg)}",
             "image": f"/file?path={quote(arg)}", "todo": f"/todo/{quote(arg)}",
-            "certify": f"/certify/{quote(arg)}"}.get(kind, "")
+            "certify": f"/certify/{quote(arg)}", "migration": f"/migration/{quote(arg)}" if arg else "/migration",
+            }.get(kind, "")
 
 
 def _templates() -> Jinja2Templates:

@@ -113,14 +113,40 @@ def merged_crontab(current: str, lines: list[str], root: str) -> str:
 def cron_install_cmd(cli: Cli, apply: bool) -> None:
     """Print the crontab lines of this workspace (hourly autoDaily, forced refresh each minute, daily
     trends); with --apply put them into the crontab, replacing this workspace's earlier lines."""
+    from dfos.steps.shadow import check_takeover, record_takeover
+
     lines = crontab_lines(cli)
     if not apply:
         click.echo("\n".join(lines))
         return
+    workspace = cli.workspace()
+    shadowing = check_takeover(workspace)  # a shadowing installation takes over only once it is ready
     crontab = shutil.which("crontab")
     if crontab is None:
         raise click.ClickException("no crontab program on this machine; add the lines printed without --apply")
     current = subprocess.run([crontab, "-l"], capture_output=True, text=True, check=False).stdout
-    merged = merged_crontab(current, lines, str(cli.workspace().root))
+    merged = merged_crontab(current, lines, str(workspace.root))
+    moved = 0
+    if shadowing is not None:
+        merged, moved = without_auto_daily(merged, shadowing, str(workspace.root))
     subprocess.run([crontab, "-"], input=merged, text=True, check=True)
     click.echo(f"installed {len(lines) - 1} crontab lines")
+    if shadowing is not None:
+        record_takeover(workspace)
+        click.echo(f"autoDaily moved here from {shadowing}: {moved} of its crontab lines commented out" if moved else
+                   f"no autoDaily line of {shadowing} in this crontab: comment it out where the reference runs "
+                   "(crontab -e on its machine)")
+
+
+def without_auto_daily(current: str, reference: str, new_root: str) -> tuple[str, int]:
+    """The crontab with the reference installation's autoDaily lines commented out (a marker says where
+    autoDaily went), and how many; every other line stays byte for byte."""
+    theirs = f" --root {shlex.quote(reference)} "
+    kept, moved = [], 0
+    for line in current.splitlines():
+        if theirs in line and "cron run -t autoDaily" in line and not line.lstrip().startswith("#"):
+            kept.append(f"# autoDaily moved to {new_root} (dfos shadow): {line}")
+            moved += 1
+        else:
+            kept.append(line)
+    return "\n".join(kept) + "\n", moved
