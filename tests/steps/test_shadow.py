@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -61,6 +62,10 @@ def installations(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Wo
         auto_daily(ref, dates=[night])
     setup = dfos(base / "old", "migrate", "setup", str(ref.root), str(base / "new"))
     assert setup.returncode == 0, setup.stderr
+    # the starter set: the reference's DFO_STATUS, ABs, AB lists, job files and QC1 rows (no FITS); shadow mode
+    # processes the dates afresh all the same (it sets the copied state aside)
+    copied = dfos(base / "old", "migrate", "-I", str(ref.root), str(base / "new"), "--since", "2013-02-01")
+    assert copied.returncode == 0, copied.stderr
     _with_keys(base / "new", SHADOW_READY_DATES="3")
     yield ref, base / "new"
 
@@ -74,6 +79,8 @@ def test_shadow_mode_reaches_ready_and_never_writes_into_the_reference(
     assert first.returncode == 0, first.stdout + first.stderr
     for night in NIGHTS:
         assert f"{night}: agrees with the reference" in first.stdout
+        assert re.search(rf"{night}: [1-9]\d* file\(s\) copied from the reference \(dfos migrate\) set aside",
+                         first.stdout)
         assert (shadow_dir(open_workspace(new, env={})) / f"compare_{night}.json").is_file()
     assert "ready to take over" in first.stdout
     state = read_state(open_workspace(new, env={}))
@@ -138,8 +145,10 @@ def test_a_reference_that_is_not_a_workspace_or_shares_the_database_is_refused(
 
 def _migration_page_in_chromium(new: Path) -> None:
     """The monitor's migration page: the phases with their state, ready, each date's compare report."""
-    from monitor_helpers import launch_chromium, monitor_server
     from playwright.sync_api import expect, sync_playwright
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitor"))  # the monitor tests' helpers
+    from monitor_helpers import launch_chromium, monitor_server
 
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("DFOS_")},
            "DFOS_MONITOR_PASSWORD": "pw", "DFOS_NOW": NOW}

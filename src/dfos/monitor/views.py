@@ -291,7 +291,7 @@ def migration_context(ws: Workspace) -> dict[str, Any]:
     from dfos.steps.shadow import phases, read_state
 
     state = read_state(ws)
-    return {"state": state, "phases": phases(state, baseline=(ws.root / ".migrate").is_dir()),
+    return {"state": state, "phases": phases(state, baseline=(ws.root / ".migrate").is_dir(), here=str(ws.root)),
             "entries": list(reversed(state.entries))}
 
 

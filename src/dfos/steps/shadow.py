@@ -59,6 +59,7 @@ __all__ = [
 CONF = "SHADOW.conf"
 LOG = "SHADOW_LOG"
 TAKEOVER = "TAKEOVER"
+PROCESSED = "PROCESSED"
 
 
 def shadow_dir(workspace: Workspace) -> Path:
@@ -152,7 +153,7 @@ class Phase:
     detail: str
 
 
-def phases(state: ShadowState, baseline: bool, reference: str = "OLD") -> list[Phase]:
+def phases(state: ShadowState, baseline: bool, reference: str = "OLD", here: str = "NEW") -> list[Phase]:
     """The four phases with their state.  ``baseline``: this workspace was set up from the reference
     (``dfos migrate setup``, then ``migrate -I``)."""
     ref = state.reference or reference
@@ -160,7 +161,7 @@ def phases(state: ShadowState, baseline: bool, reference: str = "OLD") -> list[P
     verification_done = (compared > 0 and state.entries[-1].agree) or state.ready
     steps = [
         ("baseline", baseline,
-         f"dfos migrate setup {ref} NEW; dfos migrate -I {ref} NEW",
+         f"dfos migrate setup {ref} {here}; dfos migrate -I {ref} {here}",
          "the new workspace made from the old one; recent data copied (no FITS)"),
         ("verification", verification_done,
          f"dfos shadow --reference {ref} --since DATE",
@@ -296,24 +297,74 @@ def _shadow_date(workspace: Workspace, reference: Workspace, key: str, say: Say)
     from dfos.steps.compare import compare_workspaces, render_html, render_text
 
     day = parse_date(key)
-    if mode_flag(Mode.CALIB, Stage.QC) not in flags_by_key(workspace.status_log.read()).get(key, []):
+    if key not in _processed(workspace):
+        aside = fresh_start(workspace, key)
+        if aside:
+            say(f"{key}: {aside} file(s) copied from the reference (dfos migrate) set aside in "
+                f"{shadow_dir(workspace) / 'copied' / key}: the date is processed here afresh")
         say(f"{key}: processing as the reference did (autoDaily: no certification, no ingestion)")
         try:
             auto_daily(workspace, dates=[day], say=say)
         except DfosError as exc:
             raise StateError(f"{key}: shadow processing failed: {exc.message}") from exc
+        _append(shadow_dir(workspace) / PROCESSED, f"{key}\n")
     report = compare_workspaces(reference, workspace, keys=[key], mode=Mode.CALIB)
     folder = shadow_dir(workspace)
     write_text_atomic(folder / f"compare_{key}.txt", render_text(report))
     write_text_atomic(folder / f"compare_{key}.json", json.dumps(report.to_dict(), indent=1) + "\n")
     write_text_atomic(folder / f"compare_{key}.html", render_html(report))
-    entry = ShadowEntry(clock.now(workspace.settings), key, report.agree, len(report.differences))
+    from dfos.qc.compare import Kind
+
+    # shadow mode never certifies: the reference's decisions are no difference (they are listed in the report)
+    counted = [d for d in report.differences if d.kind is not Kind.CERTIFICATION]
+    entry = ShadowEntry(clock.now(workspace.settings), key, not counted, len(counted))
     _append(folder / LOG, f"{format_timestamp(entry.when)} {key} {'agree' if entry.agree else 'differ'} "
                           f"{entry.differences}\n")
     say(f"{key}: " + ("agrees with the reference" if entry.agree
                       else f"differs from the reference: {entry.differences} difference(s), "
                            f"see {folder / f'compare_{key}.txt'}"))
     return entry
+
+
+def _processed(workspace: Workspace) -> set[str]:
+    """The dates shadow mode processed here itself (``PROCESSED``)."""
+    return {line.strip() for line in _text(shadow_dir(workspace) / PROCESSED).splitlines() if line.strip()}
+
+
+def fresh_start(workspace: Workspace, key: str) -> int:
+    """A date this workspace holds from elsewhere (``dfos migrate`` copied the reference's AB lists, ABs, job
+    files and QC1 rows) is processed afresh, as the 2013 plan asks ("delete all previously executed ABs for that
+    date"): its AB lists, AB files with their logs and its execution files go to ``SHADOW/copied/<DATE>/``
+    (nothing is lost), its database rows (copies of the reference's) are removed.  Returns the files set aside."""
+    from sqlalchemy import delete
+
+    from dfos.ab.lists import read_ab_list
+    from dfos.db import ab_qc, ab_runs, engine_for_url, qc1_params
+    from dfos.keys import BatchId
+
+    aside = shadow_dir(workspace) / "copied" / key
+    moved, batches, names = 0, [], set()
+    for mode in (Mode.CALIB, Mode.SCIENCE):
+        batch = BatchId.of(mode, key).render()
+        listing = workspace.ab_list(mode, key)
+        files = [workspace.job_dir / f"{kind}_{batch}" for kind in ("execAB", "execQC", "rawDown", "mcalDown")]
+        if listing.is_file():
+            batches.append(batch)
+            for entry in read_ab_list(listing):
+                names.add(entry.name)
+                stem = entry.name.removesuffix(".ab")
+                files += [p for p in workspace.ab_dir.glob(f"*{stem}*") if p.is_file()]
+            files.append(listing)
+        for path in files:
+            if path.is_file():
+                aside.mkdir(parents=True, exist_ok=True)
+                path.replace(aside / path.name)
+                moved += 1
+    if batches:
+        with engine_for_url(workspace.db_url).begin() as db:
+            for table in (qc1_params, ab_qc, ab_runs):
+                db.execute(delete(table).where(table.c.batch_id.in_(batches)))
+    return moved
 
 
 def _append(path: Path, line: str) -> None:

@@ -14,13 +14,17 @@ from dfos.errors import UsageError
 __all__ = ["migrate_cmd"]
 
 
-def _since(since: str | None, months: int | None) -> date | None:
+#: -I without --since or --months: this month and the previous one (the 2013 plan's starter set).
+DEFAULT_MONTHS = 1
+
+
+def _since(since: str | None, months: int | None) -> date:
     if since is not None and months is not None:
         raise UsageError("give --since DATE or --months N, not both")
     if since is not None:
         return parse_date(since)
     if months is None:
-        return None
+        months = DEFAULT_MONTHS
     from dfos.clock import system_now
 
     today = system_now().date()
@@ -42,7 +46,8 @@ def _dirs(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("migrate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("words", nargs=-1, metavar="setup OLD NEW | -I|-A OLD NEW")
-@click.option("-I", "incremental", is_flag=True, help="Copy the recent set (--since DATE or --months N); repeat it: "
+@click.option("-I", "incremental", is_flag=True, help="Copy the recent set (--since DATE or --months N; default: this "
+              "month and the previous one); repeat it: "
               "only what changed is copied.")
 @click.option("-A", "everything", is_flag=True, help="Copy everything (once; a run again copies only what changed).")
 @click.option("--since", metavar="DATE", help="-I: dated directories from DATE (YYYY-MM-DD) on.")
@@ -66,8 +71,9 @@ def migrate_cmd(cli: Cli, words: tuple[str, ...], incremental: bool, everything:
     \b
     dfos migrate setup OLD NEW     NEW: OLD's instrument, configuration, directory
                                    names and rules, and a database of its own
-    dfos migrate -I OLD NEW --since 2013-01-01
-                                   the recent set: dated directories from DATE,
+    dfos migrate -I OLD NEW [--since 2013-01-01 | --months N]
+                                   the recent set: dated directories from DATE
+                                   (default: this month and the previous one),
                                    and DFO_STATUS, AB lists, ABs, job files, config
     dfos migrate -A OLD NEW        everything
 
@@ -101,7 +107,8 @@ def migrate_cmd(cli: Cli, words: tuple[str, ...], incremental: bool, everything:
     from dfos.steps.migrate.run import migrate
 
     with progress_bar("migrate") as bar:
-        report = migrate(Path(words[0]), Path(words[1]), everything, _since(since, months), bar, old_db_url,
+        report = migrate(Path(words[0]), Path(words[1]), everything, None if everything else _since(since, months),
+                         bar, old_db_url,
                          cli.env)
     click.echo(report.render(limit=20), nl=False)
     if report.files.failed:

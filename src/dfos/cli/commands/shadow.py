@@ -45,7 +45,7 @@ def shadow_cmd(cli: Cli, reference: Path | None, since: date | None, dates: tupl
         state = result.state
     else:
         state = read_state(workspace)
-    for phase in phases(state, baseline=(workspace.root / ".migrate").is_dir()):
+    for phase in phases(state, baseline=(workspace.root / ".migrate").is_dir(), here=str(workspace.root)):
         click.echo(f"[{'x' if phase.state == 'done' else '>' if phase.state == 'current' else ' '}] "
                    f"{phase.name:<13} {phase.detail}   ({phase.command})")
     if state.ready and not state.took_over:

@@ -93,6 +93,8 @@ def _workspace_units(old: Workspace, new: Workspace) -> list[Unit]:
     seen: set[Path] = set()
     for key in DIRECTORY_KEYS:
         source = old.path(key)
+        if source.resolve() == new.path(key).resolve():
+            continue  # shared on purpose (the archive): nothing to copy
         if source not in seen:
             seen.add(source)
             units.append(Unit(key, source, new.path(key)))

@@ -92,6 +92,11 @@ def _directories(values: dict[str, Any], old: Path, new: Path, given: Mapping[st
                 result.lines.append(f"warning: {key} = {given[key]} is OLD's own directory: both workspaces "
                                     "write there")
             continue
+        if key == "DFO_ARCHIVE_DIR":  # the archive (NGAS) is the one thing both installations share
+            placed[key] = str(Path(value) if Path(value).is_absolute() else (old / value).resolve())
+            result.lines.append(f"archive: NEW reads (and ingests into) OLD's archive {placed[key]}, as both would "
+                                "use NGAS; --dir DFO_ARCHIVE_DIR=PATH for another")
+            continue
         where = place_directory(value, old, new)
         if where is None:
             outside.append(f"{key} = {value}")
@@ -161,9 +166,6 @@ def _setup_dfos(old: Path, new: Path, given: Mapping[str, str], db_url: str | No
     report = sync([units[0], units[-1]], new, new / MIGRATE_DIR / FILE_MANIFEST, None, None,
                   skip_dirs={old / MIGRATE_DIR, *(u.source for u in units[1:-1])})
     result.lines.append(f"rules and configuration: {len(report.copied)} files copied from OLD")
-    if not values.get("ARCHIVE_URL") and "DFO_ARCHIVE_DIR" not in given:
-        result.lines.append("archive: FITS stay in OLD's archive; let NEW read it: ARCHIVE_URL (run 'dfos --root OLD "
-                            "archive serve') or --dir DFO_ARCHIVE_DIR=<OLD's archive> at setup")
     return str(values.get("INSTRUMENT", key_specs()["INSTRUMENT"].default))
 
 
