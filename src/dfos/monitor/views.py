@@ -30,7 +30,7 @@ from dfos.monitor.queries import ab_records, key_tallies, shown_text, superseded
 from dfos.monitor.security.access import readable
 from dfos.monitor.security.guard import IMAGE_CSP
 from dfos.monitor.security.paths import FITS, IMAGES, OutsideWorkspace, shown_file
-from dfos.monitor.web import MonitorState, Refused, batch_arg, page, state_of
+from dfos.monitor.web import MonitorState, Refused, batch_arg, page, state_of, user_of
 from dfos.naming import safe_name
 from dfos.status.machine import flags_by_key
 from dfos.steps.certify import certification_rows
@@ -414,6 +414,8 @@ def compare_page(request: Request) -> Response:
         except UsageError as exc:
             raise Refused(400, exc.message) from None
     body = ""
+    if other and user_of(request) is None:  # MONITOR_PUBLIC shows pages, not other workspaces of this machine
+        raise Refused(403, "log in to compare with another workspace")
     if other:
         try:
             body = compare_body(state_of(request).workspace, other, key, mode)
