@@ -397,6 +397,10 @@ def _argument_cases() -> list[Case]:
             case(f"arg-{name}-fetch-mcal", ["fetch-mcal", value], {2, 5}),
             case(f"arg-{name}-fetch-raw", ["fetch-raw", "-d", D, value], {2, 5}),
             case(f"arg-{name}-flag", ["flag", value, "-d", D], {2}),
+            # another installation named by a bad path: refused in one line, nothing written anywhere
+            case(f"arg-{name}-shadow", ["shadow", "--reference", value], {2, 3}),
+            case(f"arg-{name}-compare", ["compare", W, value], {2, 3}),
+            case(f"arg-{name}-migrate", ["migrate", "-I", value, W], {2, 3}),
         ]
     for bad in ("2013-02-30", "0000-01-01", BIG):
         tag = bad if len(bad) < 20 else "5MB"
@@ -407,7 +411,7 @@ def _argument_cases() -> list[Case]:
             ["download", "-d", bad], ["fetch-raw", "-d", bad, f"UVES.{D}T18:05:00.500.fits"], ["qc1", "-d", bad],
             ["health", "--until", bad],
             ["auto-daily", "-D", bad], ["demo-data", "-d", bad], ["trend", "--param", "QC BIAS LEVEL", "--until", bad],
-            ["phoenix", "-d", bad],
+            ["phoenix", "-d", bad], ["shadow", "-d", bad], ["compare", W, W, "-d", bad],
         )]
     cases += [
         case("arg-instrument-init", ["init", W + "sub", "--instrument", "NOPE"], {2}),
