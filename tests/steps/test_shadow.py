@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import shlex
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -93,6 +94,21 @@ def test_shadow_mode_reaches_ready_and_never_writes_into_the_reference(
     # the new installation never certified or ingested: its DFO_STATUS has processing flags only
     flags = (new / "monitor" / "DFO_STATUS").read_text()
     assert "cal_QC" in flags and "cal_Certif" not in flags and "cal_Ingested" not in flags
+    assert tree_sums(ref.root) == before
+
+    # a date that differs (a QC1 value changed here) is found, exits with compare's status and resets the count
+    with sqlite3.connect(new / "dfos.sqlite") as db:
+        row = db.execute("SELECT id, value FROM qc1_params WHERE date = '2013-02-13' AND value IS NOT NULL "
+                         "AND value != 0 LIMIT 1").fetchone()
+        db.execute("UPDATE qc1_params SET value = ? WHERE id = ?", (row[1] * 2, row[0]))
+    differs = dfos(new, "shadow", "-d", "2013-02-13")
+    assert differs.returncode == 15, differs.stdout + differs.stderr
+    assert "2013-02-13: differs from the reference" in differs.stdout
+    assert not read_state(open_workspace(new, env={})).ready
+    with sqlite3.connect(new / "dfos.sqlite") as db:
+        db.execute("UPDATE qc1_params SET value = ? WHERE id = ?", (row[1], row[0]))
+    assert dfos(new, "shadow", "-d", "2013-02-13").returncode == 0
+    assert read_state(open_workspace(new, env={})).ready
     assert tree_sums(ref.root) == before
 
     _migration_page_in_chromium(new)

@@ -53,4 +53,4 @@ def shadow_cmd(cli: Cli, reference: Path | None, since: date | None, dates: tupl
     if not status_only and not result.agree:
         from dfos.errors import ExitCode
 
-        raise click.exceptions.Exit(int(getattr(ExitCode, "DIFFERENT", 1)))
+        raise click.exceptions.Exit(ExitCode.DIFFER)
