@@ -20,6 +20,7 @@ from dfos.monitor.abmonitor import STATES, ab_page
 from dfos.monitor.background import SystemSampler
 from dfos.monitor.facts import MonitorFacts
 from dfos.monitor.jobs import JobRunner
+from dfos.monitor.certification import history_certification_context
 from dfos.monitor.views import health_context, history_rows, monitor_context
 from dfos.monitor.web import HERE, TEMPLATES, MonitorState, base_context
 from dfos.workspace import Workspace
@@ -89,5 +90,5 @@ def _write(state: MonitorState, out: Path) -> int:
         if item.png.is_file():
             shutil.copyfile(item.png, out / "img" / item.png.name)
     _render(out / "health.html", "health.html", ws, health)
-    _render(out / "history.html", "history.html", ws, {"rows": history_rows(ws)})
+    _render(out / "history.html", "history.html", ws, {"rows": history_rows(ws), **history_certification_context(ws)})
     return pages + 2
