@@ -15,8 +15,8 @@ directory          files
 ``DFO_JOB_DIR``    execAB/execQC and job files
 ``DFO_LST_DIR``    reports and lists (``.txt``, ``.log``, ``.lis``)
 ``DFS_PRODUCT``    products (FITS: only its size), plots, text
-``DFO_CAL_DIR``    calibrations (FITS: only its size)
-``DFO_SCI_DIR``    certified science products (FITS: only its size)
+``DFO_CAL_DIR``    calibrations (FITS: only its size), their headers (``.hdr``, after cleanup and MCAL)
+``DFO_SCI_DIR``    certified science products (FITS: only its size), their headers
 =================  ==============================================================================
 
 Never shown, whatever the configuration: ``dfos.toml``, the database file, ``.monitor_secret``,
@@ -65,8 +65,8 @@ def _rules(ws: Workspace) -> list[tuple[Path, Callable[[tuple[str, ...]], bool]]
         (ws.job_dir, lambda p: len(p) <= 2),
         (ws.lst_dir, _suffix(".txt", ".log", ".lis")),
         (ws.path("DFS_PRODUCT"), _suffix(*FITS, *IMAGES, ".txt", ".log")),
-        (ws.cal_dir, _suffix(*FITS)),
-        (ws.path("DFO_SCI_DIR"), _suffix(*FITS)),
+        (ws.cal_dir, _suffix(*FITS, ".hdr")),
+        (ws.path("DFO_SCI_DIR"), _suffix(*FITS, ".hdr")),
     ]
 
 
