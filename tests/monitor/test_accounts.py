@@ -15,8 +15,14 @@ from starlette.testclient import TestClient
 
 from dfos.errors import ConfigError, NotFound, UsageError
 from dfos.monitor.app import create_app
-from dfos.monitor.security.accounts import (Account, accounts_path, add_account, parse_accounts, read_accounts,
-                                            remove_account)
+from dfos.monitor.security.accounts import (
+    Account,
+    accounts_path,
+    add_account,
+    parse_accounts,
+    read_accounts,
+    remove_account,
+)
 from dfos.monitor.security.audit import AUDIT_LOG
 from dfos.monitor.security.sessions import SESSIONS_FILE
 from dfos.workspace import Workspace, open_workspace

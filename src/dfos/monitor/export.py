@@ -18,9 +18,9 @@ from typing import Any
 from dfos.keys import Mode
 from dfos.monitor.abmonitor import STATES, ab_page
 from dfos.monitor.background import SystemSampler
+from dfos.monitor.certification import history_certification_context
 from dfos.monitor.facts import MonitorFacts
 from dfos.monitor.jobs import JobRunner
-from dfos.monitor.certification import history_certification_context
 from dfos.monitor.views import health_context, history_rows, monitor_context
 from dfos.monitor.web import HERE, TEMPLATES, MonitorState, base_context
 from dfos.workspace import Workspace

@@ -119,7 +119,10 @@ def _read_password(name: str) -> str:
     if sys.stdin.isatty():
         password = str(click.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True))
     else:
-        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            password = sys.stdin.readline().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read the password from standard input: {exc}") from None
     if not password:
         raise UsageError("no password given (type it, or pipe it on standard input)")
     return password
