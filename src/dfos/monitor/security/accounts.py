@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -36,6 +37,8 @@ from dfos.workspace import Workspace
 
 __all__ = ["DEFAULT_FILE", "MAX_ACCOUNTS", "RESERVED", "Account", "accounts_path", "add_account", "check_name",
            "find_account", "named_user", "parse_accounts", "read_accounts", "remove_account", "render_accounts"]
+
+_log = logging.getLogger(__name__)
 
 #: The accounts file when ``MONITOR_USERS`` is empty (in the workspace root).
 DEFAULT_FILE = ".monitor_users"
@@ -206,7 +209,8 @@ def named_user(workspace: Workspace, name: str, password: str) -> str | None:
     costs a hash too (no telling names apart by time); an unreadable accounts file logs nobody in."""
     try:
         account = read_accounts(accounts_path(workspace)).get(name)
-    except ConfigError:
+    except ConfigError as exc:
+        _log.warning("named logins refused: %s", exc.message)
         account = None
     if account is None:
         _DUMMY.matches(password or "x")
