@@ -38,6 +38,7 @@ def cron_group() -> None:
 
 
 JOBS = {"autoDaily": ["auto-daily"], "health": ["health"]}
+JOBS["calChecker"] = ["cal-checker"]  # every half hour (crontab_lines)
 
 
 @cron_group.command("run")
@@ -79,6 +80,7 @@ def crontab_lines(cli: Cli) -> list[str]:
         f"# dfos {workspace.root}",
         f"17 * * * * {dfos} --root {root} cron run -t autoDaily",
         f"* * * * * {dfos} --root {root} cron run -t autoDaily --if-requested",
+        f"*/30 * * * * {dfos} --root {root} cron run -t calChecker",
         f"43 6 * * * {dfos} --root {root} cron run -t health",
     ]
 
