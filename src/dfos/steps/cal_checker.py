@@ -155,6 +155,8 @@ def _newest(workspace: Workspace, plan: dict[str, Validity],
             if folder > today:
                 continue
             for path in sorted((base / folder).glob("*.hdr")):
+                if not path.is_file():
+                    continue
                 try:
                     header = dict(read_header(path).cards)
                 except (DfosError, OSError, ValueError):

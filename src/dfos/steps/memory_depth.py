@@ -168,6 +168,8 @@ def refresh_vcal(workspace: Workspace) -> RefreshResult:
     entries: list[tuple[str, Path, dict[str, object] | None]] = []
     for day in _folders(workspace.vcal_dir):
         for path in sorted((workspace.vcal_dir / day).glob("*.hdr")):
+            if not path.is_file():
+                continue
             try:
                 header: dict[str, object] | None = dict(read_header(path).cards)
             except (DfosError, OSError, ValueError):
