@@ -153,9 +153,10 @@ def _failed(workspace: Workspace, exc: BaseException) -> None:
     from dfos.steps.auto_state import read_state, write_state
 
     before = read_state(workspace)
-    why = exc.message if isinstance(exc, DfosError) else type(exc).__name__
-    write_state(workspace, "failed", before.started, format_timestamp(clock.now(workspace.settings)),
-                f"{before.step}: {why}", workspace.root / before.log if before.log else None)
+    why = exc.message if isinstance(exc, DfosError) else f"{type(exc).__name__}: {exc}"
+    with contextlib.suppress(OSError):  # the run's own error is what the caller must see
+        write_state(workspace, "failed", before.started, format_timestamp(clock.now(workspace.settings)),
+                    f"{before.step}: {why}", workspace.root / before.log if before.log else None)
 
 
 def _run(workspace: Workspace, dates: list[date] | None, say: Callable[[str], None] | None) -> AutoDailyResult:
@@ -216,8 +217,9 @@ def _live(workspace: Workspace, state: str, started: datetime, step: str, log: P
     """The live state at each step, and the log so far (the monitor links to it while the run goes on)."""
     from dfos.steps.auto_state import write_state
 
-    if log is not None and lines is not None:
-        write_text_atomic(log, "\n".join(lines) + "\n", durable=False)
-    write_state(workspace, state, format_timestamp(started), format_timestamp(clock.now(workspace.settings)),
-                step, log)
+    with contextlib.suppress(OSError):  # advisory: a full disk here must not stop the processing
+        if log is not None and lines is not None:
+            write_text_atomic(log, "\n".join(lines) + "\n", durable=False)
+        write_state(workspace, state, format_timestamp(started), format_timestamp(clock.now(workspace.settings)),
+                    step, log)
 
