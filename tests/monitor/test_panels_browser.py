@@ -1,12 +1,13 @@
 """The dfoMonitor's DFOS panels in a real browser (Debian's chromium through Playwright, ``dfos monitor serve``):
 every panel renders, the live autoDaily state follows the state file without a reload, and the CAL row's
-depth form and the XDM refresh button work."""
+depth form and the XDM refresh button work.  A screenshot goes to ``test-artifacts/`` (not committed)."""
 
 from __future__ import annotations
 
 import os
 import tomllib
 from datetime import date
+from pathlib import Path
 
 from monitor_helpers import launch_chromium, monitor_server
 
@@ -18,6 +19,7 @@ from dfos.workspace import Workspace, open_workspace
 NIGHT = date(2013, 2, 12)
 NOW = "2013-02-13T14:00:00"
 PASSWORD = "panel-pw"
+ARTIFACTS = Path(os.environ.get("DFOS_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
 PANELS = ("auto-daily", "cal-memory", "calchecker", "cron-checks", "transfer", "log-links", "xdm")
 
 
@@ -40,6 +42,8 @@ def test_the_panels_render_update_live_and_their_buttons_work(uves_night: Worksp
             expect(page.locator("#logout")).to_be_visible()
             for name in PANELS:
                 expect(page.locator(f"#{name}")).to_be_visible()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "panels.png"), full_page=True)
             expect(page.locator("#auto-daily-state")).to_contain_text("autoDaily: idle")
             row = page.locator('tr[data-date="2013-02-12"]')
             expect(row.locator('a[data-link="status"]')).to_be_visible()
