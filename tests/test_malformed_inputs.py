@@ -470,10 +470,33 @@ def _release_cases() -> list[Case]:
     return cases
 
 
+def _panel_cases() -> list[Case]:
+    """The dfoMonitor panels' commands: cal-checker, refresh-vcal and transfer (damaged memory, rules, arguments)."""
+    vcal, mcal = f"calib/VCAL/{D}/garbage.hdr", f"calib/MCAL/{D}/garbage.hdr"
+    cases = [
+        case("panels-cal-checker", ["cal-checker"], {0}),
+        case("panels-cal-checker-json", ["cal-checker", "--json"], {0}),
+        case("panels-mcal-garbage-cal-checker", ["cal-checker"], {0}, written(mcal, b"not a FITS header\xe9" * 100)),
+        case("panels-mcal-huge-cal-checker", ["cal-checker"], {0}, written(mcal, b"Z" * 5_000_000)),
+        case("panels-rules-garbage-cal-checker", ["cal-checker"], {2}, rules(b"action {{ select")),
+        case("panels-rules-missing-cal-checker", ["cal-checker"], {2, 4}, rules(None)),
+        case("panels-vcal-garbage-refresh-vcal", ["refresh-vcal"], {0}, written(vcal, b"not a FITS header\xe9")),
+        case("panels-vcal-directory-refresh-vcal", ["refresh-vcal"], {0}, written(vcal + "/inside.hdr", b"x")),
+        case("panels-transfer", ["transfer", "-d", D], {0}),
+        case("panels-transfer-arrived-json", ["transfer", "-d", D, "--query", "arrived", "--json"], {0}),
+        case("arg-transfer-query", ["transfer", "-d", D, "--query", "rm -rf"], {2}),
+        case("arg-transfer-no-date", ["transfer"], {2}),
+    ]
+    for bad in ("2013-02-30", BIG):
+        cases.append(case(f"date-{bad if len(bad) < 20 else '5MB'}-transfer", ["transfer", "-d", bad], {2}))
+    return cases
+
+
 def corpus() -> list[Case]:
     """Every case, section by section (one input each, and the commands that read it)."""
     sections = (_dfo_status_cases, _ab_file_cases, _ab_list_cases, _exec_ab_cases, _job_file_cases, _decisions_cases,
-                _header_cases, _toml_cases, _rules_cases, _database_cases, _argument_cases, _release_cases)
+                _header_cases, _toml_cases, _rules_cases, _database_cases, _argument_cases, _release_cases,
+                _panel_cases)
     return [one for section in sections for one in section()]
 
 

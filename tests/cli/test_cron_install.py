@@ -52,9 +52,12 @@ exec cat > {shlex.quote(str(table))}
 
 def _apply(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> list[str]:
     assert main(["--root", str(workspace.root), "cron", "install", "--apply"]) == 0
-    assert capsys.readouterr().out == "installed 3 crontab lines\n"
+    installed = capsys.readouterr().out
     assert main(["--root", str(workspace.root), "cron", "install"]) == 0
-    return capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().out.splitlines()
+    assert installed == f"installed {len(lines) - 1} crontab lines\n"  # every line but the marker comment
+    assert any("cron run -t calChecker" in line and line.startswith("*/30 ") for line in lines)
+    return lines
 
 
 def test_the_block_is_added_and_replaced_keeping_every_other_line(workspace: Workspace, crontab: Path,

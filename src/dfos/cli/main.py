@@ -103,6 +103,11 @@ COMMANDS: dict[str, LazyCommand] = {
                                           "relocate job files; claim the database."),
     **_commands("phoenix", phoenix_cmd="Reprocess archived nights unsupervised into science products (DFOS "
                                        "phoenix): one date (-d) or a month (-m)."),
+    **_commands("panels",
+                cal_checker_cmd="Which calibrations are due or missing, per calibration type and setup (DFOS "
+                                "calChecker).",
+                refresh_vcal_cmd="Check the VCAL memory against the ABs that make it (DFOS refreshVCAL).",
+                transfer_cmd="Query the archive for the frames of DATE (any DPR.CATG) and whether each arrived here."),
     **_commands("shadow", shadow_cmd="Process every date the reference installation processes, here, and compare "
                                      "each (shadow mode)."),
 }

@@ -51,6 +51,22 @@ class Cached:
             value, age = self.get()
         return value
 
+    def refresh(self, seconds: float) -> Any:
+        """Compute again now, whatever the age (a refresh button); wait up to ``seconds`` for the new value
+        (None if it is not there by then: it arrives in the background)."""
+        with self.lock:
+            before = self.state.when
+            if not self.state.running:
+                self.state.running = True
+                threading.Thread(target=self._refresh, daemon=True, name="monitor-cache").start()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.state.when != before and not self.state.running:
+                    return self.state.value
+            time.sleep(0.02)
+        return None
+
     def _refresh(self) -> None:
         result: list[Any] = []
         worker = threading.Thread(target=lambda: result.append(self._safe()), daemon=True)

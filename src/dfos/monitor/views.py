@@ -21,7 +21,7 @@ from dfos.config.secrets import mask_url
 from dfos.config.settings import Flavour
 from dfos.errors import ConfigError, DfosError, FormatError, UnsafeName, UsageError, WorkspaceError
 from dfos.keys import BatchId, Mode, ProcessingKey
-from dfos.monitor import facts
+from dfos.monitor import facts, panels
 from dfos.monitor.ab_files import ab_explain, ab_products
 from dfos.monitor.abmonitor import STATES, ab_page, address
 from dfos.monitor.background import Sample
@@ -88,6 +88,7 @@ def monitor_context(state: MonitorState) -> dict[str, Any]:
         "links": facts.link_bar(ws.settings.MONITOR_LINKS), "system": history[-1] if history else None,
         "spark": _sparkline(history), "jobs": state.jobs.recent(5), "actions": ACTIONS,
         "sharing": _sharing(ws),
+        **panels.context(state),
     }
 
 

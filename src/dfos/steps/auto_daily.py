@@ -19,7 +19,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from dfos import clock
@@ -141,7 +141,22 @@ def auto_daily(workspace: Workspace, dates: list[date] | None = None,
                say: Callable[[str], None] | None = None) -> AutoDailyResult:
     """One autoDaily run; see the module docstring.  ``dates`` overrides the detection (``-D``)."""
     with _single_run(workspace):
-        return _run(workspace, dates, say)
+        try:
+            return _run(workspace, dates, say)
+        except BaseException as exc:
+            _failed(workspace, exc)
+            raise
+
+
+def _failed(workspace: Workspace, exc: BaseException) -> None:
+    """The live state says the run ended with an error (:mod:`dfos.steps.auto_state`)."""
+    from dfos.steps.auto_state import read_state, write_state
+
+    before = read_state(workspace)
+    why = exc.message if isinstance(exc, DfosError) else f"{type(exc).__name__}: {exc}"
+    with contextlib.suppress(OSError):  # the run's own error is what the caller must see
+        write_state(workspace, "failed", before.started, format_timestamp(clock.now(workspace.settings)),
+                    f"{before.step}: {why}", workspace.root / before.log if before.log else None)
 
 
 def _run(workspace: Workspace, dates: list[date] | None, say: Callable[[str], None] | None) -> AutoDailyResult:
@@ -154,6 +169,7 @@ def _run(workspace: Workspace, dates: list[date] | None, say: Callable[[str], No
     folder = auto_daily_dir(workspace)
     folder.mkdir(parents=True, exist_ok=True)
     started = clock.now(settings)
+    _live(workspace, "running", started, "looking for new data", None, None)
     todo = dates if dates is not None else detect_new_dates(workspace)
     lines: list[str] = []
 
@@ -163,6 +179,7 @@ def _run(workspace: Workspace, dates: list[date] | None, say: Callable[[str], No
         result.messages.append(message)
         if say:
             say(message)
+        _live(workspace, "running", started, message, result.log, lines)
 
     closed = _close_past_nights(workspace, todo)
     if closed:
@@ -191,5 +208,18 @@ def _run(workspace: Workspace, dates: list[date] | None, say: Callable[[str], No
     if result.log is not None:
         write_text_atomic(result.log, "\n".join(lines) + "\n", durable=False)
     write_text_atomic(folder / "last_run", format_timestamp(started) + "\n")
+    _live(workspace, "idle", started, result.messages[-1] if result.messages else "", result.log, None)
     return result
+
+
+def _live(workspace: Workspace, state: str, started: datetime, step: str, log: Path | None,
+          lines: list[str] | None) -> None:
+    """The live state at each step, and the log so far (the monitor links to it while the run goes on)."""
+    from dfos.steps.auto_state import write_state
+
+    with contextlib.suppress(OSError):  # advisory: a full disk here must not stop the processing
+        if log is not None and lines is not None:
+            write_text_atomic(log, "\n".join(lines) + "\n", durable=False)
+        write_state(workspace, state, format_timestamp(started), format_timestamp(clock.now(workspace.settings)),
+                    step, log)
 

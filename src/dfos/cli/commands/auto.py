@@ -38,6 +38,7 @@ def cron_group() -> None:
 
 
 JOBS = {"autoDaily": ["auto-daily"], "health": ["health"]}
+JOBS["calChecker"] = ["cal-checker"]  # every half hour (crontab_lines)
 
 
 @cron_group.command("run")
@@ -79,6 +80,7 @@ def crontab_lines(cli: Cli) -> list[str]:
         f"# dfos {workspace.root}",
         f"17 * * * * {dfos} --root {root} cron run -t autoDaily",
         f"* * * * * {dfos} --root {root} cron run -t autoDaily --if-requested",
+        f"*/30 * * * * {dfos} --root {root} cron run -t calChecker",
         f"43 6 * * * {dfos} --root {root} cron run -t health",
     ]
 
@@ -111,8 +113,8 @@ def merged_crontab(current: str, lines: list[str], root: str) -> str:
 @click.option("--apply", is_flag=True, help="Install the lines into the user's crontab (others are kept).")
 @pass_cli
 def cron_install_cmd(cli: Cli, apply: bool) -> None:
-    """Print the crontab lines of this workspace (hourly autoDaily, forced refresh each minute, daily
-    trends); with --apply put them into the crontab, replacing this workspace's earlier lines."""
+    """Print the crontab lines of this workspace (hourly autoDaily, forced refresh each minute, calChecker
+    every half hour, daily trends); with --apply put them into the crontab, replacing this workspace's earlier lines."""
     from dfos.steps.shadow import check_takeover, record_takeover
 
     lines = crontab_lines(cli)

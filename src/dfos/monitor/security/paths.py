@@ -11,7 +11,8 @@ directory          files
 ``DFO_AB_DIR``     the same, while processing
 ``DFO_PLT_DIR``    plots and text
 ``DFO_HDR_DIR``    headers (``.hdr``)
-``DFO_MON_DIR``    ``DFO_STATUS``, ``AB_list_*``, ``DFO_POSTIT``, ``LAST_AB``, ``list_hdr_*``, action logs
+``DFO_MON_DIR``    ``DFO_STATUS``, ``AB_list_*``, ``DFO_POSTIT``, ``LAST_AB``, ``list_hdr_*``, action logs,
+                   ``CAL_CHECKER``, ``AUTO_DAILY/auto_daily_*.log``, ``AUTO_DAILY/state``, ``CRON_LOGS/*.log``
 ``DFO_JOB_DIR``    execAB/execQC and job files
 ``DFO_LST_DIR``    reports and lists (``.txt``, ``.log``, ``.lis``)
 ``DFS_PRODUCT``    products (FITS: only its size), plots, text
@@ -67,7 +68,18 @@ def _rules(ws: Workspace) -> list[tuple[Path, Callable[[tuple[str, ...]], bool]]
         (ws.path("DFS_PRODUCT"), _suffix(*FITS, *IMAGES, ".txt", ".log")),
         (ws.cal_dir, _suffix(*FITS, ".hdr")),
         (ws.path("DFO_SCI_DIR"), _suffix(*FITS, ".hdr")),
+        (ws.mon_dir, _panel_files),
     ]
+
+
+def _panel_files(parts: tuple[str, ...]) -> bool:
+    """The dfoMonitor panels' files in ``DFO_MON_DIR``: ``CAL_CHECKER``, autoDaily's logs and live state
+    (``AUTO_DAILY/auto_daily_*.log``, ``AUTO_DAILY/state``), the cron jobs' logs (``CRON_LOGS/*.log``)."""
+    if len(parts) == 1:
+        return parts[0] == "CAL_CHECKER"
+    if len(parts) == 2 and parts[0] == "AUTO_DAILY":
+        return parts[1] == "state" or (parts[1].startswith("auto_daily_") and parts[1].endswith(".log"))
+    return len(parts) == 2 and parts[0] == "CRON_LOGS" and parts[1].endswith(".log")
 
 
 def _never(ws: Workspace) -> set[Path]:
