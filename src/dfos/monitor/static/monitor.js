@@ -16,6 +16,23 @@ function showRejected(row, items) {
   });
 }
 
+function showReason(cell, ab) {
+  // The reason of a failed, blocked or INCOMPLETE AB, inline; a failed AB's links to its log's first error line.
+  var old = cell.querySelector('[data-field="reason"]');
+  if (old) { old.remove(); }
+  if (!ab.reason) { return; }
+  var box = document.createElement("div");
+  box.className = "reason"; box.dataset.field = "reason";
+  var text = box;
+  if (ab.log) {
+    text = document.createElement("a");
+    text.href = "/file?path=" + encodeURIComponent(ab.log) + "#first-error"; text.dataset.field = "log";
+    box.appendChild(text);
+  }
+  text.textContent = ab.reason;
+  cell.appendChild(box);
+}
+
 function refreshAbs(table) {
   fetch(table.dataset.live, {credentials: "same-origin"}).then(function (r) { return r.ok ? r.json() : null; })
     .then(function (doc) {
@@ -24,8 +41,11 @@ function refreshAbs(table) {
         var row = table.querySelector('tr[data-ab="' + CSS.escape(ab.ab) + '"]');
         if (!row) { return; }
         var state = row.querySelector('[data-field="state"]');
-        if (state.textContent !== ab.state) { state.textContent = ab.state; state.className = "st-" + ab.state; }
+        if (state.firstChild.textContent !== ab.state) { state.firstChild.textContent = ab.state; state.className = "st-" + ab.state; }
         state.title = ab.message || "";
+        showReason(state, ab);
+        var cert = row.querySelector('[data-field="certification"]');
+        if (cert) { cert.textContent = ab.certification || ""; cert.className = "cert-" + (ab.certification || "none"); }
         row.querySelector('[data-field="attempts"]').textContent = ab.attempts;
         row.querySelector('[data-field="started"]').textContent = ab.started;
         row.querySelector('[data-field="wall_s"]').textContent = ab.wall_s === null ? "" : ab.wall_s.toFixed(1) + " s";
@@ -45,11 +65,36 @@ function refreshJob(pre) {
   fetch(pre.dataset.live, {credentials: "same-origin"}).then(function (r) { return r.ok ? r.json() : null; })
     .then(function (doc) {
       if (!doc) { return; }
+      var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
       pre.textContent = doc.log;
+      if (atEnd) { toEnd(pre); }  // following: the last line stays in view
+      showProblems(doc.problems);
       var state = document.getElementById("job-state");
       state.textContent = doc.state; state.className = "job-" + doc.state;
       if (doc.state !== "running") { clearInterval(pre.timer); }
     }).catch(function () {});
+}
+
+function toEnd(pre) {
+  pre.scrollTop = pre.scrollHeight;
+  window.scrollTo(0, document.documentElement.scrollHeight);
+}
+
+function openLog(pre) {
+  // A log opens at its last line; with #first-error in the address, at its first error line.
+  var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+  if (target && pre.contains(target)) { target.scrollIntoView({block: "center"}); return; }
+  toEnd(pre);
+}
+
+function showProblems(problems) {
+  var list = document.getElementById("job-problems");
+  if (!list) { return; }
+  list.textContent = "";
+  (problems || []).forEach(function (text) {
+    var item = document.createElement("li");
+    item.textContent = text; list.appendChild(item);
+  });
 }
 
 function watchDates(table) {
@@ -67,7 +112,8 @@ document.addEventListener("DOMContentLoaded", function () {
   var abs = document.getElementById("abs");
   if (abs && abs.dataset.live) { setInterval(function () { refreshAbs(abs); }, 2000); }
   var log = document.getElementById("job-log");
-  if (log && log.dataset.live) { log.timer = setInterval(function () { refreshJob(log); }, 1000); }
+  document.querySelectorAll("pre.log").forEach(openLog);
+  if (log && log.dataset.live && log.dataset.state === "running") { log.timer = setInterval(function () { refreshJob(log); }, 1000); }
   var dates = document.getElementById("dates");
   if (dates) { watchDates(dates); }
 });
