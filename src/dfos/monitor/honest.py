@@ -92,7 +92,8 @@ def trouble_fingerprint(state: str, trouble: dict[str, dict[str, dict[str, int]]
 # --- jobs -------------------------------------------------------------------------------------------------
 
 def error_line(line: str) -> bool:
-    return ERROR_LINE.search(line) is not None
+    """An error line (a monitor job's ``$ <command>`` lines, which only echo what runs, are none)."""
+    return not line.startswith("$ ") and ERROR_LINE.search(line) is not None
 
 
 def first_error(lines: Iterable[str]) -> int | None:
@@ -106,7 +107,7 @@ def job_problems(returncodes: Sequence[int], log: str) -> list[str]:
     problems = [f"a command exited with code {code}" + (" (some ABs failed or were blocked)" if code == 11 else "")
                 for code in returncodes if code != 0]
     lines = log.splitlines()
-    failed = [line.strip() for line in lines if _CASCADE_FAILED.search(line)]
+    failed = [line.strip() for line in lines if not line.startswith("$ ") and _CASCADE_FAILED.search(line)]
     if failed:
         problems.append(f"ABs failed: {failed[0]}")
     index = first_error(lines)
