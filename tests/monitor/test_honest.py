@@ -13,46 +13,19 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from honest_night import INCOMPLETE, NOW, failed_night
 from monitor_helpers import csrf_of, decide, wait_until
 from starlette.testclient import TestClient
 
 from dfos.monitor.app import create_app
 from dfos.monitor.confirm import finish_effect, launch_effect
 from dfos.monitor.honest import certification_state, file_moment, job_problems, trouble_text
-from dfos.steps.cascade import exec_cascade
-from dfos.steps.create_ab import create_abs
-from dfos.steps.create_job import create_job
-from dfos.steps.headers import extract_headers
-from dfos.steps.status import append_flag
-from dfos.workspace import Workspace, init_workspace, open_workspace
-from nights import BIAS, DAG, DARK, FLAT, NIGHT, RED_BIAS
+from dfos.workspace import Workspace
+from nights import BIAS, DAG, DARK, FLAT, RED_BIAS
 
 pytestmark = pytest.mark.esorex
 
-NOW = "2013-02-13T14:00:00"
 TOKEN = "honest-token"
-INCOMPLETE = "UVES.2013-02-12T22:02:00.500_frm.ab"
-
-
-def failed_night(root: Path, archive: Path) -> Workspace:
-    """The small UVES night processed for real, its dark frame corrupted in ``$DFO_RAW_DIR``: the dark AB
-    fails (recipe_error), the flat that needs its master is blocked, two ABs are INCOMPLETE."""
-    ws, _ = init_workspace(root, env={}, instrument="UVES")
-    for source in archive.rglob("*.fits"):
-        target = ws.archive_dir / source.relative_to(archive)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(source, target)
-    ws = open_workspace(root, env={"DFOS_NOW": NOW})
-    extract_headers(ws, NIGHT)
-    append_flag(ws, "raw_Complete", NIGHT)
-    create_abs(ws, NIGHT, "CALIB")
-    create_job(ws, NIGHT, "CALIB")
-    dark_frame = ws.raw_dir / NIGHT.isoformat() / "UVES.2013-02-12T19:41:08.500.fits"
-    dark_frame.parent.mkdir(parents=True, exist_ok=True)
-    dark_frame.write_bytes(b"SIMPLE  =                    T" + b" " * 50 + b"corrupted" * 300)
-    result = exec_cascade(ws, DAG, ws.job_dir / f"execAB_{DAG}", slots=2)
-    assert not result.ok and result.counts["failed"] == 1
-    return ws
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +213,9 @@ def test_ages_are_measured_on_the_dfos_clock(client: TestClient, night: Workspac
     watcher.parent.mkdir(parents=True, exist_ok=True)
     watcher.write_text("2013-02-13T11:00:00\n")
     page = client.get("/").text
-    panel = text_of(re.search(r'<div class="panel" id="last">(.*?)</div>\s*<div class="panel"', page, re.S)[1]).replace(" )", ")")  # type: ignore[index]
+    found = re.search(r'<div class="panel" id="last">(.*?)</div>\s*<div class="panel"', page, re.S)
+    assert found is not None
+    panel = text_of(found[1]).replace(" )", ")")
     assert "(2013-02-13T12:00:00, age: 2.0 h)" in panel or "(2013-02-13T11:59:59, age: 2.0 h)" in panel
     assert "2013-02-13T11:00:00 (age: 3.0 h)" in panel
     assert "(SUCCESSFUL, 2013-02-13T14:00:00, age: 0.0 h)" in panel  # the last run ended at DFOS_NOW
