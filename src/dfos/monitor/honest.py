@@ -26,12 +26,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dfos.ab.format import parse
-from dfos.ab.lists import read_ab_list
-from dfos.db import ab_qc, ab_runs, certifications, comments, engine_for_url
+from dfos.db import ab_qc, ab_runs, cascade_nodes, certifications, comments, engine_for_url
 from dfos.errors import DfosError
 from dfos.keys import BatchId, Mode
-from dfos.monitor.abmonitor import _entry_state
-from dfos.monitor.queries import batch_records
+from dfos.monitor.campaign import _LISTS, _StatCache
 from dfos.workspace import Workspace
 
 __all__ = ["CERT_STATES", "TROUBLE", "ABExtra", "LogLines", "ab_extras", "certification_state", "date_trouble",
@@ -51,28 +49,25 @@ _CASCADE_FAILED = re.compile(r"^\S+: .*?\b([1-9]\d*) failed\b|some ABs failed")
 
 # --- the date table ---------------------------------------------------------------------------------------
 
-def batch_states(workspace: Workspace, batch: BatchId) -> dict[str, int]:
-    """ABs of a batch per AB-monitor state (one read of its AB list, the batch's records)."""
-    records = batch_records(workspace, batch)
-    counts: dict[str, int] = {}
-    for entry in read_ab_list(workspace.ab_list(batch.mode, batch.key)):
-        state = _entry_state(records, entry)
-        counts[state] = counts.get(state, 0) + 1
-    return counts
-
-
 def date_trouble(workspace: Workspace, rows: Sequence[Any]) -> dict[str, dict[str, dict[str, int]]]:
     """Per date row (:class:`~dfos.monitor.facts.DateRow`) and mode with an AB list: its failed, blocked and
-    incomplete ABs (only the non-zero ones).  A list that cannot be read counts nothing (the AB monitor says why)."""
+    incomplete ABs (only the non-zero ones).  Failed and blocked come from the cascades' records (one aggregate
+    query over every cascade), incomplete from the AB list's summary (read again only when the list changes),
+    as the phoenixMonitor counts them (:func:`~dfos.monitor.campaign.mode_states`)."""
+    nodes: dict[str, dict[str, int]] = {}
+    with engine_for_url(workspace.db_url).begin() as db:
+        for dag, state, n in db.execute(select(cascade_nodes.c.dag_id, cascade_nodes.c.state, func.count())
+                                        .where(cascade_nodes.c.state.in_(("failed", "blocked")))
+                                        .group_by(cascade_nodes.c.dag_id, cascade_nodes.c.state)):
+            nodes.setdefault(dag, {})[state] = n
     found: dict[str, dict[str, dict[str, int]]] = {}
     for row in rows:
         for mode, n_abs in ((Mode.CALIB, row.n_cal_abs), (Mode.SCIENCE, row.n_sci_abs)):
             if not n_abs:
                 continue
-            try:
-                counts = batch_states(workspace, BatchId.of(mode, row.view.date))
-            except (DfosError, OSError):
-                continue
+            batch = BatchId.of(mode, row.view.date)
+            listed = _LISTS.get(workspace.ab_list(batch.mode, batch.key))
+            counts = {**nodes.get(batch.render(), {}), "incomplete": listed.incomplete if listed else 0}
             found.setdefault(row.key, {})[mode.value] = {s: counts[s] for s in TROUBLE if counts.get(s)}
     return found
 
@@ -143,15 +138,23 @@ def certification_state(decision: str | None, provisional: bool, succeeded: bool
     return "undecided" if succeeded or decision else ""
 
 
+def _missing(path: Path) -> str:
+    try:
+        return "; ".join(parse(path.read_text(encoding="utf-8", errors="replace"), str(path)).missing)
+    except (DfosError, OSError):
+        return ""
+
+
+#: The ``MISSING`` lines of AB files, read again only when a file changes.
+_MISSING: _StatCache[str] = _StatCache(_missing)
+
+
 def _incomplete_reason(workspace: Workspace, name: str, day: str) -> str:
-    """Why an AB is INCOMPLETE (the ``MISSING`` lines of its AB file)."""
+    """Why an AB is INCOMPLETE (the ``MISSING`` lines of its AB file, in ``$DFO_AB_DIR`` or moved)."""
     for path in (workspace.ab_dir / name, workspace.log_dir / day / name):
-        if path.is_file():
-            try:
-                ab = parse(path.read_text(encoding="utf-8", errors="replace"), str(path))
-            except DfosError:
-                return ""
-            return "; ".join(ab.missing)
+        found = _MISSING.get(path)
+        if found is not None:
+            return found
     return ""
 
 

@@ -41,9 +41,10 @@ function refreshAbs(table) {
         var row = table.querySelector('tr[data-ab="' + CSS.escape(ab.ab) + '"]');
         if (!row) { return; }
         var state = row.querySelector('[data-field="state"]');
-        if (state.firstChild.textContent !== ab.state) { state.firstChild.textContent = ab.state; state.className = "st-" + ab.state; }
+        if (state.textContent !== ab.state) { state.textContent = ab.state; state.className = "st-" + ab.state; }
         state.title = ab.message || "";
-        showReason(state, ab);
+        var why = row.querySelector('[data-field="why"]');
+        if (why) { showReason(why, ab); }
         var cert = row.querySelector('[data-field="certification"]');
         if (cert) { cert.textContent = ab.certification || ""; cert.className = "cert-" + (ab.certification || "none"); }
         row.querySelector('[data-field="attempts"]').textContent = ab.attempts;
