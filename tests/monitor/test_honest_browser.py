@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from honest_night import NOW, failed_night
 from monitor_helpers import launch_chromium, monitor_server
+from sqlalchemy import update
 
+from dfos.db import cascade_nodes, engine_for_url
 from dfos.workspace import Workspace
-from nights import DARK
+from nights import BIAS, DAG, DARK
 
 pytestmark = pytest.mark.esorex
 
@@ -99,5 +101,15 @@ def test_failures_show_logs_open_at_the_error_and_launching_asks_first(server: t
             expect(page.locator("#job-problems")).to_contain_text("ABs failed")
             page.reload()
             expect(page.locator("#job-log > span").last).to_be_in_viewport()
+
+            # the open dfoMonitor follows (/api/dates): one more AB fails, the page redraws with the new count
+            page.goto(url + "/")
+            expect(failed).to_have_text("1 failed")
+            page.evaluate("window.drawnBefore = true")
+            with engine_for_url(ws.db_url).begin() as db:
+                db.execute(update(cascade_nodes).where(cascade_nodes.c.dag_id == DAG, cascade_nodes.c.ab == BIAS)
+                           .values(state="failed"))
+            expect(failed).to_have_text("2 failed", timeout=30_000)
+            assert page.evaluate("window.drawnBefore") is None
         finally:
             browser.close()
