@@ -172,6 +172,10 @@ def test_finish_asks_first_naming_the_raw_frames_and_job_files(client: TestClien
     as_json = client.post("/action/finish", data={"date": "2013-02-12", "csrf": csrf},
                           headers={"accept": "application/json"})
     assert as_json.status_code == 409 and as_json.json()["confirm"] == "required"
+    for odd in ("yes", "true", "0", "1" * 10_000):  # only confirm=1 confirms
+        again = client.post("/action/finish", data={"date": "2013-02-12", "csrf": csrf, "confirm": odd},
+                            follow_redirects=False)
+        assert again.status_code == 200 and "Are you sure?" in again.text
     assert night.status_log.path.read_text() == status  # asking changed nothing
     assert client.post("/action/finish", data={"date": "2013-02-12", "confirm": "1"}).status_code == 403  # CSRF
     confirmed = client.post("/action/finish", data={"date": "2013-02-12", "csrf": csrf, "confirm": "1"},

@@ -99,6 +99,7 @@ def test_failures_show_logs_open_at_the_error_and_launching_asks_first(server: t
             expect(state).to_have_text("failed", timeout=120_000)  # the dark AB failed again: the job is red
             assert state.evaluate("e => getComputedStyle(e).color") == "rgb(198, 40, 40)"
             expect(page.locator("#job-problems")).to_contain_text("ABs failed")
+            expect(page.locator("#job-log > span").last).to_be_in_viewport()  # followed live: at its last line
             page.reload()
             expect(page.locator("#job-log > span").last).to_be_in_viewport()
 

@@ -67,13 +67,30 @@ function refreshJob(pre) {
     .then(function (doc) {
       if (!doc) { return; }
       var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-      pre.textContent = doc.log;
+      showLines(pre, doc.log);
       if (atEnd) { toEnd(pre); }  // following: the last line stays in view
       showProblems(doc.problems);
       var state = document.getElementById("job-state");
       state.textContent = doc.state; state.className = "job-" + doc.state;
       if (doc.state !== "running") { clearInterval(pre.timer); }
     }).catch(function () {});
+}
+
+var ERROR_LINE = /(^|\s)Error:|\[ ?ERROR ?\]/;
+
+function showLines(pre, text) {
+  // The log as lines, its first error line anchored as #first-error (as the server draws it: honest.py).
+  var lines = text.split("\n"), marked = false;
+  if (lines[lines.length - 1] === "") { lines.pop(); }
+  pre.textContent = "";
+  lines.forEach(function (line) {
+    var span = document.createElement("span");
+    span.textContent = line;
+    if (!marked && line.indexOf("$ ") !== 0 && ERROR_LINE.test(line)) {
+      span.id = "first-error"; span.className = "error-line"; marked = true;
+    }
+    pre.appendChild(span); pre.appendChild(document.createTextNode("\n"));
+  });
 }
 
 function toEnd(pre) {
