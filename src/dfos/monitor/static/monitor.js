@@ -1,6 +1,7 @@
 // dfos monitor: live updates by small fetches (no library). The AB monitor table (states, scores,
 // rejected-input markers) and an action's log refresh every 2 s; the date table reloads the page when a
-// date's state changes. Text from the server goes in as text, never as HTML.
+// date's state changes (its failed, blocked and incomplete counts included). Log views open at their last line,
+// or at #first-error. Text from the server goes in as text, never as HTML.
 "use strict";
 
 function showRejected(row, items) {
@@ -130,7 +131,9 @@ document.addEventListener("DOMContentLoaded", function () {
   var abs = document.getElementById("abs");
   if (abs && abs.dataset.live) { setInterval(function () { refreshAbs(abs); }, 2000); }
   var log = document.getElementById("job-log");
-  document.querySelectorAll("pre.log").forEach(openLog);
+  document.querySelectorAll("pre.log").forEach(function (pre) {  // the log views open at the end; a log's
+    if (pre.id === "job-log" || pre.id === "file-log") { openLog(pre); } else { pre.scrollTop = pre.scrollHeight; }
+  });  // tail on a page of other things (the AB page) only scrolls itself
   if (log && log.dataset.live && log.dataset.state === "running") { log.timer = setInterval(function () { refreshJob(log); }, 1000); }
   var dates = document.getElementById("dates");
   if (dates) { watchDates(dates); }
