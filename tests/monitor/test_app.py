@@ -190,7 +190,10 @@ def test_todo_lists_can_be_edited_and_launched(client: TestClient, night: Worksp
     assert client.post("/todo/JOBS_OTHER", data={"text": "x", "csrf": csrf}).status_code == 404
     page = client.get("/").text
     assert "JOBS_INGEST: 1 lines" in page
-    response = client.post("/action/launch_todo", data={"todo": "JOBS_INGEST", "csrf": csrf}, follow_redirects=False)
+    asked = client.post("/action/launch_todo", data={"todo": "JOBS_INGEST", "csrf": csrf}, follow_redirects=False)
+    assert asked.status_code == 200 and "Are you sure?" in asked.text  # launching asks first (issue 20)
+    response = client.post("/action/launch_todo", data={"todo": "JOBS_INGEST", "csrf": csrf, "confirm": "1"},
+                           follow_redirects=False)
     number = response.headers["location"].rsplit("/", 1)[-1]
     doc = ended_job(client, number, timeout=30)
     assert doc["state"] == "done" and "ingesting 2013-02-12" in doc["log"]

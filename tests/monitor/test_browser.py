@@ -109,9 +109,11 @@ def test_log_in_create_abs_run_the_cascade_and_watch_it_live(server: tuple[str, 
             expect(page.locator("#job-log")).to_contain_text("UV_MBIA_130212A_BLUE.fits")
             page.goto(url + "/")
             page.locator('button[data-action="finish"]').click()
+            page.click("#confirm-button")  # destructive: the "are you sure?" page first
             expect(page.locator("#job-state")).to_have_text("done", timeout=60_000)
             page.goto(url + "/")
             page.locator('button[data-action="remove"]').click()
+            page.click("#confirm-button")  # destructive: the "are you sure?" page first
             expect(page.locator("#job-state")).to_have_text("done", timeout=60_000)
             page.goto(url + "/")
             expect(page.locator('tr[data-date="2013-02-12"]')).to_have_count(0)  # the date left the monitor

@@ -190,7 +190,7 @@ def test_edits_and_launches_are_audited_with_the_user(client: TestClient, guarde
     assert client.post("/login", data={"password": "wrong"}).status_code == 401
     csrf = log_in(client, PASSWORD)
     client.post("/todo/JOBS_INGEST", data={"text": "#!/bin/sh\necho hi\n", "csrf": csrf})
-    client.post("/action/launch_todo", data={"todo": "JOBS_INGEST", "csrf": csrf})
+    client.post("/action/launch_todo", data={"todo": "JOBS_INGEST", "csrf": csrf, "confirm": "1"})
     client.post("/postit", data={"text": "note", "csrf": csrf})
     log = (guarded.mon_dir / "monitor_audit.log").read_text().splitlines()
     actions = [(line.split()[1], line.split()[3], line.split()[4]) for line in log]

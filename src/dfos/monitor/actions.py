@@ -22,6 +22,7 @@ from dfos.fsutil import write_text_atomic
 from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.monitor import facts
 from dfos.monitor.abmonitor import address
+from dfos.monitor.confirm import DESTRUCTIVE, ask, confirmed
 from dfos.monitor.jobs import ACTIONS, DATE_ACTIONS, MODE_ACTIONS, action_label, action_steps
 from dfos.monitor.security.access import changing
 from dfos.monitor.security.audit import audit
@@ -72,6 +73,8 @@ def start_action(request: Request, form: FormData) -> Response:
     if action == "launch_todo" and (others := job_file_roots(state.workspace, todo)):
         return PlainTextResponse(f"{todo} names another workspace (--root {others[0]}): launching it would change "
                                  "that workspace; run 'dfos sharing relocate' first", status_code=409)
+    if action in DESTRUCTIVE and not confirmed(form.get("confirm")):  # ask first, naming what will happen
+        return ask(request, state.workspace, action, day, mode, todo, action_label(action, day, mode, todo or None))
     steps = action_steps(state.workspace, action, day, todo or None, mode)
     audit(state.workspace, user_of(request) or "-", client_of(request), action, _target(action, day, mode, todo))
     job = state.jobs.start(action, action_label(action, day, mode, todo or None), steps)

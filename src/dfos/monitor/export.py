@@ -20,6 +20,7 @@ from dfos.monitor.abmonitor import STATES, ab_page
 from dfos.monitor.background import SystemSampler
 from dfos.monitor.certification import history_certification_context
 from dfos.monitor.facts import MonitorFacts
+from dfos.monitor.honest import ab_extras
 from dfos.monitor.jobs import JobRunner
 from dfos.monitor.views import health_context, history_rows, monitor_context
 from dfos.monitor.web import HERE, TEMPLATES, MonitorState, base_context
@@ -68,7 +69,7 @@ def _ab_pages(ws: Workspace, out: Path, day: date, mode: Mode) -> int:
         page = first if number == 1 else ab_page(ws, day, mode, page=number)
         name = f"{stem}.html" if number == 1 else f"{stem}_p{number}.html"
         _render(out / name, "abs.html", ws, {
-            "page": page, "chosen": {}, "states": STATES,
+            "page": page, "chosen": {}, "states": STATES, "extras": ab_extras(ws, page.date, page.rows),
             "prev_url": "" if number == 1 else (f"{stem}.html" if number == 2 else f"{stem}_p{number - 1}.html"),
             "next_url": f"{stem}_p{number + 1}.html" if number < page.pages else ""})
     return first.pages

@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from dfos.executors.registry import label as executor_label
 from dfos.keys import BatchId, Mode
 from dfos.monitor.abmonitor import address
 from dfos.monitor.background import Cached
+from dfos.monitor.honest import file_moment
 from dfos.monitor.queries import newest_run
 from dfos.status.machine import DateView
 from dfos.steps.fetch import archive_client
@@ -154,18 +155,26 @@ def _age_hours(moment: datetime, now: datetime) -> float:
     return max((now - moment).total_seconds() / 3600, 0.0)
 
 
+def _ended_age(text: str, now: datetime) -> float | None:
+    try:
+        return _age_hours(datetime.fromisoformat(text), now)
+    except ValueError:
+        return None
+
+
 def last_abs(workspace: Workspace) -> dict[str, Any]:
     """The last created AB (``LAST_AB``), the last processed one (``ab_runs``), the last autoDaily."""
     now = clock.now(workspace.settings)
     found: dict[str, Any] = {"created": None, "processed": None, "autodaily": None}
     last = workspace.mon_dir / "LAST_AB"
     if last.is_file():
-        stamp = datetime.fromtimestamp(last.stat().st_mtime, UTC).replace(tzinfo=None)
+        stamp = file_moment(last.stat().st_mtime, now, clock.system_now())  # one clock: dfos' (docs/monitor.md)
         found["created"] = {"name": last.read_text(encoding="utf-8", errors="replace").strip(),
-                            "age_h": _age_hours(stamp, clock.system_now())}
+                            "at": format_timestamp(stamp), "age_h": _age_hours(stamp, now)}
     newest = newest_run(workspace)
     if newest is not None:
-        found["processed"] = {"name": newest.ab, "ended": newest.ended, "status": newest.status}
+        found["processed"] = {"name": newest.ab, "ended": newest.ended, "status": newest.status,
+                              "age_h": _ended_age(str(newest.ended), now)}
     watcher = workspace.mon_dir / "AUTO_DAILY" / "last_run"
     if watcher.is_file():
         text = watcher.read_text(encoding="utf-8").strip()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from dfos import clock
 from dfos.keys import BatchId, Mode, Stage, mode_flag
+from dfos.monitor.honest import job_problems
 from dfos.workspace import Workspace
 
 __all__ = ["ACTIONS", "DATE_ACTIONS", "MODE_ACTIONS", "Job", "JobRunner", "action_label", "action_steps"]
@@ -92,6 +93,8 @@ class Job:
     """running | done | failed"""
     returncodes: list[int] = field(default_factory=list)
     ended: float | None = None
+    problems: list[str] = field(default_factory=list)
+    """Why the job failed (:func:`dfos.monitor.honest.job_problems`): an exit code, failed ABs, an error line."""
 
 
 class JobRunner:
@@ -131,8 +134,10 @@ class JobRunner:
             if code not in (0, 11):  # 11: the cascade ran, some ABs failed (the next steps still make sense)
                 ok = False
                 break
+        problems = job_problems(job.returncodes, job.log.read_text(encoding="utf-8", errors="replace"))
         with self.lock:
-            job.state = "done" if ok else "failed"
+            job.problems = problems
+            job.state = "done" if ok and not problems else "failed"
             job.ended = time.monotonic()
 
     def get(self, number: int) -> Job | None:

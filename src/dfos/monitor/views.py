@@ -21,7 +21,7 @@ from dfos.config.secrets import mask_url
 from dfos.config.settings import Flavour
 from dfos.errors import ConfigError, DfosError, FormatError, UnsafeName, UsageError, WorkspaceError
 from dfos.keys import BatchId, Mode, ProcessingKey
-from dfos.monitor import facts, panels
+from dfos.monitor import facts, honest, panels
 from dfos.monitor.ab_files import ab_explain, ab_products
 from dfos.monitor.abmonitor import STATES, ab_page, address
 from dfos.monitor.background import Sample
@@ -74,13 +74,15 @@ def monitor_context(state: MonitorState) -> dict[str, Any]:
     """Everything the dfoMonitor page shows."""
     ws = state.workspace
     today, rows = facts.date_rows(ws)
+    trouble = honest.date_trouble(ws, rows)
     xdm, xdm_age = state.facts.xdm.get()
     archive, archive_age = state.facts.archive.get()
     cron, _ = state.facts.cron.get()
     install, _ = state.facts.install.get()
     history = state.system.history()
     return {
-        "today": today, "rows": rows, "dates_state": facts.dates_state(rows), "xdm": xdm, "xdm_age": xdm_age,
+        "today": today, "rows": rows, "dates_state": honest.trouble_fingerprint(facts.dates_state(rows), trouble),
+        "trouble": trouble, "xdm": xdm, "xdm_age": xdm_age,
         "archive": archive,
         "archive_age": archive_age, "cron": cron, "install": install, "n_abs": facts.ab_count_in_dir(ws),
         "database": mask_url(ws.db_url), "ab_limit": ws.settings.AB_WARN_LIMIT, "last": facts.last_abs(ws),
@@ -132,9 +134,12 @@ def _sparkline(history: list[Sample]) -> str:
 
 @readable
 def api_dates(request: Request) -> Response:
-    today, rows = facts.date_rows(state_of(request).workspace)
-    return JSONResponse({"today": today, "state": facts.dates_state(rows),
-                         "dates": [{**r.view.to_json(), "n_cal_abs": r.n_cal_abs, "n_sci_abs": r.n_sci_abs}
+    ws = state_of(request).workspace
+    today, rows = facts.date_rows(ws)
+    trouble = honest.date_trouble(ws, rows)
+    return JSONResponse({"today": today, "state": honest.trouble_fingerprint(facts.dates_state(rows), trouble),
+                         "dates": [{**r.view.to_json(), "n_cal_abs": r.n_cal_abs, "n_sci_abs": r.n_sci_abs,
+                                    "trouble": trouble.get(r.key, {})}
                                    for r in rows]})
 
 
@@ -169,7 +174,8 @@ def ab_monitor(request: Request) -> Response:
         query = {k: v for k, v in chosen.items() if v and k != "page"}
         return f"/abs/{found.address}?" + urlencode({**query, "page": number})
 
-    return page(request, "abs.html", {"page": found, "chosen": chosen, "states": STATES,
+    extras = honest.ab_extras(state_of(request).workspace, found.date, found.rows)
+    return page(request, "abs.html", {"page": found, "chosen": chosen, "states": STATES, "extras": extras,
                                       "first_url": url(1) if found.page > 1 else "",
                                       "prev_url": url(found.page - 1) if found.page > 1 else "",
                                       "next_url": url(found.page + 1) if found.page < found.pages else "",
@@ -180,9 +186,11 @@ def ab_monitor(request: Request) -> Response:
 def api_abs(request: Request) -> Response:
     batch = _ab_batch(request)
     found = ab_page(state_of(request).workspace, batch.key, batch.mode, **_filters(request))
+    extras = honest.ab_extras(state_of(request).workspace, found.date, found.rows)
     return JSONResponse({"date": found.date, "mode": found.mode.value, "batch": found.batch.render(),
                          "counts": found.counts, "total": found.total, "matching": found.matching,
-                         "page": found.page, "pages": found.pages, "abs": [r.to_json() for r in found.rows]})
+                         "page": found.page, "pages": found.pages,
+                         "abs": [{**r.to_json(), **extras[r.name].to_json()} for r in found.rows]})
 
 
 # --- one AB ---------------------------------------------------------------------------------------------
@@ -270,7 +278,8 @@ def file_view(request: Request) -> Response:
     if path.name.lower().endswith(FITS):
         return PlainTextResponse(f"{path.name}: FITS file, {path.stat().st_size} bytes", status_code=200)
     text, cut = tail(path)
-    return page(request, "file.html", {"path": _rel(ws, path), "text": state.mask(text), "cut": cut})
+    return page(request, "file.html", {"path": _rel(ws, path), "text": state.mask(text), "cut": cut,
+                                       "log_lines": honest.log_lines(state.mask(text))})
 
 
 # --- health and history ---------------------------------------------------------------------------------
@@ -360,14 +369,16 @@ def _job(request: Request) -> Job:
 @readable
 def job_page(request: Request) -> Response:
     job = _job(request)
-    return page(request, "job.html", {"job": job, "log": state_of(request).mask(tail(job.log)[0])})
+    log = state_of(request).mask(tail(job.log)[0])
+    return page(request, "job.html", {"job": job, "log": log, "log_lines": honest.log_lines(log)})
 
 
 @readable
 def api_job(request: Request) -> Response:
     job = _job(request)
     return JSONResponse({"id": job.id, "state": job.state, "label": job.label,
-                         "log": state_of(request).mask(tail(job.log)[0]), "returncodes": job.returncodes})
+                         "log": state_of(request).mask(tail(job.log)[0]), "returncodes": job.returncodes,
+                         "problems": [state_of(request).mask(p) for p in job.problems]})
 
 
 @readable
