@@ -83,11 +83,7 @@ def _write(state: MonitorState, out: Path) -> int:
         pages += _ab_pages(ws, out, row.view.date, Mode.CALIB)
         if row.n_sci_abs is not None:
             pages += _ab_pages(ws, out, row.view.date, Mode.SCIENCE)
-    health = health_context(state)
-    (out / "img").mkdir()
-    for item, _ in health["items"]:
-        if item.png.is_file():
-            shutil.copyfile(item.png, out / "img" / item.png.name)
-    _render(out / "health.html", "health.html", ws, health)
+    (out / "img").mkdir()  # the health plots are inline SVG; kept for links to images
+    _render(out / "health.html", "health.html", ws, health_context(state))
     _render(out / "history.html", "history.html", ws, {"rows": history_rows(ws)})
     return pages + 2
