@@ -195,3 +195,22 @@ def test_the_page_says_when_nothing_is_a_health_trend(tmp_path: Path) -> None:
     with TestClient(create_app(ws, token="t-123"), base_url="http://127.0.0.1") as client:
         page = client.get("/health")
     assert page.status_code == 200 and "no key trends yet" in page.text
+
+
+def test_dfos_health_pngs_have_the_band_and_the_window(tmp_path: Path) -> None:
+    """``dfos health`` (matplotlib PNGs): the threshold's band is drawn, and one value is not the whole axis."""
+    from datetime import date
+
+    from PIL import Image
+
+    from dfos.steps.trend import health_report
+
+    ws = workspace(tmp_path / "ws")
+    write_qc1(ws, [qc1_row(datetime(2013, 2, 10, 22), BIAS, BLUE, 181.0, 0, 170.0, 190.0)])
+    [item] = health_report(ws, 7, until=date(2013, 2, 12))
+    with Image.open(item.png) as image:
+        pixels = image.convert("RGB")
+        width, height = pixels.size
+        # the band's colour (#2e9d3a at 12 % on white) fills the plot's middle, left of the point
+        r, g, b = pixels.getpixel((width // 3, height // 2))  # type: ignore[misc]
+    assert g > r + 10 and g > b + 10 and g > 200
