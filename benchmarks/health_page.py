@@ -111,7 +111,8 @@ def main() -> int:
         start = time.perf_counter()
         ws = build(Path(tmp) / "ws")
         values = NIGHTS * len(CATGS) * (len(HEALTH) + OTHERS)
-        print(f"{f'health page: {NIGHTS} nights, {values:,} QC1 values built':<62} {time.perf_counter() - start:8.1f} s")
+        built = f"health page: {NIGHTS} nights, {values:,} QC1 values built"
+        print(f"{built:<62} {time.perf_counter() - start:8.1f} s")
         slow = []
         drawn = [0]
         original = health_plots.trend_svg

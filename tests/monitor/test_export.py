@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from health_data import qc1_row, write_qc1
-from killpoint import run_killed
 
 from dfos.cli.main import main
 from dfos.monitor import export
@@ -21,6 +20,7 @@ from dfos.steps.create_ab import create_abs
 from dfos.steps.headers import extract_headers
 from dfos.steps.status import append_flag
 from dfos.workspace import Workspace, open_workspace
+from killpoint import run_killed
 
 NIGHT = date(2013, 2, 12)
 ACTIONS = ("<form", "<button", "<script", "csrf", "method=\"post\"", "/login", "/logout", "/action/", "/todo/",
@@ -153,7 +153,8 @@ def test_cron_install_has_the_export_line(workspace: Workspace, capsys: pytest.C
         [f"*/10 * * * * {workspace.bin_dir / 'dfos'} --root {workspace.root} cron run -t export"]
     monkeypatch.setenv("DFOS_EXPORT_EVERY", "60")
     assert main([*root, "cron", "install"]) == 0
-    assert any(line.startswith("0 * * * * ") and line.endswith("-t export") for line in capsys.readouterr().out.split("\n"))
+    hourly = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("0 * * * * ") and line.endswith("-t export") for line in hourly)
     monkeypatch.setenv("DFOS_EXPORT_EVERY", "0")
     assert main([*root, "cron", "install"]) == 0
     assert "-t export" not in capsys.readouterr().out

@@ -214,3 +214,16 @@ def test_dfos_health_pngs_have_the_band_and_the_window(tmp_path: Path) -> None:
         # the band's colour (#2e9d3a at 12 % on white) fills the plot's middle, left of the point
         r, g, b = pixels.getpixel((width // 3, height // 2))  # type: ignore[misc]
     assert g > r + 10 and g > b + 10 and g > 200
+
+
+def test_plots_unused_for_a_day_go_when_another_is_drawn(client: TestClient, ws: Workspace) -> None:
+    import os
+
+    cache = health_plots.cache_dir(ws)
+    cache.mkdir(parents=True)
+    old, recent = cache / ("0" * 40 + ".svg"), cache / ("1" * 40 + ".svg")
+    for path in (old, recent):
+        path.write_text("<svg/>")
+    os.utime(old, (os.stat(old).st_atime, os.stat(old).st_mtime - 2 * 86400))
+    client.get("/health")
+    assert not old.exists() and recent.exists() and len(list(cache.glob("*.svg"))) == 3

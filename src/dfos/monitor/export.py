@@ -26,8 +26,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from dfos.keys import Mode
 from dfos.fsutil import exclusive_lock
+from dfos.keys import Mode
 from dfos.monitor.abmonitor import STATES, ab_page
 from dfos.monitor.background import SystemSampler
 from dfos.monitor.facts import MonitorFacts

@@ -46,7 +46,7 @@ class Band:
 def _nice_step(span: float, count: int) -> float:
     raw = span / max(count, 1)
     power = 10 ** math.floor(math.log10(raw))
-    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    return float(next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw))
 
 
 def value_ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -67,7 +67,8 @@ def time_ticks(start: datetime, end: datetime, most: int = 7) -> tuple[list[date
     step = next((h for h in _HOURS if span_h / h <= most), None)
     if step is None:
         months = max(1, math.ceil(span_h / (24 * 30.4) / most))
-        ticks, year, month = [], start.year, start.month
+        ticks: list[datetime] = []
+        year, month = start.year, start.month
         while True:
             month += 1
             year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
@@ -166,8 +167,9 @@ def _series(frame: _Frame, points: Sequence[TrendPoint]) -> list[str]:
                        f'stroke-width="0.8"/>')
         for p in series:
             tip = html.escape(f"{p.date} {p.ab} {setup}: {p.value:.6g}")
-            out.append(f'<circle class="point score-{p.score}" cx="{_num(frame.x(p.mjd))}" cy="{_num(frame.y(p.value))}" '
-                       f'r="2.6" fill="{SCORE_COLOURS.get(p.score, SCORE_COLOURS[None])}" stroke="#333" '
+            fill = SCORE_COLOURS.get(p.score, SCORE_COLOURS[None])
+            out.append(f'<circle class="point score-{p.score}" cx="{_num(frame.x(p.mjd))}" '
+                       f'cy="{_num(frame.y(p.value))}" r="2.6" fill="{fill}" stroke="#333" '
                        f'stroke-width="0.3"><title>{tip}</title></circle>')
     if len(setups) > 1:
         for index, setup in enumerate(setups):

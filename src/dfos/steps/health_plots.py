@@ -20,7 +20,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,7 +37,7 @@ from dfos.qc.trend import TrendPoint, health_light
 from dfos.steps.score import thresholds
 from dfos.workspace import Workspace
 
-__all__ = ["RENDERER", "HealthPlot", "HealthWindow", "cache_dir", "health_plots", "health_window"]
+__all__ = ["RENDERER", "HealthPlot", "HealthWindow", "cache_dir", "health_plots", "health_window", "trend_svg"]
 
 RENDERER = "svgtrend-1"
 """Part of every plot's hash: change it when the drawing changes, and every plot is drawn again."""
@@ -174,7 +173,7 @@ def _cached_svg(workspace: Workspace, key: str, draw: tuple[Sequence[TrendPoint]
 
 
 def _forget_old(directory: Path, keep: Path) -> None:
-    limit = time.time() - KEEP_SECONDS
+    limit = (clock.system_now() - datetime(1970, 1, 1)).total_seconds() - KEEP_SECONDS  # file times are real
     for old in directory.glob("*.svg"):
         try:
             if old != keep and old.stat().st_mtime < limit:
