@@ -227,3 +227,12 @@ def test_plots_unused_for_a_day_go_when_another_is_drawn(client: TestClient, ws:
     os.utime(old, (os.stat(old).st_atime, os.stat(old).st_mtime - 2 * 86400))
     client.get("/health")
     assert not old.exists() and recent.exists() and len(list(cache.glob("*.svg"))) == 3
+
+
+def test_a_read_only_plot_directory_still_shows_the_page(client: TestClient, ws: Workspace,
+                                                         renders: list[str]) -> None:
+    cache = health_plots.cache_dir(ws)
+    cache.parent.mkdir(parents=True)
+    cache.write_text("not a directory")  # the cache cannot be written
+    page = client.get("/health")
+    assert page.status_code == 200 and page.text.count("<svg") == 2 and len(renders) == 2

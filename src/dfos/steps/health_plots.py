@@ -164,11 +164,14 @@ def _cached_svg(workspace: Workspace, key: str, draw: tuple[Sequence[TrendPoint]
     path = cache_dir(workspace) / f"{key}.svg"
     try:
         return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):  # not drawn yet (or unreadable: drawn again)
         pass
     svg = trend_svg(*draw)
-    write_text_atomic(path, svg, durable=False)  # derived: drawn again if a crash loses it
-    _forget_old(path.parent, keep=path)
+    try:
+        write_text_atomic(path, svg, durable=False)  # derived: drawn again if a crash loses it
+        _forget_old(path.parent, keep=path)
+    except OSError:  # a read-only plot directory: the page is shown, drawn each time
+        pass
     return svg
 
 
