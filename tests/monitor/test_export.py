@@ -168,3 +168,17 @@ def test_cron_runs_the_export(workspace: Workspace, capsys: pytest.CaptureFixtur
     [log] = (workspace.mon_dir / "CRON_LOGS").glob("export_*.log")
     text = log.read_text()
     assert "$ dfos monitor export" in text and "pages in" in text and text.endswith("exit 0\n")
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_an_export_replaces_the_previous_one(night: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             exchange: bool) -> None:
+    if not exchange:
+        monkeypatch.setattr(export, "_exchange", lambda a, b: False)
+    target = tmp_path / "www" / "web"
+    export_site(night, target, wait=30)
+    (target / "stale.html").write_text("from an older export")
+    append_flag(night, "cal_AB", NIGHT)
+    export_site(night, target, wait=30)
+    assert not (target / "stale.html").exists() and "cal_AB" in (target / "history.html").read_text()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["web"]
