@@ -220,6 +220,9 @@ class Settings:
     MONITOR_PASSWORD_FILE: str = _key("", "monitor", "file holding the monitor's password (first line; readable by "
                                       "its owner only); relative to the workspace")
     MONITOR_PUBLIC: bool = _key(False, "monitor", "show the read-only pages without login")
+    MONITOR_USERS: str = _key("", "monitor", "file of named monitor accounts (name and salted scrypt hash per "
+                              "line, mode 600; made by 'dfos monitor user add NAME'); relative to the workspace; "
+                              "empty: .monitor_users in the workspace root")
     MONITOR_LINKS: str = _key("", "monitor", "link bar: 'LABEL|TITLE|URL' entries, BREAK and SPACE, ';'-separated")
 
     # -- the static export for the QC web (dfos monitor export) -------------------------------

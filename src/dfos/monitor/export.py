@@ -30,6 +30,7 @@ from dfos.fsutil import exclusive_lock
 from dfos.keys import Mode
 from dfos.monitor.abmonitor import STATES, ab_page
 from dfos.monitor.background import SystemSampler
+from dfos.monitor.certification import history_certification_context
 from dfos.monitor.facts import MonitorFacts
 from dfos.monitor.jobs import JobRunner
 from dfos.monitor.views import health_context, history_rows, monitor_context
@@ -170,5 +171,5 @@ def _write(state: MonitorState, out: Path) -> int:
             pages += _ab_pages(ws, out, row.view.date, Mode.SCIENCE)
     (out / "img").mkdir()  # the health plots are inline SVG; kept for links to images
     _render(out / "health.html", "health.html", ws, health_context(state))
-    _render(out / "history.html", "history.html", ws, {"rows": history_rows(ws)})
+    _render(out / "history.html", "history.html", ws, {"rows": history_rows(ws), **history_certification_context(ws)})
     return pages + 2

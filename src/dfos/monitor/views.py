@@ -22,9 +22,11 @@ from dfos.config.settings import Flavour
 from dfos.errors import ConfigError, DfosError, FormatError, UnsafeName, UsageError, WorkspaceError
 from dfos.keys import BatchId, Mode, ProcessingKey
 from dfos.monitor import facts
+from dfos.monitor.ab_files import ab_explain, ab_products
 from dfos.monitor.abmonitor import STATES, ab_page, address
 from dfos.monitor.background import Sample
 from dfos.monitor.campaign import CERTIFICATION, VERDICTS, campaign_json, campaign_page
+from dfos.monitor.certification import ab_certification_context, certify_context, history_certification_context
 from dfos.monitor.jobs import ACTIONS, Job
 from dfos.monitor.queries import ab_records, key_tallies, shown_text, superseded_lines, tail
 from dfos.monitor.security.access import readable
@@ -233,8 +235,7 @@ def ab_detail(request: Request) -> Response:
     log_name, prod_root, day = _safe(ab.log_name), _safe(ab.prod_root), _safe(ab.date)
     log = ab_path.parent / log_name if log_name else None
     log_tail = tail(log, 8000)[0] if log is not None and log.is_file() else ""
-    product_dir = ws.expand(ab.prod_path)
-    products = sorted(product_dir.glob(f"{prod_root}_*")) if prod_root and product_dir.is_dir() else []
+    products = ab_products(ws, ab, ab_path)  # where they are now: certified names after move (issue 20)
     plots = sorted((ws.path("DFO_PLT_DIR") / day).glob(f"{prod_root}_*.png")) if day and prod_root else []
     records = ab_records(ws, name)
     sof = "".join(f"{ws.expand(path)} {tag}\n" for path, tag in ab.sof)
@@ -246,8 +247,9 @@ def ab_detail(request: Request) -> Response:
         "log_rel": _rel(ws, log) if log is not None and log.is_file() else "",
         "products": [(p.name, _rel(ws, p)) for p in products], "plots": [_rel(ws, p) for p in plots],
         "qclog": state.mask(shown_text(ab_path.parent / f"{name.removesuffix('.ab')}.qclog")),
-        "explain": state.mask(_explain(ws, name)), "runs": records.runs, "qc": records.qc,
-        "decisions": records.decisions, "superseded": _superseded(ws, _safe(ab.batch_id), name)})
+        "explain": state.mask(ab_explain(ws, ab_path)), "runs": records.runs, "qc": records.qc,
+        "decisions": records.decisions, "superseded": _superseded(ws, _safe(ab.batch_id), name),
+        **ab_certification_context(ws, name)})
 
 
 # --- files ----------------------------------------------------------------------------------------------
@@ -315,7 +317,8 @@ def migration_report(request: Request) -> Response:
 
 @readable
 def history_page(request: Request) -> Response:
-    return page(request, "history.html", {"rows": history_rows(state_of(request).workspace)})
+    ws = state_of(request).workspace
+    return page(request, "history.html", {"rows": history_rows(ws), **history_certification_context(ws)})
 
 
 def _abs_of(ws: Workspace, mode: Mode, key: str) -> int | None:
@@ -382,6 +385,7 @@ def certify_page(request: Request) -> Response:
     rejected = rejected_inputs(ws, batch.mode, batch.key, [row.ab for row in rows])
     return page(request, "certify.html", {"day": batch.key.text, "mode": batch.mode.value, "address": address(batch),
                                           "rows": rows, "rejected": rejected,
+                                          **certify_context(ws, batch, [row.ab for row in rows]),
                                           "light": request.query_params.get("light") == "1",
                                           "message": request.query_params.get("message", "")[:1000]})
 

@@ -111,6 +111,7 @@ def base_context(ws: Workspace) -> dict[str, Any]:
 
 def page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
     base = {**base_context(state_of(request).workspace), "request": request, "logged_in": bool(user_of(request)),
+            "user": user_of(request) or "",
             "csrf": csrf_token(request.session), "static": False}
     return TEMPLATES.TemplateResponse(request, template, {**base, **context}, status_code=status)
 

@@ -126,3 +126,77 @@ def rotate_secret_cmd(cli: Cli) -> None:
     ended = SessionTable(workspace.root).clear()
     audit(workspace, "cli", "-", "rotate_secret", "")
     click.echo(f"new session key in {workspace.root / '.monitor_secret'}; {ended} session(s) ended")
+
+
+@monitor_group.group("user")
+def user_group() -> None:
+    """Named monitor accounts (MONITOR_USERS): who logs in, decides and certifies."""
+
+
+def _read_password(name: str) -> str:
+    """The password: asked twice on a terminal, else the first line of standard input."""
+    import sys
+
+    from dfos.errors import UsageError
+
+    if sys.stdin.isatty():
+        password = str(click.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True))
+    else:
+        try:
+            password = sys.stdin.readline().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read the password from standard input: {exc}") from None
+    if not password:
+        raise UsageError("no password given (type it, or pipe it on standard input)")
+    return password
+
+
+@user_group.command("add")
+@click.argument("name")
+@pass_cli
+def user_add_cmd(cli: Cli, name: str) -> None:
+    """Add the account NAME, or give it a new password.
+
+    The password is read from standard input (asked twice on a terminal); only a
+    salted scrypt hash is written, to MONITOR_USERS (default .monitor_users in the
+    workspace root, mode 600).  A new password ends NAME's open sessions.
+    """
+    from dfos.monitor.security.accounts import accounts_path, add_account, check_name
+    from dfos.monitor.security.audit import audit
+    from dfos.monitor.security.sessions import SessionTable
+
+    check_name(name)
+    workspace = cli.workspace()
+    path = accounts_path(workspace)
+    new = add_account(path, name, _read_password(name))
+    ended = 0 if new else SessionTable(workspace.root).end_user(name)
+    audit(workspace, "cli", "-", "user_add" if new else "user_password", name)
+    click.echo(f"{'added' if new else 'new password for'} {name} in {path}" + (f"; {ended} session(s) ended"
+                                                                               if ended else ""))
+
+
+@user_group.command("remove")
+@click.argument("name")
+@pass_cli
+def user_remove_cmd(cli: Cli, name: str) -> None:
+    """Remove the account NAME and end its open sessions."""
+    from dfos.monitor.security.accounts import accounts_path, remove_account
+    from dfos.monitor.security.audit import audit
+    from dfos.monitor.security.sessions import SessionTable
+
+    workspace = cli.workspace()
+    path = accounts_path(workspace)
+    remove_account(path, name)
+    ended = SessionTable(workspace.root).end_user(name)
+    audit(workspace, "cli", "-", "user_remove", name)
+    click.echo(f"removed {name} from {path}; {ended} session(s) ended")
+
+
+@user_group.command("list")
+@pass_cli
+def user_list_cmd(cli: Cli) -> None:
+    """The named accounts, one per line."""
+    from dfos.monitor.security.accounts import accounts_path, read_accounts
+
+    for name in sorted(read_accounts(accounts_path(cli.workspace()))):
+        click.echo(name)

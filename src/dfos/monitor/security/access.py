@@ -25,11 +25,12 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from dfos.monitor.security.accounts import named_user
 from dfos.monitor.security.audit import audit
 from dfos.monitor.security.guard import TooLarge
 from dfos.monitor.security.login import safe_next
 from dfos.monitor.security.sessions import valid_csrf
-from dfos.monitor.web import Refused, client_of, page, state_of, user_of
+from dfos.monitor.web import MonitorState, Refused, client_of, page, state_of, user_of
 
 __all__ = ["MAX_FIELDS", "changing", "login", "logout", "read_form", "readable"]
 
@@ -86,13 +87,27 @@ def changing(handler: Callable[[Request, FormData], Response]) -> Callable[[Requ
     return wrapped
 
 
+async def _who(state: MonitorState, name: object, given: object) -> str | None:
+    """Who logs in: a named account (``MONITOR_USERS``) when a name is given, else ``operator`` for the shared
+    password or the printed token; None for a wrong name or password."""
+    if not isinstance(given, str):
+        return None
+    if isinstance(name, str) and name.strip():
+        return await run_in_threadpool(named_user, state.workspace, name.strip()[:64], given)
+    login_hash = state.login
+    ok = login_hash is not None and await run_in_threadpool(login_hash.matches, given)
+    return "operator" if ok else None
+
+
 async def login(request: Request) -> Response:
     """GET: the login form, or ``?token=`` (token login); POST: the password form."""
     state = state_of(request)
     target = safe_next(request.query_params.get("next"))
     token = request.query_params.get("token") if state.token_login else None
+    name: object = ""
     if request.method == "POST":
-        given = (await read_form(request)).get("password")
+        form = await read_form(request)
+        given, name = form.get("password"), form.get("user", "")
     elif token:
         given = token
     else:
@@ -104,17 +119,15 @@ async def login(request: Request) -> Response:
         retry = limiter.retry_after(wait)
         return PlainTextResponse(f"too many failed logins; try again in {retry} s", status_code=429,
                                  headers={"Retry-After": retry})
-    login_hash = state.login
-    ok = login_hash is not None and isinstance(given, str) and await run_in_threadpool(login_hash.matches, given)
+    user = await _who(state, name, given)
     ws = state.workspace
-    if not ok or state.sessions is None:
+    if user is None or state.sessions is None:
         if limiter is not None:
             limiter.failed(client)
         await run_in_threadpool(audit, ws, "-", client, "login_failed", "")
         return await run_in_threadpool(page, request, "login.html", {"failed": True, "next": target}, 401)
     if limiter is not None:
         limiter.succeeded(client)
-    user = "token" if state.token_login else "operator"
     sid = await run_in_threadpool(state.sessions.open, user, client)
     request.session.clear()
     request.session["sid"] = sid

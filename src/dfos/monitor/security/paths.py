@@ -15,11 +15,12 @@ directory          files
 ``DFO_JOB_DIR``    execAB/execQC and job files
 ``DFO_LST_DIR``    reports and lists (``.txt``, ``.log``, ``.lis``)
 ``DFS_PRODUCT``    products (FITS: only its size), plots, text
-``DFO_CAL_DIR``    calibrations (FITS: only its size)
+``DFO_CAL_DIR``    calibrations (FITS: only its size), their headers (``.hdr``, after cleanup and MCAL)
+``DFO_SCI_DIR``    certified science products (FITS: only its size), their headers
 =================  ==============================================================================
 
 Never shown, whatever the configuration: ``dfos.toml``, the database file, ``.monitor_secret``,
-the session table, the audit log, the password file.
+the session table, the audit log, the password file, the accounts file (``MONITOR_USERS``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from dfos.errors import UnsafeName
+from dfos.monitor.security.accounts import accounts_path
 from dfos.monitor.security.audit import AUDIT_LOG
 from dfos.monitor.security.sessions import SECRET_FILE, SESSIONS_FILE
 from dfos.naming import safe_name
@@ -63,7 +65,8 @@ def _rules(ws: Workspace) -> list[tuple[Path, Callable[[tuple[str, ...]], bool]]
         (ws.job_dir, lambda p: len(p) <= 2),
         (ws.lst_dir, _suffix(".txt", ".log", ".lis")),
         (ws.path("DFS_PRODUCT"), _suffix(*FITS, *IMAGES, ".txt", ".log")),
-        (ws.cal_dir, _suffix(*FITS)),
+        (ws.cal_dir, _suffix(*FITS, ".hdr")),
+        (ws.path("DFO_SCI_DIR"), _suffix(*FITS, ".hdr")),
     ]
 
 
@@ -74,6 +77,7 @@ def _never(ws: Workspace) -> set[Path]:
              (ws.mon_dir / AUDIT_LOG).resolve()}
     if ws.db_url.startswith("sqlite:///"):
         found.add(Path(ws.db_url.removeprefix("sqlite:///")).resolve())
+    found.add(accounts_path(ws).resolve())
     if ws.settings.MONITOR_PASSWORD_FILE:
         found.add((ws.root / Path(ws.settings.MONITOR_PASSWORD_FILE).expanduser()).resolve())
     return found

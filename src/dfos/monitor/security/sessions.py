@@ -176,6 +176,14 @@ class SessionTable:
             with self._changing() as table:
                 table.pop(_digest(sid), None)
 
+    def end_user(self, user: str) -> int:
+        """End every session of ``user`` (an account removed or given a new password); returns how many."""
+        with self._changing() as table:
+            ended = [k for k, v in table.items() if isinstance(v, dict) and v.get("user") == user]
+            for key in ended:
+                del table[key]
+        return len(ended)
+
     def clear(self) -> int:
         """End every session (key rotation); returns how many there were."""
         with self._changing() as table:
