@@ -101,6 +101,7 @@ bench: venv
 	$(BIN)/python benchmarks/plan_campaign.py
 	$(BIN)/python benchmarks/phoenix_month.py
 	$(BIN)/python benchmarks/phoenix_monitor.py
+	$(BIN)/python benchmarks/health_page.py
 
 clean:
 	rm -rf $(VENV) .venv-bench $(DEMO)

@@ -90,7 +90,7 @@ def test_log_in_create_abs_run_the_cascade_and_watch_it_live(server: tuple[str, 
             page.screenshot(path=str(ARTIFACTS / "monitor-3-ab.png"), full_page=True)
 
             page.goto(url + "/health")
-            expect(page.locator("td.light-green").first).to_be_visible()
+            expect(page.locator(".health-card .light-green").first).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "monitor-4-health.png"), full_page=True)
             page.goto(url + "/")
             expect(page.locator('tr[data-date="2013-02-12"] td:last-child')).to_have_text("cal_QC", timeout=30_000)

@@ -17,6 +17,7 @@ the small languages ``RECIPE_LIMITS`` and ``BATCH_RESOURCES`` are read through
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -223,6 +224,17 @@ class Settings:
                               "line, mode 600; made by 'dfos monitor user add NAME'); relative to the workspace; "
                               "empty: .monitor_users in the workspace root")
     MONITOR_LINKS: str = _key("", "monitor", "link bar: 'LABEL|TITLE|URL' entries, BREAK and SPACE, ';'-separated")
+
+    # -- the static export for the QC web (dfos monitor export) -------------------------------
+    EXPORT_DIR: str = _key("", "monitor", "where 'dfos monitor export' writes the static pages (relative to the "
+                                          "workspace); empty: $DFO_MON_DIR/export")
+    EXPORT_COMMAND: str = _key("", "monitor", "argument list run after each export, e.g. 'rsync -a {dir}/ "
+                                              "host:/qc/web/' ({dir}: the export directory; split like a shell "
+                                              "line, never run by one); empty: none",
+                               checks=(parses(shlex.split),))
+    EXPORT_EVERY: int = _key(10, "monitor", "minutes between exports in the crontab lines of 'dfos cron install' "
+                                            "(1 to 60; 0: no export line)",
+                             checks=(must(lambda v: 0 <= v <= 60, "0 (no export line) to 60"),))
 
     # -- typed values, parsed once (the loader has checked that they parse) ----------------
     @cached_property

@@ -3,18 +3,30 @@ published to a web server): ``index.html`` (dfoMonitor), ``abs_<DATE>.html`` (CA
 page; ``abs_SCIENCE_<DATE>.html`` for a date with SCIENCE ABs), ``health.html`` with its images in
 ``img/``, ``history.html``, and the style sheet.
 
-Written into a temporary directory beside ``DIR`` and renamed into place at the end, so a web
-server never shows half an export.
+Written into a temporary directory beside ``DIR`` and swapped into place at the end (one atomic
+``renameat2(RENAME_EXCHANGE)``, where the file system has it; else two renames), so a web server never
+shows half an export: a failing or killed export leaves the previous one as it was.  One export at a time
+(``$DFO_MON_DIR/.export.lock``); the next one removes what a killed one left beside ``DIR``.
+
+``EXPORT_COMMAND`` publishes the export (:func:`publish`): an argument list (``rsync -a {dir}/
+host:/qc/web/``) split like a shell line and run without one, ``{dir}`` replaced by the export's path
+inside its argument.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import shlex
 import shutil
+import subprocess
 import tempfile
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from dfos.fsutil import exclusive_lock
 from dfos.keys import Mode
 from dfos.monitor.abmonitor import STATES, ab_page
 from dfos.monitor.background import SystemSampler
@@ -26,7 +38,7 @@ from dfos.monitor.views import health_context, history_rows, monitor_context
 from dfos.monitor.web import HERE, TEMPLATES, MonitorState, base_context
 from dfos.workspace import Workspace
 
-__all__ = ["export_site"]
+__all__ = ["Published", "command_argv", "export_dir", "export_site", "publish"]
 
 
 def _render(path: Path, template: str, ws: Workspace, context: dict[str, Any]) -> None:
@@ -47,18 +59,91 @@ def export_site(workspace: Workspace, target: Path, wait: float = 30.0) -> int:
     state.system.samples.append(state.system.sample())
     target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        pages = _write(state, work)
-        old = target.with_name(f".{target.name}.old")
-        if target.exists():
-            target.rename(old)
-        work.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    with exclusive_lock(workspace.mon_dir / ".export.lock"):
+        for stale in target.parent.glob(f".{target.name}.*"):  # left by a killed export
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            pages = _write(state, work)
+            os.chmod(work, 0o755)  # mkdtemp's 700 would hide the export from a web server
+            _swap(work, target)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
     return pages
+
+
+def export_dir(workspace: Workspace) -> Path:
+    """``EXPORT_DIR`` (relative to the workspace), or ``$DFO_MON_DIR/export``."""
+    chosen = workspace.settings.EXPORT_DIR
+    return workspace.root / chosen if chosen else workspace.mon_dir / "export"
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2``); False where the system or file system cannot."""
+    import ctypes
+
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _swap(work: Path, target: Path) -> None:
+    """Put the finished export ``work`` at ``target``; the previous export goes."""
+    if not target.exists():
+        work.rename(target)
+        return
+    if _exchange(work, target):
+        shutil.rmtree(work, ignore_errors=True)  # now the previous export
+        return
+    old = target.with_name(f".{target.name}.old")
+    target.rename(old)
+    work.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What ``EXPORT_COMMAND`` did: its arguments, exit status and last line of output."""
+
+    argv: list[str]
+    code: int
+    said: str
+
+
+def command_argv(template: str, directory: Path) -> list[str]:
+    """The arguments of ``EXPORT_COMMAND`` for an export in ``directory``: split like a shell line, ``{dir}``
+    replaced inside each argument (a path with spaces stays one argument)."""
+    return [arg.replace("{dir}", str(directory)) for arg in shlex.split(template)]
+
+
+def publish(workspace: Workspace, directory: Path, timeout: float = 3600.0) -> Published | None:
+    """Run ``EXPORT_COMMAND`` (None when there is none) on an export; never raises for the command's failure."""
+    template = workspace.settings.EXPORT_COMMAND.strip()
+    if not template:
+        return None
+    argv = command_argv(template, directory)
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL,
+                              cwd=workspace.root, timeout=timeout, check=False)
+    except FileNotFoundError:
+        return Published(argv, 127, f"no program {argv[0]!r}")
+    except PermissionError:
+        return Published(argv, 126, f"{argv[0]} cannot be run (permission denied)")
+    except subprocess.TimeoutExpired:
+        return Published(argv, 124, f"stopped after {timeout:.0f} s")
+    lines = [line.strip() for line in (done.stderr.strip() or done.stdout).splitlines() if line.strip()]
+    return Published(argv, done.returncode, lines[-1][:300] if lines else "")
 
 
 def _ab_pages(ws: Workspace, out: Path, day: date, mode: Mode) -> int:
@@ -85,11 +170,7 @@ def _write(state: MonitorState, out: Path) -> int:
         pages += _ab_pages(ws, out, row.view.date, Mode.CALIB)
         if row.n_sci_abs is not None:
             pages += _ab_pages(ws, out, row.view.date, Mode.SCIENCE)
-    health = health_context(state)
-    (out / "img").mkdir()
-    for item, _ in health["items"]:
-        if item.png.is_file():
-            shutil.copyfile(item.png, out / "img" / item.png.name)
-    _render(out / "health.html", "health.html", ws, health)
+    (out / "img").mkdir()  # the health plots are inline SVG; kept for links to images
+    _render(out / "health.html", "health.html", ws, health_context(state))
     _render(out / "history.html", "history.html", ws, {"rows": history_rows(ws), **history_certification_context(ws)})
     return pages + 2

@@ -40,7 +40,6 @@ from dfos.steps.create_ab import explain_text, supersession_log
 from dfos.steps.rejected_inputs import rejected_inputs
 from dfos.steps.sharing import WARN, Finding, sharing_findings
 from dfos.steps.status import ab_count
-from dfos.steps.trend import health_report
 from dfos.workspace import Workspace
 
 __all__ = ["ab_detail", "ab_monitor", "api_abs", "api_campaign", "api_dates", "api_job", "certify_page", "compare_body",
@@ -284,18 +283,18 @@ def file_view(request: Request) -> Response:
 
 # --- health and history ---------------------------------------------------------------------------------
 
-def health_context(state: MonitorState) -> dict[str, Any]:
-    ws = state.workspace
-    try:
-        items = health_report(ws, days=7)
-    except DfosError as exc:
-        return {"items": [], "problem": exc.message}
-    return {"items": [(i, _rel(ws, i.png)) for i in items], "problem": ""}
+def health_context(state: MonitorState, days: int = 7) -> dict[str, Any]:
+    """The health page: the trends of the last ``days`` days from the plot cache (:mod:`dfos.steps.health_plots`)."""
+    from dfos.monitor.health import health_page_context
+
+    return health_page_context(state.workspace, days)
 
 
 @readable
 def health_page(request: Request) -> Response:
-    return page(request, "health.html", health_context(state_of(request)))
+    from dfos.monitor.health import days_arg
+
+    return page(request, "health.html", health_context(state_of(request), days_arg(request.query_params.get("days"))))
 
 
 def migration_context(ws: Workspace) -> dict[str, Any]:

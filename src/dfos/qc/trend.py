@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from dfos.qc.plotting import DRAWING, save_figure
 
@@ -44,13 +45,19 @@ def health_light(points: Sequence[TrendPoint]) -> str:
     return "grey" if not scored else "red" if scored[-1].score else "green"
 
 
-def render_trend(points: Sequence[TrendPoint], title: str, unit: str, targets: Sequence[Path]) -> list[Path]:
-    """Draw the trend into every target (the suffix chooses the format: .png, .svg); atomic writes."""
+def render_trend(points: Sequence[TrendPoint], title: str, unit: str, targets: Sequence[Path],
+                 window: tuple[float, float] | None = None,
+                 bands: Sequence[tuple[float | None, float | None]] = ()) -> list[Path]:
+    """Draw the trend into every target (the suffix chooses the format: .png, .svg); atomic writes.
+    ``window`` (MJD from, to) is the x axis (default: the data's span); ``bands`` (low, high) are drawn as
+    translucent green bands (the threshold's range)."""
     with DRAWING:
-        return _render_trend(points, title, unit, targets)
+        return _render_trend(points, title, unit, targets, window, bands)
 
 
-def _render_trend(points: Sequence[TrendPoint], title: str, unit: str, targets: Sequence[Path]) -> list[Path]:
+def _render_trend(points: Sequence[TrendPoint], title: str, unit: str, targets: Sequence[Path],
+                  window: tuple[float, float] | None = None,
+                  bands: Sequence[tuple[float | None, float | None]] = ()) -> list[Path]:
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
 
@@ -73,6 +80,7 @@ def _render_trend(points: Sequence[TrendPoint], title: str, unit: str, targets: 
                           linestyle="--", linewidth=0.9, zorder=2)
     if not points:
         axes.text(0.5, 0.5, "no values in this window", transform=axes.transAxes, ha="center", color="0.4")
+    _frame(axes, window, bands)
     axes.set_title(title, fontsize=10)
     axes.set_ylabel(unit or "value")
     axes.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
@@ -85,3 +93,14 @@ def _render_trend(points: Sequence[TrendPoint], title: str, unit: str, targets: 
     for target in targets:
         written.append(save_figure(figure, target, dpi=90))
     return written
+
+
+def _frame(axes: Any, window: tuple[float, float] | None, bands: Sequence[tuple[float | None, float | None]]) -> None:
+    """The threshold bands (an open side reaches the plot's edge) and the window as the x range."""
+    for low, high in bands:
+        bottom, top = axes.get_ylim()
+        axes.axhspan(bottom if low is None else low, top if high is None else high, color="#2e9d3a", alpha=0.12,
+                     zorder=0, gid="band")
+        axes.set_ylim(min(bottom, low if low is not None else bottom), max(top, high if high is not None else top))
+    if window is not None:
+        axes.set_xlim(window[0] - _MJD_UNIX, window[1] - _MJD_UNIX)

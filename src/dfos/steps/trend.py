@@ -112,7 +112,9 @@ def health_report(workspace: Workspace, days: int = 7, until: date | None = None
             window = [p for p in points if p.mjd > end - days]
             label = f"{rule.label or rule.param} ({catg})"
             png = out / f"{_slug(rule.param)}__{_slug(catg)}.png"
-            render_trend(points, f"{workspace.settings.INSTRUMENT} {label}", _unit(workspace, rule.param), [png])
+            render_trend(points, f"{workspace.settings.INSTRUMENT} {label}", _unit(workspace, rule.param), [png],
+                         window=(end - max(days, 30), end) if end else None,
+                         bands=[(rule.low, rule.high)] if rule.method == "fixed" else [])
             items.append(HealthItem(label, rule.param, catg, health_light(window),
                                     window[-1].date if window else "", len(window), png))
     _write_page(workspace, out / f"health_{workspace.settings.INSTRUMENT}.html", items, days)

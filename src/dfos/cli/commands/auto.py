@@ -13,7 +13,7 @@ import click
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import DFO_DATE
 
-__all__ = ["auto_daily_cmd", "cron_group"]
+__all__ = ["auto_daily_cmd", "cron_group", "export_lines"]
 
 
 @click.command("auto-daily")
@@ -37,8 +37,8 @@ def cron_group() -> None:
     """dfosCron: run dfos jobs from cron with logs, and the crontab lines that do it."""
 
 
-JOBS = {"autoDaily": ["auto-daily"], "health": ["health"]}
-JOBS["calChecker"] = ["cal-checker"]  # every half hour (crontab_lines)
+JOBS = {"autoDaily": ["auto-daily"], "health": ["health"], "export": ["monitor", "export"],
+        "calChecker": ["cal-checker"]}
 
 
 @cron_group.command("run")
@@ -82,7 +82,17 @@ def crontab_lines(cli: Cli) -> list[str]:
         f"* * * * * {dfos} --root {root} cron run -t autoDaily --if-requested",
         f"*/30 * * * * {dfos} --root {root} cron run -t calChecker",
         f"43 6 * * * {dfos} --root {root} cron run -t health",
+        *export_lines(workspace.settings.EXPORT_EVERY, dfos, root),
     ]
+
+
+def export_lines(every: int, dfos: str, root: str) -> list[str]:
+    """The static export for the QC web (``dfos monitor export``, then EXPORT_COMMAND) every ``every``
+    minutes; none for 0."""
+    if not every:
+        return []
+    minutes = "0" if every == 60 else f"*/{every}"
+    return [f"{minutes} * * * * {dfos} --root {root} cron run -t export"]
 
 
 def merged_crontab(current: str, lines: list[str], root: str) -> str:
@@ -114,7 +124,8 @@ def merged_crontab(current: str, lines: list[str], root: str) -> str:
 @pass_cli
 def cron_install_cmd(cli: Cli, apply: bool) -> None:
     """Print the crontab lines of this workspace (hourly autoDaily, forced refresh each minute, calChecker
-    every half hour, daily trends); with --apply put them into the crontab, replacing this workspace's earlier lines."""
+    every half hour, daily trends, the static export every EXPORT_EVERY minutes); with --apply put them into
+    the crontab, replacing this workspace's earlier lines."""
     from dfos.steps.shadow import check_takeover, record_takeover
 
     lines = crontab_lines(cli)

@@ -3,6 +3,7 @@ its static copy, and revoking every session."""
 
 from __future__ import annotations
 
+import shlex
 import socket
 from pathlib import Path
 
@@ -77,14 +78,36 @@ def serve_cmd(cli: Cli, host: str, port: int) -> None:
 
 
 @monitor_group.command("export")
-@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False),
+              help="The export directory (the same as DIRECTORY); default EXPORT_DIR, else $DFO_MON_DIR/export.")
 @pass_cli
-def export_cmd(cli: Cli, directory: Path) -> None:
-    """Write the monitor pages as static HTML without actions into DIRECTORY (replaced atomically)."""
-    from dfos.monitor.export import export_site
+def export_cmd(cli: Cli, directory: Path | None, out: Path | None) -> None:
+    """Write the monitor pages as static HTML without actions (no forms, no login) for the QC web server.
 
-    pages = export_site(cli.workspace(), directory)
-    click.echo(f"{pages} pages in {directory.resolve()}")
+    The dfoMonitor, the AB monitors of the dates in its table, the health check and the history go into
+    the directory (DIRECTORY or --out), replaced in one step: a failed or killed export leaves the
+    previous one.  Then EXPORT_COMMAND, when set, publishes it (e.g. 'rsync -a {dir}/ host:/qc/web/');
+    its failure is said in one line (exit 6) and the export is kept.  'dfos cron install' runs this
+    every EXPORT_EVERY minutes.
+    """
+    from dfos.errors import ExternalToolError, UsageError
+    from dfos.monitor.export import export_dir, export_site, publish
+
+    if directory is not None and out is not None and directory != out:
+        raise UsageError("name the export directory once: DIRECTORY or --out DIRECTORY")
+    workspace = cli.workspace()
+    target = (out or directory or export_dir(workspace)).resolve()
+    pages = export_site(workspace, target)
+    click.echo(f"{pages} pages in {target}")
+    done = publish(workspace, target)
+    if done is None:
+        return
+    shown = " ".join(shlex.quote(a) for a in done.argv)
+    if done.code:
+        raise ExternalToolError(f"EXPORT_COMMAND failed (exit {done.code}): {shown}" + (f": {done.said}" if done.said
+                                else "") + f"; the export in {target} is kept")
+    click.echo(f"published: {shown}")
 
 
 @monitor_group.command("rotate-secret")
