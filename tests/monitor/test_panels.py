@@ -250,6 +250,7 @@ def test_cron_checks_name_each_job_and_whose_workspace_a_line_runs_on(client: Te
     box = panel(client.get("/").text, "cron-checks")
     assert 'data-check="hc">HC jobs (health) enabled as cronjob' in box.replace("\n", "")
     assert "calChecker enabled every half hour" in box and "forced refresh enabled (* * * * *)" in box
+    assert "export for the QC web enabled (*/10 * * * *)" in box
     assert "another workspace: --root /home/other/ws" in box
     assert f"{len(lines)} dfos line(s), {len(lines) - 1} of this workspace" in box
 

@@ -111,10 +111,11 @@ def classify_crontab_lines(lines: list[str], root: Path) -> dict[str, Any]:
     hc = next((x for x in mine if re.search(r"\b(health|trend)\b", x)), None)
     cal = next((x for x in mine if re.search(r"\bcal-?checker\b", x, re.I)), None)
     forced = next((x for x in mine if "--if-requested" in x), None)
+    export = next((x for x in mine if re.search(r"-t export\b|\bmonitor export\b", x)), None)
     half_hour = bool(cal) and _cadence(cal or "").split(" ")[0] in ("*/30", "0,30", "30,0", "15,45", "*/15", "*/10",
                                                                     "*/5", "*")
     return {"hc": hc, "calchecker": cal, "calchecker_ok": half_hour, "forced": forced,
-            "forced_ok": bool(forced) and _cadence(forced or "") == "* * * * *",
+            "forced_ok": bool(forced) and _cadence(forced or "") == "* * * * *", "export": export,
             "owners": owners, "others": [o for o in owners if o["whose"] != "this"]}
 
 
