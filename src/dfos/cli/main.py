@@ -103,6 +103,8 @@ COMMANDS: dict[str, LazyCommand] = {
                                           "relocate job files; claim the database."),
     **_commands("phoenix", phoenix_cmd="Reprocess archived nights unsupervised into science products (DFOS "
                                        "phoenix): one date (-d) or a month (-m)."),
+    **_commands("project", project_group="OPSHUB projects: science dates whose calibrations come from any date, "
+                                         "processed in one cascade."),
     **_commands("shadow", shadow_cmd="Process every date the reference installation processes, here, and compare "
                                      "each (shadow mode)."),
 }

@@ -19,7 +19,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dfos.monitor import actions, views
+from dfos.monitor import actions, projects, views
 from dfos.monitor.security import access
 from dfos.monitor.web import HERE
 
@@ -51,5 +51,6 @@ def routes() -> list[BaseRoute]:
         Route("/logout", access.logout, methods=["POST"]),
         Route("/action/{action}", actions.start_action, methods=["POST"]),
         Route("/postit", actions.save_postit, methods=["POST"]),
+        Route("/opshub/{instrument}", projects.other_instrument),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

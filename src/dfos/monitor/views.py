@@ -96,6 +96,10 @@ def dfo_monitor(request: Request) -> Response:
     if state.workspace.settings.FLAVOUR is Flavour.PHOENIX:
         return page(request, "campaign.html", {"campaign": campaign_page(state.workspace), "states": STATES,
                                                "certification": CERTIFICATION, "verdicts": VERDICTS})
+    if state.workspace.settings.FLAVOUR is Flavour.OPSHUB:  # the projects (docs/opshub.md)
+        from dfos.monitor.projects import projects_front
+
+        return projects_front(request)
     return page(request, "monitor.html", monitor_context(state))
 
 
