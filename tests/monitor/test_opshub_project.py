@@ -21,14 +21,15 @@ from pathlib import Path
 
 import pytest
 from monitor_helpers import launch_chromium, monitor_server
+
 from batch import configure
 from dfos.ab.lists import read_ab_list
 from dfos.ab.store import read_ab_file
 from dfos.cascade.events import CascadeProgress
 from dfos.keys import Mode
-from dfos.steps.demo_data import generate_night
 from dfos.monitor.projects import CREATED, projects_page
-from dfos.steps.opshub import ProjectRun, init_opshub, project_abs, run_project
+from dfos.steps.demo_data import generate_night
+from dfos.steps.opshub import ProjectRun, create_project, init_opshub, project_abs, raw_wanted, run_project
 from dfos.steps.static_calib import install_static
 from dfos.workspace import Workspace, open_workspace
 
@@ -60,21 +61,35 @@ class Seen:
     created: list[str] = field(default_factory=list)
     """The states of the project's dates after ``--jobs-only``."""
 
+    order: list[str] = field(default_factory=list)
+    """``dot`` and ``cascade``, as they were told."""
+
+    def dot(self, done: int, total: int) -> None:
+        self.dots.append((done, total))
+        self.order.append("dot")
+
     def progress(self, dag: str, progress: CascadeProgress) -> None:
         self.running = max(self.running, progress.counts.get("running", 0))
+        self.order.append("cascade")
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Workspace, Seen, ProjectRun]:
+def _hub(root: Path, full: bool) -> Workspace:
+    """An OPSHUB root serving NACO and UVES whose NACO archive holds :data:`NIGHTS`."""
     from dfos.instruments.naco import Naco
 
-    root = tmp_path_factory.mktemp("opshub") / "hub"
     init_opshub(root, {}, ["NACO", "UVES"])
-    configure(root / "NACO", FULL_RAWDOWNLOAD=True, SLOTS=2)
+    configure(root / "NACO", FULL_RAWDOWNLOAD=full, SLOTS=2)
     ws = open_workspace(root / "NACO", env={"DFOS_NOW": NOW})
     for seed, (night, only) in enumerate(NIGHTS.items(), start=3):
         generate_night(ws, night, small=True, seed=seed, only=only)
     install_static(ws, Naco())
+    return ws
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Workspace, Seen, ProjectRun]:
+    root = tmp_path_factory.mktemp("opshub") / "hub"
+    ws = _hub(root, full=True)
     env = _env(DFOS_NOW=NOW)
     made = _dfos("--root", str(root), "project", "create", PROJECT, "--instrument", "NACO", "--dates",
                  f"{D11},{D12}", env=env)
@@ -82,14 +97,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Workspace, Seen
     jobs = _dfos("--root", str(root), "project", "run", PROJECT, "--jobs-only", env=env)  # as an operator runs it
     assert jobs.returncode == 0, jobs.stderr
     seen = Seen(created=[row.state for view in projects_page(ws).projects for row in view.rows])
-    result = run_project(ws, PROJECT, seen.said.append, lambda done, total: seen.dots.append((done, total)),
-                         seen.progress)
+    result = run_project(ws, PROJECT, seen.said.append, seen.dot, seen.progress)
     return root, ws, seen, result
 
 
 def test_the_project_runs_its_science_with_calibrations_of_another_date(
         hub: tuple[Path, Workspace, Seen, ProjectRun]) -> None:
-    root, ws, seen, result = hub
+    _, ws, seen, result = hub
     assert result.ok, seen.said
     assert seen.created == [CREATED] * 3  # after --jobs-only: the 11th, 12th (science) and 13th (calibrations)
     recorded = project_abs(ws, PROJECT)
@@ -113,6 +127,7 @@ def test_the_project_runs_its_science_with_calibrations_of_another_date(
     # every raw file, one at a time, each told; all of them before the cascade (FULL_RAWDOWNLOAD)
     wanted = {Path(r.ref).name for _, name in calib + science for r in read_ab_file(ws.ab_dir / name).rawfiles}
     assert seen.dots == [(n, len(wanted)) for n in range(1, len(wanted) + 1)]
+    assert seen.order.index("cascade") > max(i for i, what in enumerate(seen.order) if what == "dot")
     assert result.downloaded == len(wanted)
     for day in (D11, D12, D13):
         assert any((ws.raw_dir / day.isoformat()).glob("*.fits")), day
@@ -123,6 +138,19 @@ def test_the_project_runs_its_science_with_calibrations_of_another_date(
     assert again.counts == {} and again.downloaded == 0
 
 
+def test_without_full_rawdownload_the_cascade_starts_while_files_arrive(tmp_path: Path) -> None:
+    """FULL_RAWDOWNLOAD no: the files still come one at a time, each told, beside the cascade; an AB whose frames
+    are not there yet fetches them itself; the project ends as with every file first."""
+    ws = _hub(tmp_path / "hub", full=False)
+    create_project(ws, "single", "NACO", [D12])
+    seen = Seen()
+    result = run_project(ws, "single", seen.said.append, seen.dot, seen.progress)
+    assert result.ok, seen.said
+    assert result.downloaded and seen.dots[-1] == (result.downloaded, result.downloaded)
+    assert {d for _, d, _ in project_abs(ws, "single")} == {D12.isoformat(), D13.isoformat()}
+    assert not raw_wanted(ws, [read_ab_file(ws.ab_dir / ab) for _, _, ab in project_abs(ws, "single")])
+
+
 @pytest.fixture(scope="module")
 def server(hub: tuple[Path, Workspace, Seen, ProjectRun]) -> Iterator[str]:
     root, _, _, _ = hub
@@ -130,11 +158,9 @@ def server(hub: tuple[Path, Workspace, Seen, ProjectRun]) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-def test_the_monitor_groups_by_project_with_both_dates(
-        hub: tuple[Path, Workspace, Seen, ProjectRun], server: str) -> None:
+def test_the_monitor_groups_by_project_with_both_dates(server: str) -> None:
     import urllib.request
 
-    root, ws, _, _ = hub
     with urllib.request.urlopen(server + "/", timeout=30) as response:
         text = response.read().decode()
     assert f'data-project="{PROJECT}"' in text
