@@ -51,9 +51,9 @@ from dfos.workspace import CONFIG_FILE, Workspace, init_workspace
 if TYPE_CHECKING:
     from dfos.cascade.events import CascadeProgress
 
-__all__ = ["HUB_FILE", "PROJECTS", "Project", "ProjectRun", "create_project", "download_all", "hub_instruments", "init_opshub",
-           "load_project", "parse_project", "parse_science_list", "project_abs", "project_dag", "project_dir", "raw_wanted",
-           "project_name", "projects", "render_project", "run_project", "siblings"]
+__all__ = ["HUB_FILE", "PROJECTS", "Project", "ProjectRun", "create_project", "download_all", "hub_instruments",
+           "init_opshub", "load_project", "parse_project", "parse_science_list", "project_abs", "project_dag",
+           "project_dir", "project_name", "projects", "raw_wanted", "render_project", "run_project", "siblings"]
 
 #: At an OPSHUB root: the instruments it serves, one a line.
 HUB_FILE = "OPSHUB"
