@@ -1,6 +1,7 @@
 """The monitor's URLs.
 
-Pages (:mod:`.views`): ``/`` dfoMonitor (the phoenixMonitor in the phoenix flavour, :mod:`.campaign`),
+Pages (:mod:`.views`): ``/`` dfoMonitor (the phoenixMonitor in the phoenix flavour, :mod:`.campaign`; the projects
+in the opshub flavour, :mod:`.projects`, and ``/opshub/<INSTRUMENT>`` another instrument of the OPSHUB root),
 ``/dates`` the dfoMonitor in every flavour, ``/abs/<BATCH>`` AB monitor, ``/ab/<AB>`` one AB, ``/health``
 the health check, ``/history`` the processing history, ``/migration`` the migration (shadow mode: phases, compare per
 date) and ``/migration/<DATE>`` a date's compare report, ``/file?path=`` a workspace file on the
