@@ -158,9 +158,12 @@ def server(hub: tuple[Path, Workspace, Seen, ProjectRun]) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-def test_the_monitor_groups_by_project_with_both_dates(server: str) -> None:
+def test_the_monitor_groups_by_project_with_both_dates(hub: tuple[Path, Workspace, Seen, ProjectRun],
+                                                       server: str) -> None:
+    import urllib.error
     import urllib.request
 
+    root = hub[0]
     with urllib.request.urlopen(server + "/", timeout=30) as response:
         text = response.read().decode()
     assert f'data-project="{PROJECT}"' in text
@@ -169,9 +172,16 @@ def test_the_monitor_groups_by_project_with_both_dates(server: str) -> None:
     assert "executing or executed" in text
     assert "XDM" not in text and "<button" not in text.split("<main>", 1)[1]  # passive, no disk monitor
     assert 'href="/opshub/UVES"' in text  # the jump menu
+    # another instrument's projects: only as public as that workspace's own monitor
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(server + "/opshub/UVES", timeout=30)
+    assert refused.value.code == 403
+    refused.value.close()
+    configure(root / "UVES", MONITOR_PUBLIC=True)
     with urllib.request.urlopen(server + "/opshub/UVES", timeout=30) as response:
         other = response.read().decode()
-    assert "UVES" in other and "no project yet" in other
+    assert "OPSHUB projects: UVES" in other and "no project yet" in other
+    assert 'href="/"' in other  # back to NACO, the monitor's own
 
 
 def test_the_project_page_in_chromium(hub: tuple[Path, Workspace, Seen, ProjectRun],
@@ -197,5 +207,12 @@ def test_the_project_page_in_chromium(hub: tuple[Path, Workspace, Seen, ProjectR
                     expect(row.locator('[data-field="products"]')).to_contain_text(name)
             expect(project.locator(f'tr[data-date="{D13}"] [data-field="calib"]')).to_contain_text("CALIB")
             expect(page.locator("#jump option")).to_have_count(2)
+            # the jump menu, logged in (the UVES workspace's monitor need not be public)
+            page.goto(server + "/login?next=/")
+            page.fill("#password", PASSWORD)
+            page.click("#login-button")
+            page.select_option("#jump", "/opshub/UVES")
+            expect(page.locator("h1")).to_have_text("OPSHUB projects: UVES")
+            expect(page.locator("#no-projects")).to_be_visible()
         finally:
             browser.close()

@@ -101,6 +101,10 @@ def test_init_makes_one_workspace_per_instrument(tmp_path: Path, run: Callable[.
     naco = open_workspace(tmp_path / "hub" / "NACO", env={})
     assert naco.settings.FLAVOUR.value == "opshub" and naco.settings.INSTRUMENT == "NACO"
     assert [name for name, _ in siblings(naco)] == ["NACO", "UVES"]
+    # a line of the OPSHUB file that is no instrument name is never a path to another directory
+    hub = tmp_path / "hub" / "OPSHUB"
+    hub.write_text(hub.read_text() + "../ops\nnot a name\n")
+    assert hub_instruments(tmp_path / "hub") == ["NACO", "UVES"]
     # again, with one more: the others are kept (checked), the new one added
     code, out = run("init", str(tmp_path / "hub"), "--flavour", "opshub", "--instrument", "GIRAFFE")
     assert code == 0, out

@@ -26,7 +26,7 @@ from dfos.db import cascade_nodes, engine_for_url
 from dfos.errors import DfosError, NotFound
 from dfos.keys import Mode
 from dfos.monitor.security.access import readable
-from dfos.monitor.web import page, state_of
+from dfos.monitor.web import Refused, page, state_of, user_of
 from dfos.steps.opshub import load_project, project_abs, project_dag, project_dir, projects, siblings
 from dfos.workspace import Workspace, read_workspace
 
@@ -146,6 +146,8 @@ def other_instrument(request: Request) -> Response:
     for instrument, root in siblings(workspace):
         if instrument == wanted:
             other = read_workspace(root)
+            if not user_of(request) and not other.settings.MONITOR_PUBLIC:  # its own monitor would ask for a login
+                raise Refused(403, f"the {instrument} workspace's monitor is not public: log in to see its projects")
             return page(request, "projects.html", {"hub": projects_page(other, workspace.root),
                                                    "instrument": other.settings.INSTRUMENT})
     raise NotFound(f"no instrument {wanted[:40]} in this OPSHUB root")

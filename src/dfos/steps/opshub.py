@@ -28,6 +28,7 @@ run's outcome appended to ``.../runs``.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ HUB_FILE = "OPSHUB"
 #: Under $DFO_MON_DIR: one directory per project.
 PROJECTS = "PROJECTS"
 CONF = "project.conf"
+_INSTRUMENT = re.compile(r"^[A-Z][A-Z0-9_]{0,39}$")
 
 Note = Callable[[str], None]
 
@@ -72,7 +74,8 @@ def hub_instruments(root: Path) -> list[str]:
     if not path.is_file():
         return []
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return [line.strip().upper() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    names = [line.strip().upper() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    return [name for name in names if _INSTRUMENT.match(name)]  # never a path: a name of a directory beside
 
 
 def init_opshub(directory: Path, env: Mapping[str, str], instruments: Sequence[str]) -> list[tuple[Workspace, bool]]:
@@ -336,8 +339,12 @@ def _associate(workspace: Workspace, project: Project, note: Note) -> tuple[list
         _create(workspace, day, Mode.CALIB, 0, note)
     science: list[AB] = []
     for day in project.dates:
-        science += [ab for ab in _create(workspace, day, Mode.SCIENCE, reach, note)
-                    if ab.completeness is Completeness.COMPLETE and _named(workspace, ab, project.files)]
+        mine = [ab for ab in _create(workspace, day, Mode.SCIENCE, reach, note) if _named(workspace, ab, project.files)]
+        science += [ab for ab in mine if ab.completeness is Completeness.COMPLETE]
+        incomplete = [ab.name for ab in mine if ab.completeness is not Completeness.COMPLETE]
+        if incomplete:
+            note(f"{day}: {len(incomplete)} SCIENCE AB(s) INCOMPLETE, not in the project ('dfos explain AB' says what "
+                 f"is missing): {', '.join(incomplete[:5])}{' ...' if len(incomplete) > 5 else ''}")
     read = _reader(workspace)
     calib = [ab for ab in (read(n) for n in producers(science, read)) if ab is not None]
     calib.sort(key=lambda ab: (BatchId.parse(ab.batch_id).key.text, ab.name))
