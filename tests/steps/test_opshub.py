@@ -155,3 +155,38 @@ def test_the_download_dots(capsys: pytest.CaptureFixture[str]) -> None:
     for done in (1, 2, 3):
         dots(done, 3)
     assert capsys.readouterr().err == "raw files: 3 to download, one at a time: ... 3/3\n"
+
+
+def test_the_opshub_monitor_is_passive(tmp_path: Path) -> None:
+    """``/`` is the projects page; ``/dates`` shows the date table without action buttons or XDM, even logged in,
+    and an action posted anyway is refused."""
+    import re
+
+    from starlette.testclient import TestClient
+
+    from dfos.monitor.app import create_app
+    from dfos.steps.demo_data import generate_night
+    from dfos.steps.headers import extract_headers
+    from dfos.steps.status import append_flag
+
+    night = date(2013, 2, 12)
+    init_opshub(tmp_path / "hub", {}, ["UVES"])
+    ws = open_workspace(tmp_path / "hub" / "UVES", env={"DFOS_NOW": "2013-02-13T14:00:00"})
+    generate_night(ws, night, small=True)
+    extract_headers(ws, night)
+    append_flag(ws, "raw_Complete", night)  # the dfoMonitor would offer createAB now
+    create_project(ws, "P1", "UVES", [night])
+    with TestClient(create_app(ws, token="tok"), base_url="http://127.0.0.1") as client:
+        front = client.get("/login?token=tok")
+        assert front.status_code == 200 and 'id="logout"' in front.text
+        assert "OPSHUB projects: UVES" in front.text and 'data-project="P1"' in front.text
+        assert NO_ABS in front.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', front.text)
+        assert csrf
+        dates = client.get("/dates")
+        assert dates.status_code == 200 and str(night) in dates.text and "OFFER" in dates.text
+        assert 'id="xdm"' not in dates.text and "offer-button" not in dates.text
+        assert 'action="/action/' not in dates.text and 'action="/postit"' not in dates.text
+        refused = client.post("/action/create_ab", data={"csrf": csrf[1], "date": str(night), "mode": "CALIB"})
+        assert refused.status_code == 403 and "no actions" in refused.text
+        assert "cal_AB" not in ws.status_log.path.read_text()

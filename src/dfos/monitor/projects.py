@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from starlette.requests import Request
@@ -31,7 +32,7 @@ from dfos.steps.opshub import load_project, project_abs, project_dag, project_di
 from dfos.workspace import Workspace, read_workspace
 
 __all__ = ["CREATED", "EXECUTING", "NO_ABS", "DateRow", "ProjectView", "ProjectsPage", "date_state", "other_instrument",
-           "projects_front", "projects_page"]
+           "passive", "projects_front", "projects_page"]
 
 CREATED = "ABs and processing jobs created"
 EXECUTING = "executing or executed"
@@ -130,6 +131,13 @@ def projects_page(workspace: Workspace, current: Path | None = None) -> Projects
                   root.resolve() == workspace.root.resolve()) for instrument, root in siblings(workspace))
     return ProjectsPage(workspace.settings.INSTRUMENT, str(workspace.root),
                         tuple(_view(workspace, name) for name in projects(workspace)), jump)
+
+
+def passive(context: dict[str, Any]) -> dict[str, Any]:
+    """The dfoMonitor's context (``/dates``) made passive for the OPSHUB: no action buttons or edit forms (they
+    show only to a logged-in person; the actions themselves are refused too).  (The XDM panel is left out in the
+    opshub flavour and never scanned: DFOS disables it on the OPSHUB, ``du`` is too slow there.)"""
+    return {**context, "logged_in": False}
 
 
 def projects_front(request: Request) -> Response:

@@ -106,7 +106,12 @@ def dfo_monitor(request: Request) -> Response:
 @readable
 def dates_page(request: Request) -> Response:
     """The dfoMonitor (panels and the DATE table) in every flavour; the phoenixMonitor links to it."""
-    return page(request, "monitor.html", monitor_context(state_of(request)))
+    state = state_of(request)
+    if state.workspace.settings.FLAVOUR is Flavour.OPSHUB:  # passive: no actions, no XDM (docs/opshub.md)
+        from dfos.monitor.projects import passive
+
+        return page(request, "monitor.html", passive(monitor_context(state)))
+    return page(request, "monitor.html", monitor_context(state))
 
 
 @readable
