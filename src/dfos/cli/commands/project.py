@@ -19,7 +19,8 @@ def project_group() -> None:
     """OPSHUB projects: science dates whose calibrations come from any date, processed in one cascade.
 
     Run the commands in an instrument's workspace of an OPSHUB root (DIR/NACO), or at the root
-    itself (--root DIR, DFOS_ROOT=DIR or inside it): --instrument then chooses the workspace.
+    itself (--root DIR, DFOS_ROOT=DIR, or DIR as the current directory): --instrument then chooses
+    the workspace.
     """
 
 
