@@ -448,8 +448,37 @@ def _argument_cases() -> list[Case]:
         case("arg-phoenix-run-without-step", ["phoenix", "-r", "090.C-0456(A)"], {2}),
         case("arg-phoenix-5MB-run", ["phoenix", "-r", BIG, "-C"], {2, 3}),
         case("arg-phoenix-escape-run", ["phoenix", "-r", "../../x", "-C"], {2, 3}),
+        *_project_cases(),
     ]
     return cases
+
+
+def _project_cases() -> list[Case]:
+    """OPSHUB projects (dfos project, dfos init --flavour opshub) with bad names, dates, lists and instruments."""
+    create = ["project", "create", "P1", "--instrument", "UVES"]
+    listed = W + "lists/science.txt"
+    return [
+        case("arg-project-in-an-ops-workspace", [*create, "--dates", D], {3}),
+        case("arg-project-run-in-an-ops-workspace", ["project", "run", "P1"], {3}),
+        case("arg-project-escape-name", ["project", "create", "../../x", "--instrument", "UVES", "--dates", D], {2}),
+        case("arg-project-date-name", ["project", "create", D, "--instrument", "UVES", "--dates", D], {2}),
+        case("arg-project-5MB-name", ["project", "run", BIG], {2}),
+        case("arg-project-bad-date", [*create, "--dates", f"{D},2013-02-30"], {2}),
+        case("arg-project-5MB-dates", [*create, "--dates", BIG], {2}),
+        case("arg-project-no-dates", create, {2}),
+        case("arg-project-unknown-instrument", ["project", "create", "P1", "--instrument", "NOPE", "--dates", D],
+             {2, 3}),
+        case("arg-project-list-missing", [*create, "--science-list", W + "no-such-list"], {2}),
+        case("arg-project-list-garbage", [*create, "--science-list", listed], {2},
+             written("lists/science.txt", b"2013-02-12\n../../etc/passwd\n")),
+        case("arg-project-list-non-utf8", [*create, "--science-list", listed], {2, 5},
+             written("lists/science.txt", b"caf\xe9\n")),
+        case("arg-project-list-huge-line", [*create, "--science-list", listed], {2},
+             written("lists/science.txt", b"Z" * 5_000_000 + b"\n")),
+        case("arg-project-list-directory", [*create, "--science-list", W + "lists"], {2}),
+        case("arg-init-opshub-instrument", ["init", W + "hub", "--flavour", "opshub", "--instrument", "NOPE"], {2}),
+        case("arg-init-two-instruments", ["init", W + "sub", "--instrument", "UVES", "--instrument", "NACO"], {2}),
+    ]
 
 
 def _release_cases() -> list[Case]:

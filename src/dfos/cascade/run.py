@@ -276,6 +276,8 @@ def run_cascade(
         nodes, kind, externals = _nodes(workspace, jobs)
         dispatch = dispatch_for(executor, _cluster_rule(workspace, engine, executor))
         slots = 1 if kind in SERIAL_KINDS else slots or settings.SLOTS or os.cpu_count() or 1
+        if kind == "CON" and settings.FLAVOUR.value == "opshub":  # createJob's MAX_JOBS (docs/opshub.md)
+            slots = min(slots, settings.MAX_JOBS)
         limits = {"download": settings.DOWNLOAD_SLOTS, **settings.recipe_limits}
         scheduler = Scheduler({n.name: n for n in nodes}, slots, limits, settings.MAX_ATTEMPTS, batch=dispatch.batch,
                               externals=tuple(externals))

@@ -20,6 +20,7 @@ STATE_CHANGING = frozenset({
     "flag", "headers", "create-ab", "create-job", "exec-cascade", "fetch-raw", "fetch-mcal", "score", "certify",
     "move", "ingest", "finish", "remove", "cleanup", "download", "release", "auto-daily", "phoenix",
     "refresh-vcal",
+    "project",
 })
 
 

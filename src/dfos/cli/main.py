@@ -108,6 +108,8 @@ COMMANDS: dict[str, LazyCommand] = {
                                 "calChecker).",
                 refresh_vcal_cmd="Check the VCAL memory against the ABs that make it (DFOS refreshVCAL).",
                 transfer_cmd="Query the archive for the frames of DATE (any DPR.CATG) and whether each arrived here."),
+    **_commands("project", project_group="OPSHUB projects: science dates whose calibrations come from any date, "
+                                         "processed in one cascade."),
     **_commands("shadow", shadow_cmd="Process every date the reference installation processes, here, and compare "
                                      "each (shadow mode)."),
 }

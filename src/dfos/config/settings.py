@@ -183,6 +183,14 @@ class Settings:
                                 "(all scores green; unscored ABs wait for a person too)",
                                 checks=(one_of(("no-red", "green")),), normal=str.lower)
 
+    # -- OPSHUB: projects (dfos project, docs/opshub.md) ------------------------------------
+    MAX_JOBS: int = _key(1, "opshub", "OPSHUB: ABs a project's cascade runs at once at most, for DRS_TYPE=CON",
+                         checks=(_POSITIVE,))
+    FULL_RAWDOWNLOAD: bool = _key(False, "opshub", "OPSHUB: wait with processing until every raw file of the project "
+                                                   "is downloaded (no: the cascade starts while they arrive)")
+    PROJECT_CALIB_DAYS: int = _key(3, "opshub", "OPSHUB: how many days before and after a project's science date its "
+                                                "calibrations may lie", checks=(_NOT_NEGATIVE,))
+
     # -- batch systems (exec-cascade --executor slurm|condor) -----------------------------
     EXECUTOR: str = _key("local", "batch", "where cascades run: local (this machine), slurm or condor",
                           checks=(known(EXECUTORS.knows, EXECUTORS.names),), normal=str.lower)

@@ -58,6 +58,9 @@ def _target(action: str, day: date | None, mode: Mode, todo: str) -> str:
 def start_action(request: Request, form: FormData) -> Response:
     state = state_of(request)
     action = request.path_params["action"]
+    if state.workspace.settings.FLAVOUR.value == "opshub":  # the OPSHUB monitor is passive (docs/opshub.md)
+        return PlainTextResponse("the OPSHUB monitor has no actions: 'dfos project run NAME' processes a project",
+                                 status_code=403)
     if action not in ACTIONS:
         return PlainTextResponse(f"unknown action {action[:100]!r}", status_code=404)
     day = None

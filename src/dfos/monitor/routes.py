@@ -1,6 +1,7 @@
 """The monitor's URLs.
 
-Pages (:mod:`.views`): ``/`` dfoMonitor (the phoenixMonitor in the phoenix flavour, :mod:`.campaign`),
+Pages (:mod:`.views`): ``/`` dfoMonitor (the phoenixMonitor in the phoenix flavour, :mod:`.campaign`; the projects
+in the opshub flavour, :mod:`.projects`, and ``/opshub/<INSTRUMENT>`` another instrument of the OPSHUB root),
 ``/dates`` the dfoMonitor in every flavour, ``/abs/<BATCH>`` AB monitor, ``/ab/<AB>`` one AB, ``/health``
 the health check, ``/history`` the processing history, ``/migration`` the migration (shadow mode: phases, compare per
 date) and ``/migration/<DATE>`` a date's compare report, ``/file?path=`` a workspace file on the
@@ -19,7 +20,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dfos.monitor import actions, panels, views
+from dfos.monitor import actions, panels, projects, views
 from dfos.monitor.security import access
 from dfos.monitor.web import HERE
 
@@ -52,5 +53,6 @@ def routes() -> list[BaseRoute]:
         Route("/action/{action}", actions.start_action, methods=["POST"]),
         Route("/postit", actions.save_postit, methods=["POST"]),
         *panels.routes(),
+        Route("/opshub/{instrument}", projects.other_instrument),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

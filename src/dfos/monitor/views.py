@@ -100,13 +100,22 @@ def dfo_monitor(request: Request) -> Response:
     if state.workspace.settings.FLAVOUR is Flavour.PHOENIX:
         return page(request, "campaign.html", {"campaign": campaign_page(state.workspace), "states": STATES,
                                                "certification": CERTIFICATION, "verdicts": VERDICTS})
+    if state.workspace.settings.FLAVOUR is Flavour.OPSHUB:  # the projects (docs/opshub.md)
+        from dfos.monitor.projects import projects_front
+
+        return projects_front(request)
     return page(request, "monitor.html", monitor_context(state))
 
 
 @readable
 def dates_page(request: Request) -> Response:
     """The dfoMonitor (panels and the DATE table) in every flavour; the phoenixMonitor links to it."""
-    return page(request, "monitor.html", monitor_context(state_of(request)))
+    state = state_of(request)
+    if state.workspace.settings.FLAVOUR is Flavour.OPSHUB:  # passive: no actions, no XDM (docs/opshub.md)
+        from dfos.monitor.projects import passive
+
+        return page(request, "monitor.html", passive(monitor_context(state)))
+    return page(request, "monitor.html", monitor_context(state))
 
 
 @readable

@@ -19,8 +19,11 @@ __all__ = ["config_group", "env_cmd", "init_cmd"]
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 @click.option(
     "--instrument",
+    "instruments",
     metavar="NAME",
-    help=f"Instrument plugin ({', '.join(sorted(available()))}); default UVES.",
+    multiple=True,
+    help=f"Instrument plugin ({', '.join(sorted(available()))}); default UVES.  The opshub flavour takes several: "
+         "one workspace DIRECTORY/NAME each.",
 )
 @click.option(
     "--flavour",
@@ -28,18 +31,36 @@ __all__ = ["config_group", "env_cmd", "init_cmd"]
     help="Workflow flavour; default dfos_ops.",
 )
 @pass_cli
-def init_cmd(cli: Cli, directory: Path, instrument: str | None, flavour: str | None) -> None:
+def init_cmd(cli: Cli, directory: Path, instruments: tuple[str, ...], flavour: str | None) -> None:
     """Create a workspace: DIRECTORY/dfos.toml and the DFOS directory tree.
 
     The tree holds raw, headers, calib (MCAL, VCAL), logs, plots, lists,
     monitor, jobs, config, AB, products and archive.  Running it on an existing
-    workspace only adds missing directories.
+    workspace only adds missing directories.  With --flavour opshub, DIRECTORY
+    becomes an OPSHUB root: DIRECTORY/OPSHUB lists its instruments and each gets
+    its own workspace DIRECTORY/NAME (docs/opshub.md).
     """
-    workspace, created = init_workspace(directory, cli.env, instrument, flavour)
+    if flavour is not None and flavour.lower() == Flavour.OPSHUB.value:
+        _init_opshub(cli, directory, instruments)
+        return
+    if len(instruments) > 1:
+        from dfos.errors import UsageError
+
+        raise UsageError("one --instrument per workspace; several only with --flavour opshub (one workspace each)")
+    workspace, created = init_workspace(directory, cli.env, instruments[0] if instruments else None, flavour)
     verb = "created" if created else "checked"
     s = workspace.settings
     click.echo(f"{verb} {s.FLAVOUR.value} workspace for {s.INSTRUMENT} in {workspace.root}")
     click.echo(f"next: export DFOS_ROOT={workspace.root}   (or: eval \"$(dfos --root {workspace.root} env)\")")
+
+
+def _init_opshub(cli: Cli, directory: Path, instruments: tuple[str, ...]) -> None:
+    from dfos.steps.opshub import init_opshub
+
+    for workspace, created in init_opshub(directory, cli.env, instruments):
+        verb = "created" if created else "checked"
+        click.echo(f"{verb} opshub workspace for {workspace.settings.INSTRUMENT} in {workspace.root}")
+    click.echo(f"next: dfos --root {directory} project create NAME --instrument I --dates D1,D2")
 
 
 @click.command("env")
