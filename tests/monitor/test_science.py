@@ -157,7 +157,7 @@ def test_the_actions_of_a_mode_build_that_modes_commands(night: Workspace) -> No
     assert steps == [["create-job", "-m", "SCIENCE", "-d", "2013-02-12"],
                      ["exec-cascade", "--dag-id", BATCH, "--jobs", str(night.job_dir / f"execAB_{BATCH}")],
                      ["exec-cascade", "--dag-id", f"QC_{BATCH}", "--jobs", str(night.job_dir / f"execQC_{BATCH}")],
-                     ["flag", "sci_QC", "-d", "2013-02-12"]]
+                     ["end-job", "-m", "SCIENCE", "-d", "2013-02-12"]]
     assert action_steps(night, "move", NIGHT, mode=Mode.SCIENCE)[0][5:] == ["move", "-m", "SCIENCE", "-d", "2013-02-12"]
     assert action_steps(night, "create_ab", NIGHT)[0][5:] == ["create-ab", "-m", "CALIB", "-d", "2013-02-12"]
 

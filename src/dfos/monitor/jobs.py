@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from dfos import clock
-from dfos.keys import BatchId, Mode, Stage, mode_flag
+from dfos.keys import BatchId, Mode
 from dfos.workspace import Workspace
 
 __all__ = ["ACTIONS", "DATE_ACTIONS", "MODE_ACTIONS", "Job", "JobRunner", "action_label", "action_steps"]
@@ -38,6 +38,10 @@ ACTIONS = {
 DATE_ACTIONS = ("create_ab", "process", "move", "finish", "remove")
 #: Actions of one processing mode (the form carries it too: CALIB or SCIENCE).
 MODE_ACTIONS = ("create_ab", "process", "move")
+# ToDo lists that cannot hurt (dfos.steps.todo): reset a mode of a date to run again
+ACTIONS["reset"] = "reset (ABs, DONE tags, job files)"
+DATE_ACTIONS += ("reset",)
+MODE_ACTIONS += ("reset",)
 
 
 def action_label(action: str, day: date | None, mode: Mode = Mode.CALIB, todo: str | None = None) -> str:
@@ -61,6 +65,8 @@ def action_steps(workspace: Workspace, action: str, day: date | None, todo: str 
         return [_dfos(workspace, "move", "-m", mode.value, "-d", day.isoformat())]
     if action in ("finish", "remove") and day is not None:
         return [_dfos(workspace, action, "-d", day.isoformat())]
+    if action == "reset" and day is not None:
+        return [_dfos(workspace, "reset", "-m", mode.value, "-d", day.isoformat(), "--yes")]
     if action == "auto_daily":
         return [_dfos(workspace, "auto-daily")]
     if action == "launch_todo" and todo is not None:
@@ -69,7 +75,8 @@ def action_steps(workspace: Workspace, action: str, day: date | None, todo: str 
 
 
 def _process(workspace: Workspace, day: date, mode: Mode) -> list[list[str]]:
-    """createJob, the AB cascade, the QC cascade, then ``cal_QC`` (``sci_QC``)."""
+    """createJob, the AB cascade, the QC cascade, then ``end-job``: ``cal_QC`` (``sci_QC``) for work done, and the
+    date's block marked executed in the job file (:mod:`dfos.steps.todo`)."""
     batch = BatchId.of(mode, day)
     qc = BatchId.of(mode, day, qc=True)
     return [_dfos(workspace, "create-job", "-m", mode.value, "-d", day.isoformat()),
@@ -77,7 +84,7 @@ def _process(workspace: Workspace, day: date, mode: Mode) -> list[list[str]]:
                   "--jobs", str(workspace.job_dir / f"execAB_{batch.render()}")),
             _dfos(workspace, "exec-cascade", "--dag-id", qc.render(),
                   "--jobs", str(workspace.job_dir / f"execQC_{batch.render()}")),
-            _dfos(workspace, "flag", mode_flag(mode, Stage.QC), "-d", day.isoformat())]
+            _dfos(workspace, "end-job", "-m", mode.value, "-d", day.isoformat())]
 
 
 @dataclass

@@ -61,16 +61,27 @@ def dag_id_option(help: str | None = None) -> Callable[[Callable[..., None]], Ca
 @date_option()
 @click.option("-F", "auto", is_flag=True, help="Append to JOBS_AUTO (autoDaily) instead of JOBS_NIGHT.")
 @click.option("-a", "subcascade", metavar="AB", help="Write the subcascade of AB (execAB_MODE_DATE_sub) only.")
+@click.option("-r", "recreate", is_flag=True,
+              help="Recreate: write the date's job files and block anew from its ABs (DONE ones too), replacing the "
+                   "old block wherever it is.")
 @pass_cli
-def create_job_cmd(cli: Cli, mode: str, day: date, auto: bool, subcascade: str | None) -> None:
+def create_job_cmd(cli: Cli, mode: str, day: date, auto: bool, subcascade: str | None, recreate: bool) -> None:
     """Write the execution files of DATE and its block in the job file (DFOS createJob).
 
     execAB_MODE_DATE (DRS_TYPE), execQC_MODE_DATE (QCBQS_TYPE), rawDown_MODE_DATE
     if raw frames must be fetched, mcalDown_MODE_DATE if certified masters must be
     fetched back from the archive, the block in JOBS_NIGHT (or JOBS_AUTO with -F),
-    and cal_Queued.  Launching the job file processes the date.
+    and cal_Queued.  Launching the job file processes the date.  Refused for a
+    date whose mode is certified, moved or finished (dfos check-job).
     """
-    files = create_job(cli.workspace(), day, mode, auto=auto, subcascade=subcascade)
+    from dfos.steps.todo import check_job, recreate_job
+
+    if recreate and subcascade:
+        raise click.UsageError("-r recreates the whole job of the date; it does not go with -a")
+    workspace = cli.workspace()
+    check_job(workspace, mode, day)
+    files = recreate_job(workspace, day, mode, auto) if recreate else \
+        create_job(workspace, day, mode, auto=auto, subcascade=subcascade)
     click.echo(f"{files.exec_ab} ({len(files.abs)} ABs)")
     for extra in (files.exec_qc, files.raw_down, files.mcal_down, files.job_file):
         if extra:
@@ -94,8 +105,13 @@ def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int |
     parents, and dfos follows them to the end.  Interrupted (Ctrl-C), dfos leaves
     batch jobs running; the next exec-cascade adopts them.  Exits 0 when every AB
     that can run succeeded, 11 when some failed or were blocked (or still run),
-    12 when another executor already runs this cascade.
+    12 when another executor already runs this cascade.  The cascade of a date
+    (MODE_DATE, QC_MODE_DATE) is refused when that mode is certified, moved or
+    finished.
     """
+    from dfos.steps.todo import check_dag
+
+    check_dag(cli.workspace(), dag_id)
     with cascade_bars() as show:
         result = exec_cascade(cli.workspace(), dag_id, jobs, slots, partial(show, dag_id), executor)
     click.echo(f"{dag_id}: " + ", ".join(f"{v} {k}" for k, v in result.counts.items() if v))
