@@ -19,7 +19,7 @@ __all__ = ["STATE_CHANGING", "Cli", "pass_cli"]
 STATE_CHANGING = frozenset({
     "flag", "headers", "create-ab", "create-job", "exec-cascade", "fetch-raw", "fetch-mcal", "score", "certify",
     "move", "ingest", "finish", "remove", "cleanup", "download", "release", "auto-daily", "phoenix",
-    "end-job", "reset",
+    "end-job", "reset", "requeue",
 })
 
 

@@ -58,6 +58,8 @@ COMMANDS: dict[str, LazyCommand] = {
                 cascade_stat_cmd="Show the state of every AB of a cascade (waiting, running, succeeded, failed, "
                                  "blocked, incomplete).",
                 stop_cascade_cmd="Stop a cascade gracefully: nothing new starts, running ABs finish.",
+                requeue_cmd="Run ABs of DATE's cascade again: the cancelled ones (stop-cascade --now), or those named "
+                            "with -a.",
                 watch_queue_cmd="Live counts of waiting / running / done / failed ABs, refreshed every second "
                                 "(Ctrl-C ends).",
                 fetch_raw_cmd="Copy raw frames of DATE from the archive into $DFO_RAW_DIR/DATE (verified, atomic).",

@@ -35,9 +35,9 @@ ACTIONS = {
     "auto_daily": "autoDaily (forced refresh)",
 }
 #: Actions that concern one date (the form carries it).
-DATE_ACTIONS = ("create_ab", "process", "move", "finish", "remove")
+DATE_ACTIONS: tuple[str, ...] = ("create_ab", "process", "move", "finish", "remove")
 #: Actions of one processing mode (the form carries it too: CALIB or SCIENCE).
-MODE_ACTIONS = ("create_ab", "process", "move")
+MODE_ACTIONS: tuple[str, ...] = ("create_ab", "process", "move")
 # ToDo lists that cannot hurt (dfos.steps.todo): reset a mode of a date to run again
 ACTIONS["reset"] = "reset (ABs, DONE tags, job files)"
 DATE_ACTIONS += ("reset",)

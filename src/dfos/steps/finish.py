@@ -6,7 +6,8 @@
   working directories (CALIB and SCIENCE, QC and subcascades) and empty product directories
   (leftover products are moved to ``$DFO_LOG_DIR/<DATE>/leftover``, never deleted); trims DFO_STATUS
   to its newest ``STATUS_KEEP_LINES``; removes the date's job files (execAB, execQC, rawDown, mcalDown,
-  subcascade and DAGMan files, its blocks in JOBS_NIGHT / JOBS_AUTO: :func:`dfos.steps.todo.remove_date_jobs`); adds the date to ``$DFO_MON_DIR/HISTORY``; appends ``finished``.
+  subcascade and DAGMan files, its blocks in JOBS_NIGHT / JOBS_AUTO: :func:`dfos.steps.todo.remove_date_jobs`);
+  adds the date to ``$DFO_MON_DIR/HISTORY``; appends ``finished``.
 * ``remove``: appends ``removed``: the date leaves the monitor.
 * ``cleanup``: replaces each ingested FITS of ``$DFO_CAL_DIR/<DATE>`` and ``$DFO_SCI_DIR/<DATE>`` by its
   ``.hdr`` header, only when both the local file and the archived copy have the checksum the catalog

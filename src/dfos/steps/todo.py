@@ -40,8 +40,23 @@ from dfos.workspace import Workspace
 if TYPE_CHECKING:
     from dfos.steps.create_job import JobFiles
 
-__all__ = ["AUTO_FILES", "EndJob", "ResetResult", "check_dag", "check_job", "end_job", "flags_of", "mark_block",
-           "recreate_job", "remove_date_jobs", "reset_date", "who"]
+__all__ = [
+    "AUTO_FILES",
+    "Cancelled",
+    "EndJob",
+    "ResetResult",
+    "check_dag",
+    "check_job",
+    "end_job",
+    "flags_of",
+    "mark_block",
+    "recreate_job",
+    "remove_date_jobs",
+    "requeue",
+    "reset_date",
+    "stop_now",
+    "who",
+]
 
 #: The job files createJob writes blocks into.
 AUTO_FILES = ("JOBS_NIGHT", "JOBS_AUTO")
@@ -282,3 +297,118 @@ def recreate_job(workspace: Workspace, day: KeyLike, mode: Mode | str, auto: boo
         if path.name.startswith(tuple(f"{prefix}{batch.render()}_sub" for prefix in _PREFIXES)):
             path.unlink(missing_ok=True)
     return files
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    dag_id: str
+    abs: tuple[str, ...]
+    """The ABs that were running (or queued at a batch system) and are now ``cancelled``."""
+
+
+def stop_now(workspace: Workspace, dag_id: str, wait: float = 120.0) -> Cancelled:
+    """``dfos stop-cascade --now``: nothing new starts, the running recipes are ended (this machine: their process
+    groups, killed; Slurm / HTCondor: their jobs cancelled through the executor), and once the cascade's executor
+    let go, those ABs are ``cancelled`` (not ``failed``): running the cascade again runs them again."""
+    from dfos.cascade.run import cascade_state, request_stop
+
+    request_stop(workspace, dag_id)
+    rows = cascade_state(workspace, dag_id)  # NotFound for a cascade that never ran
+    chosen = [r for r in rows if r["state"] in ("running", "submitted")]
+    _end_recipes(workspace, dag_id, chosen)
+    return Cancelled(dag_id, _mark_cancelled(workspace, dag_id, [str(r["ab"]) for r in chosen], wait))
+
+
+def _end_recipes(workspace: Workspace, dag_id: str, rows: list[dict[str, object]]) -> None:
+    """End the recipes of ``rows``: killed here (process groups, found by their DFOS_RUN mark), cancelled at the
+    batch system for a batch executor."""
+    from dfos.executors.base import Handle
+    from dfos.executors.local import kill_leftover_recipes
+
+    kill_leftover_recipes(workspace.root, dag_id)
+    name = workspace.settings.EXECUTOR
+    handles = [Handle(str(r["ab"]), str(r["backend_id"])) for r in rows if r["backend_id"]]
+    if name != "local" and handles:
+        from dfos.steps.cascade import make_executor
+
+        executor = make_executor(workspace, name, lambda task, on_start: (False, None, "not run here"))
+        try:
+            executor.cancel(handles)
+        finally:
+            executor.close()
+
+
+def _mark_cancelled(workspace: Workspace, dag_id: str, names: list[str], wait: float) -> tuple[str, ...]:
+    """Wait (at most ``wait`` seconds) until no executor runs the cascade, then mark ``names`` cancelled."""
+    import time
+
+    from sqlalchemy import update
+
+    from dfos.cascade.run import CANCELLED, CascadeBusy, _single
+    from dfos.db import cascade_nodes, engine_for_url
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with _single(workspace, dag_id), engine_for_url(workspace.db_url).begin() as db:
+                if names:
+                    reason = f"cancelled by stop-cascade --now at {format_timestamp(clock.now(workspace.settings))}" \
+                             f" by {who()}"
+                    db.execute(update(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id,
+                                                           cascade_nodes.c.ab.in_(names))
+                               .values(state=CANCELLED, pid=None, backend_id=None, reason=reason))
+                    _unblock(db, dag_id, names)
+                return tuple(names)
+        except CascadeBusy:
+            if time.monotonic() > deadline:
+                raise StateError(f"the executor of {dag_id} did not end within {wait:.0f} s; its recipes were "
+                                 "killed: mark them with 'dfos stop-cascade --now' again") from None
+
+
+def _unblock(db: object, dag_id: str, names: list[str]) -> None:
+    """ABs blocked because a cancelled AB "failed" wait again (it did not fail)."""
+    from sqlalchemy import select, update
+
+    from dfos.db import cascade_nodes
+
+    blocked = db.execute(select(cascade_nodes.c.ab, cascade_nodes.c.reason).where(  # type: ignore[attr-defined]
+        cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.state == "blocked")).all()
+    waiting = [ab for ab, reason in blocked if any(f"depends on {name}," in (reason or "") for name in names)]
+    if waiting:
+        db.execute(update(cascade_nodes).where(  # type: ignore[attr-defined]
+            cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(waiting)).values(
+            state="waiting", reason=f"waits: {', '.join(names)} was cancelled"))
+
+
+def requeue(workspace: Workspace, day: KeyLike, mode: Mode | str = Mode.CALIB, names: tuple[str, ...] = (),
+            descendants: bool = False) -> tuple[str, tuple[str, ...]]:
+    """``dfos requeue``: the cascade of a date queued again and run: its cancelled ABs (and blocked ones), or the
+    ABs ``names`` (failed or succeeded ones too), with ``descendants`` every AB that depends on them.  ABs that
+    succeeded and are not chosen are reused.  Returns the cascade id and the ABs queued again."""
+    from dfos.cascade.run import cascade_state, forget_cascade
+    from dfos.cascade.scheduler import Node
+    from dfos.cascade.scheduler import descendants as below
+
+    batch = BatchId.of(mode, day)
+    check_job(workspace, batch.mode, batch.key)
+    dag = batch.render()
+    jobs = workspace.job_dir / f"execAB_{dag}"
+    try:
+        lines = parse_exec(jobs.read_text(encoding="utf-8"), source=str(jobs)).lines
+    except FileNotFoundError:
+        raise NotFound(f"no {jobs.name}: write it with 'dfos create-job -m {batch.mode} -d {batch.key}'") from None
+    listed = {line.ab for line in lines}
+    unknown = [n for n in names if n not in listed]
+    if unknown:
+        raise NotFound(f"{unknown[0]} is not an AB of {dag} ({jobs.name})")
+    states = {str(r["ab"]): str(r["state"]) for r in cascade_state(workspace, dag)}
+    chosen = set(names) or {n for n, s in states.items() if s in ("cancelled", "blocked")}
+    if chosen:
+        nodes = [Node(line.ab, tuple(p for p in line.parents if p in listed)) for line in lines]
+        for name in list(chosen):
+            found = below(nodes, name)
+            chosen |= found if descendants else {n for n in found if states.get(n) in ("cancelled", "blocked")}
+    if not chosen:
+        raise StateError(f"nothing to queue again in {dag}: no AB is cancelled or blocked (name ABs with -a)")
+    forget_cascade(workspace, dag, sorted(chosen))
+    return dag, tuple(sorted(chosen))

@@ -15,13 +15,13 @@ from dfos.cascade.run import cascade_state, check_dag_id, request_stop
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
 from dfos.cli.progress import cascade_bars
-from dfos.errors import ExitCode, UnsafeName
+from dfos.errors import DfosError, ExitCode, UnsafeName
 from dfos.steps.cascade import exec_cascade
 from dfos.steps.create_job import create_job
 from dfos.steps.fetch import fetch_many, fetch_masters
 
 __all__ = ["ExecutorChoice", "cascade_stat_cmd", "create_job_cmd", "exec_cascade_cmd", "fetch_mcal_cmd",
-           "fetch_raw_cmd", "stop_cascade_cmd", "watch_queue_cmd"]
+           "fetch_raw_cmd", "requeue_cmd", "stop_cascade_cmd", "watch_queue_cmd"]
 
 
 class ExecutorChoice(click.Choice[str]):
@@ -146,15 +146,63 @@ def cascade_stat_cmd(cli: Cli, dag_id: str, as_json: bool) -> None:
 
 @click.command("stop-cascade")
 @dag_id_option()
+@click.option("--now", is_flag=True,
+              help="Hard abort: kill the running recipes too (Slurm / HTCondor: cancel their jobs); they become "
+                   "'cancelled' and run again with 'dfos requeue'.")
 @pass_cli
-def stop_cascade_cmd(cli: Cli, dag_id: str) -> None:
+def stop_cascade_cmd(cli: Cli, dag_id: str, now: bool) -> None:
     """Stop a cascade gracefully: nothing new starts, running ABs finish.
 
     On Slurm the jobs not started yet are cancelled; on HTCondor the DAG is halted
     (DAGMan writes its rescue DAG).  The next exec-cascade goes on from there.
+    With --now the running recipes are killed (their process groups; batch jobs
+    cancelled with the executor's scancel / condor_rm) and their ABs marked
+    'cancelled', not failed: 'dfos requeue' runs them again.
     """
+    if now:
+        from dfos.steps.todo import stop_now
+
+        cancelled = stop_now(cli.workspace(), dag_id)
+        click.echo(f"{dag_id}: stopped now; {len(cancelled.abs)} running AB(s) cancelled"
+                   + (f" ({', '.join(cancelled.abs)})" if cancelled.abs else ""))
+        return
     request_stop(cli.workspace(), dag_id)
     click.echo(f"{dag_id}: stop requested; running ABs finish, nothing new starts")
+
+
+@click.command("requeue")
+@click.option("-m", "--mode", type=click.Choice(["CALIB", "SCIENCE"], case_sensitive=False), default="CALIB",
+              show_default=True)
+@date_option()
+@click.option("-a", "names", metavar="AB", multiple=True,
+              help="Run this AB again (failed or succeeded too); repeat for several.  Default: the cancelled and "
+                   "blocked ABs.")
+@click.option("--descendants", is_flag=True, help="Run every AB that depends on the chosen ones again too.")
+@click.option("--no-run", is_flag=True, help="Only queue them; 'dfos exec-cascade' runs them.")
+@pass_cli
+def requeue_cmd(cli: Cli, mode: str, day: date, names: tuple[str, ...], descendants: bool, no_run: bool) -> None:
+    """Run ABs of DATE's cascade again: the cancelled ones (stop-cascade --now), or those named with -a.
+
+    ABs that succeeded and are not chosen are reused, not run again; the blocked
+    ABs behind a chosen one run too, with --descendants every AB behind it.
+    """
+    from dfos.jobs.model import check_name
+    from dfos.steps.todo import requeue
+
+    workspace = cli.workspace()
+    try:
+        chosen = tuple(check_name(n) for n in names)
+    except DfosError as exc:
+        raise click.BadParameter(exc.message, param_hint="-a") from None
+    dag, queued = requeue(workspace, day, mode, chosen, descendants)
+    click.echo(f"{dag}: {len(queued)} AB(s) queued again")
+    if no_run:
+        return
+    with cascade_bars() as show:
+        result = exec_cascade(workspace, dag, workspace.job_dir / f"execAB_{dag}", None, partial(show, dag))
+    click.echo(f"{dag}: " + ", ".join(f"{v} {k}" for k, v in result.counts.items() if v))
+    if not result.ok:
+        raise click.exceptions.Exit(ExitCode.CASCADE_FAILED)
 
 
 @click.command("watch-queue")

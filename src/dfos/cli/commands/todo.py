@@ -49,7 +49,8 @@ def end_job_cmd(cli: Cli, mode: str, day: date | ProcessingKey, by: str | None) 
     """
     result = end_job(cli.workspace(), mode, day, by)
     marked = f"; block marked executed in {', '.join(result.marked)}" if result.marked else ""
-    click.echo(f"{mode.upper()} {ProcessingKey.of(day).text}: {result.flag} ({result.ran} ABs ran, {result.failed} failed){marked}")
+    click.echo(f"{mode.upper()} {ProcessingKey.of(day).text}: {result.flag} ({result.ran} ABs ran, "
+               f"{result.failed} failed){marked}")
 
 
 @click.command("reset")
