@@ -472,7 +472,8 @@ def _todo_cases() -> list[Case]:
     for bad in ("2013-02-30", BIG):
         tag = bad if len(bad) < 20 else "5MB"
         cases += [case(f"date-{tag}-{argv[0]}", argv, {2}) for argv in (
-            ["check-job", "-d", bad], ["end-job", "-d", bad], ["reset", "-m", "CALIB", "-d", bad, "--yes"])]
+            ["check-job", "-d", bad], ["end-job", "-d", bad], ["reset", "-m", "CALIB", "-d", bad, "--yes"],
+            ["requeue", "-d", bad])]
     cases += [case("arg-reset-without-yes", ["reset", "-m", "CALIB", "-d", D], {2}),
               case("arg-reset-mode", ["reset", "-m", "NOPE", "-d", D, "--yes"], {2}),
               case("arg-create-job-r-with-a", ["create-job", "-r", "-d", D, "-a", "NOPE.ab"], {2}),

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import getpass
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -64,9 +63,9 @@ _PREFIXES = ("execAB_", "execQC_", "rawDown_", "mcalDown_")
 
 
 def who() -> str:
-    """The person running a command: DFOS_USER, else the login name."""
+    """The person running a command: the login name."""
     try:
-        return os.environ.get("DFOS_USER") or getpass.getuser()
+        return getpass.getuser()
     except (KeyError, OSError):
         return "-"
 

@@ -36,7 +36,7 @@ def check_job_cmd(cli: Cli, mode: str, day: date | ProcessingKey) -> None:
 @click.command("end-job")
 @click.option("-m", "--mode", type=_MODE, default="CALIB", show_default=True)
 @key_option()
-@click.option("--by", metavar="NAME", help="Who ran the job (default: DFOS_USER, else the login name).")
+@click.option("--by", metavar="NAME", help="Who ran the job (default: the login name).")
 @pass_cli
 def end_job_cmd(cli: Cli, mode: str, day: date | ProcessingKey, by: str | None) -> None:
     """Close a job block: MODE_QC (cal_QC, sci_QC) for work done, and the block marked executed.
