@@ -477,7 +477,10 @@ def _todo_cases() -> list[Case]:
     cases += [case("arg-reset-without-yes", ["reset", "-m", "CALIB", "-d", D], {2}),
               case("arg-reset-mode", ["reset", "-m", "NOPE", "-d", D, "--yes"], {2}),
               case("arg-create-job-r-with-a", ["create-job", "-r", "-d", D, "-a", "NOPE.ab"], {2}),
-              case("arg-check-job-mode", ["check-job", "-m", "x\ny", "-d", D], {2})]
+              case("arg-check-job-mode", ["check-job", "-m", "x\ny", "-d", D], {2}),
+              case("arg-requeue-unknown-ab", ["requeue", "-d", D, "-a", "NOPE.ab"], {2, 3}),
+              case("arg-requeue-newline-ab", ["requeue", "-d", D, "-a", "a\nb.ab"], {2}),
+              case("arg-stop-cascade-now-escape", ["stop-cascade", "--dag-id", "../../x", "--now"], {2})]
     return cases
 
 
