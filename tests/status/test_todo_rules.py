@@ -23,7 +23,7 @@ def test_a_job_is_refused_only_past_processing() -> None:
 def test_a_reset_forgets_its_modes_flags_only() -> None:
     flags = [*OPEN, "sci_AB", "cal_Certif", "cal_Reset", "cal_AB"]
     assert effective_flags(flags) == ["fits_Requested", "raw_Complete", "sci_AB", "cal_AB"]
-    assert mode_stage(flags, "CALIB").value == "AB" and mode_stage(flags[:-1], "CALIB") is None
+    assert mode_stage(flags, "CALIB") == "AB" and mode_stage(flags[:-1], "CALIB") is None
     assert reset_refusal([*OPEN, "cal_Certif"], "CALIB", "2013-02-12") is None
     refused = reset_refusal([*OPEN, "cal_Certif", "cal_Updated"], "CALIB", "2013-02-12")
     assert refused is not None and "--force" in refused
