@@ -156,7 +156,7 @@ def stop_cascade_cmd(cli: Cli, dag_id: str, now: bool) -> None:
     On Slurm the jobs not started yet are cancelled; on HTCondor the DAG is halted
     (DAGMan writes its rescue DAG).  The next exec-cascade goes on from there.
     With --now the running recipes are killed (their process groups; batch jobs
-    cancelled with the executor's scancel / condor_rm) and their ABs marked
+    cancelled through the executor: scancel, an HTCondor DAG halted) and their ABs marked
     'cancelled', not failed: 'dfos requeue' runs them again.
     """
     if now:
