@@ -98,6 +98,18 @@ def test_a_stale_block_never_rolls_a_moved_date_back(uves_night: Workspace) -> N
     view = evaluate_date(NIGHT, flags_by_key(ws.status_log.read())["2013-02-12"], False)
     assert StepState.OFFER not in (view.create_ab, view.abs, view.certify_move)  # nothing offered again
 
+    # a block written by an older dfos (no check-job, 'flag cal_QC' at its end): its cascade and its flag refuse
+    old = stale.replace('"$DFOS" check-job -m CALIB -d 2013-02-12\n', "").replace(
+        '"$DFOS" end-job -m CALIB -d 2013-02-12', '"$DFOS" flag cal_QC -d 2013-02-12')
+    old = "".join(line for line in old.splitlines(keepends=True) if "Down_" not in line)  # its raws are here
+    assert "check-job" not in old and "flag cal_QC" in old
+    job.write_text(old)
+    refused = _launch(ws)
+    assert refused.returncode != 0 and "already moved" in refused.stderr
+    assert (ws.mon_dir / "DFO_STATUS").read_bytes() == status
+    assert _tree(ws.ab_dir, ws.path("DFS_PRODUCT"), ws.cal_dir, ws.mon_dir) == before
+    job.write_text(stale + "\n" + _other_block(ws))
+
     # the other ways in refuse too: create-job, the date's cascade, a processing flag
     for argv in (["create-job", "-d", "2013-02-12"],
                  ["exec-cascade", "--dag-id", DAG, "--jobs", str(ws.job_dir / f"execAB_{DAG}")],
@@ -130,6 +142,10 @@ def test_reset_sends_a_mode_back_to_create_ab(uves_night: Workspace, monkeypatch
     product = ws.path("DFS_PRODUCT") / "CALIB" / "2013-02-12" / "stray.fits"  # not an AB's product: kept
     product.parent.mkdir(parents=True, exist_ok=True)
     product.write_bytes(b"x")
+    made = next(ab for ab in created.abs if ab.products)  # a product of an AB, still in $DFS_PRODUCT: removed
+    made_path = ws.expand(made.prod_path) / made.products[0].name
+    made_path.parent.mkdir(parents=True, exist_ok=True)
+    made_path.write_bytes(b"x")
     append_flag(ws, "cal_QC", NIGHT)
     monkeypatch.setenv("DFOS_ROOT", str(ws.root))
     assert main(["reset", "-m", "CALIB", "-d", "2013-02-12"]) == 2  # not a terminal (pytest's stdin), no --yes: refused
@@ -140,7 +156,7 @@ def test_reset_sends_a_mode_back_to_create_ab(uves_night: Workspace, monkeypatch
     assert not ws.ab_list("CALIB", NIGHT).exists()
     assert not any("2013-02-12" in p.name and not p.name.endswith(".lock") for p in ws.job_dir.iterdir())
     assert "pipeline jobs for" not in (ws.job_dir / "JOBS_NIGHT").read_text()
-    assert product.is_file()
+    assert product.is_file() and not made_path.exists()
     assert ws.status_log.read()[-1].flag == "cal_Reset"
     assert "cal_Reset" in (ws.mon_dir / "HISTORY").read_text()
     view = evaluate_date(NIGHT, flags_by_key(ws.status_log.read())["2013-02-12"], False)
