@@ -528,11 +528,32 @@ def _panel_cases() -> list[Case]:
     return cases
 
 
+def _todo_cases() -> list[Case]:
+    """ToDo lists that cannot hurt: check-job, end-job, reset, create-job -r (issue 20)."""
+    cases: list[Case] = []
+    for kind, damage in damaged("jobs/JOBS_NIGHT")[:4]:
+        cases += [case(f"JOBS_NIGHT-{kind}-end-job", ["end-job", "-d", D], {0, 3, 5}, damage),
+                  case(f"JOBS_NIGHT-{kind}-create-job-r", ["create-job", "-r", "-d", D], {0, 3, 5}, damage)]
+    for bad in ("2013-02-30", BIG):
+        tag = bad if len(bad) < 20 else "5MB"
+        cases += [case(f"date-{tag}-{argv[0]}", argv, {2}) for argv in (
+            ["check-job", "-d", bad], ["end-job", "-d", bad], ["reset", "-m", "CALIB", "-d", bad, "--yes"],
+            ["requeue", "-d", bad])]
+    cases += [case("arg-reset-without-yes", ["reset", "-m", "CALIB", "-d", D], {2}),
+              case("arg-reset-mode", ["reset", "-m", "NOPE", "-d", D, "--yes"], {2}),
+              case("arg-create-job-r-with-a", ["create-job", "-r", "-d", D, "-a", "NOPE.ab"], {2}),
+              case("arg-check-job-mode", ["check-job", "-m", "x\ny", "-d", D], {2}),
+              case("arg-requeue-unknown-ab", ["requeue", "-d", D, "-a", "NOPE.ab"], {2, 3}),
+              case("arg-requeue-newline-ab", ["requeue", "-d", D, "-a", "a\nb.ab"], {2}),
+              case("arg-stop-cascade-now-escape", ["stop-cascade", "--dag-id", "../../x", "--now"], {2})]
+    return cases
+
+
 def corpus() -> list[Case]:
     """Every case, section by section (one input each, and the commands that read it)."""
     sections = (_dfo_status_cases, _ab_file_cases, _ab_list_cases, _exec_ab_cases, _job_file_cases, _decisions_cases,
                 _header_cases, _toml_cases, _rules_cases, _database_cases, _argument_cases, _release_cases,
-                _panel_cases)
+                _panel_cases, _todo_cases)
     return [one for section in sections for one in section()]
 
 

@@ -78,6 +78,8 @@ class Stage(StrEnum):
     CERTIF = "Certif"
     UPDATED = "Updated"
     HARVESTED = "Harvested"
+    RESET = "Reset"
+    """The mode was reset to run again (``dfos reset``): its earlier flags no longer count."""
 
 
 def mode_flag(mode: Mode | str, stage: Stage) -> str:

@@ -44,7 +44,7 @@ def test_create_job_writes_the_files_and_queues(capsys: pytest.CaptureFixture[st
     assert os.access(job, os.X_OK)
     text = job.read_text()
     assert f'"$DFOS" exec-cascade --dag-id {DAG} --jobs "$DFO_JOB_DIR"/execAB_{DAG} --wait' in text
-    assert text.index("rawDown_") < text.index("exec-cascade") < text.index("execQC_") < text.index("flag cal_QC")
+    assert text.index("rawDown_") < text.index("exec-cascade") < text.index("execQC_") < text.index("end-job -m CALIB")
     assert night.status_log.read()[-1].flag == "cal_Queued"
     code, out, _ = run(capsys, "create-job", "-d", "2013-02-12", "-a", "UVES.2013-02-12T18:05:00.500_tpl.ab")
     sub = (night.job_dir / f"execAB_{DAG}_sub").read_text()

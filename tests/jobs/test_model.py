@@ -142,7 +142,7 @@ def test_a_job_block_names_its_cascades_and_flag_through_the_key_codec() -> None
     block = JobBlock("SCIENCE", "2013-02-12", "written", "/j/execAB_SCIENCE_2013-02-12", "/j/execQC_SCIENCE_2013-02-12")
     assert (block.dag_id, block.qc_dag_id) == ("SCIENCE_2013-02-12", "QC_SCIENCE_2013-02-12")
     lines = render_block(block)
-    assert lines[-1] == '"$DFOS" flag sci_QC -d 2013-02-12'
+    assert lines[-1] == '"$DFOS" end-job -m SCIENCE -d 2013-02-12'
     assert any("--dag-id QC_SCIENCE_2013-02-12 " in line for line in lines)
     run = JobBlock("CALIB", "094.D-0192A", "written", "/j/execAB_CALIB_094.D-0192A", "/j/execQC_CALIB_094.D-0192A")
     assert parse_blocks("\n".join(render_block(run)) + "\n") == [run]  # a phoenix run is a key like a date

@@ -233,3 +233,22 @@ def test_the_forced_refresh_button_runs_auto_daily(client: TestClient, night: Wo
     doc = ended_job(client, number, timeout=120)
     assert doc["state"] == "done" and "$ --root" in doc["log"] and "auto-daily" in doc["log"]
     assert (night.mon_dir / "AUTO_DAILY" / "last_run").is_file()
+
+
+def test_a_todo_list_whose_blocks_all_ran_is_not_pending(client: TestClient, night: Workspace) -> None:
+    """Issue 20: a JOBS_NIGHT block that ran is commented out under its '# executed' line: the ToDo list is no
+    longer yellow (offered), and its header alone is no pending line."""
+    from dfos.steps.create_job import create_job
+    from dfos.steps.todo import mark_block
+
+    login(client)
+    create_abs(night, NIGHT, "CALIB")
+    create_job(night, NIGHT, "CALIB")
+    page = client.get("/").text
+    found = re.search(r'<div class="(\w+) todo-row">JOBS_NIGHT: (\d+) lines', page)
+    assert found and found[1] == "offer" and int(found[2]) >= 5
+    assert mark_block(night, "CALIB", NIGHT, 0, "qc") == ("JOBS_NIGHT",)
+    page = client.get("/").text
+    found = re.search(r'<div class="(\w+) todo-row">JOBS_NIGHT: (\d+) lines', page)
+    assert found and found[1] == "wait" and found[2] == "0"
+    assert "# executed 2013-02-13T14:00:00 by qc, exit 0" in (night.job_dir / "JOBS_NIGHT").read_text()

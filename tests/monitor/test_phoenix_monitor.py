@@ -68,7 +68,7 @@ def test_the_counts_of_a_mode() -> None:
     states = mode_states(ListSummary(total=20, incomplete=2, done=9),
                          {"succeeded": 8, "failed": 1, "waiting": 2, "submitted": 1, "running": 1, "blocked": 1})
     assert states == {"created": 3, "queued": 3, "running": 1, "succeeded": 9, "failed": 1, "blocked": 1,
-                      "incomplete": 2}
+                      "incomplete": 2, "cancelled": 0}
     assert mode_states(ListSummary(3, 0, 0), {"succeeded": 5})["created"] == 0  # records of ABs gone: never < 0
 
 

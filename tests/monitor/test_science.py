@@ -157,7 +157,7 @@ def test_the_actions_of_a_mode_build_that_modes_commands(night: Workspace) -> No
     assert steps == [["create-job", "-m", "SCIENCE", "-d", "2013-02-12"],
                      ["exec-cascade", "--dag-id", BATCH, "--jobs", str(night.job_dir / f"execAB_{BATCH}")],
                      ["exec-cascade", "--dag-id", f"QC_{BATCH}", "--jobs", str(night.job_dir / f"execQC_{BATCH}")],
-                     ["flag", "sci_QC", "-d", "2013-02-12"]]
+                     ["end-job", "-m", "SCIENCE", "-d", "2013-02-12"]]
     assert action_steps(night, "move", NIGHT, mode=Mode.SCIENCE)[0][5:] == ["move", "-m", "SCIENCE", "-d", "2013-02-12"]
     assert action_steps(night, "create_ab", NIGHT)[0][5:] == ["create-ab", "-m", "CALIB", "-d", "2013-02-12"]
 
@@ -222,3 +222,19 @@ def test_the_static_export_has_the_science_ab_monitor(night: Workspace, tmp_path
     assert f'href="abs_{BATCH}.html">2 ABs</a>' in index and 'href="abs_2013-02-12.html">8 ABs</a>' in index
     science = (target / f"abs_{BATCH}.html").read_text()
     assert "<h1>AB monitor SCIENCE 2013-02-12</h1>" in science and science.count('<tr data-ab="') == 2
+
+
+def test_rerun_abort_and_reset_actions_check_their_abs(client: TestClient, night: Workspace) -> None:
+    """Issue 20: re-run chosen ABs (names checked: safe, and ABs of the date), hard abort, reset; argument lists."""
+    steps = action_steps(night, "rerun", NIGHT, mode=Mode.SCIENCE, names=(SCIENCE_AB,))
+    assert [argv[5:] for argv in steps] == [["requeue", "-m", "SCIENCE", "-d", "2013-02-12", "-a", SCIENCE_AB]]
+    assert action_steps(night, "abort", NIGHT, mode=Mode.SCIENCE)[0][5:] == ["stop-cascade", "--dag-id", BATCH,
+                                                                             "--now"]
+    assert action_steps(night, "reset", NIGHT)[0][5:] == ["reset", "-m", "CALIB", "-d", "2013-02-12", "--yes"]
+    token = csrf(client)
+    for bad, said in [("x; rm -rf /", "is not a safe AB name"), ("NOPE.ab", "is not an AB of SCIENCE 2013-02-12")]:
+        refused = client.post("/action/rerun", data={"date": "2013-02-12", "mode": "SCIENCE", "abs": bad,
+                                                     "csrf": token})
+        assert refused.status_code == 400 and said in refused.text, refused.text
+    assert client.post("/action/rerun", data={"date": "2013-02-12", "mode": "SCIENCE", "abs": SCIENCE_AB}
+                       ).status_code == 403  # no CSRF token

@@ -190,7 +190,7 @@ def test_science_abs_are_queued_beside_the_calibrations_without_downloads(night:
     assert night.status_log.read()[-1].flag == "sci_Queued"
     blocks = parse_blocks((night.job_dir / "JOBS_NIGHT").read_text())
     assert [(b.mode, b.dag_id) for b in blocks] == [("CALIB", DAG), ("SCIENCE", "SCIENCE_2013-02-12")]
-    assert '"$DFOS" flag sci_QC -d 2013-02-12' in (night.job_dir / "JOBS_NIGHT").read_text()
+    assert '"$DFOS" end-job -m SCIENCE -d 2013-02-12' in (night.job_dir / "JOBS_NIGHT").read_text()
 
 
 def test_science_abs_keep_their_parents_of_the_calib_batch_which_the_dag_does_not_name(night: Workspace) -> None:

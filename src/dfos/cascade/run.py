@@ -333,7 +333,7 @@ def _resume(workspace: Workspace, engine: Any, dag_id: str, scheduler: Scheduler
                 db.execute(select(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id)).mappings().all()}
         recorded = {(r.ab, r.attempt): r.status for r in db.execute(
             select(ab_runs.c.ab, ab_runs.c.attempt, ab_runs.c.status).where(ab_runs.c.dag_id == dag_id))}
-        restored = {name: (settled_state(NodeState(row["state"]), row["attempts"],
+        restored = {name: (settled_state(_stored_state(row["state"]), row["attempts"],
                                          recorded.get((name, row["attempts"])), max_attempts), int(row["attempts"]))
                     for name, row in rows.items()}
         adopted = {name: Handle(name, str(rows[name]["backend_id"])) for name, (state, _) in restored.items()
@@ -345,7 +345,7 @@ def _resume(workspace: Workspace, engine: Any, dag_id: str, scheduler: Scheduler
         if cut:  # a dead executor's runs: end what they left behind
             _clear_leftovers(workspace, dag_id, cut, executor)
         recovered = tuple(name for name, (state, _) in restored.items() if name in scheduler.nodes
-                          and state is NodeState.SUCCEEDED and NodeState(rows[name]["state"]) in HANDED_OUT)
+                          and state is NodeState.SUCCEEDED and _stored_state(rows[name]["state"]) in HANDED_OUT)
         scheduler.restore({k: v for k, v in restored.items() if k in scheduler.nodes}, adopted)
         names = list(scheduler.nodes)  # rows of ABs not in this file are left as they are
         db.execute(delete(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(names)))
@@ -354,6 +354,16 @@ def _resume(workspace: Workspace, engine: Any, dag_id: str, scheduler: Scheduler
         if fresh:  # an empty execution file (QCBQS_TYPE IMPLICIT's execQC) has nothing to store
             db.execute(insert(cascade_nodes), fresh)
     return adopted, recovered
+
+
+#: The state ``dfos stop-cascade --now`` gives the ABs it cancelled (not ``failed``): they run again when the
+#: cascade is run again (``dfos requeue``).
+CANCELLED = "cancelled"
+
+
+def _stored_state(state: str) -> NodeState:
+    """A state as stored in ``cascade_nodes``: a cancelled AB waits to run again."""
+    return NodeState.WAITING if state == CANCELLED else NodeState(state)
 
 
 def _fresh_row(dag_id: str, name: str, scheduler: Scheduler, old: Any, adopted: Handle | None,

@@ -21,6 +21,7 @@ STATE_CHANGING = frozenset({
     "move", "ingest", "finish", "remove", "cleanup", "download", "release", "auto-daily", "phoenix",
     "refresh-vcal",
     "project",
+    "end-job", "reset", "requeue",
 })
 
 

@@ -58,6 +58,8 @@ COMMANDS: dict[str, LazyCommand] = {
                 cascade_stat_cmd="Show the state of every AB of a cascade (waiting, running, succeeded, failed, "
                                  "blocked, incomplete).",
                 stop_cascade_cmd="Stop a cascade gracefully: nothing new starts, running ABs finish.",
+                requeue_cmd="Run ABs of DATE's cascade again: the cancelled ones (stop-cascade --now), or those named "
+                            "with -a.",
                 watch_queue_cmd="Live counts of waiting / running / done / failed ABs, refreshed every second "
                                 "(Ctrl-C ends).",
                 fetch_raw_cmd="Copy raw frames of DATE from the archive into $DFO_RAW_DIR/DATE (verified, atomic).",
@@ -73,6 +75,11 @@ COMMANDS: dict[str, LazyCommand] = {
                            "older red)."),
     **_commands("monitor",
                 monitor_group="The dfoMonitor, AB monitor, health check and history as one web application."),
+    **_commands("todo",
+                check_job_cmd="Refuse a job for DATE whose mode moved past processing (exit 3), before anything runs.",
+                end_job_cmd="Close a job block: MODE_QC (cal_QC, sci_QC) for work done, and the block marked executed.",
+                reset_cmd="Reset MODE of DATE to run again: ABs, DONE tags, run states, job files and unmoved products "
+                          "go."),
     **_commands("closing",
                 certify_cmd="Accept or reject each processed AB of DATE (DFOS certifyProducts), red scores first.",
                 move_cmd="Move certified products to $DFO_CAL_DIR/DATE (-m SCIENCE: $DFO_SCI_DIR/DATE) under their "

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dfos.errors import FormatError, UsageError
-from dfos.keys import BatchId, ProcessingKey, Stage, mode_flag
+from dfos.keys import BatchId, ProcessingKey
 
 __all__ = ["SAFE_NAME", "ExecFile", "ExecLine", "JobBlock", "check_name", "find_cycle", "parse_blocks",
            "parse_exec", "render_block", "render_exec"]
@@ -157,6 +157,9 @@ class JobBlock:
     exec_qc: str
     raw_down: str | None = None
     mcal_down: str | None = None
+    executed: str | None = None
+    """When, by whom and with what exit status the block ran (its ``# executed ...`` line, the rest of the
+    block commented out); None: not run yet."""
 
     @property
     def batch(self) -> BatchId:
@@ -178,6 +181,10 @@ _BLOCK_HEAD = re.compile(
 )
 
 
+#: The line :mod:`dfos.jobs.todo` writes under the head of a block that ran.
+_EXECUTED = re.compile(r"^# executed (?P<what>.+)$")
+
+
 #: How a block names a file of the job directory (``$DFO_JOB_DIR/execAB_CALIB_2013-02-12``).
 JOB_DIR_PREFIX = "$DFO_JOB_DIR/"
 
@@ -192,8 +199,8 @@ def render_block(block: JobBlock) -> list[str]:
             return '"$DFO_JOB_DIR"/' + shlex.quote(path.removeprefix(JOB_DIR_PREFIX))
         return shlex.quote(path)
 
-    flag = mode_flag(block.mode, Stage.QC)
     lines = [f"# pipeline jobs for {block.mode}, {block.date} ({block.written})",
+             f'"$DFOS" check-job -m {block.mode} -d {q(block.date)}',
              'echo "starting raw data download ..."']
     lines += [q(path) for path in (block.raw_down, block.mcal_down) if path]  # masters before the cascade
     lines += [
@@ -202,7 +209,7 @@ def render_block(block: JobBlock) -> list[str]:
         f'echo "exec-cascade for {block.date} done."',
         f'"$DFOS" exec-cascade --dag-id {q(block.qc_dag_id)} --jobs {q(block.exec_qc)} --wait '
         f'|| echo "QC for {block.date}: some ABs could not be measured"',
-        f'"$DFOS" flag {flag} -d {block.date}',
+        f'"$DFOS" end-job -m {block.mode} -d {q(block.date)}',
     ]
     return lines
 
@@ -222,14 +229,17 @@ def parse_blocks(text: str, source: str = "<job file>") -> list[JobBlock]:
         head = _BLOCK_HEAD.match(line)
         if not head:
             continue
+        executed = _EXECUTED.match(lines[number + 1]) if number + 1 < len(lines) else None
         try:
             ProcessingKey.parse(head["date"])
         except UsageError as exc:
             raise FormatError(f"{source}:{number + 1}: {exc.message}") from None
         found: dict[str, str] = {}
-        for body in lines[number + 1 :]:
+        for body in lines[number + (2 if executed else 1) :]:
             if not body.strip() or _BLOCK_HEAD.match(body):
                 break
+            if executed:  # a block that ran: its lines are commented out ("# " before each)
+                body = body.removeprefix("# ")
             try:
                 words = shlex.split(body)
             except ValueError:
@@ -245,5 +255,5 @@ def parse_blocks(text: str, source: str = "<job file>") -> list[JobBlock]:
         if "exec_ab" not in found or "execQC" not in found:
             raise FormatError(f"{source}:{number + 1}: a pipeline block that dfos did not write")
         blocks.append(JobBlock(head["mode"], head["date"], head["written"], found["exec_ab"], found["execQC"],
-                               found.get("rawDown"), found.get("mcalDown")))
+                               found.get("rawDown"), found.get("mcalDown"), executed["what"] if executed else None))
     return blocks

@@ -24,7 +24,8 @@ from dfos.workspace import Workspace
 __all__ = ["STATES", "ABPage", "ABRow", "ab_page", "address"]
 
 #: The states the AB monitor shows (and filters by).
-STATES = ("created", "queued", "running", "succeeded", "failed", "blocked", "incomplete")
+# cancelled: dfos stop-cascade --now (not failed, runs again with dfos requeue)
+STATES = ("created", "queued", "running", "succeeded", "failed", "blocked", "incomplete", "cancelled")
 PAGE_SIZE = 200
 
 
@@ -103,7 +104,7 @@ def _state(node: str | None, completeness: str, done: bool, run_status: str | No
         return "incomplete"
     if node in ("waiting", "submitted"):  # submitted: queued at the batch system
         return "queued"
-    if node in ("running", "succeeded", "failed", "blocked"):
+    if node in ("running", "succeeded", "failed", "blocked", "cancelled"):
         return node
     if done or run_status == "SUCCESSFUL":
         return "succeeded"

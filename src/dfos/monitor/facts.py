@@ -23,6 +23,7 @@ from dfos.archive.client import TransferError
 from dfos.dates import dfo_date, format_timestamp
 from dfos.errors import DfosError
 from dfos.executors.registry import label as executor_label
+from dfos.jobs.todo import pending_commands
 from dfos.keys import BatchId, Mode
 from dfos.monitor.abmonitor import address
 from dfos.monitor.background import Cached
@@ -196,19 +197,16 @@ class Todo:
     path: Path
     exists: bool
     pending: int
-    """Command lines in it (not comments, not its header)."""
+    """Command lines in it (not comments, so not blocks that ran; not its header)."""
 
 
 def todo_lists(workspace: Workspace) -> list[Todo]:
     found = []
     for name in TODO_LISTS:
         path = workspace.job_dir / name
-        lines: list[str] = []
-        if path.is_file():
-            lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
-                     if line.strip() and not line.lstrip().startswith("#")
-                     and not line.startswith(("set ", "eval ", 'DFOS="'))]
-        found.append(Todo(name, path, path.is_file(), len(lines)))
+        # blocks that ran are commented out (dfos.jobs.todo): a ToDo list whose blocks all ran is not pending
+        pending = pending_commands(path.read_text(encoding="utf-8", errors="replace")) if path.is_file() else 0
+        found.append(Todo(name, path, path.is_file(), pending))
     return found
 
 

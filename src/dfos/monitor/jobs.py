@@ -19,11 +19,12 @@ from datetime import date
 from pathlib import Path
 
 from dfos import clock
-from dfos.keys import BatchId, Mode, Stage, mode_flag
+from dfos.keys import BatchId, Mode
 from dfos.monitor.honest import job_problems
 from dfos.workspace import Workspace
 
-__all__ = ["ACTIONS", "DATE_ACTIONS", "MODE_ACTIONS", "Job", "JobRunner", "action_label", "action_steps"]
+__all__ = ["ACTIONS", "DATE_ACTIONS", "MODE_ACTIONS", "Job", "JobRunner", "action_label", "action_steps",
+           "rerun_names"]
 
 #: Action name -> what the button says.
 ACTIONS = {
@@ -36,9 +37,30 @@ ACTIONS = {
     "auto_daily": "autoDaily (forced refresh)",
 }
 #: Actions that concern one date (the form carries it).
-DATE_ACTIONS = ("create_ab", "process", "move", "finish", "remove")
+DATE_ACTIONS: tuple[str, ...] = ("create_ab", "process", "move", "finish", "remove")
 #: Actions of one processing mode (the form carries it too: CALIB or SCIENCE).
-MODE_ACTIONS = ("create_ab", "process", "move")
+MODE_ACTIONS: tuple[str, ...] = ("create_ab", "process", "move")
+# ToDo lists that cannot hurt (dfos.steps.todo): reset a mode of a date to run again, re-run chosen ABs (the
+# form's "abs": AB names, checked by rerun_names), hard abort of the date's running cascade
+ACTIONS.update({"reset": "reset (ABs, DONE tags, job files)", "rerun": "re-run ABs",
+                "abort": "abort the cascade now"})
+DATE_ACTIONS += ("reset", "rerun", "abort")
+MODE_ACTIONS += ("reset", "rerun", "abort")
+
+
+def rerun_names(workspace: Workspace, day: date, mode: Mode, text: str) -> tuple[str, ...]:
+    """The AB names of a ``rerun`` form (separated by blanks or commas): each a safe name (check_name) and an AB of
+    the date and mode; :class:`~dfos.errors.DfosError` otherwise.  None: its cancelled and blocked ABs."""
+    from dfos.ab.lists import read_ab_list
+    from dfos.errors import NotFound
+    from dfos.jobs.model import check_name
+
+    names = tuple(dict.fromkeys(check_name(n) for n in text.replace(",", " ").split()))
+    known = {e.name for e in read_ab_list(workspace.ab_list(mode, day))}
+    for name in names:
+        if name not in known:
+            raise NotFound(f"{name} is not an AB of {mode} {day.isoformat()}")
+    return names
 
 
 def action_label(action: str, day: date | None, mode: Mode = Mode.CALIB, todo: str | None = None) -> str:
@@ -52,8 +74,8 @@ def _dfos(workspace: Workspace, *args: str) -> list[str]:
 
 
 def action_steps(workspace: Workspace, action: str, day: date | None, todo: str | None = None,
-                 mode: Mode = Mode.CALIB) -> list[list[str]]:
-    """The commands of an action, in order; ``mode`` for createAB, process and move."""
+                 mode: Mode = Mode.CALIB, names: tuple[str, ...] = ()) -> list[list[str]]:
+    """The commands of an action, in order; ``mode`` for createAB, process and move; ``names``: the ABs to re-run."""
     if action == "create_ab" and day is not None:
         return [_dfos(workspace, "create-ab", "-m", mode.value, "-d", day.isoformat())]
     if action == "process" and day is not None:
@@ -62,6 +84,13 @@ def action_steps(workspace: Workspace, action: str, day: date | None, todo: str 
         return [_dfos(workspace, "move", "-m", mode.value, "-d", day.isoformat())]
     if action in ("finish", "remove") and day is not None:
         return [_dfos(workspace, action, "-d", day.isoformat())]
+    if action == "rerun" and day is not None:
+        return [_dfos(workspace, "requeue", "-m", mode.value, "-d", day.isoformat(),
+                      *(word for name in names for word in ("-a", name)))]
+    if action == "abort" and day is not None:
+        return [_dfos(workspace, "stop-cascade", "--dag-id", BatchId.of(mode, day).render(), "--now")]
+    if action == "reset" and day is not None:
+        return [_dfos(workspace, "reset", "-m", mode.value, "-d", day.isoformat(), "--yes")]
     if action == "auto_daily":
         return [_dfos(workspace, "auto-daily")]
     if action == "launch_todo" and todo is not None:
@@ -70,7 +99,8 @@ def action_steps(workspace: Workspace, action: str, day: date | None, todo: str 
 
 
 def _process(workspace: Workspace, day: date, mode: Mode) -> list[list[str]]:
-    """createJob, the AB cascade, the QC cascade, then ``cal_QC`` (``sci_QC``)."""
+    """createJob, the AB cascade, the QC cascade, then ``end-job``: ``cal_QC`` (``sci_QC``) for work done, and the
+    date's block marked executed in the job file (:mod:`dfos.steps.todo`)."""
     batch = BatchId.of(mode, day)
     qc = BatchId.of(mode, day, qc=True)
     return [_dfos(workspace, "create-job", "-m", mode.value, "-d", day.isoformat()),
@@ -78,7 +108,7 @@ def _process(workspace: Workspace, day: date, mode: Mode) -> list[list[str]]:
                   "--jobs", str(workspace.job_dir / f"execAB_{batch.render()}")),
             _dfos(workspace, "exec-cascade", "--dag-id", qc.render(),
                   "--jobs", str(workspace.job_dir / f"execQC_{batch.render()}")),
-            _dfos(workspace, "flag", mode_flag(mode, Stage.QC), "-d", day.isoformat())]
+            _dfos(workspace, "end-job", "-m", mode.value, "-d", day.isoformat())]
 
 
 @dataclass

@@ -16,7 +16,8 @@ the CALIB ABs will make).  finish is offered after an ``_Updated`` flag (or an
 empty ``sci_AB``) when no mode is half-way (started, and not moved).
 
 Only the workflow flags of :class:`~dfos.status.flags.StatusFlag` take part;
-other tokens in DFO_STATUS (disk-usage records, site flags) are ignored when
+``<mode>_Reset`` (``dfos reset``) drops the earlier flags of its mode: the mode is offered createAB
+again (:mod:`dfos.status.todo`).  Other tokens in DFO_STATUS (disk-usage records, site flags) are ignored when
 finding the last flag.
 """
 
@@ -29,6 +30,7 @@ from enum import StrEnum
 
 from dfos.keys import Mode, Stage, mode_flag, parse_mode_flag
 from dfos.status.flags import StatusFlag, StatusLine
+from dfos.status.todo import effective_flags
 
 __all__ = [
     "PROGRESS",
@@ -197,7 +199,8 @@ def evaluate_date(
     facts
         File-system facts (the AB counts of each mode, for the finish rule).
     """
-    workflow = [flag for flag in flags if flag in _WORKFLOW]
+    # a <mode>_Reset (dfos reset) sends its mode back to before createAB (dfos.status.todo)
+    workflow = effective_flags([flag for flag in flags if flag in _WORKFLOW])
     seen = set(workflow)
     last = workflow[-1] if workflow else None
     cal, sci = _last_of(workflow, Mode.CALIB), _last_of(workflow, Mode.SCIENCE)

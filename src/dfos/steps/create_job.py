@@ -97,14 +97,17 @@ def _append_block(path: Path, header: str, block: list[str]) -> None:
 
 
 def create_job(
-    workspace: Workspace, day: KeyLike, mode: Mode | str, auto: bool = False, subcascade: str | None = None
+    workspace: Workspace, day: KeyLike, mode: Mode | str, auto: bool = False, subcascade: str | None = None,
+    redo_done: bool = False,
 ) -> JobFiles:
-    """Run createJob; see the module docstring."""
+    """Run createJob; see the module docstring.  ``redo_done`` (``create-job -r``) queues DONE ABs still in
+    ``$DFO_AB_DIR`` again."""
     batch = BatchId.of(mode, day)
     mode, key = batch.mode, batch.key.text
     every = read_ab_list(workspace.ab_list(mode, key))
     # -a may redo DONE ABs, but not moved ones (their file left $DFO_AB_DIR: their certification is final)
-    entries = [e for e in every if not e.done or (subcascade is not None and (workspace.ab_dir / e.name).is_file())]
+    entries = [e for e in every if not e.done or ((subcascade is not None or redo_done)
+                                                  and (workspace.ab_dir / e.name).is_file())]
     if not any(e.completeness is Completeness.COMPLETE for e in entries):
         raise StateError(f"no ABs to process for {mode} {key}: run 'dfos create-ab -m {mode} -d {key}' first "
                         "(ABs tagged DONE are not queued again, INCOMPLETE ones cannot run)")

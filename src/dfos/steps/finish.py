@@ -5,7 +5,9 @@
   FITS (copies of archived frames: each is deleted only when the archive holds it), the cascades'
   working directories (CALIB and SCIENCE, QC and subcascades) and empty product directories
   (leftover products are moved to ``$DFO_LOG_DIR/<DATE>/leftover``, never deleted); trims DFO_STATUS
-  to its newest ``STATUS_KEEP_LINES``; adds the date to ``$DFO_MON_DIR/HISTORY``; appends ``finished``.
+  to its newest ``STATUS_KEEP_LINES``; removes the date's job files (execAB, execQC, rawDown, mcalDown,
+  subcascade and DAGMan files, its blocks in JOBS_NIGHT / JOBS_AUTO: :func:`dfos.steps.todo.remove_date_jobs`);
+  adds the date to ``$DFO_MON_DIR/HISTORY``; appends ``finished``.
 * ``remove``: appends ``removed``: the date leaves the monitor.
 * ``cleanup``: replaces each ingested FITS of ``$DFO_CAL_DIR/<DATE>`` and ``$DFO_SCI_DIR/<DATE>`` by its
   ``.hdr`` header, only when both the local file and the archived copy have the checksum the catalog
@@ -56,6 +58,8 @@ class FinishResult:
     warnings: tuple[str, ...]
     raw_deleted: int
     raw_kept: int
+    job_files: tuple[str, ...] = ()
+    """The date's job files (and JOBS_NIGHT / JOBS_AUTO blocks) removed (:func:`dfos.steps.todo.remove_date_jobs`)."""
 
 
 def _flags(workspace: Workspace, day: date) -> list[str]:
@@ -193,11 +197,14 @@ def finish(workspace: Workspace, day: date) -> FinishResult:
                 if not ingest_list(workspace, mode, day).is_file()]
     deleted, kept = _delete_raw(workspace, day, warnings)
     _clear_products(workspace, key, warnings)
+    from dfos.steps.todo import remove_date_jobs  # relaunching them would run the date again
+
+    jobs = remove_date_jobs(workspace, day)
     workspace.status_log.trim(workspace.settings.STATUS_KEEP_LINES)
     now = clock.now(workspace.settings)
     _add_to_history(workspace, key, now)
     workspace.status_log.append(StatusFlag.FINISHED.value, key, now)
-    return FinishResult(tuple(warnings), deleted, kept)
+    return FinishResult(tuple(warnings), deleted, kept, tuple(jobs))
 
 
 def remove(workspace: Workspace, day: date) -> None:

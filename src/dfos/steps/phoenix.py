@@ -343,7 +343,8 @@ def deep_process(workspace: Workspace, run: KeyLike, ab: str | None = None,
     note(f"{key}: {dag}: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
     if files.exec_qc is not None:
         exec_cascade(workspace, BatchId.of(Mode.SCIENCE, key, qc=True).render(), files.exec_qc)
-    workspace.status_log.append(mode_flag(Mode.SCIENCE, Stage.QC), key.text, clock.now(workspace.settings))
+    if sum(counts.values()):  # no flag for a cascade that had nothing to run
+        workspace.status_log.append(mode_flag(Mode.SCIENCE, Stage.QC), key.text, clock.now(workspace.settings))
     queue_run(workspace, key.text, "-P" + (f" -a {ab}" if ab else ""), ", ".join(f"{n} {s}" for s, n in counts.items()
                                                                                   if n))
     return counts

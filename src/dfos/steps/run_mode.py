@@ -33,6 +33,13 @@ def run_mode(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], 
     from dfos.steps.fetch import fetch_many
 
     key = day.isoformat()
+    from dfos.status.todo import job_refusal
+    from dfos.steps.todo import flags_of
+
+    refusal = job_refusal(flags_of(workspace, key), mode, key)  # never roll a certified or moved date back
+    if refusal is not None:
+        note(f"{key}: {mode}: {refusal}")
+        return False
     resumed = _resume_queued(workspace, day, mode, note)
     if resumed and not reassociate:
         _qc(workspace, day, mode)

@@ -15,13 +15,13 @@ from dfos.cascade.run import cascade_state, check_dag_id, request_stop
 from dfos.cli.context import Cli, pass_cli
 from dfos.cli.options import date_option
 from dfos.cli.progress import cascade_bars
-from dfos.errors import ExitCode, UnsafeName
+from dfos.errors import DfosError, ExitCode, UnsafeName
 from dfos.steps.cascade import exec_cascade
 from dfos.steps.create_job import create_job
 from dfos.steps.fetch import fetch_many, fetch_masters
 
 __all__ = ["ExecutorChoice", "cascade_stat_cmd", "create_job_cmd", "exec_cascade_cmd", "fetch_mcal_cmd",
-           "fetch_raw_cmd", "stop_cascade_cmd", "watch_queue_cmd"]
+           "fetch_raw_cmd", "requeue_cmd", "stop_cascade_cmd", "watch_queue_cmd"]
 
 
 class ExecutorChoice(click.Choice[str]):
@@ -61,16 +61,27 @@ def dag_id_option(help: str | None = None) -> Callable[[Callable[..., None]], Ca
 @date_option()
 @click.option("-F", "auto", is_flag=True, help="Append to JOBS_AUTO (autoDaily) instead of JOBS_NIGHT.")
 @click.option("-a", "subcascade", metavar="AB", help="Write the subcascade of AB (execAB_MODE_DATE_sub) only.")
+@click.option("-r", "recreate", is_flag=True,
+              help="Recreate: write the date's job files and block anew from its ABs (DONE ones too), replacing the "
+                   "old block wherever it is.")
 @pass_cli
-def create_job_cmd(cli: Cli, mode: str, day: date, auto: bool, subcascade: str | None) -> None:
+def create_job_cmd(cli: Cli, mode: str, day: date, auto: bool, subcascade: str | None, recreate: bool) -> None:
     """Write the execution files of DATE and its block in the job file (DFOS createJob).
 
     execAB_MODE_DATE (DRS_TYPE), execQC_MODE_DATE (QCBQS_TYPE), rawDown_MODE_DATE
     if raw frames must be fetched, mcalDown_MODE_DATE if certified masters must be
     fetched back from the archive, the block in JOBS_NIGHT (or JOBS_AUTO with -F),
-    and cal_Queued.  Launching the job file processes the date.
+    and cal_Queued.  Launching the job file processes the date.  Refused for a
+    date whose mode is certified, moved or finished (dfos check-job).
     """
-    files = create_job(cli.workspace(), day, mode, auto=auto, subcascade=subcascade)
+    from dfos.steps.todo import check_job, recreate_job
+
+    if recreate and subcascade:
+        raise click.UsageError("-r recreates the whole job of the date; it does not go with -a")
+    workspace = cli.workspace()
+    check_job(workspace, mode, day)
+    files = recreate_job(workspace, day, mode, auto) if recreate else \
+        create_job(workspace, day, mode, auto=auto, subcascade=subcascade)
     click.echo(f"{files.exec_ab} ({len(files.abs)} ABs)")
     for extra in (files.exec_qc, files.raw_down, files.mcal_down, files.job_file):
         if extra:
@@ -94,8 +105,13 @@ def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int |
     parents, and dfos follows them to the end.  Interrupted (Ctrl-C), dfos leaves
     batch jobs running; the next exec-cascade adopts them.  Exits 0 when every AB
     that can run succeeded, 11 when some failed or were blocked (or still run),
-    12 when another executor already runs this cascade.
+    12 when another executor already runs this cascade.  The cascade of a date
+    (MODE_DATE, QC_MODE_DATE) is refused when that mode is certified, moved or
+    finished.
     """
+    from dfos.steps.todo import check_dag
+
+    check_dag(cli.workspace(), dag_id)
     with cascade_bars() as show:
         result = exec_cascade(cli.workspace(), dag_id, jobs, slots, partial(show, dag_id), executor)
     click.echo(f"{dag_id}: " + ", ".join(f"{v} {k}" for k, v in result.counts.items() if v))
@@ -130,15 +146,63 @@ def cascade_stat_cmd(cli: Cli, dag_id: str, as_json: bool) -> None:
 
 @click.command("stop-cascade")
 @dag_id_option()
+@click.option("--now", is_flag=True,
+              help="Hard abort: kill the running recipes too (Slurm / HTCondor: cancel their jobs); they become "
+                   "'cancelled' and run again with 'dfos requeue'.")
 @pass_cli
-def stop_cascade_cmd(cli: Cli, dag_id: str) -> None:
+def stop_cascade_cmd(cli: Cli, dag_id: str, now: bool) -> None:
     """Stop a cascade gracefully: nothing new starts, running ABs finish.
 
     On Slurm the jobs not started yet are cancelled; on HTCondor the DAG is halted
     (DAGMan writes its rescue DAG).  The next exec-cascade goes on from there.
+    With --now the running recipes are killed (their process groups; batch jobs
+    cancelled through the executor: scancel, an HTCondor DAG halted) and their ABs marked
+    'cancelled', not failed: 'dfos requeue' runs them again.
     """
+    if now:
+        from dfos.steps.todo import stop_now
+
+        cancelled = stop_now(cli.workspace(), dag_id)
+        click.echo(f"{dag_id}: stopped now; {len(cancelled.abs)} running AB(s) cancelled"
+                   + (f" ({', '.join(cancelled.abs)})" if cancelled.abs else ""))
+        return
     request_stop(cli.workspace(), dag_id)
     click.echo(f"{dag_id}: stop requested; running ABs finish, nothing new starts")
+
+
+@click.command("requeue")
+@click.option("-m", "--mode", type=click.Choice(["CALIB", "SCIENCE"], case_sensitive=False), default="CALIB",
+              show_default=True)
+@date_option()
+@click.option("-a", "names", metavar="AB", multiple=True,
+              help="Run this AB again (failed or succeeded too); repeat for several.  Default: the cancelled and "
+                   "blocked ABs.")
+@click.option("--descendants", is_flag=True, help="Run every AB that depends on the chosen ones again too.")
+@click.option("--no-run", is_flag=True, help="Only queue them; 'dfos exec-cascade' runs them.")
+@pass_cli
+def requeue_cmd(cli: Cli, mode: str, day: date, names: tuple[str, ...], descendants: bool, no_run: bool) -> None:
+    """Run ABs of DATE's cascade again: the cancelled ones (stop-cascade --now), or those named with -a.
+
+    ABs that succeeded and are not chosen are reused, not run again; the blocked
+    ABs behind a chosen one run too, with --descendants every AB behind it.
+    """
+    from dfos.jobs.model import check_name
+    from dfos.steps.todo import requeue
+
+    workspace = cli.workspace()
+    try:
+        chosen = tuple(check_name(n) for n in names)
+    except DfosError as exc:
+        raise click.BadParameter(exc.message, param_hint="-a") from None
+    dag, queued = requeue(workspace, day, mode, chosen, descendants)
+    click.echo(f"{dag}: {len(queued)} AB(s) queued again")
+    if no_run:
+        return
+    with cascade_bars() as show:
+        result = exec_cascade(workspace, dag, workspace.job_dir / f"execAB_{dag}", None, partial(show, dag))
+    click.echo(f"{dag}: " + ", ".join(f"{v} {k}" for k, v in result.counts.items() if v))
+    if not result.ok:
+        raise click.exceptions.Exit(ExitCode.CASCADE_FAILED)
 
 
 @click.command("watch-queue")

@@ -152,6 +152,8 @@ def finish_cmd(cli: Cli, day: date) -> None:
     result = finish(cli.workspace(), day)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    for name in result.job_files:
+        click.echo(f"{day}: removed {name}")
     click.echo(f"{day}: finished ({result.raw_deleted} raw frames deleted, {result.raw_kept} kept)")
 
 

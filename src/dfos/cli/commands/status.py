@@ -101,13 +101,24 @@ def status_cmd(cli: Cli, day: date | None, as_json: bool, trim: bool) -> None:
 @click.command("flag")
 @click.argument("flag", type=click.Choice([f.value for f in StatusFlag]), metavar="FLAG")
 @date_option()
+@click.option("--force", is_flag=True, help="Write a processing flag even for a date moved past it (a roll-back).")
 @pass_cli
-def flag_cmd(cli: Cli, flag: str, day: date) -> None:
+def flag_cmd(cli: Cli, flag: str, day: date, force: bool) -> None:
     """Append '<FLAG> <DATE> <now>' to DFO_STATUS, atomically under a lock.
 
     FLAG is one of the DFO_STATUS workflow flags: fits_Requested, raw_Complete,
     raw_Incomplete, cal_AB, cal_Queued, cal_QC, cal_Certif, cal_Updated,
     sci_AB, sci_Queued, sci_QC, sci_Certif, sci_Updated, sci_Harvested,
-    finished, removed.  Job files use this instead of 'echo >> DFO_STATUS'.
+    finished, removed, cal_Reset, sci_Reset.  Job files use this instead of
+    'echo >> DFO_STATUS'.  A processing flag (MODE_AB, MODE_Queued, MODE_QC) for a
+    date whose mode is certified, moved or finished would roll it back: refused
+    unless --force.
     """
-    append_flag(cli.workspace(), flag, day)
+    from dfos.keys import Stage, parse_mode_flag
+    from dfos.steps.todo import check_job
+
+    parsed = parse_mode_flag(flag)
+    workspace = cli.workspace()
+    if parsed is not None and parsed[1] in (Stage.AB, Stage.QUEUED, Stage.QC) and not force:
+        check_job(workspace, parsed[0], day)
+    append_flag(workspace, flag, day)
