@@ -135,11 +135,13 @@ def test_project_create_at_the_root(tmp_path: Path, run: Callable[..., tuple[int
                 str(listed))[0] == 0
     code, out = run("--root", str(root), "project", "create", "P1", "--instrument", "NACO", "--dates", "2013-02-11")
     assert code == 3 and "exists with other dates" in out
-    # the root needs the instrument to choose a workspace; run finds the one holding the project
+    # list at the root: every instrument's projects (UVES has none); run finds the one holding the project
     code, out = run("--root", str(root), "project", "list")
-    assert code == 2 and "choose one with --instrument" in out
+    assert code == 0 and out.splitlines() == ["P1  NACO  2013-02-11 2013-02-12  0 CALIB, 0 SCIENCE AB(s)"]
+    code, out = run("--root", str(root), "project", "list", "--instrument", "UVES")
+    assert code == 0 and out == ""
     code, out = run("--root", str(root), "project", "list", "--instrument", "NACO")
-    assert code == 0 and out.startswith("P1  2013-02-11 2013-02-12  0 CALIB, 0 SCIENCE")
+    assert code == 0 and out.startswith("P1  NACO  2013-02-11 2013-02-12  0 CALIB, 0 SCIENCE")
     code, out = run("--root", str(root), "project", "run", "P1")
     assert code == 3 and "the archive holds no frame of 2013-02-11, 2013-02-12" in out
     code, out = run("--root", str(root), "project", "create", "P2", "--instrument", "VIMOS", "--dates", "2013-02-11")

@@ -24,17 +24,22 @@ def project_group() -> None:
     """
 
 
+def _base(cli: Cli) -> Path:
+    """Where the command runs: --root, $DFOS_ROOT or the current directory."""
+    import os
+
+    return cli.root or (Path(cli.env["DFOS_ROOT"]) if cli.env.get("DFOS_ROOT") else Path(os.getcwd()))
+
+
 def _workspace(cli: Cli, instrument: str | None, name: str | None = None) -> Workspace:
     """The workspace a project command acts on: the instrument's own under an OPSHUB root (``instrument``, or
     the one holding project ``name``), else the workspace found as usual."""
-    import os
-
     from dfos.errors import UsageError
     from dfos.instruments.registry import get_instrument
     from dfos.steps.opshub import CONF, hub_instruments, project_dir
     from dfos.workspace import CONFIG_FILE, read_workspace
 
-    base = cli.root or (Path(cli.env["DFOS_ROOT"]) if cli.env.get("DFOS_ROOT") else Path(os.getcwd()))
+    base = _base(cli)
     served = hub_instruments(base)
     if not served:
         return cli.workspace()
@@ -149,13 +154,24 @@ class _Dots:
 @click.option("--instrument", "instrument", metavar="NAME", help="At an OPSHUB root: the instrument.")
 @pass_cli
 def list_cmd(cli: Cli, instrument: str | None) -> None:
-    """List the projects of the workspace: name, science dates, ABs recorded by the last run."""
+    """List the projects: name, instrument, science dates, ABs recorded by the last run.  At an OPSHUB root
+    without --instrument, the projects of every instrument it serves."""
+    from dfos.steps.opshub import hub_instruments
+
+    base = _base(cli)
+    served = hub_instruments(base) if instrument is None else []
+    workspaces = ([Cli(root=base / i, overrides=cli.overrides, env=cli.env).workspace() for i in served] if served
+                  else [_workspace(cli, instrument)])
+    for workspace in workspaces:
+        _list_projects(workspace)
+
+
+def _list_projects(workspace: Workspace) -> None:
     from dfos.steps.opshub import load_project, project_abs, projects
 
-    workspace = _workspace(cli, instrument)
     for name in projects(workspace):
         project = load_project(workspace, name)
         abs_ = project_abs(workspace, name)
-        click.echo(f"{name}  {' '.join(d.isoformat() for d in project.dates)}  "
+        click.echo(f"{name}  {project.instrument}  {' '.join(d.isoformat() for d in project.dates)}  "
                    f"{sum(m.value == 'CALIB' for m, _, _ in abs_)} CALIB, "
                    f"{sum(m.value == 'SCIENCE' for m, _, _ in abs_)} SCIENCE AB(s)")
