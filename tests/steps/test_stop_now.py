@@ -25,11 +25,13 @@ def _states(ws: Workspace) -> dict[str, str]:
         return {}
 
 
-def _marked() -> list[Path]:
+def _marked(ws: Workspace) -> list[Path]:
+    """This workspace's recipes of the cascade (another test's chain may run the same cascade id beside it)."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and f"DFOS_RUN={DAG}/C".encode() in (proc / "environ").read_bytes():
+            environ = (proc / "environ").read_bytes().split(b"\0") if proc.name.isdigit() else []
+            if any(v.startswith(f"DFOS_RUN={DAG}/C".encode()) and v.endswith(f"@{ws.root}".encode()) for v in environ):
                 found.append(proc)
         except OSError:
             continue
@@ -46,7 +48,7 @@ def test_stop_now_cancels_and_requeue_runs_again(sleepy: Workspace, capsys: pyte
                              "--dag-id", DAG, "--jobs", str(jobs)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: _states(ws).get("C0.ab") == "running" and bool(_marked()), timeout=30,
+        wait_until(lambda: _states(ws).get("C0.ab") == "running" and bool(_marked(ws)), timeout=30,
                    what="the first recipe to run")
         assert main(["--root", str(ws.root), "stop-cascade", "--dag-id", DAG, "--now"]) == 0
         assert "1 running AB(s) cancelled (C0.ab)" in capsys.readouterr().out
@@ -56,7 +58,7 @@ def test_stop_now_cancels_and_requeue_runs_again(sleepy: Workspace, capsys: pyte
     assert _states(ws) == {"C0.ab": "cancelled", "C1.ab": "waiting"}
     (row,) = [r for r in cascade_state(ws, DAG) if r["ab"] == "C0.ab"]
     assert "cancelled by stop-cascade --now" in str(row["reason"])
-    assert _marked() == []  # the recipe's process group is gone
+    assert _marked(ws) == []  # the recipe's process group is gone
 
     write_chain(ws, 2, 0, recipe="noop")  # the same ABs, quick now
     code = main(["--root", str(ws.root), "requeue", "-d", "2013-02-12"])
