@@ -74,8 +74,9 @@ def _dfos(workspace: Workspace, *args: str) -> list[str]:
 
 
 def action_steps(workspace: Workspace, action: str, day: date | None, todo: str | None = None,
-                 mode: Mode = Mode.CALIB, names: tuple[str, ...] = ()) -> list[list[str]]:
-    """The commands of an action, in order; ``mode`` for createAB, process and move; ``names``: the ABs to re-run."""
+                 mode: Mode = Mode.CALIB, names: tuple[str, ...] = (), descendants: bool = False) -> list[list[str]]:
+    """The commands of an action, in order; ``mode`` for createAB, process and move; ``names``: the ABs to re-run
+    (``descendants``: with every AB behind them)."""
     if action == "create_ab" and day is not None:
         return [_dfos(workspace, "create-ab", "-m", mode.value, "-d", day.isoformat())]
     if action == "process" and day is not None:
@@ -86,7 +87,7 @@ def action_steps(workspace: Workspace, action: str, day: date | None, todo: str 
         return [_dfos(workspace, action, "-d", day.isoformat())]
     if action == "rerun" and day is not None:
         return [_dfos(workspace, "requeue", "-m", mode.value, "-d", day.isoformat(),
-                      *(word for name in names for word in ("-a", name)))]
+                      *(word for name in names for word in ("-a", name)), *(["--descendants"] if descendants else []))]
     if action == "abort" and day is not None:
         return [_dfos(workspace, "stop-cascade", "--dag-id", BatchId.of(mode, day).render(), "--now")]
     if action == "reset" and day is not None:
