@@ -32,8 +32,21 @@ from dfos.status import flags_by_key
 from dfos.status.todo import job_refusal, reset_refusal
 from dfos.workspace import Workspace
 
-__all__ = ["RERUN_STATES", "RUNNING", "BatchButtons", "abort_effect", "batch_buttons", "date_buttons", "describe",
-           "descendants_field", "rerun_allowed", "reset_effect", "row_actions", "running_abs", "rerun_field"]
+__all__ = [
+    "RERUN_STATES",
+    "RUNNING",
+    "BatchButtons",
+    "abort_effect",
+    "batch_buttons",
+    "date_buttons",
+    "descendants_field",
+    "describe",
+    "rerun_allowed",
+    "rerun_field",
+    "reset_effect",
+    "row_actions",
+    "running_abs",
+]
 
 #: The AB states that may be chosen for a re-run.
 RERUN_STATES = ("failed", "cancelled", "blocked", "succeeded")

@@ -147,8 +147,8 @@ def api_dates(request: Request) -> Response:
     ws = state_of(request).workspace
     today, rows = facts.date_rows(ws)
     trouble = honest.date_trouble(ws, rows)
-    running = rerun.running_mark(rerun.date_buttons(ws, rows))
-    return JSONResponse({"today": today, "state": honest.trouble_fingerprint(facts.dates_state(rows) + running, trouble),
+    shown = facts.dates_state(rows) + rerun.running_mark(rerun.date_buttons(ws, rows))
+    return JSONResponse({"today": today, "state": honest.trouble_fingerprint(shown, trouble),
                          "dates": [{**r.view.to_json(), "n_cal_abs": r.n_cal_abs, "n_sci_abs": r.n_sci_abs,
                                     "trouble": trouble.get(r.key, {})}
                                    for r in rows]})
