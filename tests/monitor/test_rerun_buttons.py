@@ -55,9 +55,11 @@ class Started:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, list[list[str]]]] = []
+        self.batches: list[str] = []
 
-    def __call__(self, action: str, label: str, steps: list[list[str]]) -> Any:
+    def __call__(self, action: str, label: str, steps: list[list[str]], batch: str = "") -> Any:
         self.calls.append((action, label, steps))
+        self.batches.append(batch)
         return type("J", (), {"id": len(self.calls)})()
 
 
@@ -128,6 +130,7 @@ def test_rerun_posts_the_ticked_abs_and_descendants(client: tuple[TestClient, St
     action, _, steps = started.calls[-1]
     assert action == "rerun"
     assert dfos_args(steps) == [["requeue", "-m", "CALIB", "-d", DAY, "-a", abs_[0], "-a", abs_[2], "--descendants"]]
+    assert started.batches[-1] == DAG  # its failed ABs are named when the job fails
     http.post("/action/rerun", data={"csrf": csrf, "date": DAY, "abs": abs_[1], "descendants": ""})
     assert dfos_args(started.calls[-1][2]) == [["requeue", "-m", "CALIB", "-d", DAY, "-a", abs_[1]]]
 

@@ -98,6 +98,7 @@ def test_walk_a_date_with_one_failed_ab_to_its_end(server: tuple[str, Workspace]
             expect(page.locator("#job-state")).to_have_text("failed", timeout=300_000)
             expect(page.locator("#job-state")).to_have_class("job-failed")
             expect(page.locator("#job-problems")).to_contain_text("1 failed")
+            expect(page.locator("#job-problems")).to_contain_text(f"{DARK} failed: recipe_error")  # which, and why
             shot("1-job-failed")
 
             # (b) the date table: 1 failed, 1 blocked, in colour

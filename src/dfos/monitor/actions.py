@@ -85,7 +85,8 @@ def start_action(request: Request, form: FormData) -> Response:
                    {"abs": " ".join(names), "descendants": "1" if descendants else ""})
     steps = action_steps(state.workspace, action, day, todo or None, mode, names, descendants)
     audit(state.workspace, user_of(request) or "-", client_of(request), action, _target(action, day, mode, todo))
-    job = state.jobs.start(action, action_label(action, day, mode, todo or None), steps)
+    job = state.jobs.start(action, action_label(action, day, mode, todo or None), steps,
+                           BatchId.of(mode, day).render() if action in ("process", "rerun") and day else "")
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 

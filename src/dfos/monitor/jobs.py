@@ -126,6 +126,8 @@ class Job:
     ended: float | None = None
     problems: list[str] = field(default_factory=list)
     """Why the job failed (:func:`dfos.monitor.honest.job_problems`): an exit code, failed ABs, an error line."""
+    batch: str = ""
+    """The cascade a process or rerun job runs (its failed ABs are named among the problems), '' none."""
 
 
 class JobRunner:
@@ -138,12 +140,13 @@ class JobRunner:
         self.ids = itertools.count(1)
         self.log_dir = workspace.mon_dir / "monitor_jobs"
 
-    def start(self, action: str, label: str, steps: list[list[str]]) -> Job:
+    def start(self, action: str, label: str, steps: list[list[str]], batch: str = "") -> Job:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.lock:
             number = next(self.ids)
             stamp = clock.now(self.workspace.settings).strftime("%Y%m%dT%H%M%S")
-            job = Job(number, action, label, self.log_dir / f"{stamp}_{os.getpid()}_{number}.log", time.monotonic())
+            job = Job(number, action, label, self.log_dir / f"{stamp}_{os.getpid()}_{number}.log", time.monotonic(),
+                      batch=batch)
             self.jobs[number] = job
         job.log.write_text(f"# {label}\n", encoding="utf-8")
         threading.Thread(target=self._run, args=(job, steps), daemon=True, name=f"monitor-job-{number}").start()
@@ -166,6 +169,10 @@ class JobRunner:
                 ok = False
                 break
         problems = job_problems(job.returncodes, job.log.read_text(encoding="utf-8", errors="replace"))
+        if problems and job.batch:  # which ABs failed, and why (dfos.monitor.rerun)
+            from dfos.monitor.rerun import failure_lines
+
+            problems += failure_lines(self.workspace, job.batch)
         with self.lock:
             job.problems = problems
             job.state = "done" if ok and not problems else "failed"

@@ -118,6 +118,19 @@ def running_mark(buttons: dict[str, dict[str, dict[str, Any]]]) -> str:
                            if b["abort"]))
 
 
+def failure_lines(workspace: Workspace, batch: str) -> list[str]:
+    """A job's problems beyond its exit codes: each AB of ``batch`` whose newest run failed, and why (its failure,
+    its message); '' when the batch is no date's.  A database fault is said, not raised."""
+    from dfos.errors import DfosError
+    from dfos.monitor.certification import failed_abs
+
+    try:
+        found = failed_abs(workspace, BatchId.parse(batch))
+    except DfosError as exc:
+        return [f"failed ABs not read: {exc.message}"]
+    return [f"{f.ab} failed: {f.failure}: {f.message}"[:500] + (f" (log: {f.log})" if f.log else "") for f in found]
+
+
 # --- the form fields ------------------------------------------------------------------------------------
 
 def rerun_field(form: FormData, limit: int = 100_000) -> str:
