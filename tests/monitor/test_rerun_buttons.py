@@ -207,10 +207,11 @@ def test_a_confirm_page_of_rerun_would_carry_its_abs(client: tuple[TestClient, S
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Should a re-run ever ask first, its Confirm re-posts the ABs and descendants."""
     import dfos.monitor.actions as actions
+    from dfos.monitor.confirm import DESTRUCTIVE
 
     http, started = client
     abs_ = names(night)
-    monkeypatch.setattr(actions, "DESTRUCTIVE", (*actions.DESTRUCTIVE, "rerun"))
+    monkeypatch.setattr(actions, "DESTRUCTIVE", (*DESTRUCTIVE, "rerun"))
     csrf = login(http)
     page = http.post("/action/rerun", data={"csrf": csrf, "date": DAY, "abs": [abs_[0], abs_[1]],
                                             "descendants": "1"}).text
