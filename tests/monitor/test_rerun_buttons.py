@@ -115,6 +115,9 @@ def test_no_rerun_once_the_date_is_certified_and_abort_while_abs_run(
     login(http)
     page = http.get(f"/abs/{DAY}").text
     assert re.search(r'id="abort-button"[^>]*>abort now \(1 running\)', page)
+    assert 'id="rerun-form"' not in page  # not while the cascade runs (dfos requeue would be refused)
+    set_states(night, {abs_[1]: "succeeded"})
+    assert 'id="rerun-form"' in http.get(f"/abs/{DAY}").text
     append_flag(night, "cal_Certif", NIGHT)
     page = http.get(f"/abs/{DAY}").text
     assert 'id="rerun-form"' not in page and 'type="checkbox"' not in page

@@ -1,9 +1,9 @@
 """Re-run, abort and reset from the monitor (issue 20): which of these buttons a page shows, the form fields they
 post, and what their "are you sure?" pages name.
 
-* The AB monitor of a date not yet certified (:func:`~dfos.status.todo.job_refusal` says nothing) has a checkbox
-  per failed, cancelled, blocked or succeeded AB and "re-run selected" (``dfos requeue -a ...``), "re-run selected
-  with descendants" (``--descendants``); a failed AB has a one-click "re-run" too.
+* The AB monitor of a date not yet certified (:func:`~dfos.status.todo.job_refusal` says nothing), whose cascade does
+  not run, has a checkbox per failed, cancelled, blocked or succeeded AB and "re-run selected" (``dfos requeue -a
+  ...``), "re-run selected with descendants" (``--descendants``); a failed AB has a one-click "re-run" too.
 * While a mode's cascade has running ABs, the AB monitor and that mode's cell of the DATE table have "abort now"
   (``dfos stop-cascade --now``): the confirmation names the running ABs, which are killed and marked cancelled.
 * A mode with ABs that was not moved (:func:`~dfos.status.todo.reset_refusal` says nothing) and does not run has
@@ -66,7 +66,8 @@ class BatchButtons:
     """The buttons of a batch's AB monitor."""
 
     rerun: bool
-    """The date is not past processing: checkboxes, "re-run selected", one-click "re-run" on failed ABs."""
+    """The date is not past processing and its cascade does not run (dfos requeue would be refused): checkboxes,
+    "re-run selected", one-click "re-run" on failed ABs."""
     running: tuple[str, ...]
     """The ABs running now ("abort now" is shown when there are any)."""
 
@@ -89,7 +90,7 @@ def batch_buttons(workspace: Workspace, batch: BatchId) -> BatchButtons:
         return BatchButtons(False, ())
     flags = flags_by_key(workspace.status_log.read()).get(batch.key.text, [])
     running = running_abs(workspace, [batch.render()]).get(batch.render(), ())
-    return BatchButtons(rerun_allowed(flags, batch.mode, batch.key.text), running)
+    return BatchButtons(rerun_allowed(flags, batch.mode, batch.key.text) and not running, running)
 
 
 def row_actions(flags: Sequence[str], mode: Mode | str, key: str, n_abs: int | None,
