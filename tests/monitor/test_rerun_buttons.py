@@ -248,3 +248,49 @@ def test_action_steps_pass_descendants_through(night: Workspace) -> None:
 
     steps = action_steps(night, "rerun", date(2013, 2, 12), names=("a.ab",), descendants=True)
     assert dfos_args(steps) == [["requeue", "-m", "CALIB", "-d", DAY, "-a", "a.ab", "--descendants"]]
+
+
+# --- abort for real ---------------------------------------------------------------------------------------
+
+def test_abort_now_from_the_ab_monitor_kills_the_running_ab_and_marks_it_cancelled(
+        sleepy: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cascade of sleeping recipes (no esorex) runs; the AB monitor's "abort now", confirmed, cancels it."""
+    import subprocess
+    import sys
+
+    from chains import write_chain
+    from monitor_helpers import wait_until
+
+    from dfos.cascade.run import cascade_state
+
+    ws = sleepy
+    monkeypatch.setenv("DFOS_ESOREX", ws.settings.ESOREX)
+    jobs = write_chain(ws, 2, 60)  # C0 <- C1, recipes that would sleep a minute
+    cascade = subprocess.Popen([sys.executable, "-m", "dfos.cli.main", "--root", str(ws.root), "exec-cascade",
+                                "--dag-id", DAG, "--jobs", str(jobs)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+
+    def states() -> dict[str, str]:
+        try:
+            return {str(r["ab"]): str(r["state"]) for r in cascade_state(ws, DAG)}
+        except Exception:  # the database is not there yet
+            return {}
+
+    try:
+        wait_until(lambda: states().get("C0.ab") == "running", timeout=30, what="the first recipe to run")
+        with TestClient(create_app(ws, token=TOKEN), base_url="http://127.0.0.1") as http:
+            csrf = login(http)
+            page = http.get(f"/abs/{DAY}").text
+            assert re.search(r'id="abort-button"[^>]*title="kill the running ABs \(C0\.ab\)', page)
+            asked = http.post("/action/abort", data={"csrf": csrf, "date": DAY, "mode": "CALIB"}).text
+            assert "kills the 1 running AB(s)" in asked and "C0.ab" in asked
+            hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', asked))
+            job = http.post("/action/abort", data=hidden, follow_redirects=False).headers["location"]
+            done = wait_until(lambda: (d := http.get(f"/api{job}").json())["state"] != "running" and d, timeout=120,
+                              what="the abort job to end")
+            assert done["state"] == "done", done
+            assert "1 running AB(s) cancelled (C0.ab)" in done["log"]
+        assert cascade.wait(timeout=30) == 11  # the executor ended without running C1
+    finally:
+        cascade.kill()
+    assert states() == {"C0.ab": "cancelled", "C1.ab": "waiting"}
