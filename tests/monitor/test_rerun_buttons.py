@@ -258,9 +258,9 @@ def test_abort_now_from_the_ab_monitor_kills_the_running_ab_and_marks_it_cancell
     import subprocess
     import sys
 
-    from chains import write_chain
     from monitor_helpers import wait_until
 
+    from chains import write_chain
     from dfos.cascade.run import cascade_state
 
     ws = sleepy
