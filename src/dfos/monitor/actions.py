@@ -24,6 +24,7 @@ from dfos.monitor import facts
 from dfos.monitor.abmonitor import address
 from dfos.monitor.confirm import DESTRUCTIVE, ask, confirmed
 from dfos.monitor.jobs import ACTIONS, DATE_ACTIONS, MODE_ACTIONS, action_label, action_steps, rerun_names
+from dfos.monitor.rerun import descendants_field, rerun_field
 from dfos.monitor.security.access import changing
 from dfos.monitor.security.audit import audit
 from dfos.monitor.web import Refused, batch_arg, client_of, state_of, user_of
@@ -68,8 +69,9 @@ def start_action(request: Request, form: FormData) -> Response:
         if action in DATE_ACTIONS:
             day = parse_date(_text(form, "date", 20))
         mode = Mode.parse(_text(form, "mode", 20) or Mode.CALIB) if action in MODE_ACTIONS else Mode.CALIB
-        names = rerun_names(state.workspace, day, mode, _text(form, "abs", 100_000)) \
+        names = rerun_names(state.workspace, day, mode, rerun_field(form)) \
             if action == "rerun" and day is not None else ()
+        descendants = descendants_field(form) if action == "rerun" else False
     except DfosError as exc:
         return PlainTextResponse(exc.message, status_code=400)
     todo = _text(form, "todo", 40)
@@ -79,10 +81,12 @@ def start_action(request: Request, form: FormData) -> Response:
         return PlainTextResponse(f"{todo} names another workspace (--root {others[0]}): launching it would change "
                                  "that workspace; run 'dfos sharing relocate' first", status_code=409)
     if action in DESTRUCTIVE and not confirmed(form.get("confirm")):  # ask first, naming what will happen
-        return ask(request, state.workspace, action, day, mode, todo, action_label(action, day, mode, todo or None))
-    steps = action_steps(state.workspace, action, day, todo or None, mode, names)
+        return ask(request, state.workspace, action, day, mode, todo, action_label(action, day, mode, todo or None),
+                   {"abs": " ".join(names), "descendants": "1" if descendants else ""})
+    steps = action_steps(state.workspace, action, day, todo or None, mode, names, descendants)
     audit(state.workspace, user_of(request) or "-", client_of(request), action, _target(action, day, mode, todo))
-    job = state.jobs.start(action, action_label(action, day, mode, todo or None), steps)
+    job = state.jobs.start(action, action_label(action, day, mode, todo or None), steps,
+                           BatchId.of(mode, day).render() if action in ("process", "rerun") and day else "")
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 

@@ -133,9 +133,15 @@ def _blocks(workspace: Workspace, key: str) -> list[str]:
     return found
 
 
-def describe(workspace: Workspace, action: str, day: date | None, todo: str | None, label: str) -> Effect:
+def describe(workspace: Workspace, action: str, day: date | None, todo: str | None, label: str,
+             mode: Mode = Mode.CALIB) -> Effect:
     """What ``action`` will do to this workspace now."""
     key = day.isoformat() if day else None
+    if action in ("abort", "reset") and day is not None and key:  # the monitor's buttons (dfos.monitor.rerun)
+        from dfos.monitor import rerun
+
+        return Effect(*rerun.describe(workspace, action, day, mode, _job_files(workspace, key),
+                                      _blocks(workspace, key)))
     if action == "finish" and key:
         return finish_effect(key, _raw_frames(workspace, key), f"$DFO_RAW_DIR/{key}", _job_files(workspace, key),
                              _blocks(workspace, key))
@@ -148,13 +154,13 @@ def describe(workspace: Workspace, action: str, day: date | None, todo: str | No
 
 
 def ask(request: Request, workspace: Workspace, action: str, day: date | None, mode: Mode, todo: str,
-        label: str) -> Response:
+        label: str, extra: dict[str, str] | None = None) -> Response:
     """The "are you sure?" answer: a page with Confirm (the same form, ``confirm=1``) and Cancel; JSON (409)
-    for a client that asks for JSON."""
-    effect = describe(workspace, action, day, todo or None, label)
+    for a client that asks for JSON.  ``extra``: more fields the action needs (a rerun's ``abs``, ``descendants``)."""
+    effect = describe(workspace, action, day, todo or None, label, mode)
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"confirm": "required", "action": action, **effect.to_json(),
                              "how": "post the same form again with confirm=1"}, status_code=409)
-    fields = {"date": day.isoformat() if day else "", "mode": mode.value, "todo": todo}
+    fields = {"date": day.isoformat() if day else "", "mode": mode.value, "todo": todo, **(extra or {})}
     return page(request, "confirm.html", {"action": action, "effect": effect,
                                           "fields": {k: v for k, v in fields.items() if v}})

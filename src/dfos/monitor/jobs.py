@@ -74,8 +74,9 @@ def _dfos(workspace: Workspace, *args: str) -> list[str]:
 
 
 def action_steps(workspace: Workspace, action: str, day: date | None, todo: str | None = None,
-                 mode: Mode = Mode.CALIB, names: tuple[str, ...] = ()) -> list[list[str]]:
-    """The commands of an action, in order; ``mode`` for createAB, process and move; ``names``: the ABs to re-run."""
+                 mode: Mode = Mode.CALIB, names: tuple[str, ...] = (), descendants: bool = False) -> list[list[str]]:
+    """The commands of an action, in order; ``mode`` for createAB, process and move; ``names``: the ABs to re-run
+    (``descendants``: with every AB behind them)."""
     if action == "create_ab" and day is not None:
         return [_dfos(workspace, "create-ab", "-m", mode.value, "-d", day.isoformat())]
     if action == "process" and day is not None:
@@ -86,7 +87,7 @@ def action_steps(workspace: Workspace, action: str, day: date | None, todo: str 
         return [_dfos(workspace, action, "-d", day.isoformat())]
     if action == "rerun" and day is not None:
         return [_dfos(workspace, "requeue", "-m", mode.value, "-d", day.isoformat(),
-                      *(word for name in names for word in ("-a", name)))]
+                      *(word for name in names for word in ("-a", name)), *(["--descendants"] if descendants else []))]
     if action == "abort" and day is not None:
         return [_dfos(workspace, "stop-cascade", "--dag-id", BatchId.of(mode, day).render(), "--now")]
     if action == "reset" and day is not None:
@@ -125,6 +126,8 @@ class Job:
     ended: float | None = None
     problems: list[str] = field(default_factory=list)
     """Why the job failed (:func:`dfos.monitor.honest.job_problems`): an exit code, failed ABs, an error line."""
+    batch: str = ""
+    """The cascade a process or rerun job runs (its failed ABs are named among the problems), '' none."""
 
 
 class JobRunner:
@@ -137,12 +140,13 @@ class JobRunner:
         self.ids = itertools.count(1)
         self.log_dir = workspace.mon_dir / "monitor_jobs"
 
-    def start(self, action: str, label: str, steps: list[list[str]]) -> Job:
+    def start(self, action: str, label: str, steps: list[list[str]], batch: str = "") -> Job:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.lock:
             number = next(self.ids)
             stamp = clock.now(self.workspace.settings).strftime("%Y%m%dT%H%M%S")
-            job = Job(number, action, label, self.log_dir / f"{stamp}_{os.getpid()}_{number}.log", time.monotonic())
+            job = Job(number, action, label, self.log_dir / f"{stamp}_{os.getpid()}_{number}.log", time.monotonic(),
+                      batch=batch)
             self.jobs[number] = job
         job.log.write_text(f"# {label}\n", encoding="utf-8")
         threading.Thread(target=self._run, args=(job, steps), daemon=True, name=f"monitor-job-{number}").start()
@@ -165,6 +169,10 @@ class JobRunner:
                 ok = False
                 break
         problems = job_problems(job.returncodes, job.log.read_text(encoding="utf-8", errors="replace"))
+        if problems and job.batch:  # which ABs failed, and why (dfos.monitor.rerun)
+            from dfos.monitor.rerun import failure_lines
+
+            problems += failure_lines(self.workspace, job.batch)
         with self.lock:
             job.problems = problems
             job.state = "done" if ok and not problems else "failed"

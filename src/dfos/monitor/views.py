@@ -21,7 +21,7 @@ from dfos.config.secrets import mask_url
 from dfos.config.settings import Flavour
 from dfos.errors import ConfigError, DfosError, FormatError, UnsafeName, UsageError, WorkspaceError
 from dfos.keys import BatchId, Mode, ProcessingKey
-from dfos.monitor import facts, honest, panels
+from dfos.monitor import facts, honest, panels, rerun
 from dfos.monitor.ab_files import ab_explain, ab_products
 from dfos.monitor.abmonitor import STATES, ab_page, address
 from dfos.monitor.background import Sample
@@ -74,13 +74,15 @@ def monitor_context(state: MonitorState) -> dict[str, Any]:
     ws = state.workspace
     today, rows = facts.date_rows(ws)
     trouble = honest.date_trouble(ws, rows)
+    date_actions = rerun.date_buttons(ws, rows)  # abort now, reset (dfos.monitor.rerun)
     xdm, xdm_age = state.facts.xdm.get()
     archive, archive_age = state.facts.archive.get()
     cron, _ = state.facts.cron.get()
     install, _ = state.facts.install.get()
     history = state.system.history()
     return {
-        "today": today, "rows": rows, "dates_state": honest.trouble_fingerprint(facts.dates_state(rows), trouble),
+        "today": today, "rows": rows, "date_actions": date_actions,
+        "dates_state": honest.trouble_fingerprint(facts.dates_state(rows) + rerun.running_mark(date_actions), trouble),
         "trouble": trouble, "xdm": xdm, "xdm_age": xdm_age,
         "archive": archive,
         "archive_age": archive_age, "cron": cron, "install": install, "n_abs": facts.ab_count_in_dir(ws),
@@ -145,7 +147,8 @@ def api_dates(request: Request) -> Response:
     ws = state_of(request).workspace
     today, rows = facts.date_rows(ws)
     trouble = honest.date_trouble(ws, rows)
-    return JSONResponse({"today": today, "state": honest.trouble_fingerprint(facts.dates_state(rows), trouble),
+    shown = facts.dates_state(rows) + rerun.running_mark(rerun.date_buttons(ws, rows))
+    return JSONResponse({"today": today, "state": honest.trouble_fingerprint(shown, trouble),
                          "dates": [{**r.view.to_json(), "n_cal_abs": r.n_cal_abs, "n_sci_abs": r.n_sci_abs,
                                     "trouble": trouble.get(r.key, {})}
                                    for r in rows]})
@@ -184,6 +187,8 @@ def ab_monitor(request: Request) -> Response:
 
     extras = honest.ab_extras(state_of(request).workspace, found.date, found.rows)
     return page(request, "abs.html", {"page": found, "chosen": chosen, "states": STATES, "extras": extras,
+                                      "buttons": rerun.batch_buttons(state_of(request).workspace, batch),
+                                      "rerun_states": rerun.RERUN_STATES,
                                       "first_url": url(1) if found.page > 1 else "",
                                       "prev_url": url(found.page - 1) if found.page > 1 else "",
                                       "next_url": url(found.page + 1) if found.page < found.pages else "",
