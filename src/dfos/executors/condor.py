@@ -452,22 +452,28 @@ class CondorExecutor(Executor):
         removed: set[str] = set()
         deadline, forced = time.monotonic() + wait, False
         while queued := self._dag_jobs(dagmans):
-            nodes = {job: status for job, (status, dagman) in queued.items() if dagman}
-            fresh = sorted(job for job, status in nodes.items() if job not in removed and status != _REMOVED)
+            overdue = time.monotonic() > deadline
+            if overdue and forced:
+                raise ExternalToolError(f"HTCondor jobs {', '.join(sorted(queued))} are still in the queue "
+                                        f"{2 * wait:.0f} s after condor_rm")
+            fresh = sorted(job for job, (status, node) in queued.items()
+                           if node and job not in removed and status != _REMOVED)
             if fresh:  # condor_rm answers 1 when one of them left the queue meanwhile: the next look tells
                 self._call(["condor_rm", *fresh])
                 removed.update(fresh)
-            if time.monotonic() > deadline:
-                if forced:
-                    raise ExternalToolError(f"HTCondor jobs {', '.join(sorted(queued))} are still in the queue "
-                                            f"{wait:.0f} s after condor_rm")
-                stuck = [job for job, status in nodes.items() if status == _REMOVED]
-                if stuck:
-                    self._call(["condor_rm", "-forcex", *stuck])
-                if not nodes:
-                    self._call(["condor_rm", *queued])
+            elif overdue:
+                self._force(queued)
                 deadline, forced = time.monotonic() + wait, True
             time.sleep(self.pacer.interval)
+
+    def _force(self, queued: Mapping[str, tuple[int, bool]]) -> None:
+        """What stays in the queue: node jobs stuck as removed forced out, DAGMans removed."""
+        stuck = sorted(job for job, (status, node) in queued.items() if node and status == _REMOVED)
+        dagmans = sorted(job for job, (status, node) in queued.items() if not node and status != _REMOVED)
+        if stuck:
+            self._call(["condor_rm", "-forcex", *stuck])
+        if dagmans:
+            self._call(["condor_rm", *dagmans])
 
     def _dag_jobs(self, dagmans: Sequence[str]) -> dict[str, tuple[int, bool]]:
         """The DAGMans ``dagmans`` and their node jobs in the queue: job id -> (JobStatus, is a node job)."""
