@@ -223,5 +223,5 @@ def test_abort_says_which_jobs_will_not_leave_the_queue(tmp_path: Path) -> None:
         return subprocess.CompletedProcess(argv, 0, "8 0 3 7\n" if "condor_q" in argv else "", "")
 
     executor = CondorExecutor([], ["dfos"], tmp_path, {"*": JobResources()}, poll_interval=0.0, run=run)
-    with pytest.raises(DfosError, match="HTCondor jobs 8.0 are still in the queue"):
+    with pytest.raises(DfosError, match=r"HTCondor jobs 8\.0 are still in the queue"):
         executor.abort([Handle("A.ab", "7/A.ab")], wait=0.0)

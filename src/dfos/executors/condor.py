@@ -12,7 +12,9 @@ The executor follows each round's node status file: DONE is success, ERROR failu
 parent failed, so DAGMan never ran it) is reported as never run and the runner marks it blocked.
 A node still waiting when its DAGMan is gone (``condor_q`` no longer lists it: halted by
 ``stop-cascade``, removed) never ran either.  ``stop-cascade`` halts the rounds (the DAG's
-``.halt`` file): running nodes finish, nothing new starts, DAGMan writes its rescue DAG.  A
+``.halt`` file): running nodes finish, nothing new starts, DAGMan writes its rescue DAG;
+``stop-cascade --now`` (:meth:`CondorExecutor.abort`) halts them and removes their node jobs with
+``condor_rm``.  A
 restarted dfos adopts the rounds by their DAGMan cluster ids (``<cluster>/<node>``, the backend id
 stored for each AB); when exactly the ABs a rescue DAG left undone are to run again, the round's
 DAG file is submitted again and DAGMan runs it from its rescue DAG.
