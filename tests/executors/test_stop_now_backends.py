@@ -6,7 +6,9 @@ the DAG halted, its node jobs removed with condor_rm), the ABs marked ``cancelle
 from __future__ import annotations
 
 import shlex
+import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from batch import SLEEP_RECIPE, batch_workspace, remove_workspace, runs
 from chains import write_ab, write_chain, write_exec
 from dfos.cascade.run import cascade_state
+from dfos.cli.main import main
 from dfos.executors.condor_dag import parse_dag, rescued
 from dfos.steps.cascade import exec_cascade
 from dfos.steps.todo import requeue, stop_now
@@ -120,3 +123,29 @@ def test_stop_now_removes_the_dag_s_node_jobs_and_requeue_completes(condor_chain
     everything = " || ".join(f"ClusterId == {c} || DAGManJobId == {c}" for c in rounds)
     wait_until(lambda: _condor("condor_q", "-constraint", everything, "-af", "ClusterId") == [], timeout=60,
                what="the second DAGMan to leave the queue")
+
+
+@pytest.mark.condor
+@pytest.mark.xdist_group("condor")
+def test_stop_now_without_the_dfos_that_submitted_the_dag(condor_chain: tuple[Workspace, Path],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The exec-cascade that submitted the DAG was killed; DAGMan goes on.  The command line's --now removes the
+    node jobs itself, marks the ABs at once, and requeue completes the cascade."""
+    ws, jobs = condor_chain
+    first = subprocess.Popen([sys.executable, "-m", "dfos", "--root", str(ws.root), "exec-cascade", "--dag-id", DAG,
+                              "--jobs", str(jobs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _states(ws).get("C1.ab") == "running", timeout=180, interval=0.2, what="C1 to run")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    dagman = str(next(r["backend_id"] for r in cascade_state(ws, DAG) if r["ab"] == "C1.ab")).partition("/")[0]
+    assert main(["--root", str(ws.root), "stop-cascade", "--dag-id", DAG, "--now"]) == 0
+    assert "2 running AB(s) cancelled (C1.ab, C2.ab)" in capsys.readouterr().out
+    assert _states(ws) == {"C0.ab": "succeeded", "C1.ab": "cancelled", "C2.ab": "cancelled"}
+    assert _condor("condor_q", "-constraint", f"ClusterId == {dagman} || DAGManJobId == {dagman}",
+                   "-af", "ClusterId", "JobStatus") == []
+    write_ab(ws, "C1.ab", ("C0.ab",), "noop")
+    assert main(["--root", str(ws.root), "requeue", "-d", "2013-02-12"]) == 0
+    assert "2 AB(s) queued again" in capsys.readouterr().out
+    assert _states(ws) == {"C0.ab": "succeeded", "C1.ab": "succeeded", "C2.ab": "succeeded"}

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dfos import clock
 from dfos.ab.lists import ab_list_lock, read_ab_list
@@ -344,7 +344,7 @@ def _mark_cancelled(workspace: Workspace, dag_id: str, names: list[str], wait: f
     """Wait (at most ``wait`` seconds) until no executor runs the cascade, then mark ``names`` cancelled."""
     import time
 
-    from sqlalchemy import select, update
+    from sqlalchemy import update
 
     from dfos.cascade.run import CANCELLED, CascadeBusy, _single
     from dfos.db import cascade_nodes, engine_for_url
@@ -356,9 +356,7 @@ def _mark_cancelled(workspace: Workspace, dag_id: str, names: list[str], wait: f
                 if names:
                     reason = f"cancelled by stop-cascade --now at {format_timestamp(clock.now(workspace.settings))}" \
                              f" by {who()}"
-                    ended = {ab for ab, in db.execute(select(cascade_nodes.c.ab).where(  # finished first: kept
-                        cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(names),
-                        cascade_nodes.c.state == "succeeded"))}
+                    ended = _succeeded(db, dag_id, names)
                     names = [n for n in names if n not in ended]
                     db.execute(update(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id,
                                                            cascade_nodes.c.ab.in_(names))
@@ -369,6 +367,24 @@ def _mark_cancelled(workspace: Workspace, dag_id: str, names: list[str], wait: f
             if time.monotonic() > deadline:
                 raise StateError(f"the executor of {dag_id} did not end within {wait:.0f} s; its recipes were "
                                  "killed: mark them with 'dfos stop-cascade --now' again") from None
+
+
+def _succeeded(db: Any, dag_id: str, names: list[str]) -> set[str]:
+    """The ABs of ``names`` that succeeded before they could be ended: ``succeeded``, or (their executor gone before
+    it saw them end) their current attempt's run record says so; they are left as they are (the next run of the
+    cascade recovers the latter)."""
+    from sqlalchemy import and_, select
+
+    from dfos.db import ab_runs, cascade_nodes
+
+    rows = db.execute(select(cascade_nodes.c.ab, cascade_nodes.c.state).where(
+        cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(names))).all()
+    recorded = {ab for ab, in db.execute(select(cascade_nodes.c.ab).join(ab_runs, and_(
+        ab_runs.c.dag_id == cascade_nodes.c.dag_id, ab_runs.c.ab == cascade_nodes.c.ab,
+        ab_runs.c.attempt == cascade_nodes.c.attempts)).where(
+        cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(names), ab_runs.c.status == "SUCCESSFUL",
+        cascade_nodes.c.state.in_(("running", "submitted"))))}
+    return {ab for ab, state in rows if state == "succeeded"} | recorded
 
 
 def _unblock(db: object, dag_id: str, names: list[str]) -> None:
