@@ -175,6 +175,33 @@ def test_a_stop_takes_back_what_a_batch_system_still_queues() -> None:
     assert submitted(out) == [] and d.done
 
 
+def test_a_stop_now_after_a_graceful_one_cancels_the_running_job_and_its_removed_end_is_no_failure() -> None:
+    d = batch(*chain(3))
+    send(d, ids={"C0": "j1", "C1": "j2", "C2": "j3"})
+    d.handle(Turn(started=(Handle("C0", "j1"),)))
+    assert cancelled(d.handle(Stop())) == ["j2", "j3"]
+    assert cancelled(d.handle(Stop(now=True))) == ["j1"]  # stop-cascade --now: the running job too, once
+    assert d.handle(Stop(now=True)) == [] and d.handle(Stop()) == []
+    d.handle(ended("C0", ok=False, job="j1"))  # condor_rm: DAGMan says the node failed
+    d.handle(ended("C1", ok=False, job="j2", never_ran=True))
+    d.handle(ended("C2", ok=False, job="j3", never_ran=True))
+    out = d.handle(Turn())
+    assert {n: (v["state"], v["attempts"]) for n, v in persisted(out).items()} == \
+        {"C0": ("waiting", 1), "C1": ("waiting", 0), "C2": ("waiting", 0)}  # C0 ran: its attempt counts
+    assert submitted(out) == [] and d.done and d.counts()["failed"] == d.counts()["blocked"] == 0
+
+
+def test_a_stop_now_keeps_a_job_that_succeeded_before_it_was_killed() -> None:
+    d = local(*chain(2), Node("X"))
+    send(d)
+    assert cancelled(d.handle(Stop(now=True))) == ["C0", "X"]
+    d.handle(ended("C0", ok=False))  # killed
+    d.handle(ended("X"))  # it ended before the kill reached it
+    out = d.handle(Turn())
+    assert {n: v["state"] for n, v in persisted(out).items()} == {"C0": "waiting", "X": "succeeded"}
+    assert submitted(out) == [] and d.done
+
+
 def test_an_interrupt_leaves_the_batch_jobs_running_for_the_next_run_to_adopt() -> None:
     d = batch(*chain(2))
     send(d, ids={"C0": "j1", "C1": "j2"})

@@ -12,7 +12,7 @@ import pytest
 
 from dfos.config.load import JobResources
 from dfos.errors import DfosError
-from dfos.executors.base import Task
+from dfos.executors.base import Handle, Task
 from dfos.executors.condor import FUTILE, CondorExecutor, NodeStatus, condor_arguments, parse_node_status
 from dfos.executors.condor_dag import parse_dag
 
@@ -181,3 +181,47 @@ def test_following_a_round_reports_each_node_s_end_and_start(tmp_path: Path) -> 
 def test_an_unknown_node_state_counts_as_not_ready() -> None:
     assert NodeStatus.of({"NodeStatus": "42"}) is NodeStatus.NOT_READY
     assert NodeStatus.of({}) is NodeStatus.NOT_READY and NodeStatus.of({"NodeStatus": "6"}) is NodeStatus.ERROR
+
+
+def test_abort_halts_the_round_removes_its_node_jobs_and_forces_out_what_stays(tmp_path: Path) -> None:
+    """stop-cascade --now from a dfos that did not submit the round: halt file, condor_rm of the DAGMan's node
+    jobs (argument lists), -forcex for a job stuck as removed, the DAGMan removed when it does not leave."""
+    (tmp_path / "D.rounds").write_text("7 D.r1.dag\n")
+    queue = {"7.0": (2, "undefined"), "8.0": (2, "7"), "9.0": (1, "7")}
+    calls: list[list[str]] = []
+
+    def run(full: list[str]) -> subprocess.CompletedProcess[str]:
+        calls.append(full)
+        argv = full[2:]  # after CONDOR_COMMAND
+        if argv[0] == "condor_q":
+            lines = [f"{job.replace('.', ' ')} {status} {dagman}" for job, (status, dagman) in queue.items()]
+            return subprocess.CompletedProcess(argv, 0, "\n".join(lines) + "\n", "")
+        if argv[1:2] == ["-forcex"]:
+            del queue["9.0"]
+        elif argv[0] == "condor_rm" and "8.0" in argv:
+            del queue["8.0"]  # it ends at once; 9.0 stays "removed"
+            queue["9.0"] = (3, "7")
+        elif argv[0] == "condor_rm" and argv[1:] == ["7.0"]:  # the DAGMan does not leave by itself here
+            queue.clear()
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    executor = CondorExecutor(["chroot", "pool"], ["dfos"], tmp_path, {"*": JobResources()}, poll_interval=0.0,
+                              run=run)
+    executor.abort([Handle("A.ab", "7/A.ab"), Handle("B.ab", "7/B.ab"), Handle("X", "")], wait=0.0)
+    assert (tmp_path / "D.r1.dag.halt").exists()
+    assert calls[0] == ["chroot", "pool", "condor_q", "-constraint", "ClusterId == 7 || DAGManJobId == 7", "-af",
+                        "ClusterId", "ProcId", "JobStatus", "DAGManJobId"]
+    removals = [c[2:] for c in calls if c[2] == "condor_rm"]
+    assert removals == [["condor_rm", "8.0", "9.0"], ["condor_rm", "-forcex", "9.0"], ["condor_rm", "7.0"]]
+    asked = len(calls)
+    executor.abort([Handle("X", "")])  # nothing submitted: nothing asked
+    assert len(calls) == asked
+
+
+def test_abort_says_which_jobs_will_not_leave_the_queue(tmp_path: Path) -> None:
+    def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(argv, 0, "8 0 3 7\n" if "condor_q" in argv else "", "")
+
+    executor = CondorExecutor([], ["dfos"], tmp_path, {"*": JobResources()}, poll_interval=0.0, run=run)
+    with pytest.raises(DfosError, match=r"HTCondor jobs 8\.0 are still in the queue"):
+        executor.abort([Handle("A.ab", "7/A.ab")], wait=0.0)

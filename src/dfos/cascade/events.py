@@ -119,7 +119,10 @@ class Externals:
 
 @dataclass(frozen=True)
 class Stop:
-    """A graceful stop: running ABs finish, nothing new starts."""
+    """A graceful stop: running ABs finish, nothing new starts.  ``now`` (``stop-cascade --now``): the running ABs
+    are cancelled too; a task of theirs that ends failed (killed, its job removed) waits again, it did not fail."""
+
+    now: bool = False
 
 
 @dataclass(frozen=True)
@@ -344,6 +347,8 @@ class Dispatcher:
         """Updates decided since the last :class:`Persist` (written with the next turn's, in one transaction)."""
         self.released = False
         """Interrupted with a batch system: the runner leaves, the jobs go on."""
+        self.aborted = False
+        """Stopped now (``stop-cascade --now``): every handed-out AB is cancelled."""
         self.sending: list[str] = []
         """The ABs of the last :class:`Submit`."""
         self.explained: set[str] = set()
@@ -392,7 +397,7 @@ class Dispatcher:
             case Externals():
                 return self._externals(event.states)
             case Stop():
-                return self._stop()
+                return self._stop(event.now)
             case Interrupt():
                 return self._interrupt()
             case Close():
@@ -454,11 +459,15 @@ class Dispatcher:
                 else:
                     self.dispatch.in_cluster.pop(h.name, None)
 
-    def _stop(self) -> list[Instruction]:
-        if self.scheduler.stopping:
+    def _stop(self, now: bool = False) -> list[Instruction]:
+        if self.aborted or (self.scheduler.stopping and not now):
             return []
+        names = [] if self.scheduler.stopping else self.dispatch.on_stop(self.scheduler)
         self.scheduler.stopping = True
-        return self._cancel(self.dispatch.on_stop(self.scheduler))
+        if now:  # a graceful stop may have come first: the running ABs are cancelled now
+            self.aborted = True
+            names += [n for n in self.scheduler.running() if n not in names and n not in self.cancelled]
+        return self._cancel(names)
 
     def _interrupt(self) -> list[Instruction]:
         running = self.dispatch.on_interrupt(self.scheduler)

@@ -49,7 +49,7 @@ from dfos.cascade.scheduler import HANDED_OUT, Node, NodeState, Scheduler
 from dfos.dates import format_timestamp
 from dfos.errors import DfosError, ExitCode, FormatError, NotFound, StateError
 from dfos.executors.base import Executor, Handle
-from dfos.fsutil import exclusive_lock, read_utf8
+from dfos.fsutil import exclusive_lock, read_utf8, write_text_atomic
 from dfos.jobs.model import find_cycle, parse_exec
 from dfos.naming import safe_name
 from dfos.workspace import Workspace
@@ -58,6 +58,7 @@ __all__ = [
     "CASCADE_BUSY",
     "CASCADE_FAILED",
     "MAX_BOUNCES",
+    "STOP_NOW",
     "CascadeResult",
     "cascade_state",
     "check_dag_id",
@@ -110,14 +111,33 @@ def _stop_file(workspace: Workspace, dag_id: str) -> Path:
     return workspace.job_dir / f".stop_{check_dag_id(dag_id)}"
 
 
-def request_stop(workspace: Workspace, dag_id: str) -> None:
-    """Ask the executor of a cascade to start nothing new (running ABs finish)."""
-    _stop_file(workspace, dag_id).touch()
+#: The text of the stop request file of ``stop-cascade --now`` (a graceful stop's file is empty).
+STOP_NOW = "now\n"
+
+
+def request_stop(workspace: Workspace, dag_id: str, now: bool = False) -> None:
+    """Ask the executor of a cascade to start nothing new (running ABs finish); ``now``: the running ABs are being
+    ended (``stop-cascade --now``), so that their failed ends are taken as cancelled."""
+    path = _stop_file(workspace, dag_id)
+    if now:
+        write_text_atomic(path, STOP_NOW)
+    else:
+        path.touch()
 
 
 def stop_requested(workspace: Workspace, dag_id: str) -> bool:
     """A graceful stop of the cascade was asked for (a cluster job starts none of its ABs left)."""
     return _stop_file(workspace, dag_id).exists()
+
+
+def _stop_now(path: Path) -> Callable[[], bool]:
+    """Whether the stop request at ``path`` is ``stop-cascade --now``'s."""
+    def now() -> bool:
+        try:
+            return path.read_text(encoding="utf-8") == STOP_NOW
+        except OSError:
+            return False
+    return now
 
 
 @contextmanager
@@ -284,7 +304,7 @@ def run_cascade(
         adopted, recovered = _resume(workspace, engine, dag_id, scheduler, executor)
         store = NodeStore(engine, dag_id, lambda: format_timestamp(clock.now(settings)))
         runner = Runner(Dispatcher(scheduler, dispatch, dag_id, adopted, externals), executor, store,
-                        stop_file.exists, progress, look_outside(workspace, store))
+                        stop_file.exists, progress, look_outside(workspace, store), _stop_now(stop_file))
         try:
             with interruptible() as interrupted:
                 return CascadeResult(dag_id, runner.run(interrupted), kind, recovered)

@@ -141,8 +141,11 @@ class Runner:
 
     def __init__(self, dispatcher: Dispatcher, executor: Executor, store: NodeStore,
                  stop_requested: Callable[[], bool],
-                 progress: Callable[[CascadeProgress], None] | None = None, look: Look | None = None) -> None:
+                 progress: Callable[[CascadeProgress], None] | None = None, look: Look | None = None,
+                 stop_now: Callable[[], bool] | None = None) -> None:
+        """``stop_requested``: a stop was asked for; ``stop_now``: it is a hard one (``stop-cascade --now``)."""
         self.dispatcher = dispatcher
+        self.stop_now = stop_now
         self.executor = executor
         self.store = store
         self.stop_requested = stop_requested
@@ -169,8 +172,10 @@ class Runner:
                 self._carry(dispatcher.handle(Interrupt()))
                 if dispatcher.released:
                     break
-            if not dispatcher.stopping and self.stop_requested():
-                self._carry(dispatcher.handle(Stop()))
+            if not dispatcher.aborted and self.stop_requested():
+                now = self.stop_now is not None and self.stop_now()
+                if now or not dispatcher.stopping:
+                    self._carry(dispatcher.handle(Stop(now)))
             self._look_outside()
             self._carry(dispatcher.handle(Turn(self._started())))
             if self.progress:

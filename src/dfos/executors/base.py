@@ -87,6 +87,11 @@ class Executor(ABC):
     def cancel(self, handles: Iterable[Handle]) -> None:
         """Stop tasks (their outcomes still arrive through :meth:`poll`)."""
 
+    def abort(self, handles: Iterable[Handle]) -> None:
+        """A hard abort (``stop-cascade --now``), maybe by another dfos than the one that submitted the tasks: end
+        them, running ones too, and return once the backend has let go of them.  By default :meth:`cancel`."""
+        self.cancel(handles)
+
     def submit_cluster(self, tasks: Sequence[Task], on_start: Callable[[Handle], None] | None = None) -> list[Handle]:
         """Batch executors with ``clusters``: run these tasks one after another in one job, each reported on its
         own (start, outcome); a task runs only when its parents in the job (:attr:`Task.after`) succeeded.  Every

@@ -12,7 +12,9 @@ The executor follows each round's node status file: DONE is success, ERROR failu
 parent failed, so DAGMan never ran it) is reported as never run and the runner marks it blocked.
 A node still waiting when its DAGMan is gone (``condor_q`` no longer lists it: halted by
 ``stop-cascade``, removed) never ran either.  ``stop-cascade`` halts the rounds (the DAG's
-``.halt`` file): running nodes finish, nothing new starts, DAGMan writes its rescue DAG.  A
+``.halt`` file): running nodes finish, nothing new starts, DAGMan writes its rescue DAG;
+``stop-cascade --now`` (:meth:`CondorExecutor.abort`) halts them and removes their node jobs with
+``condor_rm``.  A
 restarted dfos adopts the rounds by their DAGMan cluster ids (``<cluster>/<node>``, the backend id
 stored for each AB); when exactly the ABs a rescue DAG left undone are to run again, the round's
 DAG file is submitted again and DAGMan runs it from its rescue DAG.
@@ -343,9 +345,7 @@ class CondorExecutor(Executor):
             if cluster.isdigit() and node:
                 wanted.setdefault(cluster, []).append((node, handle.name))
         taken: set[str] = set()
-        files = {line.split()[0]: line.split()[1]
-                 for index in self.job_dir.glob("*.rounds")
-                 for line in index.read_text(encoding="utf-8").splitlines() if len(line.split()) == 2}
+        files = self._round_index()
         for cluster, names in wanted.items():
             if cluster not in files or not (self.job_dir / files[cluster]).exists():
                 continue
@@ -433,6 +433,74 @@ class CondorExecutor(Executor):
             if (r.open - r.started) <= nodes:
                 r.dag_file.with_name(r.dag_file.name + ".halt").touch()
                 r.halted = True
+
+    # -- stop-cascade --now -------------------------------------------------------------------------------
+    def abort(self, handles: Iterable[Handle], wait: float = 60.0) -> None:
+        """``stop-cascade --now``, from any dfos: the rounds of these tasks are halted (DAGMan submits nothing
+        more) and their node jobs still in the queue, running or idle, removed with ``condor_rm``; returns once
+        neither they nor their DAGMans are in the queue (a halted DAGMan whose jobs are gone writes its rescue DAG
+        and exits).  Jobs still ``removed`` after ``wait`` seconds are forced out (``condor_rm -forcex``), a
+        DAGMan still there is removed (it removes its jobs and writes its rescue DAG)."""
+        dagmans = sorted({cluster for cluster, _, node in (h.backend_id.partition("/") for h in handles)
+                          if cluster.isdigit() and node}, key=int)
+        if not dagmans:
+            return
+        files = self._round_index()
+        for cluster in dagmans:
+            if cluster in files:
+                (self.job_dir / (files[cluster] + ".halt")).touch()
+            if cluster in self.rounds:
+                self.rounds[cluster].halted = True
+        removed: set[str] = set()
+        deadline, forced = time.monotonic() + wait, False
+        while queued := self._dag_jobs(dagmans):
+            overdue = time.monotonic() > deadline
+            if overdue and forced:
+                raise ExternalToolError(f"HTCondor jobs {', '.join(sorted(queued))} are still in the queue "
+                                        f"{2 * wait:.0f} s after condor_rm")
+            fresh = sorted(job for job, (status, node) in queued.items()
+                           if node and job not in removed and status != _REMOVED)
+            if fresh:  # condor_rm answers 1 when one of them left the queue meanwhile: the next look tells
+                self._call(["condor_rm", *fresh])
+                removed.update(fresh)
+            elif overdue:
+                self._force(queued)
+                deadline, forced = time.monotonic() + wait, True
+            time.sleep(self.pacer.interval)
+
+    def _force(self, queued: Mapping[str, tuple[int, bool]]) -> None:
+        """What stays in the queue: node jobs stuck as removed forced out, DAGMans removed."""
+        stuck = sorted(job for job, (status, node) in queued.items() if node and status == _REMOVED)
+        dagmans = sorted(job for job, (status, node) in queued.items() if not node and status != _REMOVED)
+        if stuck:
+            self._call(["condor_rm", "-forcex", *stuck])
+        if dagmans:
+            self._call(["condor_rm", *dagmans])
+
+    def _dag_jobs(self, dagmans: Sequence[str]) -> dict[str, tuple[int, bool]]:
+        """The DAGMans ``dagmans`` and their node jobs in the queue: job id -> (JobStatus, is a node job)."""
+        constraint = " || ".join(f"ClusterId == {c} || DAGManJobId == {c}" for c in dagmans)
+        found = self._call(["condor_q", "-constraint", constraint, "-af", "ClusterId", "ProcId", "JobStatus",
+                            "DAGManJobId"])
+        if found.returncode != 0:
+            reason = ((found.stderr or found.stdout).strip().splitlines() or ["no answer"])[-1]
+            raise ExternalToolError(f"condor_q failed: {reason.strip()[:300]}")
+        jobs = {}
+        for line in found.stdout.splitlines():
+            words = line.split()
+            if len(words) == 4 and words[0].isdigit() and words[1].isdigit() and words[2].isdigit():
+                jobs[f"{words[0]}.{words[1]}"] = (int(words[2]), words[3].isdigit())
+        return jobs
+
+    def _round_index(self) -> dict[str, str]:
+        """DAGMan cluster -> the DAG file (name) of every round in the ``<cascade>.rounds`` files."""
+        return {line.split()[0]: line.split()[1]
+                for index in self.job_dir.glob("*.rounds")
+                for line in index.read_text(encoding="utf-8").splitlines() if len(line.split()) == 2}
+
+
+#: HTCondor's JobStatus of a removed job (it leaves the queue once its shadow has cleaned up).
+_REMOVED = 3
 
 
 def _node_outcome(r: _Round, node: str, ad: Mapping[str, str], state: NodeStatus, gone: bool) -> Outcome | None:

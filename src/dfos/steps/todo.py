@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dfos import clock
 from dfos.ab.lists import ab_list_lock, read_ab_list
@@ -311,11 +311,14 @@ def stop_now(workspace: Workspace, dag_id: str, wait: float = 120.0) -> Cancelle
     let go, those ABs are ``cancelled`` (not ``failed``): running the cascade again runs them again."""
     from dfos.cascade.run import cascade_state, request_stop
 
-    request_stop(workspace, dag_id)
-    rows = cascade_state(workspace, dag_id)  # NotFound for a cascade that never ran
-    chosen = [r for r in rows if r["state"] in ("running", "submitted")]
-    _end_recipes(workspace, dag_id, chosen)
-    return Cancelled(dag_id, _mark_cancelled(workspace, dag_id, [str(r["ab"]) for r in chosen], wait))
+    def handed_out() -> dict[str, dict[str, object]]:
+        return {str(r["ab"]): r for r in cascade_state(workspace, dag_id) if r["state"] in ("running", "submitted")}
+
+    chosen = handed_out()  # NotFound for a cascade that never ran; read before the runner sees the request ...
+    request_stop(workspace, dag_id, now=True)
+    chosen.update(handed_out())  # ... and after it (an AB handed out in between)
+    _end_recipes(workspace, dag_id, list(chosen.values()))
+    return Cancelled(dag_id, _mark_cancelled(workspace, dag_id, list(chosen), wait))
 
 
 def _end_recipes(workspace: Workspace, dag_id: str, rows: list[dict[str, object]]) -> None:
@@ -324,17 +327,17 @@ def _end_recipes(workspace: Workspace, dag_id: str, rows: list[dict[str, object]
     from dfos.executors.base import Handle
     from dfos.executors.local import kill_leftover_recipes
 
-    kill_leftover_recipes(workspace.root, dag_id)
     name = workspace.settings.EXECUTOR
     handles = [Handle(str(r["ab"]), str(r["backend_id"])) for r in rows if r["backend_id"]]
-    if name != "local" and handles:
+    if name != "local" and handles:  # first the batch system (its jobs end there), then what is left here
         from dfos.steps.cascade import make_executor
 
         executor = make_executor(workspace, name, lambda task, on_start: (False, None, "not run here"))
         try:
-            executor.cancel(handles)
+            executor.abort(handles)
         finally:
             executor.close()
+    kill_leftover_recipes(workspace.root, dag_id)
 
 
 def _mark_cancelled(workspace: Workspace, dag_id: str, names: list[str], wait: float) -> tuple[str, ...]:
@@ -353,15 +356,35 @@ def _mark_cancelled(workspace: Workspace, dag_id: str, names: list[str], wait: f
                 if names:
                     reason = f"cancelled by stop-cascade --now at {format_timestamp(clock.now(workspace.settings))}" \
                              f" by {who()}"
+                    ended = _succeeded(db, dag_id, names)
+                    names = [n for n in names if n not in ended]
                     db.execute(update(cascade_nodes).where(cascade_nodes.c.dag_id == dag_id,
                                                            cascade_nodes.c.ab.in_(names))
                                .values(state=CANCELLED, pid=None, backend_id=None, reason=reason))
                     _unblock(db, dag_id, names)
-                return tuple(names)
+                return tuple(sorted(names))
         except CascadeBusy:
             if time.monotonic() > deadline:
                 raise StateError(f"the executor of {dag_id} did not end within {wait:.0f} s; its recipes were "
                                  "killed: mark them with 'dfos stop-cascade --now' again") from None
+
+
+def _succeeded(db: Any, dag_id: str, names: list[str]) -> set[str]:
+    """The ABs of ``names`` that succeeded before they could be ended: ``succeeded``, or (their executor gone before
+    it saw them end) their current attempt's run record says so; they are left as they are (the next run of the
+    cascade recovers the latter)."""
+    from sqlalchemy import and_, select
+
+    from dfos.db import ab_runs, cascade_nodes
+
+    rows = db.execute(select(cascade_nodes.c.ab, cascade_nodes.c.state).where(
+        cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(names))).all()
+    recorded = {ab for ab, in db.execute(select(cascade_nodes.c.ab).join(ab_runs, and_(
+        ab_runs.c.dag_id == cascade_nodes.c.dag_id, ab_runs.c.ab == cascade_nodes.c.ab,
+        ab_runs.c.attempt == cascade_nodes.c.attempts)).where(
+        cascade_nodes.c.dag_id == dag_id, cascade_nodes.c.ab.in_(names), ab_runs.c.status == "SUCCESSFUL",
+        cascade_nodes.c.state.in_(("running", "submitted"))))}
+    return {ab for ab, state in rows if state == "succeeded"} | recorded
 
 
 def _unblock(db: object, dag_id: str, names: list[str]) -> None:
