@@ -225,3 +225,22 @@ def test_a_kill_while_moving_the_targets_loses_and_duplicates_nothing(created: P
         assert _archived(ws) == sorted(TARGETS.values()) and len(_ingest_lines(ws)) == 1
         assert _run_flags(ws).count(mode_flag(Mode.SCIENCE, Stage.UPDATED)) == 1
         shutil.rmtree(ws.root)
+
+
+def test_a_kill_right_after_the_last_target_moved_keeps_the_ingest_line(created: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kill falls between ``sci_Updated`` of the run and its ``JOBS_INGEST`` line: the next ``-M`` has no
+    target left to move, and still writes the line (once) and ingests the run."""
+    from killpoint import AFTER_FLAG, run_killed
+
+    ws = _copy(created, tmp_path / "ws", monkeypatch)
+    assert _phoenix(ws, "-P") == 0
+    killed = run_killed(["--root", str(ws.root), "phoenix", "-r", RUN, "-M"], AFTER_FLAG,
+                        text=f"{mode_flag(Mode.SCIENCE, Stage.UPDATED)} {KEY}", env={"DFOS_NOW": NOW})
+    assert killed.returncode == -9, killed.stdout[-2000:] + killed.stderr[-2000:]
+    assert _run_flags(ws).count(mode_flag(Mode.SCIENCE, Stage.UPDATED)) == 1 and _ingest_lines(ws) == []
+    assert _phoenix(ws, "-M") == 0
+    assert len(_ingest_lines(ws)) == 1 and _archived(ws) == sorted(TARGETS.values())
+    assert _run_flags(ws).count(mode_flag(Mode.SCIENCE, Stage.UPDATED)) == 1
+    assert _phoenix(ws, "-M") == 0  # once more: still one line
+    assert len(_ingest_lines(ws)) == 1

@@ -343,7 +343,7 @@ def move_abs(workspace: Workspace, mode: Mode | str, day: KeyLike, names: Sequen
     moved = moved_abs(workspace, evidence)
     if all(e.name in moved for e in evidence.entries if e.completeness is not Completeness.INCOMPLETE):
         _moved_flag(workspace, mode, key, flags_by_key(workspace.status_log.read()).get(key, []))
-    if any(part is not None for part in parts):
+    if moved or any(part is not None for part in parts):  # (also after a kill between a target's move and its line)
         _ingest_line(workspace, mode, key)
     return _merged(parts, held)
 
