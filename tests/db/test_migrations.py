@@ -295,3 +295,30 @@ def test_a_new_revision_is_written_after_head(tmp_path: Path, monkeypatch: pytes
     assert f"revision = '{NEWEST + 1:04d}'" in source and f"down_revision = '{HEAD}'" in source
     assert "op." not in source  # dfos.db.schema and the revisions agree: nothing to do
     compile(source, str(path), "exec")
+
+
+def test_a_legacy_table_dropped_while_looked_at_sends_the_opener_to_the_locked_path(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process upgrading drops ``schema_version`` between the unlocked listing of the tables and the read
+    of its number: the unlocked look says "not settled" (no error), and the locked path finds the database at HEAD."""
+    import dfos.db.migrations as migrations
+
+    engine = create_engine(_url(db_url, tmp_path))
+    migrate(engine)  # at HEAD, no legacy table
+    real = migrations.inspect
+
+    class Stale:
+        """The table listing as it was a moment before the other process dropped the legacy table."""
+
+        def __init__(self, connection: object) -> None:
+            self.inner = real(connection)
+
+        def get_table_names(self) -> list[str]:
+            return [name for name in self.inner.get_table_names() if name != VERSION_TABLE] + ["schema_version"]
+
+    monkeypatch.setattr(migrations, "inspect", Stale)
+    with engine.connect() as connection:
+        assert migrations._settled_unlocked(connection) is None
+    monkeypatch.setattr(migrations, "inspect", real)
+    assert migrate(engine) == int(HEAD)
+    engine.dispose()

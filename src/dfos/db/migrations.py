@@ -84,6 +84,17 @@ def _settled(connection: Connection) -> int | None:
     return number if alembic and number >= NEWEST else None
 
 
+def _settled_unlocked(connection: Connection) -> int | None:
+    """:func:`_settled` without the write lock: None too when another process changed the tables while they were
+    looked at (it dropped the legacy version table between the listing and the read): the locked path looks again."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        return _settled(connection)
+    except DBAPIError:
+        return None
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration for dfos's revisions; ``connection``: the one ``env.py`` migrates."""
     from alembic.config import Config  # not at the top: only an upgrade pays for Alembic
@@ -124,7 +135,7 @@ def migrate(engine: Engine) -> int:
     """Bring the database to :data:`HEAD`; return the number of its revision now."""
     if engine.dialect.name == "sqlite":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            if (settled := _settled(connection)) is not None:  # the usual case: no lock, no Alembic
+            if (settled := _settled_unlocked(connection)) is not None:  # the usual case: no lock, no Alembic
                 return settled
             connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, before looking again
             try:
@@ -135,7 +146,7 @@ def migrate(engine: Engine) -> int:
             connection.exec_driver_sql("COMMIT")
             return found
     with engine.connect() as connection:
-        if (settled := _settled(connection)) is not None:
+        if (settled := _settled_unlocked(connection)) is not None:
             return settled
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
