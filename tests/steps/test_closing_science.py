@@ -224,3 +224,23 @@ def test_light_certification_of_science_today(night: Workspace) -> None:
     with engine_for_url(today.db_url).begin() as db:
         notes = db.execute(select(comments.c.text).where(comments.c.subject == FIELD1)).scalars().all()
     assert notes == ["provisional certified: looks fine so far"]
+
+
+def test_science_reading_a_rejected_flat_is_refused_saying_what_to_do(night: Workspace) -> None:
+    """A flat rejected at certification and the CALIB date moved: moving the SCIENCE that read it names the
+    rejection and the way on (moving the calibrations again, as the plain refusal says, would not help)."""
+    ws = night
+    flat = CALIB[1]
+    decisions = [Decision(ab, "rejected" if ab == flat else "certified", "striped" if ab == flat else "")
+                 for ab in CALIB]
+    assert certify(ws, Mode.CALIB, NIGHT, decisions, user="anna").certified_flag
+    move(ws, Mode.CALIB, NIGHT)
+    certify(ws, Mode.SCIENCE, NIGHT, [Decision(ab, "certified") for ab in SCIENCE], user="anna")
+    state = _state(ws)
+    with pytest.raises(StateError, match=rf"reads MASTER_IMG_FLAT from {re.escape(flat)}, which was rejected: "
+                                         r"reject NACO\.\S+ too, or reset SCIENCE 2013-02-12 \('dfos reset -m SCIENCE -d "
+                                         r"2013-02-12'\) and create and run its ABs again \(rejected by anna at \S+: "
+                                         r"striped\)") as err:
+        move(ws, Mode.SCIENCE, NIGHT)
+    assert "move the calibrations first" not in str(err.value)
+    assert _state(ws) == state
