@@ -251,4 +251,6 @@ def test_a_todo_list_whose_blocks_all_ran_is_not_pending(client: TestClient, nig
     page = client.get("/").text
     found = re.search(r'<div class="(\w+) todo-row">JOBS_NIGHT: (\d+) lines', page)
     assert found and found[1] == "wait" and found[2] == "0"
+    row = re.search(r'JOBS_NIGHT: 0 lines.*?</div>', page, re.S)
+    assert row and "launch_todo" not in row[0]  # nothing left to launch: no launch button
     assert "# executed 2013-02-13T14:00:00 by qc, exit 0" in (night.job_dir / "JOBS_NIGHT").read_text()
