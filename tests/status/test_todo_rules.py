@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dfos.jobs.model import JobBlock, parse_blocks, render_block
-from dfos.jobs.todo import drop_blocks, executed_marker, mark_executed, pending_commands
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from dfos.errors import StateError
+from dfos.jobs.model import JobBlock, parse_blocks, render_block
+from dfos.jobs.todo import drop_blocks, executed_marker, mark_executed, pending_commands
 from dfos.status.machine import DateFacts, StepState, evaluate_date
 from dfos.status.todo import effective_flags, job_refusal, mode_stage, reset_pending, reset_refusal
 from dfos.steps.finish import finish

@@ -238,9 +238,9 @@ def test_science_reading_a_rejected_flat_is_refused_saying_what_to_do(night: Wor
     certify(ws, Mode.SCIENCE, NIGHT, [Decision(ab, "certified") for ab in SCIENCE], user="anna")
     state = _state(ws)
     with pytest.raises(StateError, match=rf"reads MASTER_IMG_FLAT from {re.escape(flat)}, which was rejected: "
-                                         r"reject NACO\.\S+ too, or reset SCIENCE 2013-02-12 \('dfos reset -m SCIENCE -d "
-                                         r"2013-02-12'\) and create and run its ABs again \(rejected by anna at \S+: "
-                                         r"striped\)") as err:
+                                         r"reject NACO\.\S+ too, or reset SCIENCE 2013-02-12 \('dfos reset -m "
+                                         r"SCIENCE -d 2013-02-12'\) and create and run its ABs again \(rejected by "
+                                         r"anna at \S+: striped\)") as err:
         move(ws, Mode.SCIENCE, NIGHT)
     assert "move the calibrations first" not in str(err.value)
     assert _state(ws) == state

@@ -121,7 +121,7 @@ def _science_ready(workspace: Workspace, ab: AB, products: Path) -> None:
         raise StateError(f"{products} holds no product of {ab.name} ({ab.prod_root}_*.fits), which is accepted: "
                          "process it again, or reject it")
     virtual = [cal for cal in ab.mcalib if cal.virtual]
-    rejected = rejections(workspace, {cal.producer for cal in virtual})
+    rejected = rejections(workspace, {cal.producer for cal in virtual if cal.producer})
     for cal in virtual:
         if cal.producer in rejected:  # moving the calibrations will never certify it: say what will
             raise StateError(f"{ab.name} reads {cal.tag} from {cal.producer}, which was rejected: reject "
