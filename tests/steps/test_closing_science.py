@@ -18,6 +18,7 @@ from dfos.ab.model import ProcessStatus
 from dfos.cli.main import main
 from dfos.db import archive_catalog, comments, engine_for_url
 from dfos.errors import StateError
+from dfos.jobs.todo import pending_commands
 from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.steps.cascade import exec_cascade
 from dfos.steps.certify import Decision, certify
@@ -184,6 +185,9 @@ def test_finish_waits_for_science_and_science_for_its_calibrations(night: Worksp
 
     _certify_and_move_calib(ws)
     ingest(ws, Mode.CALIB, NIGHT)
+    todo = (ws.job_dir / "JOBS_INGEST").read_text()  # the line that ran is done: not pending, not launched again
+    assert '# ingested 2013-02-13T14:00:00: "$DFOS" --root "$DFOS_ROOT" ingest -m CALIB -d 2013-02-12' in todo
+    assert pending_commands(todo) == 0
     raw = sorted(p.name for p in (ws.raw_dir / "2013-02-12").iterdir())
     with pytest.raises(StateError, match="SCIENCE 2013-02-12 has ABs but is not moved yet"):
         finish(ws, NIGHT)

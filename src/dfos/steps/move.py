@@ -95,6 +95,21 @@ def append_job_line(workspace: Workspace, name: str, line: str) -> None:
             write_text_atomic(path, text.rstrip("\n") + "\n" + line + "\n", mode=0o755)
 
 
+def mark_job_line_done(workspace: Workspace, name: str, line: str, note: str) -> None:
+    """Comment out a command of a ToDo job file that has done its work (``# <note>: <line>``), under its lock: the
+    monitor no longer counts it as pending, and launching the file again does not run it again."""
+    from dfos.jobs.relocate import canonical_line
+
+    path = workspace.job_dir / name
+    with exclusive_lock(path.with_name(f".{name}.lock")):
+        if not path.is_file():
+            return
+        text = path.read_text(encoding="utf-8")
+        lines = [f"# {note}: {old}" if canonical_line(old) == line else old for old in text.splitlines()]
+        if lines != text.splitlines():
+            write_text_atomic(path, "\n".join(lines) + "\n", mode=0o755)
+
+
 def _expected(workspace: Workspace, mode: Mode, abs_: list[AB], decided: dict[str, str]) -> None:
     """Refuse (naming the file) unless every product each AB names is in its product directory, under
     ``$DFS_PRODUCT``, and each accepted SCIENCE AB made a FITS product and reads no virtual input: moving
