@@ -84,6 +84,9 @@ def test_failures_show_logs_open_at_the_error_and_launching_asks_first(server: t
             error = page.locator("#first-error")
             expect(error).to_contain_text("[ ERROR ]")
             expect(error).to_be_in_viewport()
+            # read whole: the error line wraps inside the log box instead of running out of it
+            assert error.evaluate("e => e.getBoundingClientRect().right"
+                                  " <= e.closest('pre').getBoundingClientRect().right")
             page.goto(page.url.split("#")[0])  # without the anchor: the log opens at its last line
             expect(page.locator("#file-log > span").last).to_be_in_viewport()
             expect(page.locator("#file-log > span").first).not_to_be_in_viewport()
