@@ -286,6 +286,9 @@ def carry_on(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], 
     if mode_flag(mode, Stage.UPDATED) not in flags_by_key(workspace.status_log.read()).get(day.isoformat(), []):
         return False
     if closed(workspace, mode, day):
+        from dfos.steps.ingest import ingest_line_done
+
+        ingest_line_done(workspace, mode, day.isoformat())  # a kill between the ingest list and its JOBS_INGEST line
         note(f"{day}: {mode} moved already")
     else:
         _move_and_ingest(workspace, day, mode, note)
