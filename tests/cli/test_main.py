@@ -265,3 +265,12 @@ def test_warnings_and_click_errors_are_one_cut_line(capsys: pytest.CaptureFixtur
     assert code == 2 and len(one_error_line(err)) <= 1100
     code, _, err = run(capsys, "--root", str(workspace.root), "process-ab", "-a", "A.ab\nB.ab")
     assert code == 2 and "A.ab" in one_error_line(err) and "B.ab" in one_error_line(err)
+
+
+def test_an_empty_cascade_says_it_had_nothing_to_run(capsys: pytest.CaptureFixture[str], workspace: Workspace) -> None:
+    """The QC cascade of QCBQS_TYPE IMPLICIT lists no AB: the job log says so (it printed 'QC_CALIB_...: ')."""
+    jobs = workspace.job_dir / "execQC_CALIB_2013-02-12"
+    jobs.write_text("# QCBQS_TYPE IMPLICIT\n")
+    code, out, _ = run(capsys, "--root", str(workspace.root), "exec-cascade", "--dag-id", "QC_CALIB_2013-02-12",
+                       "--jobs", str(jobs))
+    assert code == 0 and out.splitlines()[-1] == f"QC_CALIB_2013-02-12: nothing to run ({jobs} lists no AB)"

@@ -84,6 +84,21 @@ def test_the_dfo_monitor_shows_the_date_table_and_panels(client: TestClient) -> 
     assert dates["dates"][0]["steps"]["create_ab"] == "OFFER"
 
 
+def test_a_past_night_without_raw_complete_says_what_it_waits_for(night: Workspace) -> None:
+    """A night brought in by 'dfos headers' alone stays YELLOW with every step WAIT: the cell says why and how."""
+    ws = open_workspace(night.root, env={"DFOS_NOW": "2013-02-14T14:00:00"})
+    append_flag(ws, "fits_Requested", date(2013, 2, 13))
+    for where in ("DFO_HDR_DIR", "DFO_RAW_DIR"):  # its headers and frames, as 'dfos headers' and 'download' leave them
+        (ws.path(where) / "2013-02-13").mkdir(exist_ok=True)
+    with TestClient(create_app(ws, token=TOKEN), base_url="http://127.0.0.1") as client:
+        login(client)
+        page = client.get("/").text
+    waiting = re.search(r'<tr data-date="2013-02-13">(.*?)</tr>', page, re.S)
+    assert waiting and 'data-hint="raw"' in waiting[1] and "dfos flag raw_Complete -d 2013-02-13" in waiting[1]
+    complete = re.search(r'<tr data-date="2013-02-12">(.*?)</tr>', page, re.S)
+    assert complete and 'data-hint="raw"' not in complete[1]
+
+
 def test_the_page_carries_the_state_it_was_drawn_with(client: TestClient, night: Workspace) -> None:
     """The browser compares the page's fingerprint with /api/dates, so a change made between drawing the
     page and its first poll still reloads it (the first poll used to be taken as the baseline)."""
@@ -251,4 +266,6 @@ def test_a_todo_list_whose_blocks_all_ran_is_not_pending(client: TestClient, nig
     page = client.get("/").text
     found = re.search(r'<div class="(\w+) todo-row">JOBS_NIGHT: (\d+) lines', page)
     assert found and found[1] == "wait" and found[2] == "0"
+    row = re.search(r'JOBS_NIGHT: 0 lines.*?</div>', page, re.S)
+    assert row and "launch_todo" not in row[0]  # nothing left to launch: no launch button
     assert "# executed 2013-02-13T14:00:00 by qc, exit 0" in (night.job_dir / "JOBS_NIGHT").read_text()

@@ -52,6 +52,10 @@ def test_failures_show_logs_open_at_the_error_and_launching_asks_first(server: t
             # layout: the date table above the fold; the failure in colour in it
             box = page.locator("#dates").bounding_box()
             assert box is not None and box["y"] < 768
+            # ... and within 1024 px: no sideways scroll, every column still there
+            assert box["x"] + box["width"] <= 1024
+            assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+            assert page.locator("#dates thead th").count() == 17
             failed = page.locator('tr[data-date="2013-02-12"] [data-trouble="failed"]')
             expect(failed).to_have_text("1 failed")
             assert failed.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(198, 40, 40)"
@@ -80,6 +84,9 @@ def test_failures_show_logs_open_at_the_error_and_launching_asks_first(server: t
             error = page.locator("#first-error")
             expect(error).to_contain_text("[ ERROR ]")
             expect(error).to_be_in_viewport()
+            # read whole: the error line wraps inside the log box instead of running out of it
+            assert error.evaluate("e => e.getBoundingClientRect().right"
+                                  " <= e.closest('pre').getBoundingClientRect().right")
             page.goto(page.url.split("#")[0])  # without the anchor: the log opens at its last line
             expect(page.locator("#file-log > span").last).to_be_in_viewport()
             expect(page.locator("#file-log > span").first).not_to_be_in_viewport()

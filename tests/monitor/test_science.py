@@ -198,6 +198,22 @@ def test_certify_science_from_the_monitor_then_move_is_offered(client: TestClien
     assert 'data-action="move" data-mode="SCIENCE"' in row and 'data-action="move" data-mode="CALIB"' not in row
 
 
+def test_a_comment_without_accept_or_reject_is_not_dropped_in_silence(client: TestClient, night: Workspace) -> None:
+    """A comment typed on the certify page without choosing accept or reject: nothing is recorded (not even
+    'accept every green AB'), and the page says why, naming the AB."""
+    _processed(night, SCIENCE_AB)
+    append_flag(night, "sci_QC", NIGHT)
+    flags = night.status_log.path.read_text()
+    response = client.post(f"/certify/{BATCH}", data={"csrf": csrf(client), "count": "1", "ab_0": SCIENCE_AB,
+                                                       "decision_0": "", "comment_0": "coadd looks fine",
+                                                       "accept_green": "1"}, follow_redirects=False)
+    assert response.status_code == 303
+    page = client.get(response.headers["location"]).text
+    assert f"nothing recorded: a comment needs accept or reject ({SCIENCE_AB}); choose one and record again" in page
+    assert night.status_log.path.read_text() == flags
+    assert "coadd looks fine" not in client.get(f"/ab/{SCIENCE_AB}").text
+
+
 def test_a_calib_count_cannot_certify_science_abs(client: TestClient, night: Workspace) -> None:
     """The certify form of one mode names only that mode's ABs: a CALIB AB posted to SCIENCE is refused."""
     _processed(night, SCIENCE_AB)

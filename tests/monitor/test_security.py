@@ -314,3 +314,18 @@ def test_the_file_view_shows_ab_lists_of_every_key(tmp_path: Path) -> None:
     with pytest.raises(OutsideWorkspace):
         shown_file(ws, str((ws.mon_dir / "AB_list_x;rm").relative_to(ws.root)))
     assert BatchId.parse(ws.ab_list("SCIENCE", "2013-02-12").name.removeprefix("AB_list_")).key.text == "2013-02-12"
+
+
+def test_the_file_view_shows_the_products_of_rejected_abs(tmp_path: Path) -> None:
+    """The AB page of a rejected AB links its product where move put it ($DFO_LOG_DIR/DATE/rejected): shown (its
+    size); FITS elsewhere in the logs are not."""
+    init_workspace(tmp_path / "ws", {}, "UVES")
+    ws = open_workspace(tmp_path / "ws", {})
+    for folder in ("rejected", "leftover", "other"):
+        (ws.log_dir / "2013-02-12" / folder).mkdir(parents=True)
+        (ws.log_dir / "2013-02-12" / folder / "r.UVES.2013-02-12T10:00:00.000_tpl_0000.fits").write_bytes(b"x")
+    for folder in ("rejected", "leftover"):
+        path = ws.log_dir / "2013-02-12" / folder / "r.UVES.2013-02-12T10:00:00.000_tpl_0000.fits"
+        assert shown_file(ws, str(path.relative_to(ws.root))) == path.resolve()
+    with pytest.raises(OutsideWorkspace):
+        shown_file(ws, "logs/2013-02-12/other/r.UVES.2013-02-12T10:00:00.000_tpl_0000.fits")

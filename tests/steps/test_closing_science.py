@@ -18,6 +18,7 @@ from dfos.ab.model import ProcessStatus
 from dfos.cli.main import main
 from dfos.db import archive_catalog, comments, engine_for_url
 from dfos.errors import StateError
+from dfos.jobs.todo import pending_commands
 from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.steps.cascade import exec_cascade
 from dfos.steps.certify import Decision, certify
@@ -184,6 +185,9 @@ def test_finish_waits_for_science_and_science_for_its_calibrations(night: Worksp
 
     _certify_and_move_calib(ws)
     ingest(ws, Mode.CALIB, NIGHT)
+    todo = (ws.job_dir / "JOBS_INGEST").read_text()  # the line that ran is done: not pending, not launched again
+    assert '# ingested 2013-02-13T14:00:00: "$DFOS" --root "$DFOS_ROOT" ingest -m CALIB -d 2013-02-12' in todo
+    assert pending_commands(todo) == 0
     raw = sorted(p.name for p in (ws.raw_dir / "2013-02-12").iterdir())
     with pytest.raises(StateError, match="SCIENCE 2013-02-12 has ABs but is not moved yet"):
         finish(ws, NIGHT)
@@ -224,3 +228,23 @@ def test_light_certification_of_science_today(night: Workspace) -> None:
     with engine_for_url(today.db_url).begin() as db:
         notes = db.execute(select(comments.c.text).where(comments.c.subject == FIELD1)).scalars().all()
     assert notes == ["provisional certified: looks fine so far"]
+
+
+def test_science_reading_a_rejected_flat_is_refused_saying_what_to_do(night: Workspace) -> None:
+    """A flat rejected at certification and the CALIB date moved: moving the SCIENCE that read it names the
+    rejection and the way on (moving the calibrations again, as the plain refusal says, would not help)."""
+    ws = night
+    flat = CALIB[1]
+    decisions = [Decision(ab, "rejected" if ab == flat else "certified", "striped" if ab == flat else "")
+                 for ab in CALIB]
+    assert certify(ws, Mode.CALIB, NIGHT, decisions, user="anna").certified_flag
+    move(ws, Mode.CALIB, NIGHT)
+    certify(ws, Mode.SCIENCE, NIGHT, [Decision(ab, "certified") for ab in SCIENCE], user="anna")
+    state = _state(ws)
+    with pytest.raises(StateError, match=rf"reads MASTER_IMG_FLAT from {re.escape(flat)}, which was rejected: "
+                                         r"reject NACO\.\S+ too, or reset SCIENCE 2013-02-12 \('dfos reset -m "
+                                         r"SCIENCE -d 2013-02-12'\) and create and run its ABs again \(rejected by "
+                                         r"anna at \S+: striped\)") as err:
+        move(ws, Mode.SCIENCE, NIGHT)
+    assert "move the calibrations first" not in str(err.value)
+    assert _state(ws) == state

@@ -137,6 +137,7 @@ def certify_submit(request: Request, form: FormData) -> Response:
     if count > len(names):
         raise Refused(400, f"count {count} is more than the {len(names)} AB(s) of the date")
     decisions = []
+    alone = []  # a comment typed without accept or reject: never dropped in silence
     for index in range(count):
         name, choice = _text(form, f"ab_{index}", 300), _text(form, f"decision_{index}", 10)
         if choice not in ("accept", "reject", ""):
@@ -146,7 +147,14 @@ def certify_submit(request: Request, form: FormData) -> Response:
         if choice:
             decisions.append(Decision(name, ACCEPT if choice == "accept" else REJECT,
                                       _text(form, f"comment_{index}", MAX_COMMENT)))
+        elif _text(form, f"comment_{index}", MAX_COMMENT).strip():
+            alone.append(name[:100])
     light = form.get("light") == "1"
+    if alone:
+        message = (f"nothing recorded: a comment needs accept or reject ({', '.join(alone)}); "
+                   "choose one and record again")
+        return RedirectResponse(f"/certify/{address(batch)}?message={quote(message[:1000])}"
+                                + ("&light=1" if light else ""), status_code=303)
     user = user_of(request) or "operator"
     audit(ws, user, client_of(request), "certify", f"{batch.render()}:{len(decisions)}")
     try:

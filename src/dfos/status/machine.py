@@ -30,7 +30,7 @@ from enum import StrEnum
 
 from dfos.keys import Mode, Stage, mode_flag, parse_mode_flag
 from dfos.status.flags import StatusFlag, StatusLine
-from dfos.status.todo import effective_flags
+from dfos.status.todo import effective_flags, reset_pending
 
 __all__ = [
     "PROGRESS",
@@ -215,6 +215,7 @@ def evaluate_date(
     sci_ab_empty = last == F.SCI_AB.value and facts.n_sci_abs == 0
     closing = among(last, F.CAL_UPDATED, F.SCI_UPDATED) or sci_ab_empty
     half_way = any(_open(mode, mode_flags[mode], facts.n_sci_abs) for mode in Mode)
+    half_way = half_way or any(reset_pending(flags, mode) for mode in Mode)  # reset: to run again, not to close
     # a mode whose AB list names ABs must be moved before the date closes (finish refuses otherwise)
     unmoved = (bool(facts.n_cal_abs) and not has(F.CAL_UPDATED)) or (bool(facts.n_sci_abs) and not has(F.SCI_UPDATED))
     return DateView(

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dfos.keys import Mode, Stage, mode_flag, parse_mode_flag
 from dfos.status.flags import StatusFlag
 
-__all__ = ["PAST_PROCESSING", "effective_flags", "job_refusal", "mode_stage", "reset_refusal"]
+__all__ = ["PAST_PROCESSING", "effective_flags", "job_refusal", "mode_stage", "reset_pending", "reset_refusal"]
 
 #: Stages after which a mode's products are certified or moved: processing it again would roll it back.
 PAST_PROCESSING = (Stage.CERTIF, Stage.UPDATED, Stage.HARVESTED)
@@ -50,6 +50,17 @@ def mode_stage(flags: Sequence[str], mode: Mode | str) -> Stage | None:
         if parsed is not None and parsed[0] is wanted:
             return parsed[1]
     return None
+
+
+def reset_pending(flags: Sequence[str], mode: Mode | str) -> bool:
+    """Whether ``mode`` was reset and not started again (its newest flag is ``<mode>_Reset``): the date waits
+    for the mode's createAB, so finish (which deletes the raw frames) must wait too."""
+    wanted = Mode.parse(mode)
+    for flag in reversed(flags):
+        parsed = parse_mode_flag(flag)
+        if parsed is not None and parsed[0] is wanted:
+            return parsed[1] is Stage.RESET
+    return False
 
 
 def _closed(flags: Sequence[str]) -> str | None:

@@ -39,6 +39,7 @@ from dfos.keys import BatchId, Mode, Stage, mode_flag
 from dfos.naming import RawName, safe_name
 from dfos.status.flags import StatusFlag
 from dfos.status.machine import flags_by_key
+from dfos.status.todo import reset_pending
 from dfos.steps.certified_names import product_dir
 from dfos.steps.certify import ACCEPT, read_ab_file, read_evidence
 from dfos.steps.fetch import archive_client
@@ -129,6 +130,10 @@ def _check_closable(workspace: Workspace, day: date, flags: list[str]) -> list[M
     moved = [mode for mode in Mode if mode_flag(mode, Stage.UPDATED) in flags]
     if not moved:
         raise StateError(f"{key} is not moved yet: finish comes after 'dfos move' (no cal_Updated in DFO_STATUS)")
+    for mode in Mode:
+        if reset_pending(flags, mode):
+            raise StateError(f"{mode} {key} was reset and not run again: create its ABs first ('dfos create-ab "
+                             f"-m {mode} -d {key}'); finish deletes the raw frames it needs")
     for mode in modes_with_abs(workspace, day):
         if mode not in moved:
             raise StateError(f"{mode} {key} has ABs but is not moved yet ('{mode_flag(mode, Stage.UPDATED)}' is not "

@@ -42,13 +42,13 @@ from dfos.naming import CalibName, ScienceName
 from dfos.status.machine import flags_by_key
 from dfos.steps.certified_names import product_dir
 from dfos.steps.certify import ACCEPT, read_evidence
-from dfos.steps.move import append_job_line
+from dfos.steps.move import append_job_line, mark_job_line_done
 from dfos.steps.safe_move import read_text, sha256
 from dfos.steps.score import latest_decisions
 from dfos.workspace import Workspace
 
-__all__ = ["CatalogEntry", "IngestResult", "Ingestor", "WorkspaceArchive", "certified_name", "ingest", "ingest_list",
-           "ingest_static"]
+__all__ = ["CatalogEntry", "IngestResult", "Ingestor", "WorkspaceArchive", "certified_name", "ingest",
+           "ingest_line_done", "ingest_list", "ingest_static"]
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,16 @@ def ingest(workspace: Workspace, mode: Mode | str, day: KeyLike, ingestor: Inges
         new.append(path.name)
     append_job_line(workspace, "JOBS_CLEANUP", command_line("cleanup", "-d", key))
     write_text_atomic(listing, "".join(line + "\n" for line in lines))  # last: the list says the ingest is done
+    if not accumulates:  # a date is ingested once: its JOBS_INGEST line is done (a run's line serves again)
+        ingest_line_done(workspace, mode, key)
     return IngestResult(tuple(new), listing)
+
+
+def ingest_line_done(workspace: Workspace, mode: Mode, key: str) -> None:
+    """Comment out the date's line in JOBS_INGEST once its ingest list is written (a killed run's resume, which
+    finds the list, calls it too)."""
+    mark_job_line_done(workspace, "JOBS_INGEST", command_line("ingest", "-m", mode.value, "-d", key),
+                       f"ingested {format_timestamp(clock.now(workspace.settings))}")
 
 
 def _ingestable(workspace: Workspace, mode: Mode, key: str, listing: Path, accumulates: bool) -> None:

@@ -50,6 +50,7 @@ from dfos.naming import confined, safe_name
 from dfos.status.machine import flags_by_key
 from dfos.steps.certified_names import Namer, product_dir, product_ref
 from dfos.steps.certify import ACCEPT, REJECT, Evidence, certification_rows, read_evidence
+from dfos.steps.chain import rejections
 from dfos.steps.idp import apply_idp, idp_mode
 from dfos.steps.safe_move import MovePlan, Planned, carry_out, read_plan, read_text, sha256, write_plan
 from dfos.steps.score import latest_decisions
@@ -94,6 +95,21 @@ def append_job_line(workspace: Workspace, name: str, line: str) -> None:
             write_text_atomic(path, text.rstrip("\n") + "\n" + line + "\n", mode=0o755)
 
 
+def mark_job_line_done(workspace: Workspace, name: str, line: str, note: str) -> None:
+    """Comment out a command of a ToDo job file that has done its work (``# <note>: <line>``), under its lock: the
+    monitor no longer counts it as pending, and launching the file again does not run it again."""
+    from dfos.jobs.relocate import canonical_line
+
+    path = workspace.job_dir / name
+    with exclusive_lock(path.with_name(f".{name}.lock")):
+        if not path.is_file():
+            return
+        text = path.read_text(encoding="utf-8")
+        lines = [f"# {note}: {old}" if canonical_line(old) == line else old for old in text.splitlines()]
+        if lines != text.splitlines():
+            write_text_atomic(path, "\n".join(lines) + "\n", mode=0o755)
+
+
 def _expected(workspace: Workspace, mode: Mode, abs_: list[AB], decided: dict[str, str]) -> None:
     """Refuse (naming the file) unless every product each AB names is in its product directory, under
     ``$DFS_PRODUCT``, and each accepted SCIENCE AB made a FITS product and reads no virtual input: moving
@@ -111,20 +127,26 @@ def _expected(workspace: Workspace, mode: Mode, abs_: list[AB], decided: dict[st
                 raise StateError(f"{path} is missing: {ab.name} names it as a product, and move only moves what "
                                  "processing made; process the AB again or fix its products")
         if mode is Mode.SCIENCE and decided.get(ab.name) == ACCEPT:
-            _science_ready(ab, product_dir_)
+            _science_ready(workspace, ab, product_dir_)
 
 
-def _science_ready(ab: AB, products: Path) -> None:
+def _science_ready(workspace: Workspace, ab: AB, products: Path) -> None:
     """An accepted SCIENCE AB made a FITS product and reads certified calibrations only."""
     if not any(products.glob(f"{ab.prod_root}_*.fits")):
         raise StateError(f"{products} holds no product of {ab.name} ({ab.prod_root}_*.fits), which is accepted: "
                          "process it again, or reject it")
-    for cal in ab.mcalib:
-        if cal.virtual:
-            day = Path(cal.ref).parent.name
-            raise StateError(f"{ab.name} reads {cal.tag} {Path(cal.sof_path).name}, a virtual product of "
-                             f"{cal.producer} that is not certified yet: move the calibrations first "
-                             f"('dfos move -m CALIB -d {day}')")
+    virtual = [cal for cal in ab.mcalib if cal.virtual]
+    rejected = rejections(workspace, {cal.producer for cal in virtual if cal.producer})
+    for cal in virtual:
+        if cal.producer in rejected:  # moving the calibrations will never certify it: say what will
+            raise StateError(f"{ab.name} reads {cal.tag} from {cal.producer}, which was rejected: reject "
+                             f"{ab.name} too, or reset SCIENCE {ab.date} ('dfos reset -m SCIENCE -d {ab.date}') and "
+                             f"create and run its ABs again (rejected {rejected[cal.producer]})")
+    for cal in virtual[:1]:
+        day = Path(cal.ref).parent.name
+        raise StateError(f"{ab.name} reads {cal.tag} {Path(cal.sof_path).name}, a virtual product of "
+                         f"{cal.producer} that is not certified yet: move the calibrations first "
+                         f"('dfos move -m CALIB -d {day}')")
 
 
 def _checked_plan(workspace: Workspace, mode: Mode, plan_file: Path, plan: MovePlan, key: str) -> MovePlan:

@@ -286,6 +286,9 @@ def carry_on(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], 
     if mode_flag(mode, Stage.UPDATED) not in flags_by_key(workspace.status_log.read()).get(day.isoformat(), []):
         return False
     if closed(workspace, mode, day):
+        from dfos.steps.ingest import ingest_line_done
+
+        ingest_line_done(workspace, mode, day.isoformat())  # a kill between the ingest list and its JOBS_INGEST line
         note(f"{day}: {mode} moved already")
     else:
         _move_and_ingest(workspace, day, mode, note)
@@ -303,13 +306,14 @@ def closed(workspace: Workspace, mode: Mode, day: date) -> bool:
 def _move_and_ingest(workspace: Workspace, day: date, mode: Mode, note: Callable[[str], None]) -> None:
     """move (an interrupted one is carried on by its plan), then ingest unless the ingest list says it is done
     (an interrupted ingest goes on: what is archived with the same checksum counts as done)."""
-    from dfos.steps.ingest import ingest, ingest_list
+    from dfos.steps.ingest import ingest, ingest_line_done, ingest_list
     from dfos.steps.move import move
 
     moved = move(workspace, mode, day)
     if not moved.already_done:
         note(f"{day}: {mode}: {len(moved.masters)} product(s) moved")
     if ingest_list(workspace, mode, day).is_file():
+        ingest_line_done(workspace, mode, day.isoformat())  # killed between the list and its JOBS_INGEST line
         return
     ingested = ingest(workspace, mode, day)
     note(f"{day}: {mode}: {len(ingested.ingested)} product(s) ingested ({ingested.listing.name})")

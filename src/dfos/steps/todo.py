@@ -128,7 +128,28 @@ def _cascade_work(workspace: Workspace, batch: BatchId) -> tuple[int, int]:
     ran = [rows[n] for n in listed if n in rows and rows[n]["state"] in ("succeeded", "failed")]
     if not ran:
         raise StateError(f"no AB of {dag} ran: {mode_flag(batch.mode, Stage.QC)} is not written")
+    _refuse_unended(workspace, batch, [(n, str(rows[n]["state"])) for n in listed if n in rows])
     return len(ran), sum(1 for r in ran if r["state"] == "failed")
+
+
+#: Cascade states of an AB that did not run to an end: waiting or handed out (a stopped cascade), or cancelled.
+UNENDED = ("waiting", "submitted", "running", "cancelled")
+
+
+def _refuse_unended(workspace: Workspace, batch: BatchId, states: list[tuple[str, str]]) -> None:
+    """Refuse ``<mode>_QC`` while ABs of the cascade did not run to an end (a stop left them waiting, an abort
+    cancelled them): the date would go on to certification without them."""
+    unended = [(name, state) for name, state in states if state in UNENDED]
+    if not unended:
+        return
+    dag, flag, day = batch.render(), mode_flag(batch.mode, Stage.QC), f"-m {batch.mode} -d {batch.key}"
+    if any(state == "cancelled" for _, state in unended):
+        how = f"re-run them (AB monitor, or 'dfos requeue {day}'), then 'dfos end-job {day}' (or createJob + run)"
+    else:
+        how = (f"run the cascade again, it resumes (createJob + run, or 'dfos exec-cascade --dag-id {dag} --jobs "
+               f"{workspace.job_dir / f'execAB_{dag}'}' then 'dfos end-job {day}')")
+    named = ", ".join(f"{name} {state}" for name, state in unended[:3]) + (", ..." if len(unended) > 3 else "")
+    raise StateError(f"{flag} not written: {len(unended)} AB(s) of {dag} did not run to an end; {how} ({named})")
 
 
 def end_job(workspace: Workspace, mode: Mode | str, day: KeyLike, by: str | None = None) -> EndJob:
@@ -422,6 +443,10 @@ def requeue(workspace: Workspace, day: KeyLike, mode: Mode | str = Mode.CALIB, n
     listed = {line.ab for line in lines}
     unknown = [n for n in names if n not in listed]
     if unknown:
+        if unknown[0] in {e.name for e in read_ab_list(workspace.ab_list(batch.mode, batch.key))}:
+            raise NotFound(f"{unknown[0]} is not in {jobs.name} (createJob left it out: it was done); run it again as "
+                           f"its subcascade: 'dfos create-job -m {batch.mode} -d {batch.key} -a {unknown[0]}', then "
+                           f"'dfos exec-cascade --dag-id {dag}_sub --jobs $DFO_JOB_DIR/execAB_{dag}_sub'")
         raise NotFound(f"{unknown[0]} is not an AB of {dag} ({jobs.name})")
     states = {str(r["ab"]): str(r["state"]) for r in cascade_state(workspace, dag)}
     chosen = set(names) or {n for n, s in states.items() if s in ("cancelled", "blocked")}

@@ -114,7 +114,8 @@ def exec_cascade_cmd(cli: Cli, dag_id: str, jobs: Path, wait: bool, slots: int |
     check_dag(cli.workspace(), dag_id)
     with cascade_bars() as show:
         result = exec_cascade(cli.workspace(), dag_id, jobs, slots, partial(show, dag_id), executor)
-    click.echo(f"{dag_id}: " + ", ".join(f"{v} {k}" for k, v in result.counts.items() if v))
+    click.echo(f"{dag_id}: " + (", ".join(f"{v} {k}" for k, v in result.counts.items() if v)
+                                 or f"nothing to run ({jobs} lists no AB)"))
     if result.counts.get("submitted") or result.counts.get("running"):
         click.echo(f"{dag_id}: its batch jobs go on; 'dfos exec-cascade --dag-id {dag_id} --jobs {jobs}' "
                    f"follows them again", err=True)

@@ -7,7 +7,9 @@ rule; every component must be a safe name (:func:`dfos.naming.safe_name`: no dot
 =================  ==============================================================================
 directory          files
 =================  ==============================================================================
-``DFO_LOG_DIR``    logs, AB files, SOFs, ``.alog``, ``.qclog``, text, plots (``.png``, ``.svg``)
+``DFO_LOG_DIR``    logs, AB files, SOFs, ``.alog``, ``.qclog``, text, plots (``.png``, ``.svg``); the products
+                   move kept of rejected ABs and finish of leftovers (``<DATE>/rejected``, ``<DATE>/leftover``;
+                   FITS: only its size)
 ``DFO_AB_DIR``     the same, while processing
 ``DFO_PLT_DIR``    plots and text
 ``DFO_HDR_DIR``    headers (``.hdr``)
@@ -57,6 +59,7 @@ def _rules(ws: Workspace) -> list[tuple[Path, Callable[[tuple[str, ...]], bool]]
     logs = _suffix(*_TEXT, *IMAGES)
     return [
         (ws.log_dir, logs),
+        (ws.log_dir, lambda p: len(p) == 3 and p[1] in ("rejected", "leftover") and p[2].lower().endswith(FITS)),
         (ws.ab_dir, logs),
         (ws.path("DFO_PLT_DIR"), _suffix(*IMAGES, ".txt", ".log")),
         (ws.hdr_dir, _suffix(".hdr")),
