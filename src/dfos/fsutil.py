@@ -14,8 +14,8 @@ from pathlib import Path
 
 from dfos.errors import FormatError
 
-__all__ = ["atomic_path", "decode_text", "exclusive_lock", "fsync_dir", "read_utf8", "remove_dead_partials",
-           "write_if_changed", "write_text_atomic", "writer_tag"]
+__all__ = ["atomic_path", "decode_text", "exclusive_lock", "fsync_dir", "pid_alive", "read_utf8",
+           "remove_dead_partials", "write_if_changed", "write_text_atomic", "writer_tag"]
 
 
 def fsync_dir(directory: Path) -> None:
@@ -73,7 +73,8 @@ def writer_tag() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine still exists (another user's process counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -96,7 +97,7 @@ def remove_dead_partials(directory: Path) -> list[Path]:
     removed = []
     for entry in os.scandir(directory):
         found = tag.search(entry.name) if entry.name.startswith(".") else None
-        if found and int(found.group(1)) != os.getpid() and not _alive(int(found.group(1))):
+        if found and int(found.group(1)) != os.getpid() and not pid_alive(int(found.group(1))):
             path = Path(entry.path)
             path.unlink(missing_ok=True)
             removed.append(path)

@@ -301,11 +301,12 @@ def test_a_legacy_table_dropped_while_looked_at_sends_the_opener_to_the_locked_p
         db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another process upgrading drops ``schema_version`` between the unlocked listing of the tables and the read
     of its number: the unlocked look says "not settled" (no error), and the locked path finds the database at HEAD."""
+    from sqlalchemy import inspect as real
+
     import dfos.db.migrations as migrations
 
     engine = create_engine(_url(db_url, tmp_path))
     migrate(engine)  # at HEAD, no legacy table
-    real = migrations.inspect
 
     class Stale:
         """The table listing as it was a moment before the other process dropped the legacy table."""

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from dfos.ab.format import parse, render, status_slot, with_status
 from dfos.ab.model import AB, ProcessStatus
-from dfos.errors import FormatError, NotFound, UnsafeName
+from dfos.errors import DfosError, FormatError, NotFound, UnsafeName
 from dfos.fsutil import decode_text, write_text_atomic
 from dfos.naming import safe_name
 
-__all__ = ["MAX_AB_BYTES", "decode", "read_ab", "read_ab_file", "write_process_status"]
+__all__ = ["MAX_AB_BYTES", "ab_reader", "decode", "read_ab", "read_ab_file", "write_process_status"]
 
 #: The largest AB file dfos reads (a real one is a few kB).
 MAX_AB_BYTES = 4 * 1024 * 1024
@@ -53,6 +54,18 @@ def read_ab(ab_dir: Path, name: str) -> AB:
     except UnsafeName as exc:
         raise NotFound(f"no such AB in {ab_dir}: {exc.message}") from None
     return read_ab_file(ab_dir / base)
+
+
+def ab_reader(ab_dir: Path) -> Callable[[str], AB | None]:
+    """A look-up of ABs by name in ``ab_dir``: None for one that is not there or cannot be read."""
+
+    def read(name: str) -> AB | None:
+        try:
+            return read_ab(ab_dir, name)
+        except DfosError:
+            return None
+
+    return read
 
 
 #: How far into an AB file its PROCESS_STATUS line is looked for when it is overwritten in place.

@@ -19,7 +19,7 @@ from pathlib import Path
 from dfos.config.settings import KeySpec, Settings
 from dfos.errors import ConfigError
 
-__all__ = ["HIDDEN", "mask_url", "monitor_password", "shown_value", "url_password"]
+__all__ = ["HIDDEN", "mask_url", "monitor_password", "read_private_file", "shown_value", "url_password"]
 
 #: What a set password looks like wherever values are shown.
 HIDDEN = "(set, hidden)"
@@ -49,6 +49,29 @@ def url_password(url: str) -> str:
     return found["password"] if found else ""
 
 
+def read_private_file(path: Path, what: str, limit: int) -> bytes | None:
+    """The bytes of a file only its owner may read (a password, the accounts), None when it holds more than
+    ``limit`` bytes.  FileNotFoundError passes; :class:`ConfigError` (naming ``what``) for a file that cannot be
+    opened, is not a regular file (a symbolic link is not followed) or is readable by its group or others."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: {exc.strerror}; create it with mode 600") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{what} {path} is not a regular file")
+        if info.st_mode & 0o077:
+            raise ConfigError(f"{what} {path} is readable by others (mode {stat.S_IMODE(info.st_mode):03o}); "
+                              f"run 'chmod 600 {path}'")
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+    return data if len(data) <= limit else None
+
+
 def monitor_password(settings: Settings, root: Path) -> str:
     """The monitor's password ('' when none is configured): ``MONITOR_PASSWORD_FILE`` or ``MONITOR_PASSWORD``.
 
@@ -62,20 +85,10 @@ def monitor_password(settings: Settings, root: Path) -> str:
     path = Path(settings.MONITOR_PASSWORD_FILE).expanduser()
     path = path if path.is_absolute() else root / path
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise ConfigError(f"MONITOR_PASSWORD_FILE {path}: {exc.strerror}; create it with mode 600") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"MONITOR_PASSWORD_FILE {path} is not a regular file")
-        if info.st_mode & 0o077:
-            raise ConfigError(f"MONITOR_PASSWORD_FILE {path} is readable by others (mode "
-                              f"{stat.S_IMODE(info.st_mode):03o}); run 'chmod 600 {path}'")
-        data = os.read(fd, _MAX_PASSWORD_FILE + 1)
-    finally:
-        os.close(fd)
-    if len(data) > _MAX_PASSWORD_FILE:
+        data = read_private_file(path, "MONITOR_PASSWORD_FILE", _MAX_PASSWORD_FILE)
+    except FileNotFoundError:
+        raise ConfigError(f"MONITOR_PASSWORD_FILE {path}: No such file or directory; create it with mode 600") from None
+    if data is None:
         raise ConfigError(f"MONITOR_PASSWORD_FILE {path} is longer than {_MAX_PASSWORD_FILE} bytes; "
                           "it holds one line, the password")
     try:

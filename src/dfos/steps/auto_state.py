@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dfos.fsutil import write_text_atomic
+from dfos.fsutil import pid_alive, write_text_atomic
 from dfos.workspace import Workspace
 
 __all__ = ["STATE_FILE", "AutoState", "read_state", "write_state"]
@@ -72,16 +72,6 @@ def write_state(workspace: Workspace, state: str, started: str, updated: str, st
     write_text_atomic(path, "".join(f"{k}={values[k]}\n" for k in _KEYS), durable=False)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read_state(workspace: Workspace) -> AutoState:
     """The last state written; ``idle`` without a file; ``stopped`` for a run whose process is gone."""
     try:
@@ -94,7 +84,7 @@ def read_state(workspace: Workspace) -> AutoState:
     state = values.get("state", "idle")
     if state not in ("idle", "running", "failed"):
         state = "idle"
-    if state == "running" and (pid is None or not _alive(pid)):
+    if state == "running" and (pid is None or not pid_alive(pid)):
         state = "stopped"
     log = values.get("log", "")
     return AutoState(state, values.get("started", ""), values.get("updated", ""), values.get("step", ""),

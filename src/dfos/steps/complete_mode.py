@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from dfos import clock
 from dfos.ab.lists import read_ab_list
 from dfos.ab.model import AB, Completeness
+from dfos.ab.store import ab_reader
 from dfos.errors import DfosError
 from dfos.keys import BatchId, Mode, ProcessingKey, Stage, mode_flag, parse_mode_flag
 from dfos.status.machine import flags_by_key
@@ -165,22 +166,10 @@ def _create_science(workspace: Workspace, days: Sequence[date], reach: int, note
     return found
 
 
-def _read(workspace: Workspace) -> Callable[[str], AB | None]:
-    from dfos.ab.store import read_ab
-
-    def read(name: str) -> AB | None:
-        try:
-            return read_ab(workspace.ab_dir, name)
-        except DfosError:
-            return None
-
-    return read
-
-
 def _calib_batches(workspace: Workspace, days: Sequence[date], science: Mapping[date, list[AB]]) -> list[BatchId]:
     """The CALIB batches to build: the science dates' own and those whose ABs make what the science takes
     (not moved yet, with an AB list), oldest first."""
-    read = _read(workspace)
+    read = ab_reader(workspace.ab_dir)
     made_by = producers((ab for abs_ in science.values() for ab in abs_), read)
     keys = {*days}
     for name in made_by:

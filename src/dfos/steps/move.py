@@ -57,7 +57,8 @@ from dfos.steps.score import latest_decisions
 from dfos.steps.update_ab import update_users, updated_ab
 from dfos.workspace import Workspace
 
-__all__ = ["MoveResult", "append_job_line", "move", "move_abs", "moved_abs", "plan_file", "planned_abs"]
+__all__ = ["MoveResult", "append_job_line", "move", "move_abs", "moved_abs", "plan_file", "planned_abs",
+           "settle_run"]
 
 
 @dataclass(frozen=True)
@@ -365,9 +366,22 @@ def move_abs(workspace: Workspace, mode: Mode | str, day: KeyLike, names: Sequen
     moved = moved_abs(workspace, evidence)
     if all(e.name in moved for e in evidence.entries if e.completeness is not Completeness.INCOMPLETE):
         _moved_flag(workspace, mode, key, flags_by_key(workspace.status_log.read()).get(key, []))
-    if moved or any(part is not None for part in parts):  # (also after a kill between a target's move and its line)
+    if any(part is not None for part in parts):
         _ingest_line(workspace, mode, key)
     return _merged(parts, held)
+
+
+def settle_run(workspace: Workspace, mode: Mode | str, run: KeyLike) -> None:
+    """For a run whose ingest accumulates (phoenix DEEP): ``<mode>_Updated`` once every AB of its list is moved,
+    and its ``JOBS_INGEST`` line once any is: what a kill right after a target's move left unwritten."""
+    mode = Mode.parse(mode)
+    key = ProcessingKey.of(run).text
+    evidence = read_evidence(workspace, mode, run)
+    moved = moved_abs(workspace, evidence)
+    if all(e.name in moved for e in evidence.entries if e.completeness is not Completeness.INCOMPLETE):
+        _moved_flag(workspace, mode, key, flags_by_key(workspace.status_log.read()).get(key, []))
+    elif moved:
+        _ingest_line(workspace, mode, key)
 
 
 def _merged(parts: list[MoveResult | None], held: list[str]) -> MoveResult:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from dfos import clock
 from dfos.ab.lists import read_ab_list
 from dfos.ab.model import AB, Completeness
+from dfos.ab.store import ab_reader
 from dfos.config.settings import Flavour
 from dfos.dates import dfo_date, format_timestamp, parse_date
 from dfos.errors import DfosError, FormatError, InvalidDate, NotFound, StateError, UsageError
@@ -345,7 +346,7 @@ def _associate(workspace: Workspace, project: Project, note: Note) -> tuple[list
         if incomplete:
             note(f"{day}: {len(incomplete)} SCIENCE AB(s) INCOMPLETE, not in the project ('dfos explain AB' says what "
                  f"is missing): {', '.join(incomplete[:5])}{' ...' if len(incomplete) > 5 else ''}")
-    read = _reader(workspace)
+    read = ab_reader(workspace.ab_dir)
     calib = [ab for ab in (read(n) for n in producers(science, read)) if ab is not None]
     calib.sort(key=lambda ab: (BatchId.parse(ab.batch_id).key.text, ab.name))
     return calib, science
@@ -367,18 +368,6 @@ def _create(workspace: Workspace, day: date, mode: Mode, ahead: int, note: Note)
 def _named(workspace: Workspace, ab: AB, files: Sequence[str]) -> bool:
     """Whether a science AB belongs to the project: any, or one reading a named file."""
     return not files or any(Path(workspace.expand(r.ref)).name in files for r in ab.rawfiles)
-
-
-def _reader(workspace: Workspace) -> Callable[[str], AB | None]:
-    from dfos.ab.store import read_ab
-
-    def read(name: str) -> AB | None:
-        try:
-            return read_ab(workspace.ab_dir, name)
-        except DfosError:
-            return None
-
-    return read
 
 
 def _done(workspace: Workspace, ab: AB) -> bool:

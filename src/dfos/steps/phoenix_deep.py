@@ -66,7 +66,7 @@ def deep_move(workspace: Workspace, run: KeyLike, last: bool = False,
               note: Callable[[str], None] = lambda _: None) -> DeepMove:
     """``phoenix -r RUN -M [--last]``; see the module docstring."""
     from dfos.steps.certify import read_evidence
-    from dfos.steps.move import move_abs, moved_abs
+    from dfos.steps.move import moved_abs, settle_run
     from dfos.steps.phoenix import _phoenix_only, queue_run
 
     _phoenix_only(workspace)
@@ -86,9 +86,9 @@ def deep_move(workspace: Workspace, run: KeyLike, last: bool = False,
     if pending:
         _certify_and_move(workspace, key, pending, result, note)
     else:
-        if moved:  # what a kill right after the last target's move left undone: sci_Updated, the JOBS_INGEST line
-            move_abs(workspace, Mode.SCIENCE, key, [])
         note(f"{key}: nothing to move: {len(moved)} target(s) moved already ({workspace.sci_dir / key.text})")
+    if moved or result.moved:  # what a kill right after a target's move left unwritten: sci_Updated, JOBS_INGEST
+        settle_run(workspace, Mode.SCIENCE, key)
     if (moved or result.moved) and (workspace.sci_dir / key.text).is_dir():
         _ingest(workspace, key, result, note)
     if result.unprocessed:

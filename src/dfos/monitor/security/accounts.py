@@ -27,10 +27,10 @@ import logging
 import os
 import re
 import secrets
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from dfos.config.secrets import read_private_file
 from dfos.errors import ConfigError, NotFound, UsageError
 from dfos.fsutil import exclusive_lock, write_text_atomic
 from dfos.workspace import Workspace
@@ -144,22 +144,10 @@ def accounts_path(workspace: Workspace) -> Path:
 def read_accounts(path: Path) -> dict[str, Account]:
     """The accounts in ``path`` (none when it does not exist); refused when others may read it."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        data = read_private_file(path, "MONITOR_USERS", _MAX_FILE)
     except FileNotFoundError:
         return {}
-    except OSError as exc:
-        raise ConfigError(f"MONITOR_USERS {path}: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"MONITOR_USERS {path} is not a regular file")
-        if info.st_mode & 0o077:
-            raise ConfigError(f"MONITOR_USERS {path} is readable by others (mode {stat.S_IMODE(info.st_mode):03o}); "
-                              f"run 'chmod 600 {path}'")
-        data = os.read(fd, _MAX_FILE + 1)
-    finally:
-        os.close(fd)
-    if len(data) > _MAX_FILE:
+    if data is None:
         raise ConfigError(f"MONITOR_USERS {path} is larger than {_MAX_FILE} bytes")
     try:
         return parse_accounts(data.decode("utf-8"), str(path))
