@@ -85,14 +85,17 @@ def plan_file(workspace: Workspace, mode: Mode | str, key: str) -> Path:
 
 def append_job_line(workspace: Workspace, name: str, line: str) -> None:
     """Add a command to a ToDo job file (JOBS_INGEST, JOBS_CLEANUP) once, under its lock (a line there in the
-    form of an older dfos, ``/x/bin/dfos --root /r ...``, counts as the same line)."""
+    form of an older dfos, ``/x/bin/dfos --root /r ...``, counts as the same line, and so does the line commented
+    out as done by :func:`mark_job_line_done`: a date's ingest that ran is not queued again)."""
     from dfos.jobs.relocate import canonical_line
     from dfos.steps.create_job import job_header
 
     path = workspace.job_dir / name
     with exclusive_lock(path.with_name(f".{name}.lock")):
         text = path.read_text(encoding="utf-8") if path.is_file() else job_header(workspace)
-        if line not in {canonical_line(old) for old in text.splitlines()}:
+        present = {canonical_line(old.split(": ", 1)[1] if old.startswith("# ") and ": " in old else old)
+                   for old in text.splitlines()}
+        if line not in present:
             write_text_atomic(path, text.rstrip("\n") + "\n" + line + "\n", mode=0o755)
 
 
