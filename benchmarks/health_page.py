@@ -7,7 +7,6 @@ Exits 1 when over the target.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
 import time
@@ -15,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from phoenix_monitor import serve_time
 from sqlalchemy import insert
 from starlette.testclient import TestClient
 
@@ -91,21 +91,6 @@ def build(root: Path) -> Workspace:
     return ws
 
 
-def serve_time(client: TestClient, url: str) -> tuple[float, float, float]:
-    """(first request, median wall time, median CPU time) of the next RUNS requests, in seconds."""
-    start = time.perf_counter()
-    page = client.get(url)
-    first = time.perf_counter() - start
-    assert page.status_code == 200 and page.text.count("<svg") == len(HEALTH) * len(CATGS), url
-    walls, cpus = [], []
-    for _ in range(RUNS):
-        start, cpu = time.perf_counter(), time.process_time()
-        assert client.get(url).status_code == 200
-        walls.append(time.perf_counter() - start)
-        cpus.append(time.process_time() - cpu)
-    return first, statistics.median(walls), statistics.median(cpus)
-
-
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -126,7 +111,8 @@ def main() -> int:
             for label, url in (("health page, last 7 days (12 trends)", "/health"),
                                ("health page, last 365 days (12 trends)", "/health?days=365")):
                 before = drawn[0]
-                first, wall, cpu = serve_time(client, url)
+                first, wall, cpu = serve_time(client, url, RUNS,
+                                              lambda text: text.count("<svg") == len(HEALTH) * len(CATGS))
                 assert drawn[0] - before == len(HEALTH) * len(CATGS), "the first request draws, the others read"
                 slow += [label] if min(wall, cpu) * 1000 > TARGET_MS else []
                 print(f"{'  ' + label:<58} {wall * 1000:7.1f} ms wall, {cpu * 1000:6.1f} ms CPU (medians of {RUNS}; "

@@ -15,7 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -187,13 +187,15 @@ def build(root: Path) -> Workspace:
     return ws
 
 
-def serve_time(client: TestClient, url: str, runs: int = 7) -> tuple[float, float, float]:
+def serve_time(client: TestClient, url: str, runs: int = 7,
+               check: Callable[[str], bool] = lambda _: True) -> tuple[float, float, float]:
     """(first request, median wall time, median CPU time of the process) of the next ``runs``, in seconds.  On a
-    machine others share, the wall time includes waiting for a core; the CPU time is the server's own work."""
+    machine others share, the wall time includes waiting for a core; the CPU time is the server's own work.
+    ``check``: what the first answer's text must pass."""
     start = time.perf_counter()
     response = client.get(url)
     first = time.perf_counter() - start
-    assert response.status_code == 200, (url, response.status_code, response.text[:200])
+    assert response.status_code == 200 and check(response.text), (url, response.status_code, response.text[:200])
     walls, cpus = [], []
     for _ in range(runs):
         start, cpu = time.perf_counter(), time.process_time()

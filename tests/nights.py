@@ -24,7 +24,11 @@ FLAT = "UVES.2013-02-12T21:52:00.500_tpl.ab"
 
 def process_night(uves_night: Workspace, env: dict[str, str] | None = None) -> Workspace:
     """Headers, ABs, job files, the cascade (QC inside each AB), and ``cal_QC``, as the job file does."""
-    ws = open_workspace(uves_night.root, env={"DFOS_NOW": "2013-02-13T14:00:00", **(env or {})})
+    return run_night(open_workspace(uves_night.root, env={"DFOS_NOW": "2013-02-13T14:00:00", **(env or {})}))
+
+
+def run_night(ws: Workspace) -> Workspace:
+    """:func:`process_night` in a workspace opened already (another executor, other settings)."""
     extract_headers(ws, NIGHT)
     create_abs(ws, NIGHT, "CALIB")
     create_job(ws, NIGHT, "CALIB")

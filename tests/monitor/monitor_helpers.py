@@ -106,6 +106,13 @@ def log_in(client: TestClient, password: str) -> str:
     return csrf_of(response.text)
 
 
+def log_in_token(client: TestClient, token: str) -> str:
+    """Log in with the printed token (``/login?token=``); return the session's CSRF token."""
+    response = client.get(f"/login?token={token}")
+    assert response.status_code == 200 and 'id="logout"' in response.text, response.text[:300]
+    return csrf_of(response.text)
+
+
 def forge_cookie(key: str, session: dict[str, object]) -> str:
     """A session cookie signed the way the monitor signs its own (Starlette's SessionMiddleware)."""
     data = b64encode(json.dumps(session).encode("utf-8"))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from monitor_helpers import wait_until
+from monitor_helpers import log_in_token, wait_until
 from starlette.testclient import TestClient
 
 from dfos.monitor.app import create_app
@@ -39,12 +39,8 @@ def client(night: Workspace) -> Iterator[TestClient]:
 
 
 def login(client: TestClient) -> str:
-    """Log in with the token; return the session's CSRF token (from a page's form)."""
-    response = client.get(f"/login?token={TOKEN}")
-    assert response.status_code == 200 and 'id="logout"' in response.text
-    found = re.search(r'name="csrf" value="([^"]+)"', response.text)
-    assert found
-    return found[1]
+    """Log in with the token; return the session's CSRF token."""
+    return log_in_token(client, TOKEN)
 
 
 def ended_job(client: TestClient, number: str, timeout: float) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from honest_night import INCOMPLETE, NOW, failed_night
-from monitor_helpers import csrf_of, decide, wait_until
+from monitor_helpers import decide, log_in_token, wait_until
 from starlette.testclient import TestClient
 
 from dfos.monitor.app import create_app
@@ -40,9 +40,8 @@ def client(night: Workspace) -> Iterator[TestClient]:
 
 
 def login(client: TestClient) -> str:
-    response = client.get(f"/login?token={TOKEN}")
-    assert response.status_code == 200 and 'id="logout"' in response.text
-    return csrf_of(response.text)
+    """Log in with the token; return the session's CSRF token."""
+    return log_in_token(client, TOKEN)
 
 
 def text_of(html: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from monitor_helpers import wait_until
+from monitor_helpers import log_in_token, wait_until
 from starlette.testclient import TestClient
 
 from dfos.headers.io import card_text, dotted_header
@@ -60,11 +60,8 @@ def client(night: Workspace) -> Iterator[TestClient]:
 
 
 def login(client: TestClient) -> str:
-    response = client.get(f"/login?token={TOKEN}")
-    assert response.status_code == 200
-    found = re.search(r'name="csrf" value="([^"]+)"', response.text)
-    assert found
-    return found[1]
+    """Log in with the token; return the session's CSRF token."""
+    return log_in_token(client, TOKEN)
 
 
 def panel(page: str, name: str) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from monitor_helpers import NIGHT, csrf_of, science_night
+from monitor_helpers import NIGHT, log_in_token, science_night
 from sqlalchemy import delete, insert
 from starlette.datastructures import FormData
 from starlette.testclient import TestClient
@@ -72,9 +72,8 @@ def client(night: Workspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
 
 
 def login(client: TestClient) -> str:
-    response = client.get(f"/login?token={TOKEN}")
-    assert response.status_code == 200
-    return csrf_of(response.text)
+    """Log in with the token; return the session's CSRF token."""
+    return log_in_token(client, TOKEN)
 
 
 def row_of(page: str, ab: str) -> str:

@@ -19,17 +19,12 @@ from dfos.cli.main import main
 from dfos.db import dispose_engines
 from dfos.monitor.app import create_app
 from dfos.qc.compare import Kind, Severity
-from dfos.steps.cascade import exec_cascade
 from dfos.steps.compare import compare_workspaces, render_html, render_text
-from dfos.steps.create_ab import create_abs
-from dfos.steps.create_job import create_job
-from dfos.steps.headers import extract_headers
 from dfos.steps.process_ab import process_ab
 from dfos.steps.process_qc import process_qc
 from dfos.steps.score import score_date, threshold_file
-from dfos.steps.status import append_flag
 from dfos.workspace import Workspace, open_workspace, read_workspace
-from nights import BIAS, DAG, NIGHT
+from nights import BIAS, NIGHT, run_night
 
 pytestmark = [pytest.mark.esorex, pytest.mark.xdist_group("slurm")]
 
@@ -43,12 +38,7 @@ def _processed(backend: str, base: Path, archive: Path) -> Workspace:
         target = ws.archive_dir / source.relative_to(archive)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.link(source, target)
-    extract_headers(ws, NIGHT)
-    create_abs(ws, NIGHT, "CALIB")
-    create_job(ws, NIGHT, "CALIB")
-    assert exec_cascade(ws, DAG, ws.job_dir / f"execAB_{DAG}", slots=2).ok
-    append_flag(ws, "cal_QC", NIGHT)
-    return ws
+    return run_night(ws)
 
 
 @pytest.fixture(scope="module")
