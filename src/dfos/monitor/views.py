@@ -69,12 +69,21 @@ def _sharing(ws: Workspace) -> list[Finding]:
         return [Finding("database", WARN, f"sharing not checked: {exc.message}")]
 
 
+def _table_state(ws: Workspace, rows: list[facts.DateRow]
+                 ) -> tuple[dict[str, dict[str, dict[str, int]]], dict[str, dict[str, dict[str, Any]]], str]:
+    """The DATE table's failed/blocked/incomplete counts, its abort/reset buttons, and the fingerprint the open
+    page compares with ``/api/dates`` to know when to redraw (one computation for both, so they always agree)."""
+    trouble = honest.date_trouble(ws, rows)
+    date_actions = rerun.date_buttons(ws, rows)  # abort now, reset (dfos.monitor.rerun)
+    return trouble, date_actions, honest.trouble_fingerprint(facts.dates_state(rows) + rerun.running_mark(date_actions),
+                                                             trouble)
+
+
 def monitor_context(state: MonitorState) -> dict[str, Any]:
     """Everything the dfoMonitor page shows."""
     ws = state.workspace
     today, rows = facts.date_rows(ws)
-    trouble = honest.date_trouble(ws, rows)
-    date_actions = rerun.date_buttons(ws, rows)  # abort now, reset (dfos.monitor.rerun)
+    trouble, date_actions, fingerprint = _table_state(ws, rows)
     xdm, xdm_age = state.facts.xdm.get()
     archive, archive_age = state.facts.archive.get()
     cron, _ = state.facts.cron.get()
@@ -82,7 +91,7 @@ def monitor_context(state: MonitorState) -> dict[str, Any]:
     history = state.system.history()
     return {
         "today": today, "rows": rows, "date_actions": date_actions,
-        "dates_state": honest.trouble_fingerprint(facts.dates_state(rows) + rerun.running_mark(date_actions), trouble),
+        "dates_state": fingerprint,
         "trouble": trouble, "xdm": xdm, "xdm_age": xdm_age,
         "archive": archive,
         "archive_age": archive_age, "cron": cron, "install": install, "n_abs": facts.ab_count_in_dir(ws),
@@ -146,9 +155,8 @@ def _sparkline(history: list[Sample]) -> str:
 def api_dates(request: Request) -> Response:
     ws = state_of(request).workspace
     today, rows = facts.date_rows(ws)
-    trouble = honest.date_trouble(ws, rows)
-    shown = facts.dates_state(rows) + rerun.running_mark(rerun.date_buttons(ws, rows))
-    return JSONResponse({"today": today, "state": honest.trouble_fingerprint(shown, trouble),
+    trouble, _, fingerprint = _table_state(ws, rows)
+    return JSONResponse({"today": today, "state": fingerprint,
                          "dates": [{**r.view.to_json(), "n_cal_abs": r.n_cal_abs, "n_sci_abs": r.n_sci_abs,
                                     "trouble": trouble.get(r.key, {})}
                                    for r in rows]})
