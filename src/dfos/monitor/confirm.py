@@ -113,10 +113,10 @@ def _raw_frames(workspace: Workspace, key: str) -> int:
 
 
 def _job_files(workspace: Workspace, key: str) -> list[str]:
-    if not workspace.job_dir.is_dir():
-        return []
-    return sorted(path.name for path in workspace.job_dir.iterdir()
-                  if key in path.name and path.is_file() and not path.name.startswith("."))
+    """The date's job files, as finish and reset remove them."""
+    from dfos.steps.todo import date_job_files
+
+    return [path.name for path in date_job_files(workspace, key)]
 
 
 def _blocks(workspace: Workspace, key: str) -> list[str]:

@@ -46,6 +46,7 @@ __all__ = [
     "ResetResult",
     "check_dag",
     "check_job",
+    "date_job_files",
     "end_job",
     "flags_of",
     "mark_block",
@@ -182,11 +183,18 @@ def mark_block(workspace: Workspace, mode: Mode | str, day: KeyLike, exit_code: 
 
 
 def _date_files(workspace: Workspace, batches: list[BatchId]) -> list[Path]:
+    """The job files of these batches: execAB/execQC/rawDown/mcalDown, their subcascade and DAGMan files."""
     if not workspace.job_dir.is_dir():
         return []
     bases = [f"{prefix}{batch.render()}" for batch in batches for prefix in _PREFIXES]
     return sorted(p for p in workspace.job_dir.iterdir() if p.is_file() and any(
         p.name == base or p.name.startswith((f"{base}_sub", f"{base}.")) for base in bases))
+
+
+def date_job_files(workspace: Workspace, day: KeyLike, modes: tuple[Mode, ...] = tuple(Mode)) -> list[Path]:
+    """The job files :func:`remove_date_jobs` removes for ``day`` (what finish's confirmation names)."""
+    key = ProcessingKey.of(day).text
+    return _date_files(workspace, [BatchId.of(mode, key) for mode in modes])
 
 
 def remove_date_jobs(workspace: Workspace, day: KeyLike, modes: tuple[Mode, ...] = tuple(Mode),
@@ -195,7 +203,7 @@ def remove_date_jobs(workspace: Workspace, day: KeyLike, modes: tuple[Mode, ...]
     each also said to ``note``."""
     key = ProcessingKey.of(day).text
     removed = []
-    for path in _date_files(workspace, [BatchId.of(mode, key) for mode in modes]):
+    for path in date_job_files(workspace, key, modes):
         path.unlink(missing_ok=True)
         removed.append(path.name)
     wanted = {mode.value for mode in modes}
