@@ -17,6 +17,8 @@ from honest_night import INCOMPLETE, NOW, failed_night
 from monitor_helpers import decide, log_in_token, wait_until
 from starlette.testclient import TestClient
 
+from dfos.jobs.model import JobBlock, render_block
+from dfos.jobs.todo import executed_marker, mark_executed
 from dfos.monitor.app import create_app
 from dfos.monitor.confirm import finish_effect, launch_effect
 from dfos.monitor.honest import certification_state, file_moment, job_problems, trouble_text
@@ -203,6 +205,12 @@ def test_effects_are_pure() -> None:
     listed = launch_effect("JOBS_INGEST", '#!/bin/bash\n"$DFOS" ingest -m CALIB -d 2024-07-12\n')
     assert listed.lines == ('runs: "$DFOS" ingest -m CALIB -d 2024-07-12', "dates: 2024-07-12")
     assert launch_effect("JOBS_CLEANUP", "#!/bin/bash\n").lines == ("runs nothing: the list holds no command",)
+    block = "\n".join(render_block(JobBlock("CALIB", "2024-07-12", "written by test", "execAB_CALIB_2024-07-12",
+                                             "execQC_CALIB_2024-07-12"))) + "\n"
+    assert launch_effect("JOBS_NIGHT", block).lines[0].startswith("runs the block CALIB 2024-07-12")
+    ran, marked = mark_executed(block, "CALIB", "2024-07-12", executed_marker("2024-07-13T09:00:00", "qc", 0))
+    assert marked == 1  # a block that ran is skipped by the launch: the confirmation names nothing to run
+    assert launch_effect("JOBS_NIGHT", ran).lines == ("runs nothing: the list holds no command",)
 
 
 # --- 6. one clock -------------------------------------------------------------------------------------------

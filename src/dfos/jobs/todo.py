@@ -18,7 +18,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["HEADER_PREFIXES", "Span", "drop_blocks", "executed_marker", "mark_executed", "pending_commands", "spans"]
+__all__ = ["HEADER_PREFIXES", "Span", "drop_blocks", "executed_marker", "mark_executed", "pending_commands",
+           "pending_lines", "spans"]
 
 _HEAD = re.compile(r"^# pipeline jobs for (?P<mode>CALIB|SCIENCE), (?P<date>\S+) \(")
 _EXECUTED = "# executed "
@@ -80,10 +81,15 @@ def drop_blocks(text: str, chosen: Callable[[Span], bool]) -> tuple[str, list[Sp
     return _joined(lines, text), gone
 
 
-def pending_commands(text: str) -> int:
+def pending_lines(text: str) -> list[str]:
     """Command lines of a ToDo list still to run: not comments (so not blocks that ran), not its header."""
-    return sum(1 for line in text.splitlines()
-               if line.strip() and not line.lstrip().startswith("#") and not line.startswith(HEADER_PREFIXES))
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#") and not line.startswith(HEADER_PREFIXES)]
+
+
+def pending_commands(text: str) -> int:
+    """How many :func:`pending_lines` a ToDo list has."""
+    return len(pending_lines(text))
 
 
 def _joined(lines: list[str], original: str) -> str:

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from dfos.errors import DfosError
 from dfos.jobs.model import parse_blocks
+from dfos.jobs.todo import pending_lines
 from dfos.keys import Mode, Stage, mode_flag
 from dfos.monitor.jobs import ACTIONS
 from dfos.monitor.web import page
@@ -73,14 +74,13 @@ def remove_effect(day: str) -> Effect:
 
 
 def launch_effect(todo: str, text: str) -> Effect:
-    """launching a ToDo list: the pipeline blocks (mode, date) it runs, or its command lines and their dates."""
+    """launching a ToDo list: the pipeline blocks (mode, date) it runs, or its command lines and their dates (the
+    lines the dfoMonitor counts as pending: :func:`dfos.jobs.todo.pending_lines`)."""
     try:
-        blocks = parse_blocks(text, todo)
+        blocks = [b for b in parse_blocks(text, todo) if not b.executed]  # a block that ran is skipped
     except DfosError:
         blocks = []
-    commands = [line.strip() for line in text.splitlines()
-                if line.strip() and not line.lstrip().startswith("#")
-                and not line.startswith(("set ", "eval ", 'DFOS="', "export "))]
+    commands = pending_lines(text)
     lines = [f"runs the block {b.mode} {b.date}: raw download, the AB cascade {b.batch.render()}, its QC, "
              f"then appends {mode_flag(Mode.parse(b.mode), Stage.QC)} for {b.date}" for b in blocks]
     if not blocks:
